@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""The project's two commands, on any machine with Python 3.10+:
+
+    python3 run.py serve   # the embedded receiver on 127.0.0.1:8000
+    python3 run.py test    # lint, type-check and the whole test suite
+
+Each creates `.venv` on first use and installs what it needs (again when pyproject.toml changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+
+
+def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def ensure_venv() -> None:
+    """Create the virtualenv and install the project with its dev extras when out of date."""
+    if sys.version_info < (3, 10):  # noqa: UP036 (run.py may be started by an older Python)
+        sys.exit("suno-hooks needs Python 3.10 or newer.")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    STAMP.write_text(wanted)
+
+
+def serve(argv: list[str]) -> None:
+    ensure_venv()
+    run(
+        BIN / "uvicorn",
+        "examples.standalone_asgi:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8000",
+        *argv,
+    )
+
+
+def test(argv: list[str]) -> None:
+    ensure_venv()
+    run(BIN / "ruff", "check", ".")
+    run(BIN / "ruff", "format", "--check", ".")
+    run(BIN / "mypy")
+    run(PYTHON, "-m", "pytest", "-q", *argv)
+
+
+def main() -> None:
+    commands = {"serve": serve, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(f"usage: python3 run.py {{{'|'.join(commands)}}} [args...]")
+    commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

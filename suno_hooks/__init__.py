@@ -1,0 +1,60 @@
+"""suno-hooks: receive Suno API (Kie AI) callbacks verified, typed, de-duplicated, dispatched."""
+
+from __future__ import annotations
+
+from . import errors, signals
+from .events import (
+    CodeInfo,
+    Event,
+    LyricsVariant,
+    Midi,
+    MidiInstrument,
+    MidiNote,
+    RecoveredTrack,
+    Stems,
+    Track,
+    VoiceResult,
+)
+from .inbound import Headers, InboundRequest
+from .outcome import Outcome
+from .receiver import Receiver
+from .signals import (
+    callback_received,
+    callback_rejected,
+    task_completed,
+    task_failed,
+    task_progress,
+)
+from .stores import Delivery, DeliveryStatus, MemoryStore, Store, store_from_url
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CodeInfo",
+    "Delivery",
+    "DeliveryStatus",
+    "Event",
+    "Headers",
+    "InboundRequest",
+    "LyricsVariant",
+    "MemoryStore",
+    "Midi",
+    "MidiInstrument",
+    "MidiNote",
+    "Outcome",
+    "Receiver",
+    "RecoveredTrack",
+    "Stems",
+    "Store",
+    "Track",
+    "VoiceResult",
+    "__version__",
+    "callback_received",
+    "callback_rejected",
+    "errors",
+    "signals",
+    "store_from_url",
+    "task_completed",
+    "task_failed",
+    "task_progress",
+]

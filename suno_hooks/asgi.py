@@ -1,0 +1,150 @@
+"""ASGI: `SunoHooksASGIMiddleware` mounts the receiver at one path of any ASGI app; `asgi_app`
+stands alone. Raw ASGI, no framework: scope and messages in, `Outcome` out."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .inbound import Headers, InboundRequest
+from .outcome import Outcome
+from .receiver import Receiver
+
+__all__ = [
+    "SunoHooksASGIMiddleware",
+    "asgi_app",
+    "read_asgi_body",
+    "send_outcome",
+    "to_inbound_request",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the whole body arrived; nothing is answered."""
+
+
+async def read_asgi_body(receive: Receive, max_body: int) -> tuple[bytes, bool]:
+    """Read the body, stopping past `max_body` (chunked too); the flag says it was longer."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > max_body:
+                return b"", True
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks), False
+
+
+async def to_inbound_request(
+    scope: Scope, receive: Receive, max_body: int, feature: str | None = None
+) -> InboundRequest:
+    """Translate an ASGI HTTP scope (and its body) into the receiver's request."""
+    headers = Headers.from_lower(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+    )
+    method = scope["method"]
+    too_large = False
+    body = b""
+    if method == "POST":
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body:
+            too_large = True
+        else:
+            body, too_large = await read_asgi_body(receive, max_body)
+    query_string = scope.get("query_string", b"")
+    client = scope.get("client")
+    return InboundRequest(
+        method=method,
+        body=body,
+        headers=headers,
+        query=dict(parse_qsl(query_string.decode("latin-1"))) if query_string else {},
+        path=scope.get("path", "/"),
+        peer=client[0] if client else None,
+        feature=feature,
+        body_too_large=too_large,
+    )
+
+
+async def send_outcome(send: Send, outcome: Outcome) -> None:
+    """Send an `Outcome` as an ASGI response."""
+    content = outcome.content
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+    ]
+    headers.extend(
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers.items()
+    )
+    await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+class SunoHooksASGIMiddleware:
+    """Answers callbacks at `path` and passes everything else to the wrapped ASGI app."""
+
+    def __init__(self, app: ASGIApp, receiver: Receiver, *, path: str = "/suno/callback") -> None:
+        self.app = app
+        self.receiver = receiver
+        self.paths = {path.rstrip("/") or "/", path.rstrip("/") + "/"}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        try:
+            request = await to_inbound_request(scope, receive, self.receiver.max_body)
+        except ClientDisconnected:
+            return
+        await send_outcome(send, await self.receiver.handle_async(request))
+
+
+class _NotFoundApp:
+    """The app behind a standalone receiver: 404 JSON for HTTP, lifespan closes the store."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await _close_store(self.receiver)
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        error = {"error": "not_found", "detail": "Nothing is served at this path."}
+        await send_outcome(send, Outcome(404, error))
+
+
+async def _close_store(receiver: Receiver) -> None:
+    store: Any = receiver.store
+    closer = getattr(store, "aclose", None)
+    if closer is not None:
+        result = closer()
+        if inspect.isawaitable(result):
+            await result
+    else:
+        store.close()
+
+
+def asgi_app(receiver: Receiver, *, path: str = "/suno/callback") -> SunoHooksASGIMiddleware:
+    """A standalone ASGI app serving only the callback endpoint (404 JSON elsewhere)."""
+    return SunoHooksASGIMiddleware(_NotFoundApp(receiver), receiver, path=path)

@@ -1,0 +1,34 @@
+"""The meaning of the `code` a callback carries (spec §5): success, retry advice, refunds."""
+
+from __future__ import annotations
+
+from .events import CodeInfo
+
+__all__ = ["SUCCESS_CODES", "code_info"]
+
+SUCCESS_CODES = frozenset({200, 0})
+
+_KNOWN: dict[int, CodeInfo] = {
+    info.code: info
+    for info in (
+        CodeInfo(0, "success", retryable=False, credits_refunded=False),
+        CodeInfo(200, "success", retryable=False, credits_refunded=False),
+        CodeInfo(400, "rejected: invalid parameters or content", False, False),
+        CodeInfo(408, "timed out or rate limited", retryable=True, credits_refunded=False),
+        CodeInfo(413, "conflict: the uploaded audio matches an existing work", False, False),
+        CodeInfo(
+            451, "a source file could not be downloaded", retryable=True, credits_refunded=False
+        ),
+        CodeInfo(500, "server error", retryable=True, credits_refunded=False),
+        CodeInfo(501, "generation failed", retryable=False, credits_refunded=False),
+        CodeInfo(531, "generation failed, credits refunded", retryable=True, credits_refunded=True),
+    )
+}
+
+
+def code_info(code: int) -> CodeInfo:
+    """Describe a callback code; codes the spec does not list are reported as unknown."""
+    known = _KNOWN.get(code)
+    if known is not None:
+        return known
+    return CodeInfo(code, "unknown code", retryable=False, credits_refunded=False)

@@ -1,0 +1,119 @@
+"""Signal emission: calls every connected receiver, sync or async, and collects their failures.
+
+A receiver that raises never stops the others and never breaks the HTTP answer: its failure is
+returned so the receiver can keep the delivery as `failed` for replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from blinker import Signal
+
+from . import signals
+from .events import Event
+
+__all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure"]
+
+logger = logging.getLogger("suno_hooks")
+
+_MAX_ERROR_LENGTH = 500
+
+
+def describe_failure(receiver: Callable[..., Any], exc: BaseException) -> str:
+    """One bounded line naming the receiver and its exception, kept in the inbox."""
+    name = getattr(receiver, "__qualname__", None) or repr(receiver)
+    text = f"{name}: {type(exc).__name__}: {exc}"
+    return text[:_MAX_ERROR_LENGTH]
+
+
+class Dispatcher(Protocol):
+    """What the receiver needs to emit signals; framework adapters may supply their own."""
+
+    def send(self, sender: Any, event: Event) -> list[str]: ...
+
+    async def asend(self, sender: Any, event: Event) -> list[str]: ...
+
+    def rejected(
+        self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
+    ) -> None: ...
+
+
+def _stage_signal(event: Event) -> Signal:
+    if event.status == "progress":
+        return signals.task_progress
+    if event.status == "completed":
+        return signals.task_completed
+    return signals.task_failed
+
+
+class BlinkerDispatcher:
+    """Sends `callback_received` then the stage signal (`task_progress`/`completed`/`failed`)."""
+
+    def _targets(self, sender: Any, event: Event) -> list[Callable[..., Any]]:
+        found: list[Callable[..., Any]] = []
+        for signal in (signals.callback_received, _stage_signal(event)):
+            if signal.receivers:
+                found.extend(signal.receivers_for(sender))
+        return found
+
+    def send(self, sender: Any, event: Event) -> list[str]:
+        """Call every receiver; coroutine receivers are run to completion when no loop runs."""
+        failures: list[str] = []
+        for receiver in self._targets(sender, event):
+            try:
+                result = receiver(sender, event=event)
+                if inspect.isawaitable(result):
+                    _run_awaitable(result)
+            except Exception as exc:
+                logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
+                failures.append(describe_failure(receiver, exc))
+        return failures
+
+    async def asend(self, sender: Any, event: Event) -> list[str]:
+        """Call every receiver, awaiting async ones; sync ones run inline on the loop."""
+        failures: list[str] = []
+        for receiver in self._targets(sender, event):
+            try:
+                result = receiver(sender, event=event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
+                failures.append(describe_failure(receiver, exc))
+        return failures
+
+    def rejected(
+        self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
+    ) -> None:
+        """Send `callback_rejected`; a failing monitor is logged, never raised."""
+        if not signals.callback_rejected.receivers:
+            return
+        for receiver in signals.callback_rejected.receivers_for(sender):
+            try:
+                result = receiver(sender, error=error, status=status, detail=detail, peer=peer)
+                if inspect.isawaitable(result):
+                    _run_awaitable(result)
+            except Exception:
+                logger.exception("suno-hooks: callback_rejected receiver failed")
+
+
+def _run_awaitable(awaitable: Awaitable[Any]) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(awaitable))
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+    raise RuntimeError(
+        "An async receiver cannot run on the synchronous path inside a running event loop; "
+        "use Receiver.handle_async."
+    )
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

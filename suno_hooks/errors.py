@@ -1,0 +1,163 @@
+"""Exception hierarchy: every rejection the receiver can answer, with its HTTP status and code."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "ConfigurationError",
+    "ForbiddenSource",
+    "HandlerError",
+    "InProgress",
+    "InvalidJSON",
+    "InvalidPayload",
+    "InvalidSignature",
+    "InvalidToken",
+    "MethodNotAllowed",
+    "MissingSignature",
+    "PayloadTooLarge",
+    "ReplayedSignature",
+    "SignatureError",
+    "StaleTimestamp",
+    "StoreUnavailable",
+    "SunoHooksError",
+    "UnsupportedMediaType",
+]
+
+
+class SunoHooksError(Exception):
+    """Base of every error that becomes an HTTP answer: carries `status`, `code` and `detail`."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    default_detail: ClassVar[str] = "The request was rejected."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        self.detail = detail or self.default_detail
+        self.headers = headers or {}
+        super().__init__(self.detail)
+
+    def to_body(self) -> dict[str, str]:
+        """The JSON body sent to the caller: `{"error": code, "detail": sentence}`."""
+        return {"error": self.code, "detail": self.detail}
+
+
+class ConfigurationError(ValueError):
+    """Raised at start-up for a setting that cannot work (bad store URL, bad `require` value)."""
+
+
+class MethodNotAllowed(SunoHooksError):
+    """The endpoint only accepts POST."""
+
+    status = 405
+    code = "method_not_allowed"
+    default_detail = "Callbacks must be sent with POST."
+
+    def __init__(self, detail: str | None = None):
+        super().__init__(detail, headers={"Allow": "POST"})
+
+
+class PayloadTooLarge(SunoHooksError):
+    """The body is longer than `max_body`."""
+
+    status = 413
+    code = "payload_too_large"
+    default_detail = "The request body is larger than this endpoint accepts."
+
+
+class UnsupportedMediaType(SunoHooksError):
+    """The body is declared as something other than JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+    default_detail = "Callbacks must be sent as application/json."
+
+
+class ForbiddenSource(SunoHooksError):
+    """The peer address is not in the configured allow-list."""
+
+    status = 403
+    code = "forbidden_source"
+    default_detail = "This address may not send callbacks here."
+
+
+class InvalidJSON(SunoHooksError):
+    """The body is not a JSON object."""
+
+    code = "invalid_json"
+    default_detail = "The request body is not a JSON object."
+
+
+class InvalidPayload(SunoHooksError):
+    """The body is JSON but carries no usable task id, or two different ones."""
+
+    code = "invalid_payload"
+    default_detail = "The callback carries no usable task id."
+
+
+class SignatureError(SunoHooksError):
+    """Base of the HMAC signature failures (all 401)."""
+
+    status = 401
+    code = "invalid_signature"
+    default_detail = "The callback signature does not match."
+
+
+class MissingSignature(SignatureError):
+    """A signature is required but the Kie headers are absent."""
+
+    code = "missing_signature"
+    default_detail = "The X-Webhook-Signature and X-Webhook-Timestamp headers are required."
+
+
+class StaleTimestamp(SignatureError):
+    """The signed timestamp is outside the tolerance window."""
+
+    code = "stale_timestamp"
+    default_detail = "The X-Webhook-Timestamp is outside the accepted window."
+
+
+class InvalidSignature(SignatureError):
+    """The signature matches none of the configured keys."""
+
+
+class ReplayedSignature(SignatureError):
+    """A signature and timestamp already seen arrived with a different body."""
+
+    code = "replayed_signature"
+    default_detail = "This signature was already used with a different body."
+
+
+class InvalidToken(SunoHooksError):
+    """The signed callback-URL token is missing, forged or expired."""
+
+    status = 401
+    code = "invalid_token"
+    default_detail = "The callback URL token is missing, invalid or expired."
+
+
+class StoreUnavailable(SunoHooksError):
+    """The de-duplication store cannot be reached; the sender should retry later."""
+
+    status = 503
+    code = "store_unavailable"
+    default_detail = "The callback store is unavailable; retry later."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class InProgress(SunoHooksError):
+    """The same delivery is being processed elsewhere and its lease has not expired."""
+
+    status = 409
+    code = "in_progress"
+    default_detail = "This callback is being processed; retry later."
+
+
+class HandlerError(SunoHooksError):
+    """A receiver raised and `retry_on_error=True` asks the sender to retry."""
+
+    status = 500
+    code = "handler_error"
+    default_detail = "A callback handler failed; the delivery was kept for replay."

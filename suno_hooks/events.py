@@ -1,0 +1,241 @@
+"""Typed models of every Suno callback family and the normalised `Event` handlers receive."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CodeInfo",
+    "Event",
+    "EventKind",
+    "EventStatus",
+    "LyricsVariant",
+    "Midi",
+    "MidiInstrument",
+    "MidiNote",
+    "RecoveredTrack",
+    "Stems",
+    "Track",
+    "VoiceResult",
+]
+
+EventKind = Literal[
+    "music",
+    "lyrics",
+    "wav",
+    "stems",
+    "midi",
+    "video",
+    "cover_image",
+    "recovery",
+    "voice",
+    "unknown",
+]
+EventStatus = Literal["progress", "completed", "failed"]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # Suno sends "YYYY-MM-DD HH:MM:SS" without a zone; the API reports in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+UtcDatetime = Annotated[datetime | None, AfterValidator(_as_utc)]
+
+
+class CallbackModel(BaseModel):
+    """Base of the wire models: lax coercion, unknown keys kept, wire names accepted as aliases."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
+        frozen=True,
+    )
+
+
+class Track(CallbackModel):
+    """One generated song of the music family (generate, extend, covers, replace section …)."""
+
+    id: str | None = None
+    audio_url: str | None = None
+    stream_audio_url: str | None = None
+    image_url: str | None = None
+    source_audio_url: str | None = None
+    source_stream_audio_url: str | None = None
+    source_image_url: str | None = None
+    prompt: str | None = None
+    model_name: str | None = None
+    title: str | None = None
+    tags: str | None = None
+    created_at: UtcDatetime = Field(default=None, alias="createTime")
+    duration: float | None = None
+
+
+class LyricsVariant(CallbackModel):
+    """One lyrics variation of a lyrics callback; `status` is `complete` or `failed`."""
+
+    text: str | None = None
+    title: str | None = None
+    status: str | None = None
+    error_message: str | None = Field(default=None, alias="error_message")
+
+    @property
+    def ok(self) -> bool:
+        """True when this variation was generated."""
+        return (self.status or "complete").lower() == "complete"
+
+
+class Stems(CallbackModel):
+    """The URLs of a vocal-removal (`separate_vocal`) or stem-split (`split_stem`) result."""
+
+    origin_url: str | None = None
+    instrumental_url: str | None = None
+    vocal_url: str | None = None
+    backing_vocals_url: str | None = None
+    bass_url: str | None = None
+    brass_url: str | None = None
+    drums_url: str | None = None
+    fx_url: str | None = None
+    guitar_url: str | None = None
+    keyboard_url: str | None = None
+    percussion_url: str | None = None
+    strings_url: str | None = None
+    synth_url: str | None = None
+    woodwinds_url: str | None = None
+
+    def urls(self) -> dict[str, str]:
+        """The stems that have a URL, by name (`"vocal"`, `"drums"`, …), empty ones left out."""
+        found: dict[str, str] = {}
+        for name, value in self:
+            if isinstance(value, str) and value and name.endswith("_url"):
+                found[name[:-4]] = value
+        return found
+
+
+class MidiNote(CallbackModel):
+    """One note of a MIDI instrument; times in seconds, velocity 0–1."""
+
+    pitch: int | None = None
+    start: float | None = None
+    end: float | None = None
+    velocity: float | None = None
+
+
+class MidiInstrument(CallbackModel):
+    """One instrument track of a MIDI result (its notes may be empty)."""
+
+    name: str | None = None
+    notes: list[MidiNote] = Field(default_factory=list)
+
+
+class Midi(CallbackModel):
+    """A MIDI transcription result."""
+
+    state: str | None = None
+    instruments: list[MidiInstrument] = Field(default_factory=list)
+
+
+class RecoveredTrack(CallbackModel):
+    """One track of a recovery-audio callback; `status` is `success` or `failed`."""
+
+    id: str | None = None
+    audio_url: str | None = None
+    title: str | None = None
+    status: str | None = None
+    error: str | None = None
+
+
+class VoiceResult(CallbackModel):
+    """The result of a Suno Voice validate, regenerate or create callback."""
+
+    status: str | None = None
+    validate_info: str | None = Field(default=None, alias="validateInfo")
+    voice_id: str | None = Field(default=None, alias="voiceId")
+    error_code: int | None = Field(default=None, alias="errorCode")
+    error_message: str | None = Field(default=None, alias="errorMessage")
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """What a callback `code` means (spec §5): its meaning, whether a retry may help, refunds."""
+
+    code: int
+    meaning: str
+    retryable: bool
+    credits_refunded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """The normalised callback every handler receives, whatever the feature; `raw` is the body."""
+
+    task_id: str
+    kind: EventKind
+    stage: str
+    status: EventStatus
+    code: int
+    msg: str
+    code_info: CodeInfo
+    dedupe_key: str
+    raw: dict[str, Any]
+    feature: str | None = None
+    context: dict[str, Any] | None = None
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    tracks: list[Track] = field(default_factory=list)
+    lyrics: list[LyricsVariant] = field(default_factory=list)
+    wav_url: str | None = None
+    stems: Stems | None = None
+    midi: Midi | None = None
+    video_url: str | None = None
+    images: list[str] = field(default_factory=list)
+    recovered: list[RecoveredTrack] = field(default_factory=list)
+    voice: VoiceResult | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the task (or this stage of it) succeeded."""
+        return self.status != "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the task's last callback (`complete`, `error`), false for `text`/`first`."""
+        return self.status != "progress"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the event, for handing it to a task queue."""
+        return {
+            "task_id": self.task_id,
+            "kind": self.kind,
+            "feature": self.feature,
+            "stage": self.stage,
+            "status": self.status,
+            "ok": self.ok,
+            "code": self.code,
+            "msg": self.msg,
+            "error": self.error,
+            "context": self.context,
+            "received_at": self.received_at.isoformat(),
+            "dedupe_key": self.dedupe_key,
+            "tracks": [t.model_dump(mode="json") for t in self.tracks],
+            "lyrics": [v.model_dump(mode="json") for v in self.lyrics],
+            "wav_url": self.wav_url,
+            "stems": self.stems.model_dump(mode="json") if self.stems else None,
+            "midi": self.midi.model_dump(mode="json") if self.midi else None,
+            "video_url": self.video_url,
+            "images": self.images,
+            "recovered": [r.model_dump(mode="json") for r in self.recovered],
+            "voice": self.voice.model_dump(mode="json") if self.voice else None,
+            "raw": self.raw,
+        }
+
+    def to_json(self) -> str:
+        """The event as a JSON string (see `to_dict`)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)

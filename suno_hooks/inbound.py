@@ -1,0 +1,69 @@
+"""`InboundRequest`: what an adapter hands the receiver, free of any web framework."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Headers", "InboundRequest"]
+
+
+class Headers(dict[str, str]):
+    """Request headers with lower-cased names, so lookups are case-insensitive."""
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
+        """Build from a mapping or from `(name, value)` pairs; repeats joined by ','."""
+        if isinstance(headers, Headers):
+            return headers
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        result = cls()
+        for name, value in pairs:
+            lower = name.lower()
+            if lower in result:
+                result[lower] = f"{result[lower]},{value}"
+            else:
+                result[lower] = value
+        return result
+
+    @classmethod
+    def from_lower(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
+        """Build from pairs whose names are already lower-case (ASGI guarantees it)."""
+        result = cls()
+        for name, value in pairs:
+            if name in result:
+                value = f"{dict.__getitem__(result, name)},{value}"
+            dict.__setitem__(result, name, value)
+        return result
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """The header's value, whatever the case of `key`."""
+        return dict.get(self, key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return dict.__getitem__(self, key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key.lower() if isinstance(key, str) else key)
+
+
+@dataclass(slots=True)
+class InboundRequest:
+    """One HTTP request as the receiver sees it; adapters build it from their framework's request.
+
+    `body_too_large` is set by adapters that stopped reading a body past `max_body`.
+    `feature` is the feature the route was mounted for, when the route says so.
+    """
+
+    method: str
+    body: bytes
+    headers: Headers = field(default_factory=Headers)
+    query: Mapping[str, str] = field(default_factory=dict)
+    path: str = "/"
+    peer: str | None = None
+    feature: str | None = None
+    body_too_large: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.headers, Headers):
+            self.headers = Headers.of(self.headers)

@@ -1,0 +1,407 @@
+"""`Receiver`: the sans-I/O pipeline that turns an `InboundRequest` into an `Outcome`.
+
+One pipeline, two drivers: `handle` and `handle_async` run the same pure steps and differ only
+where they touch the store and the signal receivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from .dispatch import BlinkerDispatcher, Dispatcher
+from .errors import (
+    ConfigurationError,
+    ForbiddenSource,
+    HandlerError,
+    InProgress,
+    InvalidSignature,
+    InvalidToken,
+    MethodNotAllowed,
+    MissingSignature,
+    PayloadTooLarge,
+    ReplayedSignature,
+    StoreUnavailable,
+    SunoHooksError,
+    UnsupportedMediaType,
+)
+from .events import Event
+from .inbound import InboundRequest
+from .network import SourceFilter
+from .outcome import Outcome
+from .parsing import Probe, build_event, detect_kind, load_json, probe, task_id_candidates
+from .stores import AsyncStore, Claim, ClaimResult, Delivery, ReplayCheck, Store, store_from_url
+from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner, add_query_param
+from .verification import (
+    DEFAULT_TOLERANCE,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    HmacVerifier,
+    SignedHeaders,
+    body_digest,
+)
+
+__all__ = ["DEFAULT_MAX_BODY", "Receiver", "Require"]
+
+logger = logging.getLogger("suno_hooks")
+
+Require = Literal["signature", "token", "both", "either", "none"]
+_REQUIRE_VALUES: tuple[str, ...] = ("signature", "token", "both", "either", "none")
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_LEASE = 60.0
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+@dataclass(slots=True)
+class _Admitted:
+    """A request that passed every check that needs no store."""
+
+    found: Probe
+    delivery: Delivery
+    replay: ReplayCheck | None
+    received_at: datetime
+
+
+class Receiver:
+    """Verifies, parses, de-duplicates and dispatches Suno callbacks; mount it with any adapter.
+
+    `hmac_keys` are Kie's `webhookHmacKey`s (several during a rotation, the current one first);
+    `secret_key` signs callback URLs; `store` is a `Store` or a store URL.
+    """
+
+    def __init__(
+        self,
+        *,
+        hmac_keys: Sequence[str | bytes] | str | None = None,
+        secret_key: str | bytes | None = None,
+        store: Store | str | None = None,
+        require: Require | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+        token_max_age: int = DEFAULT_TOKEN_MAX_AGE,
+        allowed_ips: Sequence[str] | None = None,
+        trusted_proxies: int = 0,
+        max_body: int = DEFAULT_MAX_BODY,
+        lease: float = DEFAULT_LEASE,
+        retry_on_error: bool = False,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        if isinstance(hmac_keys, str):
+            hmac_keys = [hmac_keys]
+        keys = [key for key in (hmac_keys or []) if key]
+        self.verifier = HmacVerifier(keys, tolerance=tolerance) if keys else None
+        self.signer = TokenSigner(secret_key, max_age=token_max_age) if secret_key else None
+        self.require: Require = self._resolve_require(require)
+        self.sources = (
+            SourceFilter(allowed_ips, trusted_proxies=trusted_proxies) if allowed_ips else None
+        )
+        if store is None:
+            _warn_once(
+                "memory",
+                "suno-hooks: no store configured; using memory://, which forgets on restart.",
+            )
+            store = "memory://"
+        self.store: Store = store_from_url(store) if isinstance(store, str) else store
+        self.max_body = max_body
+        self.lease = lease
+        self.retry_on_error = retry_on_error
+        self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
+        self._async_store = isinstance(self.store, AsyncStore)
+
+    def __repr__(self) -> str:
+        return f"<Receiver require={self.require!r} store={self.store!r}>"
+
+    def _resolve_require(self, require: str | None) -> Require:
+        if require is None:
+            if self.verifier is not None:
+                return "signature"
+            if self.signer is not None:
+                return "token"
+            _warn_once(
+                "insecure",
+                "suno-hooks: neither HMAC keys nor a secret key is set; every callback is accepted "
+                "unverified. Set hmac_keys (Kie's webhookHmacKey) or secret_key.",
+            )
+            return "none"
+        if require not in _REQUIRE_VALUES:
+            raise ConfigurationError(
+                f"require must be one of {', '.join(_REQUIRE_VALUES)}; got {require!r}."
+            )
+        if require in ("signature", "both") and self.verifier is None:
+            raise ConfigurationError(f"require={require!r} needs hmac_keys.")
+        if require in ("token", "both") and self.signer is None:
+            raise ConfigurationError(f"require={require!r} needs secret_key.")
+        if require == "either" and (self.verifier is None or self.signer is None):
+            raise ConfigurationError("require='either' needs both hmac_keys and secret_key.")
+        return require  # type: ignore[return-value]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Receiver:
+        """Build from `SUNO_HOOKS_HMAC_KEYS` (comma-separated), `SUNO_HOOKS_SECRET_KEY`,
+        `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`; keywords win."""
+        env = os.environ if environ is None else environ
+        options: dict[str, Any] = {}
+        keys = [
+            key.strip() for key in env.get("SUNO_HOOKS_HMAC_KEYS", "").split(",") if key.strip()
+        ]
+        if keys:
+            options["hmac_keys"] = keys
+        for name, option in (
+            ("SUNO_HOOKS_SECRET_KEY", "secret_key"),
+            ("SUNO_HOOKS_STORE", "store"),
+            ("SUNO_HOOKS_REQUIRE", "require"),
+        ):
+            if env.get(name):
+                options[option] = env[name]
+        if env.get("SUNO_HOOKS_TOLERANCE"):
+            try:
+                options["tolerance"] = float(env["SUNO_HOOKS_TOLERANCE"])
+            except ValueError:
+                raise ConfigurationError(
+                    "SUNO_HOOKS_TOLERANCE must be a number of seconds."
+                ) from None
+        options.update(overrides)
+        return cls(**options)
+
+    def callback_url(
+        self,
+        base: str,
+        *,
+        context: dict[str, Any] | None = None,
+        feature: str | None = None,
+    ) -> str:
+        """`base` with a signed `token` carrying `context` and `feature`: the `callBackUrl`."""
+        if self.signer is None:
+            raise ConfigurationError("callback_url needs a secret_key to sign the token.")
+        return add_query_param(base, TOKEN_PARAM, self.signer.mint(context, feature))
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    def handle(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
+        """Answer one request synchronously (WSGI, Flask, sync Django views)."""
+        sender = self if sender is None else sender
+        try:
+            admitted = self._admit(request)
+            try:
+                claim = self.store.claim(
+                    admitted.delivery, lease=self.lease, replay=admitted.replay
+                )
+            except Exception as exc:
+                raise self._store_error(exc) from None
+            early = self._answer_claim(claim)
+            if early is not None:
+                return early
+            event = self._event(admitted)
+            error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
+            try:
+                self.store.finish(admitted.delivery.key, error=error)
+            except Exception:
+                logger.exception(
+                    "suno-hooks: could not record the outcome of %s", admitted.delivery.key
+                )
+            return self._answer_dispatch(event, error)
+        except SunoHooksError as exc:
+            return self._reject(exc, request, sender)
+        except Exception:
+            logger.exception("suno-hooks: unexpected error while handling a callback")
+            return _internal_error()
+
+    async def handle_async(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
+        """Answer one request on an event loop (ASGI, Starlette, async Django views)."""
+        sender = self if sender is None else sender
+        try:
+            admitted = self._admit(request)
+            try:
+                claim = await self._aclaim(admitted)
+            except Exception as exc:
+                raise self._store_error(exc) from None
+            early = self._answer_claim(claim)
+            if early is not None:
+                return early
+            event = self._event(admitted)
+            error = (
+                _PARSE_ERROR
+                if event is None
+                else _joined(await self.dispatcher.asend(sender, event))
+            )
+            try:
+                await self._afinish(admitted.delivery.key, error)
+            except Exception:
+                logger.exception(
+                    "suno-hooks: could not record the outcome of %s", admitted.delivery.key
+                )
+            return self._answer_dispatch(event, error)
+        except SunoHooksError as exc:
+            return self._reject(exc, request, sender)
+        except Exception:
+            logger.exception("suno-hooks: unexpected error while handling a callback")
+            return _internal_error()
+
+    async def _aclaim(self, admitted: _Admitted) -> Claim:
+        if self._async_store:
+            store: AsyncStore = self.store  # type: ignore[assignment]
+            return await store.aclaim(admitted.delivery, lease=self.lease, replay=admitted.replay)
+        return await asyncio.to_thread(
+            self.store.claim, admitted.delivery, lease=self.lease, replay=admitted.replay
+        )
+
+    async def _afinish(self, key: str, error: str | None) -> None:
+        if self._async_store:
+            store: AsyncStore = self.store  # type: ignore[assignment]
+            await store.afinish(key, error=error)
+        else:
+            await asyncio.to_thread(self.store.finish, key, error=error)
+
+    # -- pure steps ------------------------------------------------------------------------------
+
+    def _admit(self, request: InboundRequest) -> _Admitted:
+        if request.method.upper() != "POST":
+            raise MethodNotAllowed()
+        body = request.body
+        if request.body_too_large or len(body) > self.max_body:
+            raise PayloadTooLarge(f"The request body is larger than {self.max_body} bytes.")
+        headers = request.headers
+        if not _is_json(headers.get("content-type")):
+            raise UnsupportedMediaType()
+        if self.sources is not None and not self.sources.allows(request.peer, headers):
+            raise ForbiddenSource()
+
+        signed: SignedHeaders | None = None
+        verified_ids: tuple[str, ...] = ()
+        if self.verifier is not None:
+            signed = self.verifier.read_headers(headers)
+            if signed is not None:
+                self.verifier.check_timestamp(signed)
+                candidates = task_id_candidates(body)
+                verified_ids = tuple(c for c in candidates if self.verifier.matches(c, signed))
+                if candidates and not verified_ids:
+                    raise InvalidSignature()
+
+        found = probe(load_json(body))
+
+        if signed is not None and found.task_id not in verified_ids:
+            assert self.verifier is not None
+            if not self.verifier.matches(found.task_id, signed):
+                raise InvalidSignature()
+        claims = self._read_token(request)
+        self._enforce(signed is not None, claims is not None)
+
+        feature = (claims.feature if claims else None) or request.feature
+        received_at = datetime.now(timezone.utc)
+        delivery = Delivery(
+            key=found.dedupe_key,
+            task_id=found.task_id,
+            stage=found.stage,
+            body=body,
+            kind=detect_kind(found.obj, feature),
+            feature=feature,
+            context=claims.context if claims else None,
+            headers=_kept_headers(headers),
+            peer=request.peer,
+            received_at=received_at.timestamp(),
+        )
+        replay = None
+        if signed is not None:
+            replay = ReplayCheck(signed.replay_key, body_digest(body), 2 * self.verifier.tolerance)  # type: ignore[union-attr]
+        return _Admitted(found, delivery, replay, received_at)
+
+    def _read_token(self, request: InboundRequest) -> TokenClaims | None:
+        token = request.query.get(TOKEN_PARAM)
+        if not token or self.signer is None:
+            return None
+        return self.signer.read(token)
+
+    def _enforce(self, has_signature: bool, has_token: bool) -> None:
+        require = self.require
+        if require == "signature" and not has_signature:
+            raise MissingSignature()
+        if require == "token" and not has_token:
+            raise InvalidToken("A signed callback URL token is required.")
+        if require == "both":
+            if not has_signature:
+                raise MissingSignature()
+            if not has_token:
+                raise InvalidToken("A signed callback URL token is required.")
+        if require == "either" and not (has_signature or has_token):
+            raise MissingSignature("A Kie signature or a signed callback URL token is required.")
+
+    @staticmethod
+    def _event(admitted: _Admitted) -> Event | None:
+        delivery = admitted.delivery
+        try:
+            return build_event(
+                admitted.found,
+                feature=delivery.feature,
+                context=delivery.context,
+                received_at=admitted.received_at,
+            )
+        except Exception:
+            logger.exception("suno-hooks: could not build the event for %s", delivery.key)
+            return None
+
+    @staticmethod
+    def _answer_claim(claim: Claim) -> Outcome | None:
+        result = claim.result
+        if result is ClaimResult.NEW:
+            return None
+        if result is ClaimResult.DUPLICATE:
+            return Outcome.accepted("duplicate")
+        if result is ClaimResult.STALE:
+            return Outcome.accepted("stale")
+        if result is ClaimResult.IN_PROGRESS:
+            raise InProgress()
+        raise ReplayedSignature()
+
+    def _answer_dispatch(self, event: Event | None, error: str | None) -> Outcome:
+        if error is not None and self.retry_on_error:
+            failed = Outcome.rejected(HandlerError())
+            failed.event = event
+            return failed
+        return Outcome.accepted("received", event)
+
+    @staticmethod
+    def _store_error(exc: Exception) -> StoreUnavailable:
+        logger.error("suno-hooks: store unavailable: %s: %s", type(exc).__name__, exc)
+        return StoreUnavailable()
+
+    def _reject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
+        self.dispatcher.rejected(
+            sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
+        )
+        return Outcome.rejected(exc)
+
+
+_PARSE_ERROR = "suno-hooks could not build the event; see the log"
+
+
+def _joined(failures: list[str]) -> str | None:
+    return "; ".join(failures)[:1000] if failures else None
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    for name in (SIGNATURE_HEADER, TIMESTAMP_HEADER, "content-type", "user-agent"):
+        value = headers.get(name)
+        if value is not None:
+            kept[name] = value[:256]
+    return kept
+
+
+def _internal_error() -> Outcome:
+    return Outcome(500, {"error": "internal_error", "detail": "The callback could not be handled."})

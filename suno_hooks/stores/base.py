@@ -1,0 +1,171 @@
+"""The store contract: leased claims, done/failed facts, terminal state, replay guard, inbox."""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "AsyncStore",
+    "Claim",
+    "ClaimResult",
+    "Delivery",
+    "DeliveryStatus",
+    "ReplayCheck",
+    "Store",
+]
+
+DEFAULT_RETENTION = 14 * 24 * 3600.0
+
+
+class DeliveryStatus(str, enum.Enum):
+    """Where a delivery stands: being processed, processed, or failed and kept for replay."""
+
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ClaimResult(str, enum.Enum):
+    """The answer of `Store.claim`: what the receiver should do with the delivery."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    IN_PROGRESS = "in_progress"
+    STALE = "stale"
+    REPLAYED = "replayed"
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One accepted callback as the inbox keeps it: raw body, signature headers, peer, outcome."""
+
+    key: str
+    task_id: str
+    stage: str
+    body: bytes
+    kind: str = "unknown"
+    feature: str | None = None
+    context: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    peer: str | None = None
+    received_at: float = field(default_factory=time.time)
+    updated_at: float = 0.0
+    status: DeliveryStatus = DeliveryStatus.PROCESSING
+    attempts: int = 1
+    error: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """True when this stage ends its task (anything but `text` and `first`)."""
+        return self.stage not in ("text", "first")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (body decoded as UTF-8 text) for listings and the CLI."""
+        return {
+            "key": self.key,
+            "task_id": self.task_id,
+            "stage": self.stage,
+            "kind": self.kind,
+            "feature": self.feature,
+            "context": self.context,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "error": self.error,
+            "peer": self.peer,
+            "received_at": self.received_at,
+            "updated_at": self.updated_at,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", "replace"),
+        }
+
+    def meta_json(self) -> str:
+        """The small fields that stores keep beside the body, as JSON."""
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "feature": self.feature,
+                "context": self.context,
+                "headers": self.headers,
+                "peer": self.peer,
+            },
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCheck:
+    """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies."""
+
+    signature_key: str
+    body_digest: str
+    ttl: float
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What `claim` decided, and the attempt number when the delivery is to be processed."""
+
+    result: ClaimResult
+    attempts: int = 0
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The synchronous store contract shared by memory, SQLite, Redis and the Django ORM store.
+
+    `claim` is one atomic step: replay guard, duplicate/lease check, stale check, then the
+    delivery is recorded in the inbox as processing with a lease of `lease` seconds.
+    """
+
+    retention: float
+
+    def claim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim: ...
+
+    def finish(self, key: str, *, error: str | None = None) -> None: ...
+
+    def get(self, key: str) -> Delivery | None: ...
+
+    def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]: ...
+
+    def purge(self, older_than: float | None = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncStore(Protocol):
+    """The asyncio flavour of `Store`: the same operations, prefixed with `a`."""
+
+    retention: float
+
+    async def aclaim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim: ...
+
+    async def afinish(self, key: str, *, error: str | None = None) -> None: ...
+
+    async def aget(self, key: str) -> Delivery | None: ...
+
+    async def adeliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]: ...
+
+    async def aclose(self) -> None: ...

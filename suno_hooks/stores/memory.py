@@ -1,0 +1,184 @@
+"""`MemoryStore`: the in-process store for tests and single-process apps; bounded, thread-safe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from .base import (
+    DEFAULT_RETENTION,
+    Claim,
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+)
+
+__all__ = ["MemoryStore"]
+
+_DONE = 0
+
+
+class MemoryStore:
+    """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
+
+    Each remembered key costs one small dict entry: the value is `0` once done, `-attempts`
+    when failed, or the lease deadline (a float) while processing. Past `max_keys` the oldest
+    done keys are forgotten first; the inbox keeps the newest `max_deliveries` deliveries.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_keys: int = 100_000,
+        max_deliveries: int = 10_000,
+        retention: float = DEFAULT_RETENTION,
+    ) -> None:
+        self.max_keys = max_keys
+        self.max_deliveries = max_deliveries
+        self.retention = retention
+        self._lock = threading.Lock()
+        self._keys: dict[str, float | int] = {}
+        self._terminal: dict[str, None] = {}
+        self._guard: dict[str, tuple[str, float]] = {}
+        self._inbox: dict[str, Delivery] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
+
+    def claim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """Atomically decide: new, duplicate, in progress, stale or replayed."""
+        now = time.time()
+        key = delivery.key
+        with self._lock:
+            if replay is not None:
+                seen = self._guard.get(replay.signature_key)
+                if seen is not None and seen[1] > now:
+                    if seen[0] != replay.body_digest:
+                        return Claim(ClaimResult.REPLAYED)
+                else:
+                    self._guard.pop(replay.signature_key, None)
+                    self._guard[replay.signature_key] = (replay.body_digest, now + replay.ttl)
+                    self._expire_guard(now)
+            state = self._keys.get(key)
+            attempts = 1
+            if state is not None:
+                if state == _DONE:
+                    return Claim(ClaimResult.DUPLICATE)
+                if isinstance(state, float) and state > now:
+                    return Claim(ClaimResult.IN_PROGRESS)
+                previous = self._inbox.get(key)
+                attempts = previous.attempts + 1 if previous is not None else 2
+            if not delivery.terminal and delivery.task_id in self._terminal:
+                return Claim(ClaimResult.STALE)
+            if delivery.terminal:
+                self._terminal[delivery.task_id] = None
+            self._keys[key] = now + lease
+            delivery.status = DeliveryStatus.PROCESSING
+            delivery.attempts = attempts
+            delivery.updated_at = now
+            self._inbox.pop(key, None)
+            self._inbox[key] = delivery
+            self._bound()
+            return Claim(ClaimResult.NEW, attempts)
+
+    def finish(self, key: str, *, error: str | None = None) -> None:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
+        with self._lock:
+            delivery = self._inbox.get(key)
+            attempts = delivery.attempts if delivery is not None else 1
+            self._keys[key] = _DONE if error is None else -attempts
+            if delivery is not None:
+                delivery.status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+                delivery.error = error
+                delivery.updated_at = time.time()
+
+    def get(self, key: str) -> Delivery | None:
+        """The inbox entry for a dedupe key, if still kept."""
+        with self._lock:
+            return self._inbox.get(key)
+
+    def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Inbox entries, newest first, filtered by status, kind and task id."""
+        wanted = DeliveryStatus(status) if status is not None else None
+        with self._lock:
+            rows = list(self._inbox.values())
+        found: list[Delivery] = []
+        for delivery in sorted(rows, key=lambda d: d.received_at, reverse=True):
+            if wanted is not None and delivery.status != wanted:
+                continue
+            if kind is not None and delivery.kind != kind:
+                continue
+            if task_id is not None and delivery.task_id != task_id:
+                continue
+            found.append(delivery)
+            if len(found) >= limit:
+                break
+        return found
+
+    def purge(self, older_than: float | None = None) -> int:
+        """Forget inbox entries received before `older_than` (default: now − retention)."""
+        cutoff = older_than if older_than is not None else time.time() - self.retention
+        with self._lock:
+            old = [key for key, d in self._inbox.items() if d.received_at < cutoff]
+            for key in old:
+                del self._inbox[key]
+                if self._keys.get(key) == _DONE:
+                    del self._keys[key]
+            return len(old)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    async def aclaim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """`claim` for the async path (no I/O, so it never blocks the loop)."""
+        return self.claim(delivery, lease=lease, replay=replay)
+
+    async def afinish(self, key: str, *, error: str | None = None) -> None:
+        """`finish` for the async path."""
+        self.finish(key, error=error)
+
+    async def aget(self, key: str) -> Delivery | None:
+        """`get` for the async path."""
+        return self.get(key)
+
+    async def adeliveries(self, **filters: Any) -> list[Delivery]:
+        """`deliveries` for the async path."""
+        return self.deliveries(**filters)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def _expire_guard(self, now: float) -> None:
+        # Entries share one TTL, so insertion order is expiry order: drop from the front.
+        guard = self._guard
+        while guard:
+            first = next(iter(guard))
+            if guard[first][1] > now:
+                break
+            del guard[first]
+
+    def _bound(self) -> None:
+        # Evict a tenth at a time so a full store does not pay a scan on every claim.
+        if len(self._inbox) > self.max_deliveries:
+            for key in list(self._inbox)[: len(self._inbox) - self.max_deliveries * 9 // 10]:
+                del self._inbox[key]
+        if len(self._keys) > self.max_keys:
+            excess = len(self._keys) - self.max_keys * 9 // 10
+            for key in [k for k, v in self._keys.items() if v == _DONE][:excess]:
+                del self._keys[key]
+        if len(self._terminal) > self.max_keys:
+            for task_id in list(self._terminal)[: len(self._terminal) - self.max_keys * 9 // 10]:
+                del self._terminal[task_id]

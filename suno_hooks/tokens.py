@@ -1,0 +1,74 @@
+"""Signed callback URLs: a salted, expiring itsdangerous token carrying the caller's context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from .errors import InvalidToken
+
+__all__ = ["DEFAULT_TOKEN_MAX_AGE", "TOKEN_PARAM", "TokenClaims", "TokenSigner", "add_query_param"]
+
+TOKEN_PARAM = "token"
+DEFAULT_TOKEN_MAX_AGE = 7 * 24 * 3600
+_SALT = "suno-hooks.callback-url"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a valid token carried: the caller's context and the feature the task was for."""
+
+    context: dict[str, Any] | None
+    feature: str | None
+
+
+def add_query_param(url: str, name: str, value: str) -> str:
+    """`url` with `name=value` added to its query string (other parameters kept)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class TokenSigner:
+    """Mints and reads the `token` query parameter of callback URLs."""
+
+    def __init__(
+        self,
+        secret_key: str | bytes,
+        *,
+        max_age: int = DEFAULT_TOKEN_MAX_AGE,
+        salt: str = _SALT,
+    ) -> None:
+        if not secret_key:
+            raise ValueError("TokenSigner needs a non-empty secret key.")
+        self.max_age = max_age
+        self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
+
+    def mint(self, context: dict[str, Any] | None = None, feature: str | None = None) -> str:
+        """A token carrying `context` (any JSON-able dict) and `feature`."""
+        payload: dict[str, Any] = {}
+        if context is not None:
+            payload["c"] = context
+        if feature is not None:
+            payload["f"] = feature
+        token = self._serializer.dumps(payload)
+        return token if isinstance(token, str) else token.decode("ascii")
+
+    def read(self, token: str) -> TokenClaims:
+        """The claims of a valid token; raises `InvalidToken` when forged, malformed or expired."""
+        try:
+            payload = self._serializer.loads(token, max_age=self.max_age)
+        except (BadData, ValueError, TypeError):
+            raise InvalidToken() from None
+        if not isinstance(payload, dict):
+            raise InvalidToken()
+        context = payload.get("c")
+        feature = payload.get("f")
+        return TokenClaims(
+            context=context if isinstance(context, dict) else None,
+            feature=feature if isinstance(feature, str) else None,
+        )

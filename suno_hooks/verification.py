@@ -1,0 +1,126 @@
+"""Kie's webhook HMAC: `base64(HMAC-SHA256(key, task_id + "." + timestamp))`, with key rotation,
+a timestamp window both ways and constant-time comparison. The body is not signed (spec §7)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .errors import InvalidSignature, MissingSignature, StaleTimestamp
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "HmacVerifier",
+    "SignedHeaders",
+    "body_digest",
+    "compute_signature",
+]
+
+SIGNATURE_HEADER = "x-webhook-signature"
+TIMESTAMP_HEADER = "x-webhook-timestamp"
+DEFAULT_TOLERANCE = 300.0
+_SIGNATURE_LENGTH = 44  # base64 of a 32-byte digest, with padding
+
+
+def _key_bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else key
+
+
+def compute_signature(key: str | bytes, task_id: str, timestamp: int | str) -> str:
+    """The `X-Webhook-Signature` value Kie sends for this task id and timestamp."""
+    message = f"{task_id}.{timestamp}".encode()
+    digest = hmac.new(_key_bytes(key), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def body_digest(body: bytes) -> str:
+    """A short digest of a body, for the replay guard."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHeaders:
+    """The two Kie signature headers of one request, as sent."""
+
+    signature: str
+    timestamp: str
+
+    @property
+    def replay_key(self) -> str:
+        """The key under which the replay guard remembers this signature."""
+        return f"{self.timestamp}:{self.signature}"
+
+
+class HmacVerifier:
+    """Checks Kie signature headers against one or more keys (the first one signs)."""
+
+    def __init__(self, keys: Sequence[str | bytes], *, tolerance: float = DEFAULT_TOLERANCE):
+        keys = [key for key in keys if key]
+        if not keys:
+            raise ValueError("HmacVerifier needs at least one non-empty key.")
+        self._keys = [_key_bytes(key) for key in keys]
+        self._macs = [hmac.new(key, digestmod=hashlib.sha256) for key in self._keys]
+        self.tolerance = float(tolerance)
+
+    def sign(self, task_id: str, timestamp: int | str) -> str:
+        """Sign with the first (current) key, as Kie would."""
+        return compute_signature(self._keys[0], task_id, timestamp)
+
+    @staticmethod
+    def read_headers(headers: Mapping[str, str]) -> SignedHeaders | None:
+        """The signature headers of a request (names already lower-cased), or None if absent."""
+        signature = headers.get(SIGNATURE_HEADER)
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        if not signature or not timestamp:
+            return None
+        return SignedHeaders(signature=signature.strip(), timestamp=timestamp.strip())
+
+    def check_timestamp(self, signed: SignedHeaders, now: float | None = None) -> int:
+        """The signed timestamp as seconds; raises `StaleTimestamp` outside the window."""
+        text = signed.timestamp
+        if not (text.isascii() and text.isdigit() and len(text) <= 12):
+            raise InvalidSignature("X-Webhook-Timestamp is not a Unix time in seconds.")
+        value = int(text)
+        current = time.time() if now is None else now
+        if abs(current - value) > self.tolerance:
+            raise StaleTimestamp()
+        return value
+
+    def matches(self, task_id: str, signed: SignedHeaders) -> bool:
+        """True when the signature is right for this task id under any key (constant time)."""
+        given = signed.signature.encode("utf-8", "replace")
+        if len(given) != _SIGNATURE_LENGTH:
+            return False
+        message = f"{task_id}.{signed.timestamp}".encode()
+        found = False
+        for mac in self._macs:
+            candidate = mac.copy()
+            candidate.update(message)
+            expected = base64.b64encode(candidate.digest())
+            found |= hmac.compare_digest(expected, given)
+        return found
+
+    def verify(
+        self,
+        task_ids: Iterable[str],
+        headers: Mapping[str, str],
+        now: float | None = None,
+    ) -> tuple[str, SignedHeaders]:
+        """Verify the request for one of `task_ids`; returns the id that matched and the headers.
+
+        Raises `MissingSignature`, `StaleTimestamp` or `InvalidSignature`.
+        """
+        signed = self.read_headers(headers)
+        if signed is None:
+            raise MissingSignature()
+        self.check_timestamp(signed, now)
+        for task_id in task_ids:
+            if self.matches(task_id, signed):
+                return task_id, signed
+        raise InvalidSignature()

@@ -1,0 +1,109 @@
+"""One client interface over every adapter, so the response-table tests run through each.
+
+An adapter module registers a factory in `ADAPTERS`: it takes a configured `Receiver` and
+returns a `CallbackClient` that POSTs to that adapter's callback endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from werkzeug.test import Client as WerkzeugClient
+
+from suno_hooks import Receiver
+from suno_hooks.asgi import asgi_app
+from suno_hooks.wsgi import wsgi_app
+
+
+@dataclass
+class Reply:
+    """What a test sees of an answer."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class CallbackClient(Protocol):
+    """Sends one request to an adapter's callback endpoint."""
+
+    def post(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        method: str = "POST",
+    ) -> Reply: ...
+
+
+def _reply(status: int, content: bytes, headers: Any) -> Reply:
+    return Reply(status, json.loads(content), {k.lower(): v for k, v in headers.items()})
+
+
+class WSGITestClient:
+    """Drives a WSGI app through werkzeug's test client."""
+
+    def __init__(self, app: Any, path: str = "/suno/callback") -> None:
+        self.client = WerkzeugClient(app)
+        self.path = path
+
+    def post(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        method: str = "POST",
+    ) -> Reply:
+        headers = dict(headers or {})
+        content_type = headers.pop("Content-Type", None)
+        response = self.client.open(
+            self.path,
+            method=method,
+            data=body,
+            headers=headers,
+            content_type=content_type,
+            query_string=query,
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+        return _reply(response.status_code, response.get_data(), response.headers)
+
+
+class ASGITestClient:
+    """Drives an ASGI app through httpx's ASGI transport (one event loop per request)."""
+
+    def __init__(self, app: Any, path: str = "/suno/callback") -> None:
+        self.app = app
+        self.path = path
+
+    async def apost(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        method: str = "POST",
+    ) -> Reply:
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            url = self.path + (f"?{query}" if query else "")
+            response = await client.request(method, url, content=body, headers=headers or {})
+        return _reply(response.status_code, response.content, response.headers)
+
+    def post(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        method: str = "POST",
+    ) -> Reply:
+        return asyncio.run(self.apost(body, headers, query, method))
+
+
+ADAPTERS: dict[str, Callable[[Receiver], CallbackClient]] = {
+    "wsgi": lambda receiver: WSGITestClient(wsgi_app(receiver)),
+    "asgi": lambda receiver: ASGITestClient(asgi_app(receiver)),
+}

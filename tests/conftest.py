@@ -1,0 +1,69 @@
+"""Shared fixtures: fixture bodies, keys, receivers and the per-adapter client factory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suno_hooks import Event, Receiver, callback_received
+from suno_hooks.stores import MemoryStore
+
+from .adapters import ADAPTERS, CallbackClient
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HMAC_KEY = "whk_test_current_key"
+OLD_HMAC_KEY = "whk_test_previous_key"
+SECRET = "test-secret-key"
+
+
+def fixture_bytes(name: str) -> bytes:
+    """The raw bytes of one file in tests/fixtures."""
+    return (FIXTURES / name).read_bytes()
+
+
+def fixture_json(name: str) -> dict[str, Any]:
+    """One file in tests/fixtures, parsed."""
+    return json.loads(fixture_bytes(name))
+
+
+def callback_files() -> list[str]:
+    """Every callback body fixture (the signature vectors are not a body)."""
+    return sorted(p.name for p in FIXTURES.glob("*.json") if p.name != "signature.vectors.json")
+
+
+class Calls:
+    """Records every event the connected receiver saw."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, sender: Any, event: Event, **extra: Any) -> None:
+        self.events.append(event)
+
+    @property
+    def count(self) -> int:
+        return len(self.events)
+
+
+@pytest.fixture
+def calls() -> Iterator[Calls]:
+    """Every event dispatched during the test (connected to `callback_received`)."""
+    recorder = Calls()
+    with callback_received.connected_to(recorder):
+        yield recorder
+
+
+@pytest.fixture
+def signed_receiver() -> Receiver:
+    """A receiver that requires Kie signatures (current and previous key) and a memory store."""
+    return Receiver(hmac_keys=[HMAC_KEY, OLD_HMAC_KEY], secret_key=SECRET, store=MemoryStore())
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def client_factory(request: pytest.FixtureRequest) -> Callable[[Receiver], CallbackClient]:
+    """Builds a client for each adapter in turn: the response-table tests run through all."""
+    return ADAPTERS[request.param]

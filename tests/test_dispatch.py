@@ -1,0 +1,147 @@
+"""Signal semantics: order, senders, async receivers, failures that never break the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suno_hooks import (
+    Event,
+    Receiver,
+    callback_received,
+    callback_rejected,
+    task_completed,
+    task_failed,
+    task_progress,
+)
+from suno_hooks.inbound import InboundRequest
+from suno_hooks.stores import MemoryStore
+from suno_hooks.testing import encode, make_callback
+
+
+def post(receiver: Receiver, body: dict, **kwargs: Any):
+    return receiver.handle(InboundRequest("POST", encode(body)), **kwargs)
+
+
+def test_signals_in_order_with_the_receiver_as_sender():
+    receiver = Receiver(store=MemoryStore())
+    log: list[tuple[str, Any, str]] = []
+
+    def record(name: str):
+        def receiver_fn(sender: Any, event: Event, **extra: Any) -> None:
+            log.append((name, sender, event.stage))
+
+        return receiver_fn
+
+    received, progress, completed, failed = (
+        record(n) for n in ("received", "progress", "completed", "failed")
+    )
+    with (
+        callback_received.connected_to(received),
+        task_progress.connected_to(progress),
+        task_completed.connected_to(completed),
+        task_failed.connected_to(failed),
+    ):
+        task_id = "a" * 32
+        for stage in ("text", "first", "complete"):
+            post(receiver, make_callback(stage=stage, task_id=task_id))
+        post(receiver, make_callback(stage="error"))
+    assert [(name, stage) for name, _, stage in log] == [
+        ("received", "text"),
+        ("progress", "text"),
+        ("received", "first"),
+        ("progress", "first"),
+        ("received", "complete"),
+        ("completed", "complete"),
+        ("received", "error"),
+        ("failed", "error"),
+    ]
+    assert all(sender is receiver for _, sender, _ in log)
+
+
+def test_custom_sender_and_connect_via():
+    receiver = Receiver(store=MemoryStore())
+    app = object()
+    other = object()
+    mine: list[Event] = []
+    theirs: list[Event] = []
+    with (
+        task_completed.connected_to(lambda s, event, **k: mine.append(event), sender=app),
+        task_completed.connected_to(lambda s, event, **k: theirs.append(event), sender=other),
+    ):
+        post(receiver, make_callback(), sender=app)
+    assert len(mine) == 1 and theirs == []
+
+
+def test_one_failing_receiver_does_not_stop_the_others():
+    store = MemoryStore()
+    receiver = Receiver(store=store)
+    ran: list[str] = []
+
+    def first(sender: Any, event: Event, **extra: Any) -> None:
+        raise ValueError("first fails")
+
+    def second(sender: Any, event: Event, **extra: Any) -> None:
+        ran.append(event.task_id)
+
+    with task_completed.connected_to(first), task_completed.connected_to(second):
+        body = make_callback()
+        assert post(receiver, body).body == {"status": "received"}
+    assert ran == [body["data"]["task_id"]]
+    kept = store.get(f"{body['data']['task_id']}:complete")
+    assert kept is not None and kept.status == "failed" and "first fails" in (kept.error or "")
+
+
+async def test_async_receivers_are_awaited_on_the_async_path():
+    receiver = Receiver(store=MemoryStore())
+    done: list[str] = []
+
+    async def save(sender: Any, event: Event, **extra: Any) -> None:
+        done.append(event.stage)
+
+    with task_completed.connected_to(save):
+        outcome = await receiver.handle_async(InboundRequest("POST", encode(make_callback())))
+    assert outcome.status == 200 and done == ["complete"]
+
+
+def test_async_receivers_run_on_the_sync_path():
+    receiver = Receiver(store=MemoryStore())
+    done: list[str] = []
+
+    async def save(sender: Any, event: Event, **extra: Any) -> None:
+        done.append(event.stage)
+
+    with task_completed.connected_to(save):
+        assert post(receiver, make_callback()).status == 200
+    assert done == ["complete"]
+
+
+def test_rejections_are_signalled_for_monitoring():
+    receiver = Receiver(hmac_keys=["k"], store=MemoryStore())
+    seen: list[dict[str, Any]] = []
+
+    def monitor(sender: Any, **kwargs: Any) -> None:
+        seen.append(kwargs)
+        raise RuntimeError("a broken monitor never breaks the answer")
+
+    with callback_rejected.connected_to(monitor):
+        outcome = receiver.handle(InboundRequest("POST", encode(make_callback()), peer="1.2.3.4"))
+    assert outcome.status == 401
+    assert seen == [
+        {
+            "error": "missing_signature",
+            "status": 401,
+            "detail": outcome.body["detail"],
+            "peer": "1.2.3.4",
+        }
+    ]
+
+
+def test_event_to_json_round_trips():
+    receiver = Receiver(store=MemoryStore())
+    events: list[Event] = []
+    with callback_received.connected_to(lambda s, event, **k: events.append(event)):
+        post(receiver, make_callback())
+    payload = events[0].to_dict()
+    assert payload["tracks"][0]["title"] == "Neon Rain"
+    assert payload["raw"] == events[0].raw
+    assert events[0].to_json().startswith("{")

@@ -1,0 +1,151 @@
+"""The Kie HMAC rule (with the published-rule vectors), tokens and the IP allow-list."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suno_hooks import Receiver
+from suno_hooks.errors import (
+    InvalidSignature,
+    InvalidToken,
+    MissingSignature,
+    SignatureError,
+    StaleTimestamp,
+)
+from suno_hooks.inbound import Headers, InboundRequest
+from suno_hooks.network import SourceFilter
+from suno_hooks.stores import MemoryStore
+from suno_hooks.tokens import TokenSigner
+from suno_hooks.verification import HmacVerifier, compute_signature
+
+from .conftest import Calls, fixture_bytes, fixture_json
+
+VECTORS = fixture_json("signature.vectors.json")
+KEY = VECTORS["webhookHmacKey"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["task_id"][:8])
+def test_signature_vectors(vector: dict):
+    assert (
+        compute_signature(KEY, vector["task_id"], vector["timestamp"])
+        == vector["expected_signature"]
+    )
+    verifier = HmacVerifier(["old-key", KEY])
+    matched, _ = verifier.verify(
+        [vector["task_id"]], Headers.of(vector["headers"]), now=vector["timestamp"]
+    )
+    assert matched == vector["task_id"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "vector_index"), [("generate.complete.json", 0), ("cover-image.complete.json", 1)]
+)
+def test_vectors_verify_their_fixture_through_the_receiver(
+    fixture: str, vector_index: int, calls: Calls, monkeypatch: pytest.MonkeyPatch
+):
+    vector = VECTORS["vectors"][vector_index]
+    monkeypatch.setattr(time, "time", lambda: float(vector["timestamp"] + 10))
+    receiver = Receiver(hmac_keys=[KEY], store=MemoryStore())
+    outcome = receiver.handle(InboundRequest("POST", fixture_bytes(fixture), vector["headers"]))
+    assert outcome.status == 200, outcome.body
+    assert calls.events[0].task_id == vector["task_id"]
+
+
+def test_header_names_are_case_insensitive():
+    verifier = HmacVerifier([KEY])
+    now = int(time.time())
+    sig = compute_signature(KEY, "t1", now)
+    for names in (
+        ("X-Webhook-Signature", "X-Webhook-Timestamp"),
+        ("x-webhook-signature", "x-webhook-timestamp"),
+        ("X-WEBHOOK-SIGNATURE", "X-WEBHOOK-TIMESTAMP"),
+    ):
+        headers = Headers.of({names[0]: sig, names[1]: str(now)})
+        assert verifier.verify(["t1"], headers)[0] == "t1"
+
+
+def test_tolerance_both_ways():
+    verifier = HmacVerifier([KEY], tolerance=60)
+    now = 1_800_000_000
+    for stamp, ok in ((now - 60, True), (now + 60, True), (now - 61, False), (now + 61, False)):
+        headers = Headers.of(
+            {
+                "X-Webhook-Signature": compute_signature(KEY, "t", stamp),
+                "X-Webhook-Timestamp": str(stamp),
+            }
+        )
+        if ok:
+            verifier.verify(["t"], headers, now=now)
+        else:
+            with pytest.raises(StaleTimestamp):
+                verifier.verify(["t"], headers, now=now)
+
+
+def test_missing_and_malformed_headers():
+    verifier = HmacVerifier([KEY])
+    with pytest.raises(MissingSignature):
+        verifier.verify(["t"], Headers())
+    with pytest.raises(InvalidSignature):
+        verifier.verify(
+            ["t"], Headers.of({"X-Webhook-Signature": "x", "X-Webhook-Timestamp": "12ab"})
+        )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80), st.text(max_size=30), st.text(max_size=40))
+def test_arbitrary_header_values_never_crash(signature: str, timestamp: str, task_id: str):
+    verifier = HmacVerifier([KEY])
+    headers = Headers.of({"X-Webhook-Signature": signature, "X-Webhook-Timestamp": timestamp})
+    try:
+        verifier.verify([task_id], headers)
+    except SignatureError:
+        return
+    pytest.fail("an arbitrary signature verified")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_tokens_are_refused_cleanly(token: str):
+    signer = TokenSigner("secret")
+    with pytest.raises(InvalidToken):
+        signer.read(token)
+
+
+def test_token_round_trip_and_tampering():
+    signer = TokenSigner("secret")
+    token = signer.mint({"user": 42, "song": "é"}, "replace_section")
+    claims = signer.read(token)
+    assert claims.context == {"user": 42, "song": "é"} and claims.feature == "replace_section"
+    with pytest.raises(InvalidToken):
+        TokenSigner("other-secret").read(token)
+    with pytest.raises(InvalidToken):
+        signer.read(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+
+
+def test_callback_url_keeps_existing_query():
+    receiver = Receiver(secret_key="s", store=MemoryStore())
+    url = receiver.callback_url(
+        "https://api.example.com/suno/callback?a=1&token=old", context={"u": 1}
+    )
+    assert url.startswith("https://api.example.com/suno/callback?a=1&token=")
+    assert url.count("token=") == 1
+
+
+def test_allow_list_with_trusted_proxies():
+    direct = SourceFilter(["203.0.113.0/24"])
+    assert direct.allows("203.0.113.9", Headers())
+    assert not direct.allows("198.51.100.1", Headers())
+    assert not direct.allows(None, Headers())
+    assert not direct.allows("not-an-ip", Headers())
+    behind_one = SourceFilter(["203.0.113.0/24"], trusted_proxies=1)
+    forwarded = Headers.of({"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
+    assert behind_one.allows("10.0.0.1", forwarded)
+    spoofed = Headers.of({"X-Forwarded-For": "203.0.113.9, 6.6.6.6"})
+    assert not behind_one.allows("10.0.0.1", spoofed)
+    assert not behind_one.allows("203.0.113.9", Headers())
+    behind_two = SourceFilter(["203.0.113.0/24"], trusted_proxies=2)
+    assert behind_two.allows("10.0.0.1", spoofed)
