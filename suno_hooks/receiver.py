@@ -197,25 +197,7 @@ class Receiver:
         """Answer one request synchronously (WSGI, Flask, sync Django views)."""
         sender = self if sender is None else sender
         try:
-            admitted = self._admit(request)
-            try:
-                claim = self.store.claim(
-                    admitted.delivery, lease=self.lease, replay=admitted.replay
-                )
-            except Exception as exc:
-                raise self._store_error(exc) from None
-            early = self._answer_claim(claim)
-            if early is not None:
-                return early
-            event = self._event(admitted)
-            error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
-            try:
-                self.store.finish(admitted.delivery.key, error=error)
-            except Exception:
-                logger.exception(
-                    "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-                )
-            return self._answer_dispatch(event, error)
+            return self._process(self._admit(request), sender)
         except SunoHooksError as exc:
             return self._reject(exc, request, sender)
         except Exception:
@@ -226,32 +208,84 @@ class Receiver:
         """Answer one request on an event loop (ASGI, Starlette, async Django views)."""
         sender = self if sender is None else sender
         try:
-            admitted = self._admit(request)
-            try:
-                claim = await self._aclaim(admitted)
-            except Exception as exc:
-                raise self._store_error(exc) from None
-            early = self._answer_claim(claim)
-            if early is not None:
-                return early
-            event = self._event(admitted)
-            error = (
-                _PARSE_ERROR
-                if event is None
-                else _joined(await self.dispatcher.asend(sender, event))
-            )
-            try:
-                await self._afinish(admitted.delivery.key, error)
-            except Exception:
-                logger.exception(
-                    "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-                )
-            return self._answer_dispatch(event, error)
+            return await self._aprocess(self._admit(request), sender)
         except SunoHooksError as exc:
             return self._reject(exc, request, sender)
         except Exception:
             logger.exception("suno-hooks: unexpected error while handling a callback")
             return _internal_error()
+
+    def replay(self, key: str, *, sender: Any = None) -> Outcome:
+        """Run the receivers again for a kept delivery (normally a `failed` one), with the same
+        signals and bookkeeping as a live callback. A `done` delivery answers `duplicate`."""
+        sender = self if sender is None else sender
+        try:
+            delivery = self.store.get(key)
+        except Exception as exc:
+            return Outcome.rejected(self._store_error(exc))
+        if delivery is None:
+            raise KeyError(f"No delivery {key!r} is kept in the store.")
+        try:
+            return self._process(_readmit(delivery), sender)
+        except SunoHooksError as exc:
+            return Outcome.rejected(exc)
+
+    async def areplay(self, key: str, *, sender: Any = None) -> Outcome:
+        """`replay` on an event loop."""
+        sender = self if sender is None else sender
+        try:
+            delivery = await self._aget(key)
+        except Exception as exc:
+            return Outcome.rejected(self._store_error(exc))
+        if delivery is None:
+            raise KeyError(f"No delivery {key!r} is kept in the store.")
+        try:
+            return await self._aprocess(_readmit(delivery), sender)
+        except SunoHooksError as exc:
+            return Outcome.rejected(exc)
+
+    def replay_failed(self, *, limit: int = 100, sender: Any = None) -> dict[str, Outcome]:
+        """Replay up to `limit` failed deliveries, oldest first; the outcome of each by key."""
+        failed = self.store.deliveries(status="failed", limit=limit)
+        return {d.key: self.replay(d.key, sender=sender) for d in reversed(failed)}
+
+    def _process(self, admitted: _Admitted, sender: Any) -> Outcome:
+        try:
+            claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        early = self._answer_claim(claim)
+        if early is not None:
+            return early
+        event = self._event(admitted)
+        error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
+        try:
+            self.store.finish(admitted.delivery.key, error=error)
+        except Exception:
+            logger.exception(
+                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
+            )
+        return self._answer_dispatch(event, error)
+
+    async def _aprocess(self, admitted: _Admitted, sender: Any) -> Outcome:
+        try:
+            claim = await self._aclaim(admitted)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        early = self._answer_claim(claim)
+        if early is not None:
+            return early
+        event = self._event(admitted)
+        error: str | None = _PARSE_ERROR
+        if event is not None:
+            error = _joined(await self.dispatcher.asend(sender, event))
+        try:
+            await self._afinish(admitted.delivery.key, error)
+        except Exception:
+            logger.exception(
+                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
+            )
+        return self._answer_dispatch(event, error)
 
     async def _aclaim(self, admitted: _Admitted) -> Claim:
         if self._async_store:
@@ -260,6 +294,12 @@ class Receiver:
         return await asyncio.to_thread(
             self.store.claim, admitted.delivery, lease=self.lease, replay=admitted.replay
         )
+
+    async def _aget(self, key: str) -> Delivery | None:
+        if self._async_store:
+            store: AsyncStore = self.store  # type: ignore[assignment]
+            return await store.aget(key)
+        return await asyncio.to_thread(self.store.get, key)
 
     async def _afinish(self, key: str, error: str | None) -> None:
         if self._async_store:
@@ -385,6 +425,24 @@ class Receiver:
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
+
+
+def _readmit(kept: Delivery) -> _Admitted:
+    """A kept delivery, ready to run through the pipeline again (it was verified on arrival)."""
+    found = probe(load_json(kept.body))
+    delivery = Delivery(
+        key=kept.key,
+        task_id=kept.task_id,
+        stage=kept.stage,
+        body=kept.body,
+        kind=kept.kind,
+        feature=kept.feature,
+        context=kept.context,
+        headers=dict(kept.headers),
+        peer=kept.peer,
+        received_at=kept.received_at,
+    )
+    return _Admitted(found, delivery, None, datetime.fromtimestamp(kept.received_at, timezone.utc))
 
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"

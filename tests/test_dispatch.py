@@ -145,3 +145,43 @@ def test_event_to_json_round_trips():
     assert payload["tracks"][0]["title"] == "Neon Rain"
     assert payload["raw"] == events[0].raw
     assert events[0].to_json().startswith("{")
+
+
+def test_replay_runs_failed_deliveries_again():
+    store = MemoryStore()
+    receiver = Receiver(store=store, secret_key="s")
+    url = receiver.callback_url("https://x.test/cb", context={"user": 7}, feature="lyrics")
+    broken = True
+    seen: list[Event] = []
+
+    def handler(sender: Any, event: Event, **extra: Any) -> None:
+        if broken:
+            raise RuntimeError("down")
+        seen.append(event)
+
+    body = make_callback("lyrics", "complete")
+    key = f"{body['data']['task_id']}:complete"
+    with task_completed.connected_to(handler):
+        query = {"token": url.split("token=", 1)[1]}
+        receiver.handle(InboundRequest("POST", encode(body), query=query))
+        assert store.get(key).status == "failed"  # type: ignore[union-attr]
+        broken = False
+        outcomes = receiver.replay_failed()
+        assert outcomes[key].body == {"status": "received"}
+        assert receiver.replay(key).body == {"status": "duplicate"}
+    assert len(seen) == 1
+    assert seen[0].context == {"user": 7} and seen[0].kind == "lyrics"
+    kept = store.get(key)
+    assert kept is not None and kept.status == "done" and kept.attempts == 2
+
+
+async def test_areplay_and_unknown_key():
+    import pytest
+
+    receiver = Receiver(store=MemoryStore())
+    with pytest.raises(KeyError):
+        await receiver.areplay("nope:complete")
+    body = make_callback()
+    await receiver.handle_async(InboundRequest("POST", encode(body)))
+    outcome = await receiver.areplay(f"{body['data']['task_id']}:complete")
+    assert outcome.body == {"status": "duplicate"}
