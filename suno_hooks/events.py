@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CodeInfo",
@@ -39,16 +39,6 @@ EventKind = Literal[
 EventStatus = Literal["progress", "completed", "failed"]
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    # Suno sends "YYYY-MM-DD HH:MM:SS" without a zone; the API reports in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
-UtcDatetime = Annotated[datetime | None, AfterValidator(_as_utc)]
-
-
 class CallbackModel(BaseModel):
     """Base of the wire models: lax coercion, unknown keys kept, wire names accepted as aliases."""
 
@@ -74,8 +64,15 @@ class Track(CallbackModel):
     model_name: str | None = None
     title: str | None = None
     tags: str | None = None
-    created_at: UtcDatetime = Field(default=None, alias="createTime")
+    created_at: datetime | None = Field(default=None, alias="createTime")
     duration: float | None = None
+
+    def _assume_utc(self) -> None:
+        # Suno sends "YYYY-MM-DD HH:MM:SS" without a zone; the API reports UTC. Done after
+        # validation rather than in a validator, which costs more than the rest of the track.
+        created = self.created_at
+        if created is not None and created.tzinfo is None:
+            self.__dict__["created_at"] = created.replace(tzinfo=timezone.utc)
 
 
 class LyricsVariant(CallbackModel):
@@ -172,9 +169,11 @@ class CodeInfo:
     credits_refunded: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """The normalised callback every handler receives, whatever the feature; `raw` is the body."""
+    """The normalised callback every handler receives, whatever the feature; `raw` is the body.
+
+    Treat it as read-only: every receiver of a callback gets the same instance."""
 
     task_id: str
     kind: EventKind

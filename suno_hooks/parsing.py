@@ -88,10 +88,10 @@ _STAGE_STATUS: dict[str, EventStatus] = {
     "error": "failed",
 }
 
-# Finds every value of a task-id key anywhere in a body (string, escaped string or integer).
-_TASK_ID_PATTERN = re.compile(
-    rb'"(?:task_id|taskId)"\s*:\s*("(?:[^"\\]|\\.){1,256}"|-?[0-9]{1,128}(?![0-9.eE]))'
-)
+# The value after a task-id key: a plain string, else an escaped string or an integer.
+_TASK_ID_PLAIN = re.compile(rb'\s*:\s*"([^"\\]{1,128})"')
+_TASK_ID_VALUE = re.compile(rb'\s*:\s*("(?:[^"\\]|\\.){1,256}"|-?[0-9]{1,128}(?![0-9.eE]))')
+_TASK_ID_KEYS = (b'"task_id"', b'"taskId"')
 
 
 def load_json(body: bytes) -> dict[str, Any]:
@@ -120,8 +120,12 @@ def _task_id_value(value: Any) -> str | None:
 
 def find_task_id(obj: dict[str, Any]) -> str:
     """The task id of a callback body, looked up in the spec's order; two different ids refuse."""
-    found: str | None = None
     data = obj.get("data")
+    if type(data) is dict and "taskId" not in data and "task_id" not in obj and "taskId" not in obj:
+        only = data.get("task_id")
+        if type(only) is str and 0 < len(only) <= MAX_TASK_ID_LENGTH and only.isalnum():
+            return only
+    found: str | None = None
     for path in _TASK_ID_PATHS:
         if len(path) == 2:
             if not isinstance(data, dict):
@@ -141,28 +145,38 @@ def find_task_id(obj: dict[str, Any]) -> str:
 
 
 def task_id_candidates(body: bytes) -> set[str]:
-    """Every string task id in a raw body, found without a JSON parse; the real one is among them.
+    """Every task id in a raw body, found without a JSON parse; the real one is among them.
 
     Used to refuse a forged signature before parsing: when no candidate verifies, the task id
     the full lookup would find cannot verify either.
     """
     found: set[str] = set()
-    for token in _TASK_ID_PATTERN.findall(body):
-        if token[:1] != b'"':
-            found.add(token.decode())
-        elif b"\\" in token:
-            try:
-                decoded: Any = json.loads(token)
-                value = _task_id_value(decoded)
-            except ValueError:
-                continue
+    for key in _TASK_ID_KEYS:
+        start = body.find(key)
+        while start >= 0:
+            end = start + len(key)
+            plain = _TASK_ID_PLAIN.match(body, end)
+            if plain is not None:
+                value = _task_id_value(plain.group(1).decode("utf-8", "replace"))
+            else:
+                match = _TASK_ID_VALUE.match(body, end)
+                value = _candidate(match.group(1)) if match is not None else None
             if value is not None:
                 found.add(value)
-        else:
-            value = _task_id_value(token[1:-1].decode("utf-8", "replace"))
-            if value is not None:
-                found.add(value)
+            start = body.find(key, end)
     return found
+
+
+def _candidate(token: bytes) -> str | None:
+    if token[:1] != b'"':
+        return token.decode()
+    if b"\\" in token:
+        try:
+            decoded: Any = json.loads(token)
+        except ValueError:
+            return None
+        return _task_id_value(decoded)
+    return _task_id_value(token[1:-1].decode("utf-8", "replace"))
 
 
 def _code(value: Any) -> int:
@@ -346,7 +360,10 @@ def build_event(
     if kind == "music" or kind == "unknown":
         items = inner.get("data")
         if isinstance(items, list) and items:
-            results["tracks"] = _validate(_TRACKS, items)
+            tracks = _validate(_TRACKS, items)
+            for track in tracks:
+                track._assume_utc()
+            results["tracks"] = tracks
     elif kind == "lyrics":
         items = inner.get("data")
         if isinstance(items, list) and items:

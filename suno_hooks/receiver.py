@@ -64,7 +64,7 @@ def _warn_once(key: str, message: str) -> None:
 
 
 def _is_json(content_type: str | None) -> bool:
-    if not content_type:
+    if not content_type or content_type == "application/json":
         return True
     return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
@@ -317,7 +317,7 @@ class Receiver:
         if request.body_too_large or len(body) > self.max_body:
             raise PayloadTooLarge(f"The request body is larger than {self.max_body} bytes.")
         headers = request.headers
-        if not _is_json(headers.get("content-type")):
+        if not _is_json(dict.get(headers, "content-type")):
             raise UnsupportedMediaType()
         if self.sources is not None and not self.sources.allows(request.peer, headers):
             raise ForbiddenSource()
@@ -329,7 +329,8 @@ class Receiver:
             if signed is not None:
                 self.verifier.check_timestamp(signed)
                 candidates = task_id_candidates(body)
-                verified_ids = tuple(c for c in candidates if self.verifier.matches(c, signed))
+                matches = self.verifier.matches
+                verified_ids = tuple(c for c in candidates if matches(c, signed))
                 if candidates and not verified_ids:
                     raise InvalidSignature()
 
@@ -362,8 +363,10 @@ class Receiver:
         return _Admitted(found, delivery, replay, received_at)
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
+        if not request.query or self.signer is None:
+            return None
         token = request.query.get(TOKEN_PARAM)
-        if not token or self.signer is None:
+        if not token:
             return None
         return self.signer.read(token)
 
@@ -452,10 +455,13 @@ def _joined(failures: list[str]) -> str | None:
     return "; ".join(failures)[:1000] if failures else None
 
 
-def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+_KEPT_HEADERS = (SIGNATURE_HEADER, TIMESTAMP_HEADER, "content-type", "user-agent")
+
+
+def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
     kept: dict[str, str] = {}
-    for name in (SIGNATURE_HEADER, TIMESTAMP_HEADER, "content-type", "user-agent"):
-        value = headers.get(name)
+    for name in _KEPT_HEADERS:
+        value = dict.get(headers, name)
         if value is not None:
             kept[name] = value[:256]
     return kept

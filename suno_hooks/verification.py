@@ -41,7 +41,7 @@ def compute_signature(key: str | bytes, task_id: str, timestamp: int | str) -> s
 
 def body_digest(body: bytes) -> str:
     """A short digest of a body, for the replay guard."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +75,15 @@ class HmacVerifier:
     @staticmethod
     def read_headers(headers: Mapping[str, str]) -> SignedHeaders | None:
         """The signature headers of a request (names already lower-cased), or None if absent."""
-        signature = headers.get(SIGNATURE_HEADER)
-        timestamp = headers.get(TIMESTAMP_HEADER)
+        if isinstance(headers, dict):
+            signature = dict.get(headers, SIGNATURE_HEADER)
+            timestamp = dict.get(headers, TIMESTAMP_HEADER)
+        else:
+            signature = headers.get(SIGNATURE_HEADER)
+            timestamp = headers.get(TIMESTAMP_HEADER)
         if not signature or not timestamp:
             return None
-        return SignedHeaders(signature=signature.strip(), timestamp=timestamp.strip())
+        return SignedHeaders(signature.strip(), timestamp.strip())
 
     def check_timestamp(self, signed: SignedHeaders, now: float | None = None) -> int:
         """The signed timestamp as seconds; raises `StaleTimestamp` outside the window."""

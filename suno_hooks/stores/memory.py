@@ -43,6 +43,7 @@ class MemoryStore:
         self._terminal: dict[str, None] = {}
         self._guard: dict[str, tuple[str, float]] = {}
         self._inbox: dict[str, Delivery] = {}
+        self._guard_checked = 512
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
@@ -60,9 +61,11 @@ class MemoryStore:
                     if seen[0] != replay.body_digest:
                         return Claim(ClaimResult.REPLAYED)
                 else:
-                    self._guard.pop(replay.signature_key, None)
+                    if seen is not None:
+                        del self._guard[replay.signature_key]
                     self._guard[replay.signature_key] = (replay.body_digest, now + replay.ttl)
-                    self._expire_guard(now)
+                    if len(self._guard) > self._guard_checked * 2:
+                        self._expire_guard(now)
             state = self._keys.get(key)
             attempts = 1
             if state is not None:
@@ -80,9 +83,11 @@ class MemoryStore:
             delivery.status = DeliveryStatus.PROCESSING
             delivery.attempts = attempts
             delivery.updated_at = now
-            self._inbox.pop(key, None)
+            if state is not None:
+                self._inbox.pop(key, None)
             self._inbox[key] = delivery
-            self._bound()
+            if len(self._inbox) > self.max_deliveries or len(self._keys) > self.max_keys:
+                self._bound()
             return Claim(ClaimResult.NEW, attempts)
 
     def finish(self, key: str, *, error: str | None = None) -> None:
@@ -162,16 +167,17 @@ class MemoryStore:
         """Nothing to release."""
 
     def _expire_guard(self, now: float) -> None:
-        # Entries share one TTL, so insertion order is expiry order: drop from the front.
-        guard = self._guard
-        while guard:
-            first = next(iter(guard))
-            if guard[first][1] > now:
-                break
-            del guard[first]
+        # Called when the guard doubled since the last sweep, so sweeping stays amortised O(1).
+        expired = [key for key, (_, until) in self._guard.items() if until <= now]
+        for key in expired:
+            del self._guard[key]
+        self._guard_checked = max(512, len(self._guard))
 
     def _bound(self) -> None:
         # Evict a tenth at a time so a full store does not pay a scan on every claim.
+        if len(self._terminal) > self.max_keys:
+            for task_id in list(self._terminal)[: len(self._terminal) - self.max_keys * 9 // 10]:
+                del self._terminal[task_id]
         if len(self._inbox) > self.max_deliveries:
             for key in list(self._inbox)[: len(self._inbox) - self.max_deliveries * 9 // 10]:
                 del self._inbox[key]
@@ -179,6 +185,3 @@ class MemoryStore:
             excess = len(self._keys) - self.max_keys * 9 // 10
             for key in [k for k, v in self._keys.items() if v == _DONE][:excess]:
                 del self._keys[key]
-        if len(self._terminal) > self.max_keys:
-            for task_id in list(self._terminal)[: len(self._terminal) - self.max_keys * 9 // 10]:
-                del self._terminal[task_id]

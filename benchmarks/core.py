@@ -1,0 +1,178 @@
+"""µs per callback through the core, against the floor and a peer library, in one run.
+
+    .venv/bin/python benchmarks/core.py [--n 20000] [--repeat 5]
+
+Rows: the floor (HMAC check + `model_validate_json` of an equivalent pydantic model + a dict
+insert), the full receiver path (signed two-track body, memory store, one no-op receiver), a
+duplicate, a forged signature, a stale timestamp, and standardwebhooks' verify+parse of a
+same-size body. Ratios are to the floor; DESIGN §9 sets the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from suno_hooks import Receiver, task_completed
+from suno_hooks.inbound import Headers, InboundRequest
+from suno_hooks.stores import MemoryStore
+from suno_hooks.testing import encode, make_callback, sign_headers
+
+KEY = "whk_benchmark_key_0123456789abcdef"
+
+
+class FloorTrack(BaseModel):
+    id: str | None = None
+    audio_url: str | None = None
+    stream_audio_url: str | None = None
+    image_url: str | None = None
+    prompt: str | None = None
+    model_name: str | None = None
+    title: str | None = None
+    tags: str | None = None
+    createTime: datetime | None = None  # noqa: N815 (the wire name)
+    duration: float | None = None
+
+
+class FloorData(BaseModel):
+    callbackType: str  # noqa: N815
+    task_id: str
+    data: list[FloorTrack] | None = None
+
+
+class FloorBody(BaseModel):
+    code: int
+    msg: str
+    data: FloorData
+
+
+def bodies(n: int) -> list[tuple[bytes, dict[str, str]]]:
+    now = int(time.time())
+    out = []
+    for _ in range(n):
+        raw = encode(make_callback("music", "complete"))
+        out.append((raw, sign_headers(raw, KEY, now)))
+    return out
+
+
+def measure(fn: Callable[[int], None], n: int, repeat: int) -> float:
+    """Median µs per call over `repeat` runs of `n` calls."""
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        fn(n)
+        runs.append((time.perf_counter_ns() - start) / n / 1000)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    n, repeat = args.n, args.repeat
+    samples = bodies(n)
+    key = KEY.encode()
+
+    def floor(count: int) -> None:
+        seen: dict[str, bool] = {}
+        for raw, headers in samples[:count]:
+            body = FloorBody.model_validate_json(raw)
+            message = f"{body.data.task_id}.{headers['X-Webhook-Timestamp']}".encode()
+            expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
+            if not hmac.compare_digest(expected, headers["X-Webhook-Signature"].encode()):
+                raise AssertionError("floor signature")
+            seen[body.data.task_id] = True
+
+    def noop(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    requests = [(raw, Headers.of(headers)) for raw, headers in samples]
+
+    def full_path(receiver: Receiver) -> Callable[[int], None]:
+        def run(count: int) -> None:
+            handle = receiver.handle
+            for raw, headers in requests[:count]:
+                outcome = handle(InboundRequest("POST", raw, headers))
+                if outcome.status != 200:
+                    raise AssertionError(outcome.body)
+
+        return run
+
+    forged = [(raw, Headers.of({**h, "X-Webhook-Signature": "A" * 43 + "="})) for raw, h in samples]
+    stale = [
+        (raw, Headers.of(sign_headers(raw, KEY, int(time.time()) - 3600))) for raw, _ in samples
+    ]
+
+    def rejected(receiver: Receiver, reqs: list[tuple[bytes, Headers]]) -> Callable[[int], None]:
+        def run(count: int) -> None:
+            handle = receiver.handle
+            for raw, headers in reqs[:count]:
+                if handle(InboundRequest("POST", raw, headers)).status != 401:
+                    raise AssertionError("not rejected")
+
+        return run
+
+    import standardwebhooks
+
+    secret = base64.b64encode(b"x" * 24).decode()
+    peer = standardwebhooks.Webhook(secret)
+    peer_samples = []
+    for i, (raw, _) in enumerate(samples):
+        msg_id = f"msg_{i}"
+        stamp = datetime.now()
+        signature = peer.sign(msg_id, stamp, raw.decode())
+        peer_samples.append(
+            (
+                raw,
+                {
+                    "webhook-id": msg_id,
+                    "webhook-timestamp": str(int(stamp.timestamp())),
+                    "webhook-signature": signature,
+                },
+            )
+        )
+
+    def peer_verify(count: int) -> None:
+        for raw, headers in peer_samples[:count]:
+            peer.verify(raw, headers)
+
+    rows: list[tuple[str, float]] = []
+    floor_us = measure(floor, n, repeat)
+    rows.append(("floor: HMAC + model_validate_json + dict insert", floor_us))
+
+    with task_completed.connected_to(noop):
+        accepted = []
+        for _ in range(repeat):
+            receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
+            accepted.append(measure(full_path(receiver), n, 1))
+        accepted_us = statistics.median(accepted)
+        rows.append(("suno-hooks: new signed callback (memory store)", accepted_us))
+
+        receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
+        full_path(receiver)(n)
+        rows.append(("suno-hooks: duplicate", measure(full_path(receiver), n, repeat)))
+    rows.append(
+        ("suno-hooks: forged signature (401)", measure(rejected(receiver, forged), n, repeat))
+    )
+    rows.append(
+        ("suno-hooks: stale timestamp (401)", measure(rejected(receiver, stale), n, repeat))
+    )
+    rows.append(("peer: standardwebhooks verify+parse", measure(peer_verify, n, repeat)))
+
+    print(f"{'path':<52} {'µs/callback':>12} {'× floor':>8} {'× new':>7}")
+    for name, value in rows:
+        print(f"{name:<52} {value:>12.2f} {value / floor_us:>8.2f} {value / accepted_us:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
