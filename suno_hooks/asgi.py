@@ -96,10 +96,18 @@ async def send_outcome(send: Send, outcome: Outcome) -> None:
 class SunoHooksASGIMiddleware:
     """Answers callbacks at `path` and passes everything else to the wrapped ASGI app."""
 
-    def __init__(self, app: ASGIApp, receiver: Receiver, *, path: str = "/suno/callback") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        receiver: Receiver,
+        *,
+        path: str = "/suno/callback",
+        on_outcome: Callable[[Scope, Outcome], None] | None = None,
+    ) -> None:
         self.app = app
         self.receiver = receiver
         self.paths = {path.rstrip("/") or "/", path.rstrip("/") + "/"}
+        self.on_outcome = on_outcome
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths:
@@ -109,7 +117,10 @@ class SunoHooksASGIMiddleware:
             request = await to_inbound_request(scope, receive, self.receiver.max_body)
         except ClientDisconnected:
             return
-        await send_outcome(send, await self.receiver.handle_async(request))
+        outcome = await self.receiver.handle_async(request)
+        await send_outcome(send, outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(scope, outcome)
 
 
 class _NotFoundApp:
@@ -145,6 +156,14 @@ async def _close_store(receiver: Receiver) -> None:
         store.close()
 
 
-def asgi_app(receiver: Receiver, *, path: str = "/suno/callback") -> SunoHooksASGIMiddleware:
-    """A standalone ASGI app serving only the callback endpoint (404 JSON elsewhere)."""
-    return SunoHooksASGIMiddleware(_NotFoundApp(receiver), receiver, path=path)
+def asgi_app(
+    receiver: Receiver,
+    *,
+    path: str = "/suno/callback",
+    on_outcome: Callable[[Scope, Outcome], None] | None = None,
+) -> SunoHooksASGIMiddleware:
+    """A standalone ASGI app serving only the callback endpoint (404 JSON elsewhere);
+    `on_outcome(scope, outcome)` is called after each answer (logging, metrics)."""
+    return SunoHooksASGIMiddleware(
+        _NotFoundApp(receiver), receiver, path=path, on_outcome=on_outcome
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import SunoHooksError
 from .events import Event
+from .stores.base import Delivery
 
 __all__ = ["Outcome"]
 
@@ -18,13 +19,15 @@ _ENCODED: dict[str, bytes] = {
 
 @dataclass(slots=True)
 class Outcome:
-    """HTTP status, JSON body and headers to send back, plus the `Event` when one was parsed."""
+    """HTTP status, JSON body and headers to send back, plus the `Event` when one was parsed
+    and the inbox `Delivery` once the request passed verification."""
 
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     event: Event | None = None
     error: SunoHooksError | None = None
+    delivery: Delivery | None = None
 
     @classmethod
     def accepted(cls, state: str, event: Event | None = None) -> Outcome:

@@ -36,7 +36,7 @@ from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, detect_kind, load_json, probe, task_id_candidates
 from .stores import AsyncStore, Claim, ClaimResult, Delivery, ReplayCheck, Store, store_from_url
-from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner, add_query_param
+from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner
 from .verification import (
     DEFAULT_TOLERANCE,
     SIGNATURE_HEADER,
@@ -189,7 +189,7 @@ class Receiver:
         """`base` with a signed `token` carrying `context` and `feature`: the `callBackUrl`."""
         if self.signer is None:
             raise ConfigurationError("callback_url needs a secret_key to sign the token.")
-        return add_query_param(base, TOKEN_PARAM, self.signer.mint(context, feature))
+        return self.signer.url(base, context, feature)
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -250,6 +250,16 @@ class Receiver:
         return {d.key: self.replay(d.key, sender=sender) for d in reversed(failed)}
 
     def _process(self, admitted: _Admitted, sender: Any) -> Outcome:
+        outcome = self._process_claimed(admitted, sender)
+        outcome.delivery = admitted.delivery
+        return outcome
+
+    async def _aprocess(self, admitted: _Admitted, sender: Any) -> Outcome:
+        outcome = await self._aprocess_claimed(admitted, sender)
+        outcome.delivery = admitted.delivery
+        return outcome
+
+    def _process_claimed(self, admitted: _Admitted, sender: Any) -> Outcome:
         try:
             claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
         except Exception as exc:
@@ -267,7 +277,7 @@ class Receiver:
             )
         return self._answer_dispatch(event, error)
 
-    async def _aprocess(self, admitted: _Admitted, sender: Any) -> Outcome:
+    async def _aprocess_claimed(self, admitted: _Admitted, sender: Any) -> Outcome:
         try:
             claim = await self._aclaim(admitted)
         except Exception as exc:

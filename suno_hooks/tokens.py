@@ -58,6 +58,12 @@ class TokenSigner:
         token = self._serializer.dumps(payload)
         return token if isinstance(token, str) else token.decode("ascii")
 
+    def url(
+        self, base: str, context: dict[str, Any] | None = None, feature: str | None = None
+    ) -> str:
+        """`base` with a `token` query parameter carrying `context` and `feature`."""
+        return add_query_param(base, TOKEN_PARAM, self.mint(context, feature))
+
     def read(self, token: str) -> TokenClaims:
         """The claims of a valid token; raises `InvalidToken` when forged, malformed or expired."""
         try:
