@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigurationError
@@ -19,6 +19,9 @@ from .base import (
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from .redis import RedisStore
+
 __all__ = [
     "DEFAULT_RETENTION",
     "AsyncStore",
@@ -27,11 +30,23 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "MemoryStore",
+    "RedisStore",
     "ReplayCheck",
     "SQLiteStore",
     "Store",
     "store_from_url",
 ]
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def __getattr__(name: str) -> Any:
+    # RedisStore needs the optional redis package: import it only when asked for.
+    if name == "RedisStore":
+        from .redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _options(query: str) -> dict[str, Any]:
@@ -66,10 +81,11 @@ def _sqlite_path(url: str, netloc: str, path: str) -> str:
 
 def store_from_url(url: str) -> Store:
     """Build a store from its URL: `memory://`, `sqlite:///path.db` (`sqlite:////abs/path.db`,
-    `sqlite:///:memory:`), or `redis://host:6379/0`.
+    `sqlite:///:memory:`), `redis://host:6379/0`, `rediss://…` or `unix:///path.sock`.
 
     Query parameters become keyword arguments (`memory://?max_keys=1000`,
-    `sqlite:///suno.db?retention=86400`).
+    `sqlite:///suno.db?retention=86400`, `redis://host/0?prefix=myapp:`); Redis passes the
+    rest to redis-py (`socket_timeout`, `password`, …).
     """
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(f"Not a store URL: {url!r} (expected e.g. 'sqlite:///suno.db').")
@@ -83,6 +99,15 @@ def store_from_url(url: str) -> Store:
     if scheme == "sqlite":
         path = _sqlite_path(url, parts.netloc, parts.path)
         return _build(SQLiteStore, url, path, **_options(parts.query))
+    if scheme in _REDIS_SCHEMES:
+        try:
+            from .redis import RedisStore
+        except ImportError:
+            raise ConfigurationError(
+                "Redis store URLs need the redis package: pip install 'suno-hooks[redis]'."
+            ) from None
+        return RedisStore(url)
     raise ConfigurationError(
-        f"Unknown store scheme {scheme!r} in {url!r}: use memory:// or sqlite:///path.db."
+        f"Unknown store scheme {scheme!r} in {url!r}: use memory://, sqlite:///path.db or "
+        "redis://host:6379/0."
     )
