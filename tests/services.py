@@ -23,9 +23,10 @@ def free_port() -> int:
 
 class RedisServer:
     """One `redis-server` process with its own directory; it can be stopped and started again
-    on the same port, keeping its data (append-only file, fsync on every write)."""
+    on the same port, keeping its data (append-only file, fsync on every write) unless
+    `persistent=False` (benchmarks)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, persistent: bool = True) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -36,6 +37,7 @@ class RedisServer:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,13 +55,11 @@ class RedisServer:
             str(self.directory),
             "--save",
             "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
             "--protected-mode",
             "no",
         ]
+        if self.persistent:
+            command += ["--appendonly", "yes", "--appendfsync", "always"]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
