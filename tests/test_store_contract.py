@@ -268,3 +268,16 @@ def test_replay_failed_runs_the_handlers_again(store: Store):
     for i in range(3):
         kept = store.get(f"replay{i}:complete")
         assert kept is not None and kept.status is DeliveryStatus.DONE and kept.attempts == 2
+
+
+def test_listing_pages_through_a_large_inbox(store: Store):
+    now = time.time()
+    for i in range(450):
+        store.claim(delivery(f"bulk{i:03}", received_at=now - 450 + i), lease=60)
+        store.finish(f"bulk{i:03}:complete", error="x" if i % 7 == 0 else None)
+    newest = [f"bulk{i:03}:complete" for i in reversed(range(450))]
+    assert [d.key for d in store.deliveries(limit=250)] == newest[:250]
+    failed = [key for key in newest if int(key[4:7]) % 7 == 0]
+    assert [d.key for d in store.deliveries(status="failed", limit=1000)] == failed
+    assert [d.key for d in store.deliveries(status="failed", limit=5)] == failed[:5]
+    assert [d.key for d in store.deliveries(task_id="bulk003")] == ["bulk003:complete"]

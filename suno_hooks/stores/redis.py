@@ -250,28 +250,23 @@ class RedisStore:
         args = [status.value, error or "", int(self.retention * 1000)]
         return [self._delivery_prefix + key], args
 
-    def _filtered(
-        self,
-        rows: list[tuple[bytes, dict[bytes, bytes]]],
-        status: str | None,
-        kind: str | None,
-        task_id: str | None,
-    ) -> tuple[list[Delivery], list[bytes]]:
-        found: list[Delivery] = []
+    @staticmethod
+    def _matching(
+        members: list[bytes],
+        states: list[list[bytes | None]],
+        wanted: tuple[str | None, str | None, str | None],
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Members whose (task_id, status, kind) match `wanted`, and members whose hash expired."""
+        matches: list[bytes] = []
         vanished: list[bytes] = []
-        for member, fields in rows:
-            if b"task_id" not in fields:
+        for member, state in zip(members, states, strict=True):
+            if state[0] is None:
                 vanished.append(member)
-                continue
-            delivery = _delivery(member.decode(), fields)
-            if status is not None and delivery.status.value != status:
-                continue
-            if kind is not None and delivery.kind != kind:
-                continue
-            if task_id is not None and delivery.task_id != task_id:
-                continue
-            found.append(delivery)
-        return found, vanished
+            elif all(
+                w is None or (s or b"").decode() == w for w, s in zip(wanted, state, strict=True)
+            ):
+                matches.append(member)
+        return matches, vanished
 
     # -- the contract, synchronous ---------------------------------------------------------------
 
@@ -304,7 +299,7 @@ class RedisStore:
         limit: int = 100,
     ) -> list[Delivery]:
         """Inbox entries, newest first, filtered by status, kind and task id."""
-        wanted = DeliveryStatus(status).value if status is not None else None
+        wanted = (task_id, DeliveryStatus(status).value if status is not None else None, kind)
         client, _ = self._sync()
         found: list[Delivery] = []
         start = 0
@@ -313,16 +308,21 @@ class RedisStore:
             if not members:
                 break
             start += len(members)
+            # First the three small fields of the page, then whole entries only for matches.
             pipe = client.pipeline(transaction=False)
             for member in members:
-                pipe.hgetall(self._delivery_prefix + member.decode())
-            rows = list(zip(members, pipe.execute(), strict=True))
-            page, vanished = self._filtered(rows, wanted, kind, task_id)
-            found.extend(page)
+                pipe.hmget(self._delivery_prefix + member.decode(), "task_id", "status", "kind")
+            matches, vanished = self._matching(members, pipe.execute(), wanted)
             if vanished:
                 client.zrem(self._inbox_key, *vanished)
                 start -= len(vanished)
-        return found[:limit]
+            matches = matches[: limit - len(found)]
+            for member in matches:
+                pipe.hgetall(self._delivery_prefix + member.decode())
+            for member, fields in zip(matches, pipe.execute(), strict=True):
+                if b"task_id" in fields:
+                    found.append(_delivery(member.decode(), fields))
+        return found
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention); the
