@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -57,8 +58,24 @@ def serve(argv: list[str]) -> None:
     )
 
 
+def ensure_redis_server() -> None:
+    """The tests start real redis-servers: install the Debian package when the binary is missing."""
+    if shutil.which("redis-server"):
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        sys.exit("redis-server is missing and apt-get is not available: install redis-server.")
+    sudo = [] if os.name != "posix" or os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(*sudo, apt, "update", env=env)
+    run(*sudo, apt, "install", "-y", "redis-server", env=env)
+    if not shutil.which("redis-server"):
+        sys.exit("redis-server is still missing after apt-get install redis-server.")
+
+
 def test(argv: list[str]) -> None:
     ensure_venv()
+    ensure_redis_server()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")

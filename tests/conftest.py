@@ -13,6 +13,23 @@ from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS, CallbackClient
+from .stores import (
+    memory_store_factory,
+    redis_server,
+    redis_shared_url,
+    redis_store_factory,
+    sqlite_shared_url,
+    sqlite_store_factory,
+)
+
+__all__ = [
+    "memory_store_factory",
+    "redis_server",
+    "redis_shared_url",
+    "redis_store_factory",
+    "sqlite_shared_url",
+    "sqlite_store_factory",
+]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HMAC_KEY = "whk_test_current_key"

@@ -1,12 +1,13 @@
-"""Stores: the `Store` protocol and `store_from_url` for `memory://`, `sqlite://`, `redis://`, `django://`."""
+"""Stores: the `Store` protocol and `store_from_url` for `memory://`, `sqlite://` and `redis://`."""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import ConfigurationError
 from .base import (
+    DEFAULT_RETENTION,
     AsyncStore,
     Claim,
     ClaimResult,
@@ -16,23 +17,41 @@ from .base import (
     Store,
 )
 from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
 
 __all__ = [
+    "DEFAULT_RETENTION",
     "AsyncStore",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
     "MemoryStore",
+    "RedisStore",
     "ReplayCheck",
+    "SQLiteStore",
     "Store",
     "store_from_url",
 ]
 
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def __getattr__(name: str) -> Any:
+    # RedisStore needs the optional redis package: import it only when asked for.
+    if name == "RedisStore":
+        from .redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def _options(query: str) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for name, value in parse_qsl(query):
+    for name, value in parse_qsl(query, keep_blank_values=True):
         try:
             options[name] = int(value) if value.isdigit() else float(value)
         except ValueError:
@@ -40,16 +59,55 @@ def _options(query: str) -> dict[str, Any]:
     return options
 
 
-def store_from_url(url: str) -> Store:
-    """Build a store from its URL (`memory://`, `sqlite:///path.db`, `redis://host:6379/0`, `django://`).
+def _build(factory: Any, url: str, *args: Any, **options: Any) -> Store:
+    try:
+        store: Store = factory(*args, **options)
+    except TypeError as exc:
+        raise ConfigurationError(f"Bad option in store URL {url!r}: {exc}.") from None
+    return store
 
-    Numeric query parameters become keyword arguments (`memory://?max_keys=1000`).
+
+def _sqlite_path(url: str, netloc: str, path: str) -> str:
+    if netloc:
+        raise ConfigurationError(
+            f"Malformed SQLite URL {url!r}: use sqlite:///relative/path.db, "
+            "sqlite:////absolute/path.db or sqlite:///:memory:."
+        )
+    path = unquote(path[1:] if path.startswith("/") else path)
+    if not path:
+        raise ConfigurationError(f"The SQLite URL {url!r} names no file.")
+    return path
+
+
+def store_from_url(url: str) -> Store:
+    """Build a store from its URL: `memory://`, `sqlite:///path.db` (`sqlite:////abs/path.db`,
+    `sqlite:///:memory:`), `redis://host:6379/0`, `rediss://…` or `unix:///path.sock`.
+
+    Query parameters become keyword arguments (`memory://?max_keys=1000`,
+    `sqlite:///suno.db?retention=86400`, `redis://host/0?prefix=myapp:`); Redis passes the
+    rest to redis-py (`socket_timeout`, `password`, …).
     """
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(f"Not a store URL: {url!r} (expected e.g. 'sqlite:///suno.db').")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"Malformed store URL {url!r}: {exc}.") from None
     scheme = parts.scheme.lower()
-    options = _options(parts.query)
     if scheme == "memory":
-        return MemoryStore(**options)
-    raise ConfigurationError(f"Unknown store scheme {scheme!r} in {url!r}: use memory://.")
+        return _build(MemoryStore, url, **_options(parts.query))
+    if scheme == "sqlite":
+        path = _sqlite_path(url, parts.netloc, parts.path)
+        return _build(SQLiteStore, url, path, **_options(parts.query))
+    if scheme in _REDIS_SCHEMES:
+        try:
+            from .redis import RedisStore
+        except ImportError:
+            raise ConfigurationError(
+                "Redis store URLs need the redis package: pip install 'suno-hooks[redis]'."
+            ) from None
+        return RedisStore(url)
+    raise ConfigurationError(
+        f"Unknown store scheme {scheme!r} in {url!r}: use memory://, sqlite:///path.db or "
+        "redis://host:6379/0."
+    )

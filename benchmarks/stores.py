@@ -1,0 +1,184 @@
+"""Microseconds per store operation: memory, SQLite and Redis, with their floors, in one run.
+
+    python benchmarks/stores.py [--n 3000] [--repeats 5]
+
+Floors measured in the same run: for SQLite one INSERT of the same row into a one-index table
+in its own BEGIN IMMEDIATE transaction (same file, WAL, synchronous=NORMAL); for Redis a raw
+`SET key value NX` round trip with redis-py. Starts its own redis-server (no persistence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from suno_hooks.stores import (  # noqa: E402
+    Delivery,
+    MemoryStore,
+    RedisStore,
+    ReplayCheck,
+    SQLiteStore,
+    Store,
+)
+from suno_hooks.testing import encode, make_callback, sign_headers  # noqa: E402
+from tests.services import RedisServer  # noqa: E402
+
+BODY = encode(make_callback())
+HEADERS = {k.lower(): v for k, v in sign_headers(BODY, "whk_bench").items()}
+
+
+def deliveries(n: int) -> list[tuple[Delivery, ReplayCheck]]:
+    """`n` fresh, signed, terminal deliveries of a two-track music callback."""
+    batch = []
+    for _ in range(n):
+        task_id = uuid.uuid4().hex
+        delivery = Delivery(
+            key=f"{task_id}:complete",
+            task_id=task_id,
+            stage="complete",
+            body=BODY,
+            kind="music",
+            headers=HEADERS,
+            peer="203.0.113.7",
+        )
+        batch.append((delivery, ReplayCheck(f"{uuid.uuid4().hex}", "d" * 64, 600.0)))
+    return batch
+
+
+def per_op(
+    run: Callable[[list[Any]], None], make: Callable[[int], list[Any]], n: int, repeats: int
+) -> float:
+    """Median over `repeats` batches of the mean µs per item."""
+    samples = []
+    for _ in range(repeats):
+        batch = make(n)
+        started = time.perf_counter()
+        run(batch)
+        samples.append((time.perf_counter() - started) / n * 1e6)
+    return statistics.median(samples)
+
+
+def store_rows(name: str, store: Store, n: int, repeats: int) -> list[tuple[str, float]]:
+    def claim(batch: list[tuple[Delivery, ReplayCheck]]) -> None:
+        for delivery, guard in batch:
+            store.claim(delivery, lease=60, replay=guard)
+
+    def claim_finish(batch: list[tuple[Delivery, ReplayCheck]]) -> None:
+        for delivery, guard in batch:
+            store.claim(delivery, lease=60, replay=guard)
+            store.finish(delivery.key)
+
+    duplicates = deliveries(n)
+    claim_finish(duplicates)
+
+    def duplicate(batch: list[tuple[Delivery, ReplayCheck]]) -> None:
+        for delivery, guard in batch:
+            store.claim(delivery, lease=60, replay=guard)
+
+    return [
+        (f"{name} claim (new, signed, terminal)", per_op(claim, deliveries, n, repeats)),
+        (f"{name} claim + finish", per_op(claim_finish, deliveries, n, repeats)),
+        (f"{name} claim of a duplicate", per_op(duplicate, lambda _: duplicates, n, repeats)),
+    ]
+
+
+def sqlite_floor(path: Path, n: int, repeats: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE floor (key TEXT PRIMARY KEY, body BLOB)")
+
+    def insert(keys: list[str]) -> None:
+        for key in keys:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO floor VALUES (?, ?)", (key, BODY))
+            conn.execute("COMMIT")
+
+    try:
+        return per_op(insert, lambda k: [uuid.uuid4().hex for _ in range(k)], n, repeats)
+    finally:
+        conn.close()
+
+
+def redis_floor(url: str, n: int, repeats: int) -> float:
+    client = redis.Redis.from_url(url)
+
+    def set_nx(keys: list[str]) -> None:
+        for key in keys:
+            client.set(key, b"1", nx=True)
+
+    try:
+        return per_op(set_nx, lambda k: [f"floor:{uuid.uuid4().hex}" for _ in range(k)], n, repeats)
+    finally:
+        client.close()
+
+
+def redis_async_claim(store: RedisStore, n: int, repeats: int) -> float:
+    async def main() -> float:
+        samples = []
+        for _ in range(repeats):
+            batch = deliveries(n)
+            started = time.perf_counter()
+            for delivery, guard in batch:
+                await store.aclaim(delivery, lease=60, replay=guard)
+            samples.append((time.perf_counter() - started) / n * 1e6)
+        await store.aclose()
+        return statistics.median(samples)
+
+    return asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3000, help="operations per batch")
+    parser.add_argument("--repeats", type=int, default=5, help="batches per figure (median)")
+    args = parser.parse_args()
+    n, repeats = args.n, args.repeats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        server = RedisServer(directory / "redis", persistent=False).start()
+        try:
+            memory = MemoryStore(max_keys=10 * n * repeats, max_deliveries=10 * n * repeats)
+            sqlite_store = SQLiteStore(directory / "bench.db")
+            redis_store = RedisStore(server.url, prefix="bench:")
+            redis_store.claim(deliveries(1)[0][0], lease=60)  # load the script once
+            rows = store_rows("memory", memory, n, repeats)
+            sqlite_base = sqlite_floor(directory / "floor.db", n, repeats)
+            rows += [("SQLite floor: INSERT in its own transaction", sqlite_base)]
+            rows += store_rows("SQLite", sqlite_store, n, repeats)
+            redis_base = redis_floor(server.url, n, repeats)
+            rows += [("Redis floor: SET NX round trip", redis_base)]
+            rows += store_rows("Redis", redis_store, n, repeats)
+            rows += [("Redis asyncio claim (new)", redis_async_claim(redis_store, n, repeats))]
+            sqlite_store.close()
+            redis_store.close()
+        finally:
+            server.stop()
+
+    print(f"{'operation':44} {'µs/op':>8} {'× floor':>8}")
+    print("-" * 62)
+    for name, micros in rows:
+        floor = sqlite_base if name.startswith("SQLite") else None
+        floor = redis_base if name.startswith("Redis") else floor
+        ratio = f"{micros / floor:8.2f}" if floor else f"{'':8}"
+        print(f"{name:44} {micros:8.1f} {ratio}")
+    print(f"\n{n} operations per batch, median of {repeats} batches; one process, one thread.")
+
+
+if __name__ == "__main__":
+    main()

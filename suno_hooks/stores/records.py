@@ -1,0 +1,43 @@
+"""Turning a stored row back into a `Delivery`: shared by the SQLite and Redis stores."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import Delivery, DeliveryStatus
+
+__all__ = ["delivery_from_row"]
+
+
+def delivery_from_row(
+    *,
+    key: str,
+    task_id: str,
+    stage: str,
+    body: bytes,
+    meta: str | bytes,
+    received_at: float,
+    updated_at: float,
+    status: str,
+    attempts: int,
+    error: str | None,
+) -> Delivery:
+    """A `Delivery` from the columns a store keeps, `meta` being `Delivery.meta_json()`."""
+    extra: dict[str, Any] = json.loads(meta) if meta else {}
+    return Delivery(
+        key=key,
+        task_id=task_id,
+        stage=stage,
+        body=bytes(body),
+        kind=extra.get("kind") or "unknown",
+        feature=extra.get("feature"),
+        context=extra.get("context"),
+        headers=extra.get("headers") or {},
+        peer=extra.get("peer"),
+        received_at=float(received_at),
+        updated_at=float(updated_at),
+        status=DeliveryStatus(status),
+        attempts=int(attempts),
+        error=error or None,
+    )

@@ -1,0 +1,414 @@
+"""`RedisStore`: the store for many processes and hosts; every claim is one Lua script call."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ..errors import ConfigurationError
+from .base import DEFAULT_RETENTION, Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
+from .records import delivery_from_row
+
+__all__ = ["DEFAULT_PREFIX", "RedisStore"]
+
+DEFAULT_PREFIX = "suno_hooks:"
+_OWN_OPTIONS = ("prefix", "retention")
+
+# KEYS: delivery hash, task terminal mark, replay-guard entry, inbox index.
+# ARGV: lease ms, retention ms, terminal flag, body digest ("" = no guard), guard ttl ms,
+#       dedupe key, task id, stage, kind, body, meta JSON, received_at.
+_CLAIM_LUA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+if ARGV[4] ~= '' then
+  local seen = redis.call('GET', KEYS[3])
+  if not seen then
+    redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+  elseif seen ~= ARGV[4] then
+    return {'replayed', 0}
+  end
+end
+local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts')
+local attempts = 1
+if state[1] then
+  if state[1] == 'done' then return {'duplicate', 0} end
+  if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then
+    return {'in_progress', 0}
+  end
+  attempts = (tonumber(state[3]) or 1) + 1
+end
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
+  return {'stale', 0}
+end
+redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumber(ARGV[1]),
+  'attempts', attempts, 'task_id', ARGV[7], 'stage', ARGV[8], 'kind', ARGV[9],
+  'body', ARGV[10], 'meta', ARGV[11], 'received_at', ARGV[12], 'updated_at', now / 1000)
+redis.call('HDEL', KEYS[1], 'error')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[12], ARGV[6])
+return {'new', attempts}
+"""
+
+# KEYS: delivery hash. ARGV: status, error, retention ms.
+_FINISH_LUA = """
+local clock = redis.call('TIME')
+if redis.call('HEXISTS', KEYS[1], 'attempts') == 0 then
+  redis.call('HSET', KEYS[1], 'attempts', 1)
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1],
+  'updated_at', tonumber(clock[1]) + tonumber(clock[2]) / 1000000)
+redis.call('HDEL', KEYS[1], 'lease_until')
+if ARGV[1] == 'failed' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[2])
+else
+  redis.call('HDEL', KEYS[1], 'error')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS: inbox index. ARGV: cutoff, delivery key prefix, batch size, offset.
+# Removes one batch of entries received before the cutoff, leaving live leases alone.
+_PURGE_LUA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1],
+  'LIMIT', tonumber(ARGV[4]), tonumber(ARGV[3]))
+local removed, kept = 0, 0
+for _, member in ipairs(members) do
+  local key = ARGV[2] .. member
+  local state = redis.call('HMGET', key, 'status', 'lease_until')
+  if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then
+    kept = kept + 1
+  else
+    removed = removed + redis.call('DEL', key)
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return {removed, kept, #members}
+"""
+
+_RESULTS = {
+    b"new": ClaimResult.NEW,
+    b"duplicate": ClaimResult.DUPLICATE,
+    b"in_progress": ClaimResult.IN_PROGRESS,
+    b"stale": ClaimResult.STALE,
+    b"replayed": ClaimResult.REPLAYED,
+}
+_PAGE = 200
+_PURGE_BATCH = 500
+
+
+class _AsyncLink:
+    """One event loop's `redis.asyncio` client and its registered scripts."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.claim = client.register_script(_CLAIM_LUA)
+        self.finish = client.register_script(_FINISH_LUA)
+        self.purge = client.register_script(_PURGE_LUA)
+
+
+class RedisStore:
+    """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
+
+    A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check
+    and inbox record atomically. Every key starts with `prefix`, so several apps can share one
+    Redis; each expires after `retention` seconds (the replay guard after its own ttl).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str | None = None,
+        retention: float | None = None,
+        socket_timeout: float = 2.0,
+        connect_timeout: float = 1.0,
+    ) -> None:
+        try:
+            parts = urlsplit(url)
+            query = parse_qsl(parts.query, keep_blank_values=True)
+        except ValueError as exc:
+            raise ConfigurationError(f"Malformed Redis URL {url!r}: {exc}.") from None
+        own = {name: value for name, value in query if name in _OWN_OPTIONS}
+        passed = [(name, value) for name, value in query if name not in _OWN_OPTIONS]
+        base = url.split("?", 1)[0]
+        self.url = f"{base}?{urlencode(passed)}" if passed else base
+        self.prefix = prefix if prefix is not None else own.get("prefix", DEFAULT_PREFIX)
+        self.retention = _retention(retention if retention is not None else own.get("retention"))
+        names = {name for name, _ in passed}
+        self._options: dict[str, Any] = {}
+        if "socket_timeout" not in names:
+            self._options["socket_timeout"] = socket_timeout
+        if "socket_connect_timeout" not in names:
+            self._options["socket_connect_timeout"] = connect_timeout
+        self._check_url()
+        self._inbox_key = f"{self.prefix}inbox"
+        self._delivery_prefix = f"{self.prefix}d:"
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._scripts: tuple[Any, Any, Any] | None = None
+        self._links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLink] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"RedisStore(prefix={self.prefix!r})"
+
+    def _check_url(self) -> None:
+        """Refuse a URL or option redis-py cannot use now, not at the first callback."""
+        try:
+            pool = redis.ConnectionPool.from_url(self.url, **self._options)
+            pool.connection_class(**pool.connection_kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"Bad Redis URL or option in {self.url!r}: {exc}") from None
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def _sync(self) -> tuple[Any, tuple[Any, Any, Any]]:
+        scripts = self._scripts
+        if scripts is None:
+            with self._lock:
+                if self._scripts is None:
+                    client = redis.Redis.from_url(
+                        self.url, retry=Retry(NoBackoff(), 1), **self._options
+                    )
+                    self._client = client
+                    self._scripts = (
+                        client.register_script(_CLAIM_LUA),
+                        client.register_script(_FINISH_LUA),
+                        client.register_script(_PURGE_LUA),
+                    )
+                scripts = self._scripts
+        return self._client, scripts
+
+    def _link(self) -> _AsyncLink:
+        # redis.asyncio connections belong to the loop that opened them: one client per loop.
+        loop = asyncio.get_running_loop()
+        link = self._links.get(loop)
+        if link is None:
+            client = redis.asyncio.Redis.from_url(
+                self.url, retry=AsyncRetry(NoBackoff(), 1), **self._options
+            )
+            link = self._links[loop] = _AsyncLink(client)
+        return link
+
+    # -- keys and arguments ----------------------------------------------------------------------
+
+    def _claim_call(
+        self, delivery: Delivery, lease: float, replay: ReplayCheck | None
+    ) -> tuple[list[str], list[Any]]:
+        prefix = self.prefix
+        keys = [
+            self._delivery_prefix + delivery.key,
+            f"{prefix}t:{delivery.task_id}",
+            f"{prefix}g:{replay.signature_key}" if replay is not None else f"{prefix}g:",
+            self._inbox_key,
+        ]
+        args = [
+            max(1, int(lease * 1000)),
+            int(self.retention * 1000),
+            1 if delivery.terminal else 0,
+            replay.body_digest if replay is not None else "",
+            max(1, int(replay.ttl * 1000)) if replay is not None else 0,
+            delivery.key,
+            delivery.task_id,
+            delivery.stage,
+            delivery.kind,
+            delivery.body,
+            delivery.meta_json(),
+            repr(delivery.received_at),
+        ]
+        return keys, args
+
+    @staticmethod
+    def _claimed(delivery: Delivery, reply: list[Any]) -> Claim:
+        result = _RESULTS[reply[0]]
+        if result is not ClaimResult.NEW:
+            return Claim(result)
+        attempts = int(reply[1])
+        delivery.status = DeliveryStatus.PROCESSING
+        delivery.attempts = attempts
+        delivery.updated_at = time.time()
+        return Claim(result, attempts)
+
+    def _finish_call(self, key: str, error: str | None) -> tuple[list[str], list[Any]]:
+        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+        args = [status.value, error or "", int(self.retention * 1000)]
+        return [self._delivery_prefix + key], args
+
+    @staticmethod
+    def _matching(
+        members: list[bytes],
+        states: list[list[bytes | None]],
+        wanted: tuple[str | None, str | None, str | None],
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Members whose (task_id, status, kind) match `wanted`, and members whose hash expired."""
+        matches: list[bytes] = []
+        vanished: list[bytes] = []
+        for member, state in zip(members, states, strict=True):
+            if state[0] is None:
+                vanished.append(member)
+            elif all(
+                w is None or (s or b"").decode() == w for w, s in zip(wanted, state, strict=True)
+            ):
+                matches.append(member)
+        return matches, vanished
+
+    # -- the contract, synchronous ---------------------------------------------------------------
+
+    def claim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """Atomically decide, in one round trip: new, duplicate, in progress, stale or replayed."""
+        _, (script, _, _) = self._sync()
+        keys, args = self._claim_call(delivery, lease, replay)
+        return self._claimed(delivery, script(keys=keys, args=args))
+
+    def finish(self, key: str, *, error: str | None = None) -> None:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
+        _, (_, script, _) = self._sync()
+        keys, args = self._finish_call(key, error)
+        script(keys=keys, args=args)
+
+    def get(self, key: str) -> Delivery | None:
+        """The inbox entry for a dedupe key, if still kept."""
+        client, _ = self._sync()
+        fields = client.hgetall(self._delivery_prefix + key)
+        return _delivery(key, fields) if b"task_id" in fields else None
+
+    def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Inbox entries, newest first, filtered by status, kind and task id."""
+        wanted = (task_id, DeliveryStatus(status).value if status is not None else None, kind)
+        client, _ = self._sync()
+        found: list[Delivery] = []
+        start = 0
+        while len(found) < limit:
+            members = client.zrevrange(self._inbox_key, start, start + _PAGE - 1)
+            if not members:
+                break
+            start += len(members)
+            # First the three small fields of the page, then whole entries only for matches.
+            pipe = client.pipeline(transaction=False)
+            for member in members:
+                pipe.hmget(self._delivery_prefix + member.decode(), "task_id", "status", "kind")
+            matches, vanished = self._matching(members, pipe.execute(), wanted)
+            if vanished:
+                client.zrem(self._inbox_key, *vanished)
+                start -= len(vanished)
+            matches = matches[: limit - len(found)]
+            for member in matches:
+                pipe.hgetall(self._delivery_prefix + member.decode())
+            for member, fields in zip(matches, pipe.execute(), strict=True):
+                if b"task_id" in fields:
+                    found.append(_delivery(member.decode(), fields))
+        return found
+
+    def purge(self, older_than: float | None = None) -> int:
+        """Forget inbox entries received before `older_than` (default: now − retention); the
+        terminal marks and replay guard expire on their own."""
+        cutoff = older_than if older_than is not None else time.time() - self.retention
+        _, (_, _, script) = self._sync()
+        removed = offset = 0
+        while True:
+            gone, kept, seen = script(
+                keys=[self._inbox_key],
+                args=[repr(cutoff), self._delivery_prefix, _PURGE_BATCH, offset],
+            )
+            removed += int(gone)
+            offset += int(kept)
+            if int(seen) < _PURGE_BATCH:
+                return removed
+
+    def close(self) -> None:
+        """Release the synchronous client's connections."""
+        with self._lock:
+            client, self._client, self._scripts = self._client, None, None
+        if client is not None:
+            client.close()
+
+    # -- the contract, asyncio -------------------------------------------------------------------
+
+    async def aclaim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """`claim` on the event loop's own connection: one round trip, no thread."""
+        keys, args = self._claim_call(delivery, lease, replay)
+        return self._claimed(delivery, await self._link().claim(keys=keys, args=args))
+
+    async def afinish(self, key: str, *, error: str | None = None) -> None:
+        """`finish` on the event loop's own connection."""
+        keys, args = self._finish_call(key, error)
+        await self._link().finish(keys=keys, args=args)
+
+    async def aget(self, key: str) -> Delivery | None:
+        """`get` on the event loop's own connection."""
+        fields = await self._link().client.hgetall(self._delivery_prefix + key)
+        return _delivery(key, fields) if b"task_id" in fields else None
+
+    async def adeliveries(self, **filters: Any) -> list[Delivery]:
+        """`deliveries` (an administrative listing) on a worker thread."""
+        return await asyncio.to_thread(lambda: self.deliveries(**filters))
+
+    async def apurge(self, older_than: float | None = None) -> int:
+        """`purge` on a worker thread."""
+        return await asyncio.to_thread(self.purge, older_than)
+
+    async def aclose(self) -> None:
+        """Release this loop's asyncio client and the synchronous client."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - aclose always runs on a loop
+            loop = None
+        link = self._links.pop(loop) if loop is not None and loop in self._links else None
+        if link is not None:
+            await link.client.aclose()
+        self.close()
+
+
+def _retention(value: Any) -> float:
+    if value is None:
+        return DEFAULT_RETENTION
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"retention must be a number of seconds; got {value!r}.") from None
+    if not seconds > 0:
+        raise ConfigurationError(f"retention must be positive; got {value!r}.")
+    return seconds
+
+
+def _delivery(key: str, fields: dict[bytes, bytes]) -> Delivery:
+    error = fields.get(b"error")
+    return delivery_from_row(
+        key=key,
+        task_id=fields[b"task_id"].decode(),
+        stage=fields.get(b"stage", b"").decode(),
+        body=fields.get(b"body", b""),
+        meta=fields.get(b"meta", b""),
+        received_at=float(fields.get(b"received_at", b"0")),
+        updated_at=float(fields.get(b"updated_at", b"0")),
+        status=fields.get(b"status", b"processing").decode(),
+        attempts=int(fields.get(b"attempts", b"1")),
+        error=error.decode("utf-8", "replace") if error else None,
+    )

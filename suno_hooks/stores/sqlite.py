@@ -1,0 +1,381 @@
+"""`SQLiteStore`: the embedded store for one machine, shared by every thread and process (WAL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ConfigurationError
+from .base import DEFAULT_RETENTION, Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
+from .records import delivery_from_row
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+# Each entry migrates the schema from the version before it; append, never edit. A delivery
+# row is also its task's terminal mark (`terminal`), and keys are `task_id:stage`, so the key
+# index also finds a task's rows: a claim dirties only the row, the key index entry and the
+# replay-guard entry.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE suno_hooks_deliveries (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            task_id TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            terminal INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            lease_until REAL,
+            attempts INTEGER NOT NULL,
+            error TEXT,
+            received_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            meta TEXT NOT NULL,
+            body BLOB NOT NULL
+        )""",
+        """CREATE INDEX suno_hooks_deliveries_failed ON suno_hooks_deliveries (id)
+            WHERE status = 'failed'""",
+        """CREATE TABLE suno_hooks_guard (
+            signature_key TEXT NOT NULL PRIMARY KEY,
+            digest TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
+_GUARD = """
+INSERT INTO suno_hooks_guard (signature_key, digest, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (signature_key) DO UPDATE SET
+    digest = CASE WHEN expires_at <= ?4 THEN excluded.digest ELSE digest END,
+    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
+RETURNING digest
+"""
+
+# Inserts a new delivery, or takes over a failed or lease-expired one; progress after the
+# task's terminal stage inserts nothing. A returned row means the caller now holds the lease.
+_CLAIM = """
+INSERT INTO suno_hooks_deliveries (
+    key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
+    updated_at, meta, body
+)
+SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6, 1, NULL, ?7, ?8, ?9, ?10
+WHERE ?4 OR NOT EXISTS (
+    SELECT 1 FROM suno_hooks_deliveries
+    WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2 AND terminal
+)
+ON CONFLICT (key) DO UPDATE SET
+    stage = excluded.stage, terminal = excluded.terminal, kind = excluded.kind,
+    status = 'processing', lease_until = excluded.lease_until, attempts = attempts + 1,
+    error = NULL, received_at = excluded.received_at, updated_at = excluded.updated_at,
+    meta = excluded.meta, body = excluded.body
+WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?8)
+RETURNING attempts
+"""
+
+_STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
+_FINISH = """
+UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
+WHERE key = ?
+"""
+_COLUMNS = "key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error"
+_SYNCHRONOUS = ("off", "normal", "full", "extra")
+_GUARD_SWEEP_EVERY = 1000
+
+
+class SQLiteStore:
+    """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in one SQLite file.
+
+    Every thread (and every process) gets its own connection; a claim is one `BEGIN IMMEDIATE`
+    transaction, so claims are atomic across all of them. Keys are the receiver's dedupe keys,
+    `task_id:stage`. `path=":memory:"` keeps one private
+    database for this store object (tests).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention: float = DEFAULT_RETENTION,
+        timeout: float = 5.0,
+        synchronous: str = "normal",
+    ) -> None:
+        if str(synchronous).lower() not in _SYNCHRONOUS:
+            raise ConfigurationError(
+                f"synchronous must be one of {', '.join(_SYNCHRONOUS)}; got {synchronous!r}."
+            )
+        if not isinstance(timeout, (int, float)) or timeout < 0:
+            raise ConfigurationError(f"timeout must be a number of seconds; got {timeout!r}.")
+        if not isinstance(retention, (int, float)) or retention <= 0:
+            raise ConfigurationError(f"retention must be a positive number; got {retention!r}.")
+        self.path = os.fspath(path)
+        self.retention = float(retention)
+        self.timeout = float(timeout)
+        self.synchronous = str(synchronous).lower()
+        self._in_memory = self.path in ("", ":memory:")
+        self._local = threading.local()
+        self._registry_lock = threading.Lock()
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._shared_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self._in_memory else contextlib.nullcontext()
+        )
+        self._shared: sqlite3.Connection | None = None
+        self._claims = 0
+        try:
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"Cannot open the SQLite store at {self.path!r}: {exc}."
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- connections -----------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            if not self._in_memory:
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        except BaseException:
+            conn.close()
+            raise
+        with self._registry_lock:
+            self._opened.append((os.getpid(), conn))
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._in_memory:
+            if self._shared is None:
+                self._shared = self._open()
+            return self._shared
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        pid = os.getpid()
+        if conn is None or local.pid != pid:
+            # A connection must not cross a fork: a child opens its own.
+            conn = self._open()
+            local.conn = conn
+            local.pid = pid
+        return conn
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._shared_lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS suno_hooks_schema (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"The SQLite store at {self.path!r} has schema version {current}, newer than "
+                    f"this suno-hooks ({SCHEMA_VERSION}); upgrade suno-hooks."
+                )
+            for script in _MIGRATIONS[current:]:
+                for statement in script:
+                    conn.execute(statement)
+            if row is None:
+                conn.execute(
+                    "INSERT INTO suno_hooks_schema (version) VALUES (?)", (SCHEMA_VERSION,)
+                )
+            elif current != SCHEMA_VERSION:
+                conn.execute("UPDATE suno_hooks_schema SET version = ?", (SCHEMA_VERSION,))
+
+    # -- the contract ----------------------------------------------------------------------------
+
+    def claim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """Atomically decide: new, duplicate, in progress, stale or replayed."""
+        if not delivery.key.startswith(f"{delivery.task_id}:"):
+            raise ValueError(f"SQLiteStore keys are 'task_id:stage'; got {delivery.key!r}.")
+        now = time.time()
+        meta = delivery.meta_json()
+        with self._transaction() as conn:
+            if replay is not None:
+                (digest,) = conn.execute(
+                    _GUARD, (replay.signature_key, replay.body_digest, now + replay.ttl, now)
+                ).fetchone()
+                if digest != replay.body_digest:
+                    return Claim(ClaimResult.REPLAYED)
+            row = conn.execute(
+                _CLAIM,
+                (
+                    delivery.key,
+                    delivery.task_id,
+                    delivery.stage,
+                    delivery.terminal,
+                    delivery.kind,
+                    now + lease,
+                    delivery.received_at,
+                    now,
+                    meta,
+                    delivery.body,
+                ),
+            ).fetchone()
+            if row is None:
+                return self._refusal(conn, delivery.key, now)
+        attempts = int(row[0])
+        delivery.status = DeliveryStatus.PROCESSING
+        delivery.attempts = attempts
+        delivery.updated_at = now
+        self._claims += 1
+        if replay is not None and self._claims % _GUARD_SWEEP_EVERY == 0:
+            self._sweep_guard(now)
+        return Claim(ClaimResult.NEW, attempts)
+
+    @staticmethod
+    def _refusal(conn: sqlite3.Connection, key: str, now: float) -> Claim:
+        state = conn.execute(_STATE, (key,)).fetchone()
+        if state is not None:
+            if state[0] == DeliveryStatus.DONE.value:
+                return Claim(ClaimResult.DUPLICATE)
+            if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
+                return Claim(ClaimResult.IN_PROGRESS)
+        return Claim(ClaimResult.STALE)
+
+    def finish(self, key: str, *, error: str | None = None) -> None:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
+        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+        with self._shared_lock:
+            self._connection().execute(_FINISH, (status.value, error, time.time(), key))
+
+    def get(self, key: str) -> Delivery | None:
+        """The inbox entry for a dedupe key, if still kept."""
+        with self._shared_lock:
+            row = (
+                self._connection()
+                .execute(f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = ?", (key,))
+                .fetchone()
+            )
+        return _delivery(row) if row is not None else None
+
+    def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Inbox entries, newest first (by first arrival), filtered by status, kind and task id."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(DeliveryStatus(status).value)
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if task_id is not None:
+            clauses.append("key > ? AND key < ? AND task_id = ?")
+            params.extend((f"{task_id}:", f"{task_id};", task_id))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        params.append(int(limit))
+        with self._shared_lock:
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
+                    "ORDER BY id DESC LIMIT ?",
+                    params,
+                )
+                .fetchall()
+            )
+        return [_delivery(row) for row in rows]
+
+    def purge(self, older_than: float | None = None) -> int:
+        """Forget inbox entries received before `older_than` (default: now − retention) and
+        expired replay-guard entries. A delivery whose lease is still live is kept."""
+        now = time.time()
+        cutoff = older_than if older_than is not None else now - self.retention
+        with self._transaction() as conn:
+            removed = conn.execute(
+                "DELETE FROM suno_hooks_deliveries WHERE received_at < ? "
+                "AND NOT (status = 'processing' AND lease_until > ?)",
+                (cutoff, now),
+            ).rowcount
+            conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+        return int(removed)
+
+    def _sweep_guard(self, now: float) -> None:
+        with self._shared_lock:
+            self._connection().execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+
+    def close(self) -> None:
+        """Close the connections this process opened; the store must not be used afterwards."""
+        pid = os.getpid()
+        with self._registry_lock:
+            mine = [conn for owner, conn in self._opened if owner == pid]
+            self._opened = [(owner, conn) for owner, conn in self._opened if owner != pid]
+        for conn in mine:
+            conn.close()
+        self._shared = None
+        self._local = threading.local()
+
+    # -- asyncio: the same operations on a worker thread ----------------------------------------
+
+    async def aclaim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """`claim` on a worker thread, so the event loop never waits on the file lock."""
+        return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+
+    async def afinish(self, key: str, *, error: str | None = None) -> None:
+        """`finish` on a worker thread."""
+        await asyncio.to_thread(self.finish, key, error=error)
+
+    async def aget(self, key: str) -> Delivery | None:
+        """`get` on a worker thread."""
+        return await asyncio.to_thread(self.get, key)
+
+    async def adeliveries(self, **filters: Any) -> list[Delivery]:
+        """`deliveries` on a worker thread."""
+        return await asyncio.to_thread(lambda: self.deliveries(**filters))
+
+    async def apurge(self, older_than: float | None = None) -> int:
+        """`purge` on a worker thread."""
+        return await asyncio.to_thread(self.purge, older_than)
+
+    async def aclose(self) -> None:
+        """`close`."""
+        self.close()
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
+    return delivery_from_row(
+        key=key,
+        task_id=task_id,
+        stage=stage,
+        body=body,
+        meta=meta,
+        received_at=received_at,
+        updated_at=updated_at,
+        status=status,
+        attempts=attempts,
+        error=error,
+    )

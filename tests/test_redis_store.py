@@ -1,0 +1,231 @@
+"""RedisStore specifics: one round trip per claim, TTLs, prefixes, URLs, a server that goes
+away during traffic, and a receiver using it end to end through the ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from redis.connection import Connection
+
+from suno_hooks import Receiver, callback_received
+from suno_hooks.asgi import asgi_app
+from suno_hooks.errors import ConfigurationError
+from suno_hooks.inbound import InboundRequest
+from suno_hooks.stores import (
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    RedisStore,
+    ReplayCheck,
+    store_from_url,
+)
+from suno_hooks.testing import encode, make_callback, sign_headers
+
+from .conftest import HMAC_KEY
+from .services import RedisServer, free_port
+
+
+def delivery(task_id: str, stage: str = "complete") -> Delivery:
+    return Delivery(key=f"{task_id}:{stage}", task_id=task_id, stage=stage, body=b"{}")
+
+
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex}:"
+
+
+def commandstat(client: Any, command: str) -> int:
+    stats = client.info("commandstats").get(f"cmdstat_{command}")
+    return int(stats["calls"]) if stats else 0
+
+
+def test_a_claim_is_one_round_trip(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch):
+    store = RedisStore(redis_server.url, prefix=prefix())
+    store.claim(delivery("warm-up"), lease=60)  # loads the script once (NOSCRIPT, then LOAD)
+    sent: list[int] = []
+    real_send = Connection.send_packed_command
+
+    def counting_send(self: Connection, *args: Any, **kwargs: Any) -> None:
+        sent.append(1)
+        real_send(self, *args, **kwargs)
+
+    admin = redis.Redis.from_url(redis_server.url)
+    evalsha_before = commandstat(admin, "evalsha")
+    monkeypatch.setattr(Connection, "send_packed_command", counting_send)
+    guard = ReplayCheck("1700000000:sig", "digest", ttl=600)
+    assert store.claim(delivery("one-trip"), lease=60, replay=guard).result is ClaimResult.NEW
+    assert len(sent) == 1
+    assert store.claim(delivery("one-trip"), lease=60, replay=guard).result is (
+        ClaimResult.IN_PROGRESS
+    )
+    assert len(sent) == 2
+    monkeypatch.undo()
+    assert commandstat(admin, "evalsha") - evalsha_before == 2
+    admin.close()
+    store.close()
+
+
+def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
+    name = prefix()
+    store = RedisStore(redis_server.url, prefix=name, retention=3600)
+    guard = ReplayCheck("1700000000:sig", "digest", ttl=600)
+    store.claim(delivery("ttl-task"), lease=60, replay=guard)
+    store.finish("ttl-task:complete", error="boom")
+    admin = redis.Redis.from_url(redis_server.url)
+    keys = {key.decode() for key in admin.scan_iter(match="*")}
+    mine = {key for key in keys if key.startswith(name)}
+    assert mine == {
+        f"{name}d:ttl-task:complete",
+        f"{name}t:ttl-task",
+        f"{name}g:1700000000:sig",
+        f"{name}inbox",
+    }
+    assert 3590_000 < admin.pttl(f"{name}d:ttl-task:complete") <= 3600_000
+    assert 3590_000 < admin.pttl(f"{name}t:ttl-task") <= 3600_000
+    assert 590_000 < admin.pttl(f"{name}g:1700000000:sig") <= 600_000
+    admin.close()
+    store.close()
+
+
+def test_apps_sharing_one_redis_do_not_see_each_other(redis_server: RedisServer):
+    first = store_from_url(f"{redis_server.url}?prefix=app-one-{uuid.uuid4().hex}:")
+    second = store_from_url(f"{redis_server.url}?prefix=app-two-{uuid.uuid4().hex}:")
+    assert first.claim(delivery("shared-task"), lease=60).result is ClaimResult.NEW
+    assert second.claim(delivery("shared-task"), lease=60).result is ClaimResult.NEW
+    first.finish("shared-task:complete")
+    assert [d.key for d in first.deliveries()] == ["shared-task:complete"]
+    assert second.get("shared-task:complete").status is DeliveryStatus.PROCESSING  # type: ignore[union-attr]
+    first.close()
+    second.close()
+
+
+def test_listing_skips_entries_whose_hash_expired(redis_server: RedisServer):
+    name = prefix()
+    store = RedisStore(redis_server.url, prefix=name)
+    for i in range(3):
+        store.claim(delivery(f"list{i}"), lease=60)
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.delete(f"{name}d:list1:complete")
+    assert [d.key for d in store.deliveries()] == ["list2:complete", "list0:complete"]
+    assert admin.zcard(f"{name}inbox") == 2
+    admin.close()
+    store.close()
+
+
+def test_purge_keeps_a_live_lease(redis_server: RedisServer):
+    store = RedisStore(redis_server.url, prefix=prefix())
+    store.claim(delivery("running"), lease=60)
+    store.claim(delivery("finished"), lease=60)
+    store.finish("finished:complete")
+    assert store.purge(older_than=time.time() + 1) == 1
+    assert [d.key for d in store.deliveries()] == ["running:complete"]
+    store.close()
+
+
+def test_store_from_url_redis(tmp_path: Path):
+    store = store_from_url(
+        "redis://:secret@127.0.0.1:6390/3?prefix=myapp:&retention=86400&socket_timeout=0.5"
+    )
+    assert isinstance(store, RedisStore)
+    assert (store.prefix, store.retention) == ("myapp:", 86400)
+    assert "prefix" not in store.url and "socket_timeout=0.5" in store.url
+    default = store_from_url("rediss://cache.example.com:6380/0")
+    assert isinstance(default, RedisStore) and default.prefix == "suno_hooks:"
+    assert default.retention == 14 * 24 * 3600
+    unix = store_from_url(f"unix://{tmp_path / 'redis.sock'}?db=2&prefix=u:")
+    assert isinstance(unix, RedisStore) and unix.prefix == "u:"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://localhost:6379/0?colour=blue", "Bad Redis URL or option"),
+        ("redis://localhost:6379/0?socket_timeout=soon", "Bad Redis URL or option"),
+        ("redis://localhost:6379/0?retention=-1", "retention"),
+        ("redis://localhost:6379/0?retention=never", "retention"),
+    ],
+)
+def test_store_from_url_redis_refuses_clearly(url: str, message: str):
+    with pytest.raises(ConfigurationError, match=message):
+        store_from_url(url)
+
+
+def test_an_unreachable_redis_fails_fast_and_answers_503(calls: Any):
+    receiver = Receiver(store=f"redis://127.0.0.1:{free_port()}/0")
+    started = time.monotonic()
+    outcome = receiver.handle(InboundRequest("POST", encode(make_callback())))
+    assert time.monotonic() - started < 3
+    assert (outcome.status, outcome.body["error"]) == (503, "store_unavailable")
+    assert outcome.headers["Retry-After"]
+    assert calls.count == 0
+
+
+def test_redis_stopped_during_traffic(tmp_path: Path):
+    server = RedisServer(tmp_path / "redis").start()
+    receiver = Receiver(store=f"{server.url}?prefix=outage:")
+    bodies = [encode(make_callback(task_id=f"outage{i}")) for i in range(30)]
+    dispatched: Counter[str] = Counter()
+
+    def count(sender: Any, event: Any, **extra: Any) -> None:
+        dispatched[event.dedupe_key] += 1
+
+    def deliver(body: bytes) -> Any:
+        return receiver.handle(InboundRequest("POST", body))
+
+    try:
+        with callback_received.connected_to(count):
+            assert all(deliver(b).body == {"status": "received"} for b in bodies[:10])
+            server.stop()
+            for body in bodies[10:20]:
+                started = time.monotonic()
+                outcome = deliver(body)
+                assert time.monotonic() - started < 3
+                assert (outcome.status, outcome.body["error"]) == (503, "store_unavailable")
+                assert outcome.headers["Retry-After"]
+            down = asyncio.run(receiver.handle_async(InboundRequest("POST", bodies[10])))
+            assert down.status == 503
+            assert sum(dispatched.values()) == 10
+            server.start()
+            answers = Counter(deliver(body).body["status"] for body in bodies)
+            assert answers == Counter({"duplicate": 10, "received": 20})
+            assert Counter(deliver(body).body["status"] for body in bodies) == Counter(
+                {"duplicate": 30}
+            )
+    finally:
+        receiver.store.close()
+        server.stop()
+    assert dispatched == Counter({f"outage{i}:complete": 1 for i in range(30)})
+
+
+async def test_receiver_with_a_redis_url_through_asgi(redis_server: RedisServer):
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=f"{redis_server.url}?prefix={prefix()}")
+    assert isinstance(receiver.store, RedisStore)
+    seen: list[str] = []
+
+    async def handler(sender: Any, event: Any, **extra: Any) -> None:
+        seen.append(event.dedupe_key)
+
+    body = encode(make_callback(task_id="redis-asgi"))
+    forged = encode(make_callback("music", "error", task_id="redis-asgi"))
+    transport = httpx.ASGITransport(app=asgi_app(receiver), client=("203.0.113.9", 1234))
+    headers = sign_headers(body, HMAC_KEY)
+    with callback_received.connected_to(handler):
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = await client.post("/suno/callback", content=body, headers=headers)
+            second = await client.post("/suno/callback", content=body, headers=headers)
+            replayed = await client.post("/suno/callback", content=forged, headers=headers)
+    assert first.json() == {"status": "received"}
+    assert second.json() == {"status": "duplicate"}
+    assert (replayed.status_code, replayed.json()["error"]) == (401, "replayed_signature")
+    assert seen == ["redis-asgi:complete"]
+    kept = await receiver.store.aget("redis-asgi:complete")  # type: ignore[attr-defined]
+    assert kept is not None and kept.status is DeliveryStatus.DONE
+    assert kept.body == body and kept.peer == "203.0.113.9"
+    await receiver.store.aclose()  # type: ignore[attr-defined]

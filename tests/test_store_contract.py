@@ -1,0 +1,283 @@
+"""The store contract (DESIGN §6): the same assertions for every store in `STORE_KINDS`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from suno_hooks import Receiver, task_completed
+from suno_hooks.stores import (
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+    Store,
+)
+from suno_hooks.testing import encode, make_callback
+
+from .stores import STORE_KINDS, StoreFactory
+
+
+@pytest.fixture(params=STORE_KINDS)
+def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+    """Builds fresh, isolated stores of one kind (each kind's fixture closes them)."""
+    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
+    return factory
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> Store:
+    return make_store()
+
+
+def delivery(
+    task_id: str = "t1",
+    stage: str = "complete",
+    body: bytes = b"{}",
+    *,
+    kind: str = "music",
+    received_at: float | None = None,
+) -> Delivery:
+    return Delivery(
+        key=f"{task_id}:{stage}",
+        task_id=task_id,
+        stage=stage,
+        body=body,
+        kind=kind,
+        received_at=time.time() if received_at is None else received_at,
+    )
+
+
+def test_claim_lifecycle(store: Store):
+    assert store.claim(delivery(), lease=60).result is ClaimResult.NEW
+    assert store.claim(delivery(), lease=60).result is ClaimResult.IN_PROGRESS
+    store.finish("t1:complete", error="boom")
+    failed = store.get("t1:complete")
+    assert failed is not None and failed.status is DeliveryStatus.FAILED
+    assert (failed.error, failed.attempts) == ("boom", 1)
+    retry = store.claim(delivery(), lease=60)
+    assert (retry.result, retry.attempts) == (ClaimResult.NEW, 2)
+    reclaimed = store.get("t1:complete")
+    assert reclaimed is not None and reclaimed.status is DeliveryStatus.PROCESSING
+    store.finish("t1:complete")
+    assert store.claim(delivery(), lease=60).result is ClaimResult.DUPLICATE
+    kept = store.get("t1:complete")
+    assert kept is not None and kept.status is DeliveryStatus.DONE
+    assert (kept.attempts, kept.error) == (2, None)
+
+
+def test_delivery_fields_are_kept(store: Store):
+    original = Delivery(
+        key="t9:first",
+        task_id="t9",
+        stage="first",
+        body='{"msg":"ünïcode ✓"}'.encode(),
+        kind="music",
+        feature="extend",
+        context={"user": 42, "tags": ["a"]},
+        headers={"x-webhook-signature": "abc", "x-webhook-timestamp": "1700000000"},
+        peer="203.0.113.7",
+        received_at=1_700_000_000.25,
+    )
+    assert store.claim(original, lease=60).result is ClaimResult.NEW
+    kept = store.get("t9:first")
+    assert kept is not None
+    assert kept.body == original.body
+    assert (kept.task_id, kept.stage, kept.kind, kept.feature) == ("t9", "first", "music", "extend")
+    assert kept.context == {"user": 42, "tags": ["a"]}
+    assert kept.headers == original.headers
+    assert kept.peer == "203.0.113.7"
+    assert kept.received_at == pytest.approx(1_700_000_000.25)
+    assert kept.updated_at >= time.time() - 60
+    assert store.get("nope:complete") is None
+
+
+def test_expired_lease_is_taken_over(store: Store):
+    assert store.claim(delivery(), lease=0.05).result is ClaimResult.NEW
+    assert store.claim(delivery(), lease=60).result is ClaimResult.IN_PROGRESS
+    time.sleep(0.1)
+    takeover = store.claim(delivery(), lease=60)
+    assert (takeover.result, takeover.attempts) == (ClaimResult.NEW, 2)
+    assert store.claim(delivery(), lease=60).result is ClaimResult.IN_PROGRESS
+
+
+def test_progress_after_terminal_is_stale(store: Store):
+    assert store.claim(delivery(stage="text"), lease=60).result is ClaimResult.NEW
+    assert store.claim(delivery(stage="complete"), lease=60).result is ClaimResult.NEW
+    assert store.claim(delivery(stage="first"), lease=60).result is ClaimResult.STALE
+    assert store.get("t1:first") is None
+    assert store.claim(delivery("t2", stage="first"), lease=60).result is ClaimResult.NEW
+    # The terminal mark is set at claim time, even while the terminal delivery is processing;
+    # a task id that merely starts like another is a different task.
+    assert store.claim(delivery("t1x", stage="first"), lease=60).result is ClaimResult.NEW
+    assert store.claim(delivery(stage="error"), lease=60).result is ClaimResult.NEW
+
+
+def test_duplicate_and_in_progress_win_over_stale(store: Store):
+    store.claim(delivery(stage="first"), lease=60)
+    store.finish("t1:first")
+    store.claim(delivery(stage="text"), lease=60)
+    store.claim(delivery(stage="complete"), lease=60)
+    assert store.claim(delivery(stage="first"), lease=60).result is ClaimResult.DUPLICATE
+    assert store.claim(delivery(stage="text"), lease=60).result is ClaimResult.IN_PROGRESS
+
+
+def test_failed_progress_after_terminal_is_stale(store: Store):
+    store.claim(delivery(stage="first"), lease=60)
+    store.finish("t1:first", error="boom")
+    store.claim(delivery(stage="complete"), lease=60)
+    assert store.claim(delivery(stage="first"), lease=60).result is ClaimResult.STALE
+
+
+def test_replay_guard(store: Store):
+    guard = ReplayCheck("123:sig", "digest-a", ttl=600)
+    assert store.claim(delivery(), lease=60, replay=guard).result is ClaimResult.NEW
+    store.finish("t1:complete")
+    same_body = ReplayCheck("123:sig", "digest-a", ttl=600)
+    assert store.claim(delivery(), lease=60, replay=same_body).result is ClaimResult.DUPLICATE
+    other_body = ReplayCheck("123:sig", "digest-b", ttl=600)
+    assert (
+        store.claim(delivery("t1", "error"), lease=60, replay=other_body).result
+        is ClaimResult.REPLAYED
+    )
+    assert store.get("t1:error") is None
+    other_signature = ReplayCheck("124:sig", "digest-b", ttl=600)
+    assert (
+        store.claim(delivery("t1", "error"), lease=60, replay=other_signature).result
+        is ClaimResult.NEW
+    )
+
+
+def test_replay_guard_is_recorded_even_for_a_duplicate(store: Store):
+    store.claim(delivery(), lease=60)
+    store.finish("t1:complete")
+    resend = ReplayCheck("200:sig", "digest-a", ttl=600)
+    assert store.claim(delivery(), lease=60, replay=resend).result is ClaimResult.DUPLICATE
+    forged = ReplayCheck("200:sig", "digest-forged", ttl=600)
+    assert (
+        store.claim(delivery("t1", "error"), lease=60, replay=forged).result is ClaimResult.REPLAYED
+    )
+
+
+def test_replay_guard_entry_expires(store: Store):
+    first = ReplayCheck("300:sig", "digest-a", ttl=0.05)
+    assert store.claim(delivery(), lease=60, replay=first).result is ClaimResult.NEW
+    time.sleep(0.1)
+    later = ReplayCheck("300:sig", "digest-b", ttl=600)
+    assert store.claim(delivery("t2"), lease=60, replay=later).result is ClaimResult.NEW
+    again = ReplayCheck("300:sig", "digest-a", ttl=600)
+    assert store.claim(delivery("t3"), lease=60, replay=again).result is ClaimResult.REPLAYED
+
+
+def test_listing_newest_first_with_filters(store: Store):
+    now = time.time()
+    store.claim(delivery("a", "complete", kind="music", received_at=now - 30), lease=60)
+    store.claim(delivery("b", "complete", kind="wav", received_at=now - 20), lease=60)
+    store.claim(delivery("a2", "first", kind="music", received_at=now - 10), lease=60)
+    store.claim(delivery("a2", "complete", kind="music", received_at=now), lease=60)
+    store.finish("a:complete")
+    store.finish("b:complete", error="handler broke")
+    store.finish("a2:first")
+
+    assert [d.key for d in store.deliveries()] == [
+        "a2:complete",
+        "a2:first",
+        "b:complete",
+        "a:complete",
+    ]
+    assert [d.key for d in store.deliveries(limit=2)] == ["a2:complete", "a2:first"]
+    assert [d.key for d in store.deliveries(status="failed")] == ["b:complete"]
+    assert [d.key for d in store.deliveries(status=DeliveryStatus.DONE)] == [
+        "a2:first",
+        "a:complete",
+    ]
+    assert [d.key for d in store.deliveries(status="processing")] == ["a2:complete"]
+    assert [d.key for d in store.deliveries(kind="wav")] == ["b:complete"]
+    assert [d.key for d in store.deliveries(task_id="a2")] == ["a2:complete", "a2:first"]
+    assert [d.key for d in store.deliveries(task_id="a")] == ["a:complete"]
+    assert store.deliveries(kind="music", status="failed") == []
+    failed = store.deliveries(status="failed")[0]
+    assert failed.error == "handler broke"
+    with pytest.raises(ValueError):
+        store.deliveries(status="lost")
+
+
+def test_purge_forgets_old_deliveries(store: Store):
+    now = time.time()
+    store.claim(delivery("old", received_at=now - 30 * 86400), lease=60)
+    store.finish("old:complete")
+    store.claim(delivery("new", received_at=now), lease=60)
+    store.finish("new:complete", error="x")
+    assert store.purge() == 1
+    assert [d.task_id for d in store.deliveries()] == ["new"]
+    assert store.get("old:complete") is None
+    assert store.purge(older_than=now - 60) == 0
+    assert store.purge(older_than=now + 1) == 1
+    assert store.deliveries() == []
+
+
+def test_retention_sets_what_purge_forgets(make_store: StoreFactory):
+    store = make_store(retention=3600)
+    assert store.retention == 3600
+    now = time.time()
+    store.claim(delivery("two-hours", received_at=now - 7200), lease=60)
+    store.claim(delivery("half-hour", received_at=now - 1800), lease=60)
+    store.finish("two-hours:complete")
+    store.finish("half-hour:complete")
+    assert store.purge() == 1
+    assert [d.task_id for d in store.deliveries()] == ["half-hour"]
+
+
+async def test_async_methods(store: Any):
+    claim = await store.aclaim(delivery("as"), lease=60)
+    assert claim.result is ClaimResult.NEW
+    assert (await store.aclaim(delivery("as"), lease=60)).result is ClaimResult.IN_PROGRESS
+    await store.afinish("as:complete", error="nope")
+    kept = await store.aget("as:complete")
+    assert kept is not None and kept.status is DeliveryStatus.FAILED
+    assert [d.key for d in await store.adeliveries(status="failed")] == ["as:complete"]
+    await store.afinish("as:complete")
+    assert (await store.aclaim(delivery("as"), lease=60)).result is ClaimResult.DUPLICATE
+
+
+def test_replay_failed_runs_the_handlers_again(store: Store):
+    receiver = Receiver(store=store)
+    bodies = [encode(make_callback(task_id=f"replay{i}")) for i in range(3)]
+    broken = {"on": True}
+    seen: list[str] = []
+
+    def handler(sender: Any, event: Any, **extra: Any) -> None:
+        seen.append(event.task_id)
+        if broken["on"]:
+            raise RuntimeError("database down")
+
+    from suno_hooks.inbound import InboundRequest
+
+    with task_completed.connected_to(handler):
+        for body in bodies:
+            assert receiver.handle(InboundRequest("POST", body)).status == 200
+        assert len(store.deliveries(status="failed")) == 3
+        broken["on"] = False
+        outcomes = receiver.replay_failed()
+        assert sorted(outcomes) == [f"replay{i}:complete" for i in range(3)]
+        assert all(o.body == {"status": "received"} for o in outcomes.values())
+        assert receiver.replay_failed() == {}
+    assert seen == ["replay0", "replay1", "replay2"] * 2
+    for i in range(3):
+        kept = store.get(f"replay{i}:complete")
+        assert kept is not None and kept.status is DeliveryStatus.DONE and kept.attempts == 2
+
+
+def test_listing_pages_through_a_large_inbox(store: Store):
+    now = time.time()
+    for i in range(450):
+        store.claim(delivery(f"bulk{i:03}", received_at=now - 450 + i), lease=60)
+        store.finish(f"bulk{i:03}:complete", error="x" if i % 7 == 0 else None)
+    newest = [f"bulk{i:03}:complete" for i in reversed(range(450))]
+    assert [d.key for d in store.deliveries(limit=250)] == newest[:250]
+    failed = [key for key in newest if int(key[4:7]) % 7 == 0]
+    assert [d.key for d in store.deliveries(status="failed", limit=1000)] == failed
+    assert [d.key for d in store.deliveries(status="failed", limit=5)] == failed[:5]
+    assert [d.key for d in store.deliveries(task_id="bulk003")] == ["bulk003:complete"]
