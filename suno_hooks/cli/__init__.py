@@ -1,0 +1,31 @@
+"""The `suno-hooks` command: serve a receiver, send signed samples, list and replay the inbox."""
+
+from __future__ import annotations
+
+import click
+
+from .inbox import events, replay
+from .sender import check, send
+from .serve import serve
+from .urls import url
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="suno-hooks")
+def cli() -> None:
+    """Receive, send, inspect and replay Suno API callbacks.
+
+    Settings come from flags or the environment: SUNO_HOOKS_HMAC_KEYS (comma-separated),
+    SUNO_HOOKS_SECRET_KEY, SUNO_HOOKS_STORE.
+    """
+
+
+for command in (serve, send, events, replay, url, check):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="suno-hooks")

@@ -1,0 +1,156 @@
+"""`suno-hooks events` and `suno-hooks replay`: read and replay the inbox of a store."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import click
+import httpx
+
+from ..stores import Delivery, DeliveryStatus, Store
+from .options import (
+    build_receiver,
+    hmac_key_option,
+    hmac_keys_or_env,
+    import_handlers,
+    store_option,
+)
+from .sender import TIMEOUT, check_url, post, signed
+
+STATUSES = [status.value for status in DeliveryStatus]
+
+
+def open_store(url: str) -> Store:
+    """The store behind a URL; a bad URL or an unreachable store is one clear error."""
+    return build_receiver(store=url).store
+
+
+def when(timestamp: float) -> str:
+    """A delivery time as local-free UTC text."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(rows: list[Delivery]) -> str:
+    """A fixed-width table of deliveries for a terminal."""
+    header = ("received (UTC)", "status", "kind", "stage", "tries", "task", "error")
+    lines = [header] + [
+        (
+            when(d.received_at),
+            d.status.value,
+            d.kind,
+            d.stage,
+            str(d.attempts),
+            d.task_id,
+            (d.error or "")[:60],
+        )
+        for d in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
+        + "  "
+        + line[-1]
+        for line in lines
+    ).rstrip()
+
+
+@click.command()
+@store_option
+@click.option("--status", type=click.Choice(STATUSES), help="Only deliveries in this state.")
+@click.option("--kind", help="Only this family (music, lyrics, wav, stems, …).")
+@click.option("--task", "task_id", help="Only this task id.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the body.")
+def events(
+    store: str, status: str | None, kind: str | None, task_id: str | None, limit: int, as_json: bool
+) -> None:
+    """List the deliveries kept in the inbox, newest first.
+
+    \b
+    Examples:
+      suno-hooks events --status failed
+      suno-hooks events --task 65e563474bd7b6485dfb229eb92324a8 --json
+    """
+    try:
+        rows = open_store(store).deliveries(status=status, kind=kind, task_id=task_id, limit=limit)
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        raise click.ClickException(f"cannot read the store {store}: {exc}") from None
+    if as_json:
+        for delivery in rows:
+            click.echo(json.dumps(delivery.to_dict(), ensure_ascii=False))
+    elif rows:
+        click.echo(table(rows))
+    else:
+        click.echo("no deliveries")
+
+
+@click.command()
+@store_option
+@click.option("--handlers", help="Module that connects your signal receivers; replays run them.")
+@click.option("--to", "target", help="Re-POST the failed deliveries to this URL instead.")
+@click.option("--key", "keys", multiple=True, help="Replay this delivery key (task_id:stage).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@hmac_key_option
+def replay(
+    store: str,
+    handlers: str | None,
+    target: str | None,
+    keys: tuple[str, ...],
+    limit: int,
+    hmac_keys: tuple[str, ...],
+) -> None:
+    """Replay failed deliveries through your handlers, or re-POST them to a URL.
+
+    \b
+    Examples:
+      suno-hooks replay --handlers myapp.suno_handlers
+      suno-hooks replay --to https://api.example.com/suno/callback --hmac-key whk_...
+    """
+    receiver = build_receiver(store=store)
+    try:
+        chosen = (
+            [d for d in (receiver.store.get(k) for k in keys) if d is not None]
+            if keys
+            else (list(reversed(receiver.store.deliveries(status="failed", limit=limit))))
+        )
+    except Exception as exc:
+        raise click.ClickException(f"cannot read the store {store}: {exc}") from None
+    missing = [k for k in keys if k not in {d.key for d in chosen}]
+    if missing:
+        raise click.UsageError(f"no delivery kept for {', '.join(missing)}")
+    if not chosen:
+        click.echo("nothing to replay")
+        return
+    results: dict[str, str] = {}
+    if target is not None:
+        check_url(target)
+        sign_with = hmac_keys_or_env(hmac_keys)
+        with (
+            httpx.Client(timeout=TIMEOUT) as client,
+            click.progressbar(chosen, label="re-posting", hidden=len(chosen) < 5) as bar,
+        ):
+            for delivery in bar:
+                headers = signed(delivery.body, sign_with, int(time.time()))
+                response = post(client, target, delivery.body, headers)
+                results[delivery.key] = f"{response.status_code} {response.text.strip()[:200]}"
+    else:
+        import_handlers(handlers)
+        with click.progressbar(chosen, label="replaying", hidden=len(chosen) < 5) as bar:
+            for delivery in bar:
+                outcome = receiver.replay(delivery.key)
+                after = receiver.store.get(delivery.key)
+                if outcome.status == 200 and after is not None and after.status == "failed":
+                    results[delivery.key] = f"failed again: {after.error}"
+                else:
+                    answer = outcome.body.get("status") or outcome.body.get("error")
+                    results[delivery.key] = f"{outcome.status} {answer}"
+    for key, result in results.items():
+        click.echo(f"{key}  {result}")
+    ok = sum(1 for result in results.values() if result.startswith("200"))
+    click.echo(f"replayed {len(results)}: {ok} ok, {len(results) - ok} failed")
+    if ok < len(results):
+        raise SystemExit(1)

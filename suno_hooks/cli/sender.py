@@ -1,0 +1,159 @@
+"""`suno-hooks send` and `suno-hooks check`: fire signed sample callbacks at an endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import click
+import httpx
+
+from ..errors import InvalidPayload
+from ..testing import STAGES, encode, make_callback, sign_headers
+from .options import hmac_key_option, hmac_keys_or_env
+
+TIMEOUT = 10.0
+KINDS = sorted(STAGES)
+
+
+def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    """POST one body; connection problems become one clear CLI error."""
+    try:
+        return client.post(url, content=body, headers=headers)
+    except httpx.TimeoutException:
+        raise click.ClickException(f"{url} did not answer within {TIMEOUT:.0f} s.") from None
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+
+
+def check_url(url: str) -> None:
+    """Refuse anything but an absolute http(s) URL."""
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"not an http(s) URL: {url!r}")
+
+
+def load_body(file: Path) -> bytes:
+    """A captured body from a file; it must be a JSON object."""
+    try:
+        raw = file.read_bytes()
+        if not isinstance(json.loads(raw), dict):
+            raise ValueError("not a JSON object")
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {file}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise click.UsageError(f"{file} is not a JSON object: {exc}") from None
+    return raw
+
+
+def signed(body: bytes, keys: list[str], timestamp: int | None = None) -> dict[str, str]:
+    """Kie headers for `body` with the first key, or just the content type without keys."""
+    if not keys:
+        return {"Content-Type": "application/json"}
+    try:
+        return sign_headers(body, keys[0], timestamp)
+    except InvalidPayload as exc:
+        raise click.UsageError(f"cannot sign this body: {exc.detail}") from None
+
+
+def show(response: httpx.Response) -> str:
+    """The answer as one line: status and body."""
+    return f"{response.status_code} {response.text.strip()[:500]}"
+
+
+@click.command()
+@click.argument("url")
+@click.option("--kind", type=click.Choice(KINDS), default="music", show_default=True)
+@click.option(
+    "--stage",
+    default="complete",
+    show_default=True,
+    help="text, first, complete or error (music); complete or error otherwise.",
+)
+@click.option("--task-id", default=None, help="Task id (default: a new random one).")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Send this captured body instead of a generated one.",
+)
+@click.option(
+    "--repeat",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Send the same delivery N times, as the sender's retries do.",
+)
+@hmac_key_option
+def send(
+    url: str,
+    kind: str,
+    stage: str,
+    task_id: str | None,
+    file: Path | None,
+    repeat: int,
+    hmac_keys: tuple[str, ...],
+) -> None:
+    """Send a realistic signed callback to URL and print the answer.
+
+    \b
+    Examples:
+      suno-hooks send http://127.0.0.1:8000/suno/callback --hmac-key whk_...
+      suno-hooks send http://127.0.0.1:8000/suno/callback --kind lyrics --stage error --repeat 3
+      suno-hooks send http://127.0.0.1:8000/suno/callback --file captured.json
+    """
+    check_url(url)
+    if file is not None:
+        body = load_body(file)
+    else:
+        try:
+            body = encode(make_callback(kind, stage, task_id))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    headers = signed(body, hmac_keys_or_env(hmac_keys))
+    with httpx.Client(timeout=TIMEOUT) as client:
+        for _ in range(repeat):
+            click.echo(show(post(client, url, body, headers)))
+
+
+@click.command()
+@click.argument("url")
+@hmac_key_option
+def check(url: str, hmac_keys: tuple[str, ...]) -> None:
+    """Tell why callbacks may not arrive at URL: reachability, a valid signed sample answered 200
+    within 10 s, unsigned and forged ones refused with 401, HTTPS.
+
+    \b
+    Example:
+      suno-hooks check https://api.example.com/suno/callback --hmac-key whk_...
+    """
+    check_url(url)
+    keys = hmac_keys_or_env(hmac_keys)
+    problems: list[str] = []
+    if url.startswith("http://"):
+        click.echo("warn  plain HTTP: Suno recommends HTTPS for callback URLs")
+    task_id = "check" + uuid.uuid4().hex[:27]
+    body = encode(make_callback("music", "complete", task_id))
+    with httpx.Client(timeout=TIMEOUT) as client:
+        started = time.monotonic()
+        answer = post(client, url, body, signed(body, keys))
+        elapsed = time.monotonic() - started
+        if answer.status_code == 200:
+            click.echo(f"ok    valid sample answered 200 in {elapsed * 1000:.0f} ms")
+        else:
+            problems.append(f"valid sample answered {show(answer)}")
+        if not keys:
+            click.echo("warn  no HMAC key given: cannot test that forged callbacks are refused")
+        else:
+            for name, wrong_keys in (("unsigned", []), ("forged", ["not-" + keys[0]])):
+                other = encode(make_callback("music", "complete", "check" + uuid.uuid4().hex[:27]))
+                reply = post(client, url, other, signed(other, wrong_keys))
+                if reply.status_code == 401:
+                    click.echo(f"ok    {name} sample refused with 401")
+                else:
+                    problems.append(f"{name} sample was not refused: {show(reply)}")
+    for problem in problems:
+        click.echo(f"FAIL  {problem}")
+    if problems:
+        raise SystemExit(1)
