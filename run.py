@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The project's two commands, on any machine with Python 3.10+:
 
-    python3 run.py serve   # the embedded receiver on 127.0.0.1:8000
+    python3 run.py serve   # the embedded receiver on 127.0.0.1:8000, SQLite inbox
     python3 run.py test    # lint, type-check and the whole test suite
 
 Each creates `.venv` on first use and installs what it needs (again when pyproject.toml changes).
@@ -47,15 +47,7 @@ def ensure_venv() -> None:
 
 def serve(argv: list[str]) -> None:
     ensure_venv()
-    run(
-        BIN / "uvicorn",
-        "examples.standalone_asgi:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "8000",
-        *argv,
-    )
+    run(BIN / "suno-hooks", "serve", *argv)
 
 
 def ensure_redis_server() -> None:

@@ -89,9 +89,10 @@ def test_serve_send_events_replay(tmp_path: Path):
     ):
         sent = run_cli("send", url, "--task-id", "a" * 32, "--repeat", "2", env=env)
         assert sent.returncode == 0, sent.stderr
-        assert sent.stdout.splitlines() == [
-            '200 {"status":"received"}',
-            '200 {"status":"duplicate"}',
+        answers = [line.split(" ", 1) for line in sent.stdout.splitlines()]
+        assert [(code, json.loads(body)) for code, body in answers] == [
+            ("200", {"status": "received"}),
+            ("200", {"status": "received"}),
         ]
         lyrics = run_cli("send", url, "--kind", "lyrics", "--task-id", "b" * 32, env=env)
         assert lyrics.returncode == 0
@@ -99,7 +100,7 @@ def test_serve_send_events_replay(tmp_path: Path):
         assert unsigned.status_code == 401
     output = process.stdout.read() if process.stdout else ""
     assert f"task={'a' * 32} kind=music stage=complete" in output
-    assert "200 duplicate" in output and "401 missing_signature" in output
+    assert "200 received" in output and "401 missing_signature" in output
 
     listed = run_cli("events", "--store", store, "--json", env=env)
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -108,6 +109,7 @@ def test_serve_send_events_replay(tmp_path: Path):
         ("b" * 32, "failed"),
     }
     assert all("warehouse offline" in r["error"] for r in rows)
+    assert {r["task_id"]: r["attempts"] for r in rows} == {"a" * 32: 2, "b" * 32: 1}
     table = run_cli("events", "--store", store, "--kind", "lyrics", env=env)
     assert "b" * 32 in table.stdout and "a" * 32 not in table.stdout
 
@@ -124,6 +126,12 @@ def test_serve_send_events_replay(tmp_path: Path):
     assert sorted(log.read_text().split()) == [f"{'a' * 32}:complete", f"{'b' * 32}:complete"]
     done = run_cli("events", "--store", store, "--status", "failed", env=env)
     assert done.stdout.strip() == "no deliveries"
+    with serving("--store", store, "--handlers", "cli_test_handlers", env=env, cwd=tmp_path) as (
+        url,
+        _,
+    ):
+        again = run_cli("send", url, "--task-id", "a" * 32, env=env)
+        assert json.loads(again.stdout.split(" ", 1)[1]) == {"status": "duplicate"}
 
 
 def test_replay_to_url_reposts_failed_deliveries(tmp_path: Path):
