@@ -14,6 +14,7 @@ from .receiver import Receiver
 
 __all__ = [
     "SunoHooksASGIMiddleware",
+    "answer_callback",
     "asgi_app",
     "read_asgi_body",
     "send_outcome",
@@ -93,23 +94,53 @@ async def send_outcome(send: Send, outcome: Outcome) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
+async def answer_callback(
+    receiver: Receiver,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    acknowledge_first: bool = False,
+    feature: str | None = None,
+) -> None:
+    """Answer one callback request. With `acknowledge_first`, the 200 goes out once the delivery
+    is stored, and the receivers run after it (a failure is kept as `failed` for replay)."""
+    try:
+        request = await to_inbound_request(scope, receive, receiver.max_body, feature)
+    except ClientDisconnected:
+        return
+    if not acknowledge_first:
+        await send_outcome(send, await receiver.handle_async(request))
+        return
+    outcome, dispatch = await receiver.acknowledge_async(request)
+    await send_outcome(send, outcome)
+    if dispatch is not None:
+        await dispatch()
+
+
 class SunoHooksASGIMiddleware:
     """Answers callbacks at `path` and passes everything else to the wrapped ASGI app."""
 
-    def __init__(self, app: ASGIApp, receiver: Receiver, *, path: str = "/suno/callback") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        receiver: Receiver,
+        *,
+        path: str = "/suno/callback",
+        acknowledge_first: bool = False,
+    ) -> None:
         self.app = app
         self.receiver = receiver
+        self.acknowledge_first = acknowledge_first
         self.paths = {path.rstrip("/") or "/", path.rstrip("/") + "/"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
-        try:
-            request = await to_inbound_request(scope, receive, self.receiver.max_body)
-        except ClientDisconnected:
-            return
-        await send_outcome(send, await self.receiver.handle_async(request))
+        await answer_callback(
+            self.receiver, scope, receive, send, acknowledge_first=self.acknowledge_first
+        )
 
 
 class _NotFoundApp:
@@ -145,6 +176,10 @@ async def _close_store(receiver: Receiver) -> None:
         store.close()
 
 
-def asgi_app(receiver: Receiver, *, path: str = "/suno/callback") -> SunoHooksASGIMiddleware:
+def asgi_app(
+    receiver: Receiver, *, path: str = "/suno/callback", acknowledge_first: bool = False
+) -> SunoHooksASGIMiddleware:
     """A standalone ASGI app serving only the callback endpoint (404 JSON elsewhere)."""
-    return SunoHooksASGIMiddleware(_NotFoundApp(receiver), receiver, path=path)
+    return SunoHooksASGIMiddleware(
+        _NotFoundApp(receiver), receiver, path=path, acknowledge_first=acknowledge_first
+    )

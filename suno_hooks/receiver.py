@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -214,6 +214,47 @@ class Receiver:
         except Exception:
             logger.exception("suno-hooks: unexpected error while handling a callback")
             return _internal_error()
+
+    async def acknowledge_async(
+        self, request: InboundRequest, *, sender: Any = None
+    ) -> tuple[Outcome, Callable[[], Awaitable[None]] | None]:
+        """Admit and claim a request, answering as soon as the delivery is stored in the inbox.
+
+        Returns the answer and, for a new delivery, a coroutine function to run after sending
+        it: it builds the event, runs the receivers and records `done` or `failed` (for replay).
+        With `retry_on_error=True` the receivers run before answering, as in `handle_async`.
+        """
+        sender = self if sender is None else sender
+        if self.retry_on_error:
+            return await self.handle_async(request, sender=sender), None
+        try:
+            admitted = self._admit(request)
+            try:
+                claim = await self._aclaim(admitted)
+            except Exception as exc:
+                raise self._store_error(exc) from None
+            early = self._answer_claim(claim)
+            if early is not None:
+                return early, None
+        except SunoHooksError as exc:
+            return self._reject(exc, request, sender), None
+        except Exception:
+            logger.exception("suno-hooks: unexpected error while handling a callback")
+            return _internal_error(), None
+
+        async def dispatch_and_finish() -> None:
+            event = self._event(admitted)
+            error: str | None = _PARSE_ERROR
+            if event is not None:
+                error = _joined(await self.dispatcher.asend(sender, event))
+            try:
+                await self._afinish(admitted.delivery.key, error)
+            except Exception:
+                logger.exception(
+                    "suno-hooks: could not record the outcome of %s", admitted.delivery.key
+                )
+
+        return Outcome.accepted("received"), dispatch_and_finish
 
     def replay(self, key: str, *, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (normally a `failed` one), with the same
