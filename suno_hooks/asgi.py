@@ -102,20 +102,24 @@ async def answer_callback(
     *,
     acknowledge_first: bool = False,
     feature: str | None = None,
-) -> None:
-    """Answer one callback request. With `acknowledge_first`, the 200 goes out once the delivery
-    is stored, and the receivers run after it (a failure is kept as `failed` for replay)."""
+) -> Outcome | None:
+    """Answer one callback request and return the answer (None when the client went away).
+
+    With `acknowledge_first`, the 200 goes out once the delivery is stored and the receivers
+    run after it (a failure is kept as `failed` for replay)."""
     try:
         request = await to_inbound_request(scope, receive, receiver.max_body, feature)
     except ClientDisconnected:
-        return
+        return None
     if not acknowledge_first:
-        await send_outcome(send, await receiver.handle_async(request))
-        return
+        outcome = await receiver.handle_async(request)
+        await send_outcome(send, outcome)
+        return outcome
     outcome, dispatch = await receiver.acknowledge_async(request)
     await send_outcome(send, outcome)
     if dispatch is not None:
         await dispatch()
+    return outcome
 
 
 class SunoHooksASGIMiddleware:
