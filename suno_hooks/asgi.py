@@ -14,6 +14,7 @@ from .receiver import Receiver
 
 __all__ = [
     "SunoHooksASGIMiddleware",
+    "answer_callback",
     "asgi_app",
     "read_asgi_body",
     "send_outcome",
@@ -93,6 +94,34 @@ async def send_outcome(send: Send, outcome: Outcome) -> None:
     await send({"type": "http.response.body", "body": content})
 
 
+async def answer_callback(
+    receiver: Receiver,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    acknowledge_first: bool = False,
+    feature: str | None = None,
+) -> Outcome | None:
+    """Answer one callback request and return the answer (None when the client went away).
+
+    With `acknowledge_first`, the 200 goes out once the delivery is stored and the receivers
+    run after it (a failure is kept as `failed` for replay)."""
+    try:
+        request = await to_inbound_request(scope, receive, receiver.max_body, feature)
+    except ClientDisconnected:
+        return None
+    if not acknowledge_first:
+        outcome = await receiver.handle_async(request)
+        await send_outcome(send, outcome)
+        return outcome
+    outcome, dispatch = await receiver.acknowledge_async(request)
+    await send_outcome(send, outcome)
+    if dispatch is not None:
+        await dispatch()
+    return outcome
+
+
 class SunoHooksASGIMiddleware:
     """Answers callbacks at `path` and passes everything else to the wrapped ASGI app."""
 
@@ -102,10 +131,12 @@ class SunoHooksASGIMiddleware:
         receiver: Receiver,
         *,
         path: str = "/suno/callback",
+        acknowledge_first: bool = False,
         on_outcome: Callable[[Scope, Outcome], None] | None = None,
     ) -> None:
         self.app = app
         self.receiver = receiver
+        self.acknowledge_first = acknowledge_first
         self.paths = {path.rstrip("/") or "/", path.rstrip("/") + "/"}
         self.on_outcome = on_outcome
 
@@ -113,13 +144,10 @@ class SunoHooksASGIMiddleware:
         if scope["type"] != "http" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
-        try:
-            request = await to_inbound_request(scope, receive, self.receiver.max_body)
-        except ClientDisconnected:
-            return
-        outcome = await self.receiver.handle_async(request)
-        await send_outcome(send, outcome)
-        if self.on_outcome is not None:
+        outcome = await answer_callback(
+            self.receiver, scope, receive, send, acknowledge_first=self.acknowledge_first
+        )
+        if outcome is not None and self.on_outcome is not None:
             self.on_outcome(scope, outcome)
 
 
@@ -160,10 +188,15 @@ def asgi_app(
     receiver: Receiver,
     *,
     path: str = "/suno/callback",
+    acknowledge_first: bool = False,
     on_outcome: Callable[[Scope, Outcome], None] | None = None,
 ) -> SunoHooksASGIMiddleware:
     """A standalone ASGI app serving only the callback endpoint (404 JSON elsewhere);
     `on_outcome(scope, outcome)` is called after each answer (logging, metrics)."""
     return SunoHooksASGIMiddleware(
-        _NotFoundApp(receiver), receiver, path=path, on_outcome=on_outcome
+        _NotFoundApp(receiver),
+        receiver,
+        path=path,
+        acknowledge_first=acknowledge_first,
+        on_outcome=on_outcome,
     )

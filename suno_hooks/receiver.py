@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -215,6 +215,37 @@ class Receiver:
             logger.exception("suno-hooks: unexpected error while handling a callback")
             return _internal_error()
 
+    async def acknowledge_async(
+        self, request: InboundRequest, *, sender: Any = None
+    ) -> tuple[Outcome, Callable[[], Awaitable[None]] | None]:
+        """Admit and claim a request, answering as soon as the delivery is stored in the inbox.
+
+        Returns the answer and, for a new delivery, a coroutine function to run after sending
+        it: it builds the event, runs the receivers and records `done` or `failed` (for replay).
+        With `retry_on_error=True` the receivers run before answering, as in `handle_async`.
+        """
+        sender = self if sender is None else sender
+        if self.retry_on_error:
+            return await self.handle_async(request, sender=sender), None
+        try:
+            admitted = self._admit(request)
+            early = await self._aclaim_or_answer(admitted)
+        except SunoHooksError as exc:
+            return self._reject(exc, request, sender), None
+        except Exception:
+            logger.exception("suno-hooks: unexpected error while handling a callback")
+            return _internal_error(), None
+        if early is not None:
+            early.delivery = admitted.delivery
+            return early, None
+        accepted = Outcome.accepted("received")
+        accepted.delivery = admitted.delivery
+
+        async def dispatch_and_finish() -> None:
+            await self._adispatch(admitted, sender)
+
+        return accepted, dispatch_and_finish
+
     def replay(self, key: str, *, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (normally a `failed` one), with the same
         signals and bookkeeping as a live callback. A `done` delivery answers `duplicate`."""
@@ -278,13 +309,20 @@ class Receiver:
         return self._answer_dispatch(event, error)
 
     async def _aprocess_claimed(self, admitted: _Admitted, sender: Any) -> Outcome:
+        early = await self._aclaim_or_answer(admitted)
+        if early is not None:
+            return early
+        event, error = await self._adispatch(admitted, sender)
+        return self._answer_dispatch(event, error)
+
+    async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         try:
             claim = await self._aclaim(admitted)
         except Exception as exc:
             raise self._store_error(exc) from None
-        early = self._answer_claim(claim)
-        if early is not None:
-            return early
+        return self._answer_claim(claim)
+
+    async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         event = self._event(admitted)
         error: str | None = _PARSE_ERROR
         if event is not None:
@@ -295,7 +333,7 @@ class Receiver:
             logger.exception(
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
             )
-        return self._answer_dispatch(event, error)
+        return event, error
 
     async def _aclaim(self, admitted: _Admitted) -> Claim:
         if self._async_store:

@@ -15,7 +15,13 @@ from .inbound import Headers, InboundRequest
 from .outcome import Outcome
 from .receiver import Receiver
 
-__all__ = ["SunoHooksMiddleware", "read_wsgi_body", "to_inbound_request", "wsgi_app"]
+__all__ = [
+    "SunoHooksMiddleware",
+    "inbound_request_with_body",
+    "read_wsgi_body",
+    "to_inbound_request",
+    "wsgi_app",
+]
 
 WSGIEnviron = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -53,6 +59,15 @@ def to_inbound_request(
     environ: WSGIEnviron, max_body: int, feature: str | None = None
 ) -> InboundRequest:
     """Translate a WSGI environ into the receiver's request (the body read only for POST)."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    body, too_large = read_wsgi_body(environ, max_body) if method == "POST" else (b"", False)
+    return inbound_request_with_body(environ, body, too_large, feature)
+
+
+def inbound_request_with_body(
+    environ: WSGIEnviron, body: bytes, too_large: bool = False, feature: str | None = None
+) -> InboundRequest:
+    """Translate a WSGI environ whose body was already read (by a framework) into the request."""
     headers = Headers()
     for name, value in environ.items():
         if name.startswith("HTTP_"):
@@ -60,11 +75,9 @@ def to_inbound_request(
     content_type = environ.get("CONTENT_TYPE")
     if content_type:
         dict.__setitem__(headers, "content-type", content_type)
-    method = environ.get("REQUEST_METHOD", "GET")
-    body, too_large = read_wsgi_body(environ, max_body) if method == "POST" else (b"", False)
     query_string = environ.get("QUERY_STRING")
     return InboundRequest(
-        method=method,
+        method=environ.get("REQUEST_METHOD", "GET"),
         body=body,
         headers=headers,
         query=dict(parse_qsl(query_string)) if query_string else {},

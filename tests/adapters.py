@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from flask import Flask
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from werkzeug.test import Client as WerkzeugClient
 
 from suno_hooks import Receiver
 from suno_hooks.asgi import asgi_app
+from suno_hooks.contrib.flask import SunoHooks
+from suno_hooks.contrib.starlette import suno_routes
 from suno_hooks.wsgi import wsgi_app
 
 
@@ -48,8 +53,10 @@ def _reply(status: int, content: bytes, headers: Any) -> Reply:
 class WSGITestClient:
     """Drives a WSGI app through werkzeug's test client."""
 
-    def __init__(self, app: Any, path: str = "/suno/callback") -> None:
-        self.client = WerkzeugClient(app)
+    def __init__(
+        self, app: Any, path: str = "/suno/callback", client: WerkzeugClient | None = None
+    ) -> None:
+        self.client = client or WerkzeugClient(app)
         self.path = path
 
     def post(
@@ -103,7 +110,33 @@ class ASGITestClient:
         return asyncio.run(self.apost(body, headers, query, method))
 
 
+def flask_app(receiver: Receiver) -> Flask:
+    """A Flask app with the extension mounted at the default `/suno` prefix."""
+    app = Flask(__name__)
+    SunoHooks(app, receiver=receiver)
+    return app
+
+
+def starlette_app(receiver: Receiver, *, acknowledge_first: bool = False) -> Starlette:
+    """A Starlette app with the routes mounted at `/suno`."""
+    routes = suno_routes(receiver, acknowledge_first=acknowledge_first)
+    return Starlette(routes=[Mount("/suno", routes=routes, name="suno_hooks")])
+
+
+def _flask_client(receiver: Receiver) -> WSGITestClient:
+    app = flask_app(receiver)
+    return WSGITestClient(app, client=app.test_client())
+
+
 ADAPTERS: dict[str, Callable[[Receiver], CallbackClient]] = {
     "wsgi": lambda receiver: WSGITestClient(wsgi_app(receiver)),
     "asgi": lambda receiver: ASGITestClient(asgi_app(receiver)),
+    "asgi-acknowledge-first": lambda receiver: ASGITestClient(
+        asgi_app(receiver, acknowledge_first=True)
+    ),
+    "flask": _flask_client,
+    "starlette": lambda receiver: ASGITestClient(starlette_app(receiver)),
+    "starlette-acknowledge-first": lambda receiver: ASGITestClient(
+        starlette_app(receiver, acknowledge_first=True)
+    ),
 }

@@ -1,0 +1,179 @@
+"""Flask: the `SunoHooks` extension mounts a `suno_hooks` blueprint serving `<prefix>/callback`.
+
+Signals are sent with the Flask app as sender, so `task_completed.connect_via(app)` receives
+only that app's callbacks. Configured from `app.config` (`SUNO_HOOKS_*`) or a ready `Receiver`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from flask import Blueprint, Flask, Response, current_app, has_app_context, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..errors import ConfigurationError
+from ..receiver import Receiver
+from ..wsgi import inbound_request_with_body
+
+__all__ = ["BLUEPRINT_NAME", "DEFAULT_URL_PREFIX", "SunoHooks", "receiver_from_config"]
+
+BLUEPRINT_NAME = "suno_hooks"
+DEFAULT_URL_PREFIX = "/suno"
+_ENDPOINT = f"{BLUEPRINT_NAME}.callback"
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_CHUNK = 64 * 1024
+
+
+def receiver_from_config(config: Mapping[str, Any]) -> Receiver:
+    """A `Receiver` built from `SUNO_HOOKS_*` keys; the token secret defaults to `SECRET_KEY`."""
+    options: dict[str, Any] = {}
+    keys = config.get("SUNO_HOOKS_HMAC_KEYS")
+    if isinstance(keys, str):
+        keys = [key.strip() for key in keys.split(",")]
+    if keys:
+        options["hmac_keys"] = list(keys)
+    secret = config.get("SUNO_HOOKS_SECRET_KEY") or config.get("SECRET_KEY")
+    if secret:
+        options["secret_key"] = secret
+    for name, option in (
+        ("SUNO_HOOKS_STORE", "store"),
+        ("SUNO_HOOKS_REQUIRE", "require"),
+        ("SUNO_HOOKS_ALLOWED_IPS", "allowed_ips"),
+        ("SUNO_HOOKS_TRUSTED_PROXIES", "trusted_proxies"),
+        ("SUNO_HOOKS_MAX_BODY", "max_body"),
+    ):
+        if config.get(name) is not None:
+            options[option] = config[name]
+    tolerance = config.get("SUNO_HOOKS_TOLERANCE")
+    if tolerance is not None:
+        try:
+            options["tolerance"] = float(tolerance)
+        except (TypeError, ValueError):
+            raise ConfigurationError("SUNO_HOOKS_TOLERANCE must be a number of seconds.") from None
+    return Receiver(**options)
+
+
+def _read_body(max_body: int) -> tuple[bytes, bool]:
+    """The request body, never reading past `max_body`; the flag says it was longer."""
+    if request.method != "POST":
+        return b"", False
+    length = request.content_length
+    if length is not None and length > max_body:
+        return b"", True
+    try:
+        if length is not None:
+            # werkzeug bounds the stream by Content-Length and caches what an earlier hook read.
+            return request.get_data(cache=True), False
+        stream = request.stream
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = stream.read(min(_CHUNK, max_body + 1 - size))
+            if not chunk:
+                return b"".join(chunks), False
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_body:
+                return b"", True
+    except RequestEntityTooLarge:  # the app's own MAX_CONTENT_LENGTH is smaller
+        return b"", True
+
+
+def _callback_view(receiver: Receiver) -> Callable[[], Response]:
+    def callback() -> Response:
+        body, too_large = _read_body(receiver.max_body)
+        inbound = inbound_request_with_body(request.environ, body, too_large)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        outcome = receiver.handle(inbound, sender=app)
+        return app.response_class(  # type: ignore[no-any-return]
+            outcome.content,
+            status=outcome.status,
+            headers=outcome.headers,
+            mimetype="application/json",
+        )
+
+    return callback
+
+
+def _exempt_from_csrf(app: Flask) -> bool:
+    """Exempt the blueprint from Flask-WTF's `CSRFProtect` when the app uses it."""
+    csrf = app.extensions.get("csrf")
+    if csrf is None or not hasattr(csrf, "exempt"):
+        return False
+    csrf.exempt(app.blueprints[BLUEPRINT_NAME])
+    return True
+
+
+class SunoHooks:
+    """The Flask extension: `SunoHooks(app)` or `SunoHooks().init_app(app)` in an app factory.
+
+    `receiver` is a ready `Receiver`; without one, each app builds its own from its config.
+    """
+
+    def __init__(self, app: Flask | None = None, receiver: Receiver | None = None) -> None:
+        self.app = app
+        self._receiver = receiver
+        self._receivers: WeakKeyDictionary[Flask, Receiver] = WeakKeyDictionary()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, receiver: Receiver | None = None) -> SunoHooks:
+        """Register the blueprint at `SUNO_HOOKS_URL_PREFIX` (default `/suno`) on `app`."""
+        receiver = receiver or self._receiver or receiver_from_config(app.config)
+        prefix = app.config.get("SUNO_HOOKS_URL_PREFIX", DEFAULT_URL_PREFIX).rstrip("/")
+        blueprint = Blueprint(BLUEPRINT_NAME, __name__)
+        view = _callback_view(receiver)
+        for rule in ("/callback", "/callback/"):
+            blueprint.add_url_rule(
+                rule, "callback", view, methods=_METHODS, provide_automatic_options=False
+            )
+        app.register_blueprint(blueprint, url_prefix=prefix)
+        self._receivers[app] = receiver
+        app.extensions["suno_hooks"] = self
+        if not _exempt_from_csrf(app):
+            self._exempt_when_csrf_arrives(app)
+        return self
+
+    @staticmethod
+    def _exempt_when_csrf_arrives(app: Flask) -> None:
+        """`CSRFProtect` may be set up after this extension: exempt before its first check."""
+        done: list[bool] = []
+
+        def exempt() -> None:
+            if not done:
+                done.append(_exempt_from_csrf(current_app._get_current_object()))  # type: ignore[attr-defined]
+
+        app.before_request_funcs.setdefault(None, []).insert(0, exempt)
+
+    def receiver_for(self, app: Flask) -> Receiver:
+        """The receiver serving `app`."""
+        try:
+            return self._receivers[app]
+        except KeyError:
+            raise RuntimeError("SunoHooks.init_app has not been called for this app.") from None
+
+    @property
+    def receiver(self) -> Receiver:
+        """The receiver of the current app (or of the app given to the constructor)."""
+        return self.receiver_for(self._app())
+
+    def _app(self) -> Flask:
+        if has_app_context():
+            return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+        if self.app is None:
+            raise RuntimeError("Outside an app context, SunoHooks needs the app it was built with.")
+        return self.app
+
+    def callback_url(
+        self, *, context: dict[str, Any] | None = None, feature: str | None = None
+    ) -> str:
+        """The external, signed `callBackUrl` of this app's endpoint (outside a request the app's
+        `SERVER_NAME` gives the host)."""
+        if has_app_context():
+            base = url_for(_ENDPOINT, _external=True)
+        else:
+            with self._app().app_context():
+                base = url_for(_ENDPOINT, _external=True)
+        return self.receiver.callback_url(base, context=context, feature=feature)

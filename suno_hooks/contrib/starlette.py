@@ -1,0 +1,57 @@
+"""Starlette / FastAPI: `suno_routes(receiver)` serves `/callback` wherever it is mounted.
+
+    app = Starlette(routes=[Mount("/suno", routes=suno_routes(receiver), name="suno_hooks")])
+
+The endpoint is raw ASGI (no `Request` object is built); async receivers are awaited.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from ..asgi import Receive, Scope, Send, answer_callback
+from ..receiver import Receiver
+
+__all__ = ["CallbackEndpoint", "suno_routes"]
+
+
+class CallbackEndpoint:
+    """The ASGI endpoint answering callbacks for one receiver."""
+
+    def __init__(
+        self, receiver: Receiver, *, acknowledge_first: bool = False, feature: str | None = None
+    ) -> None:
+        self.receiver = receiver
+        self.acknowledge_first = acknowledge_first
+        self.feature = feature
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await answer_callback(
+            self.receiver,
+            scope,
+            receive,
+            send,
+            acknowledge_first=self.acknowledge_first,
+            feature=self.feature,
+        )
+
+
+def suno_routes(
+    receiver: Receiver,
+    *,
+    acknowledge_first: bool = False,
+    feature: str | None = None,
+    path: str = "/callback",
+) -> list[BaseRoute]:
+    """Routes serving `path` (with and without a trailing slash, every method: a wrong one gets
+    the receiver's JSON 405) relative to their mount; the route is named `callback`.
+
+    `acknowledge_first` answers 200 once the delivery is stored and runs the receivers after
+    the answer is sent; `feature` names the feature every callback on these routes is for.
+    """
+    endpoint = CallbackEndpoint(receiver, acknowledge_first=acknowledge_first, feature=feature)
+    bare = path.rstrip("/") or "/"
+    return [
+        Route(bare, endpoint, name="callback"),
+        Route(bare + "/", endpoint, name="callback_slash"),
+    ]
