@@ -51,7 +51,9 @@ class CallbackModel(BaseModel):
 
 
 class Track(CallbackModel):
-    """One generated song of the music family (generate, extend, covers, replace section …)."""
+    """One generated song of the music family (generate, extend, covers, replace section …).
+
+    `created_at` is always aware: a zone-less `createTime` is taken as UTC."""
 
     id: str | None = None
     audio_url: str | None = None
@@ -66,13 +68,6 @@ class Track(CallbackModel):
     tags: str | None = None
     created_at: datetime | None = Field(default=None, alias="createTime")
     duration: float | None = None
-
-    def _assume_utc(self) -> None:
-        # Suno sends "YYYY-MM-DD HH:MM:SS" without a zone; the API reports UTC. Done after
-        # validation rather than in a validator, which costs more than the rest of the track.
-        created = self.created_at
-        if created is not None and created.tzinfo is None:
-            self.__dict__["created_at"] = created.replace(tzinfo=timezone.utc)
 
 
 class LyricsVariant(CallbackModel):

@@ -11,7 +11,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -194,7 +194,7 @@ def _code(value: Any) -> int:
     return 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Probe:
     """What is known about a body before the full parse: enough to verify and de-duplicate."""
 
@@ -202,6 +202,11 @@ class Probe:
     task_id: str
     stage: str
     code: int
+    dedupe_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.dedupe_key:
+            self.dedupe_key = dedupe_key(self.task_id, self.stage)
 
     @property
     def status(self) -> EventStatus:
@@ -210,11 +215,6 @@ class Probe:
         if status is not None:
             return status
         return "completed" if self.code in SUCCESS_CODES else "failed"
-
-    @property
-    def dedupe_key(self) -> str:
-        """The idempotency key of this delivery: task id and stage."""
-        return dedupe_key(self.task_id, self.stage)
 
 
 def dedupe_key(task_id: str, stage: str) -> str:
@@ -235,7 +235,7 @@ def probe(obj: dict[str, Any]) -> Probe:
             stage = "error"
     else:
         stage = "complete" if success else "error"
-    return Probe(obj=obj, task_id=task_id, stage=stage, code=code)
+    return Probe(obj, task_id, stage, code, f"{task_id}:{stage}")
 
 
 def kind_for_feature(feature: str | None) -> EventKind | None:
@@ -350,11 +350,13 @@ def build_event(
     feature: str | None = None,
     context: dict[str, Any] | None = None,
     received_at: datetime | None = None,
+    kind: EventKind | None = None,
 ) -> Event:
     """The full, typed `Event` of a probed body; never raises for a field's type."""
     obj = found.obj
     data = obj.get("data")
-    kind = detect_kind(obj, feature)
+    if kind is None:
+        kind = detect_kind(obj, feature)
     inner: dict[str, Any] = data if isinstance(data, dict) else {}
     results: dict[str, Any] = {}
     if kind == "music" or kind == "unknown":
@@ -362,7 +364,9 @@ def build_event(
         if isinstance(items, list) and items:
             tracks = _validate(_TRACKS, items)
             for track in tracks:
-                track._assume_utc()
+                created = track.created_at
+                if created is not None and created.tzinfo is None:
+                    track.__dict__["created_at"] = created.replace(tzinfo=timezone.utc)
             results["tracks"] = tracks
     elif kind == "lyrics":
         items = inner.get("data")

@@ -441,6 +441,7 @@ class Receiver:
                 feature=delivery.feature,
                 context=delivery.context,
                 received_at=admitted.received_at,
+                kind=delivery.kind,  # type: ignore[arg-type]
             )
         except Exception:
             logger.exception("suno-hooks: could not build the event for %s", delivery.key)

@@ -44,7 +44,7 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SignedHeaders:
     """The two Kie signature headers of one request, as sent."""
 

@@ -18,6 +18,7 @@ from .receiver import Receiver
 __all__ = [
     "SunoHooksMiddleware",
     "inbound_request_with_body",
+    "read_bounded",
     "read_wsgi_body",
     "to_inbound_request",
     "wsgi_app",
@@ -43,6 +44,11 @@ def read_wsgi_body(environ: WSGIEnviron, max_body: int) -> tuple[bytes, bool]:
         return stream.read(length) if length else b"", False
     if not environ.get("wsgi.input_terminated"):
         return b"", False
+    return read_bounded(stream, max_body)
+
+
+def read_bounded(stream: Any, max_body: int) -> tuple[bytes, bool]:
+    """Read a stream of unknown length to its end, stopping past `max_body` (flag: too long)."""
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
-from ..wsgi import inbound_request_with_body
+from ..wsgi import inbound_request_with_body, read_bounded
 
 __all__ = ["BLUEPRINT_NAME", "DEFAULT_URL_PREFIX", "SunoHooks", "receiver_from_config"]
 
@@ -23,7 +23,6 @@ BLUEPRINT_NAME = "suno_hooks"
 DEFAULT_URL_PREFIX = "/suno"
 _ENDPOINT = f"{BLUEPRINT_NAME}.callback"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-_CHUNK = 64 * 1024
 
 
 def receiver_from_config(config: Mapping[str, Any]) -> Receiver:
@@ -66,17 +65,7 @@ def _read_body(max_body: int) -> tuple[bytes, bool]:
         if length is not None:
             # werkzeug bounds the stream by Content-Length and caches what an earlier hook read.
             return request.get_data(cache=True), False
-        stream = request.stream
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = stream.read(min(_CHUNK, max_body + 1 - size))
-            if not chunk:
-                return b"".join(chunks), False
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > max_body:
-                return b"", True
+        return read_bounded(request.stream, max_body)
     except RequestEntityTooLarge:  # the app's own MAX_CONTENT_LENGTH is smaller
         return b"", True
 

@@ -96,7 +96,7 @@ class Delivery:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplayCheck:
     """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies."""
 
@@ -105,7 +105,7 @@ class ReplayCheck:
     ttl: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim:
     """What `claim` decided, and the attempt number when the delivery is to be processed."""
 

@@ -18,6 +18,10 @@ from .base import (
 __all__ = ["MemoryStore"]
 
 _DONE = 0
+_DUPLICATE = Claim(ClaimResult.DUPLICATE)
+_IN_PROGRESS = Claim(ClaimResult.IN_PROGRESS)
+_STALE = Claim(ClaimResult.STALE)
+_REPLAYED = Claim(ClaimResult.REPLAYED)
 
 
 class MemoryStore:
@@ -59,7 +63,7 @@ class MemoryStore:
                 seen = self._guard.get(replay.signature_key)
                 if seen is not None and seen[1] > now:
                     if seen[0] != replay.body_digest:
-                        return Claim(ClaimResult.REPLAYED)
+                        return _REPLAYED
                 else:
                     if seen is not None:
                         del self._guard[replay.signature_key]
@@ -70,15 +74,15 @@ class MemoryStore:
             attempts = 1
             if state is not None:
                 if state == _DONE:
-                    return Claim(ClaimResult.DUPLICATE)
+                    return _DUPLICATE
                 if isinstance(state, float) and state > now:
-                    return Claim(ClaimResult.IN_PROGRESS)
+                    return _IN_PROGRESS
                 previous = self._inbox.get(key)
                 attempts = previous.attempts + 1 if previous is not None else 2
-            if not delivery.terminal and delivery.task_id in self._terminal:
-                return Claim(ClaimResult.STALE)
             if delivery.terminal:
                 self._terminal[delivery.task_id] = None
+            elif delivery.task_id in self._terminal:
+                return _STALE
             self._keys[key] = now + lease
             delivery.status = DeliveryStatus.PROCESSING
             delivery.attempts = attempts
