@@ -157,6 +157,13 @@ def test_store_from_url_redis_refuses_clearly(url: str, message: str):
         store_from_url(url)
 
 
+def test_a_refused_url_does_not_show_the_password():
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url("redis://user:hunter2@localhost:6379/0?colour=blue")
+    assert "hunter2" not in str(refused.value)
+    assert "user:***@localhost" in str(refused.value)
+
+
 def test_an_unreachable_redis_fails_fast_and_answers_503(calls: Any):
     receiver = Receiver(store=f"redis://127.0.0.1:{free_port()}/0")
     started = time.monotonic()

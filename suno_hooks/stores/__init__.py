@@ -17,10 +17,10 @@ from .base import (
     Store,
 )
 from .memory import MemoryStore
-from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from .redis import RedisStore
+    from .sqlite import SQLiteStore
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -41,11 +41,16 @@ _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def __getattr__(name: str) -> Any:
-    # RedisStore needs the optional redis package: import it only when asked for.
+    # Imported when first asked for: RedisStore needs the optional redis package, and some
+    # Python builds lack sqlite3.
     if name == "RedisStore":
         from .redis import RedisStore
 
         return RedisStore
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -98,6 +103,8 @@ def store_from_url(url: str) -> Store:
         return _build(MemoryStore, url, **_options(parts.query))
     if scheme == "sqlite":
         path = _sqlite_path(url, parts.netloc, parts.path)
+        from .sqlite import SQLiteStore
+
         return _build(SQLiteStore, url, path, **_options(parts.query))
     if scheme in _REDIS_SCHEMES:
         try:

@@ -142,7 +142,7 @@ class RedisStore:
             parts = urlsplit(url)
             query = parse_qsl(parts.query, keep_blank_values=True)
         except ValueError as exc:
-            raise ConfigurationError(f"Malformed Redis URL {url!r}: {exc}.") from None
+            raise ConfigurationError(f"Malformed Redis URL {_redacted(url)!r}: {exc}.") from None
         own = {name: value for name, value in query if name in _OWN_OPTIONS}
         passed = [(name, value) for name, value in query if name not in _OWN_OPTIONS]
         base = url.split("?", 1)[0]
@@ -174,7 +174,9 @@ class RedisStore:
             pool = redis.ConnectionPool.from_url(self.url, **self._options)
             pool.connection_class(**pool.connection_kwargs)
         except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"Bad Redis URL or option in {self.url!r}: {exc}") from None
+            raise ConfigurationError(
+                f"Bad Redis URL or option in {_redacted(self.url)!r}: {exc}"
+            ) from None
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -384,6 +386,15 @@ class RedisStore:
         if link is not None:
             await link.client.aclose()
         self.close()
+
+
+def _redacted(url: str) -> str:
+    """The URL with any password replaced, for error messages."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def _retention(value: Any) -> float:

@@ -95,8 +95,7 @@ class SQLiteStore:
 
     Every thread (and every process) gets its own connection; a claim is one `BEGIN IMMEDIATE`
     transaction, so claims are atomic across all of them. Keys are the receiver's dedupe keys,
-    `task_id:stage`. `path=":memory:"` keeps one private
-    database for this store object (tests).
+    `task_id:stage`. `path=":memory:"` keeps one private database for this store object.
     """
 
     def __init__(
