@@ -52,4 +52,10 @@ def store_from_url(url: str) -> Store:
     options = _options(parts.query)
     if scheme == "memory":
         return MemoryStore(**options)
-    raise ConfigurationError(f"Unknown store scheme {scheme!r} in {url!r}: use memory://.")
+    if scheme == "django":
+        from ..contrib.django.store import DjangoStore
+
+        return DjangoStore(**options)
+    raise ConfigurationError(
+        f"Unknown store scheme {scheme!r} in {url!r}: use memory:// or django://."
+    )

@@ -1,0 +1,1 @@
+"""Framework adapters: thin translation between a web framework and the `Receiver`."""
