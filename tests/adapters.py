@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from django.test import AsyncClient as DjangoAsyncClient
+from django.test import Client as DjangoClient
+from django.test import override_settings
 from werkzeug.test import Client as WerkzeugClient
 
 from suno_hooks import Receiver
@@ -103,7 +106,42 @@ class ASGITestClient:
         return asyncio.run(self.apost(body, headers, query, method))
 
 
+class DjangoTestClient:
+    """Drives the Django app's sync view through Django's `Client`, or its async view through
+    `AsyncClient`, with the receiver given as `SUNO_HOOKS["RECEIVER"]` (tests/django_urls.py)."""
+
+    def __init__(self, receiver: Receiver, *, asynchronous: bool = False, **client: Any) -> None:
+        self.receiver = receiver
+        self.asynchronous = asynchronous
+        self.path = "/suno-async/callback" if asynchronous else "/suno/callback"
+        self.client = client
+
+    def post(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        method: str = "POST",
+        path: str | None = None,
+    ) -> Reply:
+        headers = dict(headers or {})
+        content_type = ""
+        for name in [n for n in headers if n.lower() == "content-type"]:
+            content_type = headers.pop(name)
+        url = (path or self.path) + (f"?{query}" if query else "")
+        options = {"data": body, "content_type": content_type, "headers": headers}
+        with override_settings(SUNO_HOOKS={"RECEIVER": self.receiver}):
+            if self.asynchronous:
+                client = DjangoAsyncClient(**self.client)
+                response = asyncio.run(client.generic(method, url, **options))
+            else:
+                response = DjangoClient(**self.client).generic(method, url, **options)
+        return _reply(response.status_code, response.content, response.headers)
+
+
 ADAPTERS: dict[str, Callable[[Receiver], CallbackClient]] = {
     "wsgi": lambda receiver: WSGITestClient(wsgi_app(receiver)),
     "asgi": lambda receiver: ASGITestClient(asgi_app(receiver)),
+    "django": lambda receiver: DjangoTestClient(receiver),
+    "django-async": lambda receiver: DjangoTestClient(receiver, asynchronous=True),
 }

@@ -83,6 +83,14 @@ class DjangoDispatcher:
         if self.also is not None:
             self.also.rejected(sender, error=error, status=status, detail=detail, peer=peer)
 
+    async def settle(self) -> None:
+        """Wait for the `callback_rejected` sends scheduled on this loop (the async view calls
+        it before answering, so monitors have run when the response leaves)."""
+        loop = asyncio.get_running_loop()
+        mine = [task for task in self._pending if task.get_loop() is loop]
+        if mine:
+            await asyncio.gather(*mine, return_exceptions=True)
+
     async def _arejected(self, sender: Any, kwargs: dict[str, Any]) -> None:
         _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
 

@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ...inbound import Headers, InboundRequest
 from ...outcome import Outcome
 from .conf import get_receiver
+from .dispatcher import DjangoDispatcher
 
 __all__ = ["async_callback", "callback", "read_body", "to_inbound_request", "to_response"]
 
@@ -73,4 +74,7 @@ async def async_callback(request: HttpRequest) -> HttpResponse:
     """Answer one Suno callback on the event loop (ASGI); store and signals never block it."""
     receiver = get_receiver()
     inbound = to_inbound_request(request, receiver.max_body)
-    return to_response(await receiver.handle_async(inbound))
+    outcome = await receiver.handle_async(inbound)
+    if outcome.error is not None and isinstance(receiver.dispatcher, DjangoDispatcher):
+        await receiver.dispatcher.settle()
+    return to_response(outcome)
