@@ -307,3 +307,23 @@ def test_body_over_max_body_is_refused_before_reading():
         response = signed_post(Client(), make_callback())
     assert response.status_code == 413
     assert Delivery.objects.count() == 0
+
+
+class Jammed:
+    """A callable receiver object (no __qualname__) that always fails."""
+
+    def __call__(self, sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("jammed")
+
+
+@pytest.mark.parametrize("path", ["/suno/callback", "/suno-async/callback"])
+def test_failing_receiver_object_never_breaks_the_answer(path: str):
+    jammed = Jammed()
+    signals.task_completed.connect(jammed, weak=False)
+    try:
+        response = signed_post(Client(), make_callback(), path=path)
+    finally:
+        signals.task_completed.disconnect(jammed)
+    assert response.json() == {"status": "received"}
+    row = Delivery.objects.get()
+    assert row.status == "failed" and row.error

@@ -104,4 +104,5 @@ def forget_receiver(*, setting: str, **kwargs: Any) -> None:
 
 def uses_async_views() -> bool:
     """True when `SUNO_HOOKS["ASYNC"]` asks for the async view (serve it under ASGI)."""
-    return bool(hooks_settings().get("ASYNC", False))
+    config = getattr(settings, SETTING, None)
+    return isinstance(config, Mapping) and config.get("ASYNC") is True

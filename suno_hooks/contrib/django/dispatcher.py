@@ -51,7 +51,10 @@ class DjangoDispatcher:
         failures: list[str] = []
         for signal in _signals_for(event):
             if signal.has_listeners(sender):
-                failures.extend(_failures(signal.send_robust(sender, event=event)))
+                try:
+                    failures.extend(_failures(signal.send_robust(sender, event=event)))
+                except Exception as exc:  # Django's own failure logging can raise
+                    failures.append(describe_failure(signal.send_robust, exc))
         if self.also is not None:
             failures.extend(self.also.send(sender, event))
         return failures
@@ -61,7 +64,10 @@ class DjangoDispatcher:
         failures: list[str] = []
         for signal in _signals_for(event):
             if signal.has_listeners(sender):
-                failures.extend(_failures(await signal.asend_robust(sender, event=event)))
+                try:
+                    failures.extend(_failures(await signal.asend_robust(sender, event=event)))
+                except Exception as exc:  # Django's own failure logging can raise
+                    failures.append(describe_failure(signal.asend_robust, exc))
         if self.also is not None:
             failures.extend(await self.also.asend(sender, event))
         return failures
@@ -75,7 +81,10 @@ class DjangoDispatcher:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                _log_failures(signals.callback_rejected.send_robust(sender, **kwargs))
+                try:
+                    _log_failures(signals.callback_rejected.send_robust(sender, **kwargs))
+                except Exception:
+                    logger.exception("suno-hooks: callback_rejected could not be sent")
             else:
                 task = loop.create_task(self._arejected(sender, kwargs))
                 self._pending.add(task)
@@ -92,7 +101,10 @@ class DjangoDispatcher:
             await asyncio.gather(*mine, return_exceptions=True)
 
     async def _arejected(self, sender: Any, kwargs: dict[str, Any]) -> None:
-        _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
+        try:
+            _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
+        except Exception:
+            logger.exception("suno-hooks: callback_rejected could not be sent")
 
 
 def _log_failures(responses: Sequence[tuple[Any, Any]]) -> None:
