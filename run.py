@@ -57,7 +57,7 @@ def ensure_postgres() -> None:
         return
     if not shutil.which("apt-get"):
         sys.exit("The tests need PostgreSQL (initdb, postgres) and apt-get is not available.")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    sudo = [] if getattr(os, "geteuid", lambda: 0)() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(*sudo, "apt-get", "update", env=env)
     run(*sudo, "apt-get", "install", "-y", "--no-install-recommends", "postgresql", env=env)
