@@ -50,11 +50,10 @@ class DjangoDispatcher:
         """Call every receiver (async ones through `async_to_sync`); collect their failures."""
         failures: list[str] = []
         for signal in _signals_for(event):
-            if signal.has_listeners(sender):
-                try:
-                    failures.extend(_failures(signal.send_robust(sender, event=event)))
-                except Exception as exc:  # Django's own failure logging can raise
-                    failures.append(describe_failure(signal.send_robust, exc))
+            try:
+                failures.extend(_failures(signal.send_robust(sender, event=event)))
+            except Exception as exc:  # Django's own failure logging can raise
+                failures.append(describe_failure(signal.send_robust, exc))
         if self.also is not None:
             failures.extend(self.also.send(sender, event))
         return failures
@@ -63,11 +62,10 @@ class DjangoDispatcher:
         """Await every receiver (sync ones in a worker thread); collect their failures."""
         failures: list[str] = []
         for signal in _signals_for(event):
-            if signal.has_listeners(sender):
-                try:
-                    failures.extend(_failures(await signal.asend_robust(sender, event=event)))
-                except Exception as exc:  # Django's own failure logging can raise
-                    failures.append(describe_failure(signal.asend_robust, exc))
+            try:
+                failures.extend(_failures(await signal.asend_robust(sender, event=event)))
+            except Exception as exc:  # Django's own failure logging can raise
+                failures.append(describe_failure(signal.asend_robust, exc))
         if self.also is not None:
             failures.extend(await self.also.asend(sender, event))
         return failures

@@ -17,18 +17,18 @@ __all__ = [
     "task_progress",
 ]
 
-callback_received = Signal()
+callback_received = Signal(use_caching=True)
 """Every accepted, non-duplicate callback, before the stage signal. Kwargs: `event` (Event)."""
 
-task_progress = Signal()
+task_progress = Signal(use_caching=True)
 """A `text` or `first` stage arrived. Kwargs: `event` (Event, status `"progress"`)."""
 
-task_completed = Signal()
+task_completed = Signal(use_caching=True)
 """A task finished successfully. Kwargs: `event` (Event, status `"completed"`)."""
 
-task_failed = Signal()
+task_failed = Signal(use_caching=True)
 """A task failed (code ≠ 200 or stage `"error"`). Kwargs: `event` (Event, status `"failed"`)."""
 
-callback_rejected = Signal()
+callback_rejected = Signal(use_caching=True)
 """A request was refused, for monitoring. Kwargs: `error` (code such as `"invalid_signature"`),
 `status` (HTTP status), `detail` (one sentence), `peer` (address or None)."""
