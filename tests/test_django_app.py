@@ -9,11 +9,14 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.dispatch import receiver as connect
 from django.test import AsyncClient, Client, override_settings
 from django.urls import resolve, reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suno_hooks import Event, Receiver
 from suno_hooks import signals as blinker_signals
@@ -327,3 +330,26 @@ def test_failing_receiver_object_never_breaks_the_answer(path: str):
     assert response.json() == {"status": "received"}
     row = Delivery.objects.get()
     assert row.status == "failed" and row.error
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=300) | st.builds(encode, st.dictionaries(st.text(), st.text())),
+    query=st.text(max_size=60),
+    content_type=st.sampled_from(["", "application/json", "text/plain", "application/json; x=1"]),
+    asynchronous=st.booleans(),
+)
+def test_any_request_gets_a_json_answer_and_never_a_500(
+    body: bytes, query: str, content_type: str, asynchronous: bool
+):
+    store = MemoryStore()
+    hooks = Receiver(hmac_keys=[HMAC_KEY], secret_key="s", store=store)
+    path = "/suno-async/callback" if asynchronous else "/suno/callback"
+    with override_settings(SUNO_HOOKS={"RECEIVER": hooks}):
+        response = Client().post(f"{path}?{quote(query)}", body, content_type=content_type)
+    assert response.status_code in (400, 401, 415)
+    answer = response.json()
+    assert set(answer) == {"error", "detail"}
+    assert store.deliveries() == []
