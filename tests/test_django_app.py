@@ -353,3 +353,27 @@ def test_any_request_gets_a_json_answer_and_never_a_500(
     answer = response.json()
     assert set(answer) == {"error", "detail"}
     assert store.deliveries() == []
+
+
+async def test_failing_async_receiver_on_the_async_view_is_kept_failed():
+    ran: list[str] = []
+
+    async def broken(sender: Any, event: Event, **kwargs: Any) -> None:
+        raise ValueError("bad cover art")
+
+    async def fine(sender: Any, event: Event, **kwargs: Any) -> None:
+        ran.append(event.task_id)
+
+    signals.task_completed.connect(broken, weak=False)
+    signals.task_completed.connect(fine, weak=False)
+    try:
+        body = make_callback()
+        response = await asigned_post(AsyncClient(), body, "/suno-async/callback")
+    finally:
+        signals.task_completed.disconnect(broken)
+        signals.task_completed.disconnect(fine)
+    assert response.json() == {"status": "received"}
+    assert ran == [body["data"]["task_id"]]
+    row = await Delivery.objects.aget(task_id=body["data"]["task_id"])
+    assert row.status == "failed"
+    assert "broken: ValueError: bad cover art" in (row.error or "")
