@@ -9,6 +9,7 @@ Each creates `.venv` on first use and installs what it needs (again when pyproje
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -45,6 +46,25 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def has_postgres() -> bool:
+    """True when PostgreSQL's `initdb` is on PATH or in Debian's versioned directory."""
+    return bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
+def ensure_postgres() -> None:
+    """Install PostgreSQL (the Django store's concurrency tests start a server) when missing."""
+    if has_postgres():
+        return
+    if not shutil.which("apt-get"):
+        sys.exit("The tests need PostgreSQL (initdb, postgres) and apt-get is not available.")
+    sudo = [] if getattr(os, "geteuid", lambda: 0)() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(*sudo, "apt-get", "update", env=env)
+    run(*sudo, "apt-get", "install", "-y", "--no-install-recommends", "postgresql", env=env)
+    if not has_postgres():
+        sys.exit("PostgreSQL was installed but initdb cannot be found.")
+
+
 def serve(argv: list[str]) -> None:
     ensure_venv()
     run(BIN / "suno-hooks", "serve", *argv)
@@ -71,6 +91,7 @@ def test(argv: list[str]) -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
+    ensure_postgres()
     run(PYTHON, "-m", "pytest", "-q", *argv)
 
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from django.test import AsyncClient as DjangoAsyncClient
+from django.test import Client as DjangoClient
+from django.test import override_settings
 from flask import Flask
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -128,6 +131,39 @@ def _flask_client(receiver: Receiver) -> WSGITestClient:
     return WSGITestClient(app, client=app.test_client())
 
 
+class DjangoTestClient:
+    """Drives the Django app's sync view through Django's `Client`, or its async view through
+    `AsyncClient`, with the receiver given as `SUNO_HOOKS["RECEIVER"]` (tests/django_urls.py)."""
+
+    def __init__(self, receiver: Receiver, *, asynchronous: bool = False, **client: Any) -> None:
+        self.receiver = receiver
+        self.asynchronous = asynchronous
+        self.path = "/suno-async/callback" if asynchronous else "/suno/callback"
+        self.client = client
+
+    def post(
+        self,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        method: str = "POST",
+        path: str | None = None,
+    ) -> Reply:
+        headers = dict(headers or {})
+        content_type = ""
+        for name in [n for n in headers if n.lower() == "content-type"]:
+            content_type = headers.pop(name)
+        url = (path or self.path) + (f"?{query}" if query else "")
+        options = {"data": body, "content_type": content_type, "headers": headers}
+        with override_settings(SUNO_HOOKS={"RECEIVER": self.receiver}):
+            if self.asynchronous:
+                client = DjangoAsyncClient(**self.client)
+                response = asyncio.run(client.generic(method, url, **options))
+            else:
+                response = DjangoClient(**self.client).generic(method, url, **options)
+        return _reply(response.status_code, response.content, response.headers)
+
+
 ADAPTERS: dict[str, Callable[[Receiver], CallbackClient]] = {
     "wsgi": lambda receiver: WSGITestClient(wsgi_app(receiver)),
     "asgi": lambda receiver: ASGITestClient(asgi_app(receiver)),
@@ -139,4 +175,6 @@ ADAPTERS: dict[str, Callable[[Receiver], CallbackClient]] = {
     "starlette-acknowledge-first": lambda receiver: ASGITestClient(
         starlette_app(receiver, acknowledge_first=True)
     ),
+    "django": lambda receiver: DjangoTestClient(receiver),
+    "django-async": lambda receiver: DjangoTestClient(receiver, asynchronous=True),
 }

@@ -106,6 +106,10 @@ def store_from_url(url: str) -> Store:
         from .sqlite import SQLiteStore
 
         return _build(SQLiteStore, url, path, **_options(parts.query))
+    if scheme == "django":
+        from ..contrib.django.store import DjangoStore
+
+        return _build(DjangoStore, url, **_options(parts.query))
     if scheme in _REDIS_SCHEMES:
         try:
             from .redis import RedisStore
@@ -115,6 +119,6 @@ def store_from_url(url: str) -> Store:
             ) from None
         return RedisStore(url)
     raise ConfigurationError(
-        f"Unknown store scheme {scheme!r} in {url!r}: use memory://, sqlite:///path.db or "
-        "redis://host:6379/0."
+        f"Unknown store scheme {scheme!r} in {url!r}: use memory://, sqlite:///path.db, "
+        "redis://host:6379/0 or django://."
     )

@@ -1,0 +1,122 @@
+"""The inbox in the Django admin: read-only deliveries, filters, search, and replay."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from ...stores.base import DeliveryStatus
+from .conf import get_receiver
+from .models import Delivery
+
+__all__ = ["DeliveryAdmin", "pretty_json"]
+
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Delivery]
+else:
+    _ModelAdmin = admin.ModelAdmin
+
+_PRE = '<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>'
+
+
+def pretty_json(raw: bytes | str | Any) -> str:
+    """Indented JSON for display; text that is not JSON is shown as it is."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        raw = bytes(raw).decode("utf-8", "replace")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return raw
+    return json.dumps(raw, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(_ModelAdmin):
+    """Lists, filters and searches the inbox; shows the raw body as indented JSON; replays
+    failed deliveries through the project's `Receiver`. Deliveries are never edited here."""
+
+    list_display = ("received_at", "task_id", "stage", "kind", "status", "attempts", "peer")
+    list_filter = ("status", "kind")
+    search_fields = ("task_id", "key")
+    date_hierarchy = "received_at"
+    actions = ("replay_deliveries",)
+    fields = (
+        "key",
+        "task_id",
+        "stage",
+        "kind",
+        "feature",
+        "status",
+        "attempts",
+        "error",
+        "peer",
+        "received_at",
+        "updated_at",
+        "lease_until",
+        "context_json",
+        "headers_json",
+        "body_json",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        """Replaying needs the `change_delivery` permission."""
+        return bool(request.user.has_perm("suno_hooks.change_delivery"))
+
+    @admin.display(description="body")
+    def body_json(self, obj: Delivery) -> SafeString:
+        """The raw body, indented."""
+        return format_html(_PRE, pretty_json(obj.body))
+
+    @admin.display(description="headers")
+    def headers_json(self, obj: Delivery) -> SafeString:
+        """The headers kept with the delivery."""
+        return format_html(_PRE, pretty_json(obj.headers or {}))
+
+    @admin.display(description="context")
+    def context_json(self, obj: Delivery) -> SafeString:
+        """The context carried by the callback URL's token."""
+        return format_html(_PRE, pretty_json(obj.context))
+
+    @admin.action(description="Replay the selected failed deliveries", permissions=["replay"])
+    def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        """Run the receivers again for each selected failed delivery (others are skipped)."""
+        keys = list(
+            queryset.filter(status=DeliveryStatus.FAILED.value).values_list("key", flat=True)
+        )
+        skipped = queryset.count() - len(keys)
+        receiver = get_receiver()
+        missing = 0
+        for key in keys:
+            try:
+                receiver.replay(key)
+            except KeyError:
+                missing += 1
+        done = Delivery.objects.filter(key__in=keys, status=DeliveryStatus.DONE.value).count()
+        still_failed = len(keys) - done - missing
+        self.message_user(request, f"Replayed {len(keys) - missing}: {done} now done.")
+        if still_failed:
+            self.message_user(
+                request, f"{still_failed} failed again; see their error.", messages.WARNING
+            )
+        if skipped:
+            self.message_user(request, f"Skipped {skipped} that had not failed.", messages.INFO)
+        if missing:
+            self.message_user(
+                request,
+                f"{missing} not found in the receiver's store (is SUNO_HOOKS['STORE'] django://?).",
+                messages.ERROR,
+            )

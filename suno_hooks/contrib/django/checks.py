@@ -1,0 +1,188 @@
+"""System checks for `settings.SUNO_HOOKS`: shape, types, store URL, and verification.
+
+Ids: `suno_hooks.E001` not a dict, `E002` unknown key, `E003` wrong type, `E004` bad store URL,
+`E005` `REQUIRE` that cannot work, `W001` callbacks accepted unverified, `W002` keys ignored
+beside `RECEIVER`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Error, Warning
+
+from ...receiver import Receiver
+from ...stores.base import Store
+from .conf import RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
+
+__all__ = ["KNOWN_STORE_SCHEMES", "check_settings"]
+
+KNOWN_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "django")
+_REQUIRE_VALUES = ("signature", "token", "both", "either", "none")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_keys(value: Any) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    return isinstance(value, (list, tuple)) and all(isinstance(k, (str, bytes)) for k in value)
+
+
+_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "HMAC_KEYS": (_is_keys, "a list of strings (Kie's webhookHmacKey, current first)"),
+    "SECRET_KEY": (lambda v: isinstance(v, (str, bytes)), "a string, or None for no tokens"),
+    "STORE": (lambda v: isinstance(v, (str, Store)), "a store URL such as 'django://'"),
+    "REQUIRE": (lambda v: isinstance(v, str), f"one of {', '.join(_REQUIRE_VALUES)}"),
+    "TOLERANCE": (lambda v: _is_number(v) and v >= 0, "a number of seconds"),
+    "TOKEN_MAX_AGE": (lambda v: _is_number(v) and v > 0, "a number of seconds"),
+    "ALLOWED_IPS": (
+        lambda v: isinstance(v, (list, tuple)) and all(isinstance(i, str) for i in v),
+        "a list of addresses or networks such as '10.0.0.0/8'",
+    ),
+    "TRUSTED_PROXIES": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "the number of proxies in front of Django (an integer ≥ 0)",
+    ),
+    "MAX_BODY": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+        "a number of bytes",
+    ),
+    "LEASE": (lambda v: _is_number(v) and v > 0, "a number of seconds"),
+    "RETRY_ON_ERROR": (lambda v: isinstance(v, bool), "True or False"),
+    "ASYNC": (lambda v: isinstance(v, bool), "True under ASGI, False under WSGI"),
+    "RECEIVER": (lambda v: isinstance(v, Receiver), "a suno_hooks.Receiver"),
+}
+
+
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Validate `settings.SUNO_HOOKS`; every message carries a hint."""
+    from django.conf import settings
+
+    config = getattr(settings, SETTING, None)
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        return [
+            Error(
+                f"settings.{SETTING} must be a dict, not {type(config).__name__}.",
+                hint=f'Write {SETTING} = {{"HMAC_KEYS": [...], "STORE": "django://"}}.',
+                id="suno_hooks.E001",
+            )
+        ]
+    messages = _check_keys(config)
+    messages.extend(_check_types(config))
+    if any(m.is_serious() for m in messages):
+        return messages
+    messages.extend(_check_store(config.get("STORE")))
+    messages.extend(_check_verification(config))
+    return messages
+
+
+def _check_keys(config: Mapping[str, Any]) -> list[CheckMessage]:
+    found: list[CheckMessage] = []
+    for key in config:
+        if key in SETTING_KEYS:
+            continue
+        close = difflib.get_close_matches(str(key), SETTING_KEYS, n=1)
+        hint = f"Did you mean {close[0]!r}? " if close else ""
+        found.append(
+            Error(
+                f"settings.{SETTING} has an unknown key {key!r}.",
+                hint=hint + f"Known keys: {', '.join(SETTING_KEYS)}.",
+                id="suno_hooks.E002",
+            )
+        )
+    return found
+
+
+def _check_types(config: Mapping[str, Any]) -> list[CheckMessage]:
+    found: list[CheckMessage] = []
+    for key, (valid, expected) in _TYPES.items():
+        if key not in config or config[key] is None:
+            continue
+        if not valid(config[key]):
+            found.append(
+                Error(
+                    f"settings.{SETTING}[{key!r}] has the wrong type or value: "
+                    f"{type(config[key]).__name__}.",
+                    hint=f"{key} must be {expected}.",
+                    id="suno_hooks.E003",
+                )
+            )
+    return found
+
+
+def _check_store(store: Any) -> list[CheckMessage]:
+    if store is None or not isinstance(store, str):
+        return []
+    scheme = store.split("://", 1)[0].lower() if "://" in store else None
+    if scheme in KNOWN_STORE_SCHEMES:
+        return []
+    return [
+        Error(
+            f"settings.{SETTING}['STORE'] is not a store URL: {store!r}.",
+            hint="Use 'django://' (the project's database), 'sqlite:///path.db', "
+            "'redis://host:6379/0' or 'memory://'.",
+            id="suno_hooks.E004",
+        )
+    ]
+
+
+def _check_verification(config: Mapping[str, Any]) -> list[CheckMessage]:
+    found: list[CheckMessage] = []
+    ready = config.get("RECEIVER")
+    if ready is not None:
+        ignored = sorted(k for k in config if k in RECEIVER_OPTIONS)
+        if ignored:
+            found.append(
+                Warning(
+                    f"settings.{SETTING} sets RECEIVER, so {', '.join(ignored)} are ignored.",
+                    hint="Configure the Receiver you pass, or drop RECEIVER.",
+                    id="suno_hooks.W002",
+                )
+            )
+        require = ready.require
+    else:
+        keys = config.get("HMAC_KEYS")
+        has_keys = bool([keys] if isinstance(keys, (str, bytes)) else [k for k in keys or [] if k])
+        secret = config["SECRET_KEY"] if "SECRET_KEY" in config else django_secret_key()
+        require = config.get("REQUIRE")
+        problem = _require_problem(require, has_keys, bool(secret))
+        if problem:
+            found.append(Error(problem[0], hint=problem[1], id="suno_hooks.E005"))
+            return found
+        if require is None:
+            require = "signature" if has_keys else "token" if secret else "none"
+    if require == "none":
+        found.append(
+            Warning(
+                "Suno callbacks are accepted without any verification.",
+                hint=f"Set {SETTING}['HMAC_KEYS'] to Kie's webhookHmacKey, or a SECRET_KEY "
+                "and mint callback URLs with receiver.callback_url(...).",
+                id="suno_hooks.W001",
+            )
+        )
+    return found
+
+
+def _require_problem(require: Any, has_keys: bool, has_secret: bool) -> tuple[str, str] | None:
+    if require is None:
+        return None
+    if require not in _REQUIRE_VALUES:
+        return (
+            f"settings.{SETTING}['REQUIRE'] is {require!r}.",
+            f"REQUIRE must be one of {', '.join(_REQUIRE_VALUES)}.",
+        )
+    if require in ("signature", "both", "either") and not has_keys:
+        return (f"REQUIRE={require!r} needs HMAC keys.", "Set HMAC_KEYS or change REQUIRE.")
+    if require in ("token", "both", "either") and not has_secret:
+        return (f"REQUIRE={require!r} needs a token secret.", "Set SECRET_KEY or change REQUIRE.")
+    return None

@@ -1,0 +1,108 @@
+"""`settings.SUNO_HOOKS`: the keys the app understands and the `Receiver` built from them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+from ...dispatch import BlinkerDispatcher
+from ...errors import ConfigurationError
+from ...receiver import Receiver
+from .dispatcher import DjangoDispatcher
+
+__all__ = [
+    "DEFAULT_STORE",
+    "RECEIVER_OPTIONS",
+    "SETTING",
+    "SETTING_KEYS",
+    "forget_receiver",
+    "get_receiver",
+    "hooks_settings",
+    "receiver_from_settings",
+    "uses_async_views",
+]
+
+SETTING = "SUNO_HOOKS"
+DEFAULT_STORE = "django://"
+
+RECEIVER_OPTIONS: dict[str, str] = {
+    "HMAC_KEYS": "hmac_keys",
+    "SECRET_KEY": "secret_key",
+    "STORE": "store",
+    "REQUIRE": "require",
+    "TOLERANCE": "tolerance",
+    "TOKEN_MAX_AGE": "token_max_age",
+    "ALLOWED_IPS": "allowed_ips",
+    "TRUSTED_PROXIES": "trusted_proxies",
+    "MAX_BODY": "max_body",
+    "LEASE": "lease",
+    "RETRY_ON_ERROR": "retry_on_error",
+}
+"""Each setting key that configures the receiver, with the `Receiver` keyword it becomes."""
+
+SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC")
+"""Every key `SUNO_HOOKS` may hold."""
+
+_lock = threading.Lock()
+_receiver: Receiver | None = None
+
+
+def hooks_settings() -> Mapping[str, Any]:
+    """`settings.SUNO_HOOKS`, or an empty mapping when unset."""
+    value = getattr(settings, SETTING, None)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"settings.{SETTING} must be a dict; got {type(value).__name__}.")
+    return value
+
+
+def django_secret_key() -> str | None:
+    """The project's own SECRET_KEY, the default token secret (DESIGN §3 allows it)."""
+    return getattr(settings, "SECRET_KEY", None) or None
+
+
+def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
+    """Build the app's `Receiver` from a `SUNO_HOOKS` mapping.
+
+    A ready `RECEIVER` is used as is, except that the default blinker dispatcher is wrapped in
+    the Django one (which still sends the blinker signals after the Django ones).
+    """
+    ready = config.get("RECEIVER")
+    if ready is not None:
+        if type(ready.dispatcher) is BlinkerDispatcher:
+            ready.dispatcher = DjangoDispatcher(also=ready.dispatcher)
+        return ready  # type: ignore[no-any-return]
+    options = {RECEIVER_OPTIONS[k]: v for k, v in config.items() if k in RECEIVER_OPTIONS}
+    options.setdefault("store", DEFAULT_STORE)
+    options.setdefault("secret_key", django_secret_key())
+    return Receiver(**options, dispatcher=DjangoDispatcher())
+
+
+def get_receiver() -> Receiver:
+    """The project's receiver, built once from `settings.SUNO_HOOKS` (rebuilt when it changes)."""
+    global _receiver
+    receiver = _receiver
+    if receiver is None:
+        with _lock:
+            if _receiver is None:
+                _receiver = receiver_from_settings(hooks_settings())
+            receiver = _receiver
+    return receiver
+
+
+def forget_receiver(*, setting: str, **kwargs: Any) -> None:
+    """`setting_changed` receiver: the next request builds the receiver from the new settings."""
+    global _receiver
+    if setting in (SETTING, "SECRET_KEY"):
+        with _lock:
+            _receiver = None
+
+
+def uses_async_views() -> bool:
+    """True when `SUNO_HOOKS["ASYNC"]` asks for the async view (serve it under ASGI)."""
+    config = getattr(settings, SETTING, None)
+    return isinstance(config, Mapping) and config.get("ASYNC") is True

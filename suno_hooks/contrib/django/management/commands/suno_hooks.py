@@ -1,0 +1,86 @@
+"""`manage.py suno_hooks list|replay`: read the inbox and re-run failed deliveries."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from .....outcome import Outcome
+from .....stores.base import DeliveryStatus
+from ...conf import get_receiver
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Command(BaseCommand):
+    """List the kept deliveries, or replay one (by key) or every failed one."""
+
+    help = "List the Suno callbacks kept in the inbox, or replay failed ones."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        listing = actions.add_parser("list", help="List deliveries, newest first.")
+        listing.add_argument("--status", choices=[s.value for s in DeliveryStatus])
+        listing.add_argument("--kind", help="music, lyrics, wav, stems, …")
+        listing.add_argument("--task", help="Only this task id.")
+        listing.add_argument("--limit", type=int, default=50)
+        listing.add_argument("--json", action="store_true", help="Print a JSON array.")
+        replay = actions.add_parser("replay", help="Run the receivers again for deliveries.")
+        replay.add_argument("key", nargs="?", help="The delivery's key (task_id:stage).")
+        replay.add_argument("--failed", action="store_true", help="Every failed delivery.")
+        replay.add_argument("--limit", type=int, default=100)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "list":
+            self._list(options)
+        else:
+            self._replay(options)
+
+    def _list(self, options: dict[str, Any]) -> None:
+        found = get_receiver().store.deliveries(
+            status=options["status"],
+            kind=options["kind"],
+            task_id=options["task"],
+            limit=options["limit"],
+        )
+        if options["json"]:
+            self.stdout.write(json.dumps([d.to_dict() for d in found], ensure_ascii=False))
+            return
+        if not found:
+            self.stdout.write("No deliveries.")
+            return
+        self.stdout.write(f"{'received (UTC)':19}  {'status':10}  {'tries':>5}  {'kind':11}  key")
+        for d in found:
+            line = f"{_when(d.received_at)}  {d.status.value:10}  {d.attempts:>5}  {d.kind:11}  "
+            self.stdout.write(line + d.key)
+            if d.error:
+                self.stdout.write(f"{'':21}error: {d.error}")
+
+    def _replay(self, options: dict[str, Any]) -> None:
+        receiver = get_receiver()
+        if options["failed"] == bool(options["key"]):
+            raise CommandError("Give one delivery key, or --failed.")
+        if options["key"]:
+            try:
+                outcomes = {options["key"]: receiver.replay(options["key"])}
+            except KeyError as exc:
+                raise CommandError(str(exc.args[0])) from None
+        else:
+            outcomes = receiver.replay_failed(limit=options["limit"])
+        if not outcomes:
+            self.stdout.write("No failed deliveries.")
+        for key, outcome in outcomes.items():
+            self.stdout.write(f"{key}: {self._describe(key, outcome)}")
+
+    def _describe(self, key: str, outcome: Outcome) -> str:
+        if not outcome.ok:
+            return f"{outcome.status} {outcome.body.get('error')}"
+        kept = get_receiver().store.get(key)
+        if kept is not None and kept.status is DeliveryStatus.FAILED:
+            return f"failed again: {kept.error}"
+        return str(outcome.body.get("status"))

@@ -1,0 +1,61 @@
+"""The ORM store's tables: the inbox of deliveries, the tasks that reached their end, and the
+signatures already seen (the replay guard)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from ...stores.base import DeliveryStatus
+
+__all__ = ["Delivery", "SeenSignature", "TerminalTask"]
+
+
+class Delivery(models.Model):
+    """One accepted callback per dedupe key: raw body, signature headers, peer, outcome, lease."""
+
+    STATUS_CHOICES = [(status.value, status.value) for status in DeliveryStatus]
+
+    key = models.CharField(max_length=255, unique=True)
+    task_id = models.CharField(max_length=128, db_index=True)
+    stage = models.CharField(max_length=64)
+    kind = models.CharField(max_length=32, db_index=True)
+    feature = models.CharField(max_length=100, null=True, blank=True)
+    context = models.JSONField(null=True, blank=True)
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict, blank=True)
+    peer = models.CharField(max_length=64, null=True, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, db_index=True)
+    attempts = models.PositiveIntegerField(default=1)
+    error = models.TextField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "delivery"
+        verbose_name_plural = "deliveries"
+        ordering = ("-received_at",)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
+
+class TerminalTask(models.Model):
+    """A task whose `complete` or `error` callback was claimed: later progress is stale."""
+
+    task_id = models.CharField(max_length=128, primary_key=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.task_id
+
+
+class SeenSignature(models.Model):
+    """A `(timestamp, signature)` pair and the body it came with, until `expires_at`."""
+
+    signature_key = models.CharField(max_length=255, primary_key=True)
+    body_digest = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.signature_key

@@ -1,0 +1,256 @@
+"""`DjangoStore` (`django://`): the Store protocol on the project's own database, so the inbox
+shows in the admin.
+
+Claiming is one transaction that starts with an INSERT: a unique key decides which process
+records a delivery (`IntegrityError` tells the others), and the row is then locked with
+`select_for_update` before its state is read. PostgreSQL serialises on the row, SQLite on its
+write lock; nothing is ever checked and then inserted.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+
+from ...stores.base import (
+    DEFAULT_RETENTION,
+    Claim,
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+)
+from .models import Delivery as DeliveryRow
+from .models import SeenSignature, TerminalTask
+
+__all__ = ["DjangoStore"]
+
+M = TypeVar("M", bound=models.Model)
+
+_PROCESSING = DeliveryStatus.PROCESSING.value
+_DONE = DeliveryStatus.DONE.value
+_FAILED = DeliveryStatus.FAILED.value
+
+
+class _Stale(Exception):
+    """Rolls back the savepoint of a delivery that arrived after its task ended."""
+
+
+def _moment(timestamp: float) -> datetime:
+    """A POSIX time as the database expects it: aware UTC with USE_TZ, naive local without."""
+    if settings.USE_TZ:
+        return datetime.fromtimestamp(timestamp, timezone.utc)
+    return datetime.fromtimestamp(timestamp)
+
+
+def _text(value: str, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL; the replacement is stable, so keys stay consistent.
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
+def _to_delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        key=row.key,
+        task_id=row.task_id,
+        stage=row.stage,
+        body=bytes(row.body),
+        kind=row.kind,
+        feature=row.feature,
+        context=row.context,
+        headers=dict(row.headers or {}),
+        peer=row.peer,
+        received_at=row.received_at.timestamp(),
+        updated_at=row.updated_at.timestamp(),
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        error=row.error,
+    )
+
+
+class DjangoStore:
+    """The Store protocol (sync and async) on Django models; `using` picks the database alias."""
+
+    def __init__(self, *, using: str = "default", retention: float = DEFAULT_RETENTION) -> None:
+        self.using = using
+        self.retention = retention
+
+    def __repr__(self) -> str:
+        return f"DjangoStore(using={self.using!r})"
+
+    def claim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """Atomically decide: new, duplicate, in progress, stale or replayed."""
+        now = time.time()
+        with transaction.atomic(using=self.using):
+            if replay is not None and not self._remember_signature(replay, now):
+                return Claim(ClaimResult.REPLAYED)
+            result = self._claim_key(delivery, lease, now)
+            if result.result is ClaimResult.NEW and delivery.terminal:
+                TerminalTask.objects.using(self.using).bulk_create(
+                    [TerminalTask(task_id=_text(delivery.task_id, 128), created_at=_moment(now))],
+                    ignore_conflicts=True,
+                )
+        if result.result is ClaimResult.NEW:
+            delivery.status = DeliveryStatus.PROCESSING
+            delivery.attempts = result.attempts
+            delivery.updated_at = now
+        return result
+
+    def finish(self, key: str, *, error: str | None = None) -> None:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
+        DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).update(
+            status=_DONE if error is None else _FAILED,
+            error=None if error is None else _text(error, 4000),
+            lease_until=None,
+            updated_at=_moment(time.time()),
+        )
+
+    def get(self, key: str) -> Delivery | None:
+        """The inbox entry for a dedupe key, if still kept."""
+        row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
+        return None if row is None else _to_delivery(row)
+
+    def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Inbox entries, newest first, filtered by status, kind and task id."""
+        rows = DeliveryRow.objects.using(self.using).order_by("-received_at", "-id")
+        if status is not None:
+            rows = rows.filter(status=DeliveryStatus(status).value)
+        if kind is not None:
+            rows = rows.filter(kind=kind)
+        if task_id is not None:
+            rows = rows.filter(task_id=task_id)
+        return [_to_delivery(row) for row in rows[:limit]]
+
+    def purge(self, older_than: float | None = None) -> int:
+        """Forget deliveries and terminal tasks older than `older_than` (default: now −
+        retention) and expired signatures; the number of deliveries removed."""
+        now = time.time()
+        cutoff = _moment(older_than if older_than is not None else now - self.retention)
+        db = self.using
+        with transaction.atomic(using=db):
+            removed, _ = DeliveryRow.objects.using(db).filter(received_at__lt=cutoff).delete()
+            TerminalTask.objects.using(db).filter(created_at__lt=cutoff).delete()
+            SeenSignature.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
+        return int(removed)
+
+    def close(self) -> None:
+        """Nothing to release: the connections belong to Django."""
+
+    async def aclaim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        """`claim` in Django's database thread."""
+        return await sync_to_async(self.claim)(delivery, lease=lease, replay=replay)
+
+    async def afinish(self, key: str, *, error: str | None = None) -> None:
+        """`finish` in Django's database thread."""
+        await sync_to_async(self.finish)(key, error=error)
+
+    async def aget(self, key: str) -> Delivery | None:
+        """`get` in Django's database thread."""
+        return await sync_to_async(self.get)(key)
+
+    async def adeliveries(self, **filters: Any) -> list[Delivery]:
+        """`deliveries` in Django's database thread."""
+        return await sync_to_async(self.deliveries)(**filters)
+
+    async def apurge(self, older_than: float | None = None) -> int:
+        """`purge` in Django's database thread."""
+        return await sync_to_async(self.purge)(older_than)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    # -- inside the claim transaction -----------------------------------------------------------
+
+    def _insert_or_lock(self, model: type[M], pk: str, fields: dict[str, Any]) -> tuple[M, bool]:
+        """Insert a row, or lock the existing one with that key; `True` when inserted."""
+        manager = model._default_manager.using(self.using)
+        try:
+            with transaction.atomic(using=self.using):
+                return manager.create(**fields), True
+        except IntegrityError:
+            lookup = {"key": pk} if model is DeliveryRow else {"pk": pk}
+            return manager.select_for_update().get(**lookup), False
+
+    def _remember_signature(self, replay: ReplayCheck, now: float) -> bool:
+        """Record the signature; False when it is still remembered with another body."""
+        signature_key = _text(replay.signature_key, 255)
+        expires_at = _moment(now + replay.ttl)
+        row, inserted = self._insert_or_lock(
+            SeenSignature,
+            signature_key,
+            {
+                "signature_key": signature_key,
+                "body_digest": replay.body_digest,
+                "expires_at": expires_at,
+            },
+        )
+        if inserted:
+            return True
+        if row.expires_at.timestamp() <= now:
+            row.body_digest = replay.body_digest
+            row.expires_at = expires_at
+            row.save(update_fields=["body_digest", "expires_at"])
+            return True
+        return row.body_digest == replay.body_digest
+
+    def _is_stale(self, delivery: Delivery) -> bool:
+        if delivery.terminal:
+            return False
+        terminal = TerminalTask.objects.using(self.using)
+        return bool(terminal.filter(task_id=_text(delivery.task_id, 128)).exists())
+
+    def _claim_key(self, delivery: Delivery, lease: float, now: float) -> Claim:
+        key = _text(delivery.key, 255)
+        fields: dict[str, Any] = {
+            "key": key,
+            "task_id": _text(delivery.task_id, 128),
+            "stage": _text(delivery.stage, 64),
+            "kind": delivery.kind[:32],
+            "feature": _text(delivery.feature, 100) if delivery.feature else None,
+            "context": delivery.context,
+            "body": delivery.body,
+            "headers": delivery.headers,
+            "peer": _text(delivery.peer, 64) if delivery.peer else None,
+            "received_at": _moment(delivery.received_at),
+            "updated_at": _moment(now),
+            "status": _PROCESSING,
+            "attempts": 1,
+            "error": None,
+            "lease_until": _moment(now + lease),
+        }
+        try:
+            with transaction.atomic(using=self.using):
+                row, inserted = self._insert_or_lock(DeliveryRow, key, fields)
+                if inserted and self._is_stale(delivery):
+                    raise _Stale()
+        except _Stale:
+            return Claim(ClaimResult.STALE)
+        if inserted:
+            return Claim(ClaimResult.NEW, 1)
+        if row.status == _DONE:
+            return Claim(ClaimResult.DUPLICATE)
+        lease_until = row.lease_until
+        if row.status == _PROCESSING and lease_until and lease_until.timestamp() > now:
+            return Claim(ClaimResult.IN_PROGRESS)
+        if self._is_stale(delivery):
+            return Claim(ClaimResult.STALE)
+        fields["attempts"] = row.attempts + 1
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save()
+        return Claim(ClaimResult.NEW, fields["attempts"])

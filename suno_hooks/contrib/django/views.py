@@ -1,0 +1,80 @@
+"""The callback endpoint as a sync view (WSGI) and an async view (ASGI): request in, `Outcome`
+out, nothing else. Both are CSRF-exempt: callbacks are authenticated by signature or token."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ...inbound import Headers, InboundRequest
+from ...outcome import Outcome
+from .conf import get_receiver
+from .dispatcher import DjangoDispatcher
+
+__all__ = ["async_callback", "callback", "read_body", "to_inbound_request", "to_response"]
+
+
+def read_body(request: HttpRequest, max_body: int) -> tuple[bytes, bool]:
+    """Read at most `max_body` bytes of the body; the flag says it was longer (nothing kept)."""
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.strip().isdigit() and int(length) > max_body:
+        return b"", True
+    body = request.read(max_body + 1)
+    if len(body) > max_body:
+        return b"", True
+    return body, False
+
+
+def to_inbound_request(
+    request: HttpRequest, max_body: int, feature: str | None = None
+) -> InboundRequest:
+    """Translate a Django request into the receiver's request (the body read only for POST)."""
+    meta = request.META
+    headers = Headers()
+    for name, value in meta.items():
+        if name.startswith("HTTP_"):
+            dict.__setitem__(headers, name[5:].replace("_", "-").lower(), value)
+    content_type = meta.get("CONTENT_TYPE")
+    if content_type:
+        dict.__setitem__(headers, "content-type", content_type)
+    method = request.method or "GET"
+    body, too_large = read_body(request, max_body) if method == "POST" else (b"", False)
+    query_string = meta.get("QUERY_STRING")
+    return InboundRequest(
+        method=method,
+        body=body,
+        headers=headers,
+        query=dict(parse_qsl(query_string)) if query_string else {},
+        path=request.path,
+        peer=meta.get("REMOTE_ADDR"),
+        feature=feature,
+        body_too_large=too_large,
+    )
+
+
+def to_response(outcome: Outcome) -> HttpResponse:
+    """The receiver's `Outcome` as a JSON `HttpResponse`."""
+    response = HttpResponse(outcome.content, status=outcome.status, content_type="application/json")
+    for name, value in outcome.headers.items():
+        response[name] = value
+    return response
+
+
+@csrf_exempt
+def callback(request: HttpRequest) -> HttpResponse:
+    """Answer one Suno callback synchronously (WSGI)."""
+    receiver = get_receiver()
+    return to_response(receiver.handle(to_inbound_request(request, receiver.max_body)))
+
+
+@csrf_exempt
+async def async_callback(request: HttpRequest) -> HttpResponse:
+    """Answer one Suno callback on the event loop (ASGI); store and signals never block it."""
+    receiver = get_receiver()
+    inbound = to_inbound_request(request, receiver.max_body)
+    outcome = await receiver.handle_async(inbound)
+    if outcome.error is not None and isinstance(receiver.dispatcher, DjangoDispatcher):
+        await receiver.dispatcher.settle()
+    return to_response(outcome)

@@ -1,0 +1,101 @@
+"""System checks for `settings.SUNO_HOOKS`: each problem has its id and a hint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from suno_hooks import Receiver
+from suno_hooks.contrib.django.checks import check_settings
+from suno_hooks.stores import MemoryStore
+
+
+def ids(config: Any, **extra: Any) -> list[tuple[str, str]]:
+    with override_settings(SUNO_HOOKS=config, **extra):
+        found = check_settings()
+    for message in found:
+        assert message.hint, message
+    return [(m.id or "", m.hint or "") for m in found]
+
+
+def test_a_good_configuration_passes():
+    assert ids({"HMAC_KEYS": ["k"], "STORE": "django://", "TOLERANCE": 120}) == []
+    assert ids({"STORE": "memory://"}) == []  # token secret defaults to Django's SECRET_KEY
+
+
+def test_checks_are_registered_with_django():
+    with override_settings(SUNO_HOOKS=["not", "a", "dict"]):
+        found = checks.run_checks()
+    assert [m.id for m in found if m.id and m.id.startswith("suno_hooks")] == ["suno_hooks.E001"]
+
+
+def test_not_a_dict_is_e001():
+    [(code, hint)] = ids("django://")
+    assert code == "suno_hooks.E001"
+    assert "HMAC_KEYS" in hint
+
+
+def test_unknown_key_is_e002_with_a_suggestion():
+    [(code, hint)] = ids({"HMAC_KEY": ["k"]})
+    assert code == "suno_hooks.E002"
+    assert "Did you mean 'HMAC_KEYS'?" in hint
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("HMAC_KEYS", 42),
+        ("HMAC_KEYS", ["ok", 3]),
+        ("TOLERANCE", "300"),
+        ("TOLERANCE", -1),
+        ("STORE", 5),
+        ("MAX_BODY", True),
+        ("ASYNC", "yes"),
+        ("RECEIVER", "suno_hooks.Receiver"),
+        ("ALLOWED_IPS", "10.0.0.0/8"),
+    ],
+)
+def test_wrong_type_is_e003(key: str, value: Any):
+    found = ids({"HMAC_KEYS": ["k"], key: value})
+    assert [code for code, _ in found] == ["suno_hooks.E003"]
+    assert found[0][1].startswith(f"{key} must be")
+
+
+@pytest.mark.parametrize("url", ["postgres://db/suno", "suno.db", "ftp://x"])
+def test_bad_store_url_is_e004(url: str):
+    [(code, hint)] = ids({"HMAC_KEYS": ["k"], "STORE": url})
+    assert code == "suno_hooks.E004"
+    assert "django://" in hint
+
+
+@pytest.mark.parametrize(
+    ("config", "needed"),
+    [
+        ({"REQUIRE": "signature"}, "HMAC_KEYS"),
+        ({"REQUIRE": "both", "HMAC_KEYS": ["k"], "SECRET_KEY": None}, "SECRET_KEY"),
+        ({"REQUIRE": "always"}, "one of"),
+    ],
+)
+def test_require_that_cannot_work_is_e005(config: dict[str, Any], needed: str):
+    [(code, hint)] = ids(config)
+    assert code == "suno_hooks.E005"
+    assert needed in hint
+
+
+def test_no_verification_is_w001():
+    [(code, hint)] = ids({"SECRET_KEY": None})
+    assert code == "suno_hooks.W001"
+    assert "HMAC_KEYS" in hint
+    assert [c for c, _ in ids({"HMAC_KEYS": ["k"], "REQUIRE": "none"})] == ["suno_hooks.W001"]
+    unverified = Receiver(store=MemoryStore())
+    assert [c for c, _ in ids({"RECEIVER": unverified})] == ["suno_hooks.W001"]
+
+
+def test_keys_beside_a_ready_receiver_are_w002():
+    ready = Receiver(hmac_keys=["k"], store=MemoryStore())
+    [(code, hint)] = ids({"RECEIVER": ready, "STORE": "memory://"})
+    assert code == "suno_hooks.W002"
+    assert "RECEIVER" in hint

@@ -1,0 +1,133 @@
+"""examples/django_app under a real server (gunicorn for WSGI, uvicorn for ASGI): mint a
+callback URL through its page, deliver signed callbacks over HTTP, read the track list."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from suno_hooks.testing import encode, make_callback, sign_headers
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django_app"
+HMAC_KEY = "whk_example_key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def example_env(tmp_path: Path, asynchronous: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SUNO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="suno_site.settings",
+        DJANGO_SECRET_KEY="example-test-secret",
+        SUNO_EXAMPLE_DB=str(tmp_path / "example.sqlite3"),
+        SUNO_HOOKS_HMAC_KEYS=HMAC_KEY,
+        SUNO_EXAMPLE_ASYNC="1" if asynchronous else "",
+    )
+    return env
+
+
+@pytest.fixture(params=["gunicorn", "uvicorn"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The example project migrated and served on a free loopback port; its base URL."""
+    asynchronous = request.param == "uvicorn"
+    env = example_env(tmp_path, asynchronous)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=EXAMPLE, env=env, check=True
+    )
+    port = free_port()
+    if asynchronous:
+        command = ["-m", "uvicorn", "suno_site.asgi:application", "--port", str(port)]
+    else:
+        command = ["-m", "gunicorn", "suno_site.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
+    server = subprocess.Popen(
+        [sys.executable, *command], cwd=EXAMPLE, env=env, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/", timeout=2)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    server.kill()
+                    pytest.fail(f"{request.param} did not start: {server.communicate()[1]}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def mint_callback_url(client: httpx.Client, base: str) -> str:
+    form = client.get(base + "/replace-section/").text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert token, form
+    page = client.post(
+        base + "/replace-section/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "task_id": "5c79b3b0e2c1a9f0a1b2c3d4e5f60718",
+            "audio_id": "e231c3c1-9d1e-4a4e-8f0b-0d4f5e6a7b8c",
+            "title": "Neon Rain",
+            "tags": "synthwave",
+            "prompt": "A brighter second chorus",
+        },
+        headers={"Referer": base + "/replace-section/"},
+    )
+    assert page.status_code == 200, page.text
+    found = re.search(r'<pre id="payload">(.*?)</pre>', page.text, re.S)
+    assert found, page.text
+    payload = json.loads(html.unescape(found.group(1)))
+    assert payload["infillStartS"] < payload["infillEndS"]
+    return str(payload["callBackUrl"])
+
+
+def test_example_stores_completed_tracks_once_and_lists_them(site: str):
+    with httpx.Client(timeout=10) as client:
+        url = mint_callback_url(client, site)
+        assert url.startswith(site + "/suno/callback?token=")
+
+        body = make_callback(stage="complete")
+        raw = encode(body)
+        headers = sign_headers(raw, HMAC_KEY)
+        first = client.post(url, content=raw, headers=headers)
+        assert first.status_code == 200, first.text
+        assert first.json() == {"status": "received"}
+        again = client.post(url, content=raw, headers=headers)
+        assert again.json() == {"status": "duplicate"}
+
+        forged = client.post(url, content=raw, headers=sign_headers(raw, "not-the-key"))
+        assert forged.status_code == 401
+        assert forged.json()["error"] == "invalid_signature"
+        unsigned = client.post(site + "/suno/callback", content=encode(make_callback()))
+        assert unsigned.status_code == 401
+
+        page = client.get(site + "/").text
+
+    assert page.count('<li class="track">') == 2
+    for track in body["data"]["data"]:
+        assert f"<h2>{html.escape(track['title'])}</h2>" in page
+        assert f'<img src="{track["image_url"]}"' in page
+        assert f'<audio controls src="{track["audio_url"]}"></audio>' in page
+    assert page.count("edit request #1") == 2
