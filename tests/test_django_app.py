@@ -82,6 +82,24 @@ def test_settings_build_a_receiver_with_the_orm_store_and_django_dispatcher():
     assert isinstance(store_from_url("django://?using=default"), DjangoStore)
 
 
+def test_callback_url_for_a_request_carries_context_back(completed: Seen):
+    from django.test import RequestFactory
+
+    from suno_hooks.contrib.django.conf import callback_url
+
+    with override_settings(SUNO_HOOKS={"STORE": "django://"}):
+        request = RequestFactory().get("/anything", HTTP_HOST="testserver:8000")
+        url = callback_url(request, context={"order": 7}, feature="lyrics")
+        assert url.startswith("http://testserver:8000/suno/callback?token=")
+        path = url.removeprefix("http://testserver:8000")
+        body = encode(make_callback("lyrics", "complete"))
+        response = Client().post(path, body, content_type="application/json")
+    assert response.status_code == 200, response.json()
+    event = completed.calls[-1][1]["event"]
+    assert event.context == {"order": 7}
+    assert event.kind == "lyrics"
+
+
 def test_token_secret_defaults_to_djangos_secret_key():
     with override_settings(SUNO_HOOKS={"STORE": "django://"}):
         hooks = get_receiver()

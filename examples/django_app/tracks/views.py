@@ -4,9 +4,8 @@ import json
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 
-from suno_hooks.contrib.django.conf import get_receiver
+from suno_hooks.contrib.django.conf import callback_url
 
 from .models import EditRequest, Track
 
@@ -26,7 +25,6 @@ def replace_section(request: HttpRequest) -> HttpResponse:
             audio_id=request.POST.get("audio_id", ""),
             prompt=request.POST.get("prompt", ""),
         )
-        callback = request.build_absolute_uri(reverse("suno_hooks:callback"))
         payload = {
             "taskId": edit.source_task_id,
             "audioId": edit.audio_id,
@@ -35,8 +33,8 @@ def replace_section(request: HttpRequest) -> HttpResponse:
             "title": request.POST.get("title", ""),
             "infillStartS": 10.0,
             "infillEndS": 20.0,
-            "callBackUrl": get_receiver().callback_url(
-                callback, context={"request": edit.pk}, feature="replace_section"
+            "callBackUrl": callback_url(
+                request, context={"request": edit.pk}, feature="replace_section"
             ),
         }
     body = json.dumps(payload, indent=2) if payload else None

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
 
 from ...dispatch import BlinkerDispatcher
 from ...errors import ConfigurationError
@@ -18,6 +20,7 @@ __all__ = [
     "RECEIVER_OPTIONS",
     "SETTING",
     "SETTING_KEYS",
+    "callback_url",
     "forget_receiver",
     "get_receiver",
     "hooks_settings",
@@ -92,6 +95,18 @@ def get_receiver() -> Receiver:
                 _receiver = receiver_from_settings(hooks_settings())
             receiver = _receiver
     return receiver
+
+
+def callback_url(
+    request: HttpRequest,
+    *,
+    context: dict[str, Any] | None = None,
+    feature: str | None = None,
+) -> str:
+    """The absolute, signed callback URL of `suno_hooks:callback` for this request's host:
+    pass it as `callBackUrl`; `context` comes back as `event.context`."""
+    base = request.build_absolute_uri(reverse("suno_hooks:callback"))
+    return get_receiver().callback_url(base, context=context, feature=feature)
 
 
 def forget_receiver(*, setting: str, **kwargs: Any) -> None:
