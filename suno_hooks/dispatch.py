@@ -67,7 +67,7 @@ class BlinkerDispatcher:
         for receiver in self._targets(sender, event):
             try:
                 result = receiver(sender, event=event)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result)
             except Exception as exc:
                 logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
@@ -80,7 +80,7 @@ class BlinkerDispatcher:
         for receiver in self._targets(sender, event):
             try:
                 result = receiver(sender, event=event)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception as exc:
                 logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)

@@ -35,7 +35,16 @@ from .inbound import InboundRequest
 from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, detect_kind, load_json, probe, task_id_candidates
-from .stores import AsyncStore, Claim, ClaimResult, Delivery, ReplayCheck, Store, store_from_url
+from .stores import (
+    AsyncStore,
+    Claim,
+    ClaimResult,
+    Delivery,
+    KnowsDone,
+    ReplayCheck,
+    Store,
+    store_from_url,
+)
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner
 from .verification import (
     DEFAULT_TOLERANCE,
@@ -123,6 +132,7 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = isinstance(self.store, AsyncStore)
+        self._is_done = self.store.is_done if isinstance(self.store, KnowsDone) else None
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"
@@ -229,6 +239,8 @@ class Receiver:
             return await self.handle_async(request, sender=sender), None
         try:
             admitted = self._admit(request)
+            if isinstance(admitted, Outcome):
+                return admitted, None
             early = await self._aclaim_or_answer(admitted)
         except SunoHooksError as exc:
             return self._reject(exc, request, sender), None
@@ -280,12 +292,16 @@ class Receiver:
         failed = self.store.deliveries(status="failed", limit=limit)
         return {d.key: self.replay(d.key, sender=sender) for d in reversed(failed)}
 
-    def _process(self, admitted: _Admitted, sender: Any) -> Outcome:
+    def _process(self, admitted: _Admitted | Outcome, sender: Any) -> Outcome:
+        if isinstance(admitted, Outcome):
+            return admitted
         outcome = self._process_claimed(admitted, sender)
         outcome.delivery = admitted.delivery
         return outcome
 
-    async def _aprocess(self, admitted: _Admitted, sender: Any) -> Outcome:
+    async def _aprocess(self, admitted: _Admitted | Outcome, sender: Any) -> Outcome:
+        if isinstance(admitted, Outcome):
+            return admitted
         outcome = await self._aprocess_claimed(admitted, sender)
         outcome.delivery = admitted.delivery
         return outcome
@@ -358,7 +374,8 @@ class Receiver:
 
     # -- pure steps ------------------------------------------------------------------------------
 
-    def _admit(self, request: InboundRequest) -> _Admitted:
+    def _admit(self, request: InboundRequest) -> _Admitted | Outcome:
+        """Every check that needs no store; an `Outcome` when the answer is already known."""
         if request.method.upper() != "POST":
             raise MethodNotAllowed()
         body = request.body
@@ -390,6 +407,10 @@ class Receiver:
                 raise InvalidSignature()
         claims = self._read_token(request)
         self._enforce(signed is not None, claims is not None)
+        if self._is_done is not None and self._is_done(found.dedupe_key):
+            duplicate = Outcome.accepted("duplicate")
+            duplicate.delivery = Delivery(found.dedupe_key, found.task_id, found.stage, body)
+            return duplicate
 
         feature = (claims.feature if claims else None) or request.feature
         received_at = datetime.now(timezone.utc)

@@ -13,6 +13,7 @@ from .base import (
     ClaimResult,
     Delivery,
     DeliveryStatus,
+    KnowsDone,
     ReplayCheck,
     Store,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
+    "KnowsDone",
     "MemoryStore",
     "RedisStore",
     "ReplayCheck",

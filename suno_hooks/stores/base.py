@@ -14,6 +14,7 @@ __all__ = [
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
+    "KnowsDone",
     "ReplayCheck",
     "Store",
 ]
@@ -143,6 +144,14 @@ class Store(Protocol):
     def purge(self, older_than: float | None = None) -> int: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class KnowsDone(Protocol):
+    """Optional for stores: a lookup that needs no I/O of whether a key is already done, so the
+    receiver can acknowledge a duplicate before assembling its inbox record."""
+
+    def is_done(self, key: str) -> bool: ...
 
 
 @runtime_checkable

@@ -105,6 +105,10 @@ class MemoryStore:
                 delivery.error = error
                 delivery.updated_at = time.time()
 
+    def is_done(self, key: str) -> bool:
+        """True when the key was processed successfully (a dict lookup, no lock needed)."""
+        return self._keys.get(key) == _DONE
+
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         with self._lock:
