@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -357,59 +358,91 @@ def build_event(
     data = obj.get("data")
     if kind is None:
         kind = detect_kind(obj, feature)
-    inner: dict[str, Any] = data if isinstance(data, dict) else {}
-    results: dict[str, Any] = {}
-    if kind == "music" or kind == "unknown":
-        items = inner.get("data")
-        if isinstance(items, list) and items:
-            tracks = _validate(_TRACKS, items)
-            for track in tracks:
-                created = track.created_at
-                if created is not None and created.tzinfo is None:
-                    track.__dict__["created_at"] = created.replace(tzinfo=timezone.utc)
-            results["tracks"] = tracks
-    elif kind == "lyrics":
-        items = inner.get("data")
-        if isinstance(items, list) and items:
-            results["lyrics"] = _validate(_LYRICS, items)
-    elif kind == "wav":
-        results["wav_url"] = _url(inner.get("audioWavUrl") or inner.get("audio_wav_url"))
-    elif kind == "stems":
-        info = inner.get("vocal_separation_info") or inner.get("vocal_removal_info")
-        if isinstance(info, dict):
-            results["stems"] = _validate(_STEMS, info)
-    elif kind == "midi":
-        if "instruments" in inner or "state" in inner:
-            results["midi"] = _validate(_MIDI, inner)
-    elif kind == "video":
-        results["video_url"] = _url(inner.get("video_url") or inner.get("videoUrl"))
-    elif kind == "cover_image":
-        images = inner.get("images")
-        if isinstance(images, list):
-            results["images"] = [url for url in images if isinstance(url, str) and url]
-    elif kind == "recovery":
-        items = data if isinstance(data, list) else inner.get("data")
-        if isinstance(items, list) and items:
-            results["recovered"] = _validate(_RECOVERED, items)
-    elif kind == "voice":
-        results["voice"] = _validate(_VOICE, inner)
+    inner: dict[str, Any] = data if type(data) is dict else {}
     msg = obj.get("msg")
-    extras: dict[str, Any] = {}
-    if received_at is not None:
-        extras["received_at"] = received_at
-    return Event(
-        task_id=found.task_id,
-        kind=kind,
-        stage=found.stage,
-        status=found.status,
-        code=found.code,
-        msg=msg if isinstance(msg, str) else "" if msg is None else str(msg),
-        code_info=code_info(found.code),
-        dedupe_key=found.dedupe_key,
-        raw=obj,
-        feature=feature,
-        context=context,
-        error=_error_text(inner),
-        **results,
-        **extras,
+    event = Event(
+        found.task_id,
+        kind,
+        found.stage,
+        found.status,
+        found.code,
+        msg if type(msg) is str else "" if msg is None else str(msg),
+        code_info(found.code),
+        found.dedupe_key,
+        obj,
+        feature,
+        context,
+        received_at or datetime.now(timezone.utc),
     )
+    if inner:
+        event.error = _error_text(inner)
+        _RESULTS[kind](event, inner)
+    elif kind == "recovery" and type(data) is list and data:
+        event.recovered = _validate(_RECOVERED, data)
+    return event
+
+
+def _tracks(event: Event, inner: dict[str, Any]) -> None:
+    items = inner.get("data")
+    if type(items) is list and items:
+        tracks = _validate(_TRACKS, items)
+        for track in tracks:
+            created = track.created_at
+            if created is not None and created.tzinfo is None:
+                track.__dict__["created_at"] = created.replace(tzinfo=timezone.utc)
+        event.tracks = tracks
+
+
+def _lyrics(event: Event, inner: dict[str, Any]) -> None:
+    items = inner.get("data")
+    if type(items) is list and items:
+        event.lyrics = _validate(_LYRICS, items)
+
+
+def _wav(event: Event, inner: dict[str, Any]) -> None:
+    event.wav_url = _url(inner.get("audioWavUrl") or inner.get("audio_wav_url"))
+
+
+def _stems(event: Event, inner: dict[str, Any]) -> None:
+    info = inner.get("vocal_separation_info") or inner.get("vocal_removal_info")
+    if type(info) is dict:
+        event.stems = _validate(_STEMS, info)
+
+
+def _midi(event: Event, inner: dict[str, Any]) -> None:
+    if "instruments" in inner or "state" in inner:
+        event.midi = _validate(_MIDI, inner)
+
+
+def _video(event: Event, inner: dict[str, Any]) -> None:
+    event.video_url = _url(inner.get("video_url") or inner.get("videoUrl"))
+
+
+def _images(event: Event, inner: dict[str, Any]) -> None:
+    images = inner.get("images")
+    if type(images) is list:
+        event.images = [url for url in images if isinstance(url, str) and url]
+
+
+def _recovered(event: Event, inner: dict[str, Any]) -> None:
+    items = inner.get("data")
+    if type(items) is list and items:
+        event.recovered = _validate(_RECOVERED, items)
+
+
+def _voice(event: Event, inner: dict[str, Any]) -> None:
+    event.voice = _validate(_VOICE, inner)
+
+
+_RESULTS: dict[str, Callable[[Event, dict[str, Any]], None]] = {
+    "music": _tracks,
+    "unknown": _tracks,
+    "lyrics": _lyrics,
+    "wav": _wav,
+    "stems": _stems,
+    "midi": _midi,
+    "video": _video,
+    "cover_image": _images,
+    "recovery": _recovered,
+    "voice": _voice,
+}
