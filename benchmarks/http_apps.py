@@ -1,4 +1,4 @@
-"""The servers `benchmarks/http.py` compares: each suno-hooks adapter and a hand-written
+"""The servers `benchmarks/http_adapters.py` compares: each suno-hooks adapter and a hand-written
 endpoint in the same framework doing the same work (read the body, validate an equivalent
 pydantic model, insert into a dict, answer `{"status": "received"}`).
 

@@ -3,13 +3,12 @@ out, nothing else. Both are CSRF-exempt: callbacks are authenticated by signatur
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ...inbound import Headers, InboundRequest
+from ...inbound import InboundRequest
 from ...outcome import Outcome
+from ...wsgi import inbound_request_with_body
 from .conf import get_receiver
 from .dispatcher import DjangoDispatcher
 
@@ -30,28 +29,11 @@ def read_body(request: HttpRequest, max_body: int) -> tuple[bytes, bool]:
 def to_inbound_request(
     request: HttpRequest, max_body: int, feature: str | None = None
 ) -> InboundRequest:
-    """Translate a Django request into the receiver's request (the body read only for POST)."""
-    meta = request.META
-    headers = Headers()
-    for name, value in meta.items():
-        if name.startswith("HTTP_"):
-            dict.__setitem__(headers, name[5:].replace("_", "-").lower(), value)
-    content_type = meta.get("CONTENT_TYPE")
-    if content_type:
-        dict.__setitem__(headers, "content-type", content_type)
+    """Translate a Django request into the receiver's request (the body read only for POST);
+    `request.META` has the WSGI environ's shape under WSGI and ASGI alike."""
     method = request.method or "GET"
     body, too_large = read_body(request, max_body) if method == "POST" else (b"", False)
-    query_string = meta.get("QUERY_STRING")
-    return InboundRequest(
-        method=method,
-        body=body,
-        headers=headers,
-        query=dict(parse_qsl(query_string)) if query_string else {},
-        path=request.path,
-        peer=meta.get("REMOTE_ADDR"),
-        feature=feature,
-        body_too_large=too_large,
-    )
+    return inbound_request_with_body(request.META, body, too_large, feature)
 
 
 def to_response(outcome: Outcome) -> HttpResponse:

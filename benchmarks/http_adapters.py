@@ -2,7 +2,7 @@
 framework, under real servers: uvicorn (1 worker) for ASGI, gunicorn (1 sync worker) for WSGI.
 
     pip install -e ".[bench]" && apt-get install wrk
-    python benchmarks/http.py [--duration 10] [--connections 8] [--rounds 2]
+    python benchmarks/http_adapters.py [--duration 10] [--connections 8] [--rounds 2]
 
 The server runs on core 0, `wrk` on core 1 (`taskset`); every request is a new two-track
 callback (the Lua script varies the task id). Needs `wrk` (apt-get install wrk) and `taskset`.
