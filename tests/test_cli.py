@@ -103,6 +103,7 @@ def test_serve_send_events_replay(tmp_path: Path):
     assert "200 received" in output and "401 missing_signature" in output
 
     listed = run_cli("events", "--store", store, "--json", env=env)
+    assert listed.stderr == ""
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert {(r["task_id"], r["status"]) for r in rows} == {
         ("a" * 32, "failed"),
