@@ -61,7 +61,7 @@ async def to_inbound_request(
     too_large = False
     body = b""
     if method == "POST":
-        length = headers.get("content-length")
+        length = dict.get(headers, "content-length")
         if length is not None and length.isdigit() and int(length) > max_body:
             too_large = True
         else:
@@ -87,9 +87,10 @@ async def send_outcome(send: Send, outcome: Outcome) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(content)).encode()),
     ]
-    headers.extend(
-        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers.items()
-    )
+    if outcome.headers:
+        headers.extend(
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers.items()
+        )
     await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
 
