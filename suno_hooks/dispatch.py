@@ -34,13 +34,19 @@ def describe_failure(receiver: Callable[..., Any], exc: BaseException) -> str:
 class Dispatcher(Protocol):
     """What the receiver needs to emit signals; framework adapters may supply their own."""
 
-    def send(self, sender: Any, event: Event) -> list[str]: ...
+    def send(self, sender: Any, event: Event) -> list[str]:
+        """Call every receiver of the event's signals; the failures, one line each."""
+        ...
 
-    async def asend(self, sender: Any, event: Event) -> list[str]: ...
+    async def asend(self, sender: Any, event: Event) -> list[str]:
+        """`send` on an event loop, awaiting async receivers."""
+        ...
 
     def rejected(
         self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
-    ) -> None: ...
+    ) -> None:
+        """Tell monitors that a request was refused; never raises."""
+        ...
 
 
 def _stage_signal(event: Event) -> Signal:

@@ -126,11 +126,18 @@ class Store(Protocol):
 
     def claim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
-    ) -> Claim: ...
+    ) -> Claim:
+        """Atomically decide what to do with `delivery` and, when NEW, record it as processing
+        (attempts counted) with a lease; a terminal stage marks its task finished."""
+        ...
 
-    def finish(self, key: str, *, error: str | None = None) -> None: ...
+    def finish(self, key: str, *, error: str | None = None) -> None:
+        """Record the outcome of a claimed delivery: done, or failed with `error` (for replay)."""
+        ...
 
-    def get(self, key: str) -> Delivery | None: ...
+    def get(self, key: str) -> Delivery | None:
+        """The inbox entry for a dedupe key, if still kept."""
+        ...
 
     def deliveries(
         self,
@@ -139,11 +146,17 @@ class Store(Protocol):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
-    ) -> list[Delivery]: ...
+    ) -> list[Delivery]:
+        """Inbox entries, newest first, filtered by status, kind and task id."""
+        ...
 
-    def purge(self, older_than: float | None = None) -> int: ...
+    def purge(self, older_than: float | None = None) -> int:
+        """Forget deliveries received before `older_than` (default: now − retention); how many."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections."""
+        ...
 
 
 @runtime_checkable
@@ -151,7 +164,9 @@ class KnowsDone(Protocol):
     """Optional for stores: a lookup that needs no I/O of whether a key is already done, so the
     receiver can acknowledge a duplicate before assembling its inbox record."""
 
-    def is_done(self, key: str) -> bool: ...
+    def is_done(self, key: str) -> bool:
+        """True when the key was processed successfully (never blocks)."""
+        ...
 
 
 @runtime_checkable
@@ -162,11 +177,17 @@ class AsyncStore(Protocol):
 
     async def aclaim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
-    ) -> Claim: ...
+    ) -> Claim:
+        """`Store.claim` without blocking the event loop."""
+        ...
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None: ...
+    async def afinish(self, key: str, *, error: str | None = None) -> None:
+        """`Store.finish` without blocking the event loop."""
+        ...
 
-    async def aget(self, key: str) -> Delivery | None: ...
+    async def aget(self, key: str) -> Delivery | None:
+        """`Store.get` without blocking the event loop."""
+        ...
 
     async def adeliveries(
         self,
@@ -175,6 +196,10 @@ class AsyncStore(Protocol):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
-    ) -> list[Delivery]: ...
+    ) -> list[Delivery]:
+        """`Store.deliveries` without blocking the event loop."""
+        ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
