@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -51,18 +52,23 @@ def has_postgres() -> bool:
     return bool(shutil.which("initdb") or glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
 
-def ensure_postgres() -> None:
-    """Install PostgreSQL (the Django store's concurrency tests start a server) when missing."""
-    if has_postgres():
+def has_redis() -> bool:
+    """True when `redis-server` is on PATH."""
+    return bool(shutil.which("redis-server"))
+
+
+def apt_install(package: str, present: Callable[[], bool]) -> None:
+    """Install a Debian package the tests need when it is missing; stop loudly if that fails."""
+    if present():
         return
     if not shutil.which("apt-get"):
-        sys.exit("The tests need PostgreSQL (initdb, postgres) and apt-get is not available.")
-    sudo = [] if getattr(os, "geteuid", lambda: 0)() == 0 else ["sudo"]
+        sys.exit(f"The tests need {package} and apt-get is not available to install it.")
+    sudo = [] if os.name != "posix" or os.geteuid() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     run(*sudo, "apt-get", "update", env=env)
-    run(*sudo, "apt-get", "install", "-y", "--no-install-recommends", "postgresql", env=env)
-    if not has_postgres():
-        sys.exit("PostgreSQL was installed but initdb cannot be found.")
+    run(*sudo, "apt-get", "install", "-y", "--no-install-recommends", package, env=env)
+    if not present():
+        sys.exit(f"{package} was installed but cannot be found.")
 
 
 def serve(argv: list[str]) -> None:
@@ -70,28 +76,13 @@ def serve(argv: list[str]) -> None:
     run(BIN / "suno-hooks", "serve", *argv)
 
 
-def ensure_redis_server() -> None:
-    """The tests start real redis-servers: install the Debian package when the binary is missing."""
-    if shutil.which("redis-server"):
-        return
-    apt = shutil.which("apt-get")
-    if apt is None:
-        sys.exit("redis-server is missing and apt-get is not available: install redis-server.")
-    sudo = [] if os.name != "posix" or os.geteuid() == 0 else ["sudo"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run(*sudo, apt, "update", env=env)
-    run(*sudo, apt, "install", "-y", "redis-server", env=env)
-    if not shutil.which("redis-server"):
-        sys.exit("redis-server is still missing after apt-get install redis-server.")
-
-
 def test(argv: list[str]) -> None:
     ensure_venv()
-    ensure_redis_server()
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
-    ensure_postgres()
+    apt_install("redis-server", has_redis)  # the Redis store's tests start real servers
+    apt_install("postgresql", has_postgres)  # so do the Django store's concurrency tests
     run(PYTHON, "-m", "pytest", "-q", *argv)
 
 
