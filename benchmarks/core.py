@@ -15,44 +15,22 @@ import argparse
 import base64
 import hashlib
 import hmac
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.baseline import BaselineCallback
 from suno_hooks import Receiver, task_completed
 from suno_hooks.inbound import Headers, InboundRequest
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 KEY = "whk_benchmark_key_0123456789abcdef"
-
-
-class FloorTrack(BaseModel):
-    id: str | None = None
-    audio_url: str | None = None
-    stream_audio_url: str | None = None
-    image_url: str | None = None
-    prompt: str | None = None
-    model_name: str | None = None
-    title: str | None = None
-    tags: str | None = None
-    createTime: datetime | None = None  # noqa: N815 (the wire name)
-    duration: float | None = None
-
-
-class FloorData(BaseModel):
-    callbackType: str  # noqa: N815
-    task_id: str
-    data: list[FloorTrack] | None = None
-
-
-class FloorBody(BaseModel):
-    code: int
-    msg: str
-    data: FloorData
 
 
 def bodies(n: int) -> list[tuple[bytes, dict[str, str]]]:
@@ -86,7 +64,7 @@ def main() -> None:
     def floor(count: int) -> None:
         seen: dict[str, bool] = {}
         for raw, headers in samples[:count]:
-            body = FloorBody.model_validate_json(raw)
+            body = BaselineCallback.model_validate_json(raw)
             message = f"{body.data.task_id}.{headers['X-Webhook-Timestamp']}".encode()
             expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
             if not hmac.compare_digest(expected, headers["X-Webhook-Signature"].encode()):

@@ -14,11 +14,15 @@ import argparse
 import asyncio
 import logging
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import django
 from django.conf import settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 settings.configure(
     DEBUG=False,
@@ -46,48 +50,13 @@ from django.http import HttpRequest, HttpResponse  # noqa: E402
 from django.test import AsyncClient, Client  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 
+from benchmarks.baseline import BaselineCallback  # noqa: E402
 from suno_hooks.contrib.django import signals  # noqa: E402
 from suno_hooks.contrib.django.urls import callback_patterns  # noqa: E402
 from suno_hooks.testing import encode, make_callback  # noqa: E402
 
-
-class HandTrack(BaseModel):
-    """A track as the hand-written view validates it."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-    id: str
-    audio_url: str | None = None
-    stream_audio_url: str | None = None
-    image_url: str | None = None
-    prompt: str | None = None
-    model_name: str | None = None
-    title: str | None = None
-    tags: str | None = None
-    created_at: str | None = Field(default=None, alias="createTime")
-    duration: float | None = None
-
-
-class HandData(BaseModel):
-    """The callback's `data` object."""
-
-    model_config = ConfigDict(extra="allow")
-    callbackType: str  # noqa: N815
-    task_id: str
-    data: list[HandTrack] | None = None
-
-
-class HandCallback(BaseModel):
-    """A music callback, validated by the hand-written view."""
-
-    model_config = ConfigDict(extra="allow")
-    code: int
-    msg: str
-    data: HandData
-
-
-SEEN: dict[str, HandCallback] = {}
+SEEN: dict[str, BaselineCallback] = {}
 RECEIVED = b'{"status": "received"}'
 
 
@@ -99,8 +68,8 @@ async def async_no_op(sender: Any = None, **kwargs: Any) -> None:
     """The one receiver on each side (async views)."""
 
 
-def parse_by_hand(request: HttpRequest) -> HandCallback:
-    callback = HandCallback.model_validate_json(request.body)
+def parse_by_hand(request: HttpRequest) -> BaselineCallback:
+    callback = BaselineCallback.model_validate_json(request.body)
     SEEN[callback.data.task_id] = callback
     return callback
 

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, request
-from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from benchmarks.baseline import BaselineCallback
 from suno_hooks import Event, MemoryStore, Receiver, task_completed
 from suno_hooks.asgi import asgi_app
 from suno_hooks.contrib.flask import SunoHooks
@@ -27,31 +27,6 @@ from suno_hooks.wsgi import wsgi_app
 logging.getLogger("suno_hooks").setLevel(logging.ERROR)
 
 ANSWER = b'{"status": "received"}'
-
-
-class BenchTrack(BaseModel):
-    id: str
-    audio_url: str
-    stream_audio_url: str
-    image_url: str
-    prompt: str
-    model_name: str
-    title: str
-    tags: str
-    createTime: str  # noqa: N815 (wire name)
-    duration: float
-
-
-class BenchData(BaseModel):
-    callbackType: str  # noqa: N815 (wire name)
-    task_id: str
-    data: list[BenchTrack] | None
-
-
-class BenchCallback(BaseModel):
-    code: int
-    msg: str
-    data: BenchData
 
 
 def _receiver() -> Receiver:
@@ -66,7 +41,7 @@ def _receiver() -> Receiver:
 
 def _remember(seen: dict[str, bytes], body: bytes) -> None:
     """Validate, then keep the raw body under its dedupe key (as an inbox does)."""
-    callback = BenchCallback.model_validate_json(body)
+    callback = BaselineCallback.model_validate_json(body)
     seen[f"{callback.data.task_id}:{callback.data.callbackType}"] = body
 
 
