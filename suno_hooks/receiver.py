@@ -295,25 +295,45 @@ class Receiver:
     def _process(self, admitted: _Admitted | Outcome, sender: Any) -> Outcome:
         if isinstance(admitted, Outcome):
             return admitted
-        outcome = self._process_claimed(admitted, sender)
+        outcome = self._claim_or_answer(admitted)
+        if outcome is None:
+            outcome = self._answer_dispatch(*self._dispatch(admitted, sender))
         outcome.delivery = admitted.delivery
         return outcome
 
     async def _aprocess(self, admitted: _Admitted | Outcome, sender: Any) -> Outcome:
         if isinstance(admitted, Outcome):
             return admitted
-        outcome = await self._aprocess_claimed(admitted, sender)
+        outcome = await self._aclaim_or_answer(admitted)
+        if outcome is None:
+            outcome = self._answer_dispatch(*await self._adispatch(admitted, sender))
         outcome.delivery = admitted.delivery
         return outcome
 
-    def _process_claimed(self, admitted: _Admitted, sender: Any) -> Outcome:
+    def _claim_or_answer(self, admitted: _Admitted) -> Outcome | None:
+        """Claim the delivery; None when it is new (to dispatch), else the answer to give."""
         try:
             claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
         except Exception as exc:
             raise self._store_error(exc) from None
-        early = self._answer_claim(claim)
-        if early is not None:
-            return early
+        return self._answer_claim(claim)
+
+    async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
+        delivery, replay = admitted.delivery, admitted.replay
+        try:
+            if self._async_store:
+                store: AsyncStore = self.store  # type: ignore[assignment]
+                claim = await store.aclaim(delivery, lease=self.lease, replay=replay)
+            else:
+                claim = await asyncio.to_thread(
+                    self.store.claim, delivery, lease=self.lease, replay=replay
+                )
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        return self._answer_claim(claim)
+
+    def _dispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
+        """Build the event, run the receivers, record done or failed; the event and the error."""
         event = self._event(admitted)
         error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
         try:
@@ -322,21 +342,7 @@ class Receiver:
             logger.exception(
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
             )
-        return self._answer_dispatch(event, error)
-
-    async def _aprocess_claimed(self, admitted: _Admitted, sender: Any) -> Outcome:
-        early = await self._aclaim_or_answer(admitted)
-        if early is not None:
-            return early
-        event, error = await self._adispatch(admitted, sender)
-        return self._answer_dispatch(event, error)
-
-    async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
-        try:
-            claim = await self._aclaim(admitted)
-        except Exception as exc:
-            raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         event = self._event(admitted)
@@ -350,14 +356,6 @@ class Receiver:
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
             )
         return event, error
-
-    async def _aclaim(self, admitted: _Admitted) -> Claim:
-        if self._async_store:
-            store: AsyncStore = self.store  # type: ignore[assignment]
-            return await store.aclaim(admitted.delivery, lease=self.lease, replay=admitted.replay)
-        return await asyncio.to_thread(
-            self.store.claim, admitted.delivery, lease=self.lease, replay=admitted.replay
-        )
 
     async def _aget(self, key: str) -> Delivery | None:
         if self._async_store:
