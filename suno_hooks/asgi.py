@@ -55,7 +55,7 @@ async def to_inbound_request(
 ) -> InboundRequest:
     """Translate an ASGI HTTP scope (and its body) into the receiver's request."""
     headers = Headers.from_lower(
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+        [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
     )
     method = scope["method"]
     too_large = False

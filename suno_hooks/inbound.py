@@ -17,24 +17,16 @@ class Headers(dict[str, str]):
         if isinstance(headers, Headers):
             return headers
         pairs = headers.items() if isinstance(headers, Mapping) else headers
-        result = cls()
-        for name, value in pairs:
-            lower = name.lower()
-            if lower in result:
-                result[lower] = f"{result[lower]},{value}"
-            else:
-                result[lower] = value
-        return result
+        return cls.from_lower([(name.lower(), value) for name, value in pairs])
 
     @classmethod
     def from_lower(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
         """Build from pairs whose names are already lower-case (ASGI guarantees it)."""
-        result = cls()
+        plain: dict[str, str] = {}
         for name, value in pairs:
-            if name in result:
-                value = f"{dict.__getitem__(result, name)},{value}"
-            dict.__setitem__(result, name, value)
-        return result
+            previous = plain.get(name)
+            plain[name] = value if previous is None else f"{previous},{value}"
+        return cls(plain)
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """The header's value, whatever the case of `key`."""
