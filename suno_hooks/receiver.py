@@ -386,14 +386,14 @@ class Receiver:
             raise ForbiddenSource()
 
         signed: SignedHeaders | None = None
-        verified_ids: tuple[str, ...] = ()
+        verified_ids: list[str] = []
         if self.verifier is not None:
             signed = self.verifier.read_headers(headers)
             if signed is not None:
                 self.verifier.check_timestamp(signed)
                 candidates = task_id_candidates(body)
                 matches = self.verifier.matches
-                verified_ids = tuple(c for c in candidates if matches(c, signed))
+                verified_ids = [c for c in candidates if matches(c, signed)]
                 if candidates and not verified_ids:
                     raise InvalidSignature()
 
