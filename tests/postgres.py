@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from .services import free_port
 
 __all__ = ["PostgresServer", "find_postgres_bin", "running_postgres"]
 
@@ -61,12 +62,6 @@ def find_postgres_bin() -> Path:
             pytrace=False,
         )
     return found[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres_user(root: Path) -> list[str]:
@@ -110,7 +105,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    port = _free_port()
+    port = free_port()
     server = PostgresServer("127.0.0.1", port)
     with open(log, "wb") as log_file:
         process = subprocess.Popen(

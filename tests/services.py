@@ -10,7 +10,12 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
+import pytest
 
 
 def free_port() -> int:
@@ -19,6 +24,42 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def running(
+    command: list[str],
+    url: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 30,
+) -> Iterator[subprocess.Popen[str]]:
+    """Start a server process, wait until `url` answers HTTP (any status), yield the process and
+    stop it afterwards; the test fails with the server's output if it dies or never answers."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    output = process.stdout.read() if process.stdout else ""
+                    pytest.fail(f"{command[0]} did not answer on {url}:\n{output}")
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class RedisServer:

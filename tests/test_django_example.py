@@ -7,10 +7,8 @@ import html
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +17,10 @@ import pytest
 
 from suno_hooks.testing import encode, make_callback, sign_headers
 
+from .services import free_port, running
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django_app"
 HMAC_KEY = "whk_example_key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def example_env(tmp_path: Path, asynchronous: bool) -> dict[str, str]:
@@ -54,29 +48,9 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         command = ["-m", "uvicorn", "suno_site.asgi:application", "--port", str(port)]
     else:
         command = ["-m", "gunicorn", "suno_site.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
-    server = subprocess.Popen(
-        [sys.executable, *command], cwd=EXAMPLE, env=env, stderr=subprocess.PIPE, text=True
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/", timeout=2)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    server.kill()
-                    pytest.fail(f"{request.param} did not start: {server.communicate()[1]}")
-                time.sleep(0.1)
+    with running([sys.executable, *command], base + "/", env=env, cwd=EXAMPLE):
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def mint_callback_url(client: httpx.Client, base: str) -> str:

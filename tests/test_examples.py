@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,15 +16,11 @@ import pytest
 
 from suno_hooks.testing import encode, make_callback, sign_headers
 
+from .services import free_port, running
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 HMAC_KEY = "whk_example_key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(command: list[str], port: int, db: Path) -> Iterator[str]:
@@ -38,31 +32,9 @@ def serve(command: list[str], port: int, db: Path) -> Iterator[str]:
         TRACKS_DB=str(db),
         PYTHONPATH=str(ROOT),
     )
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"{command[0]} exited with {process.returncode}:\n{output}")
-            try:
-                httpx.get(base + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{command[0]} did not answer on {base} within 30 s")
-                time.sleep(0.1)
+    with running(command, base + "/", env=env, cwd=ROOT):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
