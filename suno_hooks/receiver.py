@@ -7,6 +7,7 @@ where they touch the store and the signal receivers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -501,18 +502,7 @@ class Receiver:
 def _readmit(kept: Delivery) -> _Admitted:
     """A kept delivery, ready to run through the pipeline again (it was verified on arrival)."""
     found = probe(load_json(kept.body))
-    delivery = Delivery(
-        key=kept.key,
-        task_id=kept.task_id,
-        stage=kept.stage,
-        body=kept.body,
-        kind=kept.kind,
-        feature=kept.feature,
-        context=kept.context,
-        headers=dict(kept.headers),
-        peer=kept.peer,
-        received_at=kept.received_at,
-    )
+    delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
     return _Admitted(found, delivery, None, datetime.fromtimestamp(kept.received_at, timezone.utc))
 
 

@@ -11,22 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suno_hooks import Receiver, callback_received
-from suno_hooks.errors import InvalidJSON, InvalidPayload
-from suno_hooks.parsing import find_task_id, load_json
 from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS
 from .test_parsing import json_values
+from .test_receiver_properties import has_task_id
 
 CONTENT_TYPES = [None, "application/json", "text/plain", "application/json; charset=latin-1", ""]
-
-
-def has_task_id(body: bytes) -> bool:
-    try:
-        find_task_id(load_json(body))
-    except (InvalidJSON, InvalidPayload):
-        return False
-    return True
 
 
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
