@@ -55,7 +55,7 @@ def deliveries(n: int) -> list[tuple[Delivery, ReplayCheck]]:
             headers=HEADERS,
             peer="203.0.113.7",
         )
-        batch.append((delivery, ReplayCheck(f"{uuid.uuid4().hex}", "d" * 64, 600.0)))
+        batch.append((delivery, ReplayCheck(f"{uuid.uuid4().hex}", b"d" * 1024, 600.0)))
     return batch
 
 

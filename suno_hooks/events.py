@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "CodeInfo",
@@ -39,6 +39,23 @@ EventKind = Literal[
 EventStatus = Literal["progress", "completed", "failed"]
 
 
+def _zone_as_utc(value: Any) -> Any:
+    """Mark a zone-less date-time text as UTC before it is parsed (`"2025-08-19 14:32:07"`)."""
+    if type(value) is str:
+        text = value.strip()
+        if len(text) == 10 and text[4:5] == "-":
+            return text + "T00:00:00Z"
+        if len(text) >= 16 and text[-1] not in "Zz":
+            zone = text[16:]
+            if "+" not in zone and "-" not in zone:
+                return text + "Z"
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_zone_as_utc)]
+"""A datetime that is always aware: text without a zone is taken as UTC; epoch numbers are UTC."""
+
+
 class CallbackModel(BaseModel):
     """Base of the wire models: lax coercion, unknown keys kept, wire names accepted as aliases."""
 
@@ -66,7 +83,7 @@ class Track(CallbackModel):
     model_name: str | None = None
     title: str | None = None
     tags: str | None = None
-    created_at: datetime | None = Field(default=None, alias="createTime")
+    created_at: UtcDatetime | None = Field(default=None, alias="createTime")
     duration: float | None = None
 
 

@@ -8,8 +8,6 @@ dispatched.
 from __future__ import annotations
 
 import copy
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,7 +40,6 @@ __all__ = [
     "kind_for_feature",
     "load_json",
     "probe",
-    "task_id_candidates",
 ]
 
 MAX_TASK_ID_LENGTH = 128
@@ -88,12 +85,6 @@ _STAGE_STATUS: dict[str, EventStatus] = {
     "complete": "completed",
     "error": "failed",
 }
-
-# The value after a task-id key: a plain string, else an escaped string or an integer.
-_TASK_ID_PLAIN = re.compile(rb'\s*:\s*"([^"\\]{1,128})"')
-_TASK_ID_VALUE = re.compile(rb'\s*:\s*("(?:[^"\\]|\\.){1,256}"|-?[0-9]{1,128}(?![0-9.eE]))')
-_TASK_ID_KEYS = (b'"task_id"', b'"taskId"')
-
 
 def load_json(body: bytes) -> dict[str, Any]:
     """Parse a body that must be a JSON object, or raise `InvalidJSON`."""
@@ -146,42 +137,9 @@ def find_task_id(obj: dict[str, Any]) -> str:
     return found
 
 
-def task_id_candidates(body: bytes) -> set[str]:
-    """Every task id in a raw body, found without a JSON parse; the real one is among them.
-
-    Used to refuse a forged signature before parsing: when no candidate verifies, the task id
-    the full lookup would find cannot verify either.
-    """
-    found: set[str] = set()
-    for key in _TASK_ID_KEYS:
-        start = body.find(key)
-        while start >= 0:
-            end = start + len(key)
-            plain = _TASK_ID_PLAIN.match(body, end)
-            if plain is not None:
-                value = _task_id_value(plain.group(1).decode("utf-8", "replace"))
-            else:
-                match = _TASK_ID_VALUE.match(body, end)
-                value = _candidate(match.group(1)) if match is not None else None
-            if value is not None:
-                found.add(value)
-            start = body.find(key, end)
-    return found
-
-
-def _candidate(token: bytes) -> str | None:
-    if token[:1] != b'"':
-        return token.decode()
-    if b"\\" in token:
-        try:
-            decoded: Any = json.loads(token)
-        except ValueError:
-            return None
-        return _task_id_value(decoded)
-    return _task_id_value(token[1:-1].decode("utf-8", "replace"))
-
-
 def _code(value: Any) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
@@ -203,20 +161,11 @@ class Probe:
     obj: dict[str, Any]
     task_id: str
     stage: str
+    status: EventStatus
     code: int
-    dedupe_key: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.dedupe_key:
-            self.dedupe_key = dedupe_key(self.task_id, self.stage)
-
-    @property
-    def status(self) -> EventStatus:
-        """`progress`, `completed` or `failed`, from the stage (and the code for unknown ones)."""
-        status = _STAGE_STATUS.get(self.stage)
-        if status is not None:
-            return status
-        return "completed" if self.code in SUCCESS_CODES else "failed"
+    dedupe_key: str
+    kind: EventKind
+    """The family the body's shape shows; a feature named by the route or token takes precedence."""
 
 
 def dedupe_key(task_id: str, stage: str) -> str:
@@ -229,15 +178,14 @@ def probe(obj: dict[str, Any]) -> Probe:
     task_id = find_task_id(obj)
     code = _code(obj.get("code"))
     data = obj.get("data")
-    raw_type = data.get("callbackType") if isinstance(data, dict) else None
+    raw_type = data.get("callbackType") if type(data) is dict else None
     success = code in SUCCESS_CODES
-    if isinstance(raw_type, str) and raw_type.strip():
-        stage = raw_type.strip().lower()[:64]
-        if stage == "complete" and not success:
-            stage = "error"
-    else:
+    stage = raw_type.strip().lower()[:64] if type(raw_type) is str else ""
+    if not stage or (stage == "complete" and not success):
         stage = "complete" if success else "error"
-    return Probe(obj, task_id, stage, code, f"{task_id}:{stage}")
+    status = _STAGE_STATUS.get(stage) or ("completed" if success else "failed")
+    kind = _kind_from_shape(data)
+    return Probe(obj, task_id, stage, status, code, f"{task_id}:{stage}", kind)
 
 
 def kind_for_feature(feature: str | None) -> EventKind | None:
@@ -249,10 +197,10 @@ def kind_for_feature(feature: str | None) -> EventKind | None:
 
 def detect_kind(obj: dict[str, Any], feature: str | None = None) -> EventKind:
     """The family of a body: from the feature when known, else from the body's shape."""
-    return kind_for_feature(feature) or _kind_from_shape(obj, obj.get("data"))
+    return kind_for_feature(feature) or _kind_from_shape(obj.get("data"))
 
 
-def _kind_from_shape(obj: dict[str, Any], data: Any) -> EventKind:
+def _kind_from_shape(data: Any) -> EventKind:
     if isinstance(data, list):
         return "recovery"
     if not isinstance(data, dict):
@@ -358,7 +306,7 @@ def build_event(
     obj = found.obj
     data = obj.get("data")
     if kind is None:
-        kind = detect_kind(obj, feature)
+        kind = kind_for_feature(feature) or found.kind
     inner: dict[str, Any] = data if type(data) is dict else {}
     msg = obj.get("msg")
     event = Event(
@@ -386,12 +334,7 @@ def build_event(
 def _tracks(event: Event, inner: dict[str, Any]) -> None:
     items = inner.get("data")
     if type(items) is list and items:
-        tracks = _validate(_TRACKS, items)
-        for track in tracks:
-            created = track.created_at
-            if created is not None and created.tzinfo is None:
-                track.__dict__["created_at"] = created.replace(tzinfo=timezone.utc)
-        event.tracks = tracks
+        event.tracks = _validate(_TRACKS, items)
 
 
 def _lyrics(event: Event, inner: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,7 +22,6 @@ from .errors import (
     ForbiddenSource,
     HandlerError,
     InProgress,
-    InvalidSignature,
     InvalidToken,
     MethodNotAllowed,
     MissingSignature,
@@ -35,7 +35,7 @@ from .events import Event
 from .inbound import InboundRequest
 from .network import SourceFilter
 from .outcome import Outcome
-from .parsing import Probe, build_event, detect_kind, load_json, probe, task_id_candidates
+from .parsing import Probe, build_event, kind_for_feature, load_json, probe
 from .stores import (
     AsyncStore,
     Claim,
@@ -52,8 +52,6 @@ from .verification import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     HmacVerifier,
-    SignedHeaders,
-    body_digest,
 )
 
 __all__ = ["DEFAULT_MAX_BODY", "Receiver", "Require"]
@@ -86,7 +84,6 @@ class _Admitted:
     found: Probe
     delivery: Delivery
     replay: ReplayCheck | None
-    received_at: datetime
 
 
 class Receiver:
@@ -116,6 +113,7 @@ class Receiver:
             hmac_keys = [hmac_keys]
         keys = [key for key in (hmac_keys or []) if key]
         self.verifier = HmacVerifier(keys, tolerance=tolerance) if keys else None
+        self._guard_ttl = 2 * float(tolerance)
         self.signer = TokenSigner(secret_key, max_age=token_max_age) if secret_key else None
         self.require: Require = self._resolve_require(require)
         self.sources = (
@@ -375,7 +373,8 @@ class Receiver:
 
     def _admit(self, request: InboundRequest) -> _Admitted | Outcome:
         """Every check that needs no store; an `Outcome` when the answer is already known."""
-        if request.method.upper() != "POST":
+        method = request.method
+        if method != "POST" and method.upper() != "POST":
             raise MethodNotAllowed()
         body = request.body
         if request.body_too_large or len(body) > self.max_body:
@@ -386,52 +385,38 @@ class Receiver:
         if self.sources is not None and not self.sources.allows(request.peer, headers):
             raise ForbiddenSource()
 
-        signed: SignedHeaders | None = None
-        verified_ids: list[str] = []
-        if self.verifier is not None:
-            signed = self.verifier.read_headers(headers)
-            if signed is not None:
-                self.verifier.check_timestamp(signed)
-                candidates = task_id_candidates(body)
-                matches = self.verifier.matches
-                verified_ids = [c for c in candidates if matches(c, signed)]
-                if candidates and not verified_ids:
-                    raise InvalidSignature()
-
         found = probe(load_json(body))
-
-        if signed is not None and found.task_id not in verified_ids:
-            assert self.verifier is not None
-            if not self.verifier.matches(found.task_id, signed):
-                raise InvalidSignature()
-        claims = self._read_token(request)
+        signed = None if self.verifier is None else self.verifier.check(found.task_id, headers)
+        claims = self._read_token(request) if request.query else None
         self._enforce(signed is not None, claims is not None)
-        if self._is_done is not None and self._is_done(found.dedupe_key):
+        key = found.dedupe_key
+        if self._is_done is not None and self._is_done(key):
             duplicate = Outcome.accepted("duplicate")
-            duplicate.delivery = Delivery(found.dedupe_key, found.task_id, found.stage, body)
+            duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
             return duplicate
 
-        feature = (claims.feature if claims else None) or request.feature
-        received_at = datetime.now(timezone.utc)
+        feature = request.feature
+        context = None
+        if claims is not None:
+            feature = claims.feature or feature
+            context = claims.context
         delivery = Delivery(
-            key=found.dedupe_key,
-            task_id=found.task_id,
-            stage=found.stage,
-            body=body,
-            kind=detect_kind(found.obj, feature),
-            feature=feature,
-            context=claims.context if claims else None,
-            headers=_kept_headers(headers),
-            peer=request.peer,
-            received_at=received_at.timestamp(),
+            key,
+            found.task_id,
+            found.stage,
+            body,
+            (feature and kind_for_feature(feature)) or found.kind,
+            feature,
+            context,
+            _kept_headers(headers),
+            request.peer,
+            time.time(),
         )
-        replay = None
-        if signed is not None:
-            replay = ReplayCheck(signed.replay_key, body_digest(body), 2 * self.verifier.tolerance)  # type: ignore[union-attr]
-        return _Admitted(found, delivery, replay, received_at)
+        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
+        return _Admitted(found, delivery, replay)
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
-        if not request.query or self.signer is None:
+        if self.signer is None:
             return None
         token = request.query.get(TOKEN_PARAM)
         if not token:
@@ -460,7 +445,7 @@ class Receiver:
                 admitted.found,
                 feature=delivery.feature,
                 context=delivery.context,
-                received_at=admitted.received_at,
+                received_at=datetime.fromtimestamp(delivery.received_at, timezone.utc),
                 kind=delivery.kind,  # type: ignore[arg-type]
             )
         except Exception:
@@ -503,7 +488,7 @@ def _readmit(kept: Delivery) -> _Admitted:
     """A kept delivery, ready to run through the pipeline again (it was verified on arrival)."""
     found = probe(load_json(kept.body))
     delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
-    return _Admitted(found, delivery, None, datetime.fromtimestamp(kept.received_at, timezone.utc))
+    return _Admitted(found, delivery, None)
 
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"

@@ -77,22 +77,22 @@ def test_progress_after_terminal_is_stale(store: Store):
 
 
 def test_replay_guard(store: Store):
-    guard = ReplayCheck("123:sig", "digest-a", ttl=600)
+    guard = ReplayCheck("123:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=guard).result is ClaimResult.NEW
     store.finish("t1:complete")
-    same_body = ReplayCheck("123:sig", "digest-a", ttl=600)
+    same_body = ReplayCheck("123:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=same_body).result is ClaimResult.DUPLICATE
-    other_body = ReplayCheck("123:sig", "digest-b", ttl=600)
+    other_body = ReplayCheck("123:sig", b"body-b", ttl=600)
     replayed = store.claim(delivery("t1", "error"), lease=60, replay=other_body)
     assert replayed.result is ClaimResult.REPLAYED
     assert store.get("t1:error") is None
 
 
 def test_expired_signature_is_forgotten(store: Store):
-    short = ReplayCheck("9:sig", "digest-a", ttl=0.01)
+    short = ReplayCheck("9:sig", b"body-a", ttl=0.01)
     store.claim(delivery(), lease=60, replay=short)
     time.sleep(0.02)
-    later = ReplayCheck("9:sig", "digest-b", ttl=600)
+    later = ReplayCheck("9:sig", b"body-b", ttl=600)
     assert store.claim(delivery("t2"), lease=60, replay=later).result is ClaimResult.NEW
 
 
@@ -123,7 +123,7 @@ async def test_async_twins(store: Store):
 @pytest.mark.django_db(transaction=True)
 def test_orm_rows_and_purge_of_guard_and_terminal_tasks():
     store = DjangoStore()
-    store.claim(delivery(), lease=60, replay=ReplayCheck("1:s", "d", ttl=0.01))
+    store.claim(delivery(), lease=60, replay=ReplayCheck("1:s", b"body", ttl=0.01))
     assert TerminalTask.objects.filter(task_id="t1").exists()
     row = DeliveryRow.objects.get()
     assert row.status == "processing" and row.lease_until is not None

@@ -59,7 +59,7 @@ def test_a_claim_is_one_round_trip(redis_server: RedisServer, monkeypatch: pytes
     admin = redis.Redis.from_url(redis_server.url)
     evalsha_before = commandstat(admin, "evalsha")
     monkeypatch.setattr(Connection, "send_packed_command", counting_send)
-    guard = ReplayCheck("1700000000:sig", "digest", ttl=600)
+    guard = ReplayCheck("1700000000:sig", b"body", ttl=600)
     assert store.claim(delivery("one-trip"), lease=60, replay=guard).result is ClaimResult.NEW
     assert len(sent) == 1
     assert store.claim(delivery("one-trip"), lease=60, replay=guard).result is (
@@ -75,7 +75,7 @@ def test_a_claim_is_one_round_trip(redis_server: RedisServer, monkeypatch: pytes
 def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
     name = prefix()
     store = RedisStore(redis_server.url, prefix=name, retention=3600)
-    guard = ReplayCheck("1700000000:sig", "digest", ttl=600)
+    guard = ReplayCheck("1700000000:sig", b"body", ttl=600)
     store.claim(delivery("ttl-task"), lease=60, replay=guard)
     store.finish("ttl-task:complete", error="boom")
     admin = redis.Redis.from_url(redis_server.url)

@@ -132,18 +132,18 @@ def test_failed_progress_after_terminal_is_stale(store: Store):
 
 
 def test_replay_guard(store: Store):
-    guard = ReplayCheck("123:sig", "digest-a", ttl=600)
+    guard = ReplayCheck("123:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=guard).result is ClaimResult.NEW
     store.finish("t1:complete")
-    same_body = ReplayCheck("123:sig", "digest-a", ttl=600)
+    same_body = ReplayCheck("123:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=same_body).result is ClaimResult.DUPLICATE
-    other_body = ReplayCheck("123:sig", "digest-b", ttl=600)
+    other_body = ReplayCheck("123:sig", b"body-b", ttl=600)
     assert (
         store.claim(delivery("t1", "error"), lease=60, replay=other_body).result
         is ClaimResult.REPLAYED
     )
     assert store.get("t1:error") is None
-    other_signature = ReplayCheck("124:sig", "digest-b", ttl=600)
+    other_signature = ReplayCheck("124:sig", b"body-b", ttl=600)
     assert (
         store.claim(delivery("t1", "error"), lease=60, replay=other_signature).result
         is ClaimResult.NEW
@@ -153,21 +153,21 @@ def test_replay_guard(store: Store):
 def test_replay_guard_is_recorded_even_for_a_duplicate(store: Store):
     store.claim(delivery(), lease=60)
     store.finish("t1:complete")
-    resend = ReplayCheck("200:sig", "digest-a", ttl=600)
+    resend = ReplayCheck("200:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=resend).result is ClaimResult.DUPLICATE
-    forged = ReplayCheck("200:sig", "digest-forged", ttl=600)
+    forged = ReplayCheck("200:sig", b"body-forged", ttl=600)
     assert (
         store.claim(delivery("t1", "error"), lease=60, replay=forged).result is ClaimResult.REPLAYED
     )
 
 
 def test_replay_guard_entry_expires(store: Store):
-    first = ReplayCheck("300:sig", "digest-a", ttl=0.05)
+    first = ReplayCheck("300:sig", b"body-a", ttl=0.05)
     assert store.claim(delivery(), lease=60, replay=first).result is ClaimResult.NEW
     time.sleep(0.1)
-    later = ReplayCheck("300:sig", "digest-b", ttl=600)
+    later = ReplayCheck("300:sig", b"body-b", ttl=600)
     assert store.claim(delivery("t2"), lease=60, replay=later).result is ClaimResult.NEW
-    again = ReplayCheck("300:sig", "digest-a", ttl=600)
+    again = ReplayCheck("300:sig", b"body-a", ttl=600)
     assert store.claim(delivery("t3"), lease=60, replay=again).result is ClaimResult.REPLAYED
 
 

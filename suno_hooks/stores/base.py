@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ __all__ = [
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
+PROGRESS_STAGES = ("text", "first")
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -62,7 +64,7 @@ class Delivery:
     @property
     def terminal(self) -> bool:
         """True when this stage ends its task (anything but `text` and `first`)."""
-        return self.stage not in ("text", "first")
+        return self.stage not in PROGRESS_STAGES
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (body decoded as UTF-8 text) for listings and the CLI."""
@@ -102,11 +104,16 @@ class ReplayCheck:
     """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies."""
 
     signature_key: str
-    body_digest: str
+    body: bytes
     ttl: float
 
+    @property
+    def body_digest(self) -> str:
+        """A short SHA-256 digest of the body, for stores that keep the guard out of process."""
+        return hashlib.sha256(self.body).hexdigest()[:32]
 
-@dataclass(slots=True)
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """What `claim` decided, and the attempt number when the delivery is to be processed."""
 

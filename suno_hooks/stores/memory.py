@@ -8,6 +8,7 @@ from typing import Any
 
 from .base import (
     DEFAULT_RETENTION,
+    PROGRESS_STAGES,
     Claim,
     ClaimResult,
     Delivery,
@@ -22,6 +23,7 @@ _DUPLICATE = Claim(ClaimResult.DUPLICATE)
 _IN_PROGRESS = Claim(ClaimResult.IN_PROGRESS)
 _STALE = Claim(ClaimResult.STALE)
 _REPLAYED = Claim(ClaimResult.REPLAYED)
+_FIRST = Claim(ClaimResult.NEW, 1)
 
 
 class MemoryStore:
@@ -45,7 +47,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._keys: dict[str, float | int] = {}
         self._terminal: dict[str, None] = {}
-        self._guard: dict[str, tuple[str, float]] = {}
+        self._guard: dict[str, tuple[int, float]] = {}
         self._inbox: dict[str, Delivery] = {}
         self._guard_checked = 512
 
@@ -59,27 +61,18 @@ class MemoryStore:
         now = time.time()
         key = delivery.key
         with self._lock:
-            if replay is not None:
-                seen = self._guard.get(replay.signature_key)
-                if seen is not None and seen[1] > now:
-                    if seen[0] != replay.body_digest:
-                        return _REPLAYED
-                else:
-                    if seen is not None:
-                        del self._guard[replay.signature_key]
-                    self._guard[replay.signature_key] = (replay.body_digest, now + replay.ttl)
-                    if len(self._guard) > self._guard_checked * 2:
-                        self._expire_guard(now)
+            if replay is not None and self._seen_other_body(replay, now):
+                return _REPLAYED
             state = self._keys.get(key)
             attempts = 1
             if state is not None:
                 if state == _DONE:
                     return _DUPLICATE
-                if isinstance(state, float) and state > now:
+                if state.__class__ is float and state > now:
                     return _IN_PROGRESS
                 previous = self._inbox.get(key)
                 attempts = previous.attempts + 1 if previous is not None else 2
-            if delivery.terminal:
+            if delivery.stage not in PROGRESS_STAGES:
                 self._terminal[delivery.task_id] = None
             elif delivery.task_id in self._terminal:
                 return _STALE
@@ -92,7 +85,20 @@ class MemoryStore:
             self._inbox[key] = delivery
             if len(self._inbox) > self.max_deliveries or len(self._keys) > self.max_keys:
                 self._bound()
-            return Claim(ClaimResult.NEW, attempts)
+            return _FIRST if attempts == 1 else Claim(ClaimResult.NEW, attempts)
+
+    def _seen_other_body(self, replay: ReplayCheck, now: float) -> bool:
+        # The guard lives in this process only, so the body's keyed `hash` serves as its digest.
+        fingerprint = hash(replay.body)
+        seen = self._guard.get(replay.signature_key)
+        if seen is not None and seen[1] > now:
+            return seen[0] != fingerprint
+        if seen is not None:
+            del self._guard[replay.signature_key]
+        self._guard[replay.signature_key] = (fingerprint, now + replay.ttl)
+        if len(self._guard) > self._guard_checked * 2:
+            self._expire_guard(now)
+        return False
 
     def finish(self, key: str, *, error: str | None = None) -> None:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
