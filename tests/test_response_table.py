@@ -113,6 +113,17 @@ def test_missing_or_ambiguous_task_id_is_400(client_factory: Factory, body: dict
     assert calls.count == 0
 
 
+@pytest.mark.parametrize("offset", [0, -3600])
+def test_malformed_body_is_400_before_a_forged_or_stale_signature(
+    client_factory: Factory, signed_receiver: Receiver, offset: int, calls: Calls
+):
+    headers = sign_headers(b"", "some-other-key", int(time.time()) + offset, task_id="abc")
+    for body in (b"not json", encode({"code": 200, "data": {"callbackType": "complete"}})):
+        reply = client_factory(signed_receiver).post(body, headers)
+        assert reply.status == 400, reply.body
+    assert calls.count == 0
+
+
 def test_missing_signature_is_401(client_factory: Factory, signed_receiver: Receiver, calls: Calls):
     reply = client_factory(signed_receiver).post(encode(make_callback()))
     assert_error(reply, 401, "missing_signature")
