@@ -42,6 +42,8 @@ EventStatus = Literal["progress", "completed", "failed"]
 def _zone_as_utc(value: Any) -> Any:
     """Mark a zone-less date-time text as UTC before it is parsed (`"2025-08-19 14:32:07"`)."""
     if type(value) is str:
+        if len(value) == 19 and value[10] in " T":
+            return value + "Z"
         text = value.strip()
         if len(text) == 10 and text[4:5] == "-":
             return text + "T00:00:00Z"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -166,3 +167,23 @@ def test_body_with_a_task_id_always_builds_an_event(data: Any, path: tuple[str, 
         body[path[0]] = TID
     event = build_event(probe(body))
     assert event.task_id == TID
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)),
+    st.sampled_from(
+        ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M"]
+    ),
+    st.sampled_from(["", "Z", "+00:00", "+08:00", "-05:30"]),
+)
+def test_create_time_text_is_always_aware(moment: datetime, layout: str, zone: str):
+    text = moment.strftime(layout) + zone
+    body = make_callback()
+    body["data"]["data"][0]["createTime"] = text
+    created = build_event(probe(body)).tracks[0].created_at
+    assert created is not None and created.tzinfo is not None
+    expected = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if expected.tzinfo is None:
+        expected = expected.replace(tzinfo=timezone.utc)
+    assert created == expected
