@@ -86,6 +86,7 @@ _STAGE_STATUS: dict[str, EventStatus] = {
     "error": "failed",
 }
 
+
 def load_json(body: bytes) -> dict[str, Any]:
     """Parse a body that must be a JSON object, or raise `InvalidJSON`."""
     try:
