@@ -109,7 +109,7 @@ class ReplayCheck:
 
     @property
     def body_digest(self) -> str:
-        """A short SHA-256 digest of the body, for stores that keep the guard out of process."""
+        """A short SHA-256 digest of the body: what the guard remembers of it."""
         return hashlib.sha256(self.body).hexdigest()[:32]
 
 

@@ -47,7 +47,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._keys: dict[str, float | int] = {}
         self._terminal: dict[str, None] = {}
-        self._guard: dict[str, tuple[int, float]] = {}
+        self._guard: dict[str, tuple[str, float]] = {}
         self._inbox: dict[str, Delivery] = {}
         self._guard_checked = 512
 
@@ -88,8 +88,7 @@ class MemoryStore:
             return _FIRST if attempts == 1 else Claim(ClaimResult.NEW, attempts)
 
     def _seen_other_body(self, replay: ReplayCheck, now: float) -> bool:
-        # The guard lives in this process only, so the body's keyed `hash` serves as its digest.
-        fingerprint = hash(replay.body)
+        fingerprint = replay.body_digest
         seen = self._guard.get(replay.signature_key)
         if seen is not None and seen[1] > now:
             return seen[0] != fingerprint

@@ -215,10 +215,11 @@ class SQLiteStore:
         meta = delivery.meta_json()
         with self._transaction() as conn:
             if replay is not None:
+                body_digest = replay.body_digest
                 (digest,) = conn.execute(
-                    _GUARD, (replay.signature_key, replay.body_digest, now + replay.ttl, now)
+                    _GUARD, (replay.signature_key, body_digest, now + replay.ttl, now)
                 ).fetchone()
-                if digest != replay.body_digest:
+                if digest != body_digest:
                     return Claim(ClaimResult.REPLAYED)
             row = conn.execute(
                 _CLAIM,
