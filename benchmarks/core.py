@@ -42,6 +42,23 @@ def bodies(n: int) -> list[tuple[bytes, dict[str, str]]]:
     return out
 
 
+def floor_path(samples: list[tuple[bytes, dict[str, str]]]) -> Callable[[int], None]:
+    """The floor: HMAC check + `model_validate_json` of the baseline model + a dict insert."""
+    key = KEY.encode()
+
+    def run(count: int) -> None:
+        seen: dict[str, bool] = {}
+        for raw, headers in samples[:count]:
+            body = BaselineCallback.model_validate_json(raw)
+            message = f"{body.data.task_id}.{headers['X-Webhook-Timestamp']}".encode()
+            expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
+            if not hmac.compare_digest(expected, headers["X-Webhook-Signature"].encode()):
+                raise AssertionError("floor signature")
+            seen[body.data.task_id] = True
+
+    return run
+
+
 def measure(fn: Callable[[int], None], n: int, repeat: int) -> float:
     """Best µs per call over `repeat` runs of `n` calls (the least disturbed run)."""
     runs = []
@@ -59,17 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     n, repeat = args.n, args.repeat
     samples = bodies(n)
-    key = KEY.encode()
-
-    def floor(count: int) -> None:
-        seen: dict[str, bool] = {}
-        for raw, headers in samples[:count]:
-            body = BaselineCallback.model_validate_json(raw)
-            message = f"{body.data.task_id}.{headers['X-Webhook-Timestamp']}".encode()
-            expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
-            if not hmac.compare_digest(expected, headers["X-Webhook-Signature"].encode()):
-                raise AssertionError("floor signature")
-            seen[body.data.task_id] = True
+    floor = floor_path(samples)
 
     def noop(sender: Any, **kwargs: Any) -> None:
         return None
