@@ -119,6 +119,24 @@ def test_listing_skips_entries_whose_hash_expired(redis_server: RedisServer):
     store.close()
 
 
+def test_claims_drop_index_members_whose_hash_expired_past_the_retention(
+    redis_server: RedisServer,
+):
+    name = prefix()
+    store = RedisStore(redis_server.url, prefix=name, retention=3600)
+    admin = redis.Redis.from_url(redis_server.url)
+    for task_id in ("expired", "kept"):
+        old = delivery(task_id)
+        old.received_at = time.time() - 7200
+        store.claim(old, lease=60)
+    admin.delete(f"{name}d:expired:complete")
+    store.claim(delivery("recent"), lease=60)
+    members = admin.zrange(f"{name}inbox", 0, -1)
+    assert sorted(members) == [b"kept:complete", b"recent:complete"]
+    admin.close()
+    store.close()
+
+
 def test_purge_keeps_a_live_lease(redis_server: RedisServer):
     store = RedisStore(redis_server.url, prefix=prefix())
     store.claim(delivery("running"), lease=60)

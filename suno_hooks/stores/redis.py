@@ -26,7 +26,9 @@ _OWN_OPTIONS = ("prefix", "retention")
 
 # KEYS: delivery hash, task terminal mark, replay-guard entry, inbox index.
 # ARGV: lease ms, retention ms, terminal flag, body digest ("" = no guard), guard ttl ms,
-#       dedupe key, task id, stage, kind, body, meta JSON, received_at.
+#       dedupe key, task id, stage, kind, body, meta JSON, received_at, delivery key prefix.
+# Each new claim also drops a few index members (scored by received_at, in seconds) older than
+# the retention whose hash has expired, so the inbox index stays bounded without `purge`.
 _CLAIM_LUA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -58,6 +60,10 @@ redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumbe
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[12], ARGV[6])
+local cutoff = '(' .. ((now - tonumber(ARGV[2])) / 1000)
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', cutoff, 'LIMIT', 0, 4)) do
+  if redis.call('EXISTS', ARGV[13] .. member) == 0 then redis.call('ZREM', KEYS[4], member) end
+end
 return {'new', attempts}
 """
 
@@ -233,6 +239,7 @@ class RedisStore:
             delivery.body,
             delivery.meta_json(),
             repr(delivery.received_at),
+            self._delivery_prefix,
         ]
         return keys, args
 
