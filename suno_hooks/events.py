@@ -21,6 +21,7 @@ __all__ = [
     "RecoveredTrack",
     "Stems",
     "Track",
+    "UtcDatetime",
     "VoiceResult",
 ]
 
