@@ -20,7 +20,7 @@ from suno_hooks.inbound import Headers, InboundRequest
 from suno_hooks.network import SourceFilter
 from suno_hooks.stores import MemoryStore
 from suno_hooks.tokens import TokenSigner
-from suno_hooks.verification import HmacVerifier, compute_signature
+from suno_hooks.verification import HmacVerifier, SignedHeaders, compute_signature
 
 from .conftest import Calls, fixture_bytes, fixture_json
 
@@ -93,6 +93,20 @@ def test_missing_and_malformed_headers():
         verifier.verify(
             ["t"], Headers.of({"X-Webhook-Signature": "x", "X-Webhook-Timestamp": "12ab"})
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=200),
+    st.text(min_size=1, max_size=64),
+    st.integers(min_value=0, max_value=10**12),
+)
+def test_primed_pads_agree_with_the_hmac_module(key: bytes, task_id: str, stamp: int):
+    verifier = HmacVerifier([b"an-old-key", key])
+    signed = SignedHeaders(compute_signature(key, task_id, stamp), str(stamp))
+    assert verifier.matches(task_id, signed)
+    assert not verifier.matches(task_id + "x", signed)
+    assert not HmacVerifier([key + b"x"]).matches(task_id, signed)
 
 
 @settings(max_examples=300, deadline=None)
