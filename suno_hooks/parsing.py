@@ -186,7 +186,7 @@ def probe(obj: dict[str, Any]) -> Probe:
         stage = "complete" if success else "error"
     status = _STAGE_STATUS.get(stage) or ("completed" if success else "failed")
     kind = _kind_from_shape(data)
-    return Probe(obj, task_id, stage, status, code, f"{task_id}:{stage}", kind)
+    return Probe(obj, task_id, stage, status, code, dedupe_key(task_id, stage), kind)
 
 
 def kind_for_feature(feature: str | None) -> EventKind | None:

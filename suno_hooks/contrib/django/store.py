@@ -189,24 +189,25 @@ class DjangoStore:
     def _remember_signature(self, replay: ReplayCheck, now: float) -> bool:
         """Record the signature; False when it is still remembered with another body."""
         signature_key = _text(replay.signature_key, 255)
+        body_digest = replay.body_digest
         expires_at = _moment(now + replay.ttl)
         row, inserted = self._insert_or_lock(
             SeenSignature,
             signature_key,
             {
                 "signature_key": signature_key,
-                "body_digest": replay.body_digest,
+                "body_digest": body_digest,
                 "expires_at": expires_at,
             },
         )
         if inserted:
             return True
         if row.expires_at.timestamp() <= now:
-            row.body_digest = replay.body_digest
+            row.body_digest = body_digest
             row.expires_at = expires_at
             row.save(update_fields=["body_digest", "expires_at"])
             return True
-        return row.body_digest == replay.body_digest
+        return row.body_digest == body_digest
 
     def _is_stale(self, delivery: Delivery) -> bool:
         if delivery.terminal:
