@@ -21,7 +21,8 @@ __all__ = [
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
-PROGRESS_STAGES = ("text", "first")
+# Market progress states (DESIGN §10) are progress stages like `text` and `first`.
+PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
 
 class DeliveryStatus(str, enum.Enum):
