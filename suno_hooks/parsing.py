@@ -20,6 +20,7 @@ from .errors import InvalidJSON, InvalidPayload
 from .events import (
     Event,
     EventKind,
+    EventSource,
     EventStatus,
     LyricsVariant,
     Midi,
@@ -230,6 +231,7 @@ def build_event(
     context: dict[str, Any] | None = None,
     received_at: datetime | None = None,
     kind: EventKind | None = None,
+    source: EventSource = "callback",
 ) -> Event:
     """The full, typed `Event` of a probed body; never raises for a field's type."""
     obj = found.obj
@@ -253,6 +255,7 @@ def build_event(
         feature,
         context,
         received_at or datetime.now(timezone.utc),
+        source=source,
     )
     if found.market:
         _market(event, inner, found.result)

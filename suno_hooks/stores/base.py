@@ -61,6 +61,9 @@ class Delivery:
     status: DeliveryStatus = DeliveryStatus.PROCESSING
     attempts: int = 1
     error: str | None = None
+    source: str = "callback"
+    """How it reached the receiver: `callback`, `poll` (reconciler) or `replay`; kept in the
+    stores' meta JSON."""
 
     @property
     def terminal(self) -> bool:
@@ -79,6 +82,7 @@ class Delivery:
             "status": self.status.value,
             "attempts": self.attempts,
             "error": self.error,
+            "source": self.source,
             "peer": self.peer,
             "received_at": self.received_at,
             "updated_at": self.updated_at,
@@ -95,6 +99,7 @@ class Delivery:
                 "context": self.context,
                 "headers": self.headers,
                 "peer": self.peer,
+                "source": self.source,
             },
             separators=(",", ":"),
         )
