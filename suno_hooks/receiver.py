@@ -135,7 +135,7 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = isinstance(self.store, AsyncStore)
-        self._is_done = self.store.is_done if isinstance(self.store, KnowsDone) else None
+        self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"
@@ -428,10 +428,15 @@ class Receiver:
         claims = self._read_token(request) if request.query else None
         self._enforce(signed is not None, claims is not None)
         key = found.dedupe_key
-        if self._is_done is not None and self._is_done(key):
-            duplicate = Outcome.accepted("duplicate")
-            duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
-            return duplicate
+        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
+        if self._claim_done is not None:
+            done = self._claim_done(key, replay)
+            if done is ClaimResult.REPLAYED:
+                raise ReplayedSignature()
+            if done is not None:
+                duplicate = Outcome.accepted("duplicate")
+                duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
+                return duplicate
 
         feature = request.feature
         context = None
@@ -451,7 +456,6 @@ class Receiver:
             time.time(),
             source=request.source,
         )
-        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
         return _Admitted(found, delivery, replay)
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:

@@ -9,23 +9,16 @@ from typing import Any
 import pytest
 
 from suno_hooks import Event, Receiver, callback_received
-from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import DeliveryStatus, MemoryStore, Store
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY, SECRET, fixture_json
-from .stores import STORE_KINDS, StoreFactory
 
 
-@pytest.fixture(
-    params=[*STORE_KINDS, pytest.param("django", marks=pytest.mark.django_db(transaction=True))]
-)
-def store(request: pytest.FixtureRequest) -> Store:
-    if request.param == "django":
-        return DjangoStore()
-    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
-    return factory()
+@pytest.fixture
+def store(every_store: Store) -> Store:
+    return every_store
 
 
 @pytest.fixture

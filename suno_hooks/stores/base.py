@@ -174,11 +174,13 @@ class Store(Protocol):
 
 @runtime_checkable
 class KnowsDone(Protocol):
-    """Optional for stores: a lookup that needs no I/O of whether a key is already done, so the
-    receiver can acknowledge a duplicate before assembling its inbox record."""
+    """Optional for stores: answers a key already done without I/O, so the receiver can
+    acknowledge a duplicate before assembling its inbox record. The replay guard runs first,
+    as in `claim` (DESIGN §3), so the answer is the one `claim` would give."""
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (never blocks)."""
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """DUPLICATE when the key is done and the guard accepts `replay`, REPLAYED when the
+        guard refuses it, None when the key is not done (then `claim` decides; never blocks)."""
         ...
 
 
