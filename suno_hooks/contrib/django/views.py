@@ -1,8 +1,11 @@
 """The callback endpoint as a sync view (WSGI) and an async view (ASGI): request in, `Outcome`
-out, nothing else. Both are CSRF-exempt: callbacks are authenticated by signature or token."""
+out, nothing else. Both are CSRF-exempt (callbacks are authenticated by signature or token) and
+outside `ATOMIC_REQUESTS`: the store commits its own writes, and each receiver runs in its own
+transaction, so a receiver's database error cannot roll back the inbox."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -45,6 +48,7 @@ def to_response(outcome: Outcome) -> HttpResponse:
 
 
 @csrf_exempt
+@transaction.non_atomic_requests
 def callback(request: HttpRequest) -> HttpResponse:
     """Answer one Suno callback synchronously (WSGI)."""
     receiver = get_receiver()
@@ -52,6 +56,7 @@ def callback(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@transaction.non_atomic_requests
 async def async_callback(request: HttpRequest) -> HttpResponse:
     """Answer one Suno callback on the event loop (ASGI); store and signals never block it."""
     receiver = get_receiver()
