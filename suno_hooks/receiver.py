@@ -64,6 +64,9 @@ Require = Literal["signature", "token", "both", "either", "none"]
 _REQUIRE_VALUES: tuple[str, ...] = ("signature", "token", "both", "either", "none")
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_LEASE = 60.0
+# Bodies up to this size build their event on the loop; larger ones (their lenient repair can
+# take milliseconds) in a worker thread.
+INLINE_EVENT_BYTES = 64 * 1024
 _warned: set[str] = set()
 
 
@@ -382,7 +385,10 @@ class Receiver:
         return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
-        event = self._event(admitted)
+        if len(admitted.delivery.body) <= INLINE_EVENT_BYTES:
+            event = self._event(admitted)
+        else:
+            event = await asyncio.to_thread(self._event, admitted)
         error: str | None = _PARSE_ERROR
         if event is not None:
             error = _joined(await self.dispatcher.asend(sender, event))

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ...inbound import InboundRequest
+from ...inbound import InboundRequest, content_length
 from ...outcome import Outcome
 from ...wsgi import inbound_request_with_body
 from .conf import get_receiver
@@ -20,8 +20,8 @@ __all__ = ["async_callback", "callback", "read_body", "to_inbound_request", "to_
 
 def read_body(request: HttpRequest, max_body: int) -> tuple[bytes, bool]:
     """Read at most `max_body` bytes of the body; the flag says it was longer (nothing kept)."""
-    length = request.META.get("CONTENT_LENGTH") or ""
-    if length.strip().isdigit() and int(length) > max_body:
+    length = content_length(request.META.get("CONTENT_LENGTH"))
+    if length is not None and length > max_body:
         return b"", True
     body = request.read(max_body + 1)
     if len(body) > max_body:
