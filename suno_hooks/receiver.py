@@ -37,7 +37,9 @@ from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
 from .stores import (
+    AsyncBindsTokens,
     AsyncStore,
+    BindsTokens,
     Claim,
     ClaimResult,
     Delivery,
@@ -84,6 +86,8 @@ class _Admitted:
     found: Probe
     delivery: Delivery
     replay: ReplayCheck | None
+    sole_token: TokenClaims | None = None
+    """The token, when it is the request's only proof: it must be bound to this task."""
 
 
 class Receiver:
@@ -311,6 +315,8 @@ class Receiver:
 
     def _claim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         """Claim the delivery; None when it is new (to dispatch), else the answer to give."""
+        if admitted.sole_token is not None:
+            self._bind_token(admitted.sole_token, admitted.delivery.task_id)
         try:
             claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
         except Exception as exc:
@@ -319,6 +325,8 @@ class Receiver:
 
     async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         delivery, replay = admitted.delivery, admitted.replay
+        if admitted.sole_token is not None:
+            await self._abind_token(admitted.sole_token, delivery.task_id)
         try:
             if self._async_store:
                 store: AsyncStore = self.store  # type: ignore[assignment]
@@ -369,6 +377,31 @@ class Receiver:
         else:
             await asyncio.to_thread(self.store.finish, key, error=error)
 
+    def _bind_token(self, token: TokenClaims, task_id: str) -> None:
+        """Refuse a token already bound to another task (token-only requests)."""
+        store = self.store
+        if not isinstance(store, BindsTokens):
+            _warn_once("bind", f"suno-hooks: {store!r} cannot bind tokens to their task.")
+            return
+        try:
+            bound = store.bind_token(token.token_id, task_id, token.expires_in)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
+
+    async def _abind_token(self, token: TokenClaims, task_id: str) -> None:
+        store = self.store
+        if not isinstance(store, AsyncBindsTokens):
+            await asyncio.to_thread(self._bind_token, token, task_id)
+            return
+        try:
+            bound = await store.abind_token(token.token_id, task_id, token.expires_in)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
+
     # -- pure steps ------------------------------------------------------------------------------
 
     def _admit(self, request: InboundRequest) -> _Admitted | Outcome:
@@ -412,8 +445,9 @@ class Receiver:
             request.peer,
             time.time(),
         )
-        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
-        return _Admitted(found, delivery, replay)
+        if signed is None:
+            return _Admitted(found, delivery, None, claims)
+        return _Admitted(found, delivery, ReplayCheck(signed.replay_key, body, self._guard_ttl))
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
         if self.signer is None:
@@ -492,6 +526,7 @@ def _readmit(kept: Delivery) -> _Admitted:
 
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
+_OTHER_TASK = "This callback URL token was already used for another task."
 
 
 def _joined(failures: list[str]) -> str | None:

@@ -17,6 +17,7 @@ from .base import (
     ReplayCheck,
     Store,
 )
+from .bindings import AsyncBindsTokens, BindsTokens
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "AsyncBindsTokens",
     "AsyncStore",
+    "BindsTokens",
     "Claim",
     "ClaimResult",
     "Delivery",

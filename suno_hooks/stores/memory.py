@@ -50,6 +50,7 @@ class MemoryStore:
         self._guard: dict[str, tuple[str, float]] = {}
         self._inbox: dict[str, Delivery] = {}
         self._guard_checked = 512
+        self._bindings: dict[str, tuple[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
@@ -113,6 +114,25 @@ class MemoryStore:
     def is_done(self, key: str) -> bool:
         """True when the key was processed successfully (a dict lookup, no lock needed)."""
         return self._keys.get(key) == _DONE
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        Past `max_keys` bindings the oldest are forgotten first."""
+        now = time.monotonic()
+        with self._lock:
+            bound = self._bindings.get(token_id)
+            if bound is not None and bound[1] > now:
+                return bound[0] == task_id
+            self._bindings.pop(token_id, None)
+            self._bindings[token_id] = (task_id, now + ttl)
+            if len(self._bindings) > self.max_keys:
+                for old in list(self._bindings)[: len(self._bindings) - self.max_keys * 9 // 10]:
+                    del self._bindings[old]
+            return True
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` for the async path."""
+        return self.bind_token(token_id, task_id, ttl)
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""

@@ -47,6 +47,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        """CREATE TABLE suno_hooks_token_bindings (
+            token_id TEXT NOT NULL PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -84,6 +91,14 @@ _STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
 _FINISH = """
 UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
 WHERE key = ?
+"""
+# A token keeps its task until the binding expires (with the token itself).
+_BIND = """
+INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (token_id) DO UPDATE SET
+    task_id = CASE WHEN expires_at <= ?4 THEN excluded.task_id ELSE task_id END,
+    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
+RETURNING task_id
 """
 _COLUMNS = "key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error"
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
@@ -319,7 +334,19 @@ class SQLiteStore:
                 (cutoff, now),
             ).rowcount
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+            conn.execute("DELETE FROM suno_hooks_token_bindings WHERE expires_at <= ?", (now,))
         return int(removed)
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`."""
+        now = time.time()
+        with self._transaction() as conn:
+            (bound,) = conn.execute(_BIND, (token_id, task_id, now + ttl, now)).fetchone()
+        return bool(bound == task_id)
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` on a worker thread."""
+        return await asyncio.to_thread(self.bind_token, token_id, task_id, ttl)
 
     def _sweep_guard(self, now: float) -> None:
         with self._shared_lock:
