@@ -79,8 +79,8 @@ def store_rows(name: str, store: Store, n: int, repeats: int) -> list[tuple[str,
 
     def claim_finish(batch: list[tuple[Delivery, ReplayCheck]]) -> None:
         for delivery, guard in batch:
-            store.claim(delivery, lease=60, replay=guard)
-            store.finish(delivery.key)
+            claim = store.claim(delivery, lease=60, replay=guard)
+            store.finish(delivery.key, token=claim.token)
 
     duplicates = deliveries(n)
     claim_finish(duplicates)

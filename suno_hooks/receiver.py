@@ -33,6 +33,7 @@ from .errors import (
 )
 from .events import Event
 from .inbound import InboundRequest
+from .leases import Lease
 from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
@@ -86,6 +87,7 @@ class _Admitted:
     found: Probe
     delivery: Delivery
     replay: ReplayCheck | None
+    lease: Lease | None = None
     sole_token: TokenClaims | None = None
     """The token, when it is the request's only proof: it must be bound to this task."""
 
@@ -321,7 +323,7 @@ class Receiver:
             claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
         except Exception as exc:
             raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return self._answer_claim(admitted, claim)
 
     async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         delivery, replay = admitted.delivery, admitted.replay
@@ -337,14 +339,22 @@ class Receiver:
                 )
         except Exception as exc:
             raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return self._answer_claim(admitted, claim)
 
     def _dispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         """Build the event, run the receivers, record done or failed; the event and the error."""
         event = self._event(admitted)
-        error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
+        lease = admitted.lease
+        assert lease is not None
+        error: str | None = _PARSE_ERROR
+        if event is not None:
+            bound = lease.bind()
+            try:
+                error = _joined(self.dispatcher.send(sender, event))
+            finally:
+                lease.unbind(bound)
         try:
-            self.store.finish(admitted.delivery.key, error=error)
+            lease.finish(error)
         except Exception:
             logger.exception(
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
@@ -353,11 +363,17 @@ class Receiver:
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         event = self._event(admitted)
+        lease = admitted.lease
+        assert lease is not None
         error: str | None = _PARSE_ERROR
         if event is not None:
-            error = _joined(await self.dispatcher.asend(sender, event))
+            bound = lease.bind()
+            try:
+                error = _joined(await self.dispatcher.asend(sender, event))
+            finally:
+                lease.unbind(bound)
         try:
-            await self._afinish(admitted.delivery.key, error)
+            await lease.afinish(error)
         except Exception:
             logger.exception(
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
@@ -369,13 +385,6 @@ class Receiver:
             store: AsyncStore = self.store  # type: ignore[assignment]
             return await store.aget(key)
         return await asyncio.to_thread(self.store.get, key)
-
-    async def _afinish(self, key: str, error: str | None) -> None:
-        if self._async_store:
-            store: AsyncStore = self.store  # type: ignore[assignment]
-            await store.afinish(key, error=error)
-        else:
-            await asyncio.to_thread(self.store.finish, key, error=error)
 
     def _bind_token(self, token: TokenClaims, task_id: str) -> None:
         """Refuse a token already bound to another task (token-only requests)."""
@@ -446,7 +455,7 @@ class Receiver:
             time.time(),
         )
         if signed is None:
-            return _Admitted(found, delivery, None, claims)
+            return _Admitted(found, delivery, None, sole_token=claims)
         return _Admitted(found, delivery, ReplayCheck(signed.replay_key, body, self._guard_ttl))
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
@@ -486,10 +495,10 @@ class Receiver:
             logger.exception("suno-hooks: could not build the event for %s", delivery.key)
             return None
 
-    @staticmethod
-    def _answer_claim(claim: Claim) -> Outcome | None:
+    def _answer_claim(self, admitted: _Admitted, claim: Claim) -> Outcome | None:
         result = claim.result
         if result is ClaimResult.NEW:
+            admitted.lease = Lease(self.store, admitted.delivery.key, claim.token, self.lease)
             return None
         if result is ClaimResult.DUPLICATE:
             return Outcome.accepted("duplicate")

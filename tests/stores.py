@@ -4,6 +4,7 @@ isolated stores and closing them after the test."""
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,13 +12,72 @@ from typing import Any
 
 import pytest
 
-from suno_hooks.stores import MemoryStore, RedisStore, SQLiteStore, Store
+from suno_hooks.stores import (
+    Claim,
+    ClaimResult,
+    Delivery,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    Store,
+)
 
 from .services import RedisServer
 
 StoreFactory = Callable[..., Store]
 
-STORE_KINDS = ["memory", "sqlite", "redis"]
+STORE_KINDS = ["memory", "sqlite", "redis", "django"]
+
+
+def mark_django_stores(items: list[pytest.Item]) -> None:
+    """Give every test parametrized with a Django store kind a transactional test database."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("make_store", "") if callspec is not None else ""
+        if isinstance(kind, str) and kind.startswith("django"):
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+@pytest.fixture(params=STORE_KINDS)
+def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+    """Builds fresh, isolated stores of one kind (each kind's fixture closes them)."""
+    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
+    return factory
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> Store:
+    """A fresh store of each kind in turn."""
+    return make_store()
+
+
+def delivery(
+    task_id: str = "t1",
+    stage: str = "complete",
+    body: bytes = b"{}",
+    *,
+    kind: str = "music",
+    received_at: float | None = None,
+) -> Delivery:
+    """A delivery record as the receiver would build it (key `task_id:stage`)."""
+    return Delivery(
+        key=f"{task_id}:{stage}",
+        task_id=task_id,
+        stage=stage,
+        body=body,
+        kind=kind,
+        received_at=time.time() if received_at is None else received_at,
+    )
+
+
+def finish(
+    store: Store, delivery: Delivery, error: str | None = None, *, lease: float = 60
+) -> Claim:
+    """Claim a delivery as new and record its outcome with the claim's token."""
+    claim = store.claim(delivery, lease=lease)
+    assert claim.result is ClaimResult.NEW, claim
+    assert store.finish(delivery.key, token=claim.token, error=error)
+    return claim
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +92,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def memory_store_factory() -> StoreFactory:
     """Fresh `MemoryStore`s."""
     return lambda **options: MemoryStore(**options)
+
+
+@pytest.fixture
+def django_store_factory() -> StoreFactory:
+    """`DjangoStore`s on the test database (SQLite): `mark_django_stores` gives each test that
+    uses one a transactional database."""
+    from suno_hooks.contrib.django.models import Delivery as DeliveryRow
+    from suno_hooks.contrib.django.models import SeenSignature, TerminalTask
+    from suno_hooks.contrib.django.store import DjangoStore
+
+    # Rows another test wrote outside a test transaction would leak into this one.
+    for model in (DeliveryRow, SeenSignature, TerminalTask):
+        model.objects.all().delete()
+
+    return lambda **options: DjangoStore(**options)
 
 
 @pytest.fixture

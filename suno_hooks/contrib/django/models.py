@@ -30,6 +30,9 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=1)
     error = models.TextField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The lease as POSIX seconds (no zone, no DST) and the fencing token of its owner.
+    lease_expires = models.FloatField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, default="", blank=True)
 
     class Meta:
         verbose_name = "delivery"
