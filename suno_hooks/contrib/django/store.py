@@ -27,7 +27,7 @@ from ...stores.base import (
     new_token,
 )
 from .models import Delivery as DeliveryRow
-from .models import SeenSignature, TerminalTask
+from .models import SeenSignature, TerminalTask, TokenBinding
 
 __all__ = ["DjangoStore"]
 
@@ -175,7 +175,30 @@ class DjangoStore:
             removed, _ = DeliveryRow.objects.using(db).filter(received_at__lt=cutoff).delete()
             TerminalTask.objects.using(db).filter(created_at__lt=cutoff).delete()
             SeenSignature.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
+            TokenBinding.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
         return int(removed)
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        The binding row is inserted, or locked while it is read."""
+        now = time.time()
+        task_id = _text(task_id, 128)
+        expires_at = _moment(now + ttl)
+        token_id = _text(token_id, 64)
+        fields = {"token_id": token_id, "task_id": task_id, "expires_at": expires_at}
+        with transaction.atomic(using=self.using):
+            row, inserted = self._insert_or_lock(TokenBinding, token_id, fields)
+            if inserted:
+                return True
+            if row.expires_at.timestamp() <= now:
+                row.task_id, row.expires_at = task_id, expires_at
+                row.save(update_fields=["task_id", "expires_at"])
+                return True
+            return row.task_id == task_id
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` in Django's database thread."""
+        return await sync_to_async(self.bind_token)(token_id, task_id, ttl)
 
     def close(self) -> None:
         """Nothing to release: the connections belong to Django."""
