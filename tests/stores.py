@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from suno_hooks.stores import (
@@ -21,12 +22,14 @@ from suno_hooks.stores import (
     SQLiteStore,
     Store,
 )
+from suno_hooks.stores.postgres import PostgresStore
 
+from .postgres import PostgresServer, running_postgres
 from .services import RedisServer
 
 StoreFactory = Callable[..., Store]
 
-STORE_KINDS = ["memory", "sqlite", "redis", "django"]
+STORE_KINDS = ["memory", "sqlite", "redis", "django", "postgres"]
 
 
 def mark_django_stores(items: list[pytest.Item]) -> None:
@@ -150,3 +153,40 @@ def redis_store_factory(redis_server: RedisServer) -> Iterator[StoreFactory]:
 def redis_shared_url(redis_server: RedisServer) -> str:
     """A Redis URL (with its own prefix) for stores in several processes."""
     return f"{redis_server.url}?prefix=shared-{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session; tests keep apart by schema."""
+    with running_postgres() as server:
+        yield server
+
+
+def postgres_schema_url(server: PostgresServer) -> str:
+    """A URL whose connections work in a new, empty schema of their own."""
+    schema = f"test_{uuid.uuid4().hex}"
+    admin_url = f"postgresql://{server.user}@{server.host}:{server.port}/{server.name}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    return f"{admin_url}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_store_factory(postgres_server: PostgresServer) -> Iterator[StoreFactory]:
+    """Fresh `PostgresStore`s on the session's server, each in its own schema."""
+    opened: list[PostgresStore] = []
+
+    def build(**options: Any) -> Store:
+        store = PostgresStore(postgres_schema_url(postgres_server), **options)
+        opened.append(store)
+        return store
+
+    yield build
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def postgres_shared_url(postgres_server: PostgresServer) -> str:
+    """A PostgreSQL URL (with its own schema) for stores in several processes."""
+    return postgres_schema_url(postgres_server)
