@@ -22,7 +22,8 @@ from .base import (
 )
 from .pgpool import IdleConnections, discard
 from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
-from .records import delivery_from_row
+from .records import delivery_from_columns as _delivery
+from .records import redacted_url as _redacted
 
 __all__ = ["PostgresStore"]
 
@@ -393,22 +394,6 @@ async def _afetch(cursor: Any) -> Rows:
     return rows
 
 
-def _delivery(row: tuple[Any, ...]) -> Delivery:
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
-    return delivery_from_row(
-        key=key,
-        task_id=task_id,
-        stage=stage,
-        body=body,
-        meta=meta,
-        received_at=received_at,
-        updated_at=updated_at,
-        status=status,
-        attempts=attempts,
-        error=error,
-    )
-
-
 def _positive(name: str, given: Any, from_url: Any, default: float) -> float:
     value = given if given is not None else from_url
     if value is None:
@@ -420,12 +405,3 @@ def _positive(name: str, given: Any, from_url: Any, default: float) -> float:
     if not number > 0:
         raise ConfigurationError(f"{name} must be positive; got {value!r}.")
     return number
-
-
-def _redacted(url: str) -> str:
-    """The URL with any password replaced, for messages and `repr`."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"

@@ -21,7 +21,7 @@ from .base import (
     ReplayCheck,
     new_token,
 )
-from .records import delivery_from_row
+from .records import delivery_from_columns as _delivery
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -419,19 +419,3 @@ class SQLiteStore:
     async def aclose(self) -> None:
         """`close`."""
         self.close()
-
-
-def _delivery(row: tuple[Any, ...]) -> Delivery:
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
-    return delivery_from_row(
-        key=key,
-        task_id=task_id,
-        stage=stage,
-        body=body,
-        meta=meta,
-        received_at=received_at,
-        updated_at=updated_at,
-        status=status,
-        attempts=attempts,
-        error=error,
-    )
