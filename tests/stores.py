@@ -83,6 +83,20 @@ def finish(
     return claim
 
 
+@pytest.fixture(
+    params=[
+        pytest.param(kind, marks=pytest.mark.django_db(transaction=True))
+        if kind == "django"
+        else kind
+        for kind in STORE_KINDS
+    ]
+)
+def every_store(request: pytest.FixtureRequest) -> Store:
+    """One fresh store of each kind in turn, the Django ORM store included."""
+    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
+    return factory()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the session; tests keep apart by key prefix."""

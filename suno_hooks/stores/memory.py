@@ -129,9 +129,16 @@ class MemoryStore:
             self._keys[key] = (time.monotonic() + lease, token)
             return True
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (a dict lookup, no lock needed)."""
-        return self._keys.get(key) == _DONE
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """`claim`'s answer for a key already done (the guard first); None when it is not done."""
+        if self._keys.get(key) != _DONE:
+            return None
+        if replay is None:
+            return ClaimResult.DUPLICATE
+        with self._lock:
+            if self._seen_other_body(replay, time.monotonic()):
+                return ClaimResult.REPLAYED
+            return ClaimResult.DUPLICATE if self._keys.get(key) == _DONE else None
 
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
