@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .dispatch import BlinkerDispatcher, Dispatcher
+from .dispatch import BlinkerDispatcher, Dispatcher, reaches_a_receiver
 from .errors import (
     ConfigurationError,
     ForbiddenSource,
@@ -25,6 +25,7 @@ from .errors import (
     InvalidToken,
     MethodNotAllowed,
     MissingSignature,
+    NoReceiver,
     PayloadTooLarge,
     ReplayedSignature,
     StoreUnavailable,
@@ -38,6 +39,7 @@ from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
 from .stores import (
+    REPLAYABLE,
     AsyncStore,
     Claim,
     ClaimResult,
@@ -260,8 +262,10 @@ class Receiver:
         return accepted, dispatch_and_finish
 
     def replay(self, key: str, *, sender: Any = None) -> Outcome:
-        """Run the receivers again for a kept delivery (normally a `failed` one), with the same
-        signals and bookkeeping as a live callback. A `done` delivery answers `duplicate`."""
+        """Run the receivers again for a kept delivery (a `failed` or `abandoned` one), with the
+        same signals, lease and bookkeeping as a live callback. A `done` delivery answers
+        `duplicate`; when no receiver is connected, nothing runs, the delivery is left as it
+        was and the answer is 503 `no_receiver`."""
         sender = self if sender is None else sender
         try:
             delivery = self.store.get(key)
@@ -270,7 +274,7 @@ class Receiver:
         if delivery is None:
             raise KeyError(f"No delivery {key!r} is kept in the store.")
         try:
-            return self._process(_readmit(delivery), sender)
+            return self._process(self._readmit_for(delivery, sender), sender)
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
@@ -284,14 +288,22 @@ class Receiver:
         if delivery is None:
             raise KeyError(f"No delivery {key!r} is kept in the store.")
         try:
-            return await self._aprocess(_readmit(delivery), sender)
+            return await self._aprocess(self._readmit_for(delivery, sender), sender)
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
     def replay_failed(self, *, limit: int = 100, sender: Any = None) -> dict[str, Outcome]:
-        """Replay up to `limit` failed deliveries, oldest first; the outcome of each by key."""
-        failed = self.store.deliveries(status="failed", limit=limit)
-        return {d.key: self.replay(d.key, sender=sender) for d in reversed(failed)}
+        """Replay up to `limit` failed and abandoned deliveries, oldest first; the outcome of
+        each by key."""
+        return {d.key: self.replay(d.key, sender=sender) for d in replayable(self.store, limit)}
+
+    def _readmit_for(self, kept: Delivery, sender: Any) -> _Admitted:
+        admitted = _readmit(kept)
+        if kept.status in REPLAYABLE:
+            event = self._event(admitted)
+            if event is not None and not reaches_a_receiver(self.dispatcher, sender, event):
+                raise NoReceiver()
+        return admitted
 
     def _process(self, admitted: _Admitted | Outcome, sender: Any) -> Outcome:
         if isinstance(admitted, Outcome):
@@ -491,6 +503,13 @@ class Receiver:
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
+
+
+def replayable(store: Store, limit: int) -> list[Delivery]:
+    """Up to `limit` failed and abandoned deliveries in `store`, oldest first."""
+    found = [d for status in REPLAYABLE for d in store.deliveries(status=status, limit=limit)]
+    found.sort(key=lambda d: d.received_at)
+    return found[-limit:] if len(found) > limit else found
 
 
 def _readmit(kept: Delivery) -> _Admitted:

@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.dispatch import Signal
 
-from ...dispatch import BlinkerDispatcher, Dispatcher, describe_failure
+from ...dispatch import BlinkerDispatcher, Dispatcher, describe_failure, reaches_a_receiver
 from ...events import Event
 from . import signals
 
@@ -46,6 +46,12 @@ class DjangoDispatcher:
     def __init__(self, also: Dispatcher | None = None) -> None:
         self.also: Dispatcher | None = BlinkerDispatcher() if also is None else also
         self._pending: set[asyncio.Task[Any]] = set()
+
+    def receives(self, sender: Any, event: Event) -> bool:
+        """True when a Django or (through `also`) a blinker receiver would get the event."""
+        if any(signal.has_listeners(sender) for signal in _signals_for(event)):
+            return True
+        return self.also is not None and reaches_a_receiver(self.also, sender, event)
 
     def send(self, sender: Any, event: Event) -> list[str]:
         """Call every receiver (async ones through `async_to_sync`); collect their failures."""
