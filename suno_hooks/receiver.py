@@ -7,6 +7,7 @@ where they touch the store and the signal receivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -257,7 +258,9 @@ class Receiver:
         accepted.delivery = admitted.delivery
 
         async def dispatch_and_finish() -> None:
-            await self._adispatch(admitted, sender)
+            # A failure to record is logged; the delivery turns `abandoned` when its lease ends.
+            with contextlib.suppress(StoreUnavailable):
+                await self._adispatch(admitted, sender)
 
         return accepted, dispatch_and_finish
 
@@ -359,10 +362,8 @@ class Receiver:
                 lease.unbind(bound)
         try:
             lease.finish(error)
-        except Exception:
-            logger.exception(
-                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-            )
+        except Exception as exc:
+            raise _unrecorded(admitted, exc) from None
         return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
@@ -378,10 +379,8 @@ class Receiver:
                 lease.unbind(bound)
         try:
             await lease.afinish(error)
-        except Exception:
-            logger.exception(
-                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-            )
+        except Exception as exc:
+            raise _unrecorded(admitted, exc) from None
         return event, error
 
     async def _aget(self, key: str) -> Delivery | None:
@@ -394,8 +393,7 @@ class Receiver:
 
     def _admit(self, request: InboundRequest) -> _Admitted | Outcome:
         """Every check that needs no store; an `Outcome` when the answer is already known."""
-        method = request.method
-        if method != "POST" and method.upper() != "POST":
+        if request.method != "POST":  # methods are case-sensitive: `post` is not POST
             raise MethodNotAllowed()
         body = request.body
         if request.body_too_large or len(body) > self.max_body:
@@ -520,6 +518,20 @@ def _readmit(kept: Delivery) -> _Admitted:
 
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
+
+
+def _unrecorded(admitted: _Admitted, exc: Exception) -> StoreUnavailable:
+    """The answer when the outcome could not be written after the handlers ran: 503, so the
+    sender retries. The delivery stays `processing` until its lease ends (then `abandoned`),
+    and the retry or a replay runs the handlers again."""
+    logger.error(
+        "suno-hooks: could not record the outcome of %s (%s: %s); answering 503 so the sender "
+        "retries once the lease ends",
+        admitted.delivery.key,
+        type(exc).__name__,
+        exc,
+    )
+    return StoreUnavailable()
 
 
 def _joined(failures: list[str]) -> str | None:
