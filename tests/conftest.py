@@ -15,9 +15,13 @@ from suno_hooks.stores import MemoryStore
 from .adapters import ADAPTERS, CallbackClient
 from .stores import (
     django_store_factory,
+    every_store,
     make_store,
     mark_django_stores,
     memory_store_factory,
+    postgres_server,
+    postgres_shared_url,
+    postgres_store_factory,
     redis_server,
     redis_shared_url,
     redis_store_factory,
@@ -28,8 +32,12 @@ from .stores import (
 
 __all__ = [
     "django_store_factory",
+    "every_store",
     "make_store",
     "memory_store_factory",
+    "postgres_server",
+    "postgres_shared_url",
+    "postgres_store_factory",
     "redis_server",
     "redis_shared_url",
     "redis_store_factory",

@@ -186,7 +186,7 @@ def test_store_from_url_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         ("sqlite:///x.db?synchronous=sometimes", "synchronous"),
         ("sqlite:///x.db?retention=0", "retention"),
         ("memory://?max_keys=10&colour=blue", "Bad option"),
-        ("postgres://localhost/db", "Unknown store scheme"),
+        ("mysql://localhost/db", "Unknown store scheme"),
         ("suno.db", "Not a store URL"),
         ("http://[::1", "Malformed store URL"),
     ],

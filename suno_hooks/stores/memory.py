@@ -65,6 +65,7 @@ class MemoryStore:
         self._guard: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._inbox: OrderedDict[str, Delivery] = OrderedDict()
         self._tokens = itertools.count(1)
+        self._bindings: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
@@ -170,9 +171,34 @@ class MemoryStore:
             self._keys[key] = (time.monotonic() + lease, token)
             return True
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (a dict lookup, no lock needed)."""
-        return self._keys.get(key) == _DONE
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """`claim`'s answer for a key already done (the guard first); None when it is not done."""
+        if self._keys.get(key) != _DONE:
+            return None
+        if replay is None:
+            return ClaimResult.DUPLICATE
+        with self._lock:
+            if self._seen_other_body(replay, time.monotonic()):
+                return ClaimResult.REPLAYED
+            return ClaimResult.DUPLICATE if self._keys.get(key) == _DONE else None
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        Past `max_keys` bindings the oldest are forgotten first."""
+        now = time.monotonic()
+        with self._lock:
+            bound = self._bindings.get(token_id)
+            if bound is not None and bound[1] > now:
+                return bound[0] == task_id
+            self._bindings.pop(token_id, None)
+            self._bindings[token_id] = (task_id, now + ttl)
+            if len(self._bindings) > self.max_keys:
+                self._bindings.popitem(last=False)
+            return True
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` for the async path."""
+        return self.bind_token(token_id, task_id, ttl)
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept (`abandoned` once its lease ended)."""
@@ -225,6 +251,7 @@ class MemoryStore:
                 "terminal": len(self._terminal),
                 "signatures": len(self._guard),
                 "deliveries": len(self._inbox),
+                "bindings": len(self._bindings),
             }
         sizes["failed"] = sum(1 for s in states if s.__class__ is int and s < 0)
         sizes["leases"] = sum(1 for s in states if s.__class__ is tuple and s[0] > clock)
@@ -239,6 +266,7 @@ class MemoryStore:
             and len(self._terminal) <= self.max_keys
             and len(self._guard) <= self.max_signatures
             and len(self._inbox) <= self.max_deliveries
+            and len(self._bindings) <= self.max_keys
         )
 
     def purge(self, older_than: float | None = None) -> int:

@@ -399,6 +399,15 @@ class RedisStore:
             if int(seen) < _PURGE_BATCH:
                 return removed
 
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        SET NX decides the first use; a later use reads the binding (it expires with the token)."""
+        client, _ = self._sync()
+        key = f"{self.prefix}k:{token_id}"
+        if client.set(key, task_id, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return bool(client.get(key) == task_id.encode())
+
     def close(self) -> None:
         """Release the synchronous client's connections."""
         with self._lock:
@@ -439,6 +448,14 @@ class RedisStore:
     async def apurge(self, older_than: float | None = None) -> int:
         """`purge` on a worker thread."""
         return await asyncio.to_thread(self.purge, older_than)
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` on the event loop's own connection."""
+        client = self._link().client
+        key = f"{self.prefix}k:{token_id}"
+        if await client.set(key, task_id, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return bool(await client.get(key) == task_id.encode())
 
     async def aclose(self) -> None:
         """Release this loop's asyncio client and the synchronous client."""

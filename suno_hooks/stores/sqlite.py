@@ -21,7 +21,7 @@ from .base import (
     ReplayCheck,
     new_token,
 )
-from .records import delivery_from_row
+from .records import delivery_from_columns as _delivery
 from .sqlite_pool import ConnectionPool
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -58,6 +58,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # The fencing token of the current lease: `finish` and `extend` compare-and-set on it.
     ("ALTER TABLE suno_hooks_deliveries ADD COLUMN lease_token TEXT",),
+    (
+        """CREATE TABLE suno_hooks_token_bindings (
+            token_id TEXT NOT NULL PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -99,6 +106,14 @@ WHERE key = ? AND lease_token = ?
 _EXTEND = """
 UPDATE suno_hooks_deliveries SET lease_until = ?
 WHERE key = ? AND lease_token = ? AND status = 'processing'
+"""
+# A token keeps its task until the binding expires (with the token itself).
+_BIND = """
+INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (token_id) DO UPDATE SET
+    task_id = CASE WHEN expires_at <= ?4 THEN excluded.task_id ELSE task_id END,
+    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
+RETURNING task_id
 """
 # `?1` is now: a processing row whose lease ended is reported as abandoned.
 _COLUMNS = (
@@ -346,7 +361,19 @@ class SQLiteStore:
                 (cutoff, now),
             ).rowcount
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+            conn.execute("DELETE FROM suno_hooks_token_bindings WHERE expires_at <= ?", (now,))
         return int(removed)
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`."""
+        now = time.time()
+        with self._transaction() as conn:
+            (bound,) = conn.execute(_BIND, (token_id, task_id, now + ttl, now)).fetchone()
+        return bool(bound == task_id)
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` on a worker thread."""
+        return await asyncio.to_thread(self.bind_token, token_id, task_id, ttl)
 
     def _sweep_guard(self, now: float) -> None:
         with self._connection() as conn:
@@ -390,19 +417,3 @@ class SQLiteStore:
     async def aclose(self) -> None:
         """`close`."""
         self.close()
-
-
-def _delivery(row: tuple[Any, ...]) -> Delivery:
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
-    return delivery_from_row(
-        key=key,
-        task_id=task_id,
-        stage=stage,
-        body=body,
-        meta=meta,
-        received_at=received_at,
-        updated_at=updated_at,
-        status=status,
-        attempts=attempts,
-        error=error,
-    )

@@ -62,3 +62,14 @@ class SeenSignature(models.Model):
 
     def __str__(self) -> str:
         return self.signature_key
+
+
+class TokenBinding(models.Model):
+    """The task a callback URL token first served, until the token expires (`expires_at`)."""
+
+    token_id = models.CharField(max_length=64, primary_key=True)
+    task_id = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.token_id} → {self.task_id}"

@@ -28,7 +28,7 @@ from ...stores.base import (
     new_token,
 )
 from .models import Delivery as DeliveryRow
-from .models import SeenSignature, TerminalTask
+from .models import SeenSignature, TerminalTask, TokenBinding
 
 __all__ = ["DjangoStore", "status_filter"]
 
@@ -67,10 +67,23 @@ def _text(value: str, limit: int) -> str:
     return value.replace("\x00", "\ufffd")[:limit]
 
 
+# The Django table has no meta column: a non-default source rides in the headers JSON under a
+# name no HTTP header can have.
+_SOURCE_KEY = ":source"
+
+
+def _stored_headers(delivery: Delivery) -> dict[str, str]:
+    if delivery.source == "callback":
+        return delivery.headers
+    return {**delivery.headers, _SOURCE_KEY: delivery.source}
+
+
 def _to_delivery(row: DeliveryRow, now: float) -> Delivery:
     status = DeliveryStatus(row.status)
     if status is DeliveryStatus.PROCESSING and not _lease_live(row, now):
         status = DeliveryStatus.ABANDONED
+    headers = dict(row.headers or {})
+    source = headers.pop(_SOURCE_KEY, None) or "callback"
     return Delivery(
         key=row.key,
         task_id=row.task_id,
@@ -79,13 +92,14 @@ def _to_delivery(row: DeliveryRow, now: float) -> Delivery:
         kind=row.kind,
         feature=row.feature,
         context=row.context,
-        headers=dict(row.headers or {}),
+        headers=headers,
         peer=row.peer,
         received_at=row.received_at.timestamp(),
         updated_at=row.updated_at.timestamp(),
         status=status,
         attempts=row.attempts,
         error=row.error,
+        source=source,
     )
 
 
@@ -180,7 +194,30 @@ class DjangoStore:
             removed, _ = DeliveryRow.objects.using(db).filter(received_at__lt=cutoff).delete()
             TerminalTask.objects.using(db).filter(created_at__lt=cutoff).delete()
             SeenSignature.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
+            TokenBinding.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
         return int(removed)
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        The binding row is inserted, or locked while it is read."""
+        now = time.time()
+        task_id = _text(task_id, 128)
+        expires_at = _moment(now + ttl)
+        token_id = _text(token_id, 64)
+        fields = {"token_id": token_id, "task_id": task_id, "expires_at": expires_at}
+        with transaction.atomic(using=self.using):
+            row, inserted = self._insert_or_lock(TokenBinding, token_id, fields)
+            if inserted:
+                return True
+            if row.expires_at.timestamp() <= now:
+                row.task_id, row.expires_at = task_id, expires_at
+                row.save(update_fields=["task_id", "expires_at"])
+                return True
+            return row.task_id == task_id
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` in Django's database thread."""
+        return await sync_to_async(self.bind_token)(token_id, task_id, ttl)
 
     def close(self) -> None:
         """Nothing to release: the connections belong to Django."""
@@ -265,7 +302,7 @@ class DjangoStore:
             "feature": _text(delivery.feature, 100) if delivery.feature else None,
             "context": delivery.context,
             "body": delivery.body,
-            "headers": delivery.headers,
+            "headers": _stored_headers(delivery),
             "peer": _text(delivery.peer, 64) if delivery.peer else None,
             "received_at": _moment(delivery.received_at),
             "updated_at": _moment(now),
