@@ -1,14 +1,25 @@
 """The servers `benchmarks/http_adapters.py` compares: each suno-hooks adapter and a hand-written
 endpoint in the same framework doing the same work (read the body, validate an equivalent
-pydantic model, insert into a dict, answer `{"status": "received"}`).
+pydantic model, check Kie's HMAC signature, remember the body under its dedupe key, answer
+`{"status": "received"}`).
 
-Receivers run with `require="none"` (the load generator cannot sign) and a memory store.
+Every request is signed (`KEY`). The memory rows remember in a dict; the durable rows write
+once: `INSERT OR IGNORE` on SQLite (`SUNO_BENCH_SQLITE_DIR`), `SET NX` on Redis
+(`SUNO_BENCH_REDIS_URL`). On ASGI paths the receiver is a no-op async one (DESIGN §9; a sync
+one would run in a worker thread there), on WSGI paths a no-op sync one. The durable apps are
+built on first use, so the memory rows need no Redis server.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
-from collections.abc import Callable, Iterable
+import os
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
@@ -22,62 +33,117 @@ from suno_hooks import Event, MemoryStore, Receiver, task_completed
 from suno_hooks.asgi import asgi_app
 from suno_hooks.contrib.flask import SunoHooks
 from suno_hooks.contrib.starlette import suno_routes
+from suno_hooks.stores import Store
 from suno_hooks.wsgi import wsgi_app
 
 logging.getLogger("suno_hooks").setLevel(logging.ERROR)
 
-ANSWER = b'{"status": "received"}'
+KEY = "whk_http_benchmark_key"
+ANSWERS = {True: b'{"status": "received"}', False: b'{"status": "duplicate"}'}
+FORGED = b'{"error": "invalid_signature"}'
+_KEY_BYTES = KEY.encode()
 
 
-def _receiver() -> Receiver:
-    receiver = Receiver(require="none", store=MemoryStore())
+def _receiver(store: Store | str | None = None, *, on_loop: bool = False) -> Receiver:
+    receiver = Receiver(hmac_keys=[KEY], store=store or MemoryStore())
+    if on_loop:
 
-    @task_completed.connect_via(receiver, weak=False)
-    def no_op(sender: Any, event: Event, **extra: Any) -> None:
-        return None
+        async def async_no_op(sender: Any, event: Event, **extra: Any) -> None:
+            return None
 
+        task_completed.connect(async_no_op, sender=receiver, weak=False)
+    else:
+
+        def no_op(sender: Any, event: Event, **extra: Any) -> None:
+            return None
+
+        task_completed.connect(no_op, sender=receiver, weak=False)
     return receiver
 
 
-def _remember(seen: dict[str, bytes], body: bytes) -> None:
-    """Validate, then keep the raw body under its dedupe key (as an inbox does)."""
+def _verified(body: bytes, timestamp: str | None, signature: str | None) -> tuple[str, bytes]:
+    """Validate the model and check the signature; the dedupe key and the body to keep."""
     callback = BaselineCallback.model_validate_json(body)
-    seen[f"{callback.data.task_id}:{callback.data.callbackType}"] = body
+    message = f"{callback.data.task_id}.{timestamp}".encode()
+    expected = base64.b64encode(hmac.new(_KEY_BYTES, message, hashlib.sha256).digest())
+    if signature is None or not hmac.compare_digest(expected, signature.encode()):
+        raise PermissionError("invalid signature")
+    return f"{callback.data.task_id}:{callback.data.callbackType}", body
+
+
+def _remember(seen: dict[str, bytes], key: str, body: bytes) -> bool:
+    """Keep the raw body under its dedupe key (as an inbox does); False for a duplicate."""
+    if key in seen:
+        return False
+    seen[key] = body
+    return True
 
 
 # -- raw ASGI ---------------------------------------------------------------------------------
 
-suno_asgi = asgi_app(_receiver())
+Remember = Callable[[str, bytes], Awaitable[bool]]
+
+
+def raw_asgi_endpoint(remember: Remember) -> Callable[..., Awaitable[None]]:
+    """A hand-written raw ASGI endpoint: read, verify, parse, `remember`, answer."""
+
+    async def endpoint(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        timestamp, signature = (
+            headers.get(b"x-webhook-timestamp"),
+            headers.get(b"x-webhook-signature"),
+        )
+        try:
+            key, body = _verified(
+                b"".join(chunks),
+                timestamp.decode() if timestamp else None,
+                signature.decode() if signature else None,
+            )
+            status, answer = 200, ANSWERS[await remember(key, body)]
+        except PermissionError:
+            status, answer = 401, FORGED
+        head = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(answer))]
+        await send({"type": "http.response.start", "status": status, "headers": head})
+        await send({"type": "http.response.body", "body": answer})
+
+    return endpoint
+
 
 _asgi_seen: dict[str, bytes] = {}
 
 
-async def baseline_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """A hand-written raw ASGI endpoint."""
-    if scope["type"] != "http":
-        return
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    _remember(_asgi_seen, b"".join(chunks))
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(ANSWER))]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": ANSWER})
+async def _remember_in_dict(key: str, body: bytes) -> bool:
+    return _remember(_asgi_seen, key, body)
 
+
+suno_asgi = asgi_app(_receiver(on_loop=True))
+baseline_asgi = raw_asgi_endpoint(_remember_in_dict)
 
 # -- Starlette --------------------------------------------------------------------------------
 
-suno_starlette = Starlette(routes=[Mount("/suno", routes=suno_routes(_receiver()))])
+suno_starlette = Starlette(routes=[Mount("/suno", routes=suno_routes(_receiver(on_loop=True)))])
 
 _starlette_seen: dict[str, bytes] = {}
 
 
 async def _starlette_endpoint(request: Request) -> Response:
-    _remember(_starlette_seen, await request.body())
-    return Response(ANSWER, media_type="application/json")
+    try:
+        key, body = _verified(
+            await request.body(),
+            request.headers.get("x-webhook-timestamp"),
+            request.headers.get("x-webhook-signature"),
+        )
+    except PermissionError:
+        return Response(FORGED, status_code=401, media_type="application/json")
+    return Response(ANSWERS[_remember(_starlette_seen, key, body)], media_type="application/json")
 
 
 baseline_starlette = Starlette(
@@ -95,8 +161,16 @@ _flask_seen: dict[str, bytes] = {}
 
 @baseline_flask.post("/suno/callback")
 def _flask_view() -> Any:
-    _remember(_flask_seen, request.get_data())
-    return baseline_flask.response_class(ANSWER, mimetype="application/json")
+    try:
+        key, body = _verified(
+            request.get_data(),
+            request.headers.get("X-Webhook-Timestamp"),
+            request.headers.get("X-Webhook-Signature"),
+        )
+    except PermissionError:
+        return baseline_flask.response_class(FORGED, status=401, mimetype="application/json")
+    answer = ANSWERS[_remember(_flask_seen, key, body)]
+    return baseline_flask.response_class(answer, mimetype="application/json")
 
 
 # -- raw WSGI ---------------------------------------------------------------------------------
@@ -108,8 +182,74 @@ _wsgi_seen: dict[str, bytes] = {}
 def baseline_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """A hand-written WSGI endpoint."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    _remember(_wsgi_seen, environ["wsgi.input"].read(length))
+    try:
+        key, body = _verified(
+            environ["wsgi.input"].read(length),
+            environ.get("HTTP_X_WEBHOOK_TIMESTAMP"),
+            environ.get("HTTP_X_WEBHOOK_SIGNATURE"),
+        )
+        status, answer = "200 OK", ANSWERS[_remember(_wsgi_seen, key, body)]
+    except PermissionError:
+        status, answer = "401 Unauthorized", FORGED
     start_response(
-        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(ANSWER)))]
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))]
     )
-    return [ANSWER]
+    return [answer]
+
+
+# -- durable stores (built on first use) ------------------------------------------------------
+
+
+def _sqlite_dir() -> Path:
+    return Path(os.environ["SUNO_BENCH_SQLITE_DIR"])
+
+
+def _suno_asgi_sqlite() -> Any:
+    return asgi_app(_receiver(f"sqlite:///{_sqlite_dir() / 'suno.db'}", on_loop=True))
+
+
+def _baseline_asgi_sqlite() -> Any:
+    """Verify + JSON + one `INSERT OR IGNORE` in its own transaction (WAL, synchronous=NORMAL,
+    as the store's), on the loop."""
+    conn = sqlite3.connect(_sqlite_dir() / "baseline.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, body BLOB)")
+
+    async def insert(key: str, body: bytes) -> bool:
+        cursor = conn.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (key, body))
+        return cursor.rowcount == 1
+
+    return raw_asgi_endpoint(insert)
+
+
+def _suno_asgi_redis() -> Any:
+    return asgi_app(_receiver(os.environ["SUNO_BENCH_REDIS_URL"], on_loop=True))
+
+
+def _baseline_asgi_redis() -> Any:
+    """Verify + JSON + one `SET key body NX` round trip (redis-py's asyncio client)."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(os.environ["SUNO_BENCH_REDIS_URL"])
+
+    async def set_nx(key: str, body: bytes) -> bool:
+        return bool(await client.set(f"seen:{key}", body, nx=True))
+
+    return raw_asgi_endpoint(set_nx)
+
+
+_DURABLE = {
+    "suno_asgi_sqlite": _suno_asgi_sqlite,
+    "baseline_asgi_sqlite": _baseline_asgi_sqlite,
+    "suno_asgi_redis": _suno_asgi_redis,
+    "baseline_asgi_redis": _baseline_asgi_redis,
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DURABLE:
+        app = _DURABLE[name]()
+        globals()[name] = app
+        return app
+    raise AttributeError(name)

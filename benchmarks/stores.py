@@ -1,6 +1,7 @@
 """Microseconds per store operation: memory, SQLite, Redis and PostgreSQL, with their floors.
 
     python benchmarks/stores.py [--n 3000] [--repeats 5]
+    python benchmarks/stores.py --quick        # 200 operations, one batch: a smoke run
 
 Floors measured in the same run: for SQLite one INSERT of the same row into a one-index table
 in its own BEGIN IMMEDIATE transaction (same file, WAL, synchronous=NORMAL); for Redis a raw
@@ -166,7 +167,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000, help="operations per batch")
     parser.add_argument("--repeats", type=int, default=5, help="batches per figure (median)")
+    parser.add_argument("--quick", action="store_true", help="200 operations, one batch")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.repeats = 200, 1
     n, repeats = args.n, args.repeats
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -208,6 +212,15 @@ def main() -> None:
         ratio = f"{micros / floor:8.2f}" if floor else f"{'':8}"
         print(f"{name:44} {micros:8.1f} {ratio}")
     print(f"\n{n} operations per batch, median of {repeats} batches; one process, one thread.")
+    figures = dict(rows)
+    print("\nclaim + finish of a new callback against the store's one-write floor (target ≤ 2×):")
+    for name, floor in (
+        ("SQLite", sqlite_base),
+        ("Redis", redis_base),
+        ("PostgreSQL", postgres_base),
+    ):
+        both = figures[f"{name} claim + finish"]
+        print(f"  {name:10} {both:8.1f} µs / {floor:6.1f} µs = {both / floor:5.2f}×")
 
 
 if __name__ == "__main__":
