@@ -11,16 +11,30 @@ import asyncio
 import contextvars
 import logging
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .stores import AsyncStore, Store
 
-__all__ = ["Lease", "current_lease"]
+__all__ = ["Lease", "current_lease", "has_async_api"]
 
 logger = logging.getLogger("suno_hooks")
 
 _current: contextvars.ContextVar[Lease | None] = contextvars.ContextVar(
     "suno_hooks_lease", default=None
 )
+
+
+_ASYNC_TYPES: dict[type, bool] = {}
+
+
+def has_async_api(store: object) -> TypeGuard[AsyncStore]:
+    """True when `store` is an `AsyncStore`; decided once per class, because a runtime protocol
+    check inspects every member and costs microseconds on each request."""
+    cls = type(store)
+    known = _ASYNC_TYPES.get(cls)
+    if known is None:
+        known = _ASYNC_TYPES[cls] = isinstance(store, AsyncStore)
+    return known
 
 
 def current_lease() -> Lease | None:
@@ -46,8 +60,9 @@ class Lease:
     async def aextend(self, seconds: float | None = None) -> bool:
         """`extend` without blocking the event loop."""
         length = self._length(seconds)
-        if isinstance(self.store, AsyncStore):
-            kept = await self.store.aextend(self.key, token=self.token, lease=length)
+        store = self.store
+        if has_async_api(store):
+            kept = await store.aextend(self.key, token=self.token, lease=length)
         else:
             kept = await asyncio.to_thread(
                 self.store.extend, self.key, token=self.token, lease=length
@@ -60,8 +75,9 @@ class Lease:
 
     async def afinish(self, error: str | None) -> bool:
         """`finish` without blocking the event loop."""
-        if isinstance(self.store, AsyncStore):
-            kept = await self.store.afinish(self.key, token=self.token, error=error)
+        store = self.store
+        if has_async_api(store):
+            kept = await store.afinish(self.key, token=self.token, error=error)
         else:
             kept = await asyncio.to_thread(
                 self.store.finish, self.key, token=self.token, error=error

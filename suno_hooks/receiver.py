@@ -37,7 +37,7 @@ from .errors import (
 )
 from .events import Event, EventSource
 from .inbound import InboundRequest
-from .leases import Lease
+from .leases import Lease, has_async_api
 from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
@@ -146,7 +146,7 @@ class Receiver:
         self.lease = lease
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
-        self._async_store = isinstance(self.store, AsyncStore)
+        self._async_store = has_async_api(self.store)
         self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
 
     def __repr__(self) -> str:
