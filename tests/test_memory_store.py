@@ -4,6 +4,10 @@ shares with every store are in test_store_contract.py."""
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suno_hooks.stores import (
     ClaimResult,
@@ -12,6 +16,7 @@ from suno_hooks.stores import (
     ReplayCheck,
     store_from_url,
 )
+from suno_hooks.stores.order import InsertionOrder
 
 from .stores import finish
 
@@ -61,3 +66,29 @@ def test_claim_done_answers_locally_after_the_replay_guard():
     assert store.claim_done("t1:complete", same) is ClaimResult.DUPLICATE
     other = ReplayCheck("sig", b'{"forged":1}', 60)
     assert store.claim_done("t1:complete", other) is ClaimResult.REPLAYED
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["set", "delete", "pop"]), st.integers(0, 8))))
+def test_insertion_order_names_the_oldest_key_like_an_ordered_dict(steps: list[tuple[str, int]]):
+    model: OrderedDict[str, None] = OrderedDict()
+    present: dict[str, None] = {}
+    order = InsertionOrder()
+    for action, number in steps:
+        key = f"k{number}"
+        if action == "set":
+            if key in present:
+                order.moved(key)
+                model.move_to_end(key)
+            else:
+                order.push(key)
+            present[key] = model[key] = None
+        elif action == "delete" and key in present:
+            del present[key], model[key]
+            order.forget(key)
+        elif action == "pop" and present:
+            oldest = order.pop_oldest()
+            assert oldest == next(iter(model))
+            del present[oldest], model[oldest]
+        if present:
+            assert order.oldest() == next(iter(model))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import logging
 import threading
@@ -19,12 +20,14 @@ from .base import (
     DeliveryStatus,
     ReplayCheck,
 )
+from .order import InsertionOrder
 
 __all__ = ["MemoryStore"]
 
 logger = logging.getLogger("suno_hooks")
 
 _DONE = 0
+_PROCESSING = 1
 _DUPLICATE = Claim(ClaimResult.DUPLICATE)
 _IN_PROGRESS = Claim(ClaimResult.IN_PROGRESS)
 _STALE = Claim(ClaimResult.STALE)
@@ -33,17 +36,28 @@ _REPLAYED = Claim(ClaimResult.REPLAYED)
 _SPARE_LIVE = 4
 
 _Lease = tuple[float, str]
+_FINGERPRINT = (1 << 128) - 1
+
+
+def _guard_entry(fingerprint: int, deadline: float) -> int:
+    return (int(deadline * 1000) + 1) << 128 | fingerprint
+
+
+def _guard_deadline(entry: int) -> float:
+    return (entry >> 128) / 1000
 
 
 class MemoryStore:
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
-    Each remembered key costs one small entry: `0` once done, `-attempts` when failed, or
-    `(lease deadline, token)` while processing. Leases run on `time.monotonic`, so a step of the
-    wall clock neither expires nor prolongs them. Every structure is bounded and evicts its
-    oldest entry first in O(1): keys (done, failed and leased alike; a live lease is passed over
-    a few times before it goes) and terminal tasks past `max_keys`, inbox entries past
-    `max_deliveries`, replay-guard entries past `max_signatures` (default: `max_keys`).
+    Each remembered key costs one small entry in a plain dict of numbers: `0` once done,
+    `-attempts` when failed, `1` while processing (its `(lease deadline, token)` is kept aside
+    until it finishes), so the cyclic garbage collector never walks them. Leases run on
+    `time.monotonic`, so a step of the wall clock neither expires nor prolongs them. Every
+    structure is bounded and evicts its oldest entry first in O(1): keys (done, failed and
+    leased alike; a live lease is passed over a few times before it goes) and terminal tasks
+    past `max_keys`, inbox entries past `max_deliveries`, replay-guard entries past
+    `max_signatures` (default: `max_keys`).
     """
 
     def __init__(
@@ -60,10 +74,15 @@ class MemoryStore:
         self.retention = retention
         self.evicted_live = 0
         self._lock = threading.Lock()
-        self._keys: OrderedDict[str, int | _Lease] = OrderedDict()
-        self._terminal: OrderedDict[str, None] = OrderedDict()
-        self._guard: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._inbox: OrderedDict[str, Delivery] = OrderedDict()
+        self._keys: dict[str, int] = {}
+        self._key_order = InsertionOrder()
+        self._leases: dict[str, _Lease] = {}
+        self._terminal: dict[str, None] = {}
+        self._terminal_order = InsertionOrder()
+        self._guard: dict[str, int] = {}
+        self._guard_order = InsertionOrder()
+        self._inbox: dict[str, Delivery] = {}
+        self._inbox_order = InsertionOrder()
         self._tokens = itertools.count(1)
         self._bindings: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
@@ -77,68 +96,88 @@ class MemoryStore:
         now = time.time()
         clock = time.monotonic()
         key = delivery.key
+        keys, inbox = self._keys, self._inbox
         with self._lock:
             if replay is not None and self._seen_other_body(replay, clock):
                 return _REPLAYED
-            state = self._keys.get(key)
+            state = keys.get(key)
             attempts = 1
             if state is not None:
                 if state == _DONE:
                     return _DUPLICATE
-                if state.__class__ is tuple and state[0] > clock:
+                if state == _PROCESSING and self._leases[key][0] > clock:
                     return _IN_PROGRESS
-                previous = self._inbox.get(key)
+                previous = inbox.get(key)
                 attempts = previous.attempts + 1 if previous is not None else 2
+            task_id = delivery.task_id
             if delivery.stage not in PROGRESS_STAGES:
-                self._terminal[delivery.task_id] = None
-                if len(self._terminal) > self.max_keys:
-                    self._terminal.popitem(last=False)
-            elif delivery.task_id in self._terminal:
+                if task_id not in self._terminal:
+                    self._terminal[task_id] = None
+                    self._terminal_order.push(task_id)
+                    if len(self._terminal) > self.max_keys:
+                        del self._terminal[self._terminal_order.pop_oldest()]
+            elif task_id in self._terminal:
                 return _STALE
             token = str(next(self._tokens))
-            self._keys[key] = (clock + lease, token)
+            keys[key] = _PROCESSING
+            self._leases[key] = (clock + lease, token)
+            if state is None:
+                self._key_order.push(key)
+            else:
+                self._key_order.moved(key)
             delivery.status = DeliveryStatus.PROCESSING
             delivery.attempts = attempts
             delivery.updated_at = now
-            self._inbox[key] = delivery
-            if state is not None:
-                self._keys.move_to_end(key)
-                self._inbox.move_to_end(key)
-            if len(self._keys) > self.max_keys:
+            if key in inbox:
+                self._inbox_order.moved(key)
+            else:
+                self._inbox_order.push(key)
+            inbox[key] = delivery
+            if len(keys) > self.max_keys:
                 self._evict_key(clock)
-            if len(self._inbox) > self.max_deliveries:
-                self._inbox.popitem(last=False)
+            if len(inbox) > self.max_deliveries:
+                del inbox[self._inbox_order.pop_oldest()]
             return Claim(ClaimResult.NEW, attempts, token)
 
     def _seen_other_body(self, replay: ReplayCheck, clock: float) -> bool:
-        fingerprint = replay.body_digest
-        guard = self._guard
-        seen = guard.get(replay.signature_key)
-        if seen is not None and seen[1] > clock:
-            return seen[0] != fingerprint
-        if seen is not None:
-            del guard[replay.signature_key]
-        guard[replay.signature_key] = (fingerprint, clock + replay.ttl)
+        # One int per entry: the deadline in ms above 128 bits of the body's SHA-256 (as strong
+        # here as the 32 hex characters other stores keep), so the dict holds no container.
+        fingerprint = int.from_bytes(hashlib.sha256(replay.body).digest()[:16], "big")
+        guard, order = self._guard, self._guard_order
+        signature_key = replay.signature_key
+        seen = guard.get(signature_key)
+        if seen is not None and _guard_deadline(seen) > clock:
+            return seen & _FINGERPRINT != fingerprint
+        guard[signature_key] = _guard_entry(fingerprint, clock + replay.ttl)
+        if seen is None:
+            order.push(signature_key)
+        else:
+            order.moved(signature_key)
         # Entries share one ttl, so the oldest expire first: drop a few expired ones per insert,
         # and the oldest live one only past the bound.
         for _ in range(2):
-            oldest = next(iter(guard.values()))
-            if oldest[1] > clock:
+            oldest = order.oldest()
+            if _guard_deadline(guard[oldest]) > clock:
                 break
-            guard.popitem(last=False)
+            del guard[order.pop_oldest()]
         if len(guard) > self.max_signatures:
-            guard.popitem(last=False)
+            del guard[order.pop_oldest()]
         return False
 
     def _evict_key(self, clock: float) -> None:
-        keys = self._keys
+        keys, order, leases = self._keys, self._key_order, self._leases
         for _ in range(_SPARE_LIVE):
-            key, state = keys.popitem(last=False)
-            if state.__class__ is not tuple or state[0] <= clock:
+            key = order.pop_oldest()
+            lease = leases.get(key)
+            if lease is None or lease[0] <= clock:
+                del keys[key]
+                leases.pop(key, None)
                 return
-            keys[key] = state
+            order.push(key)
         self.evicted_live += 1
-        keys.popitem(last=False)
+        key = order.pop_oldest()
+        del keys[key]
+        del leases[key]
         if self.evicted_live == 1:
             logger.warning(
                 "suno-hooks: the memory store evicted a live lease (max_keys=%d is too small "
@@ -150,9 +189,10 @@ class MemoryStore:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
         with self._lock:
-            state = self._keys.get(key)
-            if state.__class__ is not tuple or state[1] != token:
+            lease = self._leases.get(key)
+            if lease is None or lease[1] != token:
                 return False
+            del self._leases[key]
             delivery = self._inbox.get(key)
             attempts = delivery.attempts if delivery is not None else 1
             self._keys[key] = _DONE if error is None else -attempts
@@ -165,10 +205,10 @@ class MemoryStore:
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
         with self._lock:
-            state = self._keys.get(key)
-            if state.__class__ is not tuple or state[1] != token:
+            held = self._leases.get(key)
+            if held is None or held[1] != token:
                 return False
-            self._keys[key] = (time.monotonic() + lease, token)
+            self._leases[key] = (time.monotonic() + lease, token)
             return True
 
     def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
@@ -235,8 +275,8 @@ class MemoryStore:
 
     def _reported(self, delivery: Delivery, clock: float) -> Delivery:
         if delivery.status is DeliveryStatus.PROCESSING:
-            state = self._keys.get(delivery.key)
-            if state.__class__ is tuple and state[0] <= clock:
+            lease = self._leases.get(delivery.key)
+            if lease is not None and lease[0] <= clock:
                 return dataclasses.replace(delivery, status=DeliveryStatus.ABANDONED)
         return delivery
 
@@ -246,6 +286,7 @@ class MemoryStore:
         clock = time.monotonic()
         with self._lock:
             states = list(self._keys.values())
+            deadlines = [lease[0] for lease in self._leases.values()]
             sizes = {
                 "keys": len(states),
                 "terminal": len(self._terminal),
@@ -253,8 +294,8 @@ class MemoryStore:
                 "deliveries": len(self._inbox),
                 "bindings": len(self._bindings),
             }
-        sizes["failed"] = sum(1 for s in states if s.__class__ is int and s < 0)
-        sizes["leases"] = sum(1 for s in states if s.__class__ is tuple and s[0] > clock)
+        sizes["failed"] = sum(1 for s in states if s < 0)
+        sizes["leases"] = sum(1 for deadline in deadlines if deadline > clock)
         sizes["evicted_live"] = self.evicted_live
         return sizes
 
@@ -276,8 +317,10 @@ class MemoryStore:
             old = [key for key, d in self._inbox.items() if d.received_at < cutoff]
             for key in old:
                 del self._inbox[key]
+                self._inbox_order.forget(key)
                 if self._keys.get(key) == _DONE:
                     del self._keys[key]
+                    self._key_order.forget(key)
             return len(old)
 
     def close(self) -> None:
