@@ -18,6 +18,7 @@ from .base import (
     Store,
 )
 from .memory import MemoryStore
+from .tasks import AsyncTaskStore, ExpectedTask, TaskState, TaskStore
 
 if TYPE_CHECKING:
     from .redis import RedisStore
@@ -26,16 +27,20 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_RETENTION",
     "AsyncStore",
+    "AsyncTaskStore",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
+    "ExpectedTask",
     "KnowsDone",
     "MemoryStore",
     "RedisStore",
     "ReplayCheck",
     "SQLiteStore",
     "Store",
+    "TaskState",
+    "TaskStore",
     "store_from_url",
 ]
 

@@ -15,6 +15,7 @@ from .base import (
     DeliveryStatus,
     ReplayCheck,
 )
+from .memory_tasks import MemoryTasks
 
 __all__ = ["MemoryStore"]
 
@@ -26,7 +27,7 @@ _REPLAYED = Claim(ClaimResult.REPLAYED)
 _FIRST = Claim(ClaimResult.NEW, 1)
 
 
-class MemoryStore:
+class MemoryStore(MemoryTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
     Each remembered key costs one small dict entry: the value is `0` once done, `-attempts`

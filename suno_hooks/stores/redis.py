@@ -18,6 +18,7 @@ from redis.retry import Retry
 from ..errors import ConfigurationError
 from .base import DEFAULT_RETENTION, Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
 from .records import delivery_from_row
+from .redis_tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -127,7 +128,7 @@ class _AsyncLink:
         self.purge = client.register_script(_PURGE_LUA)
 
 
-class RedisStore:
+class RedisStore(RedisTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from .base import DEFAULT_RETENTION, Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
 from .records import delivery_from_row
+from .sqlite_tasks import SQLiteTasks
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -90,7 +91,7 @@ _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in one SQLite file.
 
     Every thread (and every process) gets its own connection; a claim is one `BEGIN IMMEDIATE`
