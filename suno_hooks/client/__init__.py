@@ -5,7 +5,8 @@ Needs httpx: `pip install 'suno-hooks[client]'`.
 
 from __future__ import annotations
 
-from .clients import DEFAULT_BASE_URL, AsyncSunoClient, SunoClient
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -22,6 +23,9 @@ from .errors import (
 from .features import FEATURES, Feature, feature
 from .plan import Submitted
 from .spans import SpanRule, SpanWarning
+
+if TYPE_CHECKING:
+    from .clients import DEFAULT_BASE_URL, AsyncSunoClient, SunoClient
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -45,3 +49,12 @@ __all__ = [
     "ValidationFailed",
     "feature",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The clients need httpx (the `client` extra); the rest of the package does not.
+    if name in ("SunoClient", "AsyncSunoClient", "DEFAULT_BASE_URL"):
+        from . import clients
+
+        return getattr(clients, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
