@@ -48,6 +48,7 @@ from .stores import (
     Store,
     store_from_url,
 )
+from .stores.tasks import asettle_expected, settle_expected
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner
 from .verification import (
     DEFAULT_TOLERANCE,
@@ -373,6 +374,8 @@ class Receiver:
         """Build the event, run the receivers, record done or failed; the event and the error."""
         event = self._event(admitted)
         error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
+        if admitted.delivery.terminal:
+            settle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
             self.store.finish(admitted.delivery.key, error=error)
         except Exception:
@@ -386,6 +389,8 @@ class Receiver:
         error: str | None = _PARSE_ERROR
         if event is not None:
             error = _joined(await self.dispatcher.asend(sender, event))
+        if admitted.delivery.terminal:
+            await asettle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
             await self._afinish(admitted.delivery.key, error)
         except Exception:

@@ -142,9 +142,10 @@ class SunoClient(_Client):
                 step = plan.send(reply)
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
-            reply = self._perform(step)
+            reply = self.perform(step)
 
-    def _perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+    def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+        """Carry out one step of a plan: send the call, sleep, or remember the task."""
         if isinstance(step, Call):
             try:
                 response = self.http.request(
@@ -227,9 +228,10 @@ class AsyncSunoClient(_Client):
                 step = plan.send(reply)
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
-            reply = await self._perform(step)
+            reply = await self.perform(step)
 
-    async def _perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+    async def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+        """`SunoClient.perform`, awaited."""
         if isinstance(step, Call):
             try:
                 response = await self.http.request(

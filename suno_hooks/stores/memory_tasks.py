@@ -50,8 +50,8 @@ class MemoryTasks(AsyncTasksFromSync):
             return True
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
-        """Mark a pending or lost task settled by `by`; True when this call settled it."""
-        return self._change(task_id, (TaskState.PENDING, TaskState.LOST), TaskState.SETTLED, by)
+        """Mark a pending task settled by `by`; True when this call settled it."""
+        return self._change(task_id, (TaskState.PENDING,), TaskState.SETTLED, by)
 
     def mark_lost(self, task_id: str) -> bool:
         """Give up on a pending task; True only for the call that changed it."""

@@ -139,7 +139,7 @@ class RedisTasks:
 
     @staticmethod
     def _change_values(task_id: str, target: TaskState, by: str) -> dict[str, Any]:
-        sources = "pending lost" if target is TaskState.SETTLED else "pending"
+        sources = "pending"
         return {"task_id": task_id, "sources": sources, "target": target.value, "by": by}
 
     # -- synchronous ----------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class RedisTasks:
         return bool(self._run("expect", task=task))
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
-        """Mark a pending or lost task settled by `by`; True when this call settled it."""
+        """Mark a pending task settled by `by`; True when this call settled it."""
         return bool(self._run("change", **self._change_values(task_id, TaskState.SETTLED, by)))
 
     def mark_lost(self, task_id: str) -> bool:

@@ -53,7 +53,7 @@ _CHANGE = """
 UPDATE suno_hooks_tasks SET state = ?, settled_by = ?, updated_at = ?
 WHERE task_id = ? AND state IN ({sources})
 """
-_SETTLE = _CHANGE.format(sources="'pending', 'lost'")
+_SETTLE = _CHANGE.format(sources="'pending'")
 _MARK_LOST = _CHANGE.format(sources="'pending'")
 _RESCHEDULE = """
 UPDATE suno_hooks_tasks SET next_poll_at = ?, updated_at = ? WHERE task_id = ? AND state = 'pending'
@@ -89,7 +89,7 @@ class SQLiteTasks(AsyncTasksFromSync):
         return self._write(_EXPECT, (*params, time.time())) == 1
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
-        """Mark a pending or lost task settled by `by`; True when this call settled it."""
+        """Mark a pending task settled by `by`; True when this call settled it."""
         return self._write(_SETTLE, (TaskState.SETTLED.value, by, time.time(), task_id)) == 1
 
     def mark_lost(self, task_id: str) -> bool:

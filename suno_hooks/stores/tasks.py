@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -21,7 +22,11 @@ __all__ = [
     "ExpectedTask",
     "TaskState",
     "TaskStore",
+    "asettle_expected",
+    "settle_expected",
 ]
+
+logger = logging.getLogger("suno_hooks")
 
 
 class TaskState(str, enum.Enum):
@@ -102,7 +107,8 @@ class TaskStore(Protocol):
         ...
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
-        """Mark a pending (or lost) task settled by `by`; True when this call settled it."""
+        """Mark a pending task settled by `by`; True when this call settled it (a lost task
+        stays lost: the result that arrives late is still dispatched)."""
         ...
 
     def claim_due(
@@ -238,3 +244,24 @@ class AsyncTasksFromSync:
             now=now,
         )
         return found
+
+
+def settle_expected(store: object, task_id: str, source: str) -> None:
+    """Settle the expected task of a terminal delivery, when the store keeps expected tasks;
+    a failure is logged, never raised (the delivery itself is already recorded)."""
+    if isinstance(store, TaskStore):
+        try:
+            store.settle(task_id, by=source)
+        except Exception:
+            logger.exception("suno-hooks: could not settle the expected task %s", task_id)
+
+
+async def asettle_expected(store: object, task_id: str, source: str) -> None:
+    """`settle_expected` without blocking the event loop."""
+    try:
+        if isinstance(store, AsyncTaskStore):
+            await store.asettle(task_id, by=source)
+        elif isinstance(store, TaskStore):
+            await asyncio.to_thread(store.settle, task_id, by=source)
+    except Exception:
+        logger.exception("suno-hooks: could not settle the expected task %s", task_id)

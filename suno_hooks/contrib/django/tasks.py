@@ -82,8 +82,8 @@ class DjangoTasks(AsyncTasksFromSync):
         return bool(changed)
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
-        """Mark a pending or lost task settled by `by`; True when this call settled it."""
-        return self._change(task_id, ["pending", "lost"], TaskState.SETTLED, by)
+        """Mark a pending task settled by `by`; True when this call settled it."""
+        return self._change(task_id, ["pending"], TaskState.SETTLED, by)
 
     def mark_lost(self, task_id: str) -> bool:
         """Give up on a pending task; True only for the call that changed it."""
