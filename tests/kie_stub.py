@@ -8,6 +8,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,21 +74,31 @@ class KieStub:
         return Response(content, status, headers, media_type="application/json")
 
 
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port in a thread; its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the server did not start")
+        thread.join(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
 @pytest.fixture
 def kie() -> Iterator[KieStub]:
     """A running stub; answers must be scripted per path."""
     stub = KieStub()
     app = Starlette(routes=[Route("/{path:path}", stub.endpoint, methods=["GET", "POST"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("the Kie stub did not start")
-        time.sleep(0.01)
-    stub.url = f"http://127.0.0.1:{port}"
-    yield stub
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as url:
+        stub.url = url
+        yield stub

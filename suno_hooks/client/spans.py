@@ -80,4 +80,6 @@ class SpanRule:
 
 def _has_decimals(value: float, decimals: int) -> bool:
     scaled = value * 10**decimals
+    if not math.isfinite(scaled) or abs(scaled) > 2**52:
+        return True  # too large to carry decimals; the span rules refuse it
     return bool(abs(scaled - round(scaled)) < 1e-6 * max(1.0, abs(scaled)))
