@@ -70,6 +70,14 @@ class ReconcileReport:
     lost: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One log line: what was claimed, polled, dispatched, found delivered, lost, failed."""
+        return (
+            f"claimed={self.claimed} polled={self.polled} delivered={self.delivered} "
+            f"already_delivered={self.already_delivered} lost={self.lost} "
+            f"errors={len(self.errors)}"
+        )
+
 
 class _Pace:
     """A global request rate: the wait before the next request so that at most `rate` are

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import click
@@ -57,7 +58,12 @@ def table(rows: list[Delivery]) -> str:
         )
         for d in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return columns(lines)
+
+
+def columns(lines: Sequence[tuple[str, ...]]) -> str:
+    """Rows of cells as aligned columns (the last one left ragged)."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
         + "  "

@@ -16,6 +16,7 @@ from .options import (
     secret_key_option,
     store_option,
 )
+from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
 
@@ -46,6 +47,7 @@ def describe(outcome: Outcome, peer: str | None) -> str:
 @hmac_key_option
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
+@click.option("--reconcile", is_flag=True, help="Also poll late tasks ($SUNO_API_KEY).")
 @click.option(
     "--log-level",
     default="info",
@@ -61,6 +63,7 @@ def serve(
     secret_key: str | None,
     handlers: str | None,
     log_level: str,
+    reconcile: bool = False,
 ) -> None:
     """Run a standalone receiver with a SQLite inbox (one log line per callback).
 
@@ -89,7 +92,10 @@ def serve(
         store,
         receiver.require,
     )
+    halt = start_reconciler(receiver) if reconcile else None
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    if halt is not None:
+        halt()
 
 
 def _peer(scope: Scope) -> str | None:
