@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from .dispatch import BlinkerDispatcher, Dispatcher
 from .errors import (
@@ -22,6 +23,7 @@ from .errors import (
     ForbiddenSource,
     HandlerError,
     InProgress,
+    InvalidPayload,
     InvalidToken,
     MethodNotAllowed,
     MissingSignature,
@@ -31,7 +33,7 @@ from .errors import (
     SunoHooksError,
     UnsupportedMediaType,
 )
-from .events import Event
+from .events import Event, EventSource
 from .inbound import InboundRequest
 from .network import SourceFilter
 from .outcome import Outcome
@@ -84,6 +86,8 @@ class _Admitted:
     found: Probe
     delivery: Delivery
     replay: ReplayCheck | None
+    source: str | None = None
+    """The event's source when it differs from the delivery's (a replay)."""
 
 
 class Receiver:
@@ -131,7 +135,7 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = isinstance(self.store, AsyncStore)
-        self._is_done = self.store.is_done if isinstance(self.store, KnowsDone) else None
+        self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"
@@ -256,6 +260,40 @@ class Receiver:
             await self._adispatch(admitted, sender)
 
         return accepted, dispatch_and_finish
+
+    def deliver(
+        self,
+        body: bytes | Mapping[str, Any],
+        *,
+        feature: str | None = None,
+        context: dict[str, Any] | None = None,
+        source: str = "poll",
+        sender: Any = None,
+    ) -> Outcome:
+        """Deliver a trusted body from this process (a polled record, a sandbox result): the
+        HTTP checks (method, type, peer, signature, token) are skipped; parse, claim, dispatch and
+        finish run exactly as for a callback, with `Event.source` set to `source`."""
+        sender = self if sender is None else sender
+        try:
+            return self._process(_trusted(body, feature, context, source), sender)
+        except SunoHooksError as exc:
+            return Outcome.rejected(exc)
+
+    async def adeliver(
+        self,
+        body: bytes | Mapping[str, Any],
+        *,
+        feature: str | None = None,
+        context: dict[str, Any] | None = None,
+        source: str = "poll",
+        sender: Any = None,
+    ) -> Outcome:
+        """`deliver` on an event loop."""
+        sender = self if sender is None else sender
+        try:
+            return await self._aprocess(_trusted(body, feature, context, source), sender)
+        except SunoHooksError as exc:
+            return Outcome.rejected(exc)
 
     def replay(self, key: str, *, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (normally a `failed` one), with the same
@@ -390,10 +428,15 @@ class Receiver:
         claims = self._read_token(request) if request.query else None
         self._enforce(signed is not None, claims is not None)
         key = found.dedupe_key
-        if self._is_done is not None and self._is_done(key):
-            duplicate = Outcome.accepted("duplicate")
-            duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
-            return duplicate
+        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
+        if self._claim_done is not None:
+            done = self._claim_done(key, replay)
+            if done is ClaimResult.REPLAYED:
+                raise ReplayedSignature()
+            if done is not None:
+                duplicate = Outcome.accepted("duplicate")
+                duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
+                return duplicate
 
         feature = request.feature
         context = None
@@ -411,8 +454,8 @@ class Receiver:
             _kept_headers(headers),
             request.peer,
             time.time(),
+            source=request.source,
         )
-        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
         return _Admitted(found, delivery, replay)
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
@@ -447,6 +490,7 @@ class Receiver:
                 context=delivery.context,
                 received_at=datetime.fromtimestamp(delivery.received_at, timezone.utc),
                 kind=delivery.kind,  # type: ignore[arg-type]
+                source=cast(EventSource, admitted.source or delivery.source),
             )
         except Exception:
             logger.exception("suno-hooks: could not build the event for %s", delivery.key)
@@ -485,9 +529,42 @@ class Receiver:
 
 
 def _readmit(kept: Delivery) -> _Admitted:
-    """A kept delivery, ready to run through the pipeline again (it was verified on arrival)."""
+    """A kept delivery, ready to run through the pipeline again (it was verified on arrival);
+    its event says `replay`, the inbox keeps how the delivery first arrived."""
     found = probe(load_json(kept.body))
     delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
+    return _Admitted(found, delivery, None, "replay")
+
+
+_SOURCES: tuple[str, ...] = get_args(EventSource)
+
+
+def _trusted(
+    body: bytes | Mapping[str, Any],
+    feature: str | None,
+    context: dict[str, Any] | None,
+    source: str,
+) -> _Admitted:
+    """A body handed over in-process, ready for the claim: no HTTP check applies to it."""
+    if source not in _SOURCES:
+        raise ValueError(f"source must be one of {', '.join(_SOURCES)}; got {source!r}.")
+    if not isinstance(body, bytes):
+        try:
+            body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            raise InvalidPayload("The body cannot be encoded as JSON.") from None
+    found = probe(load_json(body))
+    delivery = Delivery(
+        found.dedupe_key,
+        found.task_id,
+        found.stage,
+        body,
+        (feature and kind_for_feature(feature)) or found.kind,
+        feature,
+        context,
+        received_at=time.time(),
+        source=source,
+    )
     return _Admitted(found, delivery, None)
 
 

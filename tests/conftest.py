@@ -14,6 +14,7 @@ from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS, CallbackClient
 from .stores import (
+    every_store,
     memory_store_factory,
     redis_server,
     redis_shared_url,
@@ -23,6 +24,7 @@ from .stores import (
 )
 
 __all__ = [
+    "every_store",
     "memory_store_factory",
     "redis_server",
     "redis_shared_url",

@@ -20,6 +20,19 @@ StoreFactory = Callable[..., Store]
 STORE_KINDS = ["memory", "sqlite", "redis"]
 
 
+@pytest.fixture(
+    params=[*STORE_KINDS, pytest.param("django", marks=pytest.mark.django_db(transaction=True))]
+)
+def every_store(request: pytest.FixtureRequest) -> Store:
+    """One fresh store of each kind in turn, the Django ORM store included."""
+    if request.param == "django":
+        from suno_hooks.contrib.django.store import DjangoStore
+
+        return DjangoStore()
+    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
+    return factory()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the session; tests keep apart by key prefix."""

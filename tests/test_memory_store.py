@@ -9,6 +9,7 @@ from suno_hooks.stores import (
     ClaimResult,
     Delivery,
     MemoryStore,
+    ReplayCheck,
     store_from_url,
 )
 
@@ -46,12 +47,16 @@ def test_store_from_url():
     assert isinstance(store, MemoryStore) and store.max_keys == 10
 
 
-def test_is_done_answers_locally():
+def test_claim_done_answers_locally_after_the_replay_guard():
     store = MemoryStore()
     store.claim(delivery(), lease=60)
-    assert not store.is_done("t1:complete")
+    assert store.claim_done("t1:complete", None) is None
     store.finish("t1:complete", error="boom")
-    assert not store.is_done("t1:complete")
-    store.claim(delivery(), lease=60)
+    assert store.claim_done("t1:complete", None) is None
+    store.claim(delivery(), lease=60, replay=ReplayCheck("sig", b"{}", 60))
     store.finish("t1:complete")
-    assert store.is_done("t1:complete")
+    assert store.claim_done("t1:complete", None) is ClaimResult.DUPLICATE
+    same = ReplayCheck("sig", b"{}", 60)
+    assert store.claim_done("t1:complete", same) is ClaimResult.DUPLICATE
+    other = ReplayCheck("sig", b'{"forged":1}', 60)
+    assert store.claim_done("t1:complete", other) is ClaimResult.REPLAYED

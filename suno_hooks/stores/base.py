@@ -21,7 +21,8 @@ __all__ = [
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
-PROGRESS_STAGES = ("text", "first")
+# Market progress states (DESIGN §10) are progress stages like `text` and `first`.
+PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -60,6 +61,9 @@ class Delivery:
     status: DeliveryStatus = DeliveryStatus.PROCESSING
     attempts: int = 1
     error: str | None = None
+    source: str = "callback"
+    """How it reached the receiver: `callback`, `poll` (reconciler) or `replay`; kept in the
+    stores' meta JSON."""
 
     @property
     def terminal(self) -> bool:
@@ -78,6 +82,7 @@ class Delivery:
             "status": self.status.value,
             "attempts": self.attempts,
             "error": self.error,
+            "source": self.source,
             "peer": self.peer,
             "received_at": self.received_at,
             "updated_at": self.updated_at,
@@ -94,6 +99,7 @@ class Delivery:
                 "context": self.context,
                 "headers": self.headers,
                 "peer": self.peer,
+                "source": self.source,
             },
             separators=(",", ":"),
         )
@@ -168,11 +174,13 @@ class Store(Protocol):
 
 @runtime_checkable
 class KnowsDone(Protocol):
-    """Optional for stores: a lookup that needs no I/O of whether a key is already done, so the
-    receiver can acknowledge a duplicate before assembling its inbox record."""
+    """Optional for stores: answers a key already done without I/O, so the receiver can
+    acknowledge a duplicate before assembling its inbox record. The replay guard runs first,
+    as in `claim` (DESIGN §3), so the answer is the one `claim` would give."""
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (never blocks)."""
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """DUPLICATE when the key is done and the guard accepts `replay`, REPLAYED when the
+        guard refuses it, None when the key is not done (then `claim` decides; never blocks)."""
         ...
 
 

@@ -110,9 +110,16 @@ class MemoryStore:
                 delivery.error = error
                 delivery.updated_at = time.time()
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (a dict lookup, no lock needed)."""
-        return self._keys.get(key) == _DONE
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """`claim`'s answer for a key already done (the guard first); None when it is not done."""
+        if self._keys.get(key) != _DONE:
+            return None
+        if replay is None:
+            return ClaimResult.DUPLICATE
+        with self._lock:
+            if self._seen_other_body(replay, time.time()):
+                return ClaimResult.REPLAYED
+            return ClaimResult.DUPLICATE if self._keys.get(key) == _DONE else None
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""

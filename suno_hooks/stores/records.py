@@ -40,4 +40,5 @@ def delivery_from_row(
         status=DeliveryStatus(status),
         attempts=int(attempts),
         error=error or None,
+        source=extra.get("source") or "callback",
     )

@@ -53,7 +53,20 @@ def _text(value: str, limit: int) -> str:
     return value.replace("\x00", "\ufffd")[:limit]
 
 
+# The Django table has no meta column: a non-default source rides in the headers JSON under a
+# name no HTTP header can have.
+_SOURCE_KEY = ":source"
+
+
+def _stored_headers(delivery: Delivery) -> dict[str, str]:
+    if delivery.source == "callback":
+        return delivery.headers
+    return {**delivery.headers, _SOURCE_KEY: delivery.source}
+
+
 def _to_delivery(row: DeliveryRow) -> Delivery:
+    headers = dict(row.headers or {})
+    source = headers.pop(_SOURCE_KEY, None) or "callback"
     return Delivery(
         key=row.key,
         task_id=row.task_id,
@@ -62,13 +75,14 @@ def _to_delivery(row: DeliveryRow) -> Delivery:
         kind=row.kind,
         feature=row.feature,
         context=row.context,
-        headers=dict(row.headers or {}),
+        headers=headers,
         peer=row.peer,
         received_at=row.received_at.timestamp(),
         updated_at=row.updated_at.timestamp(),
         status=DeliveryStatus(row.status),
         attempts=row.attempts,
         error=row.error,
+        source=source,
     )
 
 
@@ -225,7 +239,7 @@ class DjangoStore:
             "feature": _text(delivery.feature, 100) if delivery.feature else None,
             "context": delivery.context,
             "body": delivery.body,
-            "headers": delivery.headers,
+            "headers": _stored_headers(delivery),
             "peer": _text(delivery.peer, 64) if delivery.peer else None,
             "received_at": _moment(delivery.received_at),
             "updated_at": _moment(now),
