@@ -327,3 +327,27 @@ def test_create_bodies_get_documented_answers_never_a_500(
     answer = response.json()
     assert answer["code"] in DOCUMENTED_CREATE_CODES, answer
     assert isinstance(answer["msg"], str) and answer["msg"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from([*sorted({f.poll_path for f in FAMILIES.values()}), MARKET_POLL_PATH]),
+    task_id=st.text(max_size=40),
+)
+def test_polling_any_task_id_gets_a_documented_answer(
+    client: Client, path: str, task_id: str
+) -> None:
+    response = client.get(path, params={"taskId": task_id}, headers=AUTH)
+    assert response.status_code == 200
+    assert response.json()["code"] in {404, 422}
+
+
+def test_timing_presets() -> None:
+    assert Timing.named("fast") == Timing.fast()
+    realistic = Timing.named("realistic")
+    assert realistic.timeout == 15 and realistic.stage_delay >= 10
+    assert [realistic.retry_delay(n) for n in (1, 2)] == [5.0, 10.0]
+    with pytest.raises(ValueError, match="fast"):
+        Timing.named("slow")
