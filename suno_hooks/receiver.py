@@ -223,7 +223,7 @@ class Receiver:
         try:
             return await self._aprocess(self._admit(request), sender)
         except SunoHooksError as exc:
-            return self._reject(exc, request, sender)
+            return await self._areject(exc, request, sender)
         except Exception:
             logger.exception("suno-hooks: unexpected error while handling a callback")
             return _internal_error()
@@ -246,7 +246,7 @@ class Receiver:
                 return admitted, None
             early = await self._aclaim_or_answer(admitted)
         except SunoHooksError as exc:
-            return self._reject(exc, request, sender), None
+            return await self._areject(exc, request, sender), None
         except Exception:
             logger.exception("suno-hooks: unexpected error while handling a callback")
             return _internal_error(), None
@@ -523,6 +523,15 @@ class Receiver:
 
     def _reject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
         self.dispatcher.rejected(
+            sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
+        )
+        return Outcome.rejected(exc)
+
+    async def _areject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
+        arejected = getattr(self.dispatcher, "arejected", None)
+        if arejected is None:
+            return self._reject(exc, request, sender)
+        await arejected(
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
