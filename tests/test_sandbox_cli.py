@@ -45,6 +45,7 @@ def test_the_command_sends_signed_callbacks_and_logs_each_answer(
     assert re.search(rf"{task_id} generate text try 1/3 -> 200 .*received", lines[0])
     assert "[duplicate]" in lines[3] and "duplicate" in lines[3].split("->")[1]
     assert "suno-hooks sandbox at" in output and "signed" in output
+    assert "HTTP Request" not in output  # one line per attempt, not two
 
 
 def test_an_unknown_scenario_is_a_usage_error() -> None:

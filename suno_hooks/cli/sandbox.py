@@ -55,6 +55,7 @@ def sandbox(
     from ..sandbox.validation import CreateError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the sandbox logs each attempt itself
     keys = hmac_keys_or_env(hmac_keys)
     try:
         app = Sandbox(
