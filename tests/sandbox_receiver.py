@@ -45,6 +45,9 @@ def describe(name: str, event: Event) -> dict[str, Any]:
         "midi": [len(i.notes) for i in event.midi.instruments] if event.midi else None,
         "video_url": event.video_url,
         "images": event.images,
+        "result_urls": event.result_urls,
+        "model": event.model,
+        "source": event.source,
         "pid": os.getpid(),
     }
 

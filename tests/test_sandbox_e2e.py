@@ -5,13 +5,15 @@ kind and typed results; every scenario gets the answer the receiver promises."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from suno_hooks.sandbox import SandboxHandle, Timing, serve_sandbox
+from suno_hooks.sandbox import FAMILIES, MARKET_MODELS, SandboxHandle, Timing, serve_sandbox
+from suno_hooks.sandbox.bodies import VARIANTS
 from suno_hooks.stores import SQLiteStore
 
 from .sandbox_helpers import (
@@ -107,8 +109,6 @@ def check_results(feature: str, entry: dict[str, Any], record: dict[str, Any]) -
 
 
 def poll(sandbox: SandboxHandle, feature: str, task_id: str) -> dict[str, Any]:
-    from suno_hooks.sandbox import FAMILIES
-
     return sandbox.poll(FAMILIES[feature].poll_path, task_id)
 
 
@@ -116,8 +116,6 @@ def poll(sandbox: SandboxHandle, feature: str, task_id: str) -> dict[str, Any]:
 def test_every_family_fires_each_stage_once_with_typed_results(
     sandbox: SandboxHandle, receiver: ReceiverServer, feature: str
 ) -> None:
-    from suno_hooks.sandbox import FAMILIES
-
     task, signals = run(sandbox, receiver, feature)
     stages = FAMILIES[feature].stages
     assert [a["status"] for a in task["attempts"]] == [200] * len(stages)
@@ -132,18 +130,16 @@ def test_every_family_fires_each_stage_once_with_typed_results(
 
 
 @pytest.mark.parametrize("feature", sorted(REQUESTS))
-def test_every_family_fails_with_its_documented_code(
+def test_every_family_fails_with_each_documented_code(
     sandbox: SandboxHandle, receiver: ReceiverServer, feature: str
 ) -> None:
-    from suno_hooks.sandbox import FAMILIES
-
-    code = FAMILIES[feature].default_failure
-    task, signals = run(sandbox, receiver, feature, f"fail:{code}")
-    assert [a["status"] for a in task["attempts"]] == [200]
-    assert stage_signals(signals) == expected_signals(("error",))
-    assert {(e["kind"], e["code"], e["status"]) for e in signals} == {
-        (KIND.get(feature, "music"), code, "failed")
-    }
+    for code in FAMILIES[feature].failure_codes:
+        task, signals = run(sandbox, receiver, feature, f"fail:{code}")
+        assert [a["status"] for a in task["attempts"]] == [200]
+        assert stage_signals(signals) == expected_signals(("error",)), code
+        assert {(e["kind"], e["code"], e["status"]) for e in signals} == {
+            (KIND.get(feature, "music"), code, "failed")
+        }
 
 
 @pytest.mark.parametrize("code", [400, 408, 413, 451, 500, 501, 531])
@@ -235,27 +231,26 @@ def test_a_dropped_callback_is_absent_from_the_inbox_but_present_in_polling(
     assert record["status"] == "SUCCESS" and len(record["response"]["sunoData"]) == 2
 
 
-@pytest.mark.parametrize("feature", ["wav", "vocal_removal", "midi", "generate"])
+@pytest.mark.parametrize("feature", ["generate", "extend", "replace_section", *sorted(KIND)])
 def test_documented_variants_reach_the_receiver_typed(
     sandbox: SandboxHandle, receiver: ReceiverServer, feature: str
 ) -> None:
-    from suno_hooks.sandbox.bodies import VARIANTS
-
     kind = KIND.get(feature, "music")
+    stages = FAMILIES[feature].stages
     for variant in range(1, VARIANTS[kind]):
         task, signals = run(sandbox, receiver, feature, f"variant:{variant}")
         assert all(a["status"] == 200 for a in task["attempts"]), task["attempts"]
+        assert stage_signals(signals) == expected_signals(stages), (variant, signals)
         terminal = [e for e in signals if e["signal"] == "task_completed"]
-        assert len(terminal) == 1, (variant, signals)
         check_results(feature, terminal[0], poll(sandbox, feature, task["task_id"]))
+        task, signals = run(sandbox, receiver, feature, f"variant:{variant}", "fail")
+        assert stage_signals(signals) == expected_signals(("error",)), (variant, signals)
 
 
 @pytest.mark.parametrize("model", sorted(MARKET_REQUESTS))
 def test_market_tasks_call_back_once_in_the_market_shape(
     sandbox: SandboxHandle, receiver: ReceiverServer, model: str
 ) -> None:
-    from suno_hooks.sandbox import MARKET_MODELS
-
     feature = MARKET_MODELS[model][0]
     body = {
         "model": model,
@@ -270,3 +265,39 @@ def test_market_tasks_call_back_once_in_the_market_shape(
     record = sandbox.poll("/api/v1/jobs/recordInfo", task_id)
     assert record["code"] == 200 and record["data"]["state"] == "success"
     assert record["data"]["model"] == model
+    check_market_results(feature, signals[-1], record["data"])
+
+
+def check_market_results(feature: str, entry: dict[str, Any], record: dict[str, Any]) -> None:
+    """A market event carries the model, the decoded `resultUrls` and, for songs, the tracks."""
+    result = json.loads(record["resultJson"])
+    assert entry["model"] == record["model"]
+    assert entry["result_urls"] == result["resultUrls"]
+    assert entry["kind"] == KIND.get(feature, "music")
+    if entry["kind"] == "music":
+        assert entry["tracks"] == [track["audio_url"] for track in result["data"]]
+        assert entry["tracks"] == entry["result_urls"] and entry["tracks"]
+
+
+@pytest.mark.parametrize("feature", sorted(REQUESTS))
+@pytest.mark.parametrize("variant", ["", "variant"])
+def test_the_market_scenario_sends_any_family_in_the_market_shape(
+    sandbox: SandboxHandle, receiver: ReceiverServer, feature: str, variant: str
+) -> None:
+    task, signals = run(sandbox, receiver, feature, "market", *filter(None, [variant]))
+    assert [a["status"] for a in task["attempts"]] == [200]
+    assert stage_signals(signals) == expected_signals(("complete",))
+    record = sandbox.poll("/api/v1/jobs/recordInfo", task["task_id"])["data"]
+    check_market_results(feature, signals[-1], record)
+
+
+@pytest.mark.parametrize("feature", ["generate", "lyrics", "wav"])
+def test_a_failed_market_task_fires_task_failed_with_its_code(
+    sandbox: SandboxHandle, receiver: ReceiverServer, feature: str
+) -> None:
+    code = FAMILIES[feature].default_failure
+    task, signals = run(sandbox, receiver, feature, "market", f"fail:{code}")
+    assert stage_signals(signals) == expected_signals(("error",))
+    assert {(e["code"], e["status"]) for e in signals} == {(code, "failed")}
+    record = sandbox.poll("/api/v1/jobs/recordInfo", task["task_id"])["data"]
+    assert record["state"] == "fail" and record["failCode"] == str(code)

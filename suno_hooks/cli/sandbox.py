@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from .options import hmac_key_option, hmac_keys_or_env
+from .options import hmac_key_option, hmac_keys_or_env, log_level_option
 
 log = logging.getLogger("suno_hooks.sandbox")
 
@@ -30,12 +30,7 @@ log = logging.getLogger("suno_hooks.sandbox")
     help="Scenario for every task (repeatable): drop, duplicate, reorder, timeout, fail:531, "
     "market, variant, forge, replay; a stage after @ (duplicate@first).",
 )
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 def sandbox(
     host: str,
     port: int,
@@ -60,6 +55,7 @@ def sandbox(
     from ..sandbox.validation import CreateError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the sandbox logs each attempt itself
     keys = hmac_keys_or_env(hmac_keys)
     try:
         app = Sandbox(

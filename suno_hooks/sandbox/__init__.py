@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .app import Sandbox
 from .families import FAMILIES, MARKET_MODELS, Family
-from .handle import SandboxError, SandboxHandle, serve_sandbox
+from .handle import SandboxError, SandboxHandle, serve_asgi, serve_sandbox
 from .scenarios import SCENARIOS, Scenario
 from .sender import kie_signature
 from .timing import Timing
@@ -27,5 +27,6 @@ __all__ = [
     "SpanRule",
     "Timing",
     "kie_signature",
+    "serve_asgi",
     "serve_sandbox",
 ]

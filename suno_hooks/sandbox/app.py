@@ -45,7 +45,8 @@ class Sandbox:
         self.timing = timing or Timing.fast()
         self.span = span or SpanRule()
         self.book = TaskBook()
-        self.book.scenarios = parse_scenarios(list(scenarios))
+        self.initial_scenarios = parse_scenarios(list(scenarios))
+        self.book.scenarios = self.initial_scenarios
         self.sender: CallbackSender | None = None
         self.running: set[asyncio.Task[None]] = set()
         self.app = Starlette(
@@ -81,8 +82,9 @@ class Sandbox:
         running.add_done_callback(self.running.discard)
 
     def reset(self) -> None:
-        """Forget every task and scenario set by the control API (running tasks finish)."""
+        """Forget every task and the scenarios set by the control API (running tasks finish)."""
         self.book.clear()
+        self.book.scenarios = self.initial_scenarios
 
 
 async def _kie_http_error(request: Request, exc: Exception) -> Response:

@@ -1,5 +1,5 @@
 """The Python handle on a running sandbox (its control API over HTTP), and `serve_sandbox`, which
-runs one under uvicorn in a background thread for tests and scripts."""
+runs one under uvicorn in a background thread for tests and scripts (`serve_asgi` any app)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .app import Sandbox
 from .control import CONTROL_PREFIX
 from .timing import Timing
 
-__all__ = ["SandboxError", "SandboxHandle", "serve_sandbox"]
+__all__ = ["SandboxError", "SandboxHandle", "serve_asgi", "serve_sandbox"]
 
 
 class SandboxError(Exception):
@@ -110,6 +110,29 @@ def _free_port(host: str) -> int:
 
 
 @contextlib.contextmanager
+def serve_asgi(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run an ASGI app under uvicorn in a background thread (a free port when `port` is 0);
+    yield its base URL (`http://127.0.0.1:PORT`) and stop the server on exit. Handy for the
+    receiver side of a test against the sandbox."""
+    import uvicorn
+
+    port = port or _free_port(host)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="auto")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"suno-hooks-{port}", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise SandboxError(f"the server could not start on {host}:{port}")
+        thread.join(0.01)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@contextlib.contextmanager
 def serve_sandbox(
     *,
     host: str = "127.0.0.1",
@@ -121,22 +144,10 @@ def serve_sandbox(
 ) -> Iterator[SandboxHandle]:
     """Run a sandbox under uvicorn in a background thread (a free port when `port` is 0);
     yield its handle and stop the server on exit."""
-    import uvicorn
-
     sandbox = Sandbox(hmac_key=hmac_key, api_key=api_key, timing=timing, scenarios=scenarios)
-    port = port or _free_port(host)
-    config = uvicorn.Config(sandbox.app, host=host, port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"suno-sandbox-{port}", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SandboxError(f"the sandbox could not start on {host}:{port}")
-        thread.join(0.01)
-    handle = SandboxHandle(f"http://{host}:{port}", api_key=api_key, hmac_key=hmac_key)
-    try:
-        yield handle
-    finally:
-        handle.close()
-        server.should_exit = True
-        thread.join(15)
+    with serve_asgi(sandbox.app, host=host, port=port) as url:
+        handle = SandboxHandle(url, api_key=api_key, hmac_key=hmac_key)
+        try:
+            yield handle
+        finally:
+            handle.close()
