@@ -23,7 +23,7 @@ from typing import Any
 
 from .client.errors import ApiError
 from .client.features import feature as find_feature
-from .client.plan import Call, Pause, Remember
+from .client.plan import Call, Pause, Remember, adrive, drive
 from .errors import ConfigurationError
 from .outcome import Outcome
 from .poll_records import callback_body, lost_body
@@ -194,47 +194,32 @@ class Reconciler:
 
     def run_once(self) -> ReconcileReport:
         """One pass over the due tasks, blocking (for cron, Celery beat or a thread)."""
-        plan = self._run_plan()
-        reply: Any = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                report: ReconcileReport = done.value
-                return report
-            if isinstance(step, _StoreCall):
-                reply = getattr(self.store, step.name)(*step.args, **step.kwargs)
-            elif isinstance(step, _Deliver):
-                reply = self.receiver.deliver(
-                    step.body, feature=step.feature, context=step.context, source="poll"
-                )
-            else:
-                reply = self.client.perform(step)
+        return drive(self._run_plan(), self._perform)
 
     async def arun_once(self) -> ReconcileReport:
         """`run_once` on an event loop (with an `AsyncSunoClient`)."""
-        plan = self._run_plan()
-        reply: Any = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                report: ReconcileReport = done.value
-                return report
-            if isinstance(step, _StoreCall):
-                reply = await self._astore(step)
-            elif isinstance(step, _Deliver):
-                reply = await self.receiver.adeliver(
-                    step.body, feature=step.feature, context=step.context, source="poll"
-                )
-            else:
-                reply = await self.client.perform(step)
+        return await adrive(self._run_plan(), self._aperform)
 
-    async def _astore(self, step: _StoreCall) -> Any:
-        store = self.store
-        if isinstance(store, AsyncTaskStore) and hasattr(store, f"a{step.name}"):
-            return await getattr(store, f"a{step.name}")(*step.args, **step.kwargs)
-        return await asyncio.to_thread(getattr(store, step.name), *step.args, **step.kwargs)
+    def _perform(self, step: _Step) -> Any:
+        if isinstance(step, _StoreCall):
+            return getattr(self.store, step.name)(*step.args, **step.kwargs)
+        if isinstance(step, _Deliver):
+            return self.receiver.deliver(
+                step.body, feature=step.feature, context=step.context, source="poll"
+            )
+        return self.client.perform(step)
+
+    async def _aperform(self, step: _Step) -> Any:
+        if isinstance(step, _StoreCall):
+            store = self.store
+            if isinstance(store, AsyncTaskStore) and hasattr(store, f"a{step.name}"):
+                return await getattr(store, f"a{step.name}")(*step.args, **step.kwargs)
+            return await asyncio.to_thread(getattr(store, step.name), *step.args, **step.kwargs)
+        if isinstance(step, _Deliver):
+            return await self.receiver.adeliver(
+                step.body, feature=step.feature, context=step.context, source="poll"
+            )
+        return await self.client.perform(step)
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
         """Run every `every` seconds until `stop` is set; a failing run is logged and retried."""

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ..stores.tasks import AsyncTaskStore, TaskStore
-from .plan import Answer, Call, ClientPlans, Pause, Plan, Remember, Submitted
+from .plan import Answer, Call, ClientPlans, Pause, Plan, Remember, Submitted, adrive, drive
 from .spans import SpanRule
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncSunoClient", "SunoClient"]
@@ -136,13 +136,7 @@ class SunoClient(_Client):
         return self._run(plan)
 
     def _run(self, plan: Plan[_T]) -> _T:
-        reply: Answer | bool | None = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            reply = self.perform(step)
+        return drive(plan, self.perform)
 
     def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
         """Carry out one step of a plan: send the call, sleep, or remember the task."""
@@ -222,13 +216,7 @@ class AsyncSunoClient(_Client):
         return await self._run(plan)
 
     async def _run(self, plan: Plan[_T]) -> _T:
-        reply: Answer | bool | None = None
-        while True:
-            try:
-                step = plan.send(reply)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            reply = await self.perform(step)
+        return await adrive(plan, self.perform)
 
     async def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
         """`SunoClient.perform`, awaited."""

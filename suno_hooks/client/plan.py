@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -16,7 +16,17 @@ from .errors import ApiConnectionError, ApiError, InvalidRequest, api_error
 from .features import Feature, feature
 from .spans import SpanRule
 
-__all__ = ["Answer", "Call", "ClientPlans", "Pause", "Plan", "Remember", "Submitted"]
+__all__ = [
+    "Answer",
+    "Call",
+    "ClientPlans",
+    "Pause",
+    "Plan",
+    "Remember",
+    "Submitted",
+    "adrive",
+    "drive",
+]
 
 _T = TypeVar("_T")
 MAX_BACKOFF = 30.0
@@ -61,6 +71,28 @@ class Answer:
 
 Step = Call | Pause | Remember
 Plan = Generator[Step, Answer | bool | None, _T]
+
+
+def drive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Any]) -> _T:
+    """Run a plan to its result, carrying out each step with `perform` (blocking)."""
+    reply: Any = None
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        reply = perform(step)
+
+
+async def adrive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Awaitable[Any]]) -> _T:
+    """`drive`, awaiting each step."""
+    reply: Any = None
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        reply = await perform(step)
 
 
 @dataclass(frozen=True, slots=True)
