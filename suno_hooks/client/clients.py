@@ -58,8 +58,15 @@ class _Client:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url} key=***>"
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": self.plans.authorization, "Accept": "application/json"}
+    def _request(self, call: Call) -> dict[str, Any]:
+        """httpx's `request` arguments for a call, with the Bearer header."""
+        return {
+            "method": call.method,
+            "url": self.base_url + call.path,
+            "params": call.params,
+            "json": call.body,
+            "headers": {"Authorization": self.plans.authorization, "Accept": "application/json"},
+        }
 
     def _replace_section(
         self,
@@ -142,13 +149,7 @@ class SunoClient(_Client):
         """Carry out one step of a plan: send the call, sleep, or remember the task."""
         if isinstance(step, Call):
             try:
-                response = self.http.request(
-                    step.method,
-                    self.base_url + step.path,
-                    params=step.params,
-                    json=step.body,
-                    headers=self._headers(),
-                )
+                response = self.http.request(**self._request(step))
             except httpx.TransportError as exc:
                 return _failure(exc)
             return _answer(response)
@@ -222,13 +223,7 @@ class AsyncSunoClient(_Client):
         """`SunoClient.perform`, awaited."""
         if isinstance(step, Call):
             try:
-                response = await self.http.request(
-                    step.method,
-                    self.base_url + step.path,
-                    params=step.params,
-                    json=step.body,
-                    headers=self._headers(),
-                )
+                response = await self.http.request(**self._request(step))
             except httpx.TransportError as exc:
                 return _failure(exc)
             return _answer(response)
