@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .inbox import events, replay
+from .sandbox import sandbox as sandbox_command
 from .sender import check, send
 from .serve import serve
 from .urls import url
@@ -24,6 +25,7 @@ def cli() -> None:
 
 for command in (serve, send, events, replay, url, check):
     cli.add_command(command)
+cli.add_command(sandbox_command)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from .options import (
     hmac_key_option,
     hmac_keys_or_env,
     import_handlers,
+    log_level_option,
     secret_key_option,
     store_option,
 )
@@ -46,12 +47,7 @@ def describe(outcome: Outcome, peer: str | None) -> str:
 @hmac_key_option
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_level_option
 def serve(
     host: str,
     port: int,
