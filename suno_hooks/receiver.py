@@ -35,11 +35,14 @@ from .errors import (
 )
 from .events import Event, EventSource
 from .inbound import InboundRequest
+from .leases import Lease
 from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
 from .stores import (
+    AsyncBindsTokens,
     AsyncStore,
+    BindsTokens,
     Claim,
     ClaimResult,
     Delivery,
@@ -65,6 +68,9 @@ Require = Literal["signature", "token", "both", "either", "none"]
 _REQUIRE_VALUES: tuple[str, ...] = ("signature", "token", "both", "either", "none")
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_LEASE = 60.0
+# Bodies up to this size build their event on the loop; larger ones (their lenient repair can
+# take milliseconds) in a worker thread.
+INLINE_EVENT_BYTES = 64 * 1024
 _warned: set[str] = set()
 
 
@@ -89,6 +95,9 @@ class _Admitted:
     replay: ReplayCheck | None
     source: str | None = None
     """The event's source when it differs from the delivery's (a replay)."""
+    lease: Lease | None = None
+    sole_token: TokenClaims | None = None
+    """The token, when it is the request's only proof: it must be bound to this task."""
 
 
 class Receiver:
@@ -350,14 +359,18 @@ class Receiver:
 
     def _claim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         """Claim the delivery; None when it is new (to dispatch), else the answer to give."""
+        if admitted.sole_token is not None:
+            self._bind_token(admitted.sole_token, admitted.delivery.task_id)
         try:
             claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
         except Exception as exc:
             raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return self._answer_claim(admitted, claim)
 
     async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         delivery, replay = admitted.delivery, admitted.replay
+        if admitted.sole_token is not None:
+            await self._abind_token(admitted.sole_token, delivery.task_id)
         try:
             if self._async_store:
                 store: AsyncStore = self.store  # type: ignore[assignment]
@@ -368,16 +381,24 @@ class Receiver:
                 )
         except Exception as exc:
             raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return self._answer_claim(admitted, claim)
 
     def _dispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         """Build the event, run the receivers, record done or failed; the event and the error."""
         event = self._event(admitted)
-        error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
+        lease = admitted.lease
+        assert lease is not None
+        error: str | None = _PARSE_ERROR
+        if event is not None:
+            bound = lease.bind()
+            try:
+                error = _joined(self.dispatcher.send(sender, event))
+            finally:
+                lease.unbind(bound)
         if admitted.delivery.terminal:
             settle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
-            self.store.finish(admitted.delivery.key, error=error)
+            lease.finish(error)
         except Exception:
             logger.exception(
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
@@ -385,14 +406,23 @@ class Receiver:
         return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
-        event = self._event(admitted)
+        if len(admitted.delivery.body) <= INLINE_EVENT_BYTES:
+            event = self._event(admitted)
+        else:
+            event = await asyncio.to_thread(self._event, admitted)
+        lease = admitted.lease
+        assert lease is not None
         error: str | None = _PARSE_ERROR
         if event is not None:
-            error = _joined(await self.dispatcher.asend(sender, event))
+            bound = lease.bind()
+            try:
+                error = _joined(await self.dispatcher.asend(sender, event))
+            finally:
+                lease.unbind(bound)
         if admitted.delivery.terminal:
             await asettle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
-            await self._afinish(admitted.delivery.key, error)
+            await lease.afinish(error)
         except Exception:
             logger.exception(
                 "suno-hooks: could not record the outcome of %s", admitted.delivery.key
@@ -405,12 +435,30 @@ class Receiver:
             return await store.aget(key)
         return await asyncio.to_thread(self.store.get, key)
 
-    async def _afinish(self, key: str, error: str | None) -> None:
-        if self._async_store:
-            store: AsyncStore = self.store  # type: ignore[assignment]
-            await store.afinish(key, error=error)
-        else:
-            await asyncio.to_thread(self.store.finish, key, error=error)
+    def _bind_token(self, token: TokenClaims, task_id: str) -> None:
+        """Refuse a token already bound to another task (token-only requests)."""
+        store = self.store
+        if not isinstance(store, BindsTokens):
+            _warn_once("bind", f"suno-hooks: {store!r} cannot bind tokens to their task.")
+            return
+        try:
+            bound = store.bind_token(token.token_id, task_id, token.expires_in)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
+
+    async def _abind_token(self, token: TokenClaims, task_id: str) -> None:
+        store = self.store
+        if not isinstance(store, AsyncBindsTokens):
+            await asyncio.to_thread(self._bind_token, token, task_id)
+            return
+        try:
+            bound = await store.abind_token(token.token_id, task_id, token.expires_in)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
 
     # -- pure steps ------------------------------------------------------------------------------
 
@@ -461,7 +509,7 @@ class Receiver:
             time.time(),
             source=request.source,
         )
-        return _Admitted(found, delivery, replay)
+        return _Admitted(found, delivery, replay, sole_token=claims if signed is None else None)
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
         if self.signer is None:
@@ -501,10 +549,10 @@ class Receiver:
             logger.exception("suno-hooks: could not build the event for %s", delivery.key)
             return None
 
-    @staticmethod
-    def _answer_claim(claim: Claim) -> Outcome | None:
+    def _answer_claim(self, admitted: _Admitted, claim: Claim) -> Outcome | None:
         result = claim.result
         if result is ClaimResult.NEW:
+            admitted.lease = Lease(self.store, admitted.delivery.key, claim.token, self.lease)
             return None
         if result is ClaimResult.DUPLICATE:
             return Outcome.accepted("duplicate")
@@ -583,6 +631,7 @@ def _trusted(
 
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
+_OTHER_TASK = "This callback URL token was already used for another task."
 
 
 def _joined(failures: list[str]) -> str | None:

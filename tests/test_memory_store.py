@@ -13,6 +13,8 @@ from suno_hooks.stores import (
     store_from_url,
 )
 
+from .stores import finish
+
 
 def delivery(task_id: str = "t1", stage: str = "complete", body: bytes = b"{}") -> Delivery:
     return Delivery(key=f"{task_id}:{stage}", task_id=task_id, stage=stage, body=body)
@@ -22,8 +24,7 @@ def test_bounded_keeps_newest_and_unfinished():
     store = MemoryStore(max_keys=100, max_deliveries=50)
     store.claim(delivery("pending"), lease=600)
     for i in range(300):
-        store.claim(delivery(f"t{i}"), lease=60)
-        store.finish(f"t{i}:complete")
+        finish(store, delivery(f"t{i}"))
     assert len(store._keys) <= 100
     assert len(store._inbox) <= 50
     assert store.claim(delivery("pending"), lease=60).result is ClaimResult.IN_PROGRESS
@@ -49,12 +50,12 @@ def test_store_from_url():
 
 def test_claim_done_answers_locally_after_the_replay_guard():
     store = MemoryStore()
-    store.claim(delivery(), lease=60)
+    claim = store.claim(delivery(), lease=60)
     assert store.claim_done("t1:complete", None) is None
-    store.finish("t1:complete", error="boom")
+    store.finish("t1:complete", token=claim.token, error="boom")
     assert store.claim_done("t1:complete", None) is None
-    store.claim(delivery(), lease=60, replay=ReplayCheck("sig", b"{}", 60))
-    store.finish("t1:complete")
+    retry = store.claim(delivery(), lease=60, replay=ReplayCheck("sig", b"{}", 60))
+    store.finish("t1:complete", token=retry.token)
     assert store.claim_done("t1:complete", None) is ClaimResult.DUPLICATE
     same = ReplayCheck("sig", b"{}", 60)
     assert store.claim_done("t1:complete", same) is ClaimResult.DUPLICATE

@@ -8,29 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.stores.tasks import AsyncTaskStore, ExpectedTask, TaskState, TaskStore
 
 from .stores import STORE_KINDS, StoreFactory
 
 T0 = 1_800_000_000.0
-TASK_STORE_KINDS = [
-    *STORE_KINDS,
-    pytest.param("django", marks=pytest.mark.django_db(transaction=True)),
-]
-
-
-@pytest.fixture(params=TASK_STORE_KINDS)
-def make_task_store(request: pytest.FixtureRequest) -> StoreFactory:
-    if request.param == "django":
-        return lambda **options: DjangoStore(**options)
-    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
-    return factory
 
 
 @pytest.fixture
-def store(make_task_store: StoreFactory) -> TaskStore:
-    built = make_task_store()
+def store(make_store: StoreFactory) -> TaskStore:
+    built = make_store()
     assert isinstance(built, TaskStore) and isinstance(built, AsyncTaskStore)
     return built
 
@@ -148,7 +135,7 @@ async def test_async_operations_match(store: TaskStore):
     )
 
 
-@pytest.mark.parametrize("kind", STORE_KINDS)
+@pytest.mark.parametrize("kind", [kind for kind in STORE_KINDS if kind != "django"])
 def test_concurrent_claims_take_each_task_once(kind: str, request: pytest.FixtureRequest):
     make: StoreFactory = request.getfixturevalue(f"{kind}_store_factory")
     store = make()

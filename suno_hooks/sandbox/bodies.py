@@ -100,9 +100,10 @@ def _music(task: Task, stage: str, variant: int) -> dict[str, Any]:
             # createTime as epoch milliseconds.
             for track in tracks:
                 track["createTime"] = task.created_ms
-            tracks[-1]["audio_url"] = ""
-            tracks[-1].pop("duration", None)
-            data["data"] = tracks if len(tracks) > 1 else tracks[:1]
+            if len(tracks) > 1:
+                tracks[-1]["audio_url"] = ""
+                tracks[-1].pop("duration", None)
+            data["data"] = tracks
         else:
             data["data"] = tracks[:1]
     else:

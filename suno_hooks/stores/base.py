@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -18,6 +19,7 @@ __all__ = [
     "KnowsDone",
     "ReplayCheck",
     "Store",
+    "new_token",
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
@@ -121,10 +123,20 @@ class ReplayCheck:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What `claim` decided, and the attempt number when the delivery is to be processed."""
+    """What `claim` decided; for a NEW claim, the attempt number and the lease's fencing token.
+
+    `token` is opaque and unique per successful NEW claim ("" otherwise): `finish` and `extend`
+    take it, so an owner whose lease was taken over can no longer change the delivery.
+    """
 
     result: ClaimResult
     attempts: int = 0
+    token: str = ""
+
+
+def new_token() -> str:
+    """A fresh fencing token: random, so owners in other processes and hosts never collide."""
+    return os.urandom(12).hex()
 
 
 @runtime_checkable
@@ -144,8 +156,16 @@ class Store(Protocol):
         (attempts counted) with a lease; a terminal stage marks its task finished."""
         ...
 
-    def finish(self, key: str, *, error: str | None = None) -> None:
-        """Record the outcome of a claimed delivery: done, or failed with `error` (for replay)."""
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """Record the outcome of a claimed delivery: done, or failed with `error` (for replay).
+
+        A compare-and-set on the claim's `token`: False, and nothing changed, when the lease
+        was taken over by another claim since (or the delivery is gone)."""
+        ...
+
+    def extend(self, key: str, *, token: str, lease: float) -> bool:
+        """Push the lease of a claimed delivery to `lease` seconds from now, for a handler that
+        needs longer; False when `token` no longer owns the delivery."""
         ...
 
     def get(self, key: str) -> Delivery | None:
@@ -196,8 +216,12 @@ class AsyncStore(Protocol):
         """`Store.claim` without blocking the event loop."""
         ...
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None:
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`Store.finish` without blocking the event loop."""
+        ...
+
+    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
+        """`Store.extend` without blocking the event loop."""
         ...
 
     async def aget(self, key: str) -> Delivery | None:

@@ -1,12 +1,15 @@
 """The callback endpoint as a sync view (WSGI) and an async view (ASGI): request in, `Outcome`
-out, nothing else. Both are CSRF-exempt: callbacks are authenticated by signature or token."""
+out, nothing else. Both are CSRF-exempt (callbacks are authenticated by signature or token) and
+outside `ATOMIC_REQUESTS`: the store commits its own writes, and each receiver runs in its own
+transaction, so a receiver's database error cannot roll back the inbox."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ...inbound import InboundRequest
+from ...inbound import InboundRequest, content_length
 from ...outcome import Outcome
 from ...wsgi import inbound_request_with_body
 from .conf import get_receiver
@@ -17,8 +20,8 @@ __all__ = ["async_callback", "callback", "read_body", "to_inbound_request", "to_
 
 def read_body(request: HttpRequest, max_body: int) -> tuple[bytes, bool]:
     """Read at most `max_body` bytes of the body; the flag says it was longer (nothing kept)."""
-    length = request.META.get("CONTENT_LENGTH") or ""
-    if length.strip().isdigit() and int(length) > max_body:
+    length = content_length(request.META.get("CONTENT_LENGTH"))
+    if length is not None and length > max_body:
         return b"", True
     body = request.read(max_body + 1)
     if len(body) > max_body:
@@ -45,6 +48,7 @@ def to_response(outcome: Outcome) -> HttpResponse:
 
 
 @csrf_exempt
+@transaction.non_atomic_requests
 def callback(request: HttpRequest) -> HttpResponse:
     """Answer one Suno callback synchronously (WSGI)."""
     receiver = get_receiver()
@@ -52,6 +56,7 @@ def callback(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@transaction.non_atomic_requests
 async def async_callback(request: HttpRequest) -> HttpResponse:
     """Answer one Suno callback on the event loop (ASGI); store and signals never block it."""
     receiver = get_receiver()

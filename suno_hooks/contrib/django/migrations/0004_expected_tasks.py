@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("suno_hooks", "0001_initial"),
+        ("suno_hooks", "0003_token_binding"),
     ]
 
     operations = [
