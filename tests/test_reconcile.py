@@ -180,7 +180,7 @@ async def test_the_async_reconciler_recovers_a_dropped_callback(rig: Rig):
     assert event.source == "poll" and event.images
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
 def test_two_reconcilers_in_two_processes_poll_each_task_once(
     make_rig: Any, kind: str, request: pytest.FixtureRequest
 ):
