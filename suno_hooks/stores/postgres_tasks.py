@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from .tasks import ExpectedTask, TaskState, listing
+from .tasks import ExpectedTask, TaskState, listing, task_from_row
 
 __all__ = ["PostgresTasks"]
 
@@ -147,13 +147,15 @@ class PostgresTasks:
         rows = self._task_rows(
             f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,)
         )
-        return _task(rows[0]) if rows else None
+        return task_from_row(rows[0]) if rows else None
 
     def tasks(
         self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
     ) -> list[ExpectedTask]:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
-        return [_task(row) for row in self._task_rows(*self._task_listing(state, limit, now))]
+        return [
+            task_from_row(row) for row in self._task_rows(*self._task_listing(state, limit, now))
+        ]
 
     def purge_tasks(self, older_than: float | None = None) -> int:
         """Forget settled and lost tasks last changed before `older_than`."""
@@ -191,31 +193,17 @@ class PostgresTasks:
         rows = await self._atask_rows(
             f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,)
         )
-        return _task(rows[0]) if rows else None
+        return task_from_row(rows[0]) if rows else None
 
     async def atasks(
         self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
     ) -> list[ExpectedTask]:
         """`tasks` on an asyncio connection."""
         return [
-            _task(row) for row in await self._atask_rows(*self._task_listing(state, limit, now))
+            task_from_row(row)
+            for row in await self._atask_rows(*self._task_listing(state, limit, now))
         ]
 
 
 def _claimed(rows: Rows) -> list[ExpectedTask]:
-    return [_task(row[:-1]) for row in sorted(rows, key=lambda row: row[-1])]
-
-
-def _task(row: tuple[Any, ...]) -> ExpectedTask:
-    task_id, feature, context, submitted, next_poll, polls, state, settled_by, updated = row
-    return ExpectedTask(
-        task_id=task_id,
-        feature=feature,
-        context=context,
-        submitted_at=float(submitted),
-        next_poll_at=float(next_poll),
-        polls=int(polls),
-        state=TaskState(state),
-        settled_by=settled_by,
-        updated_at=float(updated),
-    )
+    return [task_from_row(row[:-1]) for row in sorted(rows, key=lambda row: row[-1])]

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing
+from .tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing, task_from_row
 
 __all__ = ["SQLiteTasks"]
 
@@ -112,7 +112,7 @@ class SQLiteTasks(AsyncTasksFromSync):
                 conn.execute(_CLAIM, (moment + lease, moment, task_id)).fetchone()
                 for (task_id,) in due
             ]
-        return [_task(row) for row in rows]
+        return [task_from_row(row) for row in rows]
 
     def get_task(self, task_id: str) -> ExpectedTask | None:
         """The expected task with that id, if known."""
@@ -143,7 +143,7 @@ class SQLiteTasks(AsyncTasksFromSync):
                 )
                 .fetchall()
             )
-        return [_task(row) for row in rows]
+        return [task_from_row(row) for row in rows]
 
     def purge_tasks(self, older_than: float | None = None) -> int:
         """Forget settled and lost tasks last changed before `older_than`."""
@@ -151,18 +151,3 @@ class SQLiteTasks(AsyncTasksFromSync):
         return self._write(
             "DELETE FROM suno_hooks_tasks WHERE state != 'pending' AND updated_at < ?", (cutoff,)
         )
-
-
-def _task(row: tuple[Any, ...]) -> ExpectedTask:
-    task_id, feature, context, submitted, next_poll, polls, state, settled_by, updated = row
-    return ExpectedTask(
-        task_id=task_id,
-        feature=feature,
-        context=json.loads(context) if context else None,
-        submitted_at=float(submitted),
-        next_poll_at=float(next_poll),
-        polls=int(polls),
-        state=TaskState(state),
-        settled_by=settled_by,
-        updated_at=float(updated),
-    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ __all__ = [
     "TaskStore",
     "asettle_expected",
     "settle_expected",
+    "task_from_row",
 ]
 
 logger = logging.getLogger("suno_hooks")
@@ -180,6 +182,23 @@ class AsyncTaskStore(Protocol):
     ) -> list[ExpectedTask]:
         """`TaskStore.tasks` without blocking the event loop."""
         ...
+
+
+def task_from_row(row: tuple[Any, ...]) -> ExpectedTask:
+    """An `ExpectedTask` from the nine columns the SQL stores keep, in field order (`context`
+    as JSON text or already decoded)."""
+    task_id, feature, context, submitted, next_poll, polls, state, settled_by, updated = row
+    return ExpectedTask(
+        task_id=task_id,
+        feature=feature,
+        context=json.loads(context) if isinstance(context, str) and context else context or None,
+        submitted_at=float(submitted),
+        next_poll_at=float(next_poll),
+        polls=int(polls),
+        state=TaskState(state),
+        settled_by=settled_by,
+        updated_at=float(updated),
+    )
 
 
 def listing(state: TaskState | str | None) -> str | None:
