@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..errors import ConfigurationError
 from .base import (
     DEFAULT_RETENTION,
+    REPLAYABLE,
     AsyncStore,
     Claim,
     ClaimResult,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "REPLAYABLE",
     "AsyncBindsTokens",
     "AsyncStore",
     "AsyncTaskStore",

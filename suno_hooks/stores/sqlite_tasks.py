@@ -64,23 +64,21 @@ class SQLiteTasks(AsyncTasksFromSync):
     """Expected tasks in the `suno_hooks_tasks` table of the store's file."""
 
     retention: float
-    _shared_lock: contextlib.AbstractContextManager[Any]
-    _connection: Callable[[], sqlite3.Connection]
+    _connection: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
     _transaction: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
 
-    def _tasks_conn(self) -> sqlite3.Connection:
-        """This thread's connection, the table created first if this store object has not yet."""
-        if not self.__dict__.get("_tasks_ready"):
+    def _tasks_ready(self) -> None:
+        """Create the table the first time this store object touches it."""
+        if not self.__dict__.get("_tasks_table"):
             with self._transaction() as conn:
                 for statement in _SCHEMA:
                     conn.execute(statement)
-            self.__dict__["_tasks_ready"] = True
-        return self._connection()
+            self.__dict__["_tasks_table"] = True
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        self._tasks_conn()
-        with self._shared_lock:
-            return int(self._connection().execute(sql, params).rowcount)
+        self._tasks_ready()
+        with self._connection() as conn:
+            return int(conn.execute(sql, params).rowcount)
 
     def expect(self, task: ExpectedTask) -> bool:
         """Remember a submitted task as pending; False when it is already known."""
@@ -105,7 +103,7 @@ class SQLiteTasks(AsyncTasksFromSync):
     ) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll, pushing each past the lease."""
         moment = time.time() if now is None else now
-        self._tasks_conn()
+        self._tasks_ready()
         with self._transaction() as conn:
             due = conn.execute(_DUE, (moment, int(limit))).fetchall()
             rows = [
@@ -132,17 +130,13 @@ class SQLiteTasks(AsyncTasksFromSync):
         return self._select("WHERE state = ?", (wanted,), limit)
 
     def _select(self, where: str, params: tuple[Any, ...], limit: int) -> list[ExpectedTask]:
-        self._tasks_conn()
-        with self._shared_lock:
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {_COLUMNS} FROM suno_hooks_tasks {where} "
-                    "ORDER BY submitted_at DESC LIMIT ?",
-                    (*params, int(limit)),
-                )
-                .fetchall()
-            )
+        self._tasks_ready()
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM suno_hooks_tasks {where} "
+                "ORDER BY submitted_at DESC LIMIT ?",
+                (*params, int(limit)),
+            ).fetchall()
         return [task_from_row(row) for row in rows]
 
     def purge_tasks(self, older_than: float | None = None) -> int:
