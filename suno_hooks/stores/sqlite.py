@@ -219,6 +219,23 @@ class SQLiteStore(SQLiteTasks):
                 raise
 
     def _migrate(self) -> None:
+        # Processes opening a new file at once can meet in SQLite's deadlock breaker (switching
+        # to WAL while another holds a write lock), which answers "locked" without waiting.
+        deadline = time.monotonic() + max(self.timeout, 1.0)
+        pause = 0.005
+        while True:
+            try:
+                self._migrate_once()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    def _migrate_once(self) -> None:
         with self._transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS suno_hooks_schema (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()
