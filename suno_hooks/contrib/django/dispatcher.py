@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.dispatch import Signal
 
 from ...dispatch import BlinkerDispatcher, Dispatcher, describe_failure
@@ -64,7 +63,7 @@ class DjangoDispatcher:
         failures: list[str] = []
         for signal in _signals_for(event):
             try:
-                failures.extend(_failures(await _asend_robust(signal, sender, event=event)))
+                failures.extend(_failures(await signal.asend_robust(sender, event=event)))
             except Exception as exc:  # Django's own failure logging can raise
                 failures.append(describe_failure(signal.asend_robust, exc))
         if self.also is not None:
@@ -104,39 +103,6 @@ class DjangoDispatcher:
             _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
         except Exception:
             logger.exception("suno-hooks: callback_rejected could not be sent")
-
-
-async def _asend_robust(signal: Signal, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
-    """`Signal.asend_robust` without its task-per-receiver `gather`: sync receivers run together
-    in one worker thread, async ones are awaited in turn on the loop. Falls back to Django's
-    own method when the receiver lookup it relies on is not there."""
-    live = getattr(signal, "_live_receivers", None)
-    if live is None:
-        return await signal.asend_robust(sender, **named)
-    sync_receivers, async_receivers = live(sender)
-    responses: list[tuple[Any, Any]] = []
-    if sync_receivers:
-        responses.extend(await sync_to_async(_call_robust)(signal, sync_receivers, sender, named))
-    for receiver in async_receivers:
-        try:
-            responses.append((receiver, await receiver(signal=signal, sender=sender, **named)))
-        except Exception as exc:
-            logger.exception("suno-hooks: signal receiver failed")
-            responses.append((receiver, exc))
-    return responses
-
-
-def _call_robust(
-    signal: Signal, receivers: Sequence[Any], sender: Any, named: dict[str, Any]
-) -> list[tuple[Any, Any]]:
-    responses: list[tuple[Any, Any]] = []
-    for receiver in receivers:
-        try:
-            responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
-        except Exception as exc:
-            logger.exception("suno-hooks: signal receiver failed")
-            responses.append((receiver, exc))
-    return responses
 
 
 def _log_failures(responses: Sequence[tuple[Any, Any]]) -> None:
