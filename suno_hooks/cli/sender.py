@@ -95,7 +95,8 @@ def send(
     repeat: int,
     hmac_keys: tuple[str, ...],
 ) -> None:
-    """Send a realistic signed callback to URL and print the answer.
+    """Send a realistic signed callback to URL and print the answer; exit 1 when an answer is
+    not 2xx or the endpoint cannot be reached.
 
     \b
     Examples:
@@ -112,9 +113,14 @@ def send(
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     headers = signed(body, hmac_keys_or_env(hmac_keys))
+    refused = 0
     with httpx.Client(timeout=TIMEOUT) as client:
         for _ in range(repeat):
-            click.echo(show(post(client, url, body, headers)))
+            answer = post(client, url, body, headers)
+            click.echo(show(answer))
+            refused += not answer.is_success
+    if refused:
+        raise click.ClickException(f"{refused} of {repeat} answered with a non-2xx status")
 
 
 @click.command()
