@@ -76,7 +76,7 @@ class BlinkerDispatcher:
                 if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result)
             except Exception as exc:
-                logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
+                logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
         return failures
 
@@ -89,7 +89,7 @@ class BlinkerDispatcher:
                 if result is not None and inspect.isawaitable(result):
                     await result
             except Exception as exc:
-                logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
+                logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
         return failures
 
@@ -105,7 +105,7 @@ class BlinkerDispatcher:
                 if inspect.isawaitable(result):
                     _run_awaitable(result)
             except Exception:
-                logger.exception("suno-hooks: callback_rejected receiver failed")
+                logger.exception("callback_rejected receiver failed")
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:

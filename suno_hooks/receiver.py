@@ -122,7 +122,7 @@ class Receiver:
         if store is None:
             _warn_once(
                 "memory",
-                "suno-hooks: no store configured; using memory://, which forgets on restart.",
+                "no store configured; using memory://, which forgets on restart.",
             )
             store = "memory://"
         self.store: Store = store_from_url(store) if isinstance(store, str) else store
@@ -144,7 +144,7 @@ class Receiver:
                 return "token"
             _warn_once(
                 "insecure",
-                "suno-hooks: neither HMAC keys nor a secret key is set; every callback is accepted "
+                "neither HMAC keys nor a secret key is set; every callback is accepted "
                 "unverified. Set hmac_keys (Kie's webhookHmacKey) or secret_key.",
             )
             return "none"
@@ -206,22 +206,22 @@ class Receiver:
         """Answer one request synchronously (WSGI, Flask, sync Django views)."""
         sender = self if sender is None else sender
         try:
-            return self._process(self._admit(request), sender)
+            return _logged(self._process(self._admit(request), sender))
         except SunoHooksError as exc:
             return self._reject(exc, request, sender)
         except Exception:
-            logger.exception("suno-hooks: unexpected error while handling a callback")
+            logger.exception("unexpected error while handling a callback")
             return _internal_error()
 
     async def handle_async(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
         """Answer one request on an event loop (ASGI, Starlette, async Django views)."""
         sender = self if sender is None else sender
         try:
-            return await self._aprocess(self._admit(request), sender)
+            return _logged(await self._aprocess(self._admit(request), sender))
         except SunoHooksError as exc:
             return self._reject(exc, request, sender)
         except Exception:
-            logger.exception("suno-hooks: unexpected error while handling a callback")
+            logger.exception("unexpected error while handling a callback")
             return _internal_error()
 
     async def acknowledge_async(
@@ -239,18 +239,19 @@ class Receiver:
         try:
             admitted = self._admit(request)
             if isinstance(admitted, Outcome):
-                return admitted, None
+                return _logged(admitted), None
             early = await self._aclaim_or_answer(admitted)
         except SunoHooksError as exc:
             return self._reject(exc, request, sender), None
         except Exception:
-            logger.exception("suno-hooks: unexpected error while handling a callback")
+            logger.exception("unexpected error while handling a callback")
             return _internal_error(), None
         if early is not None:
             early.delivery = admitted.delivery
-            return early, None
+            return _logged(early), None
         accepted = Outcome.accepted("received")
         accepted.delivery = admitted.delivery
+        _logged(accepted)
 
         async def dispatch_and_finish() -> None:
             await self._adispatch(admitted, sender)
@@ -338,9 +339,7 @@ class Receiver:
         try:
             self.store.finish(admitted.delivery.key, error=error)
         except Exception:
-            logger.exception(
-                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-            )
+            logger.exception("could not record the outcome of %s", admitted.delivery.key)
         return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
@@ -351,9 +350,7 @@ class Receiver:
         try:
             await self._afinish(admitted.delivery.key, error)
         except Exception:
-            logger.exception(
-                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-            )
+            logger.exception("could not record the outcome of %s", admitted.delivery.key)
         return event, error
 
     async def _aget(self, key: str) -> Delivery | None:
@@ -392,7 +389,7 @@ class Receiver:
         key = found.dedupe_key
         if self._is_done is not None and self._is_done(key):
             duplicate = Outcome.accepted("duplicate")
-            duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
+            duplicate.delivery = Delivery(key, found.task_id, found.stage, body, found.kind)
             return duplicate
 
         feature = request.feature
@@ -449,7 +446,7 @@ class Receiver:
                 kind=delivery.kind,  # type: ignore[arg-type]
             )
         except Exception:
-            logger.exception("suno-hooks: could not build the event for %s", delivery.key)
+            logger.exception("could not build the event for %s", delivery.key)
             return None
 
     @staticmethod
@@ -474,14 +471,33 @@ class Receiver:
 
     @staticmethod
     def _store_error(exc: Exception) -> StoreUnavailable:
-        logger.error("suno-hooks: store unavailable: %s: %s", type(exc).__name__, exc)
+        logger.error("store unavailable: %s: %s", type(exc).__name__, exc)
         return StoreUnavailable()
 
     def _reject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
+        logger.warning("refused %d %s peer=%s", exc.status, exc.code, request.peer or "-")
         self.dispatcher.rejected(
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
+
+
+def _logged(outcome: Outcome) -> Outcome:
+    """Log the answer to an admitted callback (INFO, WARNING when it is an error) and return it;
+    no body, header or secret is logged."""
+    delivery = outcome.delivery
+    if delivery is not None:
+        answer = outcome.body.get("status") or outcome.body.get("error")
+        logger.log(
+            logging.INFO if outcome.status < 400 else logging.WARNING,
+            "%d %s task=%s kind=%s stage=%s",
+            outcome.status,
+            answer,
+            delivery.task_id,
+            delivery.kind,
+            delivery.stage,
+        )
+    return outcome
 
 
 def _readmit(kept: Delivery) -> _Admitted:

@@ -1,4 +1,5 @@
-"""`suno-hooks serve`: the standalone receiver under uvicorn, one log line per callback."""
+"""`suno-hooks serve`: the standalone receiver under uvicorn; the receiver logs one line per
+callback."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ import logging
 
 import click
 
-from ..asgi import Scope, asgi_app
-from ..outcome import Outcome
+from ..asgi import asgi_app
 from .options import (
     build_receiver,
     hmac_key_option,
@@ -18,24 +18,6 @@ from .options import (
 )
 
 log = logging.getLogger("suno_hooks.serve")
-
-
-def describe(outcome: Outcome, peer: str | None) -> str:
-    """One readable line: task, kind, stage, status, tracks, and the answer given."""
-    answer = outcome.body.get("status") or outcome.body.get("error")
-    delivery = outcome.delivery
-    if delivery is None:
-        return f"{outcome.status} {answer} peer={peer or '-'}"
-    event = outcome.event
-    parts = [
-        f"{outcome.status} {answer}",
-        f"task={delivery.task_id}",
-        f"kind={delivery.kind}",
-        f"stage={delivery.stage}",
-    ]
-    if event is not None:
-        parts += [f"status={event.status}", f"tracks={len(event.tracks)}"]
-    return " ".join(parts)
 
 
 @click.command()
@@ -76,11 +58,7 @@ def serve(
     receiver = build_receiver(
         hmac_keys=hmac_keys_or_env(hmac_keys), secret_key=secret_key, store=store
     )
-    app = asgi_app(
-        receiver,
-        path=path,
-        on_outcome=lambda scope, outcome: log.info(describe(outcome, _peer(scope))),
-    )
+    app = asgi_app(receiver, path=path)
     log.info(
         "suno-hooks receiving at http://%s:%d%s (store %s, require %s)",
         host,
@@ -90,8 +68,3 @@ def serve(
         receiver.require,
     )
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
-
-
-def _peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return client[0] if client else None

@@ -82,7 +82,7 @@ class DjangoDispatcher:
                 try:
                     _log_failures(signals.callback_rejected.send_robust(sender, **kwargs))
                 except Exception:
-                    logger.exception("suno-hooks: callback_rejected could not be sent")
+                    logger.exception("callback_rejected could not be sent")
             else:
                 task = loop.create_task(self._arejected(sender, kwargs))
                 self._pending.add(task)
@@ -102,9 +102,9 @@ class DjangoDispatcher:
         try:
             _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
         except Exception:
-            logger.exception("suno-hooks: callback_rejected could not be sent")
+            logger.exception("callback_rejected could not be sent")
 
 
 def _log_failures(responses: Sequence[tuple[Any, Any]]) -> None:
     for failure in _failures(responses):
-        logger.error("suno-hooks: callback_rejected receiver failed: %s", failure)
+        logger.error("callback_rejected receiver failed: %s", failure)
