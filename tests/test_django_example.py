@@ -17,7 +17,9 @@ import pytest
 
 from suno_hooks.testing import encode, make_callback, sign_headers
 
+from .cli_helpers import run_cli
 from .services import free_port, running
+from .snippets import run_example_script
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django_app"
 HMAC_KEY = "whk_example_key"
@@ -105,3 +107,18 @@ def test_example_stores_completed_tracks_once_and_lists_them(site: str):
         assert f'<img src="{track["image_url"]}"' in page
         assert f'<audio controls src="{track["audio_url"]}"></audio>' in page
     assert page.count("edit request #1") == 2
+
+
+def test_the_readme_script_and_cli_deliver_to_the_example(site: str, tmp_path: Path):
+    with httpx.Client(timeout=10) as client:
+        url = mint_callback_url(client, site)
+    task_id = "5c79b3b0e2c1a9f0a1b2c3d4e5f60718"
+    printed = run_example_script(
+        EXAMPLE / "README.md", tmp_path, url, task_id, env={"SUNO_HOOKS_HMAC_KEYS": HMAC_KEY}
+    )
+    assert printed.strip() == "{'status': 'received'}"
+    resent = run_cli("send", url, "--task-id", task_id, "--hmac-key", HMAC_KEY)
+    assert resent.returncode == 0, resent.stderr
+    code, answer = resent.stdout.split(" ", 1)
+    assert (code, json.loads(answer)) == ("200", {"status": "duplicate"})
+    assert httpx.get(site + "/").text.count('<li class="track">') == 2
