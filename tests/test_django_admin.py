@@ -126,15 +126,19 @@ def call(*args: str) -> str:
     return out.getvalue()
 
 
+def call_json(*args: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in call(*args, "--json").splitlines()]
+
+
 def test_command_lists_with_filters_and_json(inbox: dict[str, str]):
-    listed = json.loads(call("list", "--json"))
+    listed = call_json("list")
     assert {d["key"] for d in listed} == set(inbox.values())
-    failed = json.loads(call("list", "--json", "--status", "failed"))
+    failed = call_json("list", "--status", "failed")
     assert [d["key"] for d in failed] == [inbox["failed"]]
     assert "label printer jammed" in failed[0]["error"]
-    lyrics = json.loads(call("list", "--json", "--kind", "lyrics"))
+    lyrics = call_json("list", "--kind", "lyrics")
     assert [d["key"] for d in lyrics] == [inbox["lyrics"]]
-    one = json.loads(call("list", "--json", "--task", "2" * 32))
+    one = call_json("list", "--task", "2" * 32)
     assert [d["stage"] for d in one] == ["text"]
     text = call("list")
     assert inbox["failed"] in text and "error: " in text

@@ -4,6 +4,7 @@ callback."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
 
@@ -59,6 +60,7 @@ def serve(
         hmac_keys=hmac_keys_or_env(hmac_keys), secret_key=secret_key, store=store
     )
     app = asgi_app(receiver, path=path)
+    listening = listen(host, port)
     log.info(
         "suno-hooks receiving at http://%s:%d%s (store %s, require %s)",
         host,
@@ -67,4 +69,20 @@ def serve(
         store,
         receiver.require,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, so a port in use is reported before anything is served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listening.listen(2048)
+    listening.set_inheritable(True)
+    return listening

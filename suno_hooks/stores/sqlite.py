@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -95,7 +96,8 @@ class SQLiteStore:
 
     Every thread (and every process) gets its own connection; a claim is one `BEGIN IMMEDIATE`
     transaction, so claims are atomic across all of them. Keys are the receiver's dedupe keys,
-    `task_id:stage`. `path=":memory:"` keeps one private database for this store object.
+    `task_id:stage`. `path=":memory:"` keeps one private database for this store object;
+    `read_only=True` (`?read_only=1` in the URL) opens an existing inbox for reading only.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class SQLiteStore:
         retention: float = DEFAULT_RETENTION,
         timeout: float = 5.0,
         synchronous: str = "normal",
+        read_only: bool = False,
     ) -> None:
         if str(synchronous).lower() not in _SYNCHRONOUS:
             raise ConfigurationError(
@@ -119,6 +122,7 @@ class SQLiteStore:
         self.timeout = float(timeout)
         self.synchronous = str(synchronous).lower()
         self._in_memory = self.path in ("", ":memory:")
+        self.read_only = bool(read_only)
         self._local = threading.local()
         self._registry_lock = threading.Lock()
         self._opened: list[tuple[int, sqlite3.Connection]] = []
@@ -128,7 +132,7 @@ class SQLiteStore:
         self._shared: sqlite3.Connection | None = None
         self._claims = 0
         try:
-            self._migrate()
+            self._check_schema() if self.read_only else self._migrate()
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"Cannot open the SQLite store at {self.path!r}: {exc}."
@@ -140,11 +144,14 @@ class SQLiteStore:
     # -- connections -----------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        target, uri = self.path, False
+        if self.read_only:  # never creates the file, never writes to it
+            target, uri = Path(self.path).resolve().as_uri() + "?mode=ro", True
         conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            target, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=uri
         )
         try:
-            if not self._in_memory:
+            if not self._in_memory and not self.read_only:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
@@ -182,6 +189,14 @@ class SQLiteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    def _check_schema(self) -> None:
+        """For a read-only store: the file must hold an inbox this version can read."""
+        row = self._connection().execute("SELECT version FROM suno_hooks_schema").fetchone()
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"The SQLite store at {self.path!r} is not an inbox this suno-hooks can read."
+            )
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
