@@ -101,11 +101,28 @@ def test_replay_action_reruns_failed_deliveries(
         follow=True,
     )
     page = response.content.decode()
-    assert "Replayed 1: 1 now done." in page
+    assert '<li class="success">Replayed 1 delivery: all done.</li>' in page
     assert "Skipped 1 that had not failed." in page
     row = Delivery.objects.get(key=inbox["failed"])
     assert row.status == "done" and row.attempts == 2
     assert switch.runs == runs + 1
+
+
+def test_replay_action_that_fails_again_says_so_once_as_a_warning(
+    admin_client: Client, inbox: dict[str, str], switch: Switch
+):
+    switch.broken = True
+    row = Delivery.objects.get(key=inbox["failed"])
+    response = admin_client.post(
+        "/admin/suno_hooks/delivery/",
+        {"action": "replay_deliveries", "_selected_action": [row.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    expected = "Replayed 1 delivery: 0 done, 1 failed again (see their error)."
+    assert f'<li class="warning">{expected}</li>' in page
+    assert 'class="success"' not in page
+    assert Delivery.objects.get(key=inbox["failed"]).status == "failed"
 
 
 def test_replay_action_needs_the_change_permission(inbox: dict[str, str], django_user_model: Any):

@@ -7,13 +7,16 @@ import html
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import formats
 
 from suno_hooks.testing import encode, make_callback, sign_headers
 
@@ -122,3 +125,50 @@ def test_the_readme_script_and_cli_deliver_to_the_example(site: str, tmp_path: P
     code, answer = resent.stdout.split(" ", 1)
     assert (code, json.loads(answer)) == ("200", {"status": "duplicate"})
     assert httpx.get(site + "/").text.count('<li class="track">') == 2
+
+
+def test_the_admin_is_styled_and_shows_delivery_times_in_utc(site: str, tmp_path: Path):
+    env = example_env(tmp_path, asynchronous=False)
+    env.update(
+        DJANGO_SUPERUSER_PASSWORD="example-admin-pw", DJANGO_SUPERUSER_EMAIL="admin@example.test"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "admin"],
+        cwd=EXAMPLE,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with httpx.Client(base_url=site, timeout=10) as client:
+        body = encode(make_callback(task_id="admin-times"))
+        sent = client.post("/suno/callback", content=body, headers=sign_headers(body, HMAC_KEY))
+        assert sent.json() == {"status": "received"}
+        css = client.get("/static/admin/css/base.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        login = client.get("/admin/login/").text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login)
+        assert token
+        client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": "admin",
+                "password": "example-admin-pw",
+            },
+            headers={"Referer": site + "/admin/login/"},
+        )
+        page = client.get("/admin/suno_hooks/delivery/").text
+    assert "admin-times" in page and "/static/admin/css/base.css" in page
+    with sqlite3.connect(env["SUNO_EXAMPLE_DB"]) as db:
+        [(stored,)] = db.execute(
+            "SELECT received_at FROM suno_hooks_delivery WHERE task_id = 'admin-times'"
+        ).fetchall()
+    received = datetime.fromisoformat(stored).replace(tzinfo=timezone.utc)
+    assert formats.localize(received) in page  # the stored UTC time, not shifted
+
+
+def test_the_example_database_is_ignored_by_git():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(EXAMPLE / "db.sqlite3")], cwd=EXAMPLE, check=False
+    )
+    assert ignored.returncode == 0
