@@ -2,7 +2,8 @@
 """The project's two commands, on any machine with Python 3.10+:
 
     python3 run.py serve   # the embedded receiver on 127.0.0.1:8000, SQLite inbox
-    python3 run.py test    # lint, type-check and the whole test suite
+    python3 run.py test    # lint, type-check, the docs in strict mode and the whole test suite
+                           # (again on Python 3.10 and 3.13 when they are installed)
 
 Each creates `.venv` on first use and installs what it needs (again when pyproject.toml changes).
 """
@@ -103,6 +104,8 @@ def test(argv: list[str]) -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
+    docs = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "site", env=docs)
     apt_install("redis-server", has_redis)  # the Redis store's tests start real servers
     apt_install("postgresql", has_postgres)  # so do the Django store's concurrency tests
     run(PYTHON, "-m", "pytest", "-q", *argv)
