@@ -74,7 +74,7 @@ def _exercise_flask(app: Any) -> Receiver:
 async def _exercise_asgi(app: Any) -> None:
     import httpx
 
-    async with _lifespan(app):
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             url = "/suno/callback"
@@ -90,7 +90,7 @@ async def _exercise_asgi(app: Any) -> None:
 
 
 @asynccontextmanager
-async def _lifespan(app: Any) -> AsyncIterator[None]:
+async def lifespan(app: Any) -> AsyncIterator[None]:
     """Start and stop the app through its ASGI lifespan, as a server does."""
     inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()

@@ -3,7 +3,6 @@ callback delivered, and the store closed in the app's lifespan."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from suno_hooks.stores import SQLiteStore
 from suno_hooks.testing import CapturedEvents, encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY, SECRET
+from .snippet_checks import lifespan
 
 
 def receiver_over(tmp_path: Path) -> tuple[Receiver, SQLiteStore]:
@@ -32,18 +32,10 @@ def receiver_over(tmp_path: Path) -> tuple[Receiver, SQLiteStore]:
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app started and stopped through its ASGI lifespan, as a server runs it, with a client."""
-    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    task = asyncio.create_task(app(scope, inbox.get, outbox.put))
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-    await inbox.put({"type": "lifespan.shutdown"})
-    assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-    await task
+    async with lifespan(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
 
 
 async def deliver(client: httpx.AsyncClient, url: str, task_id: str) -> Any:
