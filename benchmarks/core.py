@@ -3,15 +3,18 @@
     .venv/bin/python benchmarks/core.py [--n 20000] [--repeat 5]
 
 Rows: the floor (HMAC check + `model_validate_json` of an equivalent pydantic model + a dict
-insert), the full receiver path (signed two-track body, memory store, one no-op receiver), a
-duplicate, a forged signature, a stale timestamp, and standardwebhooks' verify+parse of a
-same-size body. Each figure is the best of `--repeat` runs; ratios are to the floor (DESIGN §9
-sets the targets) and to a new callback.
+insert), the full receiver path (signed two-track body, memory store, one no-op receiver), the
+same on the async path with an async receiver and with a sync one (which runs in a worker
+thread there: the difference is the cost of the thread hop), a duplicate, a forged signature,
+a stale timestamp, and standardwebhooks' verify+parse of a same-size body. Each figure is the
+best of `--repeat` runs; ratios are to the floor (DESIGN §9 sets the targets) and to a new
+callback.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -93,6 +96,27 @@ def main() -> None:
 
         return run
 
+    def async_path(receiver: Receiver) -> Callable[[int], None]:
+        async def drive(count: int) -> None:
+            handle = receiver.handle_async
+            for raw, headers in requests[:count]:
+                outcome = await handle(InboundRequest("POST", raw, headers))
+                if outcome.status != 200:
+                    raise AssertionError(outcome.body)
+
+        return lambda count: asyncio.run(drive(count))
+
+    async def async_noop(sender: Any, **kwargs: Any) -> None:
+        return None
+
+    def new_callbacks(path: Callable[[Receiver], Callable[[int], None]]) -> float:
+        """Best µs per new callback, each run on a fresh store so every callback is new."""
+        runs = []
+        for _ in range(repeat):
+            receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
+            runs.append(measure(path(receiver), n, 1))
+        return min(runs)
+
     forged = [(raw, Headers.of({**h, "X-Webhook-Signature": "A" * 43 + "="})) for raw, h in samples]
     stale = [
         (raw, Headers.of(sign_headers(raw, KEY, int(time.time()) - 3600))) for raw, _ in samples
@@ -135,13 +159,13 @@ def main() -> None:
     floor_us = measure(floor, n, repeat)
     rows.append(("floor: HMAC + model_validate_json + dict insert", floor_us))
 
+    with task_completed.connected_to(async_noop):
+        async_us = new_callbacks(async_path)
     with task_completed.connected_to(noop):
-        accepted = []
-        for _ in range(repeat):
-            receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
-            accepted.append(measure(full_path(receiver), n, 1))
-        accepted_us = min(accepted)
+        accepted_us = new_callbacks(full_path)
         rows.append(("suno-hooks: new signed callback (memory store)", accepted_us))
+        rows.append(("suno-hooks async: async receiver", async_us))
+        rows.append(("suno-hooks async: sync receiver (worker thread)", new_callbacks(async_path)))
 
         receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
         full_path(receiver)(n)

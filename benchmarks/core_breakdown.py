@@ -67,7 +67,7 @@ def steps_path(requests: list[InboundRequest], depth: int) -> Callable[[int], No
             replay = ReplayCheck(signed.replay_key, request.body, 600.0)
             if depth < 4:
                 continue
-            store.claim(delivery, lease=60.0, replay=replay)
+            claim = store.claim(delivery, lease=60.0, replay=replay)
             if depth < 5:
                 continue
             event = build_event(
@@ -78,7 +78,7 @@ def steps_path(requests: list[InboundRequest], depth: int) -> Callable[[int], No
             dispatcher.send(sender, event)
             if depth < 7:
                 continue
-            store.finish(found.dedupe_key)
+            store.finish(found.dedupe_key, token=claim.token)
 
     return run
 

@@ -1,10 +1,11 @@
-"""Microseconds per store operation: memory, SQLite and Redis, with their floors, in one run.
+"""Microseconds per store operation: memory, SQLite, Redis and PostgreSQL, with their floors.
 
     python benchmarks/stores.py [--n 3000] [--repeats 5]
 
 Floors measured in the same run: for SQLite one INSERT of the same row into a one-index table
 in its own BEGIN IMMEDIATE transaction (same file, WAL, synchronous=NORMAL); for Redis a raw
-`SET key value NX` round trip with redis-py. Starts its own redis-server (no persistence).
+`SET key value NX` round trip with redis-py; for PostgreSQL one autocommit INSERT into a
+one-index table with psycopg. Starts its own redis-server (no persistence) and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,17 +25,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psycopg  # noqa: E402
 import redis  # noqa: E402
 
 from suno_hooks.stores import (  # noqa: E402
     Delivery,
     MemoryStore,
+    PostgresStore,
     RedisStore,
     ReplayCheck,
     SQLiteStore,
     Store,
 )
 from suno_hooks.testing import encode, make_callback, sign_headers  # noqa: E402
+from tests.postgres import PostgresServer, running_postgres  # noqa: E402
 from tests.services import RedisServer  # noqa: E402
 
 BODY = encode(make_callback())
@@ -79,8 +83,8 @@ def store_rows(name: str, store: Store, n: int, repeats: int) -> list[tuple[str,
 
     def claim_finish(batch: list[tuple[Delivery, ReplayCheck]]) -> None:
         for delivery, guard in batch:
-            store.claim(delivery, lease=60, replay=guard)
-            store.finish(delivery.key)
+            claim = store.claim(delivery, lease=60, replay=guard)
+            store.finish(delivery.key, token=claim.token)
 
     duplicates = deliveries(n)
     claim_finish(duplicates)
@@ -127,7 +131,23 @@ def redis_floor(url: str, n: int, repeats: int) -> float:
         client.close()
 
 
-def redis_async_claim(store: RedisStore, n: int, repeats: int) -> float:
+def postgres_floor(server: PostgresServer, n: int, repeats: int) -> float:
+    conn = psycopg.connect(
+        host=server.host, port=server.port, user=server.user, dbname=server.name, autocommit=True
+    )
+    conn.execute("CREATE TABLE floor (id bigserial PRIMARY KEY, key text UNIQUE, body bytea)")
+
+    def insert(keys: list[str]) -> None:
+        for key in keys:
+            conn.execute("INSERT INTO floor (key, body) VALUES (%s, %s)", (key, BODY))
+
+    try:
+        return per_op(insert, lambda k: [uuid.uuid4().hex for _ in range(k)], n, repeats)
+    finally:
+        conn.close()
+
+
+def async_claim(store: Any, n: int, repeats: int) -> float:
     async def main() -> float:
         samples = []
         for _ in range(repeats):
@@ -164,17 +184,27 @@ def main() -> None:
             redis_base = redis_floor(server.url, n, repeats)
             rows += [("Redis floor: SET NX round trip", redis_base)]
             rows += store_rows("Redis", redis_store, n, repeats)
-            rows += [("Redis asyncio claim (new)", redis_async_claim(redis_store, n, repeats))]
+            rows += [("Redis asyncio claim (new)", async_claim(redis_store, n, repeats))]
             sqlite_store.close()
             redis_store.close()
         finally:
             server.stop()
+        with running_postgres() as postgres:
+            url = f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/{postgres.name}"
+            postgres_store = PostgresStore(url)
+            postgres_store.claim(deliveries(1)[0][0], lease=60)  # creates the schema
+            postgres_base = postgres_floor(postgres, n, repeats)
+            rows += [("PostgreSQL floor: INSERT round trip", postgres_base)]
+            rows += store_rows("PostgreSQL", postgres_store, n, repeats)
+            rows += [("PostgreSQL asyncio claim (new)", async_claim(postgres_store, n, repeats))]
+            postgres_store.close()
 
     print(f"{'operation':44} {'µs/op':>8} {'× floor':>8}")
     print("-" * 62)
     for name, micros in rows:
         floor = sqlite_base if name.startswith("SQLite") else None
         floor = redis_base if name.startswith("Redis") else floor
+        floor = postgres_base if name.startswith("PostgreSQL") else floor
         ratio = f"{micros / floor:8.2f}" if floor else f"{'':8}"
         print(f"{name:44} {micros:8.1f} {ratio}")
     print(f"\n{n} operations per batch, median of {repeats} batches; one process, one thread.")

@@ -16,6 +16,7 @@ from .events import (
     VoiceResult,
 )
 from .inbound import Headers, InboundRequest
+from .leases import Lease, current_lease
 from .outcome import Outcome
 from .receiver import Receiver
 from .signals import (
@@ -36,6 +37,7 @@ __all__ = [
     "Event",
     "Headers",
     "InboundRequest",
+    "Lease",
     "LyricsVariant",
     "MemoryStore",
     "Midi",
@@ -51,6 +53,7 @@ __all__ = [
     "__version__",
     "callback_received",
     "callback_rejected",
+    "current_lease",
     "errors",
     "signals",
     "store_from_url",

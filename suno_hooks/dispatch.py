@@ -1,7 +1,9 @@
 """Signal emission: calls every connected receiver, sync or async, and collects their failures.
 
 A receiver that raises never stops the others and never breaks the HTTP answer: its failure is
-returned so the receiver can keep the delivery as `failed` for replay.
+returned so the receiver can keep the delivery as `failed` for replay. On an event loop, sync
+receivers run in a worker thread (consecutive ones share one hop) and async ones on the loop,
+always in the receivers' order, so a blocking receiver never stalls the loop.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Dispatcher(Protocol):
         ...
 
     async def asend(self, sender: Any, event: Event) -> list[str]:
-        """`send` on an event loop, awaiting async receivers."""
+        """`send` on an event loop: async receivers awaited, sync ones in a worker thread."""
         ...
 
     def rejected(
@@ -81,16 +83,25 @@ class BlinkerDispatcher:
         return failures
 
     async def asend(self, sender: Any, event: Event) -> list[str]:
-        """Call every receiver, awaiting async ones; sync ones run inline on the loop."""
+        """Call every receiver in order: async ones awaited on the loop, sync ones in a worker
+        thread (a run of consecutive sync receivers shares one thread hop)."""
         failures: list[str] = []
+        named = {"event": event}
+        pending: list[Callable[..., Any]] = []
         for receiver in self._targets(sender, event):
+            if not _is_async(receiver):
+                pending.append(receiver)
+                continue
+            if pending:
+                failures.extend(await _in_thread(pending, sender, named, event.dedupe_key))
+                pending = []
             try:
-                result = receiver(sender, event=event)
-                if result is not None and inspect.isawaitable(result):
-                    await result
+                await receiver(sender, event=event)
             except Exception as exc:
                 logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
+        if pending:
+            failures.extend(await _in_thread(pending, sender, named, event.dedupe_key))
         return failures
 
     def rejected(
@@ -106,6 +117,53 @@ class BlinkerDispatcher:
                     _run_awaitable(result)
             except Exception:
                 logger.exception("callback_rejected receiver failed")
+
+    async def arejected(
+        self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
+    ) -> None:
+        """`rejected` on an event loop: async monitors awaited, sync ones in a worker thread."""
+        if not signals.callback_rejected.receivers:
+            return
+        named = {"error": error, "status": status, "detail": detail, "peer": peer}
+        for receiver in signals.callback_rejected.receivers_for(sender):
+            try:
+                if _is_async(receiver):
+                    await receiver(sender, **named)
+                else:
+                    await _in_thread([receiver], sender, named, "callback_rejected")
+            except Exception:
+                logger.exception("callback_rejected receiver failed")
+
+
+def _is_async(receiver: Callable[..., Any]) -> bool:
+    """True for a coroutine function (or an object whose `__call__` is one)."""
+    if inspect.iscoroutinefunction(receiver):
+        return True
+    if inspect.isfunction(receiver) or inspect.ismethod(receiver):
+        return False
+    return inspect.iscoroutinefunction(type(receiver).__call__)
+
+
+async def _in_thread(
+    receivers: list[Callable[..., Any]], sender: Any, named: dict[str, Any], label: str
+) -> list[str]:
+    """Call sync receivers in order in one worker thread; the failures, one line each. An
+    awaitable one of them returns is awaited on the loop before the next receiver runs."""
+    loop = asyncio.get_running_loop()
+
+    def call_each() -> list[str]:
+        failures: list[str] = []
+        for receiver in receivers:
+            try:
+                result = receiver(sender, **named)
+                if result is not None and inspect.isawaitable(result):
+                    asyncio.run_coroutine_threadsafe(_await(result), loop).result()
+            except Exception as exc:
+                logger.exception("receiver failed for %s", label)
+                failures.append(describe_failure(receiver, exc))
+        return failures
+
+    return await asyncio.to_thread(call_each)
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "CodeInfo",
     "Event",
     "EventKind",
+    "EventSource",
     "EventStatus",
     "LyricsVariant",
     "Midi",
@@ -38,6 +39,8 @@ EventKind = Literal[
     "unknown",
 ]
 EventStatus = Literal["progress", "completed", "failed"]
+EventSource = Literal["callback", "poll", "replay"]
+"""How an event reached the receiver: a live callback, a polled record, or a replay."""
 
 
 def _zone_as_utc(value: Any) -> Any:
@@ -96,7 +99,9 @@ class LyricsVariant(CallbackModel):
     text: str | None = None
     title: str | None = None
     status: str | None = None
-    error_message: str | None = Field(default=None, alias="error_message")
+    error_message: str | None = Field(
+        default=None, validation_alias=AliasChoices("error_message", "errorMessage")
+    )
 
     @property
     def ok(self) -> bool:
@@ -104,23 +109,29 @@ class LyricsVariant(CallbackModel):
         return (self.status or "complete").lower() == "complete"
 
 
-class Stems(CallbackModel):
-    """The URLs of a vocal-removal (`separate_vocal`) or stem-split (`split_stem`) result."""
+def _stem(snake: str, camel: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(snake, camel))
 
-    origin_url: str | None = None
-    instrumental_url: str | None = None
-    vocal_url: str | None = None
-    backing_vocals_url: str | None = None
-    bass_url: str | None = None
-    brass_url: str | None = None
-    drums_url: str | None = None
-    fx_url: str | None = None
-    guitar_url: str | None = None
-    keyboard_url: str | None = None
-    percussion_url: str | None = None
-    strings_url: str | None = None
-    synth_url: str | None = None
-    woodwinds_url: str | None = None
+
+class Stems(CallbackModel):
+    """The URLs of a vocal-removal (`separate_vocal`) or stem-split (`split_stem`) result;
+    each stem is read under its callback (`drums_url`) and polling (`drumsUrl`) spelling."""
+
+    origin_url: str | None = _stem("origin_url", "originUrl")
+    instrumental_url: str | None = _stem("instrumental_url", "instrumentalUrl")
+    vocal_url: str | None = _stem("vocal_url", "vocalUrl")
+    backing_vocals_url: str | None = _stem("backing_vocals_url", "backingVocalsUrl")
+    bass_url: str | None = _stem("bass_url", "bassUrl")
+    brass_url: str | None = _stem("brass_url", "brassUrl")
+    drums_url: str | None = _stem("drums_url", "drumsUrl")
+    fx_url: str | None = _stem("fx_url", "fxUrl")
+    guitar_url: str | None = _stem("guitar_url", "guitarUrl")
+    keyboard_url: str | None = _stem("keyboard_url", "keyboardUrl")
+    percussion_url: str | None = _stem("percussion_url", "percussionUrl")
+    piano_url: str | None = _stem("piano_url", "pianoUrl")
+    strings_url: str | None = _stem("strings_url", "stringsUrl")
+    synth_url: str | None = _stem("synth_url", "synthUrl")
+    woodwinds_url: str | None = _stem("woodwinds_url", "woodwindsUrl")
 
     def urls(self) -> dict[str, str]:
         """The stems that have a URL, by name (`"vocal"`, `"drums"`, …), empty ones left out."""
@@ -212,6 +223,14 @@ class Event:
     recovered: list[RecoveredTrack] = field(default_factory=list)
     voice: VoiceResult | None = None
     error: str | None = None
+    result: dict[str, Any] | None = None
+    """A market callback's decoded `resultJson` (None when it is not a JSON object)."""
+    result_urls: list[str] = field(default_factory=list)
+    """A market callback's `resultUrls`."""
+    model: str | None = None
+    """A market callback's model name (`data.model`)."""
+    source: EventSource = "callback"
+    """How the event reached the receiver: `callback`, `poll` (reconciler) or `replay`."""
 
     @property
     def ok(self) -> bool:
@@ -247,6 +266,10 @@ class Event:
             "images": self.images,
             "recovered": [r.model_dump(mode="json") for r in self.recovered],
             "voice": self.voice.model_dump(mode="json") if self.voice else None,
+            "result": self.result,
+            "result_urls": self.result_urls,
+            "model": self.model,
+            "source": self.source,
             "raw": self.raw,
         }
 

@@ -44,7 +44,8 @@ class InboundRequest:
     """One HTTP request as the receiver sees it; adapters build it from their framework's request.
 
     `body_too_large` is set by adapters that stopped reading a body past `max_body`.
-    `feature` is the feature the route was mounted for, when the route says so.
+    `feature` is the feature the route was mounted for, when the route says so; `source` says
+    how the body reached the receiver (`callback` for HTTP), and becomes `Event.source`.
     """
 
     method: str
@@ -55,6 +56,7 @@ class InboundRequest:
     peer: str | None = None
     feature: str | None = None
     body_too_large: bool = False
+    source: str = "callback"
 
     def __post_init__(self) -> None:
         if not isinstance(self.headers, Headers):

@@ -1,4 +1,4 @@
-"""Bytes to `Event`: JSON loading, task-id lookup, stage and family detection, lenient models.
+"""Bytes to `Event`: JSON loading, task-id lookup, stage detection, the typed results.
 
 Two steps on purpose: `probe` is the cheap part (JSON, task id, stage) that verification and
 de-duplication need; `build_event` is the full model parse, run only for a callback that will be
@@ -7,13 +7,12 @@ dispatched.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from pydantic_core import from_json
 
 from .codes import SUCCESS_CODES, code_info
@@ -21,6 +20,7 @@ from .errors import InvalidJSON, InvalidPayload
 from .events import (
     Event,
     EventKind,
+    EventSource,
     EventStatus,
     LyricsVariant,
     Midi,
@@ -28,6 +28,17 @@ from .events import (
     Stems,
     Track,
     VoiceResult,
+)
+from .kinds import FEATURE_KINDS, detect_kind, kind_for_feature, kind_from_shape, market_kind
+from .lenient import validate_leniently
+from .market import (
+    MARKET_PROGRESS_STATES,
+    decode_result,
+    fail_code,
+    is_market,
+    market_stage,
+    result_tracks,
+    result_urls,
 )
 
 __all__ = [
@@ -52,39 +63,15 @@ _TASK_ID_PATHS: tuple[tuple[str, ...], ...] = (
     ("taskId",),
 )
 
-FEATURE_KINDS: dict[str, EventKind] = {
-    **dict.fromkeys(
-        (
-            "music",
-            "generate",
-            "extend",
-            "upload_cover",
-            "upload_extend",
-            "add_instrumental",
-            "add_vocals",
-            "mashup",
-            "sounds",
-            "replace_section",
-        ),
-        "music",
-    ),
-    "lyrics": "lyrics",
-    "wav": "wav",
-    **dict.fromkeys(("stems", "vocal_removal", "separate_vocal", "split_stem"), "stems"),
-    "midi": "midi",
-    "video": "video",
-    "mp4": "video",
-    "cover_image": "cover_image",
-    "recovery": "recovery",
-    **dict.fromkeys(("voice", "voice_validate", "voice_regenerate", "voice_generate"), "voice"),
-}
-
 _STAGE_STATUS: dict[str, EventStatus] = {
     "text": "progress",
     "first": "progress",
     "complete": "completed",
     "error": "failed",
+    **dict.fromkeys(MARKET_PROGRESS_STATES, "progress"),
 }
+# Raw `callbackType` values that name a documented stage another way.
+_STAGE_ALIASES = {"task_completed": "complete"}
 
 
 def load_json(body: bytes) -> dict[str, Any]:
@@ -167,6 +154,10 @@ class Probe:
     dedupe_key: str
     kind: EventKind
     """The family the body's shape shows; a feature named by the route or token takes precedence."""
+    market: bool = False
+    """True for the market shape (DESIGN §10)."""
+    result: dict[str, Any] | None = None
+    """A market body's decoded `resultJson`."""
 
 
 def dedupe_key(task_id: str, stage: str) -> str:
@@ -179,58 +170,39 @@ def probe(obj: dict[str, Any]) -> Probe:
     task_id = find_task_id(obj)
     code = _code(obj.get("code"))
     data = obj.get("data")
-    raw_type = data.get("callbackType") if type(data) is dict else None
+    raw_type = None
+    if type(data) is dict:
+        raw_type = data.get("callbackType")
+        if (raw_type is None or raw_type == "task_completed") and is_market(data):
+            return _probe_market(obj, data, task_id, code)
     success = code in SUCCESS_CODES
     stage = raw_type.strip().lower()[:64] if type(raw_type) is str else ""
+    stage = _STAGE_ALIASES.get(stage, stage)
     if not stage or (stage == "complete" and not success):
         stage = "complete" if success else "error"
     status = _STAGE_STATUS.get(stage) or ("completed" if success else "failed")
-    kind = _kind_from_shape(data)
+    kind = kind_from_shape(data)
     return Probe(obj, task_id, stage, status, code, dedupe_key(task_id, stage), kind)
 
 
-def kind_for_feature(feature: str | None) -> EventKind | None:
-    """The family a feature name belongs to (`"replace-section"` → `"music"`), if known."""
-    if not feature:
-        return None
-    return FEATURE_KINDS.get(feature.strip().lower().replace("-", "_"))
+def _probe_market(obj: dict[str, Any], data: dict[str, Any], task_id: str, code: int) -> Probe:
+    """`probe` for the market shape: stage from `state`, code from `failCode` when the envelope's
+    code does not say failure, kind from the decoded result."""
+    failed_with = fail_code(data.get("failCode"))
+    if code in SUCCESS_CODES and failed_with is not None and failed_with not in SUCCESS_CODES:
+        code = failed_with
+    success = code in SUCCESS_CODES
+    stage = market_stage(data.get("state"))
+    if stage is None:
+        stage = "complete" if success else "error"
+    elif stage == "complete" and not success:
+        stage = "error"
+    status = _STAGE_STATUS.get(stage, "progress")
+    result = decode_result(data.get("resultJson"))
+    kind = market_kind(data, result)
+    key = dedupe_key(task_id, stage)
+    return Probe(obj, task_id, stage, status, code, key, kind, market=True, result=result)
 
-
-def detect_kind(obj: dict[str, Any], feature: str | None = None) -> EventKind:
-    """The family of a body: from the feature when known, else from the body's shape."""
-    return kind_for_feature(feature) or _kind_from_shape(obj.get("data"))
-
-
-def _kind_from_shape(data: Any) -> EventKind:
-    if isinstance(data, list):
-        return "recovery"
-    if not isinstance(data, dict):
-        return "unknown"
-    if "callbackType" in data:
-        items = data.get("data")
-        if isinstance(items, list) and items and isinstance(items[0], dict):
-            first = items[0]
-            if "text" in first and "audio_url" not in first:
-                return "lyrics"
-        return "music"
-    for keys, kind in _SHAPE_KEYS:
-        if any(key in data for key in keys):
-            return kind
-    if isinstance(data.get("data"), list):
-        return "music"
-    return "unknown"
-
-
-_SHAPE_KEYS: tuple[tuple[tuple[str, ...], EventKind], ...] = (
-    (("audioWavUrl", "audio_wav_url"), "wav"),
-    (("vocal_separation_info", "vocal_removal_info"), "stems"),
-    (("instruments", "state"), "midi"),
-    (("video_url", "videoUrl"), "video"),
-    (("images",), "cover_image"),
-    (("voiceId", "validateInfo"), "voice"),
-)
-
-_M = TypeVar("_M")
 
 _TRACKS: TypeAdapter[list[Track]] = TypeAdapter(list[Track])
 _LYRICS: TypeAdapter[list[LyricsVariant]] = TypeAdapter(list[LyricsVariant])
@@ -238,51 +210,6 @@ _RECOVERED: TypeAdapter[list[RecoveredTrack]] = TypeAdapter(list[RecoveredTrack]
 _STEMS: TypeAdapter[Stems] = TypeAdapter(Stems)
 _MIDI: TypeAdapter[Midi] = TypeAdapter(Midi)
 _VOICE: TypeAdapter[VoiceResult] = TypeAdapter(VoiceResult)
-
-_MAX_REPAIRS = 8
-
-
-def _validate(adapter: TypeAdapter[_M], value: Any) -> _M:
-    """Validate leniently: a field that cannot be coerced is dropped (so it becomes `None`),
-    a list item that is not an object is skipped; nothing raises."""
-    # The adapter's own `validate_python` adds keyword handling that costs a tenth of the work.
-    validate = adapter.validator.validate_python
-    try:
-        return cast(_M, validate(value))
-    except ValidationError as first_error:
-        error: ValidationError = first_error
-    value = copy.deepcopy(value)
-    for _ in range(_MAX_REPAIRS):
-        _drop_invalid(value, error)
-        try:
-            return cast(_M, validate(value))
-        except ValidationError as again:
-            error = again
-    return cast(_M, validate([] if isinstance(value, list) else {}))
-
-
-def _drop_invalid(value: Any, error: ValidationError) -> None:
-    removals: dict[int, tuple[Any, list[Any]]] = {}
-    for detail in error.errors():
-        loc = detail["loc"]
-        if not loc:
-            continue
-        parent = value
-        for step in loc[:-1]:
-            try:
-                parent = parent[step]
-            except (KeyError, IndexError, TypeError):
-                parent = None
-                break
-        last = loc[-1]
-        if isinstance(parent, dict):
-            parent.pop(last, None)
-        elif isinstance(parent, list) and isinstance(last, int):
-            removals.setdefault(id(parent), (parent, []))[1].append(last)
-    for parent, indexes in removals.values():
-        for index in sorted(set(indexes), reverse=True):
-            if index < len(parent):
-                del parent[index]
 
 
 def _url(value: Any) -> str | None:
@@ -304,6 +231,7 @@ def build_event(
     context: dict[str, Any] | None = None,
     received_at: datetime | None = None,
     kind: EventKind | None = None,
+    source: EventSource = "callback",
 ) -> Event:
     """The full, typed `Event` of a probed body; never raises for a field's type."""
     obj = found.obj
@@ -312,6 +240,8 @@ def build_event(
         kind = kind_for_feature(feature) or found.kind
     inner: dict[str, Any] = data if type(data) is dict else {}
     msg = obj.get("msg")
+    if msg is None:
+        msg = obj.get("message")
     event = Event(
         found.task_id,
         kind,
@@ -325,25 +255,49 @@ def build_event(
         feature,
         context,
         received_at or datetime.now(timezone.utc),
+        source=source,
     )
-    if inner:
+    if found.market:
+        _market(event, inner, found.result)
+    elif inner:
         event.error = _error_text(inner)
         _RESULTS[kind](event, inner)
     elif kind == "recovery" and type(data) is list and data:
-        event.recovered = _validate(_RECOVERED, data)
+        event.recovered = validate_leniently(_RECOVERED, data)
     return event
+
+
+def _market(event: Event, inner: dict[str, Any], result: dict[str, Any] | None) -> None:
+    """Fill a market event: `result`, `result_urls`, `model`, `error`, and the family's typed
+    results when the decoded result holds them."""
+    event.result = result
+    event.result_urls = result_urls(result)
+    model = inner.get("model")
+    event.model = model if type(model) is str and model else None
+    failure = inner.get("failMsg")
+    event.error = failure if type(failure) is str and failure else _error_text(inner)
+    if result is None:
+        return
+    if event.kind not in ("music", "unknown"):
+        _RESULTS[event.kind](event, result)
+        return
+    tracks = result_tracks(result)
+    if tracks:
+        event.tracks = validate_leniently(_TRACKS, tracks)
 
 
 def _tracks(event: Event, inner: dict[str, Any]) -> None:
     items = inner.get("data")
     if type(items) is list and items:
-        event.tracks = _validate(_TRACKS, items)
+        event.tracks = validate_leniently(_TRACKS, items)
 
 
 def _lyrics(event: Event, inner: dict[str, Any]) -> None:
     items = inner.get("data")
+    if items is None:
+        items = inner.get("lyricsData")
     if type(items) is list and items:
-        event.lyrics = _validate(_LYRICS, items)
+        event.lyrics = validate_leniently(_LYRICS, items)
 
 
 def _wav(event: Event, inner: dict[str, Any]) -> None:
@@ -353,12 +307,12 @@ def _wav(event: Event, inner: dict[str, Any]) -> None:
 def _stems(event: Event, inner: dict[str, Any]) -> None:
     info = inner.get("vocal_separation_info") or inner.get("vocal_removal_info")
     if type(info) is dict:
-        event.stems = _validate(_STEMS, info)
+        event.stems = validate_leniently(_STEMS, info)
 
 
 def _midi(event: Event, inner: dict[str, Any]) -> None:
     if "instruments" in inner or "state" in inner:
-        event.midi = _validate(_MIDI, inner)
+        event.midi = validate_leniently(_MIDI, inner)
 
 
 def _video(event: Event, inner: dict[str, Any]) -> None:
@@ -374,11 +328,11 @@ def _images(event: Event, inner: dict[str, Any]) -> None:
 def _recovered(event: Event, inner: dict[str, Any]) -> None:
     items = inner.get("data")
     if type(items) is list and items:
-        event.recovered = _validate(_RECOVERED, items)
+        event.recovered = validate_leniently(_RECOVERED, items)
 
 
 def _voice(event: Event, inner: dict[str, Any]) -> None:
-    event.voice = _validate(_VOICE, inner)
+    event.voice = validate_leniently(_VOICE, inner)
 
 
 _RESULTS: dict[str, Callable[[Event, dict[str, Any]], None]] = {

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from .dispatch import BlinkerDispatcher, Dispatcher
 from .errors import (
@@ -22,6 +23,7 @@ from .errors import (
     ForbiddenSource,
     HandlerError,
     InProgress,
+    InvalidPayload,
     InvalidToken,
     MethodNotAllowed,
     MissingSignature,
@@ -31,13 +33,16 @@ from .errors import (
     SunoHooksError,
     UnsupportedMediaType,
 )
-from .events import Event
+from .events import Event, EventSource
 from .inbound import InboundRequest
+from .leases import Lease
 from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
 from .stores import (
+    AsyncBindsTokens,
     AsyncStore,
+    BindsTokens,
     Claim,
     ClaimResult,
     Delivery,
@@ -84,6 +89,11 @@ class _Admitted:
     found: Probe
     delivery: Delivery
     replay: ReplayCheck | None
+    source: str | None = None
+    """The event's source when it differs from the delivery's (a replay)."""
+    lease: Lease | None = None
+    sole_token: TokenClaims | None = None
+    """The token, when it is the request's only proof: it must be bound to this task."""
 
 
 class Receiver:
@@ -131,7 +141,7 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = isinstance(self.store, AsyncStore)
-        self._is_done = self.store.is_done if isinstance(self.store, KnowsDone) else None
+        self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"
@@ -219,7 +229,7 @@ class Receiver:
         try:
             return _logged(await self._aprocess(self._admit(request), sender))
         except SunoHooksError as exc:
-            return self._reject(exc, request, sender)
+            return await self._areject(exc, request, sender)
         except Exception:
             logger.exception("unexpected error while handling a callback")
             return _internal_error()
@@ -242,7 +252,7 @@ class Receiver:
                 return _logged(admitted), None
             early = await self._aclaim_or_answer(admitted)
         except SunoHooksError as exc:
-            return self._reject(exc, request, sender), None
+            return await self._areject(exc, request, sender), None
         except Exception:
             logger.exception("unexpected error while handling a callback")
             return _internal_error(), None
@@ -257,6 +267,40 @@ class Receiver:
             await self._adispatch(admitted, sender)
 
         return accepted, dispatch_and_finish
+
+    def deliver(
+        self,
+        body: bytes | Mapping[str, Any],
+        *,
+        feature: str | None = None,
+        context: dict[str, Any] | None = None,
+        source: str = "poll",
+        sender: Any = None,
+    ) -> Outcome:
+        """Deliver a trusted body from this process (a polled record, a sandbox result): the
+        HTTP checks (method, type, peer, signature, token) are skipped; parse, claim, dispatch and
+        finish run exactly as for a callback, with `Event.source` set to `source`."""
+        sender = self if sender is None else sender
+        try:
+            return self._process(_trusted(body, feature, context, source), sender)
+        except SunoHooksError as exc:
+            return Outcome.rejected(exc)
+
+    async def adeliver(
+        self,
+        body: bytes | Mapping[str, Any],
+        *,
+        feature: str | None = None,
+        context: dict[str, Any] | None = None,
+        source: str = "poll",
+        sender: Any = None,
+    ) -> Outcome:
+        """`deliver` on an event loop."""
+        sender = self if sender is None else sender
+        try:
+            return await self._aprocess(_trusted(body, feature, context, source), sender)
+        except SunoHooksError as exc:
+            return Outcome.rejected(exc)
 
     def replay(self, key: str, *, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (normally a `failed` one), with the same
@@ -312,14 +356,18 @@ class Receiver:
 
     def _claim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         """Claim the delivery; None when it is new (to dispatch), else the answer to give."""
+        if admitted.sole_token is not None:
+            self._bind_token(admitted.sole_token, admitted.delivery.task_id)
         try:
             claim = self.store.claim(admitted.delivery, lease=self.lease, replay=admitted.replay)
         except Exception as exc:
             raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return self._answer_claim(admitted, claim)
 
     async def _aclaim_or_answer(self, admitted: _Admitted) -> Outcome | None:
         delivery, replay = admitted.delivery, admitted.replay
+        if admitted.sole_token is not None:
+            await self._abind_token(admitted.sole_token, delivery.task_id)
         try:
             if self._async_store:
                 store: AsyncStore = self.store  # type: ignore[assignment]
@@ -330,25 +378,39 @@ class Receiver:
                 )
         except Exception as exc:
             raise self._store_error(exc) from None
-        return self._answer_claim(claim)
+        return self._answer_claim(admitted, claim)
 
     def _dispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         """Build the event, run the receivers, record done or failed; the event and the error."""
         event = self._event(admitted)
-        error = _PARSE_ERROR if event is None else _joined(self.dispatcher.send(sender, event))
+        lease = admitted.lease
+        assert lease is not None
+        error: str | None = _PARSE_ERROR
+        if event is not None:
+            bound = lease.bind()
+            try:
+                error = _joined(self.dispatcher.send(sender, event))
+            finally:
+                lease.unbind(bound)
         try:
-            self.store.finish(admitted.delivery.key, error=error)
+            lease.finish(error)
         except Exception:
             logger.exception("could not record the outcome of %s", admitted.delivery.key)
         return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         event = self._event(admitted)
+        lease = admitted.lease
+        assert lease is not None
         error: str | None = _PARSE_ERROR
         if event is not None:
-            error = _joined(await self.dispatcher.asend(sender, event))
+            bound = lease.bind()
+            try:
+                error = _joined(await self.dispatcher.asend(sender, event))
+            finally:
+                lease.unbind(bound)
         try:
-            await self._afinish(admitted.delivery.key, error)
+            await lease.afinish(error)
         except Exception:
             logger.exception("could not record the outcome of %s", admitted.delivery.key)
         return event, error
@@ -359,12 +421,30 @@ class Receiver:
             return await store.aget(key)
         return await asyncio.to_thread(self.store.get, key)
 
-    async def _afinish(self, key: str, error: str | None) -> None:
-        if self._async_store:
-            store: AsyncStore = self.store  # type: ignore[assignment]
-            await store.afinish(key, error=error)
-        else:
-            await asyncio.to_thread(self.store.finish, key, error=error)
+    def _bind_token(self, token: TokenClaims, task_id: str) -> None:
+        """Refuse a token already bound to another task (token-only requests)."""
+        store = self.store
+        if not isinstance(store, BindsTokens):
+            _warn_once("bind", f"{store!r} cannot bind tokens to their task.")
+            return
+        try:
+            bound = store.bind_token(token.token_id, task_id, token.expires_in)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
+
+    async def _abind_token(self, token: TokenClaims, task_id: str) -> None:
+        store = self.store
+        if not isinstance(store, AsyncBindsTokens):
+            await asyncio.to_thread(self._bind_token, token, task_id)
+            return
+        try:
+            bound = await store.abind_token(token.token_id, task_id, token.expires_in)
+        except Exception as exc:
+            raise self._store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
 
     # -- pure steps ------------------------------------------------------------------------------
 
@@ -387,10 +467,15 @@ class Receiver:
         claims = self._read_token(request) if request.query else None
         self._enforce(signed is not None, claims is not None)
         key = found.dedupe_key
-        if self._is_done is not None and self._is_done(key):
-            duplicate = Outcome.accepted("duplicate")
-            duplicate.delivery = Delivery(key, found.task_id, found.stage, body, found.kind)
-            return duplicate
+        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
+        if self._claim_done is not None:
+            done = self._claim_done(key, replay)
+            if done is ClaimResult.REPLAYED:
+                raise ReplayedSignature()
+            if done is not None:
+                duplicate = Outcome.accepted("duplicate")
+                duplicate.delivery = Delivery(key, found.task_id, found.stage, body, found.kind)
+                return duplicate
 
         feature = request.feature
         context = None
@@ -408,9 +493,9 @@ class Receiver:
             _kept_headers(headers),
             request.peer,
             time.time(),
+            source=request.source,
         )
-        replay = None if signed is None else ReplayCheck(signed.replay_key, body, self._guard_ttl)
-        return _Admitted(found, delivery, replay)
+        return _Admitted(found, delivery, replay, sole_token=claims if signed is None else None)
 
     def _read_token(self, request: InboundRequest) -> TokenClaims | None:
         if self.signer is None:
@@ -444,15 +529,16 @@ class Receiver:
                 context=delivery.context,
                 received_at=datetime.fromtimestamp(delivery.received_at, timezone.utc),
                 kind=delivery.kind,  # type: ignore[arg-type]
+                source=cast(EventSource, admitted.source or delivery.source),
             )
         except Exception:
             logger.exception("could not build the event for %s", delivery.key)
             return None
 
-    @staticmethod
-    def _answer_claim(claim: Claim) -> Outcome | None:
+    def _answer_claim(self, admitted: _Admitted, claim: Claim) -> Outcome | None:
         result = claim.result
         if result is ClaimResult.NEW:
+            admitted.lease = Lease(self.store, admitted.delivery.key, claim.token, self.lease)
             return None
         if result is ClaimResult.DUPLICATE:
             return Outcome.accepted("duplicate")
@@ -475,11 +561,26 @@ class Receiver:
         return StoreUnavailable()
 
     def _reject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
-        logger.warning("refused %d %s peer=%s", exc.status, exc.code, request.peer or "-")
+        _log_refusal(exc, request)
         self.dispatcher.rejected(
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
+
+    async def _areject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
+        arejected = getattr(self.dispatcher, "arejected", None)
+        if arejected is None:
+            return self._reject(exc, request, sender)
+        _log_refusal(exc, request)
+        await arejected(
+            sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
+        )
+        return Outcome.rejected(exc)
+
+
+def _log_refusal(exc: SunoHooksError, request: InboundRequest) -> None:
+    """One WARNING per refused request: the answer, its error code and the peer."""
+    logger.warning("refused %d %s peer=%s", exc.status, exc.code, request.peer or "-")
 
 
 def _logged(outcome: Outcome) -> Outcome:
@@ -501,13 +602,47 @@ def _logged(outcome: Outcome) -> Outcome:
 
 
 def _readmit(kept: Delivery) -> _Admitted:
-    """A kept delivery, ready to run through the pipeline again (it was verified on arrival)."""
+    """A kept delivery, ready to run through the pipeline again (it was verified on arrival);
+    its event says `replay`, the inbox keeps how the delivery first arrived."""
     found = probe(load_json(kept.body))
     delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
+    return _Admitted(found, delivery, None, "replay")
+
+
+_SOURCES: tuple[str, ...] = get_args(EventSource)
+
+
+def _trusted(
+    body: bytes | Mapping[str, Any],
+    feature: str | None,
+    context: dict[str, Any] | None,
+    source: str,
+) -> _Admitted:
+    """A body handed over in-process, ready for the claim: no HTTP check applies to it."""
+    if source not in _SOURCES:
+        raise ValueError(f"source must be one of {', '.join(_SOURCES)}; got {source!r}.")
+    if not isinstance(body, bytes):
+        try:
+            body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            raise InvalidPayload("The body cannot be encoded as JSON.") from None
+    found = probe(load_json(body))
+    delivery = Delivery(
+        found.dedupe_key,
+        found.task_id,
+        found.stage,
+        body,
+        (feature and kind_for_feature(feature)) or found.kind,
+        feature,
+        context,
+        received_at=time.time(),
+        source=source,
+    )
     return _Admitted(found, delivery, None)
 
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
+_OTHER_TASK = "This callback URL token was already used for another task."
 
 
 def _joined(failures: list[str]) -> str | None:

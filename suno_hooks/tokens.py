@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,10 +22,13 @@ _SALT = "suno-hooks.callback-url"
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
-    """What a valid token carried: the caller's context and the feature the task was for."""
+    """What a valid token carried: the caller's context and the feature the task was for, the
+    token's own id (its nonce) and how many seconds it stays valid."""
 
     context: dict[str, Any] | None
     feature: str | None
+    token_id: str = ""
+    expires_in: float = float(DEFAULT_TOKEN_MAX_AGE)
 
 
 def add_query_param(url: str, name: str, value: str) -> str:
@@ -49,8 +55,9 @@ class TokenSigner:
         self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
 
     def mint(self, context: dict[str, Any] | None = None, feature: str | None = None) -> str:
-        """A token carrying `context` (any JSON-able dict) and `feature`."""
-        payload: dict[str, Any] = {}
+        """A token carrying `context` (any JSON-able dict), `feature` and a random id, so two
+        tokens minted alike are still two tokens (each is bound to its own task)."""
+        payload: dict[str, Any] = {"n": secrets.token_urlsafe(12)}
         if context is not None:
             payload["c"] = context
         if feature is not None:
@@ -67,14 +74,25 @@ class TokenSigner:
     def read(self, token: str) -> TokenClaims:
         """The claims of a valid token; raises `InvalidToken` when forged, malformed or expired."""
         try:
-            payload = self._serializer.loads(token, max_age=self.max_age)
-        except (BadData, ValueError, TypeError):
+            payload, signed_at = self._serializer.loads(
+                token, max_age=self.max_age, return_timestamp=True
+            )
+        except (BadData, ValueError, TypeError, OverflowError):
             raise InvalidToken() from None
         if not isinstance(payload, dict):
             raise InvalidToken()
         context = payload.get("c")
         feature = payload.get("f")
+        nonce = payload.get("n")
+        # A token minted before tokens carried an id is known by its digest.
+        token_id = nonce if isinstance(nonce, str) and nonce else _digest(token)
         return TokenClaims(
             context=context if isinstance(context, dict) else None,
             feature=feature if isinstance(feature, str) else None,
+            token_id=token_id[:64],
+            expires_in=max(1.0, self.max_age - (time.time() - signed_at.timestamp())),
         )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]

@@ -14,27 +14,46 @@ from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS, CallbackClient
 from .stores import (
+    django_store_factory,
+    every_store,
+    make_store,
+    mark_django_stores,
     memory_store_factory,
+    postgres_server,
+    postgres_shared_url,
+    postgres_store_factory,
     redis_server,
     redis_shared_url,
     redis_store_factory,
     sqlite_shared_url,
     sqlite_store_factory,
+    store,
 )
 
 __all__ = [
+    "django_store_factory",
+    "every_store",
+    "make_store",
     "memory_store_factory",
+    "postgres_server",
+    "postgres_shared_url",
+    "postgres_store_factory",
     "redis_server",
     "redis_shared_url",
     "redis_store_factory",
     "sqlite_shared_url",
     "sqlite_store_factory",
+    "store",
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HMAC_KEY = "whk_test_current_key"
 OLD_HMAC_KEY = "whk_test_previous_key"
 SECRET = "test-secret-key"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_django_stores(items)
 
 
 def fixture_bytes(name: str) -> bytes:

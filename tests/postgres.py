@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -23,7 +24,13 @@ import pytest
 
 from .services import free_port
 
-__all__ = ["PostgresServer", "find_postgres_bin", "running_postgres"]
+__all__ = [
+    "PostgresCluster",
+    "PostgresServer",
+    "find_postgres_bin",
+    "restartable_postgres",
+    "running_postgres",
+]
 
 
 @dataclass(frozen=True)
@@ -79,73 +86,109 @@ def _as_postgres_user(root: Path) -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
-@contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for the duration of the block; stopped and deleted afterwards."""
-    bindir = find_postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix="suno-hooks-pg-"))
-    os.chmod(root, 0o755)
-    prefix = _as_postgres_user(root)
-    data = root / "data"
-    log = root / "server.log"
-    subprocess.run(
-        [
-            *prefix,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    port = free_port()
-    server = PostgresServer("127.0.0.1", port)
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
+class PostgresCluster:
+    """A throwaway data directory and its server process, which can be stopped and started
+    again on the same port (its data kept), as a restart or an outage would."""
+
+    def __init__(self) -> None:
+        self.bindir = find_postgres_bin()
+        self.root = Path(tempfile.mkdtemp(prefix="suno-hooks-pg-"))
+        os.chmod(self.root, 0o755)
+        self.prefix = _as_postgres_user(self.root)
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.server = PostgresServer("127.0.0.1", free_port())
+        self.process: subprocess.Popen[bytes] | None = None
+        subprocess.run(
             [
-                *prefix,
-                str(bindir / "postgres"),
+                *self.prefix,
+                str(self.bindir / "initdb"),
                 "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-                "-k",
-                str(root),
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=50",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
             ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
-    try:
+
+    def start(self) -> PostgresServer:
+        """Start the server and wait until it accepts connections."""
+        server = self.server
+        with open(self.log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [
+                    *self.prefix,
+                    str(self.bindir / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(server.port),
+                    "-h",
+                    server.host,
+                    "-k",
+                    str(self.root),
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=50",
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while True:
             try:
                 psycopg.connect(
-                    host=server.host, port=port, user="postgres", dbname="postgres"
+                    host=server.host, port=server.port, user=server.user, dbname=server.name
                 ).close()
-                break
+                return server
             except psycopg.OperationalError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"PostgreSQL did not start:\n{log.read_text()}", pytrace=False)
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"PostgreSQL did not start:\n{self.log.read_text()}", pytrace=False)
                 time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
+
+    def stop(self) -> None:
+        """Stop the server (a fast shutdown: sessions are cut, data kept)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        # SIGINT asks the postmaster itself (runuser does not pass it on) for a fast shutdown.
+        pid_file = self.data / "postmaster.pid"
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(root, ignore_errors=True)
+
+    def remove(self) -> None:
+        """Stop the server and delete its directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the duration of the block; stopped and deleted afterwards."""
+    with restartable_postgres() as cluster:
+        yield cluster.server
+
+
+@contextmanager
+def restartable_postgres() -> Iterator[PostgresCluster]:
+    """A started `PostgresCluster` for the duration of the block; deleted afterwards."""
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()

@@ -4,20 +4,97 @@ isolated stores and closing them after the test."""
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
-from suno_hooks.stores import MemoryStore, RedisStore, SQLiteStore, Store
+from suno_hooks.stores import (
+    Claim,
+    ClaimResult,
+    Delivery,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    Store,
+)
+from suno_hooks.stores.postgres import PostgresStore
 
+from .postgres import PostgresServer, running_postgres
 from .services import RedisServer
 
 StoreFactory = Callable[..., Store]
 
-STORE_KINDS = ["memory", "sqlite", "redis"]
+STORE_KINDS = ["memory", "sqlite", "redis", "django", "postgres"]
+
+
+def mark_django_stores(items: list[pytest.Item]) -> None:
+    """Give every test parametrized with a Django store kind a transactional test database."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("make_store", "") if callspec is not None else ""
+        if isinstance(kind, str) and kind.startswith("django"):
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+@pytest.fixture(params=STORE_KINDS)
+def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+    """Builds fresh, isolated stores of one kind (each kind's fixture closes them)."""
+    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
+    return factory
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> Store:
+    """A fresh store of each kind in turn."""
+    return make_store()
+
+
+def delivery(
+    task_id: str = "t1",
+    stage: str = "complete",
+    body: bytes = b"{}",
+    *,
+    kind: str = "music",
+    received_at: float | None = None,
+) -> Delivery:
+    """A delivery record as the receiver would build it (key `task_id:stage`)."""
+    return Delivery(
+        key=f"{task_id}:{stage}",
+        task_id=task_id,
+        stage=stage,
+        body=body,
+        kind=kind,
+        received_at=time.time() if received_at is None else received_at,
+    )
+
+
+def finish(
+    store: Store, delivery: Delivery, error: str | None = None, *, lease: float = 60
+) -> Claim:
+    """Claim a delivery as new and record its outcome with the claim's token."""
+    claim = store.claim(delivery, lease=lease)
+    assert claim.result is ClaimResult.NEW, claim
+    assert store.finish(delivery.key, token=claim.token, error=error)
+    return claim
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(kind, marks=pytest.mark.django_db(transaction=True))
+        if kind == "django"
+        else kind
+        for kind in STORE_KINDS
+    ]
+)
+def every_store(request: pytest.FixtureRequest) -> Store:
+    """One fresh store of each kind in turn, the Django ORM store included."""
+    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
+    return factory()
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +109,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def memory_store_factory() -> StoreFactory:
     """Fresh `MemoryStore`s."""
     return lambda **options: MemoryStore(**options)
+
+
+@pytest.fixture
+def django_store_factory() -> StoreFactory:
+    """`DjangoStore`s on the test database (SQLite): `mark_django_stores` gives each test that
+    uses one a transactional database."""
+    from suno_hooks.contrib.django.models import Delivery as DeliveryRow
+    from suno_hooks.contrib.django.models import SeenSignature, TerminalTask, TokenBinding
+    from suno_hooks.contrib.django.store import DjangoStore
+
+    # Rows another test wrote outside a test transaction would leak into this one.
+    for model in (DeliveryRow, SeenSignature, TerminalTask, TokenBinding):
+        model.objects.all().delete()
+
+    return lambda **options: DjangoStore(**options)
 
 
 @pytest.fixture
@@ -75,3 +167,40 @@ def redis_store_factory(redis_server: RedisServer) -> Iterator[StoreFactory]:
 def redis_shared_url(redis_server: RedisServer) -> str:
     """A Redis URL (with its own prefix) for stores in several processes."""
     return f"{redis_server.url}?prefix=shared-{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session; tests keep apart by schema."""
+    with running_postgres() as server:
+        yield server
+
+
+def postgres_schema_url(server: PostgresServer) -> str:
+    """A URL whose connections work in a new, empty schema of their own."""
+    schema = f"test_{uuid.uuid4().hex}"
+    admin_url = f"postgresql://{server.user}@{server.host}:{server.port}/{server.name}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    return f"{admin_url}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_store_factory(postgres_server: PostgresServer) -> Iterator[StoreFactory]:
+    """Fresh `PostgresStore`s on the session's server, each in its own schema."""
+    opened: list[PostgresStore] = []
+
+    def build(**options: Any) -> Store:
+        store = PostgresStore(postgres_schema_url(postgres_server), **options)
+        opened.append(store)
+        return store
+
+    yield build
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def postgres_shared_url(postgres_server: PostgresServer) -> str:
+    """A PostgreSQL URL (with its own schema) for stores in several processes."""
+    return postgres_schema_url(postgres_server)

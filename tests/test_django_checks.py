@@ -66,7 +66,7 @@ def test_wrong_type_is_e003(key: str, value: Any):
     assert found[0][1].startswith(f"{key} must be")
 
 
-@pytest.mark.parametrize("url", ["postgres://db/suno", "suno.db", "ftp://x"])
+@pytest.mark.parametrize("url", ["mysql://db/suno", "suno.db", "ftp://x"])
 def test_bad_store_url_is_e004(url: str):
     [(code, hint)] = ids({"HMAC_KEYS": ["k"], "STORE": url})
     assert code == "suno_hooks.E004"

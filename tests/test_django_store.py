@@ -14,6 +14,8 @@ from suno_hooks.contrib.django.models import SeenSignature, TerminalTask
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.stores import ClaimResult, Delivery, DeliveryStatus, MemoryStore, ReplayCheck
 
+from .stores import finish
+
 Store = Any
 
 
@@ -39,14 +41,15 @@ def delivery(task_id: str = "t1", stage: str = "complete", body: bytes = b"{}") 
 
 
 def test_claim_lifecycle(store: Store):
-    assert store.claim(delivery(), lease=60).result is ClaimResult.NEW
+    first = store.claim(delivery(), lease=60)
+    assert first.result is ClaimResult.NEW
     assert store.claim(delivery(), lease=60).result is ClaimResult.IN_PROGRESS
-    store.finish("t1:complete", error="boom")
+    store.finish("t1:complete", token=first.token, error="boom")
     failed = store.get("t1:complete")
     assert failed.status is DeliveryStatus.FAILED and failed.error == "boom"
     retry = store.claim(delivery(), lease=60)
     assert (retry.result, retry.attempts) == (ClaimResult.NEW, 2)
-    store.finish("t1:complete")
+    store.finish("t1:complete", token=retry.token)
     assert store.claim(delivery(), lease=60).result is ClaimResult.DUPLICATE
     kept = store.get("t1:complete")
     assert kept.status is DeliveryStatus.DONE and kept.attempts == 2 and kept.error is None
@@ -67,8 +70,7 @@ def test_expired_lease_is_taken_over(store: Store):
 
 
 def test_progress_after_terminal_is_stale(store: Store):
-    assert store.claim(delivery(stage="text"), lease=60).result is ClaimResult.NEW
-    store.finish("t1:text", error="x")
+    finish(store, delivery(stage="text"), error="x")
     store.claim(delivery(stage="complete"), lease=60)
     assert store.claim(delivery(stage="first"), lease=60).result is ClaimResult.STALE
     assert store.claim(delivery(stage="text"), lease=60).result is ClaimResult.STALE
@@ -78,8 +80,9 @@ def test_progress_after_terminal_is_stale(store: Store):
 
 def test_replay_guard(store: Store):
     guard = ReplayCheck("123:sig", b"body-a", ttl=600)
-    assert store.claim(delivery(), lease=60, replay=guard).result is ClaimResult.NEW
-    store.finish("t1:complete")
+    claim = store.claim(delivery(), lease=60, replay=guard)
+    assert claim.result is ClaimResult.NEW
+    store.finish("t1:complete", token=claim.token)
     same_body = ReplayCheck("123:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=same_body).result is ClaimResult.DUPLICATE
     other_body = ReplayCheck("123:sig", b"body-b", ttl=600)
@@ -101,8 +104,7 @@ def test_deliveries_filter_newest_first_and_purge(store: Store):
         item = delivery(task_id, stage)
         item.received_at = 1_000_000 + i
         item.kind = "lyrics" if task_id == "b" else "music"
-        store.claim(item, lease=60)
-        store.finish(item.key, error="no" if task_id == "c" else None)
+        finish(store, item, error="no" if task_id == "c" else None)
     assert [d.task_id for d in store.deliveries()] == ["c", "b", "a"]
     assert [d.task_id for d in store.deliveries(limit=1)] == ["c"]
     assert [d.task_id for d in store.deliveries(status="failed")] == ["c"]
@@ -113,8 +115,9 @@ def test_deliveries_filter_newest_first_and_purge(store: Store):
 
 
 async def test_async_twins(store: Store):
-    assert (await store.aclaim(delivery(), lease=60)).result is ClaimResult.NEW
-    await store.afinish("t1:complete")
+    claim = await store.aclaim(delivery(), lease=60)
+    assert claim.result is ClaimResult.NEW
+    await store.afinish("t1:complete", token=claim.token)
     assert (await store.aget("t1:complete")).status is DeliveryStatus.DONE
     assert [d.key for d in await store.adeliveries(status="done")] == ["t1:complete"]
     await store.aclose()
@@ -123,11 +126,11 @@ async def test_async_twins(store: Store):
 @pytest.mark.django_db(transaction=True)
 def test_orm_rows_and_purge_of_guard_and_terminal_tasks():
     store = DjangoStore()
-    store.claim(delivery(), lease=60, replay=ReplayCheck("1:s", b"body", ttl=0.01))
+    claim = store.claim(delivery(), lease=60, replay=ReplayCheck("1:s", b"body", ttl=0.01))
     assert TerminalTask.objects.filter(task_id="t1").exists()
     row = DeliveryRow.objects.get()
     assert row.status == "processing" and row.lease_until is not None
-    store.finish(row.key)
+    store.finish(row.key, token=claim.token)
     row.refresh_from_db()
     assert row.status == "done" and row.lease_until is None
     time.sleep(0.02)
@@ -148,7 +151,7 @@ def test_any_task_id_and_stage_round_trip(task_id: str, stage: str):
     item = delivery(task_id, stage)
     first = store.claim(item, lease=60)
     if first.result is ClaimResult.NEW:
-        store.finish(item.key)
+        store.finish(item.key, token=first.token)
     again = store.claim(item, lease=60)
     assert again.result in (ClaimResult.DUPLICATE, ClaimResult.STALE)
     DeliveryRow.objects.all().delete()

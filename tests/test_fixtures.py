@@ -17,10 +17,17 @@ from .conftest import Calls, callback_files, fixture_bytes, fixture_json
 EXPECTED: dict[str, tuple[str, str, str, str | None]] = {
     "lyrics.error.json": ("lyrics", "error", "failed", "lyrics"),
     "midi.error.json": ("midi", "error", "failed", "midi"),
-    "edge.callbacktype-unknown.json": ("music", "task_completed", "completed", None),
-    "edge.verification-guide-example.json": ("music", "task_completed", "completed", None),
+    "edge.callbacktype-unknown.json": ("music", "complete", "completed", None),
+    "edge.verification-guide-example.json": ("music", "complete", "completed", None),
     "edge.lyrics-item-failed.json": ("lyrics", "complete", "completed", None),
     "edge.midi-empty-notes.json": ("midi", "complete", "completed", None),
+    "market.replace-section.success.json": ("music", "complete", "completed", "replace_section"),
+    "market.replace-section.fail.json": ("music", "error", "failed", "replace_section"),
+    "market.replace-section.generating.json": ("music", "generating", "progress", None),
+    "market.replace-section.result-not-json.json": ("music", "complete", "completed", None),
+    "market.generate.success-tracks.json": ("music", "complete", "completed", None),
+    "market.sounds.record-info.success.json": ("music", "complete", "completed", "sounds"),
+    "market.sounds.record-info.fail.json": ("music", "error", "failed", None),
 }
 KIND_BY_PREFIX = {
     "cover-image": "cover_image",

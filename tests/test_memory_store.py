@@ -9,8 +9,11 @@ from suno_hooks.stores import (
     ClaimResult,
     Delivery,
     MemoryStore,
+    ReplayCheck,
     store_from_url,
 )
+
+from .stores import finish
 
 
 def delivery(task_id: str = "t1", stage: str = "complete", body: bytes = b"{}") -> Delivery:
@@ -21,8 +24,7 @@ def test_bounded_keeps_newest_and_unfinished():
     store = MemoryStore(max_keys=100, max_deliveries=50)
     store.claim(delivery("pending"), lease=600)
     for i in range(300):
-        store.claim(delivery(f"t{i}"), lease=60)
-        store.finish(f"t{i}:complete")
+        finish(store, delivery(f"t{i}"))
     assert len(store._keys) <= 100
     assert len(store._inbox) <= 50
     assert store.claim(delivery("pending"), lease=60).result is ClaimResult.IN_PROGRESS
@@ -46,12 +48,16 @@ def test_store_from_url():
     assert isinstance(store, MemoryStore) and store.max_keys == 10
 
 
-def test_is_done_answers_locally():
+def test_claim_done_answers_locally_after_the_replay_guard():
     store = MemoryStore()
-    store.claim(delivery(), lease=60)
-    assert not store.is_done("t1:complete")
-    store.finish("t1:complete", error="boom")
-    assert not store.is_done("t1:complete")
-    store.claim(delivery(), lease=60)
-    store.finish("t1:complete")
-    assert store.is_done("t1:complete")
+    claim = store.claim(delivery(), lease=60)
+    assert store.claim_done("t1:complete", None) is None
+    store.finish("t1:complete", token=claim.token, error="boom")
+    assert store.claim_done("t1:complete", None) is None
+    retry = store.claim(delivery(), lease=60, replay=ReplayCheck("sig", b"{}", 60))
+    store.finish("t1:complete", token=retry.token)
+    assert store.claim_done("t1:complete", None) is ClaimResult.DUPLICATE
+    same = ReplayCheck("sig", b"{}", 60)
+    assert store.claim_done("t1:complete", same) is ClaimResult.DUPLICATE
+    other = ReplayCheck("sig", b'{"forged":1}', 60)
+    assert store.claim_done("t1:complete", other) is ClaimResult.REPLAYED

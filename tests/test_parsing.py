@@ -63,7 +63,7 @@ def test_two_different_task_ids_are_ambiguous():
         (" Complete ", "200", "complete", "completed"),
         ("complete", 400, "error", "failed"),
         ("error", 501, "error", "failed"),
-        ("task_completed", 200, "task_completed", "completed"),
+        ("task_completed", 200, "complete", "completed"),
         ("weird", 500, "weird", "failed"),
         (None, 200, "complete", "completed"),
         (None, 500, "error", "failed"),

@@ -31,6 +31,7 @@ from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
 from .services import RedisServer, free_port
+from .stores import finish
 
 
 def delivery(task_id: str, stage: str = "complete") -> Delivery:
@@ -76,8 +77,8 @@ def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
     name = prefix()
     store = RedisStore(redis_server.url, prefix=name, retention=3600)
     guard = ReplayCheck("1700000000:sig", b"body", ttl=600)
-    store.claim(delivery("ttl-task"), lease=60, replay=guard)
-    store.finish("ttl-task:complete", error="boom")
+    claim = store.claim(delivery("ttl-task"), lease=60, replay=guard)
+    store.finish("ttl-task:complete", token=claim.token, error="boom")
     admin = redis.Redis.from_url(redis_server.url)
     keys = {key.decode() for key in admin.scan_iter(match="*")}
     mine = {key for key in keys if key.startswith(name)}
@@ -97,9 +98,10 @@ def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
 def test_apps_sharing_one_redis_do_not_see_each_other(redis_server: RedisServer):
     first = store_from_url(f"{redis_server.url}?prefix=app-one-{uuid.uuid4().hex}:")
     second = store_from_url(f"{redis_server.url}?prefix=app-two-{uuid.uuid4().hex}:")
-    assert first.claim(delivery("shared-task"), lease=60).result is ClaimResult.NEW
+    claim = first.claim(delivery("shared-task"), lease=60)
+    assert claim.result is ClaimResult.NEW
     assert second.claim(delivery("shared-task"), lease=60).result is ClaimResult.NEW
-    first.finish("shared-task:complete")
+    first.finish("shared-task:complete", token=claim.token)
     assert [d.key for d in first.deliveries()] == ["shared-task:complete"]
     assert second.get("shared-task:complete").status is DeliveryStatus.PROCESSING  # type: ignore[union-attr]
     first.close()
@@ -140,8 +142,7 @@ def test_claims_drop_index_members_whose_hash_expired_past_the_retention(
 def test_purge_keeps_a_live_lease(redis_server: RedisServer):
     store = RedisStore(redis_server.url, prefix=prefix())
     store.claim(delivery("running"), lease=60)
-    store.claim(delivery("finished"), lease=60)
-    store.finish("finished:complete")
+    finish(store, delivery("finished"))
     assert store.purge(older_than=time.time() + 1) == 1
     assert [d.key for d in store.deliveries()] == ["running:complete"]
     store.close()

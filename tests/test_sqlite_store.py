@@ -23,6 +23,7 @@ from suno_hooks.stores.sqlite import SCHEMA_VERSION
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
+from .stores import finish
 
 
 def delivery(task_id: str, stage: str = "complete") -> Delivery:
@@ -35,8 +36,7 @@ def test_wal_busy_timeout_and_schema_version(tmp_path: Path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
     assert conn.execute("SELECT version FROM suno_hooks_schema").fetchone()[0] == SCHEMA_VERSION
-    store.claim(delivery("kept"), lease=60)
-    store.finish("kept:complete")
+    finish(store, delivery("kept"))
     store.close()
     reopened = SQLiteStore(tmp_path / "s.db")
     assert reopened.claim(delivery("kept"), lease=60).result is ClaimResult.DUPLICATE
@@ -80,7 +80,7 @@ def test_many_threads_claim_each_key_once(tmp_path: Path, path: str):
             if claim.result is ClaimResult.NEW:
                 with lock:
                     wins[f"task{i}"] += 1
-                store.finish(f"task{i}:complete")
+                store.finish(f"task{i}:complete", token=claim.token)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -184,7 +184,7 @@ def test_store_from_url_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         ("sqlite:///x.db?synchronous=sometimes", "synchronous"),
         ("sqlite:///x.db?retention=0", "retention"),
         ("memory://?max_keys=10&colour=blue", "Bad option"),
-        ("postgres://localhost/db", "Unknown store scheme"),
+        ("mysql://localhost/db", "Unknown store scheme"),
         ("suno.db", "Not a store URL"),
         ("http://[::1", "Malformed store URL"),
     ],

@@ -17,43 +17,14 @@ from suno_hooks.stores import (
 )
 from suno_hooks.testing import encode, make_callback
 
-from .stores import STORE_KINDS, StoreFactory
-
-
-@pytest.fixture(params=STORE_KINDS)
-def make_store(request: pytest.FixtureRequest) -> StoreFactory:
-    """Builds fresh, isolated stores of one kind (each kind's fixture closes them)."""
-    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
-    return factory
-
-
-@pytest.fixture
-def store(make_store: StoreFactory) -> Store:
-    return make_store()
-
-
-def delivery(
-    task_id: str = "t1",
-    stage: str = "complete",
-    body: bytes = b"{}",
-    *,
-    kind: str = "music",
-    received_at: float | None = None,
-) -> Delivery:
-    return Delivery(
-        key=f"{task_id}:{stage}",
-        task_id=task_id,
-        stage=stage,
-        body=body,
-        kind=kind,
-        received_at=time.time() if received_at is None else received_at,
-    )
+from .stores import StoreFactory, delivery, finish
 
 
 def test_claim_lifecycle(store: Store):
-    assert store.claim(delivery(), lease=60).result is ClaimResult.NEW
+    first = store.claim(delivery(), lease=60)
+    assert first.result is ClaimResult.NEW and first.token
     assert store.claim(delivery(), lease=60).result is ClaimResult.IN_PROGRESS
-    store.finish("t1:complete", error="boom")
+    assert store.finish("t1:complete", token=first.token, error="boom")
     failed = store.get("t1:complete")
     assert failed is not None and failed.status is DeliveryStatus.FAILED
     assert (failed.error, failed.attempts) == ("boom", 1)
@@ -61,7 +32,8 @@ def test_claim_lifecycle(store: Store):
     assert (retry.result, retry.attempts) == (ClaimResult.NEW, 2)
     reclaimed = store.get("t1:complete")
     assert reclaimed is not None and reclaimed.status is DeliveryStatus.PROCESSING
-    store.finish("t1:complete")
+    assert retry.token not in ("", first.token)
+    assert store.finish("t1:complete", token=retry.token)
     assert store.claim(delivery(), lease=60).result is ClaimResult.DUPLICATE
     kept = store.get("t1:complete")
     assert kept is not None and kept.status is DeliveryStatus.DONE
@@ -116,8 +88,7 @@ def test_progress_after_terminal_is_stale(store: Store):
 
 
 def test_duplicate_and_in_progress_win_over_stale(store: Store):
-    store.claim(delivery(stage="first"), lease=60)
-    store.finish("t1:first")
+    finish(store, delivery(stage="first"))
     store.claim(delivery(stage="text"), lease=60)
     store.claim(delivery(stage="complete"), lease=60)
     assert store.claim(delivery(stage="first"), lease=60).result is ClaimResult.DUPLICATE
@@ -125,16 +96,16 @@ def test_duplicate_and_in_progress_win_over_stale(store: Store):
 
 
 def test_failed_progress_after_terminal_is_stale(store: Store):
-    store.claim(delivery(stage="first"), lease=60)
-    store.finish("t1:first", error="boom")
+    finish(store, delivery(stage="first"), error="boom")
     store.claim(delivery(stage="complete"), lease=60)
     assert store.claim(delivery(stage="first"), lease=60).result is ClaimResult.STALE
 
 
 def test_replay_guard(store: Store):
     guard = ReplayCheck("123:sig", b"body-a", ttl=600)
-    assert store.claim(delivery(), lease=60, replay=guard).result is ClaimResult.NEW
-    store.finish("t1:complete")
+    claim = store.claim(delivery(), lease=60, replay=guard)
+    assert claim.result is ClaimResult.NEW
+    store.finish("t1:complete", token=claim.token)
     same_body = ReplayCheck("123:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=same_body).result is ClaimResult.DUPLICATE
     other_body = ReplayCheck("123:sig", b"body-b", ttl=600)
@@ -151,8 +122,7 @@ def test_replay_guard(store: Store):
 
 
 def test_replay_guard_is_recorded_even_for_a_duplicate(store: Store):
-    store.claim(delivery(), lease=60)
-    store.finish("t1:complete")
+    finish(store, delivery())
     resend = ReplayCheck("200:sig", b"body-a", ttl=600)
     assert store.claim(delivery(), lease=60, replay=resend).result is ClaimResult.DUPLICATE
     forged = ReplayCheck("200:sig", b"body-forged", ttl=600)
@@ -173,13 +143,10 @@ def test_replay_guard_entry_expires(store: Store):
 
 def test_listing_newest_first_with_filters(store: Store):
     now = time.time()
-    store.claim(delivery("a", "complete", kind="music", received_at=now - 30), lease=60)
-    store.claim(delivery("b", "complete", kind="wav", received_at=now - 20), lease=60)
-    store.claim(delivery("a2", "first", kind="music", received_at=now - 10), lease=60)
+    finish(store, delivery("a", "complete", kind="music", received_at=now - 30))
+    finish(store, delivery("b", "complete", kind="wav", received_at=now - 20), "handler broke")
+    finish(store, delivery("a2", "first", kind="music", received_at=now - 10))
     store.claim(delivery("a2", "complete", kind="music", received_at=now), lease=60)
-    store.finish("a:complete")
-    store.finish("b:complete", error="handler broke")
-    store.finish("a2:first")
 
     assert [d.key for d in store.deliveries()] == [
         "a2:complete",
@@ -206,10 +173,8 @@ def test_listing_newest_first_with_filters(store: Store):
 
 def test_purge_forgets_old_deliveries(store: Store):
     now = time.time()
-    store.claim(delivery("old", received_at=now - 30 * 86400), lease=60)
-    store.finish("old:complete")
-    store.claim(delivery("new", received_at=now), lease=60)
-    store.finish("new:complete", error="x")
+    finish(store, delivery("old", received_at=now - 30 * 86400))
+    finish(store, delivery("new", received_at=now), error="x")
     assert store.purge() == 1
     assert [d.task_id for d in store.deliveries()] == ["new"]
     assert store.get("old:complete") is None
@@ -222,10 +187,8 @@ def test_retention_sets_what_purge_forgets(make_store: StoreFactory):
     store = make_store(retention=3600)
     assert store.retention == 3600
     now = time.time()
-    store.claim(delivery("two-hours", received_at=now - 7200), lease=60)
-    store.claim(delivery("half-hour", received_at=now - 1800), lease=60)
-    store.finish("two-hours:complete")
-    store.finish("half-hour:complete")
+    finish(store, delivery("two-hours", received_at=now - 7200))
+    finish(store, delivery("half-hour", received_at=now - 1800))
     assert store.purge() == 1
     assert [d.task_id for d in store.deliveries()] == ["half-hour"]
 
@@ -234,11 +197,14 @@ async def test_async_methods(store: Any):
     claim = await store.aclaim(delivery("as"), lease=60)
     assert claim.result is ClaimResult.NEW
     assert (await store.aclaim(delivery("as"), lease=60)).result is ClaimResult.IN_PROGRESS
-    await store.afinish("as:complete", error="nope")
+    assert await store.afinish("as:complete", token=claim.token, error="nope")
     kept = await store.aget("as:complete")
     assert kept is not None and kept.status is DeliveryStatus.FAILED
     assert [d.key for d in await store.adeliveries(status="failed")] == ["as:complete"]
-    await store.afinish("as:complete")
+    retry = await store.aclaim(delivery("as"), lease=60)
+    assert await store.aextend("as:complete", token=retry.token, lease=60)
+    assert await store.afinish("as:complete", token=retry.token)
+    assert not await store.afinish("as:complete", token=claim.token)
     assert (await store.aclaim(delivery("as"), lease=60)).result is ClaimResult.DUPLICATE
 
 
@@ -273,8 +239,9 @@ def test_replay_failed_runs_the_handlers_again(store: Store):
 def test_listing_pages_through_a_large_inbox(store: Store):
     now = time.time()
     for i in range(450):
-        store.claim(delivery(f"bulk{i:03}", received_at=now - 450 + i), lease=60)
-        store.finish(f"bulk{i:03}:complete", error="x" if i % 7 == 0 else None)
+        finish(
+            store, delivery(f"bulk{i:03}", received_at=now - 450 + i), "x" if i % 7 == 0 else None
+        )
     newest = [f"bulk{i:03}:complete" for i in reversed(range(450))]
     assert [d.key for d in store.deliveries(limit=250)] == newest[:250]
     failed = [key for key in newest if int(key[4:7]) % 7 == 0]

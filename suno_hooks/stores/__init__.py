@@ -1,4 +1,5 @@
-"""Stores: the `Store` protocol and `store_from_url` for `memory://`, `sqlite://` and `redis://`."""
+"""Stores: the `Store` protocol and `store_from_url` for `memory://`, `sqlite://`, `redis://`
+and `postgresql://`."""
 
 from __future__ import annotations
 
@@ -17,21 +18,26 @@ from .base import (
     ReplayCheck,
     Store,
 )
+from .bindings import AsyncBindsTokens, BindsTokens
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
+    from .postgres import PostgresStore
     from .redis import RedisStore
     from .sqlite import SQLiteStore
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "AsyncBindsTokens",
     "AsyncStore",
+    "BindsTokens",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
     "KnowsDone",
     "MemoryStore",
+    "PostgresStore",
     "RedisStore",
     "ReplayCheck",
     "SQLiteStore",
@@ -40,11 +46,16 @@ __all__ = [
 ]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 def __getattr__(name: str) -> Any:
-    # Imported when first asked for: RedisStore needs the optional redis package, and some
-    # Python builds lack sqlite3.
+    # Imported when first asked for: RedisStore and PostgresStore need optional packages, and
+    # some Python builds lack sqlite3.
+    if name == "PostgresStore":
+        from .postgres import PostgresStore
+
+        return PostgresStore
     if name == "RedisStore":
         from .redis import RedisStore
 
@@ -88,11 +99,12 @@ def _sqlite_path(url: str, netloc: str, path: str) -> str:
 
 def store_from_url(url: str) -> Store:
     """Build a store from its URL: `memory://`, `sqlite:///path.db` (`sqlite:////abs/path.db`,
-    `sqlite:///:memory:`), `redis://host:6379/0`, `rediss://…` or `unix:///path.sock`.
+    `sqlite:///:memory:`), `redis://host:6379/0`, `rediss://…`, `unix:///path.sock` or
+    `postgresql://user:password@host:5432/db` (`postgres://…`).
 
     Query parameters become keyword arguments (`memory://?max_keys=1000`,
     `sqlite:///suno.db?retention=86400`, `redis://host/0?prefix=myapp:`); Redis passes the
-    rest to redis-py (`socket_timeout`, `password`, …).
+    rest to redis-py (`socket_timeout`, `password`, …), PostgreSQL to libpq (`sslmode`, …).
     """
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(f"Not a store URL: {url!r} (expected e.g. 'sqlite:///suno.db').")
@@ -120,7 +132,15 @@ def store_from_url(url: str) -> Store:
                 "Redis store URLs need the redis package: pip install 'suno-hooks[redis]'."
             ) from None
         return RedisStore(url)
+    if scheme in _POSTGRES_SCHEMES:
+        try:
+            from .postgres import PostgresStore
+        except ImportError:
+            raise ConfigurationError(
+                "PostgreSQL store URLs need psycopg: pip install 'suno-hooks[postgres]'."
+            ) from None
+        return PostgresStore(url)
     raise ConfigurationError(
         f"Unknown store scheme {scheme!r} in {url!r}: use memory://, sqlite:///path.db, "
-        "redis://host:6379/0 or django://."
+        "redis://host:6379/0, postgresql://host/db or django://."
     )

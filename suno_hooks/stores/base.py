@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -18,10 +19,12 @@ __all__ = [
     "KnowsDone",
     "ReplayCheck",
     "Store",
+    "new_token",
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
-PROGRESS_STAGES = ("text", "first")
+# Market progress states (DESIGN §10) are progress stages like `text` and `first`.
+PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
 
 class DeliveryStatus(str, enum.Enum):
@@ -60,6 +63,9 @@ class Delivery:
     status: DeliveryStatus = DeliveryStatus.PROCESSING
     attempts: int = 1
     error: str | None = None
+    source: str = "callback"
+    """How it reached the receiver: `callback`, `poll` (reconciler) or `replay`; kept in the
+    stores' meta JSON."""
 
     @property
     def terminal(self) -> bool:
@@ -78,6 +84,7 @@ class Delivery:
             "status": self.status.value,
             "attempts": self.attempts,
             "error": self.error,
+            "source": self.source,
             "peer": self.peer,
             "received_at": self.received_at,
             "updated_at": self.updated_at,
@@ -94,6 +101,7 @@ class Delivery:
                 "context": self.context,
                 "headers": self.headers,
                 "peer": self.peer,
+                "source": self.source,
             },
             separators=(",", ":"),
         )
@@ -115,10 +123,20 @@ class ReplayCheck:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What `claim` decided, and the attempt number when the delivery is to be processed."""
+    """What `claim` decided; for a NEW claim, the attempt number and the lease's fencing token.
+
+    `token` is opaque and unique per successful NEW claim ("" otherwise): `finish` and `extend`
+    take it, so an owner whose lease was taken over can no longer change the delivery.
+    """
 
     result: ClaimResult
     attempts: int = 0
+    token: str = ""
+
+
+def new_token() -> str:
+    """A fresh fencing token: random, so owners in other processes and hosts never collide."""
+    return os.urandom(12).hex()
 
 
 @runtime_checkable
@@ -138,8 +156,16 @@ class Store(Protocol):
         (attempts counted) with a lease; a terminal stage marks its task finished."""
         ...
 
-    def finish(self, key: str, *, error: str | None = None) -> None:
-        """Record the outcome of a claimed delivery: done, or failed with `error` (for replay)."""
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """Record the outcome of a claimed delivery: done, or failed with `error` (for replay).
+
+        A compare-and-set on the claim's `token`: False, and nothing changed, when the lease
+        was taken over by another claim since (or the delivery is gone)."""
+        ...
+
+    def extend(self, key: str, *, token: str, lease: float) -> bool:
+        """Push the lease of a claimed delivery to `lease` seconds from now, for a handler that
+        needs longer; False when `token` no longer owns the delivery."""
         ...
 
     def get(self, key: str) -> Delivery | None:
@@ -168,11 +194,13 @@ class Store(Protocol):
 
 @runtime_checkable
 class KnowsDone(Protocol):
-    """Optional for stores: a lookup that needs no I/O of whether a key is already done, so the
-    receiver can acknowledge a duplicate before assembling its inbox record."""
+    """Optional for stores: answers a key already done without I/O, so the receiver can
+    acknowledge a duplicate before assembling its inbox record. The replay guard runs first,
+    as in `claim` (DESIGN §3), so the answer is the one `claim` would give."""
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (never blocks)."""
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """DUPLICATE when the key is done and the guard accepts `replay`, REPLAYED when the
+        guard refuses it, None when the key is not done (then `claim` decides; never blocks)."""
         ...
 
 
@@ -188,8 +216,12 @@ class AsyncStore(Protocol):
         """`Store.claim` without blocking the event loop."""
         ...
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None:
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`Store.finish` without blocking the event loop."""
+        ...
+
+    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
+        """`Store.extend` without blocking the event loop."""
         ...
 
     async def aget(self, key: str) -> Delivery | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -23,14 +24,14 @@ _DUPLICATE = Claim(ClaimResult.DUPLICATE)
 _IN_PROGRESS = Claim(ClaimResult.IN_PROGRESS)
 _STALE = Claim(ClaimResult.STALE)
 _REPLAYED = Claim(ClaimResult.REPLAYED)
-_FIRST = Claim(ClaimResult.NEW, 1)
 
 
 class MemoryStore:
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
     Each remembered key costs one small dict entry: the value is `0` once done, `-attempts`
-    when failed, or the lease deadline (a float) while processing. Past `max_keys` the oldest
+    when failed, or `(lease deadline, token)` while processing. Leases run on `time.monotonic`,
+    so a step of the wall clock neither expires nor prolongs them. Past `max_keys` the oldest
     done keys are forgotten first; the inbox keeps the newest `max_deliveries` deliveries.
     """
 
@@ -45,11 +46,13 @@ class MemoryStore:
         self.max_deliveries = max_deliveries
         self.retention = retention
         self._lock = threading.Lock()
-        self._keys: dict[str, float | int] = {}
+        self._keys: dict[str, int | tuple[float, str]] = {}
+        self._tokens = itertools.count(1)
         self._terminal: dict[str, None] = {}
         self._guard: dict[str, tuple[str, float]] = {}
         self._inbox: dict[str, Delivery] = {}
         self._guard_checked = 512
+        self._bindings: dict[str, tuple[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
@@ -59,16 +62,17 @@ class MemoryStore:
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
         now = time.time()
+        clock = time.monotonic()
         key = delivery.key
         with self._lock:
-            if replay is not None and self._seen_other_body(replay, now):
+            if replay is not None and self._seen_other_body(replay, clock):
                 return _REPLAYED
             state = self._keys.get(key)
             attempts = 1
             if state is not None:
                 if state == _DONE:
                     return _DUPLICATE
-                if state.__class__ is float and state > now:
+                if state.__class__ is tuple and state[0] > clock:
                     return _IN_PROGRESS
                 previous = self._inbox.get(key)
                 attempts = previous.attempts + 1 if previous is not None else 2
@@ -76,7 +80,8 @@ class MemoryStore:
                 self._terminal[delivery.task_id] = None
             elif delivery.task_id in self._terminal:
                 return _STALE
-            self._keys[key] = now + lease
+            token = str(next(self._tokens))
+            self._keys[key] = (clock + lease, token)
             delivery.status = DeliveryStatus.PROCESSING
             delivery.attempts = attempts
             delivery.updated_at = now
@@ -85,7 +90,7 @@ class MemoryStore:
             self._inbox[key] = delivery
             if len(self._inbox) > self.max_deliveries or len(self._keys) > self.max_keys:
                 self._bound()
-            return _FIRST if attempts == 1 else Claim(ClaimResult.NEW, attempts)
+            return Claim(ClaimResult.NEW, attempts, token)
 
     def _seen_other_body(self, replay: ReplayCheck, now: float) -> bool:
         fingerprint = replay.body_digest
@@ -99,9 +104,13 @@ class MemoryStore:
             self._expire_guard(now)
         return False
 
-    def finish(self, key: str, *, error: str | None = None) -> None:
-        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
+        nothing changed when `token` no longer owns the delivery."""
         with self._lock:
+            state = self._keys.get(key)
+            if state.__class__ is not tuple or state[1] != token:
+                return False
             delivery = self._inbox.get(key)
             attempts = delivery.attempts if delivery is not None else 1
             self._keys[key] = _DONE if error is None else -attempts
@@ -109,10 +118,46 @@ class MemoryStore:
                 delivery.status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
                 delivery.error = error
                 delivery.updated_at = time.time()
+            return True
 
-    def is_done(self, key: str) -> bool:
-        """True when the key was processed successfully (a dict lookup, no lock needed)."""
-        return self._keys.get(key) == _DONE
+    def extend(self, key: str, *, token: str, lease: float) -> bool:
+        """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
+        with self._lock:
+            state = self._keys.get(key)
+            if state.__class__ is not tuple or state[1] != token:
+                return False
+            self._keys[key] = (time.monotonic() + lease, token)
+            return True
+
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        """`claim`'s answer for a key already done (the guard first); None when it is not done."""
+        if self._keys.get(key) != _DONE:
+            return None
+        if replay is None:
+            return ClaimResult.DUPLICATE
+        with self._lock:
+            if self._seen_other_body(replay, time.monotonic()):
+                return ClaimResult.REPLAYED
+            return ClaimResult.DUPLICATE if self._keys.get(key) == _DONE else None
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        Past `max_keys` bindings the oldest are forgotten first."""
+        now = time.monotonic()
+        with self._lock:
+            bound = self._bindings.get(token_id)
+            if bound is not None and bound[1] > now:
+                return bound[0] == task_id
+            self._bindings.pop(token_id, None)
+            self._bindings[token_id] = (task_id, now + ttl)
+            if len(self._bindings) > self.max_keys:
+                for old in list(self._bindings)[: len(self._bindings) - self.max_keys * 9 // 10]:
+                    del self._bindings[old]
+            return True
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` for the async path."""
+        return self.bind_token(token_id, task_id, ttl)
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
@@ -164,9 +209,13 @@ class MemoryStore:
         """`claim` for the async path (no I/O, so it never blocks the loop)."""
         return self.claim(delivery, lease=lease, replay=replay)
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None:
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` for the async path."""
-        self.finish(key, error=error)
+        return self.finish(key, token=token, error=error)
+
+    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
+        """`extend` for the async path."""
+        return self.extend(key, token=token, lease=lease)
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` for the async path."""

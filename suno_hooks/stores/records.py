@@ -1,4 +1,5 @@
-"""Turning a stored row back into a `Delivery`: shared by the SQLite and Redis stores."""
+"""Turning a stored row back into a `Delivery`, shared by the stores that keep rows; and
+store URLs made safe to show."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from .base import Delivery, DeliveryStatus
 
-__all__ = ["delivery_from_row"]
+__all__ = ["delivery_from_columns", "delivery_from_row", "redacted_url"]
 
 
 def delivery_from_row(
@@ -40,4 +41,32 @@ def delivery_from_row(
         status=DeliveryStatus(status),
         attempts=int(attempts),
         error=error or None,
+        source=extra.get("source") or "callback",
     )
+
+
+def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
+    """A `Delivery` from a row of (key, task_id, stage, body, meta, received_at, updated_at,
+    status, attempts, error), the order the SQL stores select them in."""
+    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
+    return delivery_from_row(
+        key=key,
+        task_id=task_id,
+        stage=stage,
+        body=body,
+        meta=meta,
+        received_at=received_at,
+        updated_at=updated_at,
+        status=status,
+        attempts=attempts,
+        error=error,
+    )
+
+
+def redacted_url(url: str) -> str:
+    """The URL with any password replaced, for messages and `repr`."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"

@@ -16,7 +16,15 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import ConfigurationError
-from .base import DEFAULT_RETENTION, Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
+from .base import (
+    DEFAULT_RETENTION,
+    Claim,
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+    new_token,
+)
 from .records import delivery_from_row
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
@@ -26,7 +34,10 @@ _OWN_OPTIONS = ("prefix", "retention")
 
 # KEYS: delivery hash, task terminal mark, replay-guard entry, inbox index.
 # ARGV: lease ms, retention ms, terminal flag, body digest ("" = no guard), guard ttl ms,
-#       dedupe key, task id, stage, kind, body, meta JSON, received_at, delivery key prefix.
+#       dedupe key, task id, stage, kind, body, meta JSON, received_at, delivery key prefix,
+#       fencing token.
+# The token doubles as the request's nonce: a claim the client repeats after a timeout finds
+# its own lease and is answered `new` again instead of `in_progress`.
 # Each new claim also drops a few index members (scored by received_at, in seconds) older than
 # the retention whose hash has expired, so the inbox index stays bounded without `purge`.
 _CLAIM_LUA = """
@@ -40,9 +51,12 @@ if ARGV[4] ~= '' then
     return {'replayed', 0}
   end
 end
-local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts')
+local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts', 'token')
 local attempts = 1
 if state[1] then
+  if state[1] == 'processing' and state[4] == ARGV[14] then
+    return {'new', tonumber(state[3]) or 1}
+  end
   if state[1] == 'done' then return {'duplicate', 0} end
   if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then
     return {'in_progress', 0}
@@ -56,7 +70,8 @@ elseif redis.call('EXISTS', KEYS[2]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumber(ARGV[1]),
   'attempts', attempts, 'task_id', ARGV[7], 'stage', ARGV[8], 'kind', ARGV[9],
-  'body', ARGV[10], 'meta', ARGV[11], 'received_at', ARGV[12], 'updated_at', now / 1000)
+  'body', ARGV[10], 'meta', ARGV[11], 'received_at', ARGV[12], 'updated_at', now / 1000,
+  'token', ARGV[14])
 redis.call('HDEL', KEYS[1], 'error')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[4], ARGV[12], ARGV[6])
@@ -67,12 +82,12 @@ end
 return {'new', attempts}
 """
 
-# KEYS: delivery hash. ARGV: status, error, retention ms.
+# KEYS: delivery hash. ARGV: status, error, retention ms, fencing token.
+# Changes nothing (and answers 0) unless the token still owns the delivery; a repeat of the
+# same finish writes the same state again.
 _FINISH_LUA = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return 0 end
 local clock = redis.call('TIME')
-if redis.call('HEXISTS', KEYS[1], 'attempts') == 0 then
-  redis.call('HSET', KEYS[1], 'attempts', 1)
-end
 redis.call('HSET', KEYS[1], 'status', ARGV[1],
   'updated_at', tonumber(clock[1]) + tonumber(clock[2]) / 1000000)
 redis.call('HDEL', KEYS[1], 'lease_until')
@@ -82,6 +97,16 @@ else
   redis.call('HDEL', KEYS[1], 'error')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+# KEYS: delivery hash. ARGV: fencing token, lease ms. Leases run on the server's clock.
+_EXTEND_LUA = """
+local state = redis.call('HMGET', KEYS[1], 'status', 'token')
+if state[1] ~= 'processing' or state[2] ~= ARGV[1] then return 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
 return 1
 """
 
@@ -125,6 +150,7 @@ class _AsyncLink:
         self.claim = client.register_script(_CLAIM_LUA)
         self.finish = client.register_script(_FINISH_LUA)
         self.purge = client.register_script(_PURGE_LUA)
+        self.extend = client.register_script(_EXTEND_LUA)
 
 
 class RedisStore:
@@ -166,7 +192,7 @@ class RedisStore:
         self._delivery_prefix = f"{self.prefix}d:"
         self._lock = threading.Lock()
         self._client: Any = None
-        self._scripts: tuple[Any, Any, Any] | None = None
+        self._scripts: tuple[Any, Any, Any, Any] | None = None
         self._links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncLink] = (
             weakref.WeakKeyDictionary()
         )
@@ -186,7 +212,7 @@ class RedisStore:
 
     # -- clients ---------------------------------------------------------------------------------
 
-    def _sync(self) -> tuple[Any, tuple[Any, Any, Any]]:
+    def _sync(self) -> tuple[Any, tuple[Any, Any, Any, Any]]:
         scripts = self._scripts
         if scripts is None:
             with self._lock:
@@ -199,6 +225,7 @@ class RedisStore:
                         client.register_script(_CLAIM_LUA),
                         client.register_script(_FINISH_LUA),
                         client.register_script(_PURGE_LUA),
+                        client.register_script(_EXTEND_LUA),
                     )
                 scripts = self._scripts
         return self._client, scripts
@@ -217,7 +244,7 @@ class RedisStore:
     # -- keys and arguments ----------------------------------------------------------------------
 
     def _claim_call(
-        self, delivery: Delivery, lease: float, replay: ReplayCheck | None
+        self, delivery: Delivery, lease: float, replay: ReplayCheck | None, token: str
     ) -> tuple[list[str], list[Any]]:
         prefix = self.prefix
         keys = [
@@ -227,7 +254,7 @@ class RedisStore:
             self._inbox_key,
         ]
         args = [
-            max(1, int(lease * 1000)),
+            max(0, int(lease * 1000)),
             int(self.retention * 1000),
             1 if delivery.terminal else 0,
             replay.body_digest if replay is not None else "",
@@ -240,11 +267,12 @@ class RedisStore:
             delivery.meta_json(),
             repr(delivery.received_at),
             self._delivery_prefix,
+            token,
         ]
         return keys, args
 
     @staticmethod
-    def _claimed(delivery: Delivery, reply: list[Any]) -> Claim:
+    def _claimed(delivery: Delivery, reply: list[Any], token: str) -> Claim:
         result = _RESULTS[reply[0]]
         if result is not ClaimResult.NEW:
             return Claim(result)
@@ -252,12 +280,15 @@ class RedisStore:
         delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = time.time()
-        return Claim(result, attempts)
+        return Claim(result, attempts, token)
 
-    def _finish_call(self, key: str, error: str | None) -> tuple[list[str], list[Any]]:
+    def _finish_call(self, key: str, token: str, error: str | None) -> tuple[list[str], list[Any]]:
         status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        args = [status.value, error or "", int(self.retention * 1000)]
+        args = [status.value, error or "", int(self.retention * 1000), token]
         return [self._delivery_prefix + key], args
+
+    def _extend_call(self, key: str, token: str, lease: float) -> tuple[list[str], list[Any]]:
+        return [self._delivery_prefix + key], [token, max(0, int(lease * 1000))]
 
     @staticmethod
     def _matching(
@@ -283,15 +314,24 @@ class RedisStore:
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide, in one round trip: new, duplicate, in progress, stale or replayed."""
-        _, (script, _, _) = self._sync()
-        keys, args = self._claim_call(delivery, lease, replay)
-        return self._claimed(delivery, script(keys=keys, args=args))
+        _, (script, _, _, _) = self._sync()
+        token = new_token()
+        keys, args = self._claim_call(delivery, lease, replay, token)
+        return self._claimed(delivery, script(keys=keys, args=args), token)
 
-    def finish(self, key: str, *, error: str | None = None) -> None:
-        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
-        _, (_, script, _) = self._sync()
-        keys, args = self._finish_call(key, error)
-        script(keys=keys, args=args)
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
+        nothing changed when `token` no longer owns the delivery."""
+        _, (_, script, _, _) = self._sync()
+        keys, args = self._finish_call(key, token, error)
+        return bool(script(keys=keys, args=args))
+
+    def extend(self, key: str, *, token: str, lease: float) -> bool:
+        """Move the lease's end to `lease` seconds from now (server clock) while `token` owns
+        the delivery."""
+        _, (_, _, _, script) = self._sync()
+        keys, args = self._extend_call(key, token, lease)
+        return bool(script(keys=keys, args=args))
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
@@ -337,7 +377,7 @@ class RedisStore:
         """Forget inbox entries received before `older_than` (default: now − retention); the
         terminal marks and replay guard expire on their own."""
         cutoff = older_than if older_than is not None else time.time() - self.retention
-        _, (_, _, script) = self._sync()
+        _, (_, _, script, _) = self._sync()
         removed = offset = 0
         while True:
             gone, kept, seen = script(
@@ -348,6 +388,15 @@ class RedisStore:
             offset += int(kept)
             if int(seen) < _PURGE_BATCH:
                 return removed
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        SET NX decides the first use; a later use reads the binding (it expires with the token)."""
+        client, _ = self._sync()
+        key = f"{self.prefix}k:{token_id}"
+        if client.set(key, task_id, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return bool(client.get(key) == task_id.encode())
 
     def close(self) -> None:
         """Release the synchronous client's connections."""
@@ -362,13 +411,19 @@ class RedisStore:
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """`claim` on the event loop's own connection: one round trip, no thread."""
-        keys, args = self._claim_call(delivery, lease, replay)
-        return self._claimed(delivery, await self._link().claim(keys=keys, args=args))
+        token = new_token()
+        keys, args = self._claim_call(delivery, lease, replay, token)
+        return self._claimed(delivery, await self._link().claim(keys=keys, args=args), token)
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None:
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on the event loop's own connection."""
-        keys, args = self._finish_call(key, error)
-        await self._link().finish(keys=keys, args=args)
+        keys, args = self._finish_call(key, token, error)
+        return bool(await self._link().finish(keys=keys, args=args))
+
+    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
+        """`extend` on the event loop's own connection."""
+        keys, args = self._extend_call(key, token, lease)
+        return bool(await self._link().extend(keys=keys, args=args))
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on the event loop's own connection."""
@@ -382,6 +437,14 @@ class RedisStore:
     async def apurge(self, older_than: float | None = None) -> int:
         """`purge` on a worker thread."""
         return await asyncio.to_thread(self.purge, older_than)
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` on the event loop's own connection."""
+        client = self._link().client
+        key = f"{self.prefix}k:{token_id}"
+        if await client.set(key, task_id, nx=True, px=max(1, int(ttl * 1000))):
+            return True
+        return bool(await client.get(key) == task_id.encode())
 
     async def aclose(self) -> None:
         """Release this loop's asyncio client and the synchronous client."""

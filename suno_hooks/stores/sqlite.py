@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from .base import DEFAULT_RETENTION, Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
-from .records import delivery_from_row
+from .base import (
+    DEFAULT_RETENTION,
+    Claim,
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+    new_token,
+)
+from .records import delivery_from_columns as _delivery
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -48,6 +56,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # The fencing token of the current lease: `finish` and `extend` compare-and-set on it.
+    ("ALTER TABLE suno_hooks_deliveries ADD COLUMN lease_token TEXT",),
+    (
+        """CREATE TABLE suno_hooks_token_bindings (
+            token_id TEXT NOT NULL PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -65,9 +82,9 @@ RETURNING digest
 _CLAIM = """
 INSERT INTO suno_hooks_deliveries (
     key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
-    updated_at, meta, body
+    updated_at, meta, body, lease_token
 )
-SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6, 1, NULL, ?7, ?8, ?9, ?10
+SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6, 1, NULL, ?7, ?8, ?9, ?10, ?11
 WHERE ?4 OR NOT EXISTS (
     SELECT 1 FROM suno_hooks_deliveries
     WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2 AND terminal
@@ -76,7 +93,7 @@ ON CONFLICT (key) DO UPDATE SET
     stage = excluded.stage, terminal = excluded.terminal, kind = excluded.kind,
     status = 'processing', lease_until = excluded.lease_until, attempts = attempts + 1,
     error = NULL, received_at = excluded.received_at, updated_at = excluded.updated_at,
-    meta = excluded.meta, body = excluded.body
+    meta = excluded.meta, body = excluded.body, lease_token = excluded.lease_token
 WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?8)
 RETURNING attempts
 """
@@ -84,7 +101,19 @@ RETURNING attempts
 _STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
 _FINISH = """
 UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
-WHERE key = ?
+WHERE key = ? AND lease_token = ?
+"""
+_EXTEND = """
+UPDATE suno_hooks_deliveries SET lease_until = ?
+WHERE key = ? AND lease_token = ? AND status = 'processing'
+"""
+# A token keeps its task until the binding expires (with the token itself).
+_BIND = """
+INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (token_id) DO UPDATE SET
+    task_id = CASE WHEN expires_at <= ?4 THEN excluded.task_id ELSE task_id END,
+    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
+RETURNING task_id
 """
 _COLUMNS = "key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error"
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
@@ -226,9 +255,11 @@ class SQLiteStore:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
         if not delivery.key.startswith(f"{delivery.task_id}:"):
             raise ValueError(f"SQLiteStore keys are 'task_id:stage'; got {delivery.key!r}.")
-        now = time.time()
         meta = delivery.meta_json()
+        token = new_token()
         with self._transaction() as conn:
+            # Read under the write lock: claims in every process see the clock in commit order.
+            now = time.time()
             if replay is not None:
                 body_digest = replay.body_digest
                 (digest,) = conn.execute(
@@ -249,6 +280,7 @@ class SQLiteStore:
                     now,
                     meta,
                     delivery.body,
+                    token,
                 ),
             ).fetchone()
             if row is None:
@@ -260,7 +292,7 @@ class SQLiteStore:
         self._claims += 1
         if replay is not None and self._claims % _GUARD_SWEEP_EVERY == 0:
             self._sweep_guard(now)
-        return Claim(ClaimResult.NEW, attempts)
+        return Claim(ClaimResult.NEW, attempts, token)
 
     @staticmethod
     def _refusal(conn: sqlite3.Connection, key: str, now: float) -> Claim:
@@ -272,11 +304,19 @@ class SQLiteStore:
                 return Claim(ClaimResult.IN_PROGRESS)
         return Claim(ClaimResult.STALE)
 
-    def finish(self, key: str, *, error: str | None = None) -> None:
-        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
+        nothing changed when `token` no longer owns the delivery."""
         status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        with self._shared_lock:
-            self._connection().execute(_FINISH, (status.value, error, time.time(), key))
+        with self._transaction() as conn:
+            changed = conn.execute(_FINISH, (status.value, error, time.time(), key, token)).rowcount
+        return changed == 1
+
+    def extend(self, key: str, *, token: str, lease: float) -> bool:
+        """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
+        with self._transaction() as conn:
+            changed = conn.execute(_EXTEND, (time.time() + lease, key, token)).rowcount
+        return changed == 1
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
@@ -334,7 +374,19 @@ class SQLiteStore:
                 (cutoff, now),
             ).rowcount
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+            conn.execute("DELETE FROM suno_hooks_token_bindings WHERE expires_at <= ?", (now,))
         return int(removed)
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`."""
+        now = time.time()
+        with self._transaction() as conn:
+            (bound,) = conn.execute(_BIND, (token_id, task_id, now + ttl, now)).fetchone()
+        return bool(bound == task_id)
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` on a worker thread."""
+        return await asyncio.to_thread(self.bind_token, token_id, task_id, ttl)
 
     def _sweep_guard(self, now: float) -> None:
         with self._shared_lock:
@@ -359,9 +411,13 @@ class SQLiteStore:
         """`claim` on a worker thread, so the event loop never waits on the file lock."""
         return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None:
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on a worker thread."""
-        await asyncio.to_thread(self.finish, key, error=error)
+        return await asyncio.to_thread(self.finish, key, token=token, error=error)
+
+    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
+        """`extend` on a worker thread."""
+        return await asyncio.to_thread(self.extend, key, token=token, lease=lease)
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on a worker thread."""
@@ -378,19 +434,3 @@ class SQLiteStore:
     async def aclose(self) -> None:
         """`close`."""
         self.close()
-
-
-def _delivery(row: tuple[Any, ...]) -> Delivery:
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
-    return delivery_from_row(
-        key=key,
-        task_id=task_id,
-        stage=stage,
-        body=body,
-        meta=meta,
-        received_at=received_at,
-        updated_at=updated_at,
-        status=status,
-        attempts=attempts,
-        error=error,
-    )

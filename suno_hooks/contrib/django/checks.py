@@ -20,7 +20,7 @@ from .conf import RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
 
 __all__ = ["KNOWN_STORE_SCHEMES", "check_settings"]
 
-KNOWN_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "django")
+KNOWN_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "postgresql", "postgres", "django")
 _REQUIRE_VALUES = ("signature", "token", "both", "either", "none")
 
 
@@ -130,7 +130,7 @@ def _check_store(store: Any) -> list[CheckMessage]:
         Error(
             f"settings.{SETTING}['STORE'] is not a store URL: {store!r}.",
             hint="Use 'django://' (the project's database), 'sqlite:///path.db', "
-            "'redis://host:6379/0' or 'memory://'.",
+            "'redis://host:6379/0', 'postgresql://host/db' or 'memory://'.",
             id="suno_hooks.E004",
         )
     ]

@@ -90,6 +90,22 @@ class DjangoDispatcher:
         if self.also is not None:
             self.also.rejected(sender, error=error, status=status, detail=detail, peer=peer)
 
+    async def arejected(
+        self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
+    ) -> None:
+        """`rejected` on an event loop: the Django signal with `asend_robust`, then `also`'s
+        monitors (sync ones in a worker thread)."""
+        kwargs: dict[str, Any] = {"error": error, "status": status, "detail": detail, "peer": peer}
+        if signals.callback_rejected.has_listeners(sender):
+            await self._arejected(sender, kwargs)
+        if self.also is None:
+            return
+        arejected = getattr(self.also, "arejected", None)
+        if arejected is None:
+            self.also.rejected(sender, error=error, status=status, detail=detail, peer=peer)
+        else:
+            await arejected(sender, **kwargs)
+
     async def settle(self) -> None:
         """Wait for the `callback_rejected` sends scheduled on this loop (the async view calls
         it before answering, so monitors have run when the response leaves)."""

@@ -30,6 +30,9 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=1)
     error = models.TextField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The lease as POSIX seconds (no zone, no DST) and the fencing token of its owner.
+    lease_expires = models.FloatField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, default="", blank=True)
 
     class Meta:
         verbose_name = "delivery"
@@ -59,3 +62,14 @@ class SeenSignature(models.Model):
 
     def __str__(self) -> str:
         return self.signature_key
+
+
+class TokenBinding(models.Model):
+    """The task a callback URL token first served, until the token expires (`expires_at`)."""
+
+    token_id = models.CharField(max_length=64, primary_key=True)
+    task_id = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.token_id} → {self.task_id}"

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 
 from ...stores.base import (
     DEFAULT_RETENTION,
@@ -24,9 +24,10 @@ from ...stores.base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
+    new_token,
 )
 from .models import Delivery as DeliveryRow
-from .models import SeenSignature, TerminalTask
+from .models import SeenSignature, TerminalTask, TokenBinding
 
 __all__ = ["DjangoStore"]
 
@@ -48,12 +49,37 @@ def _moment(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp)
 
 
+def _database_now(using: str) -> float:
+    """The current time for leases, read inside the caller's transaction: the database server's
+    clock on PostgreSQL (one clock for every host), this host's elsewhere."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return time.time()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+        (seconds,) = cursor.fetchone()
+    return float(seconds)
+
+
 def _text(value: str, limit: int) -> str:
     # PostgreSQL text cannot hold NUL; the replacement is stable, so keys stay consistent.
     return value.replace("\x00", "\ufffd")[:limit]
 
 
+# The Django table has no meta column: a non-default source rides in the headers JSON under a
+# name no HTTP header can have.
+_SOURCE_KEY = ":source"
+
+
+def _stored_headers(delivery: Delivery) -> dict[str, str]:
+    if delivery.source == "callback":
+        return delivery.headers
+    return {**delivery.headers, _SOURCE_KEY: delivery.source}
+
+
 def _to_delivery(row: DeliveryRow) -> Delivery:
+    headers = dict(row.headers or {})
+    source = headers.pop(_SOURCE_KEY, None) or "callback"
     return Delivery(
         key=row.key,
         task_id=row.task_id,
@@ -62,13 +88,14 @@ def _to_delivery(row: DeliveryRow) -> Delivery:
         kind=row.kind,
         feature=row.feature,
         context=row.context,
-        headers=dict(row.headers or {}),
+        headers=headers,
         peer=row.peer,
         received_at=row.received_at.timestamp(),
         updated_at=row.updated_at.timestamp(),
         status=DeliveryStatus(row.status),
         attempts=row.attempts,
         error=row.error,
+        source=source,
     )
 
 
@@ -86,8 +113,8 @@ class DjangoStore:
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
-        now = time.time()
         with transaction.atomic(using=self.using):
+            now = _database_now(self.using)
             if replay is not None and not self._remember_signature(replay, now):
                 return Claim(ClaimResult.REPLAYED)
             result = self._claim_key(delivery, lease, now)
@@ -102,14 +129,32 @@ class DjangoStore:
             delivery.updated_at = now
         return result
 
-    def finish(self, key: str, *, error: str | None = None) -> None:
-        """Mark a claimed delivery done (`error=None`) or failed and kept for replay."""
-        DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).update(
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
+        nothing changed when `token` no longer owns the delivery."""
+        if not token:
+            return False
+        owned = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255), lease_token=token)
+        changed = owned.update(
             status=_DONE if error is None else _FAILED,
             error=None if error is None else _text(error, 4000),
             lease_until=None,
+            lease_expires=None,
             updated_at=_moment(time.time()),
         )
+        return int(changed) == 1
+
+    def extend(self, key: str, *, token: str, lease: float) -> bool:
+        """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
+        if not token:
+            return False
+        with transaction.atomic(using=self.using):
+            until = _database_now(self.using) + lease
+            owned = DeliveryRow.objects.using(self.using).filter(
+                key=_text(key, 255), lease_token=token, status=_PROCESSING
+            )
+            changed = owned.update(lease_expires=until, lease_until=_moment(until))
+        return int(changed) == 1
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
@@ -144,7 +189,30 @@ class DjangoStore:
             removed, _ = DeliveryRow.objects.using(db).filter(received_at__lt=cutoff).delete()
             TerminalTask.objects.using(db).filter(created_at__lt=cutoff).delete()
             SeenSignature.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
+            TokenBinding.objects.using(db).filter(expires_at__lte=_moment(now)).delete()
         return int(removed)
+
+    def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
+        The binding row is inserted, or locked while it is read."""
+        now = time.time()
+        task_id = _text(task_id, 128)
+        expires_at = _moment(now + ttl)
+        token_id = _text(token_id, 64)
+        fields = {"token_id": token_id, "task_id": task_id, "expires_at": expires_at}
+        with transaction.atomic(using=self.using):
+            row, inserted = self._insert_or_lock(TokenBinding, token_id, fields)
+            if inserted:
+                return True
+            if row.expires_at.timestamp() <= now:
+                row.task_id, row.expires_at = task_id, expires_at
+                row.save(update_fields=["task_id", "expires_at"])
+                return True
+            return row.task_id == task_id
+
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` in Django's database thread."""
+        return await sync_to_async(self.bind_token)(token_id, task_id, ttl)
 
     def close(self) -> None:
         """Nothing to release: the connections belong to Django."""
@@ -155,9 +223,13 @@ class DjangoStore:
         """`claim` in Django's database thread."""
         return await sync_to_async(self.claim)(delivery, lease=lease, replay=replay)
 
-    async def afinish(self, key: str, *, error: str | None = None) -> None:
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` in Django's database thread."""
-        await sync_to_async(self.finish)(key, error=error)
+        return await sync_to_async(self.finish)(key, token=token, error=error)
+
+    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
+        """`extend` in Django's database thread."""
+        return await sync_to_async(self.extend)(key, token=token, lease=lease)
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` in Django's database thread."""
@@ -225,7 +297,7 @@ class DjangoStore:
             "feature": _text(delivery.feature, 100) if delivery.feature else None,
             "context": delivery.context,
             "body": delivery.body,
-            "headers": delivery.headers,
+            "headers": _stored_headers(delivery),
             "peer": _text(delivery.peer, 64) if delivery.peer else None,
             "received_at": _moment(delivery.received_at),
             "updated_at": _moment(now),
@@ -233,6 +305,8 @@ class DjangoStore:
             "attempts": 1,
             "error": None,
             "lease_until": _moment(now + lease),
+            "lease_expires": now + lease,
+            "lease_token": new_token(),
         }
         try:
             with transaction.atomic(using=self.using):
@@ -242,11 +316,10 @@ class DjangoStore:
         except _Stale:
             return Claim(ClaimResult.STALE)
         if inserted:
-            return Claim(ClaimResult.NEW, 1)
+            return Claim(ClaimResult.NEW, 1, fields["lease_token"])
         if row.status == _DONE:
             return Claim(ClaimResult.DUPLICATE)
-        lease_until = row.lease_until
-        if row.status == _PROCESSING and lease_until and lease_until.timestamp() > now:
+        if row.status == _PROCESSING and _lease_live(row, now):
             return Claim(ClaimResult.IN_PROGRESS)
         if self._is_stale(delivery):
             return Claim(ClaimResult.STALE)
@@ -254,4 +327,11 @@ class DjangoStore:
         for name, value in fields.items():
             setattr(row, name, value)
         row.save()
-        return Claim(ClaimResult.NEW, fields["attempts"])
+        return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
+
+
+def _lease_live(row: DeliveryRow, now: float) -> bool:
+    """True while the row's lease runs; rows from before the numeric lease use `lease_until`."""
+    if row.lease_expires is not None:
+        return row.lease_expires > now
+    return row.lease_until is not None and row.lease_until.timestamp() > now

@@ -1,0 +1,91 @@
+"""`Lease`: the fenced hold on one claimed delivery, shared by the receiver and its handlers.
+
+While handlers run, `current_lease()` returns the delivery's lease, so a handler slower than
+the receiver's `lease` can `extend` it. Only the claim's token can finish or extend it: once
+another claim took the delivery over, both change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from dataclasses import dataclass
+
+from .stores import AsyncStore, Store
+
+__all__ = ["Lease", "current_lease"]
+
+logger = logging.getLogger("suno_hooks")
+
+_current: contextvars.ContextVar[Lease | None] = contextvars.ContextVar(
+    "suno_hooks_lease", default=None
+)
+
+
+def current_lease() -> Lease | None:
+    """The lease of the delivery whose handlers are running in this context, if any."""
+    return _current.get()
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claimed delivery's key and fencing token in its store; `seconds` is the claim's lease."""
+
+    store: Store
+    key: str
+    token: str
+    seconds: float
+
+    def extend(self, seconds: float | None = None) -> bool:
+        """Keep the delivery `seconds` (default: the claim's lease) from now; False when the
+        lease was lost to another claim, which then owns the delivery."""
+        kept = self.store.extend(self.key, token=self.token, lease=self._length(seconds))
+        return self._kept(kept, "extend")
+
+    async def aextend(self, seconds: float | None = None) -> bool:
+        """`extend` without blocking the event loop."""
+        length = self._length(seconds)
+        if isinstance(self.store, AsyncStore):
+            kept = await self.store.aextend(self.key, token=self.token, lease=length)
+        else:
+            kept = await asyncio.to_thread(
+                self.store.extend, self.key, token=self.token, lease=length
+            )
+        return self._kept(kept, "extend")
+
+    def finish(self, error: str | None) -> bool:
+        """Record done (`error=None`) or failed; False (and logged) for a stale owner."""
+        return self._kept(self.store.finish(self.key, token=self.token, error=error), "finish")
+
+    async def afinish(self, error: str | None) -> bool:
+        """`finish` without blocking the event loop."""
+        if isinstance(self.store, AsyncStore):
+            kept = await self.store.afinish(self.key, token=self.token, error=error)
+        else:
+            kept = await asyncio.to_thread(
+                self.store.finish, self.key, token=self.token, error=error
+            )
+        return self._kept(kept, "finish")
+
+    def bind(self) -> contextvars.Token[Lease | None]:
+        """Make this the `current_lease()` of the running context; reset with `unbind`."""
+        return _current.set(self)
+
+    @staticmethod
+    def unbind(token: contextvars.Token[Lease | None]) -> None:
+        """Restore the `current_lease()` seen before `bind`."""
+        _current.reset(token)
+
+    def _length(self, seconds: float | None) -> float:
+        return self.seconds if seconds is None else float(seconds)
+
+    def _kept(self, kept: bool, action: str) -> bool:
+        if not kept:
+            logger.warning(
+                "%s of %s changed nothing: its lease was taken over by another "
+                "claim (a handler outlived the lease; extend it or raise `lease`)",
+                action,
+                self.key,
+            )
+        return kept

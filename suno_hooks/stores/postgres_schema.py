@@ -1,0 +1,135 @@
+"""The PostgreSQL store's schema: tables, indexes and the claim function, applied in order.
+
+A claim is one call of `suno_hooks_claim`, so it costs one round trip and runs in one
+transaction: the replay guard row and the delivery row are locked (`ON CONFLICT`,
+`FOR UPDATE`) while they are decided, and every time is read from the server's clock.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+_CLAIM_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION suno_hooks_claim(
+    p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
+    p_lease double precision, p_received_at double precision, p_meta text, p_body bytea,
+    p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
+) RETURNS TABLE (result text, attempts integer, token text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_seen text;
+    v_row record;
+    v_attempts integer;
+    v_kept boolean;
+BEGIN
+    IF p_signature_key IS NOT NULL THEN
+        -- An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
+        INSERT INTO suno_hooks_guard AS g (signature_key, digest, expires_at)
+        VALUES (p_signature_key, p_digest, v_now + make_interval(secs => p_guard_ttl))
+        ON CONFLICT (signature_key) DO UPDATE SET
+            digest = CASE WHEN g.expires_at <= v_now THEN excluded.digest ELSE g.digest END,
+            expires_at = CASE WHEN g.expires_at <= v_now
+                THEN excluded.expires_at ELSE g.expires_at END
+        RETURNING g.digest INTO v_seen;
+        IF v_seen <> p_digest THEN
+            RETURN QUERY SELECT 'replayed'::text, 0, ''::text;
+            RETURN;
+        END IF;
+    END IF;
+    LOOP
+        SELECT d.status, d.lease_until, d.attempts, d.token INTO v_row
+        FROM suno_hooks_deliveries d WHERE d.key = p_key FOR UPDATE;
+        v_kept := FOUND;
+        IF v_kept THEN
+            IF v_row.status = 'done' THEN
+                RETURN QUERY SELECT 'duplicate'::text, 0, ''::text;
+                RETURN;
+            END IF;
+            IF v_row.status = 'processing' AND v_row.token = p_token THEN
+                -- The same claim sent again (its answer was lost): it still holds the lease.
+                RETURN QUERY SELECT 'new'::text, v_row.attempts, p_token;
+                RETURN;
+            END IF;
+            IF v_row.status = 'processing' AND v_row.lease_until > v_now THEN
+                RETURN QUERY SELECT 'in_progress'::text, 0, ''::text;
+                RETURN;
+            END IF;
+        END IF;
+        IF NOT p_terminal AND EXISTS (
+            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
+        ) THEN
+            RETURN QUERY SELECT 'stale'::text, 0, ''::text;
+            RETURN;
+        END IF;
+        IF v_kept THEN
+            -- Take over a failed delivery, or one whose lease expired.
+            UPDATE suno_hooks_deliveries d SET
+                stage = p_stage, terminal = p_terminal, kind = p_kind, status = 'processing',
+                lease_until = v_now + make_interval(secs => p_lease), token = p_token,
+                attempts = d.attempts + 1, error = NULL,
+                received_at = to_timestamp(p_received_at), updated_at = v_now,
+                meta = p_meta, body = p_body
+            WHERE d.key = p_key
+            RETURNING d.attempts INTO v_attempts;
+            RETURN QUERY SELECT 'new'::text, v_attempts, p_token;
+            RETURN;
+        END IF;
+        INSERT INTO suno_hooks_deliveries AS d (
+            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
+            received_at, updated_at, meta, body
+        ) VALUES (
+            p_key, p_task_id, p_stage, p_terminal, p_kind, 'processing',
+            v_now + make_interval(secs => p_lease), p_token, 1, NULL,
+            to_timestamp(p_received_at), v_now, p_meta, p_body
+        ) ON CONFLICT (key) DO NOTHING;
+        IF FOUND THEN
+            RETURN QUERY SELECT 'new'::text, 1, p_token;
+            RETURN;
+        END IF;
+        -- Another transaction inserted the key first and has committed: decide on its row.
+    END LOOP;
+END
+$fn$
+"""
+
+# Each entry migrates the schema from the version before it; append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE suno_hooks_deliveries (
+            id bigserial PRIMARY KEY,
+            key text NOT NULL UNIQUE,
+            task_id text NOT NULL,
+            stage text NOT NULL,
+            terminal boolean NOT NULL,
+            kind text NOT NULL,
+            status text NOT NULL,
+            lease_until timestamptz,
+            token text,
+            attempts integer NOT NULL,
+            error text,
+            received_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            meta text NOT NULL,
+            body bytea NOT NULL
+        )""",
+        "CREATE INDEX suno_hooks_deliveries_terminal ON suno_hooks_deliveries (task_id) "
+        "WHERE terminal",
+        "CREATE INDEX suno_hooks_deliveries_task ON suno_hooks_deliveries (task_id)",
+        "CREATE INDEX suno_hooks_deliveries_received ON suno_hooks_deliveries (received_at, id)",
+        "CREATE INDEX suno_hooks_deliveries_status ON suno_hooks_deliveries "
+        "(status, received_at, id) WHERE status <> 'done'",
+        """CREATE TABLE suno_hooks_guard (
+            signature_key text PRIMARY KEY,
+            digest text NOT NULL,
+            expires_at timestamptz NOT NULL
+        )""",
+        """CREATE TABLE suno_hooks_token_bindings (
+            token_id text PRIMARY KEY,
+            task_id text NOT NULL,
+            expires_at timestamptz NOT NULL
+        )""",
+        _CLAIM_FUNCTION,
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
