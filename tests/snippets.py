@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
+from importlib.metadata import PackageNotFoundError, distribution, distributions
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -133,7 +133,7 @@ def imported_distributions(code: str, local: set[str]) -> set[str]:
             modules.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
             modules.add(node.module.split(".")[0])
-    owners = packages_distributions()
+    owners = module_owners()
     found = set()
     for module in modules - set(sys.stdlib_module_names) - local - {"suno_hooks", "__future__"}:
         assert module in owners, f"no installed distribution provides {module!r}"
@@ -157,3 +157,21 @@ def run_example_script(readme: Path, directory: Path, *args: str, env: dict[str,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+@cache
+def module_owners() -> dict[str, set[str]]:
+    """Each importable top-level module and the distributions that install it (from their file
+    lists, as Python 3.11's `packages_distributions` reads them; 3.10's reads only
+    `top_level.txt`, which modern wheels leave out)."""
+    owners: dict[str, set[str]] = {}
+    for dist in distributions():
+        names = set((dist.read_text("top_level.txt") or "").split())
+        for file in dist.files or []:
+            if file.suffix in (".py", ".so", ".pyd") or file.name == "__init__.py":
+                top = file.parts[0] if len(file.parts) > 1 else file.name.split(".")[0]
+                if not top.endswith((".dist-info", ".data", "__pycache__")):
+                    names.add(top)
+        for name in names:
+            owners.setdefault(name, set()).add(dist.metadata["Name"])
+    return owners
