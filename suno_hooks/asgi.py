@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .inbound import Headers, InboundRequest
+from .inbound import Headers, InboundRequest, content_length
 from .outcome import Outcome
 from .receiver import Receiver
 
@@ -62,8 +62,8 @@ async def to_inbound_request(
     too_large = False
     body = b""
     if method == "POST":
-        length = dict.get(headers, "content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
+        length = content_length(dict.get(headers, "content-length"))
+        if length is not None and length > max_body:
             too_large = True
         else:
             body, too_large = await read_asgi_body(receive, max_body)

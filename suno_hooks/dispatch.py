@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from blinker import Signal
@@ -19,7 +20,7 @@ from blinker import Signal
 from . import signals
 from .events import Event
 
-__all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure"]
+__all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure", "reaches_a_receiver"]
 
 logger = logging.getLogger("suno_hooks")
 
@@ -51,6 +52,13 @@ class Dispatcher(Protocol):
         ...
 
 
+def reaches_a_receiver(dispatcher: Dispatcher, sender: Any, event: Event) -> bool:
+    """True when sending `event` would call at least one receiver; a dispatcher that cannot
+    tell (no `receives` method) is assumed to reach one."""
+    receives = getattr(dispatcher, "receives", None)
+    return True if receives is None else bool(receives(sender, event))
+
+
 def _stage_signal(event: Event) -> Signal:
     if event.status == "progress":
         return signals.task_progress
@@ -59,8 +67,16 @@ def _stage_signal(event: Event) -> Signal:
     return signals.task_failed
 
 
+Guard = Callable[[], AbstractContextManager[Any]]
+"""A context each sync receiver runs inside (the Django adapter's: a transaction savepoint)."""
+
+
 class BlinkerDispatcher:
-    """Sends `callback_received` then the stage signal (`task_progress`/`completed`/`failed`)."""
+    """Sends `callback_received` then the stage signal (`task_progress`/`completed`/`failed`);
+    `guard`, when given, wraps each sync receiver call."""
+
+    def __init__(self, *, guard: Guard | None = None) -> None:
+        self.guard = guard
 
     def _targets(self, sender: Any, event: Event) -> list[Callable[..., Any]]:
         found: list[Callable[..., Any]] = []
@@ -69,12 +85,16 @@ class BlinkerDispatcher:
                 found.extend(signal.receivers_for(sender))
         return found
 
+    def receives(self, sender: Any, event: Event) -> bool:
+        """True when at least one receiver is connected for this event and sender."""
+        return bool(self._targets(sender, event))
+
     def send(self, sender: Any, event: Event) -> list[str]:
         """Call every receiver; coroutine receivers are run to completion when no loop runs."""
         failures: list[str] = []
         for receiver in self._targets(sender, event):
             try:
-                result = receiver(sender, event=event)
+                result = _call(receiver, sender, {"event": event}, self.guard)
                 if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result)
             except Exception as exc:
@@ -93,7 +113,7 @@ class BlinkerDispatcher:
                 pending.append(receiver)
                 continue
             if pending:
-                failures.extend(await _in_thread(pending, sender, named, event.dedupe_key))
+                failures.extend(await self._in_thread(pending, sender, named, event.dedupe_key))
                 pending = []
             try:
                 await receiver(sender, event=event)
@@ -101,7 +121,7 @@ class BlinkerDispatcher:
                 logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
         if pending:
-            failures.extend(await _in_thread(pending, sender, named, event.dedupe_key))
+            failures.extend(await self._in_thread(pending, sender, named, event.dedupe_key))
         return failures
 
     def rejected(
@@ -118,6 +138,28 @@ class BlinkerDispatcher:
             except Exception:
                 logger.exception("callback_rejected receiver failed")
 
+    async def _in_thread(
+        self, receivers: list[Callable[..., Any]], sender: Any, named: dict[str, Any], label: str
+    ) -> list[str]:
+        """Call sync receivers in order in one worker thread; the failures, one line each. An
+        awaitable one of them returns is awaited on the loop before the next receiver runs."""
+        loop = asyncio.get_running_loop()
+        guard = self.guard
+
+        def call_each() -> list[str]:
+            failures: list[str] = []
+            for receiver in receivers:
+                try:
+                    result = _call(receiver, sender, named, guard)
+                    if result is not None and inspect.isawaitable(result):
+                        asyncio.run_coroutine_threadsafe(_await(result), loop).result()
+                except Exception as exc:
+                    logger.exception("receiver failed for %s", label)
+                    failures.append(describe_failure(receiver, exc))
+            return failures
+
+        return await asyncio.to_thread(call_each)
+
     async def arejected(
         self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
     ) -> None:
@@ -130,7 +172,7 @@ class BlinkerDispatcher:
                 if _is_async(receiver):
                     await receiver(sender, **named)
                 else:
-                    await _in_thread([receiver], sender, named, "callback_rejected")
+                    await self._in_thread([receiver], sender, named, "callback_rejected")
             except Exception:
                 logger.exception("callback_rejected receiver failed")
 
@@ -144,26 +186,13 @@ def _is_async(receiver: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(type(receiver).__call__)
 
 
-async def _in_thread(
-    receivers: list[Callable[..., Any]], sender: Any, named: dict[str, Any], label: str
-) -> list[str]:
-    """Call sync receivers in order in one worker thread; the failures, one line each. An
-    awaitable one of them returns is awaited on the loop before the next receiver runs."""
-    loop = asyncio.get_running_loop()
-
-    def call_each() -> list[str]:
-        failures: list[str] = []
-        for receiver in receivers:
-            try:
-                result = receiver(sender, **named)
-                if result is not None and inspect.isawaitable(result):
-                    asyncio.run_coroutine_threadsafe(_await(result), loop).result()
-            except Exception as exc:
-                logger.exception("receiver failed for %s", label)
-                failures.append(describe_failure(receiver, exc))
-        return failures
-
-    return await asyncio.to_thread(call_each)
+def _call(
+    receiver: Callable[..., Any], sender: Any, named: dict[str, Any], guard: Guard | None
+) -> Any:
+    if guard is None:
+        return receiver(sender, **named)
+    with guard():
+        return receiver(sender, **named)
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:

@@ -5,7 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Headers", "InboundRequest"]
+__all__ = ["Headers", "InboundRequest", "content_length"]
+
+_MAX_LENGTH_DIGITS = 18
+
+
+def content_length(value: str | None) -> int | None:
+    """A `Content-Length` value as a number: ASCII digits only (`str.isdigit` also accepts
+    `"²"`, which `int` refuses); None when absent or malformed. Absurdly long values read as
+    a length past any limit."""
+    if not value:
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= _MAX_LENGTH_DIGITS else 10**_MAX_LENGTH_DIGITS
 
 
 class Headers(dict[str, str]):

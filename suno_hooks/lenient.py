@@ -1,4 +1,10 @@
-"""Lenient validation: a field that cannot be coerced is dropped rather than failing the event."""
+"""Lenient validation: a field that cannot be coerced is dropped rather than failing the event.
+
+The repair work is bounded whatever the input: at most `MAX_PASSES` passes; past
+`MAX_FIELD_REPAIRS` errors in a pass, whole list items holding an error are dropped instead of
+single fields; past `MAX_ERRORS` the value is not repaired at all (the typed result is left
+empty, the body stays in `Event.raw`). A large body of invalid items costs a few validations.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,15 @@ import copy
 from typing import Any, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import from_json, to_json
 
-__all__ = ["validate_leniently"]
+__all__ = ["MAX_ERRORS", "MAX_FIELD_REPAIRS", "MAX_PASSES", "validate_leniently"]
+
+MAX_PASSES = 4
+MAX_FIELD_REPAIRS = 500
+MAX_ERRORS = 5000
 
 _M = TypeVar("_M")
-
-
-_MAX_REPAIRS = 8
 
 
 def validate_leniently(adapter: TypeAdapter[_M], value: Any) -> _M:
@@ -24,20 +32,33 @@ def validate_leniently(adapter: TypeAdapter[_M], value: Any) -> _M:
         return cast(_M, validate(value))
     except ValidationError as first_error:
         error: ValidationError = first_error
-    value = copy.deepcopy(value)
-    for _ in range(_MAX_REPAIRS):
-        _drop_invalid(value, error)
-        try:
-            return cast(_M, validate(value))
-        except ValidationError as again:
-            error = again
+    if error.error_count() <= MAX_ERRORS:
+        value = _copy(value)
+        for _ in range(MAX_PASSES):
+            _drop_invalid(value, error, whole_items=error.error_count() > MAX_FIELD_REPAIRS)
+            try:
+                return cast(_M, validate(value))
+            except ValidationError as again:
+                error = again
     return cast(_M, validate([] if isinstance(value, list) else {}))
 
 
-def _drop_invalid(value: Any, error: ValidationError) -> None:
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value (a round trip in pydantic-core, far cheaper than `deepcopy`)."""
+    try:
+        return from_json(to_json(value))
+    except ValueError:
+        return copy.deepcopy(value)
+
+
+def _drop_invalid(value: Any, error: ValidationError, *, whole_items: bool) -> None:
+    """Remove what each error points at: the field, or with `whole_items` the innermost list
+    item that holds it."""
     removals: dict[int, tuple[Any, list[Any]]] = {}
-    for detail in error.errors():
+    for detail in error.errors(include_url=False, include_context=False, include_input=False):
         loc = detail["loc"]
+        if whole_items:
+            loc = _to_innermost_item(loc)
         if not loc:
             continue
         parent = value
@@ -56,3 +77,10 @@ def _drop_invalid(value: Any, error: ValidationError) -> None:
         for index in sorted(set(indexes), reverse=True):
             if index < len(parent):
                 del parent[index]
+
+
+def _to_innermost_item(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    for position in range(len(loc) - 1, -1, -1):
+        if isinstance(loc[position], int):
+            return loc[: position + 1]
+    return loc

@@ -36,12 +36,21 @@ class SourceFilter:
         return peer
 
     def allows(self, peer: str | None, headers: Mapping[str, str]) -> bool:
-        """True when the client address is inside one of the allowed networks."""
+        """True when the client address is inside one of the allowed networks; an IPv4-mapped
+        IPv6 address (`::ffff:203.0.113.7`, as dual-stack servers report IPv4 peers) is
+        matched as the IPv4 address it carries, and the other way round."""
         address = self.client_address(peer, headers)
         if not address:
             return False
         try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            ip = ipaddress.ip_address(address.strip().split("%", 1)[0])
         except ValueError:
             return False
-        return any(ip in network for network in self.networks)
+        if isinstance(ip, ipaddress.IPv6Address):
+            mapped = ip.ipv4_mapped
+            forms: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = (
+                (ip,) if mapped is None else (ip, mapped)
+            )
+        else:
+            forms = (ip, ipaddress.IPv6Address(f"::ffff:{ip}"))
+        return any(form in network for form in forms for network in self.networks)

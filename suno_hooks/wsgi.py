@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .inbound import Headers, InboundRequest
+from .inbound import Headers, InboundRequest, content_length
 from .outcome import Outcome
 from .receiver import Receiver
 
@@ -36,9 +36,8 @@ def read_wsgi_body(environ: WSGIEnviron, max_body: int) -> tuple[bytes, bool]:
     stream = environ.get("wsgi.input")
     if stream is None:
         return b"", False
-    length_text = environ.get("CONTENT_LENGTH") or ""
-    if length_text.strip().isdigit():
-        length = int(length_text)
+    length = content_length(environ.get("CONTENT_LENGTH"))
+    if length is not None:
         if length > max_body:
             return b"", True
         return stream.read(length) if length else b"", False

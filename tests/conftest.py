@@ -15,7 +15,6 @@ from suno_hooks.stores import MemoryStore
 from .adapters import ADAPTERS, CallbackClient
 from .stores import (
     django_store_factory,
-    every_store,
     make_store,
     mark_django_stores,
     memory_store_factory,
@@ -32,7 +31,6 @@ from .stores import (
 
 __all__ = [
     "django_store_factory",
-    "every_store",
     "make_store",
     "memory_store_factory",
     "postgres_server",

@@ -83,20 +83,6 @@ def finish(
     return claim
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(kind, marks=pytest.mark.django_db(transaction=True))
-        if kind == "django"
-        else kind
-        for kind in STORE_KINDS
-    ]
-)
-def every_store(request: pytest.FixtureRequest) -> Store:
-    """One fresh store of each kind in turn, the Django ORM store included."""
-    factory: StoreFactory = request.getfixturevalue(f"{request.param}_store_factory")
-    return factory()
-
-
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the session; tests keep apart by key prefix."""
@@ -116,11 +102,12 @@ def django_store_factory() -> StoreFactory:
     """`DjangoStore`s on the test database (SQLite): `mark_django_stores` gives each test that
     uses one a transactional database."""
     from suno_hooks.contrib.django.models import Delivery as DeliveryRow
+    from suno_hooks.contrib.django.models import ExpectedTask as ExpectedTaskRow
     from suno_hooks.contrib.django.models import SeenSignature, TerminalTask, TokenBinding
     from suno_hooks.contrib.django.store import DjangoStore
 
     # Rows another test wrote outside a test transaction would leak into this one.
-    for model in (DeliveryRow, SeenSignature, TerminalTask, TokenBinding):
+    for model in (DeliveryRow, SeenSignature, TerminalTask, TokenBinding, ExpectedTaskRow):
         model.objects.all().delete()
 
     return lambda **options: DjangoStore(**options)

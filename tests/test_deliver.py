@@ -17,11 +17,6 @@ from .conftest import HMAC_KEY, SECRET, fixture_json
 
 
 @pytest.fixture
-def store(every_store: Store) -> Store:
-    return every_store
-
-
-@pytest.fixture
 def seen() -> Iterator[list[Event]]:
     events: list[Event] = []
     with callback_received.connected_to(lambda sender, event, **kw: events.append(event)):

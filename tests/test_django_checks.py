@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from suno_hooks import Receiver
 from suno_hooks.contrib.django.checks import check_settings
+from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.stores import MemoryStore
 
 
@@ -101,3 +102,24 @@ def test_keys_beside_a_ready_receiver_are_w002():
     [(code, hint)] = ids({"RECEIVER": ready, "STORE": "memory://"})
     assert code == "suno_hooks.W002"
     assert "RECEIVER" in hint
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_store_database_must_be_configured_and_autocommit():
+    assert ids({"STORE": "django://?using=other"}) == [
+        (
+            "suno_hooks.E006",
+            "Name a configured alias: 'django://?using=<alias>', or add it to DATABASES.",
+        )
+    ]
+    databases = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        "manual": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "AUTOCOMMIT": False},
+    }
+    found = ids({"STORE": "django://?using=manual"}, DATABASES=databases)
+    assert [code for code, _ in found] == ["suno_hooks.E007"]
+    assert ids({}, DATABASES=databases) == []  # the default store: django:// on "default"
+    assert ids({"STORE": "memory://"}, DATABASES=databases) == []
+    receiver = Receiver(store=DjangoStore(using="manual"), secret_key="s")
+    found = ids({"RECEIVER": receiver}, DATABASES=databases)
+    assert [code for code, _ in found] == ["suno_hooks.E007"]

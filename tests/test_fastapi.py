@@ -62,9 +62,9 @@ async def test_include_router_names_the_route_and_closes_the_store(
         url = (await client.post("/songs/7/replace-section")).json()["callBackUrl"]
         assert url.startswith("http://testserver/suno/callback?token=")
         assert await deliver(client, url, "fastapi-task") == {"status": "received"}
-        assert store._opened, "the store is open while the app runs"
+        assert store.pool.idle() > 0, "the store is open while the app runs"
         assert "/suno/callback" not in (await client.get("/openapi.json")).json()["paths"]
-    assert store._opened == []
+    assert store.pool.idle() == 0
     assert [(e.task_id, e.context) for e in suno_events] == [("fastapi-task", {"song": 7})]
 
 
@@ -92,5 +92,5 @@ async def test_starlette_lifespan_closes_the_store_around_the_apps_own(tmp_path:
     async with serving(app) as client:
         url = receiver.callback_url("http://testserver/suno/callback")
         assert await deliver(client, url, "starlette-task") == {"status": "received"}
-        assert store._opened
-    assert seen == ["start", "stop"] and store._opened == []
+        assert store.pool.idle() > 0
+    assert seen == ["start", "stop"] and store.pool.idle() == 0

@@ -32,10 +32,10 @@ def forged_pair(task_id: str) -> tuple[bytes, bytes, dict[str, str]]:
 
 
 @pytest.mark.parametrize("outcome", ["done", "failed"])
-def test_replayed_signature_on_a_kept_key_is_401_on_every_store(
-    every_store: Store, rejected: list[dict[str, Any]], outcome: str
+def test_replayed_signature_on_a_kept_key_is_401_on_store(
+    store: Store, rejected: list[dict[str, Any]], outcome: str
 ):
-    receiver = Receiver(hmac_keys=[HMAC_KEY], store=every_store)
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=store)
     genuine, forged, headers = forged_pair(f"guarded-{outcome}")
     handled: list[str] = []
 
@@ -47,14 +47,14 @@ def test_replayed_signature_on_a_kept_key_is_401_on_every_store(
     with callback_received.connected_to(handler):
         assert receiver.handle(InboundRequest("POST", genuine, headers)).status == 200
         key = f"guarded-{outcome}:complete"
-        before = every_store.get(key)
+        before = store.get(key)
         reply = receiver.handle(InboundRequest("POST", forged, headers, peer="198.51.100.9"))
     assert (reply.status, reply.body["error"]) == (401, "replayed_signature")
     assert [(r["error"], r["status"], r["peer"]) for r in rejected] == [
         ("replayed_signature", 401, "198.51.100.9")
     ]
     assert len(handled) == 1
-    after = every_store.get(key)
+    after = store.get(key)
     assert before is not None and after is not None
     assert after.body == genuine
     expected = DeliveryStatus.DONE if outcome == "done" else DeliveryStatus.FAILED
@@ -62,9 +62,9 @@ def test_replayed_signature_on_a_kept_key_is_401_on_every_store(
 
 
 async def test_replayed_signature_is_401_on_the_async_path(
-    every_store: Store, rejected: list[dict[str, Any]]
+    store: Store, rejected: list[dict[str, Any]]
 ):
-    receiver = Receiver(hmac_keys=[HMAC_KEY], store=every_store)
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=store)
     genuine, forged, headers = forged_pair("guarded-async")
     assert (await receiver.handle_async(InboundRequest("POST", genuine, headers))).status == 200
     again = await receiver.handle_async(InboundRequest("POST", genuine, headers))

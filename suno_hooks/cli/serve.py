@@ -14,9 +14,11 @@ from .options import (
     hmac_key_option,
     hmac_keys_or_env,
     import_handlers,
+    log_level_option,
     secret_key_option,
     store_option,
 )
+from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
 
@@ -29,12 +31,8 @@ log = logging.getLogger("suno_hooks.serve")
 @hmac_key_option
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
-@click.option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@click.option("--reconcile", is_flag=True, help="Also poll late tasks ($SUNO_API_KEY).")
+@log_level_option
 def serve(
     host: str,
     port: int,
@@ -44,6 +42,7 @@ def serve(
     secret_key: str | None,
     handlers: str | None,
     log_level: str,
+    reconcile: bool = False,
 ) -> None:
     """Run a standalone receiver with a SQLite inbox (one log line per callback).
 
@@ -69,8 +68,11 @@ def serve(
         store,
         receiver.require,
     )
+    halt = start_reconciler(receiver) if reconcile else None
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)
     uvicorn.Server(config).run(sockets=[listening])
+    if halt is not None:
+        halt()
 
 
 def listen(host: str, port: int) -> socket.socket:

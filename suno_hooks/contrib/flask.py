@@ -14,6 +14,7 @@ from weakref import WeakKeyDictionary
 
 from flask import Blueprint, Flask, Response, current_app, has_app_context, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import Rule
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
@@ -179,6 +180,10 @@ class SunoHooks:
                 rule, "callback", view, methods=_METHODS, provide_automatic_options=False
             )
         app.register_blueprint(blueprint, url_prefix=prefix)
+        for rule in ("/callback", "/callback/"):
+            # Any other method (TRACE, unknown ones) reaches the view too, for the JSON 405:
+            # Flask's own 405 page would be HTML.
+            app.url_map.add(Rule(prefix + rule, endpoint=f"{BLUEPRINT_NAME}.callback"))
         self._receivers[app] = receiver
         app.extensions["suno_hooks"] = self
         if not _exempt_from_csrf(app):

@@ -26,6 +26,7 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_row
+from .redis_tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -153,7 +154,7 @@ class _AsyncLink:
         self.extend = client.register_script(_EXTEND_LUA)
 
 
-class RedisStore:
+class RedisStore(RedisTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check
@@ -295,16 +296,18 @@ class RedisStore:
         members: list[bytes],
         states: list[list[bytes | None]],
         wanted: tuple[str | None, str | None, str | None],
+        now_ms: float,
     ) -> tuple[list[bytes], list[bytes]]:
         """Members whose (task_id, status, kind) match `wanted`, and members whose hash expired."""
         matches: list[bytes] = []
         vanished: list[bytes] = []
-        for member, state in zip(members, states, strict=True):
-            if state[0] is None:
+        for member, (task_id, status, kind, lease_until) in zip(members, states, strict=True):
+            if task_id is None:
                 vanished.append(member)
-            elif all(
-                w is None or (s or b"").decode() == w for w, s in zip(wanted, state, strict=True)
-            ):
+                continue
+            shown = _reported_status(status, lease_until, now_ms)
+            found = (task_id.decode(), shown, (kind or b"").decode())
+            if all(w is None or f == w for w, f in zip(wanted, found, strict=True)):
                 matches.append(member)
         return matches, vanished
 
@@ -336,8 +339,9 @@ class RedisStore:
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         client, _ = self._sync()
-        fields = client.hgetall(self._delivery_prefix + key)
-        return _delivery(key, fields) if b"task_id" in fields else None
+        pipe = client.pipeline(transaction=False)
+        fields, clock = pipe.hgetall(self._delivery_prefix + key).time().execute()
+        return _delivery(key, fields, _ms(clock)) if b"task_id" in fields else None
 
     def deliveries(
         self,
@@ -350,6 +354,7 @@ class RedisStore:
         """Inbox entries, newest first, filtered by status, kind and task id."""
         wanted = (task_id, DeliveryStatus(status).value if status is not None else None, kind)
         client, _ = self._sync()
+        now_ms = _ms(client.time())
         found: list[Delivery] = []
         start = 0
         while len(found) < limit:
@@ -360,8 +365,14 @@ class RedisStore:
             # First the three small fields of the page, then whole entries only for matches.
             pipe = client.pipeline(transaction=False)
             for member in members:
-                pipe.hmget(self._delivery_prefix + member.decode(), "task_id", "status", "kind")
-            matches, vanished = self._matching(members, pipe.execute(), wanted)
+                pipe.hmget(
+                    self._delivery_prefix + member.decode(),
+                    "task_id",
+                    "status",
+                    "kind",
+                    "lease_until",
+                )
+            matches, vanished = self._matching(members, pipe.execute(), wanted, now_ms)
             if vanished:
                 client.zrem(self._inbox_key, *vanished)
                 start -= len(vanished)
@@ -370,7 +381,7 @@ class RedisStore:
                 pipe.hgetall(self._delivery_prefix + member.decode())
             for member, fields in zip(matches, pipe.execute(), strict=True):
                 if b"task_id" in fields:
-                    found.append(_delivery(member.decode(), fields))
+                    found.append(_delivery(member.decode(), fields, now_ms))
         return found
 
     def purge(self, older_than: float | None = None) -> int:
@@ -427,8 +438,9 @@ class RedisStore:
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on the event loop's own connection."""
-        fields = await self._link().client.hgetall(self._delivery_prefix + key)
-        return _delivery(key, fields) if b"task_id" in fields else None
+        pipe = self._link().client.pipeline(transaction=False)
+        fields, clock = await pipe.hgetall(self._delivery_prefix + key).time().execute()
+        return _delivery(key, fields, _ms(clock)) if b"task_id" in fields else None
 
     async def adeliveries(self, **filters: Any) -> list[Delivery]:
         """`deliveries` (an administrative listing) on a worker thread."""
@@ -479,7 +491,20 @@ def _retention(value: Any) -> float:
     return seconds
 
 
-def _delivery(key: str, fields: dict[bytes, bytes]) -> Delivery:
+def _ms(clock: tuple[int, int]) -> float:
+    """Redis `TIME` (seconds, microseconds) in milliseconds, the unit of `lease_until`."""
+    return clock[0] * 1000 + clock[1] / 1000
+
+
+def _reported_status(status: bytes | None, lease_until: bytes | None, now_ms: float) -> str:
+    """The status a listing shows: `processing` past its lease is `abandoned`."""
+    shown = (status or b"processing").decode()
+    if shown == "processing" and lease_until is not None and float(lease_until) <= now_ms:
+        return DeliveryStatus.ABANDONED.value
+    return shown
+
+
+def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
     error = fields.get(b"error")
     return delivery_from_row(
         key=key,
@@ -489,7 +514,7 @@ def _delivery(key: str, fields: dict[bytes, bytes]) -> Delivery:
         meta=fields.get(b"meta", b""),
         received_at=float(fields.get(b"received_at", b"0")),
         updated_at=float(fields.get(b"updated_at", b"0")),
-        status=fields.get(b"status", b"processing").decode(),
+        status=_reported_status(fields.get(b"status"), fields.get(b"lease_until"), now_ms),
         attempts=int(fields.get(b"attempts", b"1")),
         error=error.decode("utf-8", "replace") if error else None,
     )

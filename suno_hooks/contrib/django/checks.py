@@ -1,8 +1,10 @@
 """System checks for `settings.SUNO_HOOKS`: shape, types, store URL, and verification.
 
 Ids: `suno_hooks.E001` not a dict, `E002` unknown key, `E003` wrong type, `E004` bad store URL,
-`E005` `REQUIRE` that cannot work, `W001` callbacks accepted unverified, `W002` keys ignored
-beside `RECEIVER`.
+`E005` `REQUIRE` that cannot work, `E006` the ORM store's database is not configured, `E007`
+that database has `AUTOCOMMIT` off (the inbox's writes would wait for a commit nobody makes, and
+a receiver's error could roll them back), `W001` callbacks accepted unverified, `W002` keys
+ignored beside `RECEIVER`.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning
 
 from ...receiver import Receiver
 from ...stores.base import Store
-from .conf import RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
+from .conf import DEFAULT_STORE, RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
+from .store import DjangoStore
 
 __all__ = ["KNOWN_STORE_SCHEMES", "check_settings"]
 
@@ -82,8 +86,52 @@ def check_settings(
     if any(m.is_serious() for m in messages):
         return messages
     messages.extend(_check_store(config.get("STORE")))
+    if not messages:
+        messages.extend(_check_store_database(config, settings.DATABASES))
     messages.extend(_check_verification(config))
     return messages
+
+
+def _store_alias(config: Mapping[str, Any]) -> str | None:
+    """The database alias of the ORM store the settings configure; None for another store."""
+    receiver = config.get("RECEIVER")
+    store: Any = receiver.store if isinstance(receiver, Receiver) else config.get("STORE")
+    if store is None:
+        store = DEFAULT_STORE
+    if isinstance(store, str):
+        parts = urlsplit(store)
+        if parts.scheme.lower() != "django":
+            return None
+        return parse_qs(parts.query).get("using", ["default"])[-1]
+    return store.using if isinstance(store, DjangoStore) else None
+
+
+def _check_store_database(
+    config: Mapping[str, Any], databases: Mapping[str, Any]
+) -> list[CheckMessage]:
+    alias = _store_alias(config)
+    if alias is None:
+        return []
+    database = databases.get(alias)
+    if not isinstance(database, Mapping):
+        return [
+            Error(
+                f"The suno-hooks ORM store uses the database {alias!r}, which is not in DATABASES.",
+                hint="Name a configured alias: 'django://?using=<alias>', or add it to DATABASES.",
+                id="suno_hooks.E006",
+            )
+        ]
+    if database.get("AUTOCOMMIT", True) is False:
+        return [
+            Error(
+                f"DATABASES[{alias!r}] has AUTOCOMMIT off, so the suno-hooks inbox cannot commit "
+                "its own writes and a receiver's error could roll them back.",
+                hint="Keep AUTOCOMMIT on for the store's database, or point the store at another "
+                "alias with 'django://?using=<alias>'.",
+                id="suno_hooks.E007",
+            )
+        ]
+    return []
 
 
 def _check_keys(config: Mapping[str, Any]) -> list[CheckMessage]:

@@ -46,7 +46,7 @@ RECEIVER_OPTIONS: dict[str, str] = {
 }
 """Each setting key that configures the receiver, with the `Receiver` keyword it becomes."""
 
-SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC")
+SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC", "API_KEY", "API_BASE_URL")
 """Every key `SUNO_HOOKS` may hold."""
 
 _lock = threading.Lock()
@@ -82,7 +82,10 @@ def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
     options = {RECEIVER_OPTIONS[k]: v for k, v in config.items() if k in RECEIVER_OPTIONS}
     options.setdefault("store", DEFAULT_STORE)
     options.setdefault("secret_key", django_secret_key())
-    return Receiver(**options, dispatcher=DjangoDispatcher())
+    dispatcher = DjangoDispatcher()
+    receiver = Receiver(**options, dispatcher=dispatcher)
+    dispatcher.using = getattr(receiver.store, "using", dispatcher.using)
+    return receiver
 
 
 def get_receiver() -> Receiver:

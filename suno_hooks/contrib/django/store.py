@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
+from django.db.models import Q
 
 from ...stores.base import (
     DEFAULT_RETENTION,
@@ -28,8 +29,9 @@ from ...stores.base import (
 )
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
+from .tasks import DjangoTasks
 
-__all__ = ["DjangoStore"]
+__all__ = ["DjangoStore", "status_filter"]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -77,7 +79,10 @@ def _stored_headers(delivery: Delivery) -> dict[str, str]:
     return {**delivery.headers, _SOURCE_KEY: delivery.source}
 
 
-def _to_delivery(row: DeliveryRow) -> Delivery:
+def _to_delivery(row: DeliveryRow, now: float) -> Delivery:
+    status = DeliveryStatus(row.status)
+    if status is DeliveryStatus.PROCESSING and not _lease_live(row, now):
+        status = DeliveryStatus.ABANDONED
     headers = dict(row.headers or {})
     source = headers.pop(_SOURCE_KEY, None) or "callback"
     return Delivery(
@@ -92,14 +97,14 @@ def _to_delivery(row: DeliveryRow) -> Delivery:
         peer=row.peer,
         received_at=row.received_at.timestamp(),
         updated_at=row.updated_at.timestamp(),
-        status=DeliveryStatus(row.status),
+        status=status,
         attempts=row.attempts,
         error=row.error,
         source=source,
     )
 
 
-class DjangoStore:
+class DjangoStore(DjangoTasks):
     """The Store protocol (sync and async) on Django models; `using` picks the database alias."""
 
     def __init__(self, *, using: str = "default", retention: float = DEFAULT_RETENTION) -> None:
@@ -159,7 +164,7 @@ class DjangoStore:
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
-        return None if row is None else _to_delivery(row)
+        return None if row is None else _to_delivery(row, _database_now(self.using))
 
     def deliveries(
         self,
@@ -170,14 +175,15 @@ class DjangoStore:
         limit: int = 100,
     ) -> list[Delivery]:
         """Inbox entries, newest first, filtered by status, kind and task id."""
+        now = _database_now(self.using)
         rows = DeliveryRow.objects.using(self.using).order_by("-received_at", "-id")
         if status is not None:
-            rows = rows.filter(status=DeliveryStatus(status).value)
+            rows = rows.filter(status_filter(DeliveryStatus(status), now))
         if kind is not None:
             rows = rows.filter(kind=kind)
         if task_id is not None:
             rows = rows.filter(task_id=task_id)
-        return [_to_delivery(row) for row in rows[:limit]]
+        return [_to_delivery(row, now) for row in rows[:limit]]
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget deliveries and terminal tasks older than `older_than` (default: now −
@@ -328,6 +334,15 @@ class DjangoStore:
             setattr(row, name, value)
         row.save()
         return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
+
+
+def status_filter(status: DeliveryStatus, now: float) -> Q:
+    """The rows a listing by `status` shows: `processing` splits on whether the lease runs."""
+    if status not in (DeliveryStatus.PROCESSING, DeliveryStatus.ABANDONED):
+        return Q(status=status.value)
+    ended = Q(lease_expires__lte=now) | Q(lease_expires__isnull=True, lease_until__lte=_moment(now))
+    processing = Q(status=_PROCESSING)
+    return processing & ended if status is DeliveryStatus.ABANDONED else processing & ~ended
 
 
 def _lease_live(row: DeliveryRow, now: float) -> bool:
