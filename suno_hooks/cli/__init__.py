@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from .inbox import events, replay
+from .sandbox import sandbox as sandbox_command
 from .sender import check, send
 from .serve import serve
+from .tasks import reconcile, tasks
 from .urls import url
 
 __all__ = ["cli", "main"]
@@ -24,6 +26,9 @@ def cli() -> None:
 
 for command in (serve, send, events, replay, url, check):
     cli.add_command(command)
+cli.add_command(sandbox_command)
+cli.add_command(reconcile)
+cli.add_command(tasks)
 
 
 def main() -> None:

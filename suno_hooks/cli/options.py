@@ -48,6 +48,16 @@ def secret_key_option(command: F) -> F:
     )(command)
 
 
+def log_level_option(command: F) -> F:
+    """`--log-level`, info by default."""
+    return click.option(
+        "--log-level",
+        default="info",
+        show_default=True,
+        type=click.Choice(["debug", "info", "warning", "error"]),
+    )(command)
+
+
 def hmac_keys_or_env(given: tuple[str, ...]) -> list[str]:
     """The keys given on the command line, else those in SUNO_HOOKS_HMAC_KEYS."""
     if given:

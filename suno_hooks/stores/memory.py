@@ -20,6 +20,7 @@ from .base import (
     DeliveryStatus,
     ReplayCheck,
 )
+from .memory_tasks import MemoryTasks
 from .order import InsertionOrder
 
 __all__ = ["MemoryStore"]
@@ -47,7 +48,7 @@ def _guard_deadline(entry: int) -> float:
     return (entry >> 128) / 1000
 
 
-class MemoryStore:
+class MemoryStore(MemoryTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
     Each remembered key costs one small entry in a plain dict of numbers: `0` once done,
@@ -180,7 +181,7 @@ class MemoryStore:
         del leases[key]
         if self.evicted_live == 1:
             logger.warning(
-                "suno-hooks: the memory store evicted a live lease (max_keys=%d is too small "
+                "the memory store evicted a live lease (max_keys=%d is too small "
                 "for the deliveries in progress); counted in evicted_live",
                 self.max_keys,
             )

@@ -23,9 +23,8 @@ def read_body(request: HttpRequest, max_body: int) -> tuple[bytes, bool]:
 
     Under WSGI a chunked body has no Content-Length, and Django then reads nothing: such a body
     is read from the server's own terminated stream, as the plain WSGI adapter does."""
-    raw_length = request.META.get("CONTENT_LENGTH")
-    length = content_length(raw_length)
-    if not (raw_length or "").strip() and request.META.get("wsgi.input_terminated"):
+    length = content_length(request.META.get("CONTENT_LENGTH"))
+    if length is None and request.META.get("wsgi.input_terminated"):
         return read_wsgi_body(request.META, max_body)
     if length is not None and length > max_body:
         return b"", True
