@@ -19,6 +19,7 @@ from blinker import Signal
 
 from . import signals
 from .events import Event
+from .receiver_lookup import ReceiverLookup, is_async
 
 __all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure", "reaches_a_receiver"]
 
@@ -67,6 +68,10 @@ def _stage_signal(event: Event) -> Signal:
     return signals.task_failed
 
 
+_lookup = ReceiverLookup(
+    (signals.callback_received, signals.task_progress, signals.task_completed, signals.task_failed)
+)
+
 Guard = Callable[[], AbstractContextManager[Any]]
 """A context each sync receiver runs inside (the Django adapter's: a transaction savepoint)."""
 
@@ -78,11 +83,10 @@ class BlinkerDispatcher:
     def __init__(self, *, guard: Guard | None = None) -> None:
         self.guard = guard
 
-    def _targets(self, sender: Any, event: Event) -> list[Callable[..., Any]]:
-        found: list[Callable[..., Any]] = []
-        for signal in (signals.callback_received, _stage_signal(event)):
-            if signal.receivers:
-                found.extend(signal.receivers_for(sender))
+    def _targets(self, sender: Any, event: Event) -> list[tuple[Callable[..., Any], bool]]:
+        """`(receiver, is_async)` for each receiver of the event's signals, in order."""
+        found = _lookup.receivers(signals.callback_received, sender)
+        found.extend(_lookup.receivers(_stage_signal(event), sender))
         return found
 
     def receives(self, sender: Any, event: Event) -> bool:
@@ -92,7 +96,7 @@ class BlinkerDispatcher:
     def send(self, sender: Any, event: Event) -> list[str]:
         """Call every receiver; coroutine receivers are run to completion when no loop runs."""
         failures: list[str] = []
-        for receiver in self._targets(sender, event):
+        for receiver, _ in self._targets(sender, event):
             try:
                 result = _call(receiver, sender, {"event": event}, self.guard)
                 if result is not None and inspect.isawaitable(result):
@@ -108,8 +112,8 @@ class BlinkerDispatcher:
         failures: list[str] = []
         named = {"event": event}
         pending: list[Callable[..., Any]] = []
-        for receiver in self._targets(sender, event):
-            if not _is_async(receiver):
+        for receiver, asynchronous in self._targets(sender, event):
+            if not asynchronous:
                 pending.append(receiver)
                 continue
             if pending:
@@ -169,21 +173,12 @@ class BlinkerDispatcher:
         named = {"error": error, "status": status, "detail": detail, "peer": peer}
         for receiver in signals.callback_rejected.receivers_for(sender):
             try:
-                if _is_async(receiver):
+                if is_async(receiver):
                     await receiver(sender, **named)
                 else:
                     await self._in_thread([receiver], sender, named, "callback_rejected")
             except Exception:
                 logger.exception("callback_rejected receiver failed")
-
-
-def _is_async(receiver: Callable[..., Any]) -> bool:
-    """True for a coroutine function (or an object whose `__call__` is one)."""
-    if inspect.iscoroutinefunction(receiver):
-        return True
-    if inspect.isfunction(receiver) or inspect.ismethod(receiver):
-        return False
-    return inspect.iscoroutinefunction(type(receiver).__call__)
 
 
 def _call(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from .stores import AsyncStore, Store
+from .stores.conformance import conforms
 
 __all__ = ["Lease", "current_lease", "has_async_api"]
 
@@ -24,17 +25,9 @@ _current: contextvars.ContextVar[Lease | None] = contextvars.ContextVar(
 )
 
 
-_ASYNC_TYPES: dict[type, bool] = {}
-
-
 def has_async_api(store: object) -> TypeGuard[AsyncStore]:
-    """True when `store` is an `AsyncStore`; decided once per class, because a runtime protocol
-    check inspects every member and costs microseconds on each request."""
-    cls = type(store)
-    known = _ASYNC_TYPES.get(cls)
-    if known is None:
-        known = _ASYNC_TYPES[cls] = isinstance(store, AsyncStore)
-    return known
+    """True when `store` is an `AsyncStore` (decided once per class)."""
+    return conforms(store, AsyncStore)
 
 
 def current_lease() -> Lease | None:

@@ -54,6 +54,7 @@ from .stores import (
     Store,
     store_from_url,
 )
+from .stores.conformance import conforms
 from .stores.tasks import asettle_expected, settle_expected
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner
 from .verification import (
@@ -450,11 +451,11 @@ class Receiver:
     def _bind_token(self, token: TokenClaims, task_id: str) -> None:
         """Refuse a token already bound to another task (token-only requests)."""
         store = self.store
-        if not isinstance(store, BindsTokens):
+        if not conforms(store, BindsTokens):
             _warn_once("bind", f"{store!r} cannot bind tokens to their task.")
             return
         try:
-            bound = store.bind_token(token.token_id, task_id, token.expires_in)
+            bound = cast(BindsTokens, store).bind_token(token.token_id, task_id, token.expires_in)
         except Exception as exc:
             raise self._store_error(exc) from None
         if not bound:
@@ -462,11 +463,12 @@ class Receiver:
 
     async def _abind_token(self, token: TokenClaims, task_id: str) -> None:
         store = self.store
-        if not isinstance(store, AsyncBindsTokens):
+        if not conforms(store, AsyncBindsTokens):
             await asyncio.to_thread(self._bind_token, token, task_id)
             return
         try:
-            bound = await store.abind_token(token.token_id, task_id, token.expires_in)
+            binds = cast(AsyncBindsTokens, store)
+            bound = await binds.abind_token(token.token_id, task_id, token.expires_in)
         except Exception as exc:
             raise self._store_error(exc) from None
         if not bound:

@@ -14,7 +14,9 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
+
+from .conformance import conforms
 
 __all__ = [
     "TASK_LISTINGS",
@@ -268,9 +270,9 @@ class AsyncTasksFromSync:
 def settle_expected(store: object, task_id: str, source: str) -> None:
     """Settle the expected task of a terminal delivery, when the store keeps expected tasks;
     a failure is logged, never raised (the delivery itself is already recorded)."""
-    if isinstance(store, TaskStore):
+    if conforms(store, TaskStore):
         try:
-            store.settle(task_id, by=source)
+            cast(TaskStore, store).settle(task_id, by=source)
         except Exception:
             logger.exception("could not settle the expected task %s", task_id)
 
@@ -278,9 +280,9 @@ def settle_expected(store: object, task_id: str, source: str) -> None:
 async def asettle_expected(store: object, task_id: str, source: str) -> None:
     """`settle_expected` without blocking the event loop."""
     try:
-        if isinstance(store, AsyncTaskStore):
-            await store.asettle(task_id, by=source)
-        elif isinstance(store, TaskStore):
-            await asyncio.to_thread(store.settle, task_id, by=source)
+        if conforms(store, AsyncTaskStore):
+            await cast(AsyncTaskStore, store).asettle(task_id, by=source)
+        elif conforms(store, TaskStore):
+            await asyncio.to_thread(cast(TaskStore, store).settle, task_id, by=source)
     except Exception:
         logger.exception("could not settle the expected task %s", task_id)
