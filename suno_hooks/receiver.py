@@ -55,6 +55,7 @@ from .stores import (
     store_from_url,
 )
 from .stores.conformance import conforms
+from .stores.sqlite_tasks import SQLiteTasks
 from .stores.tasks import asettle_expected, settle_expected
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner
 from .verification import (
@@ -149,6 +150,9 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = has_async_api(self.store)
+        # SQLite's async methods run its sync ones in a worker thread: settling the expected
+        # task and finishing share one thread hop instead of taking one each.
+        self._writes_in_thread = isinstance(self.store, SQLiteTasks)
         self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
 
     def __repr__(self) -> str:
@@ -412,13 +416,17 @@ class Receiver:
                 error = _joined(self.dispatcher.send(sender, event))
             finally:
                 lease.unbind(bound)
+        self._settle_and_finish(admitted, lease, error)
+        return event, error
+
+    def _settle_and_finish(self, admitted: _Admitted, lease: Lease, error: str | None) -> None:
+        """Settle a terminal delivery's expected task, then record done or failed."""
         if admitted.delivery.terminal:
             settle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
             lease.finish(error)
         except Exception as exc:
             raise _unrecorded(admitted, exc) from None
-        return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
         if len(admitted.delivery.body) <= INLINE_EVENT_BYTES:
@@ -434,6 +442,9 @@ class Receiver:
                 error = _joined(await self.dispatcher.asend(sender, event))
             finally:
                 lease.unbind(bound)
+        if self._writes_in_thread:
+            await asyncio.to_thread(self._settle_and_finish, admitted, lease, error)
+            return event, error
         if admitted.delivery.terminal:
             await asettle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:

@@ -20,6 +20,7 @@ from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import ClaimResult, Delivery, DeliveryStatus, SQLiteStore, store_from_url
 from suno_hooks.stores.sqlite import SCHEMA_VERSION
+from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
@@ -220,3 +221,33 @@ def test_processes_opening_a_new_file_at_once_all_open_it(tmp_path: Path):
             worker.join(30)
         assert [worker.exitcode for worker in workers] == [0] * width
         assert sorted(opened.get(timeout=5) for _ in range(width)) == [path] * width
+
+
+async def test_asgi_on_sqlite_settles_the_expected_task_and_records_the_outcome(tmp_path: Path):
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=f"sqlite:///{tmp_path / 'settle.db'}")
+    store = receiver.store
+    assert isinstance(store, SQLiteStore)
+    for task_id in ("ok-task", "failing-task"):
+        store.expect(ExpectedTask.submitted(task_id, "generate", after=600, now=time.time()))
+
+    async def handler(sender: Any, event: Any, **extra: Any) -> None:
+        if event.task_id == "failing-task":
+            raise RuntimeError("boom")
+
+    transport = httpx.ASGITransport(app=asgi_app(receiver), client=("203.0.113.9", 1234))
+    with callback_received.connected_to(handler):
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for task_id in ("ok-task", "failing-task"):
+                body = encode(make_callback(task_id=task_id))
+                answer = await client.post(
+                    "/suno/callback", content=body, headers=sign_headers(body, HMAC_KEY)
+                )
+                assert answer.json() == {"status": "received"}
+    for task_id, status in (("ok-task", DeliveryStatus.DONE), ("failing-task", "failed")):
+        task = store.get_task(task_id)
+        assert task is not None and (task.state, task.settled_by) == (TaskState.SETTLED, "callback")
+        kept = store.get(f"{task_id}:complete")
+        assert kept is not None and kept.status == status
+    failed = store.get("failing-task:complete")
+    assert failed is not None and failed.error is not None and "boom" in failed.error
+    store.close()
