@@ -114,6 +114,25 @@ def test_deliveries_filter_newest_first_and_purge(store: Store):
     assert [d.task_id for d in store.deliveries()] == ["c"]
 
 
+def test_deliveries_filter_by_stage_and_source_with_offset_and_counts(store: Store):
+    for i, (task_id, stage) in enumerate([("a", "first"), ("a", "complete"), ("b", "complete")]):
+        item = delivery(task_id, stage)
+        item.received_at = 1_000_000 + i
+        if task_id == "a":
+            finish(store, item, error="no" if stage == "complete" else None)
+        else:
+            store.claim(item, lease=60)
+    assert [d.key for d in store.deliveries(stage="complete")] == ["b:complete", "a:complete"]
+    assert [d.key for d in store.deliveries(offset=1, limit=1)] == ["a:complete"]
+    assert [d.key for d in store.deliveries(source="callback", offset=2)] == ["a:first"]
+    assert store.deliveries(source="poll") == []
+    assert store.count_by_status() == {"done": 1, "failed": 1, "processing": 1}
+    polled = delivery("c", "complete")
+    polled.source = "poll"
+    store.claim(polled, lease=60)
+    assert [d.key for d in store.deliveries(source="poll")] == ["c:complete"]
+
+
 async def test_async_twins(store: Store):
     claim = await store.aclaim(delivery(), lease=60)
     assert claim.result is ClaimResult.NEW

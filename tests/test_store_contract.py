@@ -171,6 +171,30 @@ def test_listing_newest_first_with_filters(store: Store):
         store.deliveries(status="lost")
 
 
+def test_listing_filters_by_stage_and_source_pages_with_offset_and_counts(store: Store):
+    now = time.time()
+    finish(store, delivery("p", "text", received_at=now))
+    finish(store, delivery("p", "first", received_at=now + 1))
+    store.claim(delivery("p", "complete", received_at=now + 2), lease=60)
+    finish(store, delivery("q", "error", received_at=now + 3), "boom")
+    finish(store, delivery("r", "complete", received_at=now + 4), "boom")
+
+    assert [d.key for d in store.deliveries(stage="complete")] == ["r:complete", "p:complete"]
+    assert [d.key for d in store.deliveries(stage="complete", status="failed")] == ["r:complete"]
+    assert [d.key for d in store.deliveries(offset=1, limit=2)] == ["q:error", "p:complete"]
+    assert [d.key for d in store.deliveries(offset=4, limit=10)] == ["p:text"]
+    assert store.deliveries(offset=5) == []
+    assert [d.key for d in store.deliveries(status="failed", offset=1)] == ["q:error"]
+    assert len(store.deliveries(source="callback")) == 5
+    assert store.deliveries(source="poll") == []
+    assert store.count_by_status() == {"done": 2, "failed": 2, "processing": 1}
+    polled = delivery("s", "complete", received_at=now + 9)
+    polled.source = "poll"
+    store.claim(polled, lease=60)
+    assert [d.key for d in store.deliveries(source="poll")] == ["s:complete"]
+    assert [d.key for d in store.deliveries(source="callback", limit=1)] == ["r:complete"]
+
+
 def test_purge_forgets_old_deliveries(store: Store):
     now = time.time()
     finish(store, delivery("old", received_at=now - 30 * 86400))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 from .base import (
@@ -15,6 +16,7 @@ from .base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
+    delivery_source,
 )
 
 __all__ = ["MemoryStore"]
@@ -171,23 +173,37 @@ class MemoryStore:
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
         wanted = DeliveryStatus(status) if status is not None else None
         with self._lock:
             rows = list(self._inbox.values())
         found: list[Delivery] = []
+        skipped = 0
         for delivery in sorted(rows, key=lambda d: d.received_at, reverse=True):
-            if wanted is not None and delivery.status != wanted:
+            if (
+                (wanted is not None and delivery.status != wanted)
+                or (kind is not None and delivery.kind != kind)
+                or (task_id is not None and delivery.task_id != task_id)
+                or (stage is not None and delivery.stage != stage)
+                or (source is not None and delivery_source(delivery) != source)
+            ):
                 continue
-            if kind is not None and delivery.kind != kind:
-                continue
-            if task_id is not None and delivery.task_id != task_id:
+            if skipped < offset:
+                skipped += 1
                 continue
             found.append(delivery)
             if len(found) >= limit:
                 break
         return found
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status."""
+        with self._lock:
+            return dict(Counter(d.status.value for d in self._inbox.values()))
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import weakref
+from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -139,6 +141,7 @@ _RESULTS = {
     b"replayed": ClaimResult.REPLAYED,
 }
 _PAGE = 200
+_FILTERED = ("task_id", "status", "kind", "stage", "meta")
 _PURGE_BATCH = 500
 
 
@@ -292,19 +295,17 @@ class RedisStore:
 
     @staticmethod
     def _matching(
-        members: list[bytes],
-        states: list[list[bytes | None]],
-        wanted: tuple[str | None, str | None, str | None],
+        members: list[bytes], states: list[list[bytes | None]], wanted: dict[str, str]
     ) -> tuple[list[bytes], list[bytes]]:
-        """Members whose (task_id, status, kind) match `wanted`, and members whose hash expired."""
+        """Members whose `_FILTERED` fields match `wanted`, and members whose hash expired."""
         matches: list[bytes] = []
         vanished: list[bytes] = []
         for member, state in zip(members, states, strict=True):
             if state[0] is None:
                 vanished.append(member)
-            elif all(
-                w is None or (s or b"").decode() == w for w, s in zip(wanted, state, strict=True)
-            ):
+                continue
+            found = dict(zip(_FILTERED, (value or b"" for value in state), strict=True))
+            if all(_field(found, name) == value for name, value in wanted.items()):
                 matches.append(member)
         return matches, vanished
 
@@ -346,32 +347,60 @@ class RedisStore:
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
-        wanted = (task_id, DeliveryStatus(status).value if status is not None else None, kind)
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
+        filters = {
+            "task_id": task_id,
+            "status": DeliveryStatus(status).value if status is not None else None,
+            "kind": kind,
+            "stage": stage,
+            "source": source,
+        }
+        wanted = {name: value for name, value in filters.items() if value is not None}
         client, _ = self._sync()
         found: list[Delivery] = []
+        skip = max(0, int(offset))
         start = 0
         while len(found) < limit:
             members = client.zrevrange(self._inbox_key, start, start + _PAGE - 1)
             if not members:
                 break
             start += len(members)
-            # First the three small fields of the page, then whole entries only for matches.
+            # First the small fields of the page, then whole entries only for matches.
             pipe = client.pipeline(transaction=False)
             for member in members:
-                pipe.hmget(self._delivery_prefix + member.decode(), "task_id", "status", "kind")
+                pipe.hmget(self._delivery_prefix + member.decode(), *_FILTERED)
             matches, vanished = self._matching(members, pipe.execute(), wanted)
             if vanished:
                 client.zrem(self._inbox_key, *vanished)
                 start -= len(vanished)
-            matches = matches[: limit - len(found)]
+            skipped = min(skip, len(matches))
+            skip -= skipped
+            matches = matches[skipped:][: limit - len(found)]
             for member in matches:
                 pipe.hgetall(self._delivery_prefix + member.decode())
             for member, fields in zip(matches, pipe.execute(), strict=True):
                 if b"task_id" in fields:
                     found.append(_delivery(member.decode(), fields))
         return found
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (reads the status of every entry)."""
+        client, _ = self._sync()
+        counts: Counter[str] = Counter()
+        start = 0
+        while True:
+            members = client.zrange(self._inbox_key, start, start + _PAGE - 1)
+            if not members:
+                return dict(counts)
+            start += len(members)
+            pipe = client.pipeline(transaction=False)
+            for member in members:
+                pipe.hget(self._delivery_prefix + member.decode(), "status")
+            counts.update(status.decode() for status in pipe.execute() if status is not None)
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention); the
@@ -477,6 +506,18 @@ def _retention(value: Any) -> float:
     if not seconds > 0:
         raise ConfigurationError(f"retention must be positive; got {value!r}.")
     return seconds
+
+
+def _field(fields: dict[str, bytes], name: str) -> str:
+    """One filtered field of a delivery hash as text; the source is read from its meta JSON."""
+    if name != "source":
+        return fields[name].decode()
+    try:
+        meta = json.loads(fields["meta"] or b"{}")
+    except ValueError:
+        return "callback"
+    source = meta.get("source") if isinstance(meta, dict) else None
+    return source if isinstance(source, str) and source else "callback"
 
 
 def _delivery(key: str, fields: dict[bytes, bytes]) -> Delivery:

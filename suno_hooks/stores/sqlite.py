@@ -320,8 +320,12 @@ class SQLiteStore:
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first (by first arrival), filtered by status, kind and task id."""
+        """Inbox entries, newest first (by first arrival), filtered by status, kind, task id,
+        stage and source."""
         clauses: list[str] = []
         params: list[Any] = []
         if status is not None:
@@ -333,19 +337,35 @@ class SQLiteStore:
         if task_id is not None:
             clauses.append("key > ? AND key < ? AND task_id = ?")
             params.extend((f"{task_id}:", f"{task_id};", task_id))
+        if stage is not None:
+            clauses.append("stage = ?")
+            params.append(stage)
+        if source is not None:
+            clauses.append("COALESCE(json_extract(meta, '$.source'), 'callback') = ?")
+            params.append(source)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(int(limit))
+        params.extend((int(limit), max(0, int(offset))))
         with self._shared_lock:
             rows = (
                 self._connection()
                 .execute(
                     f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
-                    "ORDER BY id DESC LIMIT ?",
+                    "ORDER BY id DESC LIMIT ? OFFSET ?",
                     params,
                 )
                 .fetchall()
             )
         return [_delivery(row) for row in rows]
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status."""
+        with self._shared_lock:
+            rows = (
+                self._connection()
+                .execute("SELECT status, COUNT(*) FROM suno_hooks_deliveries GROUP BY status")
+                .fetchall()
+            )
+        return {str(status): int(count) for status, count in rows}
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention) and

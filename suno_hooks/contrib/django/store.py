@@ -9,6 +9,7 @@ write lock; nothing is ever checked and then inserted.
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from ...stores.base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
+    delivery_source,
     new_token,
 )
 from .models import Delivery as DeliveryRow
@@ -168,8 +170,11 @@ class DjangoStore:
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
         rows = DeliveryRow.objects.using(self.using).order_by("-received_at", "-id")
         if status is not None:
             rows = rows.filter(status=DeliveryStatus(status).value)
@@ -177,7 +182,20 @@ class DjangoStore:
             rows = rows.filter(kind=kind)
         if task_id is not None:
             rows = rows.filter(task_id=task_id)
-        return [_to_delivery(row) for row in rows[:limit]]
+        if stage is not None:
+            rows = rows.filter(stage=stage)
+        offset = max(0, int(offset))
+        if source is None:
+            return [_to_delivery(row) for row in rows[offset : offset + limit]]
+        matching = (d for d in map(_to_delivery, rows.iterator()) if delivery_source(d) == source)
+        return list(itertools.islice(matching, offset, offset + limit))
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status."""
+        rows = (
+            DeliveryRow.objects.using(self.using).values_list("status").annotate(models.Count("id"))
+        )
+        return {str(status): int(count) for status, count in rows.order_by()}
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget deliveries and terminal tasks older than `older_than` (default: now −
