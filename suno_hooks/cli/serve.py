@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from ..asgi import Scope, asgi_app
+from ..asgi import ASGIApp, Scope, SunoHooksASGIMiddleware, asgi_app
 from ..outcome import Outcome
 from .options import (
     build_receiver,
@@ -17,6 +17,7 @@ from .options import (
     secret_key_option,
     store_option,
 )
+from .page import inbox_options, with_inbox
 
 log = logging.getLogger("suno_hooks.serve")
 
@@ -48,6 +49,7 @@ def describe(outcome: Outcome, peer: str | None) -> str:
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
 @log_level_option
+@inbox_options
 def serve(
     host: str,
     port: int,
@@ -57,8 +59,11 @@ def serve(
     secret_key: str | None,
     handlers: str | None,
     log_level: str,
+    no_inbox: bool,
+    inbox_auth: str | None,
 ) -> None:
-    """Run a standalone receiver with a SQLite inbox (one log line per callback).
+    """Run a standalone receiver with a SQLite inbox (one log line per callback) and the inbox
+    page at / (loopback only unless --inbox-auth is set).
 
     \b
     Example:
@@ -72,11 +77,20 @@ def serve(
     receiver = build_receiver(
         hmac_keys=hmac_keys_or_env(hmac_keys), secret_key=secret_key, store=store
     )
-    app = asgi_app(
-        receiver,
-        path=path,
-        on_outcome=lambda scope, outcome: log.info(describe(outcome, _peer(scope))),
-    )
+
+    def on_outcome(scope: Scope, outcome: Outcome) -> None:
+        log.info(describe(outcome, _peer(scope)))
+
+    app: ASGIApp = asgi_app(receiver, path=path, on_outcome=on_outcome)
+    if not no_inbox:
+        app = with_inbox(
+            lambda page: SunoHooksASGIMiddleware(page, receiver, path=path, on_outcome=on_outcome),
+            receiver,
+            host=host,
+            auth=inbox_auth,
+            fallback=app,
+        )
+        log.info("suno-hooks inbox page at http://%s:%d/", host, port)
     log.info(
         "suno-hooks receiving at http://%s:%d%s (store %s, require %s)",
         host,

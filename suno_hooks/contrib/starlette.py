@@ -11,8 +11,9 @@ from starlette.routing import BaseRoute, Route
 
 from ..asgi import Receive, Scope, Send, answer_callback
 from ..receiver import Receiver
+from .starlette_inbox import inbox_routes
 
-__all__ = ["CallbackEndpoint", "suno_routes"]
+__all__ = ["CallbackEndpoint", "inbox_routes", "suno_routes"]
 
 
 class CallbackEndpoint:

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, re_path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ...stores.base import DeliveryStatus
 from .conf import get_receiver
+from .inbox import event_players, inbox_view
 from .models import Delivery
+from .store import store_delivery
 
 __all__ = ["DeliveryAdmin", "pretty_json"]
 
@@ -61,6 +64,7 @@ class DeliveryAdmin(_ModelAdmin):
         "updated_at",
         "lease_until",
         "context_json",
+        "players",
         "headers_json",
         "body_json",
     )
@@ -75,6 +79,17 @@ class DeliveryAdmin(_ModelAdmin):
     def has_replay_permission(self, request: HttpRequest) -> bool:
         """Replaying needs the `change_delivery` permission."""
         return bool(request.user.has_perm("suno_hooks.change_delivery"))
+
+    def get_urls(self) -> list[URLPattern]:
+        """The model's admin URLs plus the staff-only inbox page at `inbox/`."""
+        page = self.admin_site.admin_view(inbox_view)
+        inbox = re_path(r"^inbox/(?P<rest>.*)$", page, name="suno_hooks_delivery_inbox")
+        return [inbox, *super().get_urls()]
+
+    @admin.display(description="event")
+    def players(self, obj: Delivery) -> SafeString:
+        """The event as handlers saw it: covers, players, lyrics, video, images, MIDI."""
+        return event_players(store_delivery(obj))
 
     @admin.display(description="body")
     def body_json(self, obj: Delivery) -> SafeString:

@@ -31,7 +31,7 @@ from ...stores.base import (
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
 
-__all__ = ["DjangoStore"]
+__all__ = ["DjangoStore", "store_delivery"]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -79,7 +79,8 @@ def _stored_headers(delivery: Delivery) -> dict[str, str]:
     return {**delivery.headers, _SOURCE_KEY: delivery.source}
 
 
-def _to_delivery(row: DeliveryRow) -> Delivery:
+def store_delivery(row: DeliveryRow) -> Delivery:
+    """The store's `Delivery` of an ORM row."""
     headers = dict(row.headers or {})
     source = headers.pop(_SOURCE_KEY, None) or "callback"
     return Delivery(
@@ -161,7 +162,7 @@ class DjangoStore:
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
-        return None if row is None else _to_delivery(row)
+        return None if row is None else store_delivery(row)
 
     def deliveries(
         self,
@@ -186,8 +187,8 @@ class DjangoStore:
             rows = rows.filter(stage=stage)
         offset = max(0, int(offset))
         if source is None:
-            return [_to_delivery(row) for row in rows[offset : offset + limit]]
-        matching = (d for d in map(_to_delivery, rows.iterator()) if delivery_source(d) == source)
+            return [store_delivery(row) for row in rows[offset : offset + limit]]
+        matching = (d for d in map(store_delivery, rows.iterator()) if delivery_source(d) == source)
         return list(itertools.islice(matching, offset, offset + limit))
 
     def count_by_status(self) -> dict[str, int]:
