@@ -94,3 +94,14 @@ def asgi_server(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join()
         sock.close()
+
+
+def follow(browser: WebDriver, element: Any) -> None:
+    """Click a link or submit button and wait until the browser has loaded the next page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
