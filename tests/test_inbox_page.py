@@ -15,6 +15,7 @@ from selenium.webdriver.support.ui import Select
 from suno_hooks import Receiver
 from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
 from suno_hooks.stores import MemoryStore
+from suno_hooks.stores.tasks import ExpectedTask, TaskStore
 
 from .browser import asgi_server, browser, follow, wsgi_server
 from .conftest import fixture_bytes
@@ -59,7 +60,7 @@ def test_list_shows_every_family_newest_first_with_counts(
     expected = [d.key for d in receiver.store.deliveries(limit=1000)]
     browser.get(serve(receiver) + "/")
     assert browser.title == "Deliveries · suno-hooks inbox"
-    assert "all 52" in texts(browser, ".counts li")[0]
+    assert f"all {len(expected)}" in texts(browser, ".counts li")[0]
     keys, kinds = [], set()
     while True:
         keys += row_keys(browser)
@@ -100,8 +101,11 @@ def test_filters_narrow_the_list(browser: WebDriver, serve: Serve, receiver: Rec
     assert errors == [d.key for d in receiver.store.deliveries(stage="error", kind="music")]
     assert choose(task=failed.delivery.task_id) == [failed.delivery.key]
     assert len(choose(source="callback")) == 50
-    assert choose(source="poll") == []
+    assert choose(source="replay") == []
     assert "No deliveries match these filters." in browser.page_source
+    polled = receiver.deliver(song("Polled", audio_url="https://x/p", image_url="https://x/q"))
+    assert polled.delivery is not None
+    assert choose(source="poll") == [polled.delivery.key]
     follow(browser, browser.find_element(By.LINK_TEXT, "clear"))
     assert len(row_keys(browser)) == 50
     follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "failed"))
@@ -244,11 +248,74 @@ def test_expired_and_non_http_media_are_not_players(
     )
 
 
-def test_unknown_delivery_and_tasks_page_without_task_store(
+def test_unknown_delivery_is_a_not_found_page(browser: WebDriver, serve: Serve, receiver: Receiver):
+    browser.get(serve(receiver) + "/delivery?key=nope:complete")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+
+
+def test_expected_tasks_pending_overdue_settled_and_lost(
     browser: WebDriver, serve: Serve, receiver: Receiver
 ):
+    store = receiver.store
+    assert isinstance(store, TaskStore)
+    now = time.time()
+    for task_id, after in (
+        ("pending-1", 600),
+        ("overdue-1", -60),
+        ("by-callback", 600),
+        ("by-poll", -1),
+        ("lost-1", -1),
+    ):
+        store.expect(ExpectedTask.submitted(task_id, "generate", after=after, now=now - 120))
+    store.settle("by-callback", by="callback")
+    store.settle("by-poll", by="poll")
+    store.mark_lost("lost-1")
     base = serve(receiver)
-    browser.get(base + "/delivery?key=nope:complete")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    browser.get(base + "/")
     follow(browser, browser.find_element(By.LINK_TEXT, "Expected tasks"))
-    assert "does not keep expected tasks" in browser.page_source
+    states = dict(
+        zip(
+            texts(browser, "table.tasks td.mono"),
+            texts(browser, "table.tasks td:nth-child(3)"),
+            strict=True,
+        )
+    )
+    assert states == {
+        "pending-1": "pending",
+        "overdue-1": "overdue",
+        "by-callback": "settled by callback",
+        "by-poll": "settled by poll",
+        "lost-1": "lost",
+    }
+    for state, expected in (
+        ("overdue", ["overdue-1"]),
+        ("settled", ["by-callback", "by-poll"]),
+        ("lost", ["lost-1"]),
+    ):
+        follow(browser, browser.find_element(By.LINK_TEXT, state))
+        assert sorted(texts(browser, "table.tasks td.mono")) == expected
+    follow(browser, browser.find_element(By.LINK_TEXT, "lost-1"))
+    assert "task=lost-1" in browser.current_url
+
+
+def test_tasks_page_of_a_store_without_expected_tasks(browser: WebDriver, serve: Serve):
+    class InboxOnly:
+        """A store that keeps deliveries only: the MemoryStore's inbox methods, nothing else."""
+
+        def __init__(self) -> None:
+            self.inner = MemoryStore()
+            self.retention = self.inner.retention
+            for name in (
+                "claim",
+                "finish",
+                "get",
+                "deliveries",
+                "count_by_status",
+                "purge",
+                "close",
+            ):
+                setattr(self, name, getattr(self.inner, name))
+
+    receiver = Receiver(store=InboxOnly(), require="none")  # type: ignore[arg-type]
+    browser.get(serve(receiver) + "/tasks")
+    assert "This store does not keep expected tasks." in browser.page_source
