@@ -68,6 +68,9 @@ def song(
 class FailingHandler:
     """A `task_completed` receiver of one receiver's callbacks that raises while `broken`."""
 
+    def __repr__(self) -> str:
+        return "print_label"
+
     def __init__(self) -> None:
         self.broken = True
         self.runs = 0
