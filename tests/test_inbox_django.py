@@ -4,58 +4,25 @@ delivery page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from suno_hooks import Event
-from suno_hooks.contrib.django import signals
 from suno_hooks.contrib.django.models import Delivery
-from suno_hooks.testing import encode, sign_headers
 
 from .browser import browser, follow
-from .conftest import HMAC_KEY
 from .inbox_helpers import song
+from .test_django_admin import Switch, deliver, switch
 
-__all__ = ["browser"]
+__all__ = ["browser", "switch"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 INBOX = "/admin/suno_hooks/delivery/inbox/"
-
-
-class Jammed:
-    """A Django `task_completed` receiver that raises while `broken`."""
-
-    def __init__(self) -> None:
-        self.broken = True
-
-    def __call__(self, sender: Any, event: Event, **kwargs: Any) -> None:
-        if self.broken:
-            raise RuntimeError("label printer jammed")
-
-
-@pytest.fixture
-def jammed() -> Iterator[Jammed]:
-    handler = Jammed()
-    signals.task_completed.connect(handler, weak=False)
-    yield handler
-    signals.task_completed.disconnect(handler)
-
-
-def deliver(body: dict[str, Any]) -> str:
-    raw = encode(body)
-    headers = sign_headers(raw, HMAC_KEY)
-    content_type = headers.pop("Content-Type")
-    response = Client().post("/suno/callback", raw, content_type=content_type, headers=headers)
-    assert response.status_code == 200
-    return f"{body['data']['task_id']}:complete"
 
 
 def sign_in(browser: WebDriver, base: str, username: str, password: str) -> None:
@@ -84,7 +51,7 @@ def test_anonymous_and_non_staff_users_are_refused(live_server: Any, browser: We
 
 
 def test_staff_open_the_page_from_the_admin_and_replay_a_failure(
-    live_server: Any, browser: WebDriver, jammed: Jammed
+    live_server: Any, browser: WebDriver, switch: Switch
 ):
     key = deliver(
         song(
@@ -101,7 +68,7 @@ def test_staff_open_the_page_from_the_admin_and_replay_a_failure(
     assert browser.current_url == live_server.url + INBOX
     assert browser.find_element(By.CSS_SELECTOR, "td.summary a").text == "Admin song"
     follow(browser, browser.find_element(By.CSS_SELECTOR, "td.when a"))
-    jammed.broken = False
+    switch.broken = False
     follow(browser, browser.find_element(By.CSS_SELECTOR, "form.replay button"))
     assert browser.find_element(By.CSS_SELECTOR, "h1 .badge").text == "done"
     assert Delivery.objects.get(key=key).status == "done"
@@ -117,7 +84,7 @@ def test_staff_open_the_page_from_the_admin_and_replay_a_failure(
 
 
 def test_staff_without_the_change_permission_see_no_replay_button(
-    live_server: Any, browser: WebDriver, jammed: Jammed
+    live_server: Any, browser: WebDriver, switch: Switch
 ):
     from django.contrib.auth.models import Permission
 

@@ -11,8 +11,7 @@ from urllib.parse import parse_qsl
 from ..asgi import ASGIApp, ClientDisconnected, Receive, Scope, Send, read_asgi_body
 from ..inbound import Headers
 from ..receiver import Receiver
-from .core import InboxCore
-from .guards import Check, CsrfGuard
+from .core import MountedInbox
 from .request import MAX_FORM, PageRequest, PageResponse
 
 __all__ = ["InboxASGIApp", "inbox_asgi_app", "page_request_from_scope", "send_page"]
@@ -52,21 +51,14 @@ async def send_page(send: Send, response: PageResponse) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
-class InboxASGIApp:
-    """Serves the page wherever it is mounted (`root_path` is its root). Scopes that are not
-    HTTP (lifespan) go to `fallback` when given."""
+class InboxASGIApp(MountedInbox):
+    """Serves the page wherever it is mounted (`root_path` is its root); `auth` may be async.
+    Scopes that are not HTTP (lifespan) go to `fallback` when given."""
 
     def __init__(
-        self,
-        receiver: Receiver,
-        *,
-        auth: Check | None = None,
-        secret_key: str | bytes | None = None,
-        csrf: CsrfGuard | None = None,
-        fallback: ASGIApp | None = None,
+        self, receiver: Receiver, *, fallback: ASGIApp | None = None, **options: Any
     ) -> None:
-        self.core = InboxCore(receiver, csrf=csrf, secret_key=secret_key)
-        self.auth = auth
+        super().__init__(receiver, **options)
         self.fallback = fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

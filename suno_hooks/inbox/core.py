@@ -16,12 +16,12 @@ from ..receiver import Receiver
 from ..stores.base import delivery_source
 from ..stores.tasks import TASK_LISTINGS, TaskStore
 from .event_view import event_view, pretty_body
-from .guards import BasicAuth, CsrfGuard, SignedCsrf
+from .guards import BasicAuth, Check, CsrfGuard, SignedCsrf
 from .listing import KINDS, SOURCES, STAGES, ListQuery, load_listing, statuses
 from .render import render, stylesheet
 from .request import PageRequest, PageResponse
 
-__all__ = ["REPLAYABLE", "InboxCore"]
+__all__ = ["REPLAYABLE", "InboxCore", "MountedInbox"]
 
 logger = logging.getLogger("suno_hooks.inbox")
 
@@ -179,6 +179,21 @@ class InboxCore:
     ) -> PageResponse:
         text = render(template, root=request.root, **context)
         return PageResponse.html(status, text, headers)
+
+
+class MountedInbox:
+    """What the WSGI and ASGI apps share: the core answering requests and the access check."""
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        *,
+        auth: Check | None = None,
+        secret_key: str | bytes | None = None,
+        csrf: CsrfGuard | None = None,
+    ) -> None:
+        self.core = InboxCore(receiver, csrf=csrf, secret_key=secret_key)
+        self.auth = auth
 
 
 def render_url(root: str, path: str, **params: str) -> str:

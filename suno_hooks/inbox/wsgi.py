@@ -8,8 +8,8 @@ from typing import Any
 
 from ..receiver import Receiver
 from ..wsgi import StartResponse, WSGIEnviron, read_wsgi_body
-from .core import InboxCore
-from .guards import Check, CsrfGuard
+from .core import MountedInbox
+from .guards import Check
 from .request import MAX_FORM, PageRequest, PageResponse, page_request_from_environ
 
 __all__ = ["InboxWSGIApp", "inbox_wsgi_app", "start_page"]
@@ -33,19 +33,9 @@ def allowed(auth: Check | None, request: PageRequest) -> bool:
     return verdict
 
 
-class InboxWSGIApp:
-    """Serves the page wherever it is mounted (`SCRIPT_NAME` is its root)."""
-
-    def __init__(
-        self,
-        receiver: Receiver,
-        *,
-        auth: Check | None = None,
-        secret_key: str | bytes | None = None,
-        csrf: CsrfGuard | None = None,
-    ) -> None:
-        self.core = InboxCore(receiver, csrf=csrf, secret_key=secret_key)
-        self.auth = auth
+class InboxWSGIApp(MountedInbox):
+    """Serves the page wherever it is mounted (`SCRIPT_NAME` is its root); `auth` is a check of
+    the `PageRequest` (e.g. `BasicAuth`)."""
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         body = b""
