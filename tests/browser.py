@@ -104,4 +104,6 @@ def follow(browser: WebDriver, element: Any) -> None:
 
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    wait = WebDriverWait(browser, 15)
+    wait.until(expected_conditions.staleness_of(page))
+    wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
