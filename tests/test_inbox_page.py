@@ -19,7 +19,14 @@ from suno_hooks.stores.tasks import ExpectedTask, TaskStore
 
 from .browser import asgi_server, browser, follow, wsgi_server
 from .conftest import fixture_bytes
-from .inbox_helpers import FAMILIES, deliver, deliver_fixtures, failing_handler, song
+from .inbox_helpers import (
+    FAMILIES,
+    ExpectingMemoryStore,
+    deliver,
+    deliver_fixtures,
+    failing_handler,
+    song,
+)
 
 __all__ = ["browser"]
 
@@ -253,11 +260,10 @@ def test_unknown_delivery_is_a_not_found_page(browser: WebDriver, serve: Serve, 
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
 
 
-def test_expected_tasks_pending_overdue_settled_and_lost(
-    browser: WebDriver, serve: Serve, receiver: Receiver
-):
-    store = receiver.store
+def test_expected_tasks_pending_overdue_settled_and_lost(browser: WebDriver, serve: Serve):
+    store = ExpectingMemoryStore()
     assert isinstance(store, TaskStore)
+    receiver = Receiver(store=store, require="none")
     now = time.time()
     for task_id, after in (
         ("pending-1", 600),
@@ -298,24 +304,9 @@ def test_expected_tasks_pending_overdue_settled_and_lost(
     assert "task=lost-1" in browser.current_url
 
 
-def test_tasks_page_of_a_store_without_expected_tasks(browser: WebDriver, serve: Serve):
-    class InboxOnly:
-        """A store that keeps deliveries only: the MemoryStore's inbox methods, nothing else."""
-
-        def __init__(self) -> None:
-            self.inner = MemoryStore()
-            self.retention = self.inner.retention
-            for name in (
-                "claim",
-                "finish",
-                "get",
-                "deliveries",
-                "count_by_status",
-                "purge",
-                "close",
-            ):
-                setattr(self, name, getattr(self.inner, name))
-
-    receiver = Receiver(store=InboxOnly(), require="none")  # type: ignore[arg-type]
+def test_tasks_page_of_a_store_without_expected_tasks(
+    browser: WebDriver, serve: Serve, receiver: Receiver
+):
+    assert not isinstance(receiver.store, TaskStore)
     browser.get(serve(receiver) + "/tasks")
     assert "This store does not keep expected tasks." in browser.page_source
