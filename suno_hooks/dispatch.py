@@ -20,7 +20,7 @@ from blinker import Signal
 from . import signals
 from .events import Event
 
-__all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure"]
+__all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure", "reaches_a_receiver"]
 
 logger = logging.getLogger("suno_hooks")
 
@@ -52,6 +52,13 @@ class Dispatcher(Protocol):
         ...
 
 
+def reaches_a_receiver(dispatcher: Dispatcher, sender: Any, event: Event) -> bool:
+    """True when sending `event` would call at least one receiver; a dispatcher that cannot
+    tell (no `receives` method) is assumed to reach one."""
+    receives = getattr(dispatcher, "receives", None)
+    return True if receives is None else bool(receives(sender, event))
+
+
 def _stage_signal(event: Event) -> Signal:
     if event.status == "progress":
         return signals.task_progress
@@ -77,6 +84,10 @@ class BlinkerDispatcher:
             if signal.receivers:
                 found.extend(signal.receivers_for(sender))
         return found
+
+    def receives(self, sender: Any, event: Event) -> bool:
+        """True when at least one receiver is connected for this event and sender."""
+        return bool(self._targets(sender, event))
 
     def send(self, sender: Any, event: Event) -> list[str]:
         """Call every receiver; coroutine receivers are run to completion when no loop runs."""

@@ -155,6 +155,16 @@ class InProgress(SunoHooksError):
     default_detail = "This callback is being processed; retry later."
 
 
+class NoReceiver(SunoHooksError):
+    """A replay found no signal receiver connected: nothing would run, so nothing is marked."""
+
+    status = 503
+    code = "no_receiver"
+    default_detail = (
+        "No signal receiver is connected, so the replay ran nothing; the delivery is unchanged."
+    )
+
+
 class HandlerError(SunoHooksError):
     """A receiver raised and `retry_on_error=True` asks the sender to retry."""
 

@@ -7,6 +7,7 @@ where they touch the store and the signal receivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, cast, get_args
 
-from .dispatch import BlinkerDispatcher, Dispatcher
+from .dispatch import BlinkerDispatcher, Dispatcher, reaches_a_receiver
 from .errors import (
     ConfigurationError,
     ForbiddenSource,
@@ -27,6 +28,7 @@ from .errors import (
     InvalidToken,
     MethodNotAllowed,
     MissingSignature,
+    NoReceiver,
     PayloadTooLarge,
     ReplayedSignature,
     StoreUnavailable,
@@ -40,6 +42,7 @@ from .network import SourceFilter
 from .outcome import Outcome
 from .parsing import Probe, build_event, kind_for_feature, load_json, probe
 from .stores import (
+    REPLAYABLE,
     AsyncBindsTokens,
     AsyncStore,
     BindsTokens,
@@ -51,6 +54,7 @@ from .stores import (
     Store,
     store_from_url,
 )
+from .stores.tasks import asettle_expected, settle_expected
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TOKEN_PARAM, TokenClaims, TokenSigner
 from .verification import (
     DEFAULT_TOLERANCE,
@@ -266,7 +270,9 @@ class Receiver:
         accepted.delivery = admitted.delivery
 
         async def dispatch_and_finish() -> None:
-            await self._adispatch(admitted, sender)
+            # A failure to record is logged; the delivery turns `abandoned` when its lease ends.
+            with contextlib.suppress(StoreUnavailable):
+                await self._adispatch(admitted, sender)
 
         return accepted, dispatch_and_finish
 
@@ -305,8 +311,10 @@ class Receiver:
             return Outcome.rejected(exc)
 
     def replay(self, key: str, *, sender: Any = None) -> Outcome:
-        """Run the receivers again for a kept delivery (normally a `failed` one), with the same
-        signals and bookkeeping as a live callback. A `done` delivery answers `duplicate`."""
+        """Run the receivers again for a kept delivery (a `failed` or `abandoned` one), with the
+        same signals, lease and bookkeeping as a live callback. A `done` delivery answers
+        `duplicate`; when no receiver is connected, nothing runs, the delivery is left as it
+        was and the answer is 503 `no_receiver`."""
         sender = self if sender is None else sender
         try:
             delivery = self.store.get(key)
@@ -315,7 +323,7 @@ class Receiver:
         if delivery is None:
             raise KeyError(f"No delivery {key!r} is kept in the store.")
         try:
-            return self._process(_readmit(delivery), sender)
+            return self._process(self._readmit_for(delivery, sender), sender)
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
@@ -329,14 +337,22 @@ class Receiver:
         if delivery is None:
             raise KeyError(f"No delivery {key!r} is kept in the store.")
         try:
-            return await self._aprocess(_readmit(delivery), sender)
+            return await self._aprocess(self._readmit_for(delivery, sender), sender)
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
     def replay_failed(self, *, limit: int = 100, sender: Any = None) -> dict[str, Outcome]:
-        """Replay up to `limit` failed deliveries, oldest first; the outcome of each by key."""
-        failed = self.store.deliveries(status="failed", limit=limit)
-        return {d.key: self.replay(d.key, sender=sender) for d in reversed(failed)}
+        """Replay up to `limit` failed and abandoned deliveries, oldest first; the outcome of
+        each by key."""
+        return {d.key: self.replay(d.key, sender=sender) for d in replayable(self.store, limit)}
+
+    def _readmit_for(self, kept: Delivery, sender: Any) -> _Admitted:
+        admitted = _readmit(kept)
+        if kept.status in REPLAYABLE:
+            event = self._event(admitted)
+            if event is not None and not reaches_a_receiver(self.dispatcher, sender, event):
+                raise NoReceiver()
+        return admitted
 
     def _process(self, admitted: _Admitted | Outcome, sender: Any) -> Outcome:
         if isinstance(admitted, Outcome):
@@ -394,12 +410,12 @@ class Receiver:
                 error = _joined(self.dispatcher.send(sender, event))
             finally:
                 lease.unbind(bound)
+        if admitted.delivery.terminal:
+            settle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
             lease.finish(error)
-        except Exception:
-            logger.exception(
-                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-            )
+        except Exception as exc:
+            raise _unrecorded(admitted, exc) from None
         return event, error
 
     async def _adispatch(self, admitted: _Admitted, sender: Any) -> tuple[Event | None, str | None]:
@@ -416,12 +432,12 @@ class Receiver:
                 error = _joined(await self.dispatcher.asend(sender, event))
             finally:
                 lease.unbind(bound)
+        if admitted.delivery.terminal:
+            await asettle_expected(self.store, admitted.delivery.task_id, admitted.delivery.source)
         try:
             await lease.afinish(error)
-        except Exception:
-            logger.exception(
-                "suno-hooks: could not record the outcome of %s", admitted.delivery.key
-            )
+        except Exception as exc:
+            raise _unrecorded(admitted, exc) from None
         return event, error
 
     async def _aget(self, key: str) -> Delivery | None:
@@ -459,8 +475,7 @@ class Receiver:
 
     def _admit(self, request: InboundRequest) -> _Admitted | Outcome:
         """Every check that needs no store; an `Outcome` when the answer is already known."""
-        method = request.method
-        if method != "POST" and method.upper() != "POST":
+        if request.method != "POST":  # methods are case-sensitive: `post` is not POST
             raise MethodNotAllowed()
         body = request.body
         if request.body_too_large or len(body) > self.max_body:
@@ -585,6 +600,13 @@ class Receiver:
         return Outcome.rejected(exc)
 
 
+def replayable(store: Store, limit: int) -> list[Delivery]:
+    """Up to `limit` failed and abandoned deliveries in `store`, oldest first."""
+    found = [d for status in REPLAYABLE for d in store.deliveries(status=status, limit=limit)]
+    found.sort(key=lambda d: d.received_at)
+    return found[-limit:] if len(found) > limit else found
+
+
 def _readmit(kept: Delivery) -> _Admitted:
     """A kept delivery, ready to run through the pipeline again (it was verified on arrival);
     its event says `replay`, the inbox keeps how the delivery first arrived."""
@@ -627,6 +649,20 @@ def _trusted(
 
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
 _OTHER_TASK = "This callback URL token was already used for another task."
+
+
+def _unrecorded(admitted: _Admitted, exc: Exception) -> StoreUnavailable:
+    """The answer when the outcome could not be written after the handlers ran: 503, so the
+    sender retries. The delivery stays `processing` until its lease ends (then `abandoned`),
+    and the retry or a replay runs the handlers again."""
+    logger.error(
+        "suno-hooks: could not record the outcome of %s (%s: %s); answering 503 so the sender "
+        "retries once the lease ends",
+        admitted.delivery.key,
+        type(exc).__name__,
+        exc,
+    )
+    return StoreUnavailable()
 
 
 def _joined(failures: list[str]) -> str | None:

@@ -102,7 +102,7 @@ def test_replay_action_reruns_failed_deliveries(
     )
     page = response.content.decode()
     assert "Replayed 1: 1 now done." in page
-    assert "Skipped 1 that had not failed." in page
+    assert "Skipped 1 that were neither failed nor abandoned." in page
     row = Delivery.objects.get(key=inbox["failed"])
     assert row.status == "done" and row.attempts == 2
     assert switch.runs == runs + 1

@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,3 +106,49 @@ def test_example_stores_completed_tracks_once_and_lists_them(site: str):
         assert f'<img src="{track["image_url"]}"' in page
         assert f'<audio controls src="{track["audio_url"]}"></audio>' in page
     assert page.count("edit request #1") == 2
+
+
+def _raw_status(base: str, request: bytes) -> tuple[int, bytes]:
+    """Send raw bytes (a method httpx would normalise) and read the status and body."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.endswith((b"}", b"}\n")):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_chunked_bodies_and_odd_methods_get_the_table_answers(
+    site: str, request: pytest.FixtureRequest
+):
+    """Chunked bodies under WSGI are read (413 past the bound); TRACE gets our 405, and so
+    does `post` under uvicorn (gunicorn refuses a lower-case method itself, with 400)."""
+    body = make_callback(task_id="c" * 32)
+    raw = encode(body)
+
+    def chunks(data: bytes, size: int = 97) -> Iterator[bytes]:
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    with httpx.Client(timeout=10) as client:
+        url = site + "/suno/callback"
+        chunked = client.post(url, content=chunks(raw), headers=sign_headers(raw, HMAC_KEY))
+        assert "content-length" not in chunked.request.headers
+        assert chunked.status_code == 200, chunked.text
+        assert chunked.json() == {"status": "received"}
+        huge = b'{"data": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+        too_large = client.post(url, content=chunks(huge, 65536))
+        assert (too_large.status_code, too_large.json()["error"]) == (413, "payload_too_large")
+    lower = b"post /suno/callback HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    lower += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(raw) + raw
+    trace = b"TRACE /suno/callback HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    odd = [trace, lower] if request.node.callspec.params["site"] == "uvicorn" else [trace]
+    for raw_request in odd:
+        status, answer = _raw_status(site, raw_request)
+        assert status == 405, answer
+        assert json.loads(answer)["error"] == "method_not_allowed"

@@ -12,16 +12,17 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-from suno_hooks import Receiver
+from suno_hooks import Receiver, task_completed
 from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
-from suno_hooks.stores import MemoryStore
+from suno_hooks.parsing import load_json, probe
+from suno_hooks.stores import ClaimResult, Delivery, MemoryStore
 from suno_hooks.stores.tasks import ExpectedTask, TaskStore
+from suno_hooks.testing import encode
 
 from .browser import asgi_server, browser, follow, wsgi_server
 from .conftest import fixture_bytes
 from .inbox_helpers import (
     FAMILIES,
-    ExpectingMemoryStore,
     deliver,
     deliver_fixtures,
     failing_handler,
@@ -260,10 +261,11 @@ def test_unknown_delivery_is_a_not_found_page(browser: WebDriver, serve: Serve, 
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
 
 
-def test_expected_tasks_pending_overdue_settled_and_lost(browser: WebDriver, serve: Serve):
-    store = ExpectingMemoryStore()
+def test_expected_tasks_pending_overdue_settled_and_lost(
+    browser: WebDriver, serve: Serve, receiver: Receiver
+):
+    store = receiver.store
     assert isinstance(store, TaskStore)
-    receiver = Receiver(store=store, require="none")
     now = time.time()
     for task_id, after in (
         ("pending-1", 600),
@@ -304,9 +306,40 @@ def test_expected_tasks_pending_overdue_settled_and_lost(browser: WebDriver, ser
     assert "task=lost-1" in browser.current_url
 
 
-def test_tasks_page_of_a_store_without_expected_tasks(
-    browser: WebDriver, serve: Serve, receiver: Receiver
-):
-    assert not isinstance(receiver.store, TaskStore)
+def test_tasks_page_of_a_store_without_expected_tasks(browser: WebDriver, serve: Serve):
+    class InboxOnly:
+        """A store that keeps deliveries only: the memory store's inbox methods, nothing else."""
+
+        def __init__(self) -> None:
+            inner = MemoryStore()
+            self.retention = inner.retention
+            for name in ("claim", "finish", "extend", "get", "deliveries", "count_by_status"):
+                setattr(self, name, getattr(inner, name))
+            self.purge, self.close = inner.purge, inner.close
+
+    store = InboxOnly()
+    assert not isinstance(store, TaskStore)
+    receiver = Receiver(store=store, require="none")  # type: ignore[arg-type]
     browser.get(serve(receiver) + "/tasks")
     assert "This store does not keep expected tasks." in browser.page_source
+
+
+def test_abandoned_delivery_is_counted_and_replays_from_its_button(
+    browser: WebDriver, serve: Serve, receiver: Receiver
+):
+    body = encode(song("Half done", audio_url="https://x/h.mp3", image_url="https://x/h.png"))
+    # A worker that died mid-handler leaves its delivery processing with an ended lease.
+    found = probe(load_json(body))
+    left = Delivery(found.dedupe_key, found.task_id, found.stage, body, kind="music")
+    assert receiver.store.claim(left, lease=0.0).result is ClaimResult.NEW
+    calls: list[str] = []
+    with task_completed.connected_to(lambda sender, event, **extra: calls.append(event.task_id)):
+        base = serve(receiver)
+        browser.get(base + "/")
+        follow(browser, browser.find_element(By.PARTIAL_LINK_TEXT, "abandoned"))
+        assert row_keys(browser) == [left.key]
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "td.when a"))
+        assert browser.find_element(By.CSS_SELECTOR, "h1 .badge").text == "abandoned"
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "form.replay button"))
+        assert browser.find_element(By.CSS_SELECTOR, "h1 .badge").text == "done"
+    assert calls == [left.task_id]

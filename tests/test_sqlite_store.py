@@ -32,15 +32,17 @@ def delivery(task_id: str, stage: str = "complete") -> Delivery:
 
 def test_wal_busy_timeout_and_schema_version(tmp_path: Path):
     store = SQLiteStore(tmp_path / "s.db", timeout=2.5)
-    conn = store._connection()
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
-    assert conn.execute("SELECT version FROM suno_hooks_schema").fetchone()[0] == SCHEMA_VERSION
+    with store._connection() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
+        version = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()[0]
+    assert version == SCHEMA_VERSION
     finish(store, delivery("kept"))
     store.close()
     reopened = SQLiteStore(tmp_path / "s.db")
     assert reopened.claim(delivery("kept"), lease=60).result is ClaimResult.DUPLICATE
-    rows = reopened._connection().execute("SELECT count(*) FROM suno_hooks_schema").fetchone()
+    with reopened._connection() as conn:
+        rows = conn.execute("SELECT count(*) FROM suno_hooks_schema").fetchone()
     assert rows[0] == 1
     reopened.close()
 

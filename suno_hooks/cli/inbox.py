@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import click
 import httpx
 
 from ..errors import ConfigurationError
-from ..receiver import Receiver
+from ..receiver import Receiver, replayable
 from ..stores import Delivery, DeliveryStatus, Store
 from .options import (
     hmac_key_option,
@@ -57,7 +58,12 @@ def table(rows: list[Delivery]) -> str:
         )
         for d in rows
     ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return columns(lines)
+
+
+def columns(lines: Sequence[tuple[str, ...]]) -> str:
+    """Rows of cells as aligned columns (the last one left ragged)."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
         + "  "
@@ -113,19 +119,26 @@ def replay(
     limit: int,
     hmac_keys: tuple[str, ...],
 ) -> None:
-    """Replay failed deliveries through your handlers, or re-POST them to a URL.
+    """Replay failed and abandoned deliveries through your handlers, or re-POST them to a URL.
+
+    One of --handlers or --to is required: with neither, nothing would run the deliveries.
 
     \b
     Examples:
       suno-hooks replay --handlers myapp.suno_handlers
       suno-hooks replay --to https://api.example.com/suno/callback --hmac-key whk_...
     """
+    if handlers is None and target is None:
+        raise click.UsageError(
+            "give --handlers MODULE (the module that connects your receivers) or --to URL; "
+            "without either, a replay would run nothing"
+        )
     receiver = inbox_receiver(store)
     try:
         chosen = (
             [d for d in (receiver.store.get(k) for k in keys) if d is not None]
             if keys
-            else (list(reversed(receiver.store.deliveries(status="failed", limit=limit))))
+            else replayable(receiver.store, limit)
         )
     except Exception as exc:
         raise click.ClickException(f"cannot read the store {store}: {exc}") from None
@@ -157,7 +170,10 @@ def replay(
                     results[delivery.key] = f"failed again: {after.error}"
                 else:
                     answer = outcome.body.get("status") or outcome.body.get("error")
-                    results[delivery.key] = f"{outcome.status} {answer}"
+                    detail = outcome.body.get("detail")
+                    results[delivery.key] = f"{outcome.status} {answer}" + (
+                        f": {detail}" if detail else ""
+                    )
     for key, result in results.items():
         click.echo(f"{key}  {result}")
     ok = sum(1 for result in results.values() if result.startswith("200"))

@@ -18,6 +18,7 @@ from .options import (
     store_option,
 )
 from .page import inbox_options, with_inbox
+from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
 
@@ -48,6 +49,7 @@ def describe(outcome: Outcome, peer: str | None) -> str:
 @hmac_key_option
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
+@click.option("--reconcile", is_flag=True, help="Also poll late tasks ($SUNO_API_KEY).")
 @log_level_option
 @inbox_options
 def serve(
@@ -61,6 +63,7 @@ def serve(
     log_level: str,
     no_inbox: bool,
     inbox_auth: str | None,
+    reconcile: bool = False,
 ) -> None:
     """Run a standalone receiver with a SQLite inbox (one log line per callback) and the inbox
     page at / (loopback only unless --inbox-auth is set).
@@ -99,7 +102,10 @@ def serve(
         store,
         receiver.require,
     )
+    halt = start_reconciler(receiver) if reconcile else None
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    if halt is not None:
+        halt()
 
 
 def _peer(scope: Scope) -> str | None:

@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 
 from flask import Blueprint, Flask, Response, current_app, has_app_context, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import Rule
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
@@ -131,6 +132,10 @@ class SunoHooks:
             )
         mount_inbox(blueprint, app, receiver, enabled=self._inbox[0], auth=self._inbox[1])
         app.register_blueprint(blueprint, url_prefix=prefix)
+        for rule in ("/callback", "/callback/"):
+            # Any other method (TRACE, unknown ones) reaches the view too, for the JSON 405:
+            # Flask's own 405 page would be HTML.
+            app.url_map.add(Rule(prefix + rule, endpoint=f"{BLUEPRINT_NAME}.callback"))
         self._receivers[app] = receiver
         app.extensions["suno_hooks"] = self
         if not _exempt_from_csrf(app):

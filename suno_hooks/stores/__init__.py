@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..errors import ConfigurationError
 from .base import (
     DEFAULT_RETENTION,
+    REPLAYABLE,
     AsyncStore,
     Claim,
     ClaimResult,
@@ -20,6 +21,7 @@ from .base import (
 )
 from .bindings import AsyncBindsTokens, BindsTokens
 from .memory import MemoryStore
+from .tasks import AsyncTaskStore, ExpectedTask, TaskState, TaskStore
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -28,13 +30,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "REPLAYABLE",
     "AsyncBindsTokens",
     "AsyncStore",
+    "AsyncTaskStore",
     "BindsTokens",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
+    "ExpectedTask",
     "KnowsDone",
     "MemoryStore",
     "PostgresStore",
@@ -42,6 +47,8 @@ __all__ = [
     "ReplayCheck",
     "SQLiteStore",
     "Store",
+    "TaskState",
+    "TaskStore",
     "store_from_url",
 ]
 

@@ -29,11 +29,17 @@ PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
 
 class DeliveryStatus(str, enum.Enum):
-    """Where a delivery stands: being processed, processed, or failed and kept for replay."""
+    """Where a delivery stands: being processed, processed, failed and kept for replay, or
+    abandoned: still `processing` after its lease ended (its worker died or hung), so it is
+    replayed like a failed one. Stores keep `processing`; `get` and `deliveries` report it."""
 
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
+REPLAYABLE = (DeliveryStatus.FAILED, DeliveryStatus.ABANDONED)
 
 
 class ClaimResult(str, enum.Enum):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 
 from .base import (
@@ -18,23 +20,32 @@ from .base import (
     ReplayCheck,
     delivery_source,
 )
+from .memory_tasks import MemoryTasks
 
 __all__ = ["MemoryStore"]
+
+logger = logging.getLogger("suno_hooks")
 
 _DONE = 0
 _DUPLICATE = Claim(ClaimResult.DUPLICATE)
 _IN_PROGRESS = Claim(ClaimResult.IN_PROGRESS)
 _STALE = Claim(ClaimResult.STALE)
 _REPLAYED = Claim(ClaimResult.REPLAYED)
+# How many live leases eviction steps over (each moved to the newest end) before it evicts one.
+_SPARE_LIVE = 4
+
+_Lease = tuple[float, str]
 
 
-class MemoryStore:
+class MemoryStore(MemoryTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
-    Each remembered key costs one small dict entry: the value is `0` once done, `-attempts`
-    when failed, or `(lease deadline, token)` while processing. Leases run on `time.monotonic`,
-    so a step of the wall clock neither expires nor prolongs them. Past `max_keys` the oldest
-    done keys are forgotten first; the inbox keeps the newest `max_deliveries` deliveries.
+    Each remembered key costs one small entry: `0` once done, `-attempts` when failed, or
+    `(lease deadline, token)` while processing. Leases run on `time.monotonic`, so a step of the
+    wall clock neither expires nor prolongs them. Every structure is bounded and evicts its
+    oldest entry first in O(1): keys (done, failed and leased alike; a live lease is passed over
+    a few times before it goes) and terminal tasks past `max_keys`, inbox entries past
+    `max_deliveries`, replay-guard entries past `max_signatures` (default: `max_keys`).
     """
 
     def __init__(
@@ -42,19 +53,21 @@ class MemoryStore:
         *,
         max_keys: int = 100_000,
         max_deliveries: int = 10_000,
+        max_signatures: int | None = None,
         retention: float = DEFAULT_RETENTION,
     ) -> None:
         self.max_keys = max_keys
         self.max_deliveries = max_deliveries
+        self.max_signatures = max_keys if max_signatures is None else max_signatures
         self.retention = retention
+        self.evicted_live = 0
         self._lock = threading.Lock()
-        self._keys: dict[str, int | tuple[float, str]] = {}
+        self._keys: OrderedDict[str, int | _Lease] = OrderedDict()
+        self._terminal: OrderedDict[str, None] = OrderedDict()
+        self._guard: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._inbox: OrderedDict[str, Delivery] = OrderedDict()
         self._tokens = itertools.count(1)
-        self._terminal: dict[str, None] = {}
-        self._guard: dict[str, tuple[str, float]] = {}
-        self._inbox: dict[str, Delivery] = {}
-        self._guard_checked = 512
-        self._bindings: dict[str, tuple[str, float]] = {}
+        self._bindings: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
@@ -80,6 +93,8 @@ class MemoryStore:
                 attempts = previous.attempts + 1 if previous is not None else 2
             if delivery.stage not in PROGRESS_STAGES:
                 self._terminal[delivery.task_id] = None
+                if len(self._terminal) > self.max_keys:
+                    self._terminal.popitem(last=False)
             elif delivery.task_id in self._terminal:
                 return _STALE
             token = str(next(self._tokens))
@@ -87,24 +102,51 @@ class MemoryStore:
             delivery.status = DeliveryStatus.PROCESSING
             delivery.attempts = attempts
             delivery.updated_at = now
-            if state is not None:
-                self._inbox.pop(key, None)
             self._inbox[key] = delivery
-            if len(self._inbox) > self.max_deliveries or len(self._keys) > self.max_keys:
-                self._bound()
+            if state is not None:
+                self._keys.move_to_end(key)
+                self._inbox.move_to_end(key)
+            if len(self._keys) > self.max_keys:
+                self._evict_key(clock)
+            if len(self._inbox) > self.max_deliveries:
+                self._inbox.popitem(last=False)
             return Claim(ClaimResult.NEW, attempts, token)
 
-    def _seen_other_body(self, replay: ReplayCheck, now: float) -> bool:
+    def _seen_other_body(self, replay: ReplayCheck, clock: float) -> bool:
         fingerprint = replay.body_digest
-        seen = self._guard.get(replay.signature_key)
-        if seen is not None and seen[1] > now:
+        guard = self._guard
+        seen = guard.get(replay.signature_key)
+        if seen is not None and seen[1] > clock:
             return seen[0] != fingerprint
         if seen is not None:
-            del self._guard[replay.signature_key]
-        self._guard[replay.signature_key] = (fingerprint, now + replay.ttl)
-        if len(self._guard) > self._guard_checked * 2:
-            self._expire_guard(now)
+            del guard[replay.signature_key]
+        guard[replay.signature_key] = (fingerprint, clock + replay.ttl)
+        # Entries share one ttl, so the oldest expire first: drop a few expired ones per insert,
+        # and the oldest live one only past the bound.
+        for _ in range(2):
+            oldest = next(iter(guard.values()))
+            if oldest[1] > clock:
+                break
+            guard.popitem(last=False)
+        if len(guard) > self.max_signatures:
+            guard.popitem(last=False)
         return False
+
+    def _evict_key(self, clock: float) -> None:
+        keys = self._keys
+        for _ in range(_SPARE_LIVE):
+            key, state = keys.popitem(last=False)
+            if state.__class__ is not tuple or state[0] <= clock:
+                return
+            keys[key] = state
+        self.evicted_live += 1
+        keys.popitem(last=False)
+        if self.evicted_live == 1:
+            logger.warning(
+                "suno-hooks: the memory store evicted a live lease (max_keys=%d is too small "
+                "for the deliveries in progress); counted in evicted_live",
+                self.max_keys,
+            )
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
@@ -153,8 +195,7 @@ class MemoryStore:
             self._bindings.pop(token_id, None)
             self._bindings[token_id] = (task_id, now + ttl)
             if len(self._bindings) > self.max_keys:
-                for old in list(self._bindings)[: len(self._bindings) - self.max_keys * 9 // 10]:
-                    del self._bindings[old]
+                self._bindings.popitem(last=False)
             return True
 
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
@@ -162,9 +203,11 @@ class MemoryStore:
         return self.bind_token(token_id, task_id, ttl)
 
     def get(self, key: str) -> Delivery | None:
-        """The inbox entry for a dedupe key, if still kept."""
+        """The inbox entry for a dedupe key, if still kept (`abandoned` once its lease ended)."""
+        clock = time.monotonic()
         with self._lock:
-            return self._inbox.get(key)
+            delivery = self._inbox.get(key)
+            return None if delivery is None else self._reported(delivery, clock)
 
     def deliveries(
         self,
@@ -179,8 +222,9 @@ class MemoryStore:
     ) -> list[Delivery]:
         """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
         wanted = DeliveryStatus(status) if status is not None else None
+        clock = time.monotonic()
         with self._lock:
-            rows = list(self._inbox.values())
+            rows = [self._reported(delivery, clock) for delivery in self._inbox.values()]
         found: list[Delivery] = []
         skipped = 0
         for delivery in sorted(rows, key=lambda d: d.received_at, reverse=True):
@@ -201,9 +245,48 @@ class MemoryStore:
         return found
 
     def count_by_status(self) -> dict[str, int]:
-        """How many kept deliveries are in each status."""
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        clock = time.monotonic()
         with self._lock:
-            return dict(Counter(d.status.value for d in self._inbox.values()))
+            return dict(
+                Counter(self._reported(d, clock).status.value for d in self._inbox.values())
+            )
+
+    def _reported(self, delivery: Delivery, clock: float) -> Delivery:
+        if delivery.status is DeliveryStatus.PROCESSING:
+            state = self._keys.get(delivery.key)
+            if state.__class__ is tuple and state[0] <= clock:
+                return dataclasses.replace(delivery, status=DeliveryStatus.ABANDONED)
+        return delivery
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each structure holds, with the failed keys and live leases among
+        the keys: for monitoring that the bounds hold."""
+        clock = time.monotonic()
+        with self._lock:
+            states = list(self._keys.values())
+            sizes = {
+                "keys": len(states),
+                "terminal": len(self._terminal),
+                "signatures": len(self._guard),
+                "deliveries": len(self._inbox),
+                "bindings": len(self._bindings),
+            }
+        sizes["failed"] = sum(1 for s in states if s.__class__ is int and s < 0)
+        sizes["leases"] = sum(1 for s in states if s.__class__ is tuple and s[0] > clock)
+        sizes["evicted_live"] = self.evicted_live
+        return sizes
+
+    @property
+    def bounded(self) -> bool:
+        """True when every structure is within its bound (it always is after a claim)."""
+        return (
+            len(self._keys) <= self.max_keys
+            and len(self._terminal) <= self.max_keys
+            and len(self._guard) <= self.max_signatures
+            and len(self._inbox) <= self.max_deliveries
+            and len(self._bindings) <= self.max_keys
+        )
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention)."""
@@ -243,23 +326,3 @@ class MemoryStore:
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-    def _expire_guard(self, now: float) -> None:
-        # Called when the guard doubled since the last sweep, so sweeping stays amortised O(1).
-        expired = [key for key, (_, until) in self._guard.items() if until <= now]
-        for key in expired:
-            del self._guard[key]
-        self._guard_checked = max(512, len(self._guard))
-
-    def _bound(self) -> None:
-        # Evict a tenth at a time so a full store does not pay a scan on every claim.
-        if len(self._terminal) > self.max_keys:
-            for task_id in list(self._terminal)[: len(self._terminal) - self.max_keys * 9 // 10]:
-                del self._terminal[task_id]
-        if len(self._inbox) > self.max_deliveries:
-            for key in list(self._inbox)[: len(self._inbox) - self.max_deliveries * 9 // 10]:
-                del self._inbox[key]
-        if len(self._keys) > self.max_keys:
-            excess = len(self._keys) - self.max_keys * 9 // 10
-            for key in [k for k, v in self._keys.items() if v == _DONE][:excess]:
-                del self._keys[key]

@@ -28,6 +28,7 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_row
+from .redis_tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -141,7 +142,7 @@ _RESULTS = {
     b"replayed": ClaimResult.REPLAYED,
 }
 _PAGE = 200
-_FILTERED = ("task_id", "status", "kind", "stage", "meta")
+_FILTERED = ("task_id", "status", "kind", "stage", "meta", "lease_until")
 _PURGE_BATCH = 500
 
 
@@ -156,7 +157,7 @@ class _AsyncLink:
         self.extend = client.register_script(_EXTEND_LUA)
 
 
-class RedisStore:
+class RedisStore(RedisTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check
@@ -295,17 +296,22 @@ class RedisStore:
 
     @staticmethod
     def _matching(
-        members: list[bytes], states: list[list[bytes | None]], wanted: dict[str, str]
+        members: list[bytes],
+        states: list[list[bytes | None]],
+        wanted: dict[str, str],
+        now_ms: float,
     ) -> tuple[list[bytes], list[bytes]]:
         """Members whose `_FILTERED` fields match `wanted`, and members whose hash expired."""
         matches: list[bytes] = []
         vanished: list[bytes] = []
         for member, state in zip(members, states, strict=True):
-            if state[0] is None:
+            task_id, status, lease_until = state[0], state[1], state[-1]
+            if task_id is None:
                 vanished.append(member)
                 continue
-            found = dict(zip(_FILTERED, (value or b"" for value in state), strict=True))
-            if all(_field(found, name) == value for name, value in wanted.items()):
+            fields = dict(zip(_FILTERED, (value or b"" for value in state), strict=True))
+            fields["status"] = _reported_status(status, lease_until, now_ms).encode()
+            if all(_field(fields, name) == value for name, value in wanted.items()):
                 matches.append(member)
         return matches, vanished
 
@@ -337,8 +343,9 @@ class RedisStore:
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         client, _ = self._sync()
-        fields = client.hgetall(self._delivery_prefix + key)
-        return _delivery(key, fields) if b"task_id" in fields else None
+        pipe = client.pipeline(transaction=False)
+        fields, clock = pipe.hgetall(self._delivery_prefix + key).time().execute()
+        return _delivery(key, fields, _ms(clock)) if b"task_id" in fields else None
 
     def deliveries(
         self,
@@ -361,6 +368,7 @@ class RedisStore:
         }
         wanted = {name: value for name, value in filters.items() if value is not None}
         client, _ = self._sync()
+        now_ms = _ms(client.time())
         found: list[Delivery] = []
         skip = max(0, int(offset))
         start = 0
@@ -373,7 +381,7 @@ class RedisStore:
             pipe = client.pipeline(transaction=False)
             for member in members:
                 pipe.hmget(self._delivery_prefix + member.decode(), *_FILTERED)
-            matches, vanished = self._matching(members, pipe.execute(), wanted)
+            matches, vanished = self._matching(members, pipe.execute(), wanted, now_ms)
             if vanished:
                 client.zrem(self._inbox_key, *vanished)
                 start -= len(vanished)
@@ -384,12 +392,14 @@ class RedisStore:
                 pipe.hgetall(self._delivery_prefix + member.decode())
             for member, fields in zip(matches, pipe.execute(), strict=True):
                 if b"task_id" in fields:
-                    found.append(_delivery(member.decode(), fields))
+                    found.append(_delivery(member.decode(), fields, now_ms))
         return found
 
     def count_by_status(self) -> dict[str, int]:
-        """How many kept deliveries are in each status (reads the status of every entry)."""
+        """How many kept deliveries are in each status (reads the status of every entry; a
+        lapsed lease counts as abandoned)."""
         client, _ = self._sync()
+        now_ms = _ms(client.time())
         counts: Counter[str] = Counter()
         start = 0
         while True:
@@ -399,8 +409,12 @@ class RedisStore:
             start += len(members)
             pipe = client.pipeline(transaction=False)
             for member in members:
-                pipe.hget(self._delivery_prefix + member.decode(), "status")
-            counts.update(status.decode() for status in pipe.execute() if status is not None)
+                pipe.hmget(self._delivery_prefix + member.decode(), "status", "lease_until")
+            counts.update(
+                _reported_status(status, lease_until, now_ms)
+                for status, lease_until in pipe.execute()
+                if status is not None
+            )
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention); the
@@ -456,8 +470,9 @@ class RedisStore:
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on the event loop's own connection."""
-        fields = await self._link().client.hgetall(self._delivery_prefix + key)
-        return _delivery(key, fields) if b"task_id" in fields else None
+        pipe = self._link().client.pipeline(transaction=False)
+        fields, clock = await pipe.hgetall(self._delivery_prefix + key).time().execute()
+        return _delivery(key, fields, _ms(clock)) if b"task_id" in fields else None
 
     async def adeliveries(self, **filters: Any) -> list[Delivery]:
         """`deliveries` (an administrative listing) on a worker thread."""
@@ -520,7 +535,20 @@ def _field(fields: dict[str, bytes], name: str) -> str:
     return source if isinstance(source, str) and source else "callback"
 
 
-def _delivery(key: str, fields: dict[bytes, bytes]) -> Delivery:
+def _ms(clock: tuple[int, int]) -> float:
+    """Redis `TIME` (seconds, microseconds) in milliseconds, the unit of `lease_until`."""
+    return clock[0] * 1000 + clock[1] / 1000
+
+
+def _reported_status(status: bytes | None, lease_until: bytes | None, now_ms: float) -> str:
+    """The status a listing shows: `processing` past its lease is `abandoned`."""
+    shown = (status or b"processing").decode()
+    if shown == "processing" and lease_until is not None and float(lease_until) <= now_ms:
+        return DeliveryStatus.ABANDONED.value
+    return shown
+
+
+def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
     error = fields.get(b"error")
     return delivery_from_row(
         key=key,
@@ -530,7 +558,7 @@ def _delivery(key: str, fields: dict[bytes, bytes]) -> Delivery:
         meta=fields.get(b"meta", b""),
         received_at=float(fields.get(b"received_at", b"0")),
         updated_at=float(fields.get(b"updated_at", b"0")),
-        status=fields.get(b"status", b"processing").decode(),
+        status=_reported_status(fields.get(b"status"), fields.get(b"lease_until"), now_ms),
         attempts=int(fields.get(b"attempts", b"1")),
         error=error.decode("utf-8", "replace") if error else None,
     )

@@ -22,6 +22,8 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_columns as _delivery
+from .sqlite_pool import ConnectionPool
+from .sqlite_tasks import SQLiteTasks
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -114,16 +116,26 @@ ON CONFLICT (token_id) DO UPDATE SET
     expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
 RETURNING task_id
 """
-_COLUMNS = "key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error"
+# `?1` is now: a processing row whose lease ended is reported as abandoned.
+_COLUMNS = (
+    "key, task_id, stage, body, meta, received_at, updated_at, "
+    "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
+    "attempts, error"
+)
+_STATUS_CLAUSES = {
+    "processing": "status = 'processing' AND lease_until > ?1",
+    "abandoned": "status = 'processing' AND lease_until <= ?1",
+}
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in one SQLite file.
 
-    Every thread (and every process) gets its own connection; a claim is one `BEGIN IMMEDIATE`
-    transaction, so claims are atomic across all of them. Keys are the receiver's dedupe keys,
+    Threads borrow connections from a small pool (at most `pool_size` kept idle; one that
+    raised a database error is replaced); a claim is one `BEGIN IMMEDIATE` transaction, so
+    claims are atomic across threads and processes. Keys are the receiver's dedupe keys,
     `task_id:stage`. `path=":memory:"` keeps one private database for this store object.
     """
 
@@ -134,6 +146,7 @@ class SQLiteStore:
         retention: float = DEFAULT_RETENTION,
         timeout: float = 5.0,
         synchronous: str = "normal",
+        pool_size: int = 8,
     ) -> None:
         if str(synchronous).lower() not in _SYNCHRONOUS:
             raise ConfigurationError(
@@ -148,13 +161,11 @@ class SQLiteStore:
         self.timeout = float(timeout)
         self.synchronous = str(synchronous).lower()
         self._in_memory = self.path in ("", ":memory:")
-        self._local = threading.local()
-        self._registry_lock = threading.Lock()
-        self._opened: list[tuple[int, sqlite3.Connection]] = []
         self._shared_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self._in_memory else contextlib.nullcontext()
         )
         self._shared: sqlite3.Connection | None = None
+        self.pool = ConnectionPool(self._open, size=pool_size)
         self._claims = 0
         try:
             self._migrate()
@@ -180,36 +191,31 @@ class SQLiteStore:
         except BaseException:
             conn.close()
             raise
-        with self._registry_lock:
-            self._opened.append((os.getpid(), conn))
-        return conn
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._in_memory:
-            if self._shared is None:
-                self._shared = self._open()
-            return self._shared
-        local = self._local
-        conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        pid = os.getpid()
-        if conn is None or local.pid != pid:
-            # A connection must not cross a fork: a child opens its own.
-            conn = self._open()
-            local.conn = conn
-            local.pid = pid
         return conn
 
     @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._in_memory:
+            # One private database lives in one connection: it is never replaced.
+            with self._shared_lock:
+                if self._shared is None:
+                    self._shared = self._open()
+                yield self._shared
+            return
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._shared_lock:
-            conn = self._connection()
+        with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
 
     def _migrate(self) -> None:
@@ -305,12 +311,10 @@ class SQLiteStore:
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
-        with self._shared_lock:
-            row = (
-                self._connection()
-                .execute(f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = ?", (key,))
-                .fetchone()
-            )
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = ?2", (time.time(), key)
+            ).fetchone()
         return _delivery(row) if row is not None else None
 
     def deliveries(
@@ -327,44 +331,45 @@ class SQLiteStore:
         """Inbox entries, newest first (by first arrival), filtered by status, kind, task id,
         stage and source."""
         clauses: list[str] = []
-        params: list[Any] = []
+        params: list[Any] = [time.time()]
         if status is not None:
-            clauses.append("status = ?")
-            params.append(DeliveryStatus(status).value)
+            wanted = DeliveryStatus(status).value
+            clauses.append(_STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
+            if wanted not in _STATUS_CLAUSES:
+                params.append(wanted)
         if kind is not None:
-            clauses.append("kind = ?")
+            clauses.append(f"kind = ?{len(params) + 1}")
             params.append(kind)
         if task_id is not None:
-            clauses.append("key > ? AND key < ? AND task_id = ?")
+            n = len(params)
+            clauses.append(f"key > ?{n + 1} AND key < ?{n + 2} AND task_id = ?{n + 3}")
             params.extend((f"{task_id}:", f"{task_id};", task_id))
         if stage is not None:
-            clauses.append("stage = ?")
+            clauses.append(f"stage = ?{len(params) + 1}")
             params.append(stage)
         if source is not None:
-            clauses.append("COALESCE(json_extract(meta, '$.source'), 'callback') = ?")
+            clauses.append(
+                f"COALESCE(json_extract(meta, '$.source'), 'callback') = ?{len(params) + 1}"
+            )
             params.append(source)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         params.extend((int(limit), max(0, int(offset))))
-        with self._shared_lock:
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
-                    "ORDER BY id DESC LIMIT ? OFFSET ?",
-                    params,
-                )
-                .fetchall()
-            )
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
+                f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}",
+                params,
+            ).fetchall()
         return [_delivery(row) for row in rows]
 
     def count_by_status(self) -> dict[str, int]:
-        """How many kept deliveries are in each status."""
-        with self._shared_lock:
-            rows = (
-                self._connection()
-                .execute("SELECT status, COUNT(*) FROM suno_hooks_deliveries GROUP BY status")
-                .fetchall()
-            )
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' "
+                "ELSE status END AS shown, COUNT(*) FROM suno_hooks_deliveries GROUP BY shown",
+                (time.time(),),
+            ).fetchall()
         return {str(status): int(count) for status, count in rows}
 
     def purge(self, older_than: float | None = None) -> int:
@@ -394,19 +399,15 @@ class SQLiteStore:
         return await asyncio.to_thread(self.bind_token, token_id, task_id, ttl)
 
     def _sweep_guard(self, now: float) -> None:
-        with self._shared_lock:
-            self._connection().execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+        with self._connection() as conn:
+            conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
 
     def close(self) -> None:
-        """Close the connections this process opened; the store must not be used afterwards."""
-        pid = os.getpid()
-        with self._registry_lock:
-            mine = [conn for owner, conn in self._opened if owner == pid]
-            self._opened = [(owner, conn) for owner, conn in self._opened if owner != pid]
-        for conn in mine:
-            conn.close()
-        self._shared = None
-        self._local = threading.local()
+        """Close the pooled connections; the store must not be used afterwards."""
+        self.pool.close()
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
 
     # -- asyncio: the same operations on a worker thread ----------------------------------------
 

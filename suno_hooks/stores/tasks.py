@@ -8,7 +8,10 @@ once; a poller that dies simply lets the lease run out.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -16,10 +19,16 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = [
     "TASK_LISTINGS",
     "AsyncTaskStore",
+    "AsyncTasksFromSync",
     "ExpectedTask",
     "TaskState",
     "TaskStore",
+    "asettle_expected",
+    "settle_expected",
+    "task_from_row",
 ]
+
+logger = logging.getLogger("suno_hooks")
 
 
 class TaskState(str, enum.Enum):
@@ -100,7 +109,8 @@ class TaskStore(Protocol):
         ...
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
-        """Mark a pending (or lost) task settled by `by`; True when this call settled it."""
+        """Mark a pending task settled by `by`; True when this call settled it (a lost task
+        stays lost: the result that arrives late is still dispatched)."""
         ...
 
     def claim_due(
@@ -174,6 +184,23 @@ class AsyncTaskStore(Protocol):
         ...
 
 
+def task_from_row(row: tuple[Any, ...]) -> ExpectedTask:
+    """An `ExpectedTask` from the nine columns the SQL stores keep, in field order (`context`
+    as JSON text or already decoded)."""
+    task_id, feature, context, submitted, next_poll, polls, state, settled_by, updated = row
+    return ExpectedTask(
+        task_id=task_id,
+        feature=feature,
+        context=json.loads(context) if isinstance(context, str) and context else context or None,
+        submitted_at=float(submitted),
+        next_poll_at=float(next_poll),
+        polls=int(polls),
+        state=TaskState(state),
+        settled_by=settled_by,
+        updated_at=float(updated),
+    )
+
+
 def listing(state: TaskState | str | None) -> str | None:
     """Check a `tasks(state=...)` argument; the listing name, or None for every task."""
     if state is None:
@@ -182,3 +209,78 @@ def listing(state: TaskState | str | None) -> str | None:
     if name not in TASK_LISTINGS:
         raise ValueError(f"state must be one of {', '.join(TASK_LISTINGS)}; got {state!r}.")
     return name
+
+
+class AsyncTasksFromSync:
+    """The `AsyncTaskStore` methods for a store whose task operations are synchronous: each
+    runs through `_run_task_op`, which a store overrides to pick a worker thread (SQLite),
+    Django's database thread, or a direct call (memory)."""
+
+    async def _run_task_op(self, operation: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(operation, *args, **kwargs)
+
+    async def aexpect(self, task: ExpectedTask) -> bool:
+        """`expect` off the event loop."""
+        return bool(await self._run_task_op(self.expect, task))  # type: ignore[attr-defined]
+
+    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+        """`settle` off the event loop."""
+        return bool(await self._run_task_op(self.settle, task_id, by=by))  # type: ignore[attr-defined]
+
+    async def aclaim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`claim_due` off the event loop."""
+        claimed: list[ExpectedTask] = await self._run_task_op(
+            self.claim_due,  # type: ignore[attr-defined]
+            limit=limit,
+            lease=lease,
+            now=now,
+        )
+        return claimed
+
+    async def areschedule(self, task_id: str, *, at: float) -> bool:
+        """`reschedule` off the event loop."""
+        return bool(await self._run_task_op(self.reschedule, task_id, at=at))  # type: ignore[attr-defined]
+
+    async def amark_lost(self, task_id: str) -> bool:
+        """`mark_lost` off the event loop."""
+        return bool(await self._run_task_op(self.mark_lost, task_id))  # type: ignore[attr-defined]
+
+    async def aget_task(self, task_id: str) -> ExpectedTask | None:
+        """`get_task` off the event loop."""
+        found: ExpectedTask | None = await self._run_task_op(self.get_task, task_id)  # type: ignore[attr-defined]
+        return found
+
+    async def atasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`tasks` off the event loop."""
+        found: list[ExpectedTask] = await self._run_task_op(
+            self.tasks,  # type: ignore[attr-defined]
+            state=state,
+            limit=limit,
+            now=now,
+        )
+        return found
+
+
+def settle_expected(store: object, task_id: str, source: str) -> None:
+    """Settle the expected task of a terminal delivery, when the store keeps expected tasks;
+    a failure is logged, never raised (the delivery itself is already recorded)."""
+    if isinstance(store, TaskStore):
+        try:
+            store.settle(task_id, by=source)
+        except Exception:
+            logger.exception("suno-hooks: could not settle the expected task %s", task_id)
+
+
+async def asettle_expected(store: object, task_id: str, source: str) -> None:
+    """`settle_expected` without blocking the event loop."""
+    try:
+        if isinstance(store, AsyncTaskStore):
+            await store.asettle(task_id, by=source)
+        elif isinstance(store, TaskStore):
+            await asyncio.to_thread(store.settle, task_id, by=source)
+    except Exception:
+        logger.exception("suno-hooks: could not settle the expected task %s", task_id)

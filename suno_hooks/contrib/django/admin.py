@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, re_path
 from django.utils.html import format_html
@@ -16,7 +17,7 @@ from ...stores.base import DeliveryStatus
 from .conf import get_receiver
 from .inbox import event_players, inbox_view
 from .models import Delivery
-from .store import store_delivery
+from .store import status_filter, store_delivery
 
 __all__ = ["DeliveryAdmin", "pretty_json"]
 
@@ -106,12 +107,16 @@ class DeliveryAdmin(_ModelAdmin):
         """The context carried by the callback URL's token."""
         return format_html(_PRE, pretty_json(obj.context))
 
-    @admin.action(description="Replay the selected failed deliveries", permissions=["replay"])
+    @admin.action(
+        description="Replay the selected failed or abandoned deliveries", permissions=["replay"]
+    )
     def replay_deliveries(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        """Run the receivers again for each selected failed delivery (others are skipped)."""
-        keys = list(
-            queryset.filter(status=DeliveryStatus.FAILED.value).values_list("key", flat=True)
+        """Run the receivers again for each selected failed or abandoned delivery (still
+        `processing` after its lease ended); others are skipped."""
+        replayable = Q(status=DeliveryStatus.FAILED.value) | status_filter(
+            DeliveryStatus.ABANDONED, time.time()
         )
+        keys = list(queryset.filter(replayable).values_list("key", flat=True))
         skipped = queryset.count() - len(keys)
         receiver = get_receiver()
         missing = 0
@@ -128,7 +133,9 @@ class DeliveryAdmin(_ModelAdmin):
                 request, f"{still_failed} failed again; see their error.", messages.WARNING
             )
         if skipped:
-            self.message_user(request, f"Skipped {skipped} that had not failed.", messages.INFO)
+            self.message_user(
+                request, f"Skipped {skipped} that were neither failed nor abandoned.", messages.INFO
+            )
         if missing:
             self.message_user(
                 request,

@@ -19,7 +19,13 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.dispatch import Signal
 
-from ...dispatch import BlinkerDispatcher, Dispatcher, Guard, describe_failure
+from ...dispatch import (
+    BlinkerDispatcher,
+    Dispatcher,
+    Guard,
+    describe_failure,
+    reaches_a_receiver,
+)
 from ...events import Event
 from . import signals
 
@@ -60,6 +66,12 @@ class DjangoDispatcher:
         """The transaction one sync receiver runs in: `atomic` on `using` (a savepoint when
         the caller is already inside one)."""
         return transaction.atomic(using=self.using)
+
+    def receives(self, sender: Any, event: Event) -> bool:
+        """True when a Django or (through `also`) a blinker receiver would get the event."""
+        if any(signal.has_listeners(sender) for signal in _signals_for(event)):
+            return True
+        return self.also is not None and reaches_a_receiver(self.also, sender, event)
 
     def send(self, sender: Any, event: Event) -> list[str]:
         """Call every receiver (async ones through `async_to_sync`); collect their failures."""

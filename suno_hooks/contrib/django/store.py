@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
+from django.db.models import Q
 
 from ...stores.base import (
     DEFAULT_RETENTION,
@@ -30,8 +31,9 @@ from ...stores.base import (
 )
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
+from .tasks import DjangoTasks
 
-__all__ = ["DjangoStore", "store_delivery"]
+__all__ = ["DjangoStore", "status_filter", "store_delivery"]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -79,8 +81,13 @@ def _stored_headers(delivery: Delivery) -> dict[str, str]:
     return {**delivery.headers, _SOURCE_KEY: delivery.source}
 
 
-def store_delivery(row: DeliveryRow) -> Delivery:
-    """The store's `Delivery` of an ORM row."""
+def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
+    """The store's `Delivery` of an ORM row; `processing` past its lease at `now` (default:
+    this host's clock) is reported `abandoned`."""
+    status = DeliveryStatus(row.status)
+    moment = time.time() if now is None else now
+    if status is DeliveryStatus.PROCESSING and not _lease_live(row, moment):
+        status = DeliveryStatus.ABANDONED
     headers = dict(row.headers or {})
     source = headers.pop(_SOURCE_KEY, None) or "callback"
     return Delivery(
@@ -95,14 +102,14 @@ def store_delivery(row: DeliveryRow) -> Delivery:
         peer=row.peer,
         received_at=row.received_at.timestamp(),
         updated_at=row.updated_at.timestamp(),
-        status=DeliveryStatus(row.status),
+        status=status,
         attempts=row.attempts,
         error=row.error,
         source=source,
     )
 
 
-class DjangoStore:
+class DjangoStore(DjangoTasks):
     """The Store protocol (sync and async) on Django models; `using` picks the database alias."""
 
     def __init__(self, *, using: str = "default", retention: float = DEFAULT_RETENTION) -> None:
@@ -162,7 +169,7 @@ class DjangoStore:
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
-        return None if row is None else store_delivery(row)
+        return None if row is None else store_delivery(row, _database_now(self.using))
 
     def deliveries(
         self,
@@ -176,9 +183,10 @@ class DjangoStore:
         offset: int = 0,
     ) -> list[Delivery]:
         """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
+        now = _database_now(self.using)
         rows = DeliveryRow.objects.using(self.using).order_by("-received_at", "-id")
         if status is not None:
-            rows = rows.filter(status=DeliveryStatus(status).value)
+            rows = rows.filter(status_filter(DeliveryStatus(status), now))
         if kind is not None:
             rows = rows.filter(kind=kind)
         if task_id is not None:
@@ -187,16 +195,25 @@ class DjangoStore:
             rows = rows.filter(stage=stage)
         offset = max(0, int(offset))
         if source is None:
-            return [store_delivery(row) for row in rows[offset : offset + limit]]
-        matching = (d for d in map(store_delivery, rows.iterator()) if delivery_source(d) == source)
+            return [store_delivery(row, now) for row in rows[offset : offset + limit]]
+        shown = (store_delivery(row, now) for row in rows.iterator())
+        matching = (d for d in shown if delivery_source(d) == source)
         return list(itertools.islice(matching, offset, offset + limit))
 
     def count_by_status(self) -> dict[str, int]:
-        """How many kept deliveries are in each status."""
-        rows = (
-            DeliveryRow.objects.using(self.using).values_list("status").annotate(models.Count("id"))
-        )
-        return {str(status): int(count) for status, count in rows.order_by()}
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        rows = DeliveryRow.objects.using(self.using)
+        now = _database_now(self.using)
+        counts = {
+            str(status): int(count)
+            for status, count in rows.values_list("status").annotate(models.Count("id")).order_by()
+        }
+        processing = counts.pop(_PROCESSING, 0)
+        abandoned = rows.filter(status_filter(DeliveryStatus.ABANDONED, now)).count()
+        for status, count in ((_PROCESSING, processing - abandoned), ("abandoned", abandoned)):
+            if count:
+                counts[status] = count
+        return counts
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget deliveries and terminal tasks older than `older_than` (default: now −
@@ -347,6 +364,15 @@ class DjangoStore:
             setattr(row, name, value)
         row.save()
         return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
+
+
+def status_filter(status: DeliveryStatus, now: float) -> Q:
+    """The rows a listing by `status` shows: `processing` splits on whether the lease runs."""
+    if status not in (DeliveryStatus.PROCESSING, DeliveryStatus.ABANDONED):
+        return Q(status=status.value)
+    ended = Q(lease_expires__lte=now) | Q(lease_expires__isnull=True, lease_until__lte=_moment(now))
+    processing = Q(status=_PROCESSING)
+    return processing & ended if status is DeliveryStatus.ABANDONED else processing & ~ended
 
 
 def _lease_live(row: DeliveryRow, now: float) -> bool:

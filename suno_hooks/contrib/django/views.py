@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ...inbound import InboundRequest, content_length
 from ...outcome import Outcome
-from ...wsgi import inbound_request_with_body
+from ...wsgi import inbound_request_with_body, read_wsgi_body
 from .conf import get_receiver
 from .dispatcher import DjangoDispatcher
 
@@ -19,8 +19,13 @@ __all__ = ["async_callback", "callback", "read_body", "to_inbound_request", "to_
 
 
 def read_body(request: HttpRequest, max_body: int) -> tuple[bytes, bool]:
-    """Read at most `max_body` bytes of the body; the flag says it was longer (nothing kept)."""
+    """Read at most `max_body` bytes of the body; the flag says it was longer (nothing kept).
+
+    Under WSGI a chunked body has no Content-Length, and Django then reads nothing: such a body
+    is read from the server's own terminated stream, as the plain WSGI adapter does."""
     length = content_length(request.META.get("CONTENT_LENGTH"))
+    if length is None and request.META.get("wsgi.input_terminated"):
+        return read_wsgi_body(request.META, max_body)
     if length is not None and length > max_body:
         return b"", True
     body = request.read(max_body + 1)
@@ -36,7 +41,12 @@ def to_inbound_request(
     `request.META` has the WSGI environ's shape under WSGI and ASGI alike."""
     method = request.method or "GET"
     body, too_large = read_body(request, max_body) if method == "POST" else (b"", False)
-    return inbound_request_with_body(request.META, body, too_large, feature)
+    inbound = inbound_request_with_body(request.META, body, too_large, feature)
+    scope = getattr(request, "scope", None)
+    if scope is not None:
+        # Django upper-cases the method; the table answers `post` with 405 on every adapter.
+        inbound.method = scope.get("method", method)
+    return inbound
 
 
 def to_response(outcome: Outcome) -> HttpResponse:

@@ -15,4 +15,18 @@ class Migration(migrations.Migration):
             name="lease_expires",
             field=models.FloatField(blank=True, null=True),
         ),
+        migrations.AlterField(
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("processing", "processing"),
+                    ("done", "done"),
+                    ("failed", "failed"),
+                    ("abandoned", "abandoned"),
+                ],
+                db_index=True,
+                max_length=16,
+            ),
+        ),
     ]

@@ -1,4 +1,5 @@
-"""`manage.py suno_hooks list|replay`: read the inbox and re-run failed deliveries."""
+"""`manage.py suno_hooks list|replay|reconcile|tasks`: read the inbox, re-run failed
+deliveries, poll late tasks and list the expected ones."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from .....outcome import Outcome
 from .....stores.base import DeliveryStatus
 from ...conf import get_receiver
+from ..task_actions import TASK_ACTIONS, add_task_actions, run_task_action
 
 
 def _when(timestamp: float) -> str:
@@ -34,9 +36,12 @@ class Command(BaseCommand):
         replay.add_argument("key", nargs="?", help="The delivery's key (task_id:stage).")
         replay.add_argument("--failed", action="store_true", help="Every failed delivery.")
         replay.add_argument("--limit", type=int, default=100)
+        add_task_actions(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["action"] == "list":
+        if options["action"] in TASK_ACTIONS:
+            run_task_action(self, options)
+        elif options["action"] == "list":
             self._list(options)
         else:
             self._replay(options)

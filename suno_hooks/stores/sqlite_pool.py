@@ -1,0 +1,76 @@
+"""A small pool of SQLite connections that outlive no failure and no thread.
+
+A connection is borrowed for one operation and handed back, so a server that starts a thread
+per request keeps at most `size` idle connections open. A connection that raised a database
+error is closed, not handed back: one opened while the file was read-only (or that saw any
+other fault) never keeps answering for a cause that has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+
+__all__ = ["ConnectionPool"]
+
+
+class ConnectionPool:
+    """Idle connections for one database file, at most `size` kept; safe across forks."""
+
+    def __init__(self, opener: Callable[[], sqlite3.Connection], *, size: int = 8) -> None:
+        self._opener = opener
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self.opened = 0
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation; replaced if the operation raised a database error."""
+        conn = self._take()
+        try:
+            yield conn
+        except sqlite3.Error:
+            conn.close()
+            raise
+        except BaseException:
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+
+    def idle(self) -> int:
+        """How many connections wait in the pool."""
+        return len(self._idle)
+
+    def close(self) -> None:
+        """Close every idle connection; borrowed ones are closed when handed back."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self.size = 0
+        for conn in idle:
+            conn.close()
+
+    def _take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._pid != os.getpid():
+                # A connection must not cross a fork: the child forgets the parent's.
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        conn = self._opener()
+        self.opened += 1
+        return conn
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.close()
+            return
+        with self._lock:
+            if len(self._idle) < self.size and self._pid == os.getpid():
+                self._idle.append(conn)
+                return
+        conn.close()
