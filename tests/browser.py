@@ -98,12 +98,21 @@ def asgi_server(app: Any) -> Iterator[str]:
 
 def follow(browser: WebDriver, element: Any) -> None:
     """Click a link or submit button and wait until the browser has loaded the next page."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
+
+    def left(_: WebDriver) -> bool:
+        # Chromium reports a replaced document as stale, or as a node of no document.
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
     element.click()
     wait = WebDriverWait(browser, 15)
-    wait.until(expected_conditions.staleness_of(page))
+    wait.until(left)
     wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
