@@ -5,6 +5,7 @@ everywhere it is exposed."""
 from __future__ import annotations
 
 import base64
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -85,7 +86,9 @@ def test_flask_inbox_behind_the_apps_check_replays_in_the_browser(browser: WebDr
 def test_flask_inbox_with_basic_auth_from_config():
     receiver = Receiver(store=MemoryStore(), require="none")
     app = flask_app(receiver, SUNO_HOOKS_INBOX=True, SUNO_HOOKS_INBOX_AUTH="ops:pw")
-    SunoHooks(app, receiver=receiver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the inbox keys are known config keys
+        SunoHooks(app, receiver=receiver)
     client = app.test_client()
     refused = client.get("/suno/inbox/")
     assert refused.status_code == 401
