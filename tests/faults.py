@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 from collections import Counter
@@ -279,3 +280,18 @@ def answers(sent: list[Sent]) -> Counter[str]:
 def dumps(sent: list[Sent]) -> str:
     """The tries of every callback, for an assertion message."""
     return json.dumps({s.key: [t.__dict__ for t in s.tries] for s in sent}, default=str)[:3000]
+
+
+def raw_request(url: str, method: str, body: bytes = b"") -> tuple[int, bytes]:
+    """Send `method` byte for byte (httpx would upper-case it); the status and the body."""
+    host, rest = url.removeprefix("http://").split(":", 1)
+    port, path = rest.split("/", 1)
+    head = f"{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    status_line, _, rest_of_reply = reply.partition(b"\r\n")
+    return int(status_line.split()[1]), rest_of_reply.partition(b"\r\n\r\n")[2]

@@ -6,7 +6,6 @@ time, no other callback run twice."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from .faults import (
     dumps,
     fault_env,
     fault_server,
+    raw_request,
     tally,
 )
 
@@ -57,21 +57,6 @@ def sqlite_site(
     )
     with fault_server("gunicorn", "tests.fault_app:wsgi", env) as server:
         yield server, pause, path
-
-
-def raw_request(url: str, method: str, body: bytes = b"") -> tuple[int, bytes]:
-    """Send `method` byte for byte (httpx would upper-case it); the status and the body."""
-    host, rest = url.removeprefix("http://").split(":", 1)
-    port, path = rest.split("/", 1)
-    head = f"{method} /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-    head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(head.encode() + body)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    status_line, _, rest_of_reply = reply.partition(b"\r\n")
-    return int(status_line.split()[1]), rest_of_reply.partition(b"\r\n\r\n")[2]
 
 
 def test_flask_under_gunicorn_answers_odd_methods_with_the_json_405(flask_site: FaultServer):
