@@ -131,7 +131,8 @@ class KieSender:
     tries with doubling backoff while the answer is not 2xx or does not come in time.
 
     `after_try(sent, try)` runs after each try, before the backoff: a test drives its fault
-    from there (end a spell once every callback was refused, release a lock, ...)."""
+    from there (end a spell once every callback was refused, release a lock, ...). With
+    `chunk_size`, bodies go out chunked (no Content-Length)."""
 
     def __init__(
         self,
@@ -140,8 +141,10 @@ class KieSender:
         hmac_key: str = HMAC_KEY,
         timing: Timing = KIE_TIMING,
         after_try: AfterTry | None = None,
+        chunk_size: int | None = None,
     ) -> None:
         self.url = url
+        self.chunk_size = chunk_size
         self.hmac_key = hmac_key
         self.timing = timing
         self.after_try = after_try
@@ -180,7 +183,8 @@ class KieSender:
     def _post(self, raw: bytes) -> Try:
         try:
             headers = sign_headers(raw, self.hmac_key)
-            reply = self._client.post(self.url, content=raw, headers=headers)
+            content = raw if self.chunk_size is None else chunks(raw, self.chunk_size)
+            reply = self._client.post(self.url, content=content, headers=headers)
         except httpx.TimeoutException:
             return Try(None, error="timeout")
         except httpx.HTTPError as exc:
@@ -190,6 +194,12 @@ class KieSender:
         except ValueError:
             answer = reply.text[:200]
         return Try(reply.status_code, answer, reply.headers.get("retry-after"))
+
+
+def chunks(data: bytes, size: int) -> Iterator[bytes]:
+    """`data` in pieces of `size` bytes: httpx sends an iterator chunked."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
 
 
 def callbacks(prefix: str, count: int, stage: str = "complete") -> list[dict[str, Any]]:
