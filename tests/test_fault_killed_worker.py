@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -77,63 +77,61 @@ def wait_abandoned(store: SQLiteStore, key: str) -> None:
     pytest.fail(f"{key} was never listed as abandoned")
 
 
-def check_killed(sent: list[Sent], store: SQLiteStore, log: Any) -> str:
-    """The held callback got no answer, then `in_progress` until the sender gave up; the
-    others landed; the held one is abandoned. Its key."""
+@contextmanager
+def abandoned_by_a_killed_worker(
+    site: tuple[FaultServer, Pause, str], name: str
+) -> Iterator[tuple[str, SQLiteStore]]:
+    """Kill a worker mid-handler (`kill_a_worker_mid_handler`) and check what the sender and
+    the store saw: the held callback got no answer, then `in_progress` until the sender gave
+    up; the others landed; the held one is listed abandoned. Yields its key and the store for
+    the test to recover it; afterwards checks it is done on its second attempt and every
+    callback ran exactly once."""
+    server, _, url = site
+    sent = kill_a_worker_mid_handler(site, name)
     held, others = sent[0], sent[1:]
     assert not held.acknowledged, dumps(sent)
     assert held.tries[0].status is None  # the connection died with the worker
     assert [t.status for t in held.tries[1:]] == [409, 409], dumps(sent)
     assert [s.statuses for s in others] == [[200]] * len(others), dumps(sent)
-    wait_abandoned(store, held.key)
-    assert held.key in [d.key for d in store.deliveries(status="abandoned")]
-    assert tally(log, [s.key for s in sent]).lost == [held.key]
-    return held.key
+    store = SQLiteStore(url.removeprefix("sqlite:///"))
+    try:
+        wait_abandoned(store, held.key)
+        assert held.key in [d.key for d in store.deliveries(status="abandoned")]
+        assert tally(server.log, [s.key for s in sent]).lost == [held.key]
+        yield held.key, store
+        kept = store.get(held.key)
+        assert kept is not None and kept.status is DeliveryStatus.DONE and kept.attempts == 2
+    finally:
+        store.close()
+    counts = tally(server.log, [s.key for s in sent]).counts()
+    assert counts == {"dispatched": len(sent), "lost": 0, "doubled": 0}
 
 
 def test_replay_failed_recovers_a_killed_workers_delivery_once(
     site: tuple[FaultServer, Pause, str],
 ):
-    server, _, url = site
-    sent = kill_a_worker_mid_handler(site, "replay")
-    store = SQLiteStore(url.removeprefix("sqlite:///"))
-    try:
-        key = check_killed(sent, store, server.log)
+    server = site[0]
 
-        def record(sender: Any, event: Event, **extra: Any) -> None:
-            server.log.record(event.dedupe_key)
+    def record(sender: Any, event: Event, **extra: Any) -> None:
+        server.log.record(event.dedupe_key)
 
+    with abandoned_by_a_killed_worker(site, "replay") as (key, store):
         receiver = Receiver(store=store, lease=LEASE)
         with callback_received.connected_to(record):
             outcomes = receiver.replay_failed()
             assert receiver.replay_failed() == {}
         assert {k: o.body for k, o in outcomes.items()} == {key: {"status": "received"}}
-        kept = store.get(key)
-        assert kept is not None and kept.status is DeliveryStatus.DONE and kept.attempts == 2
-    finally:
-        store.close()
-    counts = tally(server.log, [s.key for s in sent]).counts()
-    assert counts == {"dispatched": len(sent), "lost": 0, "doubled": 0}
 
 
 def test_the_replay_command_recovers_a_killed_workers_delivery_once(
-    site: tuple[FaultServer, Pause, str], tmp_path: Path
+    site: tuple[FaultServer, Pause, str],
 ):
     server, _, url = site
-    sent = kill_a_worker_mid_handler(site, "cli")
-    store = SQLiteStore(url.removeprefix("sqlite:///"))
-    try:
-        key = check_killed(sent, store, server.log)
-        env = fault_env(server.log.path.parent, url)
-        result = run_cli("replay", "--store", url, "--handlers", "tests.fault_handlers", env=env)
+    env = fault_env(server.log.path.parent, url)
+    replay = ["replay", "--store", url, "--handlers", "tests.fault_handlers"]
+    with abandoned_by_a_killed_worker(site, "cli") as (key, _):
+        result = run_cli(*replay, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"{key}  200 received" in result.stdout
         assert "replayed 1: 1 ok, 0 failed" in result.stdout
-        again = run_cli("replay", "--store", url, "--handlers", "tests.fault_handlers", env=env)
-        assert "nothing to replay" in again.stdout
-        kept = store.get(key)
-        assert kept is not None and kept.status is DeliveryStatus.DONE and kept.attempts == 2
-    finally:
-        store.close()
-    counts = tally(server.log, [s.key for s in sent]).counts()
-    assert counts == {"dispatched": len(sent), "lost": 0, "doubled": 0}
+        assert "nothing to replay" in run_cli(*replay, env=env).stdout
