@@ -102,11 +102,12 @@ def django_store_factory() -> StoreFactory:
     """`DjangoStore`s on the test database (SQLite): `mark_django_stores` gives each test that
     uses one a transactional database."""
     from suno_hooks.contrib.django.models import Delivery as DeliveryRow
+    from suno_hooks.contrib.django.models import ExpectedTask as ExpectedTaskRow
     from suno_hooks.contrib.django.models import SeenSignature, TerminalTask, TokenBinding
     from suno_hooks.contrib.django.store import DjangoStore
 
     # Rows another test wrote outside a test transaction would leak into this one.
-    for model in (DeliveryRow, SeenSignature, TerminalTask, TokenBinding):
+    for model in (DeliveryRow, SeenSignature, TerminalTask, TokenBinding, ExpectedTaskRow):
         model.objects.all().delete()
 
     return lambda **options: DjangoStore(**options)

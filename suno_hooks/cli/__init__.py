@@ -8,6 +8,7 @@ from .inbox import events, replay
 from .sandbox import sandbox as sandbox_command
 from .sender import check, send
 from .serve import serve
+from .tasks import reconcile, tasks
 from .urls import url
 
 __all__ = ["cli", "main"]
@@ -26,6 +27,8 @@ def cli() -> None:
 for command in (serve, send, events, replay, url, check):
     cli.add_command(command)
 cli.add_command(sandbox_command)
+cli.add_command(reconcile)
+cli.add_command(tasks)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from .base import (
 )
 from .bindings import AsyncBindsTokens, BindsTokens
 from .memory import MemoryStore
+from .tasks import AsyncTaskStore, ExpectedTask, TaskState, TaskStore
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -32,11 +33,13 @@ __all__ = [
     "REPLAYABLE",
     "AsyncBindsTokens",
     "AsyncStore",
+    "AsyncTaskStore",
     "BindsTokens",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
+    "ExpectedTask",
     "KnowsDone",
     "MemoryStore",
     "PostgresStore",
@@ -44,6 +47,8 @@ __all__ = [
     "ReplayCheck",
     "SQLiteStore",
     "Store",
+    "TaskState",
+    "TaskStore",
     "store_from_url",
 ]
 

@@ -19,6 +19,7 @@ from .base import (
     DeliveryStatus,
     ReplayCheck,
 )
+from .memory_tasks import MemoryTasks
 
 __all__ = ["MemoryStore"]
 
@@ -35,7 +36,7 @@ _SPARE_LIVE = 4
 _Lease = tuple[float, str]
 
 
-class MemoryStore:
+class MemoryStore(MemoryTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
     Each remembered key costs one small entry: `0` once done, `-attempts` when failed, or
@@ -141,7 +142,7 @@ class MemoryStore:
         keys.popitem(last=False)
         if self.evicted_live == 1:
             logger.warning(
-                "suno-hooks: the memory store evicted a live lease (max_keys=%d is too small "
+                "the memory store evicted a live lease (max_keys=%d is too small "
                 "for the deliveries in progress); counted in evicted_live",
                 self.max_keys,
             )

@@ -22,6 +22,7 @@ from .base import (
 )
 from .pgpool import IdleConnections, discard
 from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
+from .postgres_tasks import PostgresTasks
 from .records import delivery_from_columns as _delivery
 from .records import redacted_url as _redacted
 
@@ -89,7 +90,7 @@ def _text(value: str) -> str:
     return value
 
 
-class PostgresStore:
+class PostgresStore(PostgresTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in PostgreSQL.
 
     A claim is one call of a server-side function (one round trip) that locks the rows it

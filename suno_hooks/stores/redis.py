@@ -26,6 +26,7 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_row
+from .redis_tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -153,7 +154,7 @@ class _AsyncLink:
         self.extend = client.register_script(_EXTEND_LUA)
 
 
-class RedisStore:
+class RedisStore(RedisTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check

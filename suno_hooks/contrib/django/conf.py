@@ -46,7 +46,7 @@ RECEIVER_OPTIONS: dict[str, str] = {
 }
 """Each setting key that configures the receiver, with the `Receiver` keyword it becomes."""
 
-SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC")
+SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC", "API_KEY", "API_BASE_URL")
 """Every key `SUNO_HOOKS` may hold."""
 
 _lock = threading.Lock()

@@ -6,8 +6,9 @@ from __future__ import annotations
 from django.db import models
 
 from ...stores.base import DeliveryStatus
+from ...stores.tasks import TaskState
 
-__all__ = ["Delivery", "SeenSignature", "TerminalTask"]
+__all__ = ["Delivery", "ExpectedTask", "SeenSignature", "TerminalTask"]
 
 
 class Delivery(models.Model):
@@ -62,6 +63,31 @@ class SeenSignature(models.Model):
 
     def __str__(self) -> str:
         return self.signature_key
+
+
+class ExpectedTask(models.Model):
+    """A task submitted to the Suno API whose result is awaited (DESIGN §11): pending until a
+    terminal callback or a poll settles it, or lost when the reconciler gives up."""
+
+    STATE_CHOICES = [(state.value, state.value) for state in TaskState]
+
+    task_id = models.CharField(max_length=128, primary_key=True)
+    feature = models.CharField(max_length=100)
+    context = models.JSONField(null=True, blank=True)
+    submitted_at = models.DateTimeField(db_index=True)
+    next_poll_at = models.DateTimeField()
+    polls = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default="pending")
+    settled_by = models.CharField(max_length=16, null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "expected task"
+        ordering = ("-submitted_at",)
+        indexes = [models.Index(fields=["state", "next_poll_at"], name="suno_hooks_task_due")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} ({self.state})"
 
 
 class TokenBinding(models.Model):

@@ -29,6 +29,7 @@ from ...stores.base import (
 )
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
+from .tasks import DjangoTasks
 
 __all__ = ["DjangoStore", "status_filter"]
 
@@ -103,7 +104,7 @@ def _to_delivery(row: DeliveryRow, now: float) -> Delivery:
     )
 
 
-class DjangoStore:
+class DjangoStore(DjangoTasks):
     """The Store protocol (sync and async) on Django models; `using` picks the database alias."""
 
     def __init__(self, *, using: str = "default", retention: float = DEFAULT_RETENTION) -> None:

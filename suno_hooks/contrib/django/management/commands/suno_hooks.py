@@ -1,16 +1,18 @@
-"""`manage.py suno_hooks list|replay`: read the inbox and re-run failed deliveries."""
+"""`manage.py suno_hooks list|replay|reconcile|tasks`: read the inbox, re-run failed
+deliveries, poll late tasks and list the expected ones."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from .....listing import write_json_lines
 from .....outcome import Outcome
 from .....stores.base import DeliveryStatus
 from ...conf import get_receiver
+from ..task_actions import TASK_ACTIONS, add_task_actions, run_task_action
 
 
 def _when(timestamp: float) -> str:
@@ -29,14 +31,19 @@ class Command(BaseCommand):
         listing.add_argument("--kind", help="music, lyrics, wav, stems, …")
         listing.add_argument("--task", help="Only this task id.")
         listing.add_argument("--limit", type=int, default=50)
-        listing.add_argument("--json", action="store_true", help="Print a JSON array.")
+        listing.add_argument(
+            "--json", action="store_true", help="One JSON object per line, with the body."
+        )
         replay = actions.add_parser("replay", help="Run the receivers again for deliveries.")
         replay.add_argument("key", nargs="?", help="The delivery's key (task_id:stage).")
         replay.add_argument("--failed", action="store_true", help="Every failed delivery.")
         replay.add_argument("--limit", type=int, default=100)
+        add_task_actions(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["action"] == "list":
+        if options["action"] in TASK_ACTIONS:
+            run_task_action(self, options)
+        elif options["action"] == "list":
             self._list(options)
         else:
             self._replay(options)
@@ -49,7 +56,7 @@ class Command(BaseCommand):
             limit=options["limit"],
         )
         if options["json"]:
-            self.stdout.write(json.dumps([d.to_dict() for d in found], ensure_ascii=False))
+            write_json_lines(found, self.stdout.write)
             return
         if not found:
             self.stdout.write("No deliveries.")

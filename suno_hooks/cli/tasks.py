@@ -1,0 +1,153 @@
+"""`suno-hooks reconcile` and `suno-hooks tasks`: poll late tasks, list the expected ones."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import ConfigurationError
+from ..receiver import Receiver
+from ..reconcile import Reconciler
+from ..stores.tasks import TASK_LISTINGS, ExpectedTask, TaskStore
+from .inbox import columns, inbox_receiver, when
+from .options import build_receiver, import_handlers, store_option
+
+__all__ = ["reconcile", "start_reconciler", "tasks"]
+
+log = logging.getLogger("suno_hooks.reconcile")
+F = TypeVar("F", bound=Callable[..., Any])
+API_KEY_ENV = "SUNO_API_KEY"
+BASE_URL_ENV = "SUNO_API_BASE_URL"
+
+
+def make_reconciler(
+    receiver: Receiver, api_key: str | None, base_url: str | None, **options: Any
+) -> Reconciler:
+    """A reconciler over `receiver` with a client of the API at `base_url`; clean errors."""
+    from ..client import DEFAULT_BASE_URL, SunoClient
+
+    if not api_key:
+        raise click.UsageError(f"Polling needs the Suno API key: --api-key or ${API_KEY_ENV}.")
+    client = SunoClient(api_key, base_url=base_url or DEFAULT_BASE_URL, receiver=receiver)
+    try:
+        return Reconciler(receiver, client, **options)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def start_reconciler(receiver: Receiver, *, every: float = 30.0) -> Callable[[], None]:
+    """Run a reconciler in a background thread with the key and API URL from the environment
+    (`SUNO_API_KEY`, `SUNO_API_BASE_URL`); returns the function that stops it. It polls each
+    task when its stored schedule says so (the client's `poll_after`, 600 s by default)."""
+    reconciler = make_reconciler(
+        receiver, os.environ.get(API_KEY_ENV), os.environ.get(BASE_URL_ENV), every=every, after=0
+    )
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                log.info("reconcile: %s", reconciler.run_once().summary())
+            except Exception:
+                log.exception("a reconcile run failed")
+            stop.wait(reconciler.every)
+
+    thread = threading.Thread(target=run, name="suno-hooks-reconcile", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(30)
+
+    return halt
+
+
+@click.command()
+@store_option
+@click.option("--api-key", envvar=API_KEY_ENV, help=f"Suno API key. Default: ${API_KEY_ENV}.")
+@click.option("--base-url", envvar=BASE_URL_ENV, help="API base URL (default https://api.kie.ai).")
+@click.option("--once", is_flag=True, help="One pass over the due tasks, then exit.")
+@click.option("--every", default=30.0, show_default=True, help="Seconds between passes and polls.")
+@click.option("--after", default=600.0, show_default=True, help="Poll tasks this late (s).")
+@click.option("--give-up", default=86400.0, show_default=True, help="Report lost after (s).")
+@click.option("--handlers", help="Module to import that connects your signal receivers.")
+def reconcile(
+    store: str,
+    api_key: str | None,
+    base_url: str | None,
+    once: bool,
+    every: float,
+    after: float,
+    give_up: float,
+    handlers: str | None,
+) -> None:
+    """Poll the expected tasks whose callback is late and dispatch their results.
+
+    \b
+    Results reach your signal receivers in this process (import them with --handlers),
+    exactly once between the callback and the poll. Example (cron, every minute):
+      SUNO_API_KEY=... suno-hooks reconcile --once --handlers myapp.suno_handlers
+    """
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(message)s")
+    import_handlers(handlers)
+    receiver = build_receiver(store=store)
+    reconciler = make_reconciler(
+        receiver, api_key, base_url, after=after, every=every, give_up=give_up
+    )
+    if once:
+        report = reconciler.run_once()
+        click.echo(report.summary())
+        for line in report.errors:
+            click.echo(f"error: {line}", err=True)
+        return
+    log.info("reconciling %s every %g s (Ctrl+C to stop)", store, reconciler.every)
+    stop = threading.Event()
+    try:
+        while not stop.is_set():
+            log.info("reconcile: %s", reconciler.run_once().summary())
+            stop.wait(reconciler.every)
+    except KeyboardInterrupt:
+        pass
+
+
+def task_table(rows: list[ExpectedTask]) -> str:
+    """A fixed-width table of expected tasks for a terminal."""
+    header = ("submitted (UTC)", "state", "by", "polls", "next poll (UTC)", "feature", "task")
+    lines = [header] + [
+        (
+            when(t.submitted_at),
+            t.state.value,
+            t.settled_by or "",
+            str(t.polls),
+            when(t.next_poll_at) if t.state.value == "pending" else "",
+            t.feature,
+            t.task_id,
+        )
+        for t in rows
+    ]
+    return columns(lines)
+
+
+@click.command()
+@store_option
+@click.option("--state", type=click.Choice(TASK_LISTINGS), help="Only tasks in this state.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def tasks(store: str, state: str | None, limit: int, as_json: bool) -> None:
+    """List the expected tasks: pending, overdue, settled (by callback or poll) or lost."""
+    kept = inbox_receiver(store).store
+    if not isinstance(kept, TaskStore):
+        raise click.UsageError(f"{kept!r} does not keep expected tasks.")
+    rows = kept.tasks(state=state, limit=limit)
+    if as_json:
+        click.echo(json.dumps([t.to_dict() for t in rows], ensure_ascii=False))
+    elif not rows:
+        click.echo("No expected tasks.")
+    else:
+        click.echo(task_table(rows))

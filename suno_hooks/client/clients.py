@@ -1,0 +1,249 @@
+"""`SunoClient` and `AsyncSunoClient`: run the plans of `plan.py` over httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, TypeVar
+
+import httpx
+
+from ..stores.tasks import AsyncTaskStore, TaskStore
+from .plan import Answer, Call, ClientPlans, Pause, Plan, Remember, Submitted, adrive, drive
+from .spans import SpanRule
+
+__all__ = ["DEFAULT_BASE_URL", "AsyncSunoClient", "SunoClient"]
+
+DEFAULT_BASE_URL = "https://api.kie.ai"
+_T = TypeVar("_T")
+
+
+def _answer(response: httpx.Response) -> Answer:
+    return Answer(response.status_code, response.headers, response.content)
+
+
+def _failure(exc: httpx.TransportError) -> Answer:
+    return Answer(failure=f"{type(exc).__name__}: the API could not be reached or timed out.")
+
+
+class _Client:
+    """What both clients share: settings, the plans, and the replace-section helper's shape."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        receiver: Any = None,
+        callback_base: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        poll_after: float = 600.0,
+        span_rule: SpanRule | None = None,
+    ) -> None:
+        self.plans = ClientPlans(
+            api_key,
+            receiver=receiver,
+            callback_base=callback_base,
+            retries=retries,
+            backoff=backoff,
+            poll_after=poll_after,
+            span_rule=span_rule,
+        )
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.receiver = receiver
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.base_url} key=***>"
+
+    def _request(self, call: Call) -> dict[str, Any]:
+        """httpx's `request` arguments for a call, with the Bearer header."""
+        return {
+            "method": call.method,
+            "url": self.base_url + call.path,
+            "params": call.params,
+            "json": call.body,
+            "headers": {"Authorization": self.plans.authorization, "Accept": "application/json"},
+        }
+
+    def _replace_section(
+        self,
+        task_id: str,
+        audio_id: str,
+        start: float,
+        end: float,
+        duration: float | None,
+        market: bool,
+        context: dict[str, Any] | None,
+        fields: dict[str, Any],
+    ) -> Plan[Submitted]:
+        return self.plans.replace_section_plan(
+            task_id=task_id,
+            audio_id=audio_id,
+            start=start,
+            end=end,
+            duration=duration,
+            fields=fields,
+            market=market,
+            context=context,
+        )
+
+
+class SunoClient(_Client):
+    """Submit tasks to the Suno API (Kie) and read their polling records, blocking.
+
+    `receiver` (optional) fills each task's `callBackUrl` from `callback_base` (signed when the
+    receiver has a secret key) and records the task as expected in its store; `retries` bounds
+    the retries of rate limits, 5xx answers and connection failures (backoff from `backoff`
+    seconds, doubling, or the API's `Retry-After`).
+    """
+
+    def __init__(self, api_key: str, *, http: httpx.Client | None = None, **options: Any) -> None:
+        super().__init__(api_key, **options)
+        self._own_http = http is None
+        self.http = http or httpx.Client(timeout=self.timeout)
+
+    def create(
+        self, feature: str, *, context: dict[str, Any] | None = None, **params: Any
+    ) -> Submitted:
+        """Create a task of `feature` (a legacy feature name or a market model) with Kie's
+        request fields as keywords; the task is then expected by the receiver's store."""
+        return self._run(self.plans.create_plan(feature, params, context))
+
+    def replace_section(
+        self,
+        *,
+        task_id: str,
+        audio_id: str,
+        start: float,
+        end: float,
+        prompt: str,
+        tags: str,
+        title: str,
+        duration: float | None = None,
+        market: bool = False,
+        context: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Submitted:
+        """Replace `start`–`end` seconds of a track, after checking the span (`SpanRule`);
+        `duration` (the source's length) enables the end and share checks."""
+        fields |= {"prompt": prompt, "tags": tags, "title": title}
+        return self._run(
+            self._replace_section(task_id, audio_id, start, end, duration, market, context, fields)
+        )
+
+    def record(self, task_id: str, feature: str) -> dict[str, Any]:
+        """The task's polling record from the feature's endpoint: the answer's JSON."""
+        return self._run(self.plans.record_plan(task_id, feature))
+
+    def run(self, plan: Plan[_T]) -> _T:
+        """Run a plan (see `plan.py`) with blocking I/O; the reconciler uses it too."""
+        return self._run(plan)
+
+    def _run(self, plan: Plan[_T]) -> _T:
+        return drive(plan, self.perform)
+
+    def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+        """Carry out one step of a plan: send the call, sleep, or remember the task."""
+        if isinstance(step, Call):
+            try:
+                response = self.http.request(**self._request(step))
+            except httpx.TransportError as exc:
+                return _failure(exc)
+            return _answer(response)
+        if isinstance(step, Pause):
+            time.sleep(step.seconds)
+            return None
+        store = getattr(self.receiver, "store", None)
+        return store.expect(step.task) if isinstance(store, TaskStore) else False
+
+    def close(self) -> None:
+        """Close the HTTP client (unless it was passed in)."""
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> SunoClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncSunoClient(_Client):
+    """`SunoClient` for asyncio: the same methods, awaited."""
+
+    def __init__(
+        self, api_key: str, *, http: httpx.AsyncClient | None = None, **options: Any
+    ) -> None:
+        super().__init__(api_key, **options)
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=self.timeout)
+
+    async def create(
+        self, feature: str, *, context: dict[str, Any] | None = None, **params: Any
+    ) -> Submitted:
+        """`SunoClient.create`, awaited."""
+        return await self._run(self.plans.create_plan(feature, params, context))
+
+    async def replace_section(
+        self,
+        *,
+        task_id: str,
+        audio_id: str,
+        start: float,
+        end: float,
+        prompt: str,
+        tags: str,
+        title: str,
+        duration: float | None = None,
+        market: bool = False,
+        context: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Submitted:
+        """`SunoClient.replace_section`, awaited."""
+        fields |= {"prompt": prompt, "tags": tags, "title": title}
+        return await self._run(
+            self._replace_section(task_id, audio_id, start, end, duration, market, context, fields)
+        )
+
+    async def record(self, task_id: str, feature: str) -> dict[str, Any]:
+        """`SunoClient.record`, awaited."""
+        return await self._run(self.plans.record_plan(task_id, feature))
+
+    async def run(self, plan: Plan[_T]) -> _T:
+        """Run a plan with asyncio I/O."""
+        return await self._run(plan)
+
+    async def _run(self, plan: Plan[_T]) -> _T:
+        return await adrive(plan, self.perform)
+
+    async def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+        """`SunoClient.perform`, awaited."""
+        if isinstance(step, Call):
+            try:
+                response = await self.http.request(**self._request(step))
+            except httpx.TransportError as exc:
+                return _failure(exc)
+            return _answer(response)
+        if isinstance(step, Pause):
+            await asyncio.sleep(step.seconds)
+            return None
+        store = getattr(self.receiver, "store", None)
+        if isinstance(store, AsyncTaskStore):
+            return await store.aexpect(step.task)
+        if isinstance(store, TaskStore):
+            return await asyncio.to_thread(store.expect, step.task)
+        return False
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (unless it was passed in)."""
+        if self._own_http:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> AsyncSunoClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

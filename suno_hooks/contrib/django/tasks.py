@@ -1,0 +1,152 @@
+"""Expected tasks on the Django ORM: the `TaskStore` half of `DjangoStore`.
+
+Every change is a conditional `UPDATE` (a compare-and-set on the row's state and, for claims,
+its next poll time), so it is atomic on every database Django supports without row locks: of
+two pollers that read the same due task, only the one whose `UPDATE` matched polls it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ...stores.tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing
+from .models import ExpectedTask as TaskRow
+
+__all__ = ["DjangoTasks"]
+
+
+def _moment(timestamp: float) -> datetime:
+    if settings.USE_TZ:
+        return datetime.fromtimestamp(timestamp, timezone.utc)
+    return datetime.fromtimestamp(timestamp)
+
+
+def _task(row: TaskRow) -> ExpectedTask:
+    return ExpectedTask(
+        task_id=row.task_id,
+        feature=row.feature,
+        context=row.context,
+        submitted_at=row.submitted_at.timestamp(),
+        next_poll_at=row.next_poll_at.timestamp(),
+        polls=row.polls,
+        state=TaskState(row.state),
+        settled_by=row.settled_by,
+        updated_at=row.updated_at.timestamp(),
+    )
+
+
+class DjangoTasks(AsyncTasksFromSync):
+    """Expected tasks in the `ExpectedTask` model, on the store's database alias."""
+
+    using: str
+    retention: float
+
+    async def _run_task_op(self, operation: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return await sync_to_async(operation)(*args, **kwargs)
+
+    def _rows(self) -> Any:
+        return TaskRow.objects.using(self.using)
+
+    def expect(self, task: ExpectedTask) -> bool:
+        """Remember a submitted task as pending; False when it is already known."""
+        row = TaskRow(
+            task_id=task.task_id[:128],
+            feature=task.feature[:100],
+            context=task.context,
+            submitted_at=_moment(task.submitted_at),
+            next_poll_at=_moment(task.next_poll_at),
+            polls=0,
+            state=TaskState.PENDING.value,
+            updated_at=_moment(time.time()),
+        )
+        try:
+            with transaction.atomic(using=self.using):
+                row.save(using=self.using, force_insert=True)
+        except IntegrityError:
+            return False
+        return True
+
+    def _change(self, task_id: str, sources: list[str], target: TaskState, by: str) -> bool:
+        changed = (
+            self._rows()
+            .filter(task_id=task_id, state__in=sources)
+            .update(state=target.value, settled_by=by, updated_at=_moment(time.time()))
+        )
+        return bool(changed)
+
+    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+        """Mark a pending task settled by `by`; True when this call settled it."""
+        return self._change(task_id, ["pending"], TaskState.SETTLED, by)
+
+    def mark_lost(self, task_id: str) -> bool:
+        """Give up on a pending task; True only for the call that changed it."""
+        return self._change(task_id, ["pending"], TaskState.LOST, "timeout")
+
+    def reschedule(self, task_id: str, *, at: float) -> bool:
+        """Set a pending task's next poll time; True when it was pending."""
+        changed = (
+            self._rows()
+            .filter(task_id=task_id, state="pending")
+            .update(next_poll_at=_moment(at), updated_at=_moment(time.time()))
+        )
+        return bool(changed)
+
+    def claim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Take up to `limit` pending tasks due for a poll, pushing each past the lease."""
+        moment = time.time() if now is None else now
+        due = list(
+            self._rows()
+            .filter(state="pending", next_poll_at__lte=_moment(moment))
+            .order_by("next_poll_at")
+            .values_list("task_id", "next_poll_at")[:limit]
+        )
+        claimed: list[str] = []
+        for task_id, next_poll_at in due:
+            won = (
+                self._rows()
+                .filter(task_id=task_id, state="pending", next_poll_at=next_poll_at)
+                .update(
+                    next_poll_at=_moment(moment + lease),
+                    polls=F("polls") + 1,
+                    updated_at=_moment(moment),
+                )
+            )
+            if won:
+                claimed.append(task_id)
+        rows = {row.task_id: row for row in self._rows().filter(task_id__in=claimed)}
+        return [_task(rows[task_id]) for task_id in claimed if task_id in rows]
+
+    def get_task(self, task_id: str) -> ExpectedTask | None:
+        """The expected task with that id, if known."""
+        row = self._rows().filter(task_id=task_id).first()
+        return _task(row) if row is not None else None
+
+    def tasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Expected tasks, newest submission first, filtered by state (or "overdue")."""
+        wanted = listing(state)
+        rows = self._rows().order_by("-submitted_at", "task_id")
+        if wanted == "overdue":
+            moment = time.time() if now is None else now
+            rows = rows.filter(state="pending", next_poll_at__lte=_moment(moment))
+        elif wanted is not None:
+            rows = rows.filter(state=wanted)
+        return [_task(row) for row in rows[:limit]]
+
+    def purge_tasks(self, older_than: float | None = None) -> int:
+        """Forget settled and lost tasks last changed before `older_than`."""
+        cutoff = older_than if older_than is not None else time.time() - self.retention
+        removed, _ = (
+            self._rows().exclude(state="pending").filter(updated_at__lt=_moment(cutoff)).delete()
+        )
+        return int(removed)

@@ -1,0 +1,243 @@
+"""`Reconciler`: poll the tasks whose callback is late and feed the answer to the receiver
+(DESIGN §11).
+
+Each run claims the expected tasks due for a poll (atomically, with a lease, so several
+reconcilers never poll one task at once), reads each task's polling record through the client,
+and hands a terminal record to `Receiver.deliver(..., source="poll")` as the callback body it
+stands for: the receiver's dedupe makes the callback and the poll dispatch once between them.
+A task still unfinished `give_up` seconds after submission is marked lost and reported once as
+`task_failed` (code 408, timed out). Like the client, the logic is one plan of steps that a
+blocking and an asyncio driver run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client.errors import ApiError
+from .client.features import feature as find_feature
+from .client.plan import Call, Pause, Remember, adrive, drive
+from .errors import ConfigurationError
+from .outcome import Outcome
+from .poll_records import callback_body, lost_body
+from .stores.tasks import AsyncTaskStore, ExpectedTask, TaskStore
+
+__all__ = ["ReconcileReport", "Reconciler"]
+
+logger = logging.getLogger("suno_hooks")
+
+_PURGE_EVERY = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class _StoreCall:
+    """Call a `TaskStore` method (the async driver calls its `a`-prefixed twin)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deliver:
+    """Hand a body to the receiver as a trusted delivery from polling."""
+
+    body: dict[str, Any]
+    feature: str
+    context: dict[str, Any] | None
+
+
+_Step = Call | Pause | Remember | _StoreCall | _Deliver
+_Plan = Generator[_Step, Any, "ReconcileReport"]
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    """What one run did: tasks claimed, polls made, results dispatched, results the callback
+    had already delivered, tasks given up on, and polls that failed (one line each)."""
+
+    claimed: int = 0
+    polled: int = 0
+    delivered: int = 0
+    already_delivered: int = 0
+    lost: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One log line: what was claimed, polled, dispatched, found delivered, lost, failed."""
+        return (
+            f"claimed={self.claimed} polled={self.polled} delivered={self.delivered} "
+            f"already_delivered={self.already_delivered} lost={self.lost} "
+            f"errors={len(self.errors)}"
+        )
+
+
+class _Pace:
+    """A global request rate: the wait before the next request so that at most `rate` are
+    started per second (monotonic time, shared by every task of this reconciler)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_slot = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> float:
+        with self.lock:
+            now = time.monotonic()
+            slot = max(now, self.next_slot)
+            self.next_slot = slot + self.interval
+            return slot - now
+
+
+class Reconciler:
+    """Polls the expected tasks still pending `after` seconds after submission, every `every`
+    seconds, through `client` (a `SunoClient` or `AsyncSunoClient`), and feeds each terminal
+    record to `receiver`; a task still pending after `give_up` seconds is reported lost once.
+
+    `rate` caps the polling requests per second of this reconciler (Kie allows 3 per second per
+    task; each task is polled at most once per `every`); `batch` tasks are claimed per run, each
+    leased for `lease` seconds; `clock` gives the current time (for tests).
+    """
+
+    def __init__(
+        self,
+        receiver: Any,
+        client: Any,
+        *,
+        after: float = 600.0,
+        every: float = 30.0,
+        give_up: float = 86400.0,
+        rate: float = 10.0,
+        batch: int = 100,
+        lease: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(receiver.store, TaskStore):
+            raise ConfigurationError(f"{receiver.store!r} does not keep expected tasks.")
+        if not (rate > 0 and every > 0 and give_up > 0 and after >= 0 and batch > 0):
+            raise ConfigurationError("after, every, give_up, rate and batch must be positive.")
+        self.receiver = receiver
+        self.client = client
+        self.store: TaskStore = receiver.store
+        self.after = float(after)
+        self.every = max(float(every), 1 / 3)
+        self.give_up = float(give_up)
+        self.batch = int(batch)
+        self.lease = float(lease)
+        self.clock = clock
+        self._pace = _Pace(rate)
+        self._last_purge = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Reconciler after={self.after:g} every={self.every:g} give_up={self.give_up:g}>"
+
+    # -- the plan ---------------------------------------------------------------------------------
+
+    def _run_plan(self) -> _Plan:
+        now = self.clock()
+        report = ReconcileReport()
+        if now - self._last_purge >= _PURGE_EVERY:
+            self._last_purge = now
+            yield _StoreCall("purge_tasks")
+        claimed = yield _StoreCall(
+            "claim_due", kwargs={"limit": self.batch, "lease": self.lease, "now": now}
+        )
+        report.claimed = len(claimed)
+        for task in claimed:
+            yield from self._task_plan(task, now, report)
+        return report
+
+    def _task_plan(
+        self, task: ExpectedTask, now: float, report: ReconcileReport
+    ) -> Generator[_Step, Any, None]:
+        due = task.submitted_at + self.after
+        deadline = task.submitted_at + self.give_up
+        if due > now and deadline > now:
+            yield _StoreCall("reschedule", (task.task_id,), {"at": due})
+            return
+        answer = None
+        yield Pause(self._pace.wait())
+        try:
+            answer = yield from self.client.plans.record_plan(task.task_id, task.feature)
+            report.polled += 1
+        except ApiError as error:
+            report.errors.append(f"{task.task_id}: {error}")
+            logger.warning("polling %s failed: %s", task.task_id, error)
+        body = callback_body(task.task_id, task.feature, answer) if answer is not None else None
+        callback_feature = find_feature(task.feature).callback_feature
+        if body is not None:
+            outcome: Outcome = yield _Deliver(body, callback_feature, task.context)
+            state = outcome.body.get("status") if outcome.ok else None
+            if state == "received":
+                report.delivered += 1
+            elif state in ("duplicate", "stale"):
+                report.already_delivered += 1
+                yield _StoreCall("settle", (task.task_id,), {"by": "callback"})
+            if state is not None:
+                return
+        if deadline <= now:
+            if (yield _StoreCall("mark_lost", (task.task_id,))):
+                report.lost += 1
+                lost = lost_body(task.task_id, now - task.submitted_at)
+                yield _Deliver(lost, callback_feature, task.context)
+            return
+        yield _StoreCall("reschedule", (task.task_id,), {"at": min(now + self.every, deadline)})
+
+    # -- the drivers ------------------------------------------------------------------------------
+
+    def run_once(self) -> ReconcileReport:
+        """One pass over the due tasks, blocking (for cron, Celery beat or a thread)."""
+        return drive(self._run_plan(), self._perform)
+
+    async def arun_once(self) -> ReconcileReport:
+        """`run_once` on an event loop (with an `AsyncSunoClient`)."""
+        return await adrive(self._run_plan(), self._aperform)
+
+    def _perform(self, step: _Step) -> Any:
+        if isinstance(step, _StoreCall):
+            return getattr(self.store, step.name)(*step.args, **step.kwargs)
+        if isinstance(step, _Deliver):
+            return self.receiver.deliver(
+                step.body, feature=step.feature, context=step.context, source="poll"
+            )
+        return self.client.perform(step)
+
+    async def _aperform(self, step: _Step) -> Any:
+        if isinstance(step, _StoreCall):
+            store = self.store
+            if isinstance(store, AsyncTaskStore) and hasattr(store, f"a{step.name}"):
+                return await getattr(store, f"a{step.name}")(*step.args, **step.kwargs)
+            return await asyncio.to_thread(getattr(store, step.name), *step.args, **step.kwargs)
+        if isinstance(step, _Deliver):
+            return await self.receiver.adeliver(
+                step.body, feature=step.feature, context=step.context, source="poll"
+            )
+        return await self.client.perform(step)
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Run every `every` seconds until `stop` is set; a failing run is logged and retried."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                logger.exception("a reconcile run failed")
+            stop.wait(self.every)
+
+    async def arun_forever(self, stop: asyncio.Event | None = None) -> None:
+        """`run_forever` on an event loop."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                await self.arun_once()
+            except Exception:
+                logger.exception("a reconcile run failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.every)

@@ -1,0 +1,209 @@
+"""Expected tasks in PostgreSQL: the `TaskStore` half of `PostgresStore`.
+
+The table is created on first use (`IF NOT EXISTS`). Every operation is one statement, so one
+round trip; claiming due tasks locks them with `FOR UPDATE SKIP LOCKED`, so concurrent pollers
+on any number of hosts take disjoint tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from .tasks import ExpectedTask, TaskState, listing, task_from_row
+
+__all__ = ["PostgresTasks"]
+
+Rows = list[tuple[Any, ...]]
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
+    task_id text PRIMARY KEY,
+    feature text NOT NULL,
+    context jsonb,
+    submitted_at double precision NOT NULL,
+    next_poll_at double precision NOT NULL,
+    polls integer NOT NULL DEFAULT 0,
+    state text NOT NULL,
+    settled_by text,
+    updated_at double precision NOT NULL
+)""",
+    """CREATE INDEX IF NOT EXISTS suno_hooks_tasks_due ON suno_hooks_tasks (next_poll_at)
+    WHERE state = 'pending'""",
+    "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
+)
+_COLUMNS = (
+    "task_id, feature, context, submitted_at, next_poll_at, polls, state, settled_by, updated_at"
+)
+_EXPECT = f"""
+INSERT INTO suno_hooks_tasks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, 0, 'pending', NULL, %s)
+ON CONFLICT (task_id) DO NOTHING RETURNING task_id
+"""
+_CHANGE = """
+UPDATE suno_hooks_tasks SET state = %s, settled_by = %s, updated_at = %s
+WHERE task_id = %s AND state = 'pending' RETURNING task_id
+"""
+_RESCHEDULE = """
+UPDATE suno_hooks_tasks SET next_poll_at = %s, updated_at = %s
+WHERE task_id = %s AND state = 'pending' RETURNING task_id
+"""
+_CLAIM_DUE = f"""
+UPDATE suno_hooks_tasks t SET next_poll_at = %s, polls = t.polls + 1, updated_at = %s
+FROM (
+    SELECT task_id, next_poll_at AS due FROM suno_hooks_tasks
+    WHERE state = 'pending' AND next_poll_at <= %s
+    ORDER BY next_poll_at LIMIT %s FOR UPDATE SKIP LOCKED
+) d
+WHERE t.task_id = d.task_id
+RETURNING {", ".join(f"t.{name}" for name in _COLUMNS.split(", "))}, d.due
+"""
+_PURGE = "DELETE FROM suno_hooks_tasks WHERE state <> 'pending' AND updated_at < %s RETURNING 1"
+
+
+class PostgresTasks:
+    """Expected tasks in the `suno_hooks_tasks` table, through the store's connections."""
+
+    retention: float
+    _rows: Callable[[str, tuple[Any, ...]], Rows]
+    _arows: Callable[[str, tuple[Any, ...]], Awaitable[Rows]]
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def _task_rows(self, sql: str, params: tuple[Any, ...]) -> Rows:
+        if not self.__dict__.get("_tasks_ready"):
+            for statement in _SCHEMA:
+                self._rows(statement, ())
+            self.__dict__["_tasks_ready"] = True
+        return self._rows(sql, params)
+
+    async def _atask_rows(self, sql: str, params: tuple[Any, ...]) -> Rows:
+        if not self.__dict__.get("_tasks_ready"):
+            for statement in _SCHEMA:
+                await self._arows(statement, ())
+            self.__dict__["_tasks_ready"] = True
+        return await self._arows(sql, params)
+
+    @staticmethod
+    def _expect_params(task: ExpectedTask) -> tuple[Any, ...]:
+        context = Jsonb(task.context) if task.context is not None else None
+        return (
+            task.task_id,
+            task.feature,
+            context,
+            task.submitted_at,
+            task.next_poll_at,
+            time.time(),
+        )
+
+    @staticmethod
+    def _claim_due_params(limit: int, lease: float, now: float | None) -> tuple[Any, ...]:
+        moment = time.time() if now is None else now
+        return (moment + lease, moment, moment, int(limit))
+
+    @staticmethod
+    def _task_listing(
+        state: TaskState | str | None, limit: int, now: float | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        wanted = listing(state)
+        where: str = ""
+        params: tuple[Any, ...] = ()
+        if wanted == "overdue":
+            moment = time.time() if now is None else now
+            where, params = "WHERE state = 'pending' AND next_poll_at <= %s", (moment,)
+        elif wanted is not None:
+            where, params = "WHERE state = %s", (wanted,)
+        sql = f"SELECT {_COLUMNS} FROM suno_hooks_tasks {where} ORDER BY submitted_at DESC LIMIT %s"
+        return sql, (*params, int(limit))
+
+    # -- synchronous ----------------------------------------------------------------------------
+
+    def expect(self, task: ExpectedTask) -> bool:
+        """Remember a submitted task as pending; False when it is already known."""
+        return bool(self._task_rows(_EXPECT, self._expect_params(task)))
+
+    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+        """Mark a pending task settled by `by`; True when this call settled it."""
+        return bool(self._task_rows(_CHANGE, ("settled", by, time.time(), task_id)))
+
+    def mark_lost(self, task_id: str) -> bool:
+        """Give up on a pending task; True only for the call that changed it."""
+        return bool(self._task_rows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
+
+    def reschedule(self, task_id: str, *, at: float) -> bool:
+        """Set a pending task's next poll time; True when it was pending."""
+        return bool(self._task_rows(_RESCHEDULE, (at, time.time(), task_id)))
+
+    def claim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Take up to `limit` pending tasks due for a poll, in one statement."""
+        return _claimed(self._task_rows(_CLAIM_DUE, self._claim_due_params(limit, lease, now)))
+
+    def get_task(self, task_id: str) -> ExpectedTask | None:
+        """The expected task with that id, if known."""
+        rows = self._task_rows(
+            f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,)
+        )
+        return task_from_row(rows[0]) if rows else None
+
+    def tasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Expected tasks, newest submission first, filtered by state (or "overdue")."""
+        return [
+            task_from_row(row) for row in self._task_rows(*self._task_listing(state, limit, now))
+        ]
+
+    def purge_tasks(self, older_than: float | None = None) -> int:
+        """Forget settled and lost tasks last changed before `older_than`."""
+        cutoff = older_than if older_than is not None else time.time() - self.retention
+        return len(self._task_rows(_PURGE, (cutoff,)))
+
+    # -- asyncio --------------------------------------------------------------------------------
+
+    async def aexpect(self, task: ExpectedTask) -> bool:
+        """`expect` on an asyncio connection."""
+        return bool(await self._atask_rows(_EXPECT, self._expect_params(task)))
+
+    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+        """`settle` on an asyncio connection."""
+        return bool(await self._atask_rows(_CHANGE, ("settled", by, time.time(), task_id)))
+
+    async def amark_lost(self, task_id: str) -> bool:
+        """`mark_lost` on an asyncio connection."""
+        return bool(await self._atask_rows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
+
+    async def areschedule(self, task_id: str, *, at: float) -> bool:
+        """`reschedule` on an asyncio connection."""
+        return bool(await self._atask_rows(_RESCHEDULE, (at, time.time(), task_id)))
+
+    async def aclaim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`claim_due` on an asyncio connection: one round trip."""
+        return _claimed(
+            await self._atask_rows(_CLAIM_DUE, self._claim_due_params(limit, lease, now))
+        )
+
+    async def aget_task(self, task_id: str) -> ExpectedTask | None:
+        """`get_task` on an asyncio connection."""
+        rows = await self._atask_rows(
+            f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,)
+        )
+        return task_from_row(rows[0]) if rows else None
+
+    async def atasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`tasks` on an asyncio connection."""
+        return [
+            task_from_row(row)
+            for row in await self._atask_rows(*self._task_listing(state, limit, now))
+        ]
+
+
+def _claimed(rows: Rows) -> list[ExpectedTask]:
+    return [task_from_row(row[:-1]) for row in sorted(rows, key=lambda row: row[-1])]

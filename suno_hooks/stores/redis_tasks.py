@@ -1,0 +1,297 @@
+"""Expected tasks in Redis: the `TaskStore` half of `RedisStore`.
+
+Each task is a hash `<prefix>x:<task id>`; `<prefix>xq` holds the pending ones scored by their
+next poll time and `<prefix>xa` every task scored by submission time (for listings). Every
+change is one Lua script call, so claiming due tasks is atomic and one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from typing import Any
+
+from .tasks import ExpectedTask, TaskState, listing
+
+__all__ = ["RedisTasks"]
+
+_FIELDS = ("feature", "context", "submitted_at", "next_poll_at", "polls", "state", "settled_by",
+           "updated_at")  # fmt: skip
+_HMGET_FIELDS = ", ".join(f"'{name}'" for name in _FIELDS)
+
+# KEYS: task hash, pending queue, all-tasks index. ARGV: task id, feature, context JSON,
+# submitted_at, next_poll_at, now, retention ms.
+_EXPECT_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'feature', ARGV[2], 'context', ARGV[3], 'submitted_at', ARGV[4],
+  'next_poll_at', ARGV[5], 'polls', 0, 'state', 'pending', 'settled_by', '', 'updated_at', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return 1
+"""
+
+# KEYS: task hash, pending queue. ARGV: task id, states allowed to change (space-separated),
+# new state, settled_by, now, retention ms.
+_CHANGE_LUA = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or not string.find(' ' .. ARGV[2] .. ' ', ' ' .. state .. ' ', 1, true) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'settled_by', ARGV[4], 'updated_at', ARGV[5])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+# KEYS: task hash, pending queue. ARGV: task id, next poll time, now.
+_RESCHEDULE_LUA = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'next_poll_at', ARGV[2], 'updated_at', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: pending queue. ARGV: now, lease end, limit, task hash prefix.
+# Returns {task id, fields...} per claimed task; queue members whose hash expired are dropped.
+_CLAIM_DUE_LUA = f"""
+local claimed = {{}}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, task_id in ipairs(due) do
+  local key = ARGV[4] .. task_id
+  if redis.call('HGET', key, 'state') == 'pending' then
+    redis.call('ZADD', KEYS[1], ARGV[2], task_id)
+    redis.call('HINCRBY', key, 'polls', 1)
+    redis.call('HSET', key, 'next_poll_at', ARGV[2], 'updated_at', ARGV[1])
+    local row = redis.call('HMGET', key, {_HMGET_FIELDS})
+    table.insert(row, 1, task_id)
+    table.insert(claimed, row)
+  else
+    redis.call('ZREM', KEYS[1], task_id)
+  end
+end
+return claimed
+"""
+
+_SCRIPTS = {
+    "expect": _EXPECT_LUA,
+    "change": _CHANGE_LUA,
+    "reschedule": _RESCHEDULE_LUA,
+    "claim_due": _CLAIM_DUE_LUA,
+}
+_PAGE = 200
+
+
+class RedisTasks:
+    """Expected tasks under the store's prefix; sync calls on the store's client, async calls
+    on the event loop's own client."""
+
+    prefix: str
+    retention: float
+
+    def _sync(self) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def _link(self) -> Any:
+        raise NotImplementedError
+
+    # -- scripts and keys -----------------------------------------------------------------------
+
+    def _task_scripts(self, client: Any) -> dict[str, Any]:
+        cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = self.__dict__.setdefault(
+            "_task_script_cache", weakref.WeakKeyDictionary()
+        )
+        scripts = cache.get(client)
+        if scripts is None:
+            scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
+            cache[client] = scripts
+        return scripts
+
+    def _task_key(self, task_id: str) -> str:
+        return f"{self.prefix}x:{task_id}"
+
+    def _calls(self, name: str, **values: Any) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of one script call."""
+        queue, index, now = f"{self.prefix}xq", f"{self.prefix}xa", repr(time.time())
+        retention = int(self.retention * 1000)
+        if name == "expect":
+            task: ExpectedTask = values["task"]
+            context = json.dumps(task.context) if task.context is not None else ""
+            args: list[Any] = [task.task_id, task.feature, context, repr(task.submitted_at)]
+            args += [repr(task.next_poll_at), now, retention]
+            return [self._task_key(task.task_id), queue, index], args
+        if name == "change":
+            task_id = values["task_id"]
+            args = [task_id, values["sources"], values["target"], values["by"], now, retention]
+            return [self._task_key(task_id), queue], args
+        if name == "reschedule":
+            task_id = values["task_id"]
+            return [self._task_key(task_id), queue], [task_id, repr(values["at"]), now]
+        moment = values["now"]
+        return [queue], [
+            repr(moment),
+            repr(moment + values["lease"]),
+            values["limit"],
+            f"{self.prefix}x:",
+        ]
+
+    @staticmethod
+    def _change_values(task_id: str, target: TaskState, by: str) -> dict[str, Any]:
+        sources = "pending"
+        return {"task_id": task_id, "sources": sources, "target": target.value, "by": by}
+
+    # -- synchronous ----------------------------------------------------------------------------
+
+    def _run(self, name: str, **values: Any) -> Any:
+        client, _ = self._sync()
+        keys, args = self._calls(name, **values)
+        return self._task_scripts(client)[name](keys=keys, args=args)
+
+    def expect(self, task: ExpectedTask) -> bool:
+        """Remember a submitted task as pending; False when it is already known."""
+        return bool(self._run("expect", task=task))
+
+    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+        """Mark a pending task settled by `by`; True when this call settled it."""
+        return bool(self._run("change", **self._change_values(task_id, TaskState.SETTLED, by)))
+
+    def mark_lost(self, task_id: str) -> bool:
+        """Give up on a pending task; True only for the call that changed it."""
+        values = self._change_values(task_id, TaskState.LOST, "timeout")
+        return bool(self._run("change", **values))
+
+    def reschedule(self, task_id: str, *, at: float) -> bool:
+        """Set a pending task's next poll time; True when it was pending."""
+        return bool(self._run("reschedule", task_id=task_id, at=at))
+
+    def claim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Take up to `limit` pending tasks due for a poll, in one round trip."""
+        moment = time.time() if now is None else now
+        reply = self._run("claim_due", now=moment, lease=lease, limit=limit)
+        return [_task(row[0].decode(), row[1:]) for row in reply]
+
+    def get_task(self, task_id: str) -> ExpectedTask | None:
+        """The expected task with that id, if known."""
+        client, _ = self._sync()
+        row = client.hmget(self._task_key(task_id), *_FIELDS)
+        return _task(task_id, row) if row[0] is not None else None
+
+    def tasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Expected tasks, newest submission first, filtered by state (or "overdue")."""
+        wanted = listing(state)
+        moment = time.time() if now is None else now
+        client, _ = self._sync()
+        found: list[ExpectedTask] = []
+        start = 0
+        while len(found) < limit:
+            members = client.zrevrange(f"{self.prefix}xa", start, start + _PAGE - 1)
+            if not members:
+                break
+            start += len(members)
+            pipe = client.pipeline(transaction=False)
+            for member in members:
+                pipe.hmget(self._task_key(member.decode()), *_FIELDS)
+            vanished = []
+            for member, row in zip(members, pipe.execute(), strict=True):
+                if row[0] is None:
+                    vanished.append(member)
+                    continue
+                task = _task(member.decode(), row)
+                if _listed(task, wanted, moment) and len(found) < limit:
+                    found.append(task)
+            if vanished:
+                client.zrem(f"{self.prefix}xa", *vanished)
+                start -= len(vanished)
+        return found
+
+    def purge_tasks(self, older_than: float | None = None) -> int:
+        """Forget settled and lost tasks last changed before `older_than` (pending ones and
+        index entries of expired tasks are left to expire or be swept by listings)."""
+        cutoff = older_than if older_than is not None else time.time() - self.retention
+        old = [
+            t.task_id
+            for t in self.tasks(limit=1_000_000)
+            if t.state is not TaskState.PENDING and t.updated_at < cutoff
+        ]
+        if old:
+            client, _ = self._sync()
+            client.delete(*(self._task_key(task_id) for task_id in old))
+            client.zrem(f"{self.prefix}xa", *old)
+        return len(old)
+
+    # -- asyncio --------------------------------------------------------------------------------
+
+    async def _arun(self, name: str, **values: Any) -> Any:
+        client = self._link().client
+        keys, args = self._calls(name, **values)
+        return await self._task_scripts(client)[name](keys=keys, args=args)
+
+    async def aexpect(self, task: ExpectedTask) -> bool:
+        """`expect` on the event loop's own connection."""
+        return bool(await self._arun("expect", task=task))
+
+    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+        """`settle` on the event loop's own connection."""
+        values = self._change_values(task_id, TaskState.SETTLED, by)
+        return bool(await self._arun("change", **values))
+
+    async def amark_lost(self, task_id: str) -> bool:
+        """`mark_lost` on the event loop's own connection."""
+        values = self._change_values(task_id, TaskState.LOST, "timeout")
+        return bool(await self._arun("change", **values))
+
+    async def areschedule(self, task_id: str, *, at: float) -> bool:
+        """`reschedule` on the event loop's own connection."""
+        return bool(await self._arun("reschedule", task_id=task_id, at=at))
+
+    async def aclaim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`claim_due` on the event loop's own connection: one round trip."""
+        moment = time.time() if now is None else now
+        reply = await self._arun("claim_due", now=moment, lease=lease, limit=limit)
+        return [_task(row[0].decode(), row[1:]) for row in reply]
+
+    async def aget_task(self, task_id: str) -> ExpectedTask | None:
+        """`get_task` on the event loop's own connection."""
+        row = await self._link().client.hmget(self._task_key(task_id), *_FIELDS)
+        return _task(task_id, row) if row[0] is not None else None
+
+    async def atasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`tasks` (an administrative listing) on a worker thread."""
+        return await asyncio.to_thread(lambda: self.tasks(state=state, limit=limit, now=now))
+
+
+def _listed(task: ExpectedTask, wanted: str | None, now: float) -> bool:
+    if wanted is None:
+        return True
+    if wanted == "overdue":
+        return task.is_overdue(now)
+    return task.state.value == wanted
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value else ""
+
+
+def _task(task_id: str, row: list[bytes | None]) -> ExpectedTask:
+    feature, context, submitted, next_poll, polls, state, settled_by, updated = row
+    return ExpectedTask(
+        task_id=task_id,
+        feature=_text(feature),
+        context=json.loads(context) if context else None,
+        submitted_at=float(submitted or 0),
+        next_poll_at=float(next_poll or 0),
+        polls=int(polls or 0),
+        state=TaskState(_text(state) or "pending"),
+        settled_by=_text(settled_by) or None,
+        updated_at=float(updated or 0),
+    )

@@ -1,0 +1,286 @@
+"""Expected tasks: what a store remembers about tasks submitted and not yet answered (DESIGN §11).
+
+A task is `pending` from submission until its terminal callback (or a poll) `settle`s it, or
+until the reconciler gives up and marks it `lost`. Claiming due tasks for polling is one atomic
+step that also pushes their `next_poll_at` past a lease, so two pollers never poll one task at
+once; a poller that dies simply lets the lease run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "TASK_LISTINGS",
+    "AsyncTaskStore",
+    "AsyncTasksFromSync",
+    "ExpectedTask",
+    "TaskState",
+    "TaskStore",
+    "asettle_expected",
+    "settle_expected",
+    "task_from_row",
+]
+
+logger = logging.getLogger("suno_hooks")
+
+
+class TaskState(str, enum.Enum):
+    """Where an expected task stands: waiting for its result, answered, or given up on."""
+
+    PENDING = "pending"
+    SETTLED = "settled"
+    LOST = "lost"
+
+
+# What `tasks(state=...)` accepts: the three states, plus "overdue" (pending and due for a poll).
+TASK_LISTINGS = ("pending", "overdue", "settled", "lost")
+
+
+@dataclass(slots=True)
+class ExpectedTask:
+    """A task submitted to the Suno API whose result the application is waiting for.
+
+    `feature` names the endpoint family (`"replace_section"`, `"lyrics"`, or a market model such
+    as `"ai-music-api/generate"`); `next_poll_at` is when a poller may next ask about it (also
+    the end of a poller's lease); `polls` counts the claims for polling; `settled_by` says what
+    ended it: `"callback"`, `"poll"` or `"timeout"`.
+    """
+
+    task_id: str
+    feature: str
+    context: dict[str, Any] | None = None
+    submitted_at: float = 0.0
+    next_poll_at: float = 0.0
+    polls: int = 0
+    state: TaskState = TaskState.PENDING
+    settled_by: str | None = None
+    updated_at: float = 0.0
+
+    @classmethod
+    def submitted(
+        cls,
+        task_id: str,
+        feature: str,
+        *,
+        context: dict[str, Any] | None = None,
+        after: float = 600.0,
+        now: float | None = None,
+    ) -> ExpectedTask:
+        """A task submitted `now` (default: the current time), first due for a poll `after`
+        seconds later."""
+        moment = time.time() if now is None else now
+        return cls(task_id, feature, context, moment, moment + after, 0, TaskState.PENDING, None)
+
+    def is_overdue(self, now: float | None = None) -> bool:
+        """True when the task is pending and due for a poll."""
+        moment = time.time() if now is None else now
+        return self.state is TaskState.PENDING and self.next_poll_at <= moment
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view for listings, the CLI and the inbox page."""
+        return {
+            "task_id": self.task_id,
+            "feature": self.feature,
+            "context": self.context,
+            "state": self.state.value,
+            "settled_by": self.settled_by,
+            "submitted_at": self.submitted_at,
+            "next_poll_at": self.next_poll_at,
+            "polls": self.polls,
+            "updated_at": self.updated_at,
+        }
+
+
+@runtime_checkable
+class TaskStore(Protocol):
+    """The expected-task half of a store (memory, SQLite, Redis, Django ORM, PostgreSQL)."""
+
+    retention: float
+
+    def expect(self, task: ExpectedTask) -> bool:
+        """Remember a submitted task as pending; False (and nothing changed) when it is known."""
+        ...
+
+    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+        """Mark a pending task settled by `by`; True when this call settled it (a lost task
+        stays lost: the result that arrives late is still dispatched)."""
+        ...
+
+    def claim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Atomically take up to `limit` pending tasks due for a poll (oldest due first): each
+        gets `polls + 1` and `next_poll_at = now + lease`, so no other poller takes it meanwhile."""
+        ...
+
+    def reschedule(self, task_id: str, *, at: float) -> bool:
+        """Set a pending task's next poll time (the poll found it unfinished); True when it was
+        pending."""
+        ...
+
+    def mark_lost(self, task_id: str) -> bool:
+        """Give up on a pending task; True only for the one call that changed it (so it is
+        reported once)."""
+        ...
+
+    def get_task(self, task_id: str) -> ExpectedTask | None:
+        """The expected task with that id, if known."""
+        ...
+
+    def tasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """Expected tasks, newest submission first; `state` is one of `TASK_LISTINGS`
+        (`"overdue"`: pending and due for a poll at `now`)."""
+        ...
+
+    def purge_tasks(self, older_than: float | None = None) -> int:
+        """Forget settled and lost tasks last changed before `older_than` (default: now −
+        retention); how many."""
+        ...
+
+
+@runtime_checkable
+class AsyncTaskStore(Protocol):
+    """The asyncio flavour of `TaskStore`: the same operations, prefixed with `a`."""
+
+    async def aexpect(self, task: ExpectedTask) -> bool:
+        """`TaskStore.expect` without blocking the event loop."""
+        ...
+
+    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+        """`TaskStore.settle` without blocking the event loop."""
+        ...
+
+    async def aclaim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`TaskStore.claim_due` without blocking the event loop."""
+        ...
+
+    async def areschedule(self, task_id: str, *, at: float) -> bool:
+        """`TaskStore.reschedule` without blocking the event loop."""
+        ...
+
+    async def amark_lost(self, task_id: str) -> bool:
+        """`TaskStore.mark_lost` without blocking the event loop."""
+        ...
+
+    async def aget_task(self, task_id: str) -> ExpectedTask | None:
+        """`TaskStore.get_task` without blocking the event loop."""
+        ...
+
+    async def atasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`TaskStore.tasks` without blocking the event loop."""
+        ...
+
+
+def task_from_row(row: tuple[Any, ...]) -> ExpectedTask:
+    """An `ExpectedTask` from the nine columns the SQL stores keep, in field order (`context`
+    as JSON text or already decoded)."""
+    task_id, feature, context, submitted, next_poll, polls, state, settled_by, updated = row
+    return ExpectedTask(
+        task_id=task_id,
+        feature=feature,
+        context=json.loads(context) if isinstance(context, str) and context else context or None,
+        submitted_at=float(submitted),
+        next_poll_at=float(next_poll),
+        polls=int(polls),
+        state=TaskState(state),
+        settled_by=settled_by,
+        updated_at=float(updated),
+    )
+
+
+def listing(state: TaskState | str | None) -> str | None:
+    """Check a `tasks(state=...)` argument; the listing name, or None for every task."""
+    if state is None:
+        return None
+    name = state.value if isinstance(state, TaskState) else str(state)
+    if name not in TASK_LISTINGS:
+        raise ValueError(f"state must be one of {', '.join(TASK_LISTINGS)}; got {state!r}.")
+    return name
+
+
+class AsyncTasksFromSync:
+    """The `AsyncTaskStore` methods for a store whose task operations are synchronous: each
+    runs through `_run_task_op`, which a store overrides to pick a worker thread (SQLite),
+    Django's database thread, or a direct call (memory)."""
+
+    async def _run_task_op(self, operation: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(operation, *args, **kwargs)
+
+    async def aexpect(self, task: ExpectedTask) -> bool:
+        """`expect` off the event loop."""
+        return bool(await self._run_task_op(self.expect, task))  # type: ignore[attr-defined]
+
+    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+        """`settle` off the event loop."""
+        return bool(await self._run_task_op(self.settle, task_id, by=by))  # type: ignore[attr-defined]
+
+    async def aclaim_due(
+        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`claim_due` off the event loop."""
+        claimed: list[ExpectedTask] = await self._run_task_op(
+            self.claim_due,  # type: ignore[attr-defined]
+            limit=limit,
+            lease=lease,
+            now=now,
+        )
+        return claimed
+
+    async def areschedule(self, task_id: str, *, at: float) -> bool:
+        """`reschedule` off the event loop."""
+        return bool(await self._run_task_op(self.reschedule, task_id, at=at))  # type: ignore[attr-defined]
+
+    async def amark_lost(self, task_id: str) -> bool:
+        """`mark_lost` off the event loop."""
+        return bool(await self._run_task_op(self.mark_lost, task_id))  # type: ignore[attr-defined]
+
+    async def aget_task(self, task_id: str) -> ExpectedTask | None:
+        """`get_task` off the event loop."""
+        found: ExpectedTask | None = await self._run_task_op(self.get_task, task_id)  # type: ignore[attr-defined]
+        return found
+
+    async def atasks(
+        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
+    ) -> list[ExpectedTask]:
+        """`tasks` off the event loop."""
+        found: list[ExpectedTask] = await self._run_task_op(
+            self.tasks,  # type: ignore[attr-defined]
+            state=state,
+            limit=limit,
+            now=now,
+        )
+        return found
+
+
+def settle_expected(store: object, task_id: str, source: str) -> None:
+    """Settle the expected task of a terminal delivery, when the store keeps expected tasks;
+    a failure is logged, never raised (the delivery itself is already recorded)."""
+    if isinstance(store, TaskStore):
+        try:
+            store.settle(task_id, by=source)
+        except Exception:
+            logger.exception("could not settle the expected task %s", task_id)
+
+
+async def asettle_expected(store: object, task_id: str, source: str) -> None:
+    """`settle_expected` without blocking the event loop."""
+    try:
+        if isinstance(store, AsyncTaskStore):
+            await store.asettle(task_id, by=source)
+        elif isinstance(store, TaskStore):
+            await asyncio.to_thread(store.settle, task_id, by=source)
+    except Exception:
+        logger.exception("could not settle the expected task %s", task_id)
