@@ -201,7 +201,7 @@ def test_abandoned_rows_are_listed_and_the_replay_action_recovers_them(
         follow=True,
     )
     page = response.content.decode()
-    assert "Replayed 2: 2 now done." in page
+    assert '<li class="success">Replayed 2 deliveries: all done.</li>' in page
     assert "Skipped 1 that were neither failed nor abandoned." in page
     assert switch.runs == runs + 2
     statuses = {row.task_id: (row.status, row.attempts) for row in Delivery.objects.all()}
