@@ -19,12 +19,13 @@ from .stores import finish
 Store = Any
 
 
-@pytest.fixture(params=["memory", "django"])
+@pytest.fixture(
+    params=["memory", pytest.param("django", marks=pytest.mark.django_db(transaction=True))]
+)
 def store(request: pytest.FixtureRequest) -> Store:
-    if request.param == "django":
-        request.getfixturevalue("transactional_db")
-        return DjangoStore()
-    return MemoryStore()
+    """A memory store, then a Django store on a transactional test database (the mark is set at
+    collection, so pytest-django creates the test database even when this file runs alone)."""
+    return DjangoStore() if request.param == "django" else MemoryStore()
 
 
 def delivery(task_id: str = "t1", stage: str = "complete", body: bytes = b"{}") -> Delivery:
