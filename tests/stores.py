@@ -25,11 +25,11 @@ from suno_hooks.stores import (
 from suno_hooks.stores.postgres import PostgresStore
 
 from .postgres import PostgresServer, running_postgres
-from .services import RedisServer
+from .services import RedisClusterServers, RedisServer
 
 StoreFactory = Callable[..., Store]
 
-STORE_KINDS = ["memory", "sqlite", "redis", "django", "postgres"]
+STORE_KINDS = ["memory", "sqlite", "redis", "redis_cluster", "django", "postgres"]
 
 
 def mark_django_stores(items: list[pytest.Item]) -> None:
@@ -154,6 +154,36 @@ def redis_store_factory(redis_server: RedisServer) -> Iterator[StoreFactory]:
 def redis_shared_url(redis_server: RedisServer) -> str:
     """A Redis URL (with its own prefix) for stores in several processes."""
     return f"{redis_server.url}?prefix=shared-{uuid.uuid4().hex}:"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    """One real three-node Redis Cluster for the session; tests keep apart by key prefix."""
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_store_factory(redis_cluster: RedisClusterServers) -> Iterator[StoreFactory]:
+    """Fresh `RedisStore`s on the session's cluster (`redis+cluster://`), each under its own
+    key prefix."""
+    opened: list[RedisStore] = []
+
+    def build(**options: Any) -> Store:
+        store = RedisStore(redis_cluster.url, prefix=f"test-{uuid.uuid4().hex}:", **options)
+        opened.append(store)
+        return store
+
+    yield build
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def redis_cluster_shared_url(redis_cluster: RedisClusterServers) -> str:
+    """A Redis Cluster URL (with its own prefix) for stores in several processes."""
+    return f"{redis_cluster.url}?prefix=shared-{uuid.uuid4().hex}:"
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import redis
 from redis.connection import Connection
+from redis.crc import key_slot
 
 from suno_hooks import Receiver, callback_received
 from suno_hooks.asgi import asgi_app
@@ -27,6 +28,8 @@ from suno_hooks.stores import (
     ReplayCheck,
     store_from_url,
 )
+from suno_hooks.stores.redis import _SWEEP_EVERY
+from suno_hooks.stores.redis_keys import SHARDS, shard_of
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
@@ -73,7 +76,7 @@ def test_a_claim_is_one_round_trip(redis_server: RedisServer, monkeypatch: pytes
     store.close()
 
 
-def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
+def test_keys_carry_the_prefix_share_a_slot_and_expire(redis_server: RedisServer):
     name = prefix()
     store = RedisStore(redis_server.url, prefix=name, retention=3600)
     guard = ReplayCheck("1700000000:sig", b"body", ttl=600)
@@ -81,16 +84,15 @@ def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
     store.finish("ttl-task:complete", token=claim.token, error="boom")
     admin = redis.Redis.from_url(redis_server.url)
     keys = {key.decode() for key in admin.scan_iter(match="*")}
-    mine = {key for key in keys if key.startswith(name)}
-    assert mine == {
-        f"{name}d:ttl-task:complete",
-        f"{name}t:ttl-task",
-        f"{name}g:1700000000:sig",
-        f"{name}inbox",
+    mine = {key for key in keys if name in key}
+    tag = "{" + name + f"{shard_of('ttl-task'):02x}" + "}"
+    assert mine == {f"{tag}d:ttl-task:complete", f"{tag}t:ttl-task", f"{tag}g:1700000000:sig"} | {
+        f"{tag}i"
     }
-    assert 3590_000 < admin.pttl(f"{name}d:ttl-task:complete") <= 3600_000
-    assert 3590_000 < admin.pttl(f"{name}t:ttl-task") <= 3600_000
-    assert 590_000 < admin.pttl(f"{name}g:1700000000:sig") <= 600_000
+    assert len({key_slot(key.encode()) for key in mine}) == 1
+    assert 3590_000 < admin.pttl(f"{tag}d:ttl-task:complete") <= 3600_000
+    assert 3590_000 < admin.pttl(f"{tag}t:ttl-task") <= 3600_000
+    assert 590_000 < admin.pttl(f"{tag}g:1700000000:sig") <= 600_000
     admin.close()
     store.close()
 
@@ -114,27 +116,39 @@ def test_listing_skips_entries_whose_hash_expired(redis_server: RedisServer):
     for i in range(3):
         store.claim(delivery(f"list{i}"), lease=60)
     admin = redis.Redis.from_url(redis_server.url)
-    admin.delete(f"{name}d:list1:complete")
+    admin.delete(store.keys.delivery("list1:complete"))
     assert [d.key for d in store.deliveries()] == ["list2:complete", "list0:complete"]
-    assert admin.zcard(f"{name}inbox") == 2
+    assert sum(admin.zcard(store.keys.inbox(shard)) for shard in range(SHARDS)) == 2
     admin.close()
     store.close()
 
 
-def test_claims_drop_index_members_whose_hash_expired_past_the_retention(
+def test_every_64th_claim_sweeps_one_shard_of_entries_past_the_retention(
     redis_server: RedisServer,
 ):
-    name = prefix()
-    store = RedisStore(redis_server.url, prefix=name, retention=3600)
+    store = RedisStore(redis_server.url, prefix=prefix(), retention=3600)
     admin = redis.Redis.from_url(redis_server.url)
-    for task_id in ("expired", "kept"):
+    # The first sweep (after claim number _SWEEP_EVERY) is of shard 1.
+    expired, finished, running = [t for t in (f"old{i}" for i in range(999)) if shard_of(t) == 1][
+        :3
+    ]
+    for task_id in (expired, finished, running):
         old = delivery(task_id)
         old.received_at = time.time() - 7200
-        store.claim(old, lease=60)
-    admin.delete(f"{name}d:expired:complete")
-    store.claim(delivery("recent"), lease=60)
-    members = admin.zrange(f"{name}inbox", 0, -1)
-    assert sorted(members) == [b"kept:complete", b"recent:complete"]
+        claim = store.claim(old, lease=60)
+        if task_id != running:
+            assert store.finish(old.key, token=claim.token)
+    admin.delete(store.keys.delivery(f"{expired}:complete"))
+    for i in range(_SWEEP_EVERY - 4):
+        store.claim(delivery(f"recent{i}"), lease=60)
+    members = set(admin.zrange(store.keys.inbox(1), 0, -1))
+    assert {f"{t}:complete".encode() for t in (expired, finished, running)} <= members
+    store.claim(delivery("the-64th"), lease=60)
+    members = set(admin.zrange(store.keys.inbox(1), 0, -1))
+    assert f"{running}:complete".encode() in members
+    assert not {f"{t}:complete".encode() for t in (expired, finished)} & members
+    assert store.get(f"{finished}:complete") is None
+    assert store.get(f"{running}:complete") is not None
     admin.close()
     store.close()
 
