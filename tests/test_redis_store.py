@@ -4,6 +4,7 @@ away during traffic, and a receiver using it end to end through the ASGI app."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections import Counter
@@ -269,3 +270,41 @@ async def test_receiver_with_a_redis_url_through_asgi(redis_server: RedisServer)
     assert kept is not None and kept.status is DeliveryStatus.DONE
     assert kept.body == body and kept.peer == "203.0.113.9"
     await receiver.store.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis_cluster"])
+def test_short_lived_event_loops_leave_no_connection_behind(
+    kind: str, request: pytest.FixtureRequest
+):
+    """`asyncio.run` or asgiref's `async_to_sync` per request: each loop's client is closed when
+    its loop shuts down, and one closed without that is dropped when the next loop starts."""
+    from asgiref.sync import async_to_sync
+
+    servers = request.getfixturevalue(
+        "redis_cluster" if kind == "redis_cluster" else "redis_server"
+    )
+    name = f"leak-{uuid.uuid4().hex}"
+    store = RedisStore(f"{servers.url}?client_name={name}", prefix=prefix())
+    ports = [node.port for node in servers.nodes] if kind == "redis_cluster" else [servers.port]
+    admins = [redis.Redis(port=port) for port in ports]
+
+    def connections() -> int:
+        return sum(1 for admin in admins for c in admin.client_list() if c.get("name") == name)
+
+    for i in range(10):
+        claim = asyncio.run(store.aclaim(delivery(f"loop{i}"), lease=60))
+        assert async_to_sync(store.afinish)(f"loop{i}:complete", token=claim.token)
+        kept = async_to_sync(store.aget)(f"loop{i}:complete")
+        assert kept is not None and kept.status is DeliveryStatus.DONE
+    assert connections() == 0
+    assert len(store._links) == 0  # type: ignore[arg-type]
+
+    loop = asyncio.new_event_loop()  # closed without shutting down its async generators
+    loop.run_until_complete(store.aclaim(delivery("unshut"), lease=60))
+    loop.close()
+    assert connections() >= 1
+    asyncio.run(store.aget("unshut:complete"))
+    gc.collect()
+    assert len(store._links) == 0  # type: ignore[arg-type]
+    for admin in admins:
+        admin.close()
