@@ -16,6 +16,7 @@ import weakref
 from collections import defaultdict
 from typing import Any
 
+from .base import new_token
 from .redis_keys import SHARDS, RedisKeys, ShardCursor, shard_of
 from .tasks import ExpectedTask, TaskState, listing
 
@@ -25,12 +26,19 @@ _FIELDS = ("feature", "context", "submitted_at", "next_poll_at", "polls", "state
            "updated_at")  # fmt: skip
 _HMGET_FIELDS = ", ".join(f"'{name}'" for name in _FIELDS)
 
+# Each script may run twice for one call (redis-py sends it again after a socket timeout):
+# the call's nonce, kept in the task hash, lets the repeat answer what the first run did.
+
 # KEYS: task hash, pending queue, all-tasks index. ARGV: task id, feature, context JSON,
-# submitted_at, next_poll_at, now, retention ms.
+# submitted_at, next_poll_at, now, retention ms, nonce.
 _EXPECT_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'nonce') == ARGV[8] then return 1 end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'feature', ARGV[2], 'context', ARGV[3], 'submitted_at', ARGV[4],
-  'next_poll_at', ARGV[5], 'polls', 0, 'state', 'pending', 'settled_by', '', 'updated_at', ARGV[6])
+  'next_poll_at', ARGV[5], 'polls', 0, 'state', 'pending', 'settled_by', '', 'updated_at', ARGV[6],
+  'nonce', ARGV[8])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
@@ -38,19 +46,21 @@ return 1
 """
 
 # KEYS: task hash, pending queue. ARGV: task id, states allowed to change (space-separated),
-# new state, settled_by, now, retention ms.
+# new state, settled_by, now, retention ms, nonce.
 _CHANGE_LUA = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state or not string.find(' ' .. ARGV[2] .. ' ', ' ' .. state .. ' ', 1, true) then
+local state = redis.call('HMGET', KEYS[1], 'state', 'nonce')
+if state[1] == ARGV[3] and state[2] == ARGV[7] then return 1 end
+if not state[1] or not string.find(' ' .. ARGV[2] .. ' ', ' ' .. state[1] .. ' ', 1, true) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'settled_by', ARGV[4], 'updated_at', ARGV[5])
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'settled_by', ARGV[4], 'updated_at', ARGV[5],
+  'nonce', ARGV[7])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 """
 
-# KEYS: task hash, pending queue. ARGV: task id, next poll time, now.
+# KEYS: task hash, pending queue. ARGV: task id, next poll time, now. A repeat sets the same.
 _RESCHEDULE_LUA = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
 redis.call('HSET', KEYS[1], 'next_poll_at', ARGV[2], 'updated_at', ARGV[3])
@@ -58,25 +68,32 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: a shard's pending queue, then the hashes of the task ids ARGV[3..] in the same order.
-# ARGV: now, lease end, task ids. Returns {task id, fields...} per task it claimed: those still
-# pending and due; queue members whose hash expired or that are no longer pending are dropped.
+# KEYS: a shard's pending queue, then the hashes of the task ids ARGV[4..] in the same order.
+# ARGV: now, lease end, nonce, task ids. Returns {task id, fields...} per task it claimed: those
+# still pending and due (or already claimed by this very call); queue members whose hash
+# expired or that are no longer pending are dropped.
 _CLAIM_DUE_LUA = f"""
 local claimed = {{}}
 for i = 2, #KEYS do
-  local task_id = ARGV[i + 1]
+  local task_id = ARGV[i + 2]
   local due = redis.call('ZSCORE', KEYS[1], task_id)
-  if due and tonumber(due) <= tonumber(ARGV[1]) then
-    if redis.call('HGET', KEYS[i], 'state') == 'pending' then
+  local state = redis.call('HMGET', KEYS[i], 'state', 'nonce')
+  local take = state[1] == 'pending' and state[2] == ARGV[3]
+  if not take and due and tonumber(due) <= tonumber(ARGV[1]) then
+    if state[1] == 'pending' then
       redis.call('ZADD', KEYS[1], ARGV[2], task_id)
       redis.call('HINCRBY', KEYS[i], 'polls', 1)
-      redis.call('HSET', KEYS[i], 'next_poll_at', ARGV[2], 'updated_at', ARGV[1])
-      local row = redis.call('HMGET', KEYS[i], {_HMGET_FIELDS})
-      table.insert(row, 1, task_id)
-      table.insert(claimed, row)
+      redis.call('HSET', KEYS[i], 'next_poll_at', ARGV[2], 'updated_at', ARGV[1],
+        'nonce', ARGV[3])
+      take = true
     else
       redis.call('ZREM', KEYS[1], task_id)
     end
+  end
+  if take then
+    local row = redis.call('HMGET', KEYS[i], {_HMGET_FIELDS})
+    table.insert(row, 1, task_id)
+    table.insert(claimed, row)
   end
 end
 return claimed
@@ -126,11 +143,11 @@ class RedisTasks:
             task: ExpectedTask = values["task"]
             context = json.dumps(task.context) if task.context is not None else ""
             args: list[Any] = [task.task_id, task.feature, context, repr(task.submitted_at)]
-            args += [repr(task.next_poll_at), now, retention]
+            args += [repr(task.next_poll_at), now, retention, new_token()]
             return [*keys, self.keys.task_index(shard)], args
         if name == "change":
             args = [task_id, values["sources"], values["target"], values["by"], now, retention]
-            return keys, args
+            return keys, [*args, new_token()]
         return keys, [task_id, repr(values["at"]), now]
 
     def _due_reads(self, client: Any, now: float, limit: int) -> Any:
@@ -150,13 +167,14 @@ class RedisTasks:
             ((float(score), shard, member) for shard, rows in enumerate(queues)
              for member, score in rows),
         )  # fmt: skip
+        nonce = new_token()
         by_shard: defaultdict[int, list[str]] = defaultdict(list)
         for _, shard, member in due:
             by_shard[shard].append(member.decode())
         calls = []
         for shard, task_ids in sorted(by_shard.items()):
             keys = [self.keys.task_queue(shard), *(self.keys.task(t) for t in task_ids)]
-            calls.append((keys, [repr(now), repr(now + lease), *task_ids]))
+            calls.append((keys, [repr(now), repr(now + lease), nonce, *task_ids]))
         return calls
 
     @staticmethod
