@@ -14,6 +14,9 @@ from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS, CallbackClient
 from .stores import (
+    django_db_modify_db_settings,
+    django_postgres_database,
+    django_postgres_store_factory,
     django_store_factory,
     make_store,
     mark_django_stores,
@@ -33,6 +36,9 @@ from .stores import (
 )
 
 __all__ = [
+    "django_db_modify_db_settings",
+    "django_postgres_database",
+    "django_postgres_store_factory",
     "django_store_factory",
     "make_store",
     "memory_store_factory",
