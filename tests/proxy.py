@@ -21,6 +21,7 @@ class DelayingProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._marker: bytes | None = None
+        self._cut = False
         self.held = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -31,11 +32,22 @@ class DelayingProxy:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def hold_next_reply(self, marker: bytes = b"EVALSHA") -> None:
-        """Swallow the server's reply to the next request that holds `marker`."""
+    def remap(self, address: tuple[str, int]) -> tuple[str, int]:
+        """For a cluster client's `address_remap`: this proxy's address for its target node."""
+        return ("127.0.0.1", self.port) if address[1] == self.target_port else address
+
+    def hold_next_reply(self, marker: bytes = b"EVALSHA", *, cut: bool = False) -> None:
+        """Swallow the server's reply to the next request that holds `marker`; with `cut`, close
+        that connection too (a failover) instead of leaving the client to time out."""
         with self._lock:
             self.held.clear()
             self._marker = marker
+            self._cut = cut
+
+    def disarm(self) -> None:
+        """Swallow nothing more."""
+        with self._lock:
+            self._marker = None
 
     def _accept(self) -> None:
         while True:
@@ -62,6 +74,8 @@ class DelayingProxy:
                 if replies and hold.is_set():
                     hold.clear()
                     self.held.set()
+                    if self._cut:
+                        break
                     continue
                 if not replies and self._take_hold(data):
                     hold.set()

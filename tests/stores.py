@@ -268,13 +268,15 @@ def django_db_modify_db_settings(
         add_django_postgres(request.getfixturevalue("postgres_server"))
 
 
-def postgres_schema_url(server: PostgresServer) -> str:
-    """A URL whose connections work in a new, empty schema of their own."""
+def postgres_schema_url(server: PostgresServer, port: int | None = None) -> str:
+    """A URL whose connections work in a new, empty schema of their own (through `port`, a
+    proxy's, when given)."""
     schema = f"test_{uuid.uuid4().hex}"
     admin_url = f"postgresql://{server.user}@{server.host}:{server.port}/{server.name}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
-    return f"{admin_url}?options=-csearch_path%3D{schema}"
+    url = f"postgresql://{server.user}@{server.host}:{port or server.port}/{server.name}"
+    return f"{url}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture
