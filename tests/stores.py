@@ -200,19 +200,23 @@ def sqlite_shared_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'shared.db'}"
 
 
-@pytest.fixture
-def redis_store_factory(redis_server: RedisServer) -> Iterator[StoreFactory]:
-    """Fresh `RedisStore`s on the session's server, each under its own key prefix."""
+def _redis_factory(url: str) -> Iterator[StoreFactory]:
     opened: list[RedisStore] = []
 
     def build(**options: Any) -> Store:
-        store = RedisStore(redis_server.url, prefix=f"test-{uuid.uuid4().hex}:", **options)
+        store = RedisStore(url, prefix=f"test-{uuid.uuid4().hex}:", **options)
         opened.append(store)
         return store
 
     yield build
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def redis_store_factory(redis_server: RedisServer) -> Iterator[StoreFactory]:
+    """Fresh `RedisStore`s on the session's server, each under its own key prefix."""
+    yield from _redis_factory(redis_server.url)
 
 
 @pytest.fixture
@@ -233,16 +237,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 def redis_cluster_store_factory(redis_cluster: RedisClusterServers) -> Iterator[StoreFactory]:
     """Fresh `RedisStore`s on the session's cluster (`redis+cluster://`), each under its own
     key prefix."""
-    opened: list[RedisStore] = []
-
-    def build(**options: Any) -> Store:
-        store = RedisStore(redis_cluster.url, prefix=f"test-{uuid.uuid4().hex}:", **options)
-        opened.append(store)
-        return store
-
-    yield build
-    for store in opened:
-        store.close()
+    yield from _redis_factory(redis_cluster.url)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from suno_hooks.stores import (
     ReplayCheck,
     store_from_url,
 )
-from suno_hooks.stores.redis import _SWEEP_EVERY
+from suno_hooks.stores.redis_inbox import SWEEP_EVERY
 from suno_hooks.stores.redis_keys import SHARDS, shard_of
 from suno_hooks.testing import encode, make_callback, sign_headers
 
@@ -129,7 +129,7 @@ def test_every_64th_claim_sweeps_one_shard_of_entries_past_the_retention(
 ):
     store = RedisStore(redis_server.url, prefix=prefix(), retention=3600)
     admin = redis.Redis.from_url(redis_server.url)
-    # The first sweep (after claim number _SWEEP_EVERY) is of shard 1.
+    # The first sweep (after claim number SWEEP_EVERY) is of shard 1.
     expired, finished, running = [t for t in (f"old{i}" for i in range(999)) if shard_of(t) == 1][
         :3
     ]
@@ -140,7 +140,7 @@ def test_every_64th_claim_sweeps_one_shard_of_entries_past_the_retention(
         if task_id != running:
             assert store.finish(old.key, token=claim.token)
     admin.delete(store.keys.delivery(f"{expired}:complete"))
-    for i in range(_SWEEP_EVERY - 4):
+    for i in range(SWEEP_EVERY - 4):
         store.claim(delivery(f"recent{i}"), lease=60)
     members = set(admin.zrange(store.keys.inbox(1), 0, -1))
     assert {f"{t}:complete".encode() for t in (expired, finished, running)} <= members

@@ -8,7 +8,6 @@ import itertools
 import logging
 import threading
 import time
-from collections import defaultdict
 from typing import Any
 
 import redis.asyncio
@@ -25,9 +24,9 @@ from .base import (
     ReplayCheck,
     new_token,
 )
-from .records import delivery_from_row
 from .redis_clients import AsyncLink, ClientFactory, InThreads, LoopLinks
-from .redis_keys import SHARDS, RedisKeys, ShardCursor, shard_of
+from .redis_inbox import SWEEP_BATCH, RedisInbox, read_delivery
+from .redis_keys import RedisKeys, shard_of
 from .redis_tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
@@ -43,17 +42,10 @@ _RESULTS = {
     b"stale": ClaimResult.STALE,
     b"replayed": ClaimResult.REPLAYED,
 }
-_PAGE = 200
-_PURGE_BATCH = 500
-# Every `_SWEEP_EVERY`-th claim of a store is followed by one purge step (up to `_SWEEP_BATCH`
-# entries past the retention) on the next shard in turn, so the inbox index stays bounded
-# without calling `purge`, and claims stay one script call each.
-_SWEEP_EVERY = 64
-_SWEEP_BATCH = 32
 _ASYNC_CLIENTS = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
 
 
-class RedisStore(RedisTasks):
+class RedisStore(RedisInbox, RedisTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check
@@ -192,26 +184,6 @@ class RedisStore(RedisTasks):
     def _extend_call(self, key: str, token: str, lease: float) -> tuple[list[str], list[Any]]:
         return [self.keys.delivery(key)], [token, max(0, int(lease * 1000))]
 
-    @staticmethod
-    def _matching(
-        members: list[bytes],
-        states: list[list[bytes | None]],
-        wanted: tuple[str | None, str | None, str | None],
-        now_ms: float,
-    ) -> tuple[list[bytes], list[bytes]]:
-        """Members whose (task_id, status, kind) match `wanted`, and members whose hash expired."""
-        matches: list[bytes] = []
-        vanished: list[bytes] = []
-        for member, (task_id, status, kind, lease_until) in zip(members, states, strict=True):
-            if task_id is None:
-                vanished.append(member)
-                continue
-            shown = _reported_status(status, lease_until, now_ms)
-            found = (task_id.decode(), shown, (kind or b"").decode())
-            if all(w is None or f == w for w, f in zip(wanted, found, strict=True)):
-                matches.append(member)
-        return matches, vanished
-
     # -- the contract, synchronous ---------------------------------------------------------------
 
     def claim(
@@ -225,7 +197,7 @@ class RedisStore(RedisTasks):
         shard = self._sweep_due()
         if shard is not None:
             try:
-                self._purge_step(client, purge, shard, self._sweep_cutoff(), 0, _SWEEP_BATCH)
+                self._purge_step(client, purge, shard, self._sweep_cutoff(), 0, SWEEP_BATCH)
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("suno-hooks: sweeping the Redis inbox index failed", exc_info=True)
         return claim
@@ -247,105 +219,7 @@ class RedisStore(RedisTasks):
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         _, (_, _, _, script, _) = self._sync()
-        return _read(key, script(keys=[self.keys.delivery(key)]))
-
-    def deliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-    ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
-        wanted = (task_id, DeliveryStatus(status).value if status is not None else None, kind)
-        client, _ = self._sync()
-        now_ms = _ms(client.time())
-        found: list[Delivery] = []
-        cursor = ShardCursor(client, self.keys.inbox, max(1, min(_PAGE, limit)))
-        while len(found) < limit:
-            batch = cursor.take(_PAGE)
-            if not batch:
-                break
-            members = [member for _, member in batch]
-            # First the small fields of the batch, then whole entries only for matches.
-            pipe = client.pipeline(transaction=False)
-            for member in members:
-                fields = ("task_id", "status", "kind", "lease_until")
-                pipe.hmget(self.keys.delivery(member.decode()), *fields)
-            matches, vanished = self._matching(members, pipe.execute(), wanted, now_ms)
-            self._forget_vanished(client, cursor, batch, set(vanished))
-            matches = matches[: limit - len(found)]
-            pipe = client.pipeline(transaction=False)
-            for member in matches:
-                pipe.hgetall(self.keys.delivery(member.decode()))
-            for member, fields in zip(matches, pipe.execute(), strict=True):
-                if b"task_id" in fields:
-                    found.append(_delivery(member.decode(), fields, now_ms))
-        return found
-
-    def _forget_vanished(
-        self, client: Any, cursor: ShardCursor, batch: list[tuple[int, bytes]], gone: set[bytes]
-    ) -> None:
-        """Remove index members whose delivery hash expired, shard by shard."""
-        by_shard: defaultdict[int, list[bytes]] = defaultdict(list)
-        for shard, member in batch:
-            if member in gone:
-                by_shard[shard].append(member)
-        for shard, members in by_shard.items():
-            client.zrem(self.keys.inbox(shard), *members)
-            cursor.removed(shard, len(members))
-
-    def purge(self, older_than: float | None = None) -> int:
-        """Forget inbox entries received before `older_than` (default: now − retention); the
-        terminal marks and replay guard expire on their own."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
-        client, (*_, script) = self._sync()
-        removed = 0
-        for shard in range(SHARDS):
-            offset = 0
-            while True:
-                gone, kept, seen = self._purge_step(
-                    client, script, shard, cutoff, offset, _PURGE_BATCH
-                )
-                removed += gone
-                offset += kept
-                if seen < _PURGE_BATCH:
-                    break
-        return removed
-
-    def _purge_step(
-        self, client: Any, script: Any, shard: int, cutoff: float, offset: int, count: int
-    ) -> tuple[int, int, int]:
-        """Remove up to `count` of a shard's entries received before `cutoff` (skipping the
-        first `offset`, live leases kept earlier): (removed, kept, seen)."""
-        index = self.keys.inbox(shard)
-        members = client.zrangebyscore(index, "-inf", f"({cutoff!r}", start=offset, num=count)
-        if not members:
-            return 0, 0, 0
-        keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
-        gone, kept = script(keys=keys, args=[repr(cutoff), *members])
-        return int(gone), int(kept), len(members)
-
-    async def _apurge_step(self, link: AsyncLink, shard: int, cutoff: float) -> None:
-        """`_purge_step` of a sweep on the event loop's own connection."""
-        index = self.keys.inbox(shard)
-        members = await link.client.zrangebyscore(
-            index, "-inf", f"({cutoff!r}", start=0, num=_SWEEP_BATCH
-        )
-        if members:
-            keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
-            await link.purge(keys=keys, args=[repr(cutoff), *members])
-
-    def _sweep_due(self) -> int | None:
-        """The shard to sweep after this claim, on every `_SWEEP_EVERY`-th claim."""
-        count = next(self._claims)
-        if count % _SWEEP_EVERY:
-            return None
-        return (count // _SWEEP_EVERY) % SHARDS
-
-    def _sweep_cutoff(self) -> float:
-        return time.time() - self.retention
+        return read_delivery(key, script(keys=[self.keys.delivery(key)]))
 
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
@@ -396,7 +270,7 @@ class RedisStore(RedisTasks):
     async def aget(self, key: str) -> Delivery | None:
         """`get` on the event loop's own connection."""
         link = await self._alink()
-        return _read(key, await link.read(keys=[self.keys.delivery(key)]))
+        return read_delivery(key, await link.read(keys=[self.keys.delivery(key)]))
 
     async def adeliveries(self, **filters: Any) -> list[Delivery]:
         """`deliveries` (an administrative listing) on a worker thread."""
@@ -432,40 +306,3 @@ def _retention(value: Any) -> float:
     if not seconds > 0:
         raise ConfigurationError(f"retention must be positive; got {value!r}.")
     return seconds
-
-
-def _ms(clock: tuple[int, int]) -> float:
-    """Redis `TIME` (seconds, microseconds) in milliseconds, the unit of `lease_until`."""
-    return clock[0] * 1000 + clock[1] / 1000
-
-
-def _reported_status(status: bytes | None, lease_until: bytes | None, now_ms: float) -> str:
-    """The status a listing shows: `processing` past its lease is `abandoned`."""
-    shown = (status or b"processing").decode()
-    if shown == "processing" and lease_until is not None and float(lease_until) <= now_ms:
-        return DeliveryStatus.ABANDONED.value
-    return shown
-
-
-def _read(key: str, reply: list[Any]) -> Delivery | None:
-    """The delivery from the `READ` script's reply (the server's clock, the hash's fields)."""
-    clock, flat = reply
-    fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    now_ms = _ms((int(clock[0]), int(clock[1])))
-    return _delivery(key, fields, now_ms) if b"task_id" in fields else None
-
-
-def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
-    error = fields.get(b"error")
-    return delivery_from_row(
-        key=key,
-        task_id=fields[b"task_id"].decode(),
-        stage=fields.get(b"stage", b"").decode(),
-        body=fields.get(b"body", b""),
-        meta=fields.get(b"meta", b""),
-        received_at=float(fields.get(b"received_at", b"0")),
-        updated_at=float(fields.get(b"updated_at", b"0")),
-        status=_reported_status(fields.get(b"status"), fields.get(b"lease_until"), now_ms),
-        attempts=int(fields.get(b"attempts", b"1")),
-        error=error.decode("utf-8", "replace") if error else None,
-    )

@@ -21,8 +21,9 @@ from redis.retry import Retry
 
 from ..errors import ConfigurationError
 from . import redis_scripts
+from .records import redacted_url
 
-__all__ = ["AsyncLink", "ClientFactory", "InThreads", "redacted"]
+__all__ = ["AsyncLink", "ClientFactory", "InThreads", "LoopLinks"]
 
 OWN_OPTIONS = ("prefix", "retention")
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
@@ -37,7 +38,7 @@ class ClientFactory:
             parts = urlsplit(url)
             query = parse_qsl(parts.query, keep_blank_values=True)
         except ValueError as exc:
-            raise ConfigurationError(f"Malformed Redis URL {redacted(url)!r}: {exc}.") from None
+            raise ConfigurationError(f"Malformed Redis URL {redacted_url(url)!r}: {exc}.") from None
         self.own = {name: value for name, value in query if name in OWN_OPTIONS}
         passed = [(name, value) for name, value in query if name not in OWN_OPTIONS]
         scheme = CLUSTER_SCHEMES.get(parts.scheme.lower())
@@ -46,7 +47,7 @@ class ClientFactory:
         if scheme is not None:
             if parts.path.strip("/") not in ("", "0"):
                 raise ConfigurationError(
-                    f"A Redis Cluster has only database 0; {redacted(url)!r} names another."
+                    f"A Redis Cluster has only database 0; {redacted_url(url)!r} names another."
                 )
             base = f"{scheme}://{parts.netloc}"
         self.url = f"{base}?{urlencode(passed)}" if passed else base
@@ -65,7 +66,7 @@ class ClientFactory:
             pool.connection_class(**pool.connection_kwargs)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
-                f"Bad Redis URL or option in {redacted(self.url)!r}: {exc}"
+                f"Bad Redis URL or option in {redacted_url(self.url)!r}: {exc}"
             ) from None
 
     def sync(self) -> Any:
@@ -211,12 +212,3 @@ class LoopLinks:
         """Take the running loop's link out of the map (to close it)."""
         with self._lock:
             return self._links.pop(asyncio.get_running_loop(), None)
-
-
-def redacted(url: str) -> str:
-    """The URL with any password replaced, for error messages."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
