@@ -16,6 +16,7 @@ __all__ = [
     "SunoHooksASGIMiddleware",
     "answer_callback",
     "asgi_app",
+    "close_store",
     "read_asgi_body",
     "send_outcome",
     "to_inbound_request",
@@ -165,7 +166,7 @@ class _NotFoundApp:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
-                    await _close_store(self.receiver)
+                    await close_store(self.receiver)
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
@@ -174,7 +175,8 @@ class _NotFoundApp:
         await send_outcome(send, Outcome(404, error))
 
 
-async def _close_store(receiver: Receiver) -> None:
+async def close_store(receiver: Receiver) -> None:
+    """Close the receiver's store (`aclose` when it has one), as an app shuts down."""
     store: Any = receiver.store
     closer = getattr(store, "aclose", None)
     if closer is not None:

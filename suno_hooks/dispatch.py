@@ -98,7 +98,7 @@ class BlinkerDispatcher:
                 if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result)
             except Exception as exc:
-                logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
+                logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
         return failures
 
@@ -118,7 +118,7 @@ class BlinkerDispatcher:
             try:
                 await receiver(sender, event=event)
             except Exception as exc:
-                logger.exception("suno-hooks: receiver failed for %s", event.dedupe_key)
+                logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
         if pending:
             failures.extend(await self._in_thread(pending, sender, named, event.dedupe_key))
@@ -136,7 +136,7 @@ class BlinkerDispatcher:
                 if inspect.isawaitable(result):
                     _run_awaitable(result)
             except Exception:
-                logger.exception("suno-hooks: callback_rejected receiver failed")
+                logger.exception("callback_rejected receiver failed")
 
     async def _in_thread(
         self, receivers: list[Callable[..., Any]], sender: Any, named: dict[str, Any], label: str
@@ -154,7 +154,7 @@ class BlinkerDispatcher:
                     if result is not None and inspect.isawaitable(result):
                         asyncio.run_coroutine_threadsafe(_await(result), loop).result()
                 except Exception as exc:
-                    logger.exception("suno-hooks: receiver failed for %s", label)
+                    logger.exception("receiver failed for %s", label)
                     failures.append(describe_failure(receiver, exc))
             return failures
 
@@ -174,7 +174,7 @@ class BlinkerDispatcher:
                 else:
                     await self._in_thread([receiver], sender, named, "callback_rejected")
             except Exception:
-                logger.exception("suno-hooks: callback_rejected receiver failed")
+                logger.exception("callback_rejected receiver failed")
 
 
 def _is_async(receiver: Callable[..., Any]) -> bool:

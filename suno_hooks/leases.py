@@ -83,7 +83,7 @@ class Lease:
     def _kept(self, kept: bool, action: str) -> bool:
         if not kept:
             logger.warning(
-                "suno-hooks: %s of %s changed nothing: its lease was taken over by another "
+                "%s of %s changed nothing: its lease was taken over by another "
                 "claim (a handler outlived the lease; extend it or raise `lease`)",
                 action,
                 self.key,

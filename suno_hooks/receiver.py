@@ -139,7 +139,7 @@ class Receiver:
         if store is None:
             _warn_once(
                 "memory",
-                "suno-hooks: no store configured; using memory://, which forgets on restart.",
+                "no store configured; using memory://, which forgets on restart.",
             )
             store = "memory://"
         self.store: Store = store_from_url(store) if isinstance(store, str) else store
@@ -161,7 +161,7 @@ class Receiver:
                 return "token"
             _warn_once(
                 "insecure",
-                "suno-hooks: neither HMAC keys nor a secret key is set; every callback is accepted "
+                "neither HMAC keys nor a secret key is set; every callback is accepted "
                 "unverified. Set hmac_keys (Kie's webhookHmacKey) or secret_key.",
             )
             return "none"
@@ -223,22 +223,22 @@ class Receiver:
         """Answer one request synchronously (WSGI, Flask, sync Django views)."""
         sender = self if sender is None else sender
         try:
-            return self._process(self._admit(request), sender)
+            return _logged(self._process(self._admit(request), sender))
         except SunoHooksError as exc:
             return self._reject(exc, request, sender)
         except Exception:
-            logger.exception("suno-hooks: unexpected error while handling a callback")
+            logger.exception("unexpected error while handling a callback")
             return _internal_error()
 
     async def handle_async(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
         """Answer one request on an event loop (ASGI, Starlette, async Django views)."""
         sender = self if sender is None else sender
         try:
-            return await self._aprocess(self._admit(request), sender)
+            return _logged(await self._aprocess(self._admit(request), sender))
         except SunoHooksError as exc:
             return await self._areject(exc, request, sender)
         except Exception:
-            logger.exception("suno-hooks: unexpected error while handling a callback")
+            logger.exception("unexpected error while handling a callback")
             return _internal_error()
 
     async def acknowledge_async(
@@ -256,18 +256,19 @@ class Receiver:
         try:
             admitted = self._admit(request)
             if isinstance(admitted, Outcome):
-                return admitted, None
+                return _logged(admitted), None
             early = await self._aclaim_or_answer(admitted)
         except SunoHooksError as exc:
             return await self._areject(exc, request, sender), None
         except Exception:
-            logger.exception("suno-hooks: unexpected error while handling a callback")
+            logger.exception("unexpected error while handling a callback")
             return _internal_error(), None
         if early is not None:
             early.delivery = admitted.delivery
-            return early, None
+            return _logged(early), None
         accepted = Outcome.accepted("received")
         accepted.delivery = admitted.delivery
+        _logged(accepted)
 
         async def dispatch_and_finish() -> None:
             # A failure to record is logged; the delivery turns `abandoned` when its lease ends.
@@ -450,7 +451,7 @@ class Receiver:
         """Refuse a token already bound to another task (token-only requests)."""
         store = self.store
         if not isinstance(store, BindsTokens):
-            _warn_once("bind", f"suno-hooks: {store!r} cannot bind tokens to their task.")
+            _warn_once("bind", f"{store!r} cannot bind tokens to their task.")
             return
         try:
             bound = store.bind_token(token.token_id, task_id, token.expires_in)
@@ -498,7 +499,7 @@ class Receiver:
                 raise ReplayedSignature()
             if done is not None:
                 duplicate = Outcome.accepted("duplicate")
-                duplicate.delivery = Delivery(key, found.task_id, found.stage, body)
+                duplicate.delivery = Delivery(key, found.task_id, found.stage, body, found.kind)
                 return duplicate
 
         feature = request.feature
@@ -556,7 +557,7 @@ class Receiver:
                 source=cast(EventSource, admitted.source or delivery.source),
             )
         except Exception:
-            logger.exception("suno-hooks: could not build the event for %s", delivery.key)
+            logger.exception("could not build the event for %s", delivery.key)
             return None
 
     def _answer_claim(self, admitted: _Admitted, claim: Claim) -> Outcome | None:
@@ -581,10 +582,11 @@ class Receiver:
 
     @staticmethod
     def _store_error(exc: Exception) -> StoreUnavailable:
-        logger.error("suno-hooks: store unavailable: %s: %s", type(exc).__name__, exc)
+        logger.error("store unavailable: %s: %s", type(exc).__name__, exc)
         return StoreUnavailable()
 
     def _reject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
+        _log_refusal(exc, request)
         self.dispatcher.rejected(
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
@@ -594,10 +596,34 @@ class Receiver:
         arejected = getattr(self.dispatcher, "arejected", None)
         if arejected is None:
             return self._reject(exc, request, sender)
+        _log_refusal(exc, request)
         await arejected(
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
+
+
+def _log_refusal(exc: SunoHooksError, request: InboundRequest) -> None:
+    """One WARNING per refused request: the answer, its error code and the peer."""
+    logger.warning("refused %d %s peer=%s", exc.status, exc.code, request.peer or "-")
+
+
+def _logged(outcome: Outcome) -> Outcome:
+    """Log the answer to an admitted callback (INFO, WARNING when it is an error) and return it;
+    no body, header or secret is logged."""
+    delivery = outcome.delivery
+    if delivery is not None:
+        answer = outcome.body.get("status") or outcome.body.get("error")
+        logger.log(
+            logging.INFO if outcome.status < 400 else logging.WARNING,
+            "%d %s task=%s kind=%s stage=%s",
+            outcome.status,
+            answer,
+            delivery.task_id,
+            delivery.kind,
+            delivery.stage,
+        )
+    return outcome
 
 
 def replayable(store: Store, limit: int) -> list[Delivery]:
@@ -656,7 +682,7 @@ def _unrecorded(admitted: _Admitted, exc: Exception) -> StoreUnavailable:
     sender retries. The delivery stays `processing` until its lease ends (then `abandoned`),
     and the retry or a replay runs the handlers again."""
     logger.error(
-        "suno-hooks: could not record the outcome of %s (%s: %s); answering 503 so the sender "
+        "could not record the outcome of %s (%s: %s); answering 503 so the sender "
         "retries once the lease ends",
         admitted.delivery.key,
         type(exc).__name__,

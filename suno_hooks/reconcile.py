@@ -169,7 +169,7 @@ class Reconciler:
             report.polled += 1
         except ApiError as error:
             report.errors.append(f"{task.task_id}: {error}")
-            logger.warning("suno-hooks: polling %s failed: %s", task.task_id, error)
+            logger.warning("polling %s failed: %s", task.task_id, error)
         body = callback_body(task.task_id, task.feature, answer) if answer is not None else None
         callback_feature = find_feature(task.feature).callback_feature
         if body is not None:
@@ -228,7 +228,7 @@ class Reconciler:
             try:
                 self.run_once()
             except Exception:
-                logger.exception("suno-hooks: a reconcile run failed")
+                logger.exception("a reconcile run failed")
             stop.wait(self.every)
 
     async def arun_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -238,6 +238,6 @@ class Reconciler:
             try:
                 await self.arun_once()
             except Exception:
-                logger.exception("suno-hooks: a reconcile run failed")
+                logger.exception("a reconcile run failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.every)

@@ -6,12 +6,18 @@ import copy
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from .events import Event
 from .parsing import find_task_id
+from .signals import callback_received
 from .verification import compute_signature
 
-__all__ = ["STAGES", "encode", "make_callback", "sign_headers"]
+__all__ = ["STAGES", "CapturedEvents", "capture_events", "encode", "make_callback", "sign_headers"]
+
+_IDS = uuid.UUID("6f1d1c4e-5b1a-4f57-9d8e-2a3c5b7e9f10")
 
 _TRACK: dict[str, Any] = {
     "id": "",
@@ -42,8 +48,14 @@ STAGES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _track(title: str) -> dict[str, Any]:
-    track_id = str(uuid.uuid4())
+def _item_id(task_id: str, position: int) -> str:
+    """The id of the task's n-th track or item: the same for the same task, so a resend of
+    the same arguments is the same body (a duplicate, not a replayed signature)."""
+    return str(uuid.uuid5(_IDS, f"{task_id}:{position}"))
+
+
+def _track(task_id: str, position: int, title: str) -> dict[str, Any]:
+    track_id = _item_id(task_id, position)
     return {k: (v.format(id=track_id) if isinstance(v, str) else v) for k, v in _TRACK.items()} | {
         "id": track_id,
         "title": title,
@@ -55,9 +67,9 @@ def _music(task_id: str, stage: str) -> dict[str, Any]:
     if stage == "text":
         tracks = []
     elif stage == "first":
-        tracks = [_track("Neon Rain")]
+        tracks = [_track(task_id, 0, "Neon Rain")]
     elif stage == "complete":
-        tracks = [_track("Neon Rain"), _track("Neon Rain (Take 2)")]
+        tracks = [_track(task_id, 0, "Neon Rain"), _track(task_id, 1, "Neon Rain (Take 2)")]
     else:
         tracks = None
     code = 501 if stage == "error" else 200
@@ -135,7 +147,7 @@ def _single(kind: str, task_id: str, ok: bool) -> dict[str, Any]:
         }
     if kind == "recovery":
         item = {
-            "id": str(uuid.uuid4()),
+            "id": _item_id(task_id, 0),
             "audio_url": f"{url}.m4a" if ok else "",
             "title": "Recovered",
             "status": "success" if ok else "failed",
@@ -162,6 +174,8 @@ def make_callback(
 ) -> dict[str, Any]:
     """A realistic callback body of `kind` at `stage` (see `STAGES`), as the Suno API sends it.
 
+    The same arguments give the same body (a new random task id when `task_id` is None), so
+    sending it twice is what a redelivery looks like.
     `code`, `msg` and `data` in `fields` replace the top-level keys; any other field is set
     inside `data` (e.g. `callbackType="FIRST"`).
     """
@@ -208,3 +222,28 @@ def sign_headers(
         "X-Webhook-Timestamp": str(stamp),
         "X-Webhook-Signature": compute_signature(hmac_key, task_id, stamp),
     }
+
+
+class CapturedEvents(list[Event]):
+    """The events dispatched while capturing, in order (a list, with two filters)."""
+
+    def __call__(self, sender: Any, event: Event, **extra: Any) -> None:
+        self.append(event)
+
+    def of_task(self, task_id: str) -> list[Event]:
+        """The captured events of one task."""
+        return [event for event in self if event.task_id == task_id]
+
+    @property
+    def completed(self) -> list[Event]:
+        """The captured events of tasks that finished successfully."""
+        return [event for event in self if event.status == "completed"]
+
+
+@contextmanager
+def capture_events() -> Iterator[CapturedEvents]:
+    """Collect every event any receiver dispatches (`callback_received`, whatever the sender)
+    inside the block."""
+    captured = CapturedEvents()
+    with callback_received.connected_to(captured):
+        yield captured

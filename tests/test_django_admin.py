@@ -101,11 +101,28 @@ def test_replay_action_reruns_failed_deliveries(
         follow=True,
     )
     page = response.content.decode()
-    assert "Replayed 1: 1 now done." in page
+    assert '<li class="success">Replayed 1 delivery: all done.</li>' in page
     assert "Skipped 1 that were neither failed nor abandoned." in page
     row = Delivery.objects.get(key=inbox["failed"])
     assert row.status == "done" and row.attempts == 2
     assert switch.runs == runs + 1
+
+
+def test_replay_action_that_fails_again_says_so_once_as_a_warning(
+    admin_client: Client, inbox: dict[str, str], switch: Switch
+):
+    switch.broken = True
+    row = Delivery.objects.get(key=inbox["failed"])
+    response = admin_client.post(
+        "/admin/suno_hooks/delivery/",
+        {"action": "replay_deliveries", "_selected_action": [row.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    expected = "Replayed 1 delivery: 0 done, 1 failed again (see their error)."
+    assert f'<li class="warning">{expected}</li>' in page
+    assert 'class="success"' not in page
+    assert Delivery.objects.get(key=inbox["failed"]).status == "failed"
 
 
 def test_replay_action_needs_the_change_permission(inbox: dict[str, str], django_user_model: Any):
@@ -126,15 +143,19 @@ def call(*args: str) -> str:
     return out.getvalue()
 
 
+def call_json(*args: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in call(*args, "--json").splitlines()]
+
+
 def test_command_lists_with_filters_and_json(inbox: dict[str, str]):
-    listed = json.loads(call("list", "--json"))
+    listed = call_json("list")
     assert {d["key"] for d in listed} == set(inbox.values())
-    failed = json.loads(call("list", "--json", "--status", "failed"))
+    failed = call_json("list", "--status", "failed")
     assert [d["key"] for d in failed] == [inbox["failed"]]
     assert "label printer jammed" in failed[0]["error"]
-    lyrics = json.loads(call("list", "--json", "--kind", "lyrics"))
+    lyrics = call_json("list", "--kind", "lyrics")
     assert [d["key"] for d in lyrics] == [inbox["lyrics"]]
-    one = json.loads(call("list", "--json", "--task", "2" * 32))
+    one = call_json("list", "--task", "2" * 32)
     assert [d["stage"] for d in one] == ["text"]
     text = call("list")
     assert inbox["failed"] in text and "error: " in text

@@ -8,17 +8,22 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import formats
 
 from suno_hooks.testing import encode, make_callback, sign_headers
 
+from .cli_helpers import run_cli
 from .services import free_port, running
+from .snippets import run_example_script
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django_app"
 HMAC_KEY = "whk_example_key"
@@ -106,6 +111,68 @@ def test_example_stores_completed_tracks_once_and_lists_them(site: str):
         assert f'<img src="{track["image_url"]}"' in page
         assert f'<audio controls src="{track["audio_url"]}"></audio>' in page
     assert page.count("edit request #1") == 2
+
+
+def test_the_readme_script_and_cli_deliver_to_the_example(site: str, tmp_path: Path):
+    with httpx.Client(timeout=10) as client:
+        url = mint_callback_url(client, site)
+    task_id = "5c79b3b0e2c1a9f0a1b2c3d4e5f60718"
+    printed = run_example_script(
+        EXAMPLE / "README.md", tmp_path, url, task_id, env={"SUNO_HOOKS_HMAC_KEYS": HMAC_KEY}
+    )
+    assert printed.strip() == "{'status': 'received'}"
+    resent = run_cli("send", url, "--task-id", task_id, "--hmac-key", HMAC_KEY)
+    assert resent.returncode == 0, resent.stderr
+    code, answer = resent.stdout.split(" ", 1)
+    assert (code, json.loads(answer)) == ("200", {"status": "duplicate"})
+    assert httpx.get(site + "/").text.count('<li class="track">') == 2
+
+
+def test_the_admin_is_styled_and_shows_delivery_times_in_utc(site: str, tmp_path: Path):
+    env = example_env(tmp_path, asynchronous=False)
+    env.update(
+        DJANGO_SUPERUSER_PASSWORD="example-admin-pw", DJANGO_SUPERUSER_EMAIL="admin@example.test"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "admin"],
+        cwd=EXAMPLE,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with httpx.Client(base_url=site, timeout=10) as client:
+        body = encode(make_callback(task_id="admin-times"))
+        sent = client.post("/suno/callback", content=body, headers=sign_headers(body, HMAC_KEY))
+        assert sent.json() == {"status": "received"}
+        css = client.get("/static/admin/css/base.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        login = client.get("/admin/login/").text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login)
+        assert token
+        client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": "admin",
+                "password": "example-admin-pw",
+            },
+            headers={"Referer": site + "/admin/login/"},
+        )
+        page = client.get("/admin/suno_hooks/delivery/").text
+    assert "admin-times" in page and "/static/admin/css/base.css" in page
+    with sqlite3.connect(env["SUNO_EXAMPLE_DB"]) as db:
+        [(stored,)] = db.execute(
+            "SELECT received_at FROM suno_hooks_delivery WHERE task_id = 'admin-times'"
+        ).fetchall()
+    received = datetime.fromisoformat(stored).replace(tzinfo=timezone.utc)
+    assert formats.localize(received) in page  # the stored UTC time, not shifted
+
+
+def test_the_example_database_is_ignored_by_git():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(EXAMPLE / "db.sqlite3")], cwd=EXAMPLE, check=False
+    )
+    assert ignored.returncode == 0
 
 
 def _raw_status(base: str, request: bytes) -> tuple[int, bytes]:

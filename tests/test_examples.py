@@ -4,6 +4,7 @@ over HTTP with signed callbacks: mint a callBackUrl, deliver, read the page."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import sys
@@ -16,7 +17,9 @@ import pytest
 
 from suno_hooks.testing import encode, make_callback, sign_headers
 
+from .cli_helpers import run_cli
 from .services import free_port, running
+from .snippets import run_example_script
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -124,3 +127,23 @@ def test_flask_example_under_gunicorn(flask_server: str):
 
 def test_starlette_example_under_uvicorn(starlette_server: str):
     exercise(starlette_server, csrf=False)
+
+
+@pytest.mark.parametrize(
+    ("example", "csrf"), [("flask_app", True), ("starlette_app", False)], ids=["flask", "starlette"]
+)
+def test_the_readme_script_and_cli_deliver_to_the_example(
+    example: str, csrf: bool, request: pytest.FixtureRequest, tmp_path: Path
+):
+    base = request.getfixturevalue(example.replace("_app", "_server"))
+    readme = ROOT / "examples" / example / "README.md"
+    with httpx.Client(base_url=base, timeout=10) as client:
+        task_id, callback_url = submit(client, csrf)
+    printed = run_example_script(
+        readme, tmp_path, callback_url, task_id, env={"KIE_WEBHOOK_HMAC_KEYS": HMAC_KEY}
+    )
+    assert printed.strip() == "{'status': 'received'}"
+    resent = run_cli("send", callback_url, "--task-id", task_id, "--hmac-key", HMAC_KEY)
+    assert resent.returncode == 0, resent.stderr
+    code, answer = resent.stdout.split(" ", 1)
+    assert (code, json.loads(answer)) == ("200", {"status": "duplicate"})

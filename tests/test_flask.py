@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -294,3 +295,40 @@ def test_body_already_read_by_an_earlier_hook_is_still_seen(calls: Calls):
     assert post(app, body).get_json() == {"status": "received"}
     assert sizes == [len(encode(body))]
     assert calls.events[0].raw == json.loads(encode(body))
+
+
+def test_an_unknown_config_key_warns_with_the_closest_known_key():
+    typo = "SUNO_HOOKS_HMAC_KEY, .*did you mean SUNO_HOOKS_HMAC_KEYS"
+    with pytest.warns(UserWarning, match=typo):
+        SunoHooks(make_app(SUNO_HOOKS_HMAC_KEY=HMAC_KEY, SUNO_HOOKS_STORE="memory://"))
+    with pytest.warns(UserWarning, match="SUNO_HOOKS_COLOUR, which suno-hooks ignores$"):
+        SunoHooks(make_app(SUNO_HOOKS_COLOUR="blue", SUNO_HOOKS_STORE="memory://"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SunoHooks(make_app(SUNO_HOOKS_HMAC_KEYS=[HMAC_KEY], SUNO_HOOKS_URL_PREFIX="/hooks"))
+
+
+def test_token_max_age_lease_and_retry_on_error_come_from_config():
+    app = make_app(
+        SUNO_HOOKS_HMAC_KEYS=[HMAC_KEY],
+        SUNO_HOOKS_STORE="memory://",
+        SUNO_HOOKS_SECRET_KEY="hooks-secret",
+        SUNO_HOOKS_TOKEN_MAX_AGE="3600",
+        SUNO_HOOKS_LEASE=12.5,
+        SUNO_HOOKS_RETRY_ON_ERROR="true",
+    )
+    receiver = SunoHooks(app).receiver_for(app)
+    assert receiver.signer is not None and receiver.signer.max_age == 3600
+    assert receiver.lease == 12.5 and receiver.retry_on_error is True
+
+    @task_completed.connect_via(app)
+    def fail(sender: Any, event: Any, **extra: Any) -> None:
+        raise RuntimeError("disk full")
+
+    body = encode(make_callback())
+    answer = post(app, body, headers=sign_headers(body, HMAC_KEY))
+    assert answer.status_code == 500 and answer.json["error"] == "handler_error"
+    with pytest.raises(ConfigurationError):
+        SunoHooks(make_app(SUNO_HOOKS_RETRY_ON_ERROR="sometimes"))
+    with pytest.raises(ConfigurationError):
+        SunoHooks(make_app(SUNO_HOOKS_LEASE="long"))

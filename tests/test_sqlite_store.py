@@ -197,3 +197,26 @@ def test_store_from_url_refuses_clearly(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigurationError, match=message):
         store_from_url(url)
+
+
+def _open_at_barrier(path: str, start: Any, opened: Any) -> None:
+    start.wait()
+    SQLiteStore(path).close()
+    opened.put(path)
+
+
+def test_processes_opening_a_new_file_at_once_all_open_it(tmp_path: Path):
+    spawn = multiprocessing.get_context("spawn")
+    rounds, width = 2, 4
+    for n in range(rounds):
+        path = str(tmp_path / f"fresh{n}.db")
+        start, opened = spawn.Barrier(width), spawn.Queue()
+        workers = [
+            spawn.Process(target=_open_at_barrier, args=(path, start, opened)) for _ in range(width)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        assert [worker.exitcode for worker in workers] == [0] * width
+        assert sorted(opened.get(timeout=5) for _ in range(width)) == [path] * width

@@ -1,5 +1,5 @@
 """`python -m suno_hooks.cli` runs the `suno-hooks` command."""
 
-from . import main
+from ..console import main
 
 main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -11,6 +10,7 @@ import click
 import httpx
 
 from ..errors import ConfigurationError
+from ..listing import write_json_lines
 from ..receiver import Receiver, replayable
 from ..stores import Delivery, DeliveryStatus, Store
 from .options import (
@@ -22,10 +22,14 @@ from .options import (
 from .sender import TIMEOUT, check_url, post, signed
 
 STATUSES = [status.value for status in DeliveryStatus]
+COUNT_LIMIT = 100_000
 
 
 def open_store(url: str) -> Store:
-    """The store behind a URL; a bad URL is one clear error."""
+    """The store behind a URL, for reading: a SQLite file is opened read-only and must exist
+    (it is never created); a bad URL is one clear error."""
+    if url.lower().startswith("sqlite:") and ":memory:" not in url:
+        url += ("&" if "?" in url else "?") + "read_only=1"
     return inbox_receiver(url).store
 
 
@@ -78,7 +82,13 @@ def columns(lines: Sequence[tuple[str, ...]]) -> str:
 @click.option("--kind", help="Only this family (music, lyrics, wav, stems, …).")
 @click.option("--task", "task_id", help="Only this task id.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the body.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line: ISO 8601 times, the body as JSON (as `manage.py suno_hooks "
+    "list --json`).",
+)
 def events(
     store: str, status: str | None, kind: str | None, task_id: str | None, limit: int, as_json: bool
 ) -> None:
@@ -89,19 +99,27 @@ def events(
       suno-hooks events --status failed
       suno-hooks events --task 65e563474bd7b6485dfb229eb92324a8 --json
     """
+    filters = {"status": status, "kind": kind, "task_id": task_id}
     try:
-        rows = open_store(store).deliveries(status=status, kind=kind, task_id=task_id, limit=limit)
+        inbox = open_store(store)
+        rows = inbox.deliveries(**filters, limit=limit + 1)
+        total = len(rows)
+        if total > limit:
+            total = len(inbox.deliveries(**filters, limit=COUNT_LIMIT))
+            rows = rows[:limit]
     except click.ClickException:
         raise
     except Exception as exc:
         raise click.ClickException(f"cannot read the store {store}: {exc}") from None
     if as_json:
-        for delivery in rows:
-            click.echo(json.dumps(delivery.to_dict(), ensure_ascii=False))
+        write_json_lines(rows, click.echo)
     elif rows:
         click.echo(table(rows))
     else:
         click.echo("no deliveries")
+    if total > len(rows):
+        more = f"{total}" if total < COUNT_LIMIT else f"at least {COUNT_LIMIT}"
+        click.echo(f"showing {len(rows)} of {more} (--limit N for more)", err=as_json)
 
 
 @click.command()

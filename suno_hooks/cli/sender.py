@@ -95,7 +95,8 @@ def send(
     repeat: int,
     hmac_keys: tuple[str, ...],
 ) -> None:
-    """Send a realistic signed callback to URL and print the answer.
+    """Send a realistic signed callback to URL and print the answer; exit 1 when an answer is
+    not 2xx or the endpoint cannot be reached.
 
     \b
     Examples:
@@ -111,18 +112,36 @@ def send(
             body = encode(make_callback(kind, stage, task_id))
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-    headers = signed(body, hmac_keys_or_env(hmac_keys))
+    keys = hmac_keys_or_env(hmac_keys)
+    if not keys:
+        click.echo(
+            "warn  no HMAC key (--hmac-key or $SUNO_HOOKS_HMAC_KEYS): sending unsigned", err=True
+        )
+    headers = signed(body, keys)
+    refused = 0
     with httpx.Client(timeout=TIMEOUT) as client:
         for _ in range(repeat):
-            click.echo(show(post(client, url, body, headers)))
+            answer = post(client, url, body, headers)
+            click.echo(show(answer))
+            refused += not answer.is_success
+    if refused:
+        raise click.ClickException(f"{refused} of {repeat} answered with a non-2xx status")
 
 
 @click.command()
 @click.argument("url")
 @hmac_key_option
-def check(url: str, hmac_keys: tuple[str, ...]) -> None:
+@click.option(
+    "--no-delivery",
+    is_flag=True,
+    help="Do not send the valid signed sample (it is a real delivery that runs the handlers).",
+)
+def check(url: str, hmac_keys: tuple[str, ...], no_delivery: bool) -> None:
     """Tell why callbacks may not arrive at URL: reachability, a valid signed sample answered 200
     within 10 s, unsigned and forged ones refused with 401, HTTPS.
+
+    The valid sample is a real delivery: the endpoint runs its handlers for a made-up task
+    (its id starts with "check"). --no-delivery skips it.
 
     \b
     Example:
@@ -133,26 +152,33 @@ def check(url: str, hmac_keys: tuple[str, ...]) -> None:
     problems: list[str] = []
     if url.startswith("http://"):
         click.echo("warn  plain HTTP: Suno recommends HTTPS for callback URLs")
-    task_id = "check" + uuid.uuid4().hex[:27]
-    body = encode(make_callback("music", "complete", task_id))
     with httpx.Client(timeout=TIMEOUT) as client:
-        started = time.monotonic()
-        answer = post(client, url, body, signed(body, keys))
-        elapsed = time.monotonic() - started
-        if answer.status_code == 200:
-            click.echo(f"ok    valid sample answered 200 in {elapsed * 1000:.0f} ms")
-        else:
-            problems.append(f"valid sample answered {show(answer)}")
         if not keys:
-            click.echo("warn  no HMAC key given: cannot test that forged callbacks are refused")
+            click.echo("warn  no HMAC key given: cannot send a valid signed sample or a forged one")
+        elif no_delivery:
+            click.echo("skip  valid signed sample (--no-delivery)")
         else:
-            for name, wrong_keys in (("unsigned", []), ("forged", ["not-" + keys[0]])):
-                other = encode(make_callback("music", "complete", "check" + uuid.uuid4().hex[:27]))
-                reply = post(client, url, other, signed(other, wrong_keys))
-                if reply.status_code == 401:
-                    click.echo(f"ok    {name} sample refused with 401")
-                else:
-                    problems.append(f"{name} sample was not refused: {show(reply)}")
+            task_id = "check" + uuid.uuid4().hex[:27]
+            click.echo(f"note  sending a valid signed sample: a real delivery (task {task_id})")
+            click.echo("      that runs the endpoint's handlers; --no-delivery skips it")
+            body = encode(make_callback("music", "complete", task_id))
+            started = time.monotonic()
+            answer = post(client, url, body, signed(body, keys))
+            elapsed = time.monotonic() - started
+            if answer.status_code == 200:
+                click.echo(f"ok    valid sample answered 200 in {elapsed * 1000:.0f} ms")
+            else:
+                problems.append(f"valid sample answered {show(answer)}")
+        wrong: list[tuple[str, list[str]]] = [("unsigned", [])] + (
+            [("forged", ["not-" + keys[0]])] if keys else []
+        )
+        for name, wrong_keys in wrong:
+            other = encode(make_callback("music", "complete", "check" + uuid.uuid4().hex[:27]))
+            reply = post(client, url, other, signed(other, wrong_keys))
+            if reply.status_code == 401:
+                click.echo(f"ok    {name} sample refused with 401")
+            else:
+                problems.append(f"{name} sample was not refused: {show(reply)}")
     for problem in problems:
         click.echo(f"FAIL  {problem}")
     if problems:

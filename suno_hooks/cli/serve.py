@@ -1,13 +1,14 @@
-"""`suno-hooks serve`: the standalone receiver under uvicorn, one log line per callback."""
+"""`suno-hooks serve`: the standalone receiver under uvicorn; the receiver logs one line per
+callback."""
 
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
 
-from ..asgi import Scope, asgi_app
-from ..outcome import Outcome
+from ..asgi import asgi_app
 from .options import (
     build_receiver,
     hmac_key_option,
@@ -20,24 +21,6 @@ from .options import (
 from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
-
-
-def describe(outcome: Outcome, peer: str | None) -> str:
-    """One readable line: task, kind, stage, status, tracks, and the answer given."""
-    answer = outcome.body.get("status") or outcome.body.get("error")
-    delivery = outcome.delivery
-    if delivery is None:
-        return f"{outcome.status} {answer} peer={peer or '-'}"
-    event = outcome.event
-    parts = [
-        f"{outcome.status} {answer}",
-        f"task={delivery.task_id}",
-        f"kind={delivery.kind}",
-        f"stage={delivery.stage}",
-    ]
-    if event is not None:
-        parts += [f"status={event.status}", f"tracks={len(event.tracks)}"]
-    return " ".join(parts)
 
 
 @click.command()
@@ -75,11 +58,8 @@ def serve(
     receiver = build_receiver(
         hmac_keys=hmac_keys_or_env(hmac_keys), secret_key=secret_key, store=store
     )
-    app = asgi_app(
-        receiver,
-        path=path,
-        on_outcome=lambda scope, outcome: log.info(describe(outcome, _peer(scope))),
-    )
+    app = asgi_app(receiver, path=path)
+    listening = listen(host, port)
     log.info(
         "suno-hooks receiving at http://%s:%d%s (store %s, require %s)",
         host,
@@ -89,11 +69,22 @@ def serve(
         receiver.require,
     )
     halt = start_reconciler(receiver) if reconcile else None
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)
+    uvicorn.Server(config).run(sockets=[listening])
     if halt is not None:
         halt()
 
 
-def _peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return client[0] if client else None
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, so a port in use is reported before anything is served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listening.listen(2048)
+    listening.set_inheritable(True)
+    return listening

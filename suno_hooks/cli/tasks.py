@@ -55,7 +55,7 @@ def start_reconciler(receiver: Receiver, *, every: float = 30.0) -> Callable[[],
             try:
                 log.info("reconcile: %s", reconciler.run_once().summary())
             except Exception:
-                log.exception("suno-hooks: a reconcile run failed")
+                log.exception("a reconcile run failed")
             stop.wait(reconciler.every)
 
     thread = threading.Thread(target=run, name="suno-hooks-reconcile", daemon=True)

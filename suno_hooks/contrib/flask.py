@@ -6,6 +6,8 @@ only that app's callbacks. Configured from `app.config` (`SUNO_HOOKS_*`) or a re
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -18,7 +20,15 @@ from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..wsgi import inbound_request_with_body, read_bounded
 
-__all__ = ["BLUEPRINT_NAME", "DEFAULT_URL_PREFIX", "SunoHooks", "receiver_from_config"]
+__all__ = [
+    "BLUEPRINT_NAME",
+    "CONFIG_KEYS",
+    "CONFIG_OPTIONS",
+    "DEFAULT_URL_PREFIX",
+    "SunoHooks",
+    "receiver_from_config",
+    "unknown_config_keys",
+]
 
 BLUEPRINT_NAME = "suno_hooks"
 DEFAULT_URL_PREFIX = "/suno"
@@ -26,32 +36,74 @@ _ENDPOINT = f"{BLUEPRINT_NAME}.callback"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+CONFIG_OPTIONS: dict[str, str] = {
+    "SUNO_HOOKS_HMAC_KEYS": "hmac_keys",
+    "SUNO_HOOKS_SECRET_KEY": "secret_key",
+    "SUNO_HOOKS_STORE": "store",
+    "SUNO_HOOKS_REQUIRE": "require",
+    "SUNO_HOOKS_TOLERANCE": "tolerance",
+    "SUNO_HOOKS_TOKEN_MAX_AGE": "token_max_age",
+    "SUNO_HOOKS_ALLOWED_IPS": "allowed_ips",
+    "SUNO_HOOKS_TRUSTED_PROXIES": "trusted_proxies",
+    "SUNO_HOOKS_MAX_BODY": "max_body",
+    "SUNO_HOOKS_LEASE": "lease",
+    "SUNO_HOOKS_RETRY_ON_ERROR": "retry_on_error",
+}
+"""Each config key that configures the receiver, with the `Receiver` keyword it becomes."""
+
+CONFIG_KEYS: tuple[str, ...] = (*CONFIG_OPTIONS, "SUNO_HOOKS_URL_PREFIX")
+"""Every `SUNO_HOOKS_*` key the extension reads."""
+
+_NUMBERS: dict[str, type[float] | type[int]] = {
+    "SUNO_HOOKS_TOLERANCE": float,
+    "SUNO_HOOKS_LEASE": float,
+    "SUNO_HOOKS_TOKEN_MAX_AGE": int,
+}
+
+
+def unknown_config_keys(config: Mapping[str, Any]) -> dict[str, str | None]:
+    """Each `SUNO_HOOKS_*` key in `config` that the extension does not read, with the closest
+    known key (or None)."""
+    prefix = "SUNO_HOOKS_"
+    known = [key.removeprefix(prefix) for key in CONFIG_KEYS]
+    unknown: dict[str, str | None] = {}
+    for key in config:
+        if isinstance(key, str) and key.startswith(prefix) and key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key.removeprefix(prefix), known, n=1)
+            unknown[key] = prefix + close[0] if close else None
+    return unknown
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigurationError(f"{name} must be True or False; got {value!r}.")
+
+
 def receiver_from_config(config: Mapping[str, Any]) -> Receiver:
     """A `Receiver` built from `SUNO_HOOKS_*` keys; the token secret defaults to `SECRET_KEY`."""
     options: dict[str, Any] = {}
-    keys = config.get("SUNO_HOOKS_HMAC_KEYS")
-    if isinstance(keys, str):
-        keys = [key.strip() for key in keys.split(",")]
-    if keys:
-        options["hmac_keys"] = list(keys)
-    secret = config.get("SUNO_HOOKS_SECRET_KEY") or config.get("SECRET_KEY")
-    if secret:
-        options["secret_key"] = secret
-    for name, option in (
-        ("SUNO_HOOKS_STORE", "store"),
-        ("SUNO_HOOKS_REQUIRE", "require"),
-        ("SUNO_HOOKS_ALLOWED_IPS", "allowed_ips"),
-        ("SUNO_HOOKS_TRUSTED_PROXIES", "trusted_proxies"),
-        ("SUNO_HOOKS_MAX_BODY", "max_body"),
-    ):
-        if config.get(name) is not None:
-            options[option] = config[name]
-    tolerance = config.get("SUNO_HOOKS_TOLERANCE")
-    if tolerance is not None:
-        try:
-            options["tolerance"] = float(tolerance)
-        except (TypeError, ValueError):
-            raise ConfigurationError("SUNO_HOOKS_TOLERANCE must be a number of seconds.") from None
+    for name, option in CONFIG_OPTIONS.items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if name in _NUMBERS:
+            try:
+                value = _NUMBERS[name](value)
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{name} must be a number of seconds.") from None
+        elif name == "SUNO_HOOKS_RETRY_ON_ERROR":
+            value = _flag(name, value)
+        elif name == "SUNO_HOOKS_HMAC_KEYS" and isinstance(value, str):
+            value = [key.strip() for key in value.split(",")]
+        options[option] = value
+    options["hmac_keys"] = options.get("hmac_keys") or None
+    options["secret_key"] = options.get("secret_key") or config.get("SECRET_KEY") or None
     return Receiver(**options)
 
 
@@ -110,7 +162,15 @@ class SunoHooks:
             self.init_app(app)
 
     def init_app(self, app: Flask, receiver: Receiver | None = None) -> SunoHooks:
-        """Register the blueprint at `SUNO_HOOKS_URL_PREFIX` (default `/suno`) on `app`."""
+        """Register the blueprint at `SUNO_HOOKS_URL_PREFIX` (default `/suno`) on `app`; warn
+        about a `SUNO_HOOKS_*` key the extension does not read (a typo)."""
+        for key, close in unknown_config_keys(app.config).items():
+            hint = f"; did you mean {close}?" if close else ""
+            warnings.warn(
+                f"app.config has an unknown key {key}, which suno-hooks ignores{hint}",
+                UserWarning,
+                stacklevel=2,
+            )
         receiver = receiver or self._receiver or receiver_from_config(app.config)
         prefix = app.config.get("SUNO_HOOKS_URL_PREFIX", DEFAULT_URL_PREFIX).rstrip("/")
         blueprint = Blueprint(BLUEPRINT_NAME, __name__)

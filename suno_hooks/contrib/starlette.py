@@ -1,18 +1,27 @@
 """Starlette / FastAPI: `suno_routes(receiver)` serves `/callback` wherever it is mounted.
 
-    app = Starlette(routes=[Mount("/suno", routes=suno_routes(receiver), name="suno_hooks")])
+    app = Starlette(
+        routes=[Mount("/suno", routes=suno_routes(receiver), name="suno_hooks")],
+        lifespan=suno_lifespan(receiver),
+    )
 
 The endpoint is raw ASGI (no `Request` object is built); async receivers are awaited.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
 from starlette.routing import BaseRoute, Route
 
-from ..asgi import Receive, Scope, Send, answer_callback
+from ..asgi import Receive, Scope, Send, answer_callback, close_store
 from ..receiver import Receiver
 
-__all__ = ["CallbackEndpoint", "suno_routes"]
+__all__ = ["CallbackEndpoint", "suno_lifespan", "suno_routes"]
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 class CallbackEndpoint:
@@ -55,3 +64,23 @@ def suno_routes(
         Route(bare, endpoint, name="callback"),
         Route(bare + "/", endpoint, name="callback_slash"),
     ]
+
+
+def suno_lifespan(
+    receiver: Receiver, app_lifespan: Lifespan | None = None
+) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+    """An app lifespan that closes the receiver's store on shutdown, around the app's own
+    `app_lifespan` when given: `Starlette(..., lifespan=suno_lifespan(receiver))`."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        try:
+            if app_lifespan is None:
+                yield None
+            else:
+                async with app_lifespan(app) as state:
+                    yield state
+        finally:
+            await close_store(receiver)
+
+    return lifespan

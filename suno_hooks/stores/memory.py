@@ -142,7 +142,7 @@ class MemoryStore(MemoryTasks):
         keys.popitem(last=False)
         if self.evicted_live == 1:
             logger.warning(
-                "suno-hooks: the memory store evicted a live lease (max_keys=%d is too small "
+                "the memory store evicted a live lease (max_keys=%d is too small "
                 "for the deliveries in progress); counted in evicted_live",
                 self.max_keys,
             )

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -136,7 +137,8 @@ class SQLiteStore(SQLiteTasks):
     Threads borrow connections from a small pool (at most `pool_size` kept idle; one that
     raised a database error is replaced); a claim is one `BEGIN IMMEDIATE` transaction, so
     claims are atomic across threads and processes. Keys are the receiver's dedupe keys,
-    `task_id:stage`. `path=":memory:"` keeps one private database for this store object.
+    `task_id:stage`. `path=":memory:"` keeps one private database for this store object;
+    `read_only=True` (`?read_only=1` in the URL) opens an existing inbox for reading only.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class SQLiteStore(SQLiteTasks):
         timeout: float = 5.0,
         synchronous: str = "normal",
         pool_size: int = 8,
+        read_only: bool = False,
     ) -> None:
         if str(synchronous).lower() not in _SYNCHRONOUS:
             raise ConfigurationError(
@@ -161,6 +164,7 @@ class SQLiteStore(SQLiteTasks):
         self.timeout = float(timeout)
         self.synchronous = str(synchronous).lower()
         self._in_memory = self.path in ("", ":memory:")
+        self.read_only = bool(read_only)
         self._shared_lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if self._in_memory else contextlib.nullcontext()
         )
@@ -168,7 +172,7 @@ class SQLiteStore(SQLiteTasks):
         self.pool = ConnectionPool(self._open, size=pool_size)
         self._claims = 0
         try:
-            self._migrate()
+            self._check_schema() if self.read_only else self._migrate()
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"Cannot open the SQLite store at {self.path!r}: {exc}."
@@ -180,11 +184,14 @@ class SQLiteStore(SQLiteTasks):
     # -- connections -----------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        target, uri = self.path, False
+        if self.read_only:  # never creates the file, never writes to it
+            target, uri = Path(self.path).resolve().as_uri() + "?mode=ro", True
         conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            target, timeout=self.timeout, isolation_level=None, check_same_thread=False, uri=uri
         )
         try:
-            if not self._in_memory:
+            if not self._in_memory and not self.read_only:
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
@@ -218,7 +225,33 @@ class SQLiteStore(SQLiteTasks):
                         conn.execute("ROLLBACK")
                 raise
 
+    def _check_schema(self) -> None:
+        """For a read-only store: the file must hold an inbox this version can read."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"The SQLite store at {self.path!r} is not an inbox this suno-hooks can read."
+            )
+
     def _migrate(self) -> None:
+        # Processes opening a new file at once can meet in SQLite's deadlock breaker (switching
+        # to WAL while another holds a write lock), which answers "locked" without waiting.
+        deadline = time.monotonic() + max(self.timeout, 1.0)
+        pause = 0.005
+        while True:
+            try:
+                self._migrate_once()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    def _migrate_once(self) -> None:
         with self._transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS suno_hooks_schema (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()

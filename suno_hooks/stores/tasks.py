@@ -272,7 +272,7 @@ def settle_expected(store: object, task_id: str, source: str) -> None:
         try:
             store.settle(task_id, by=source)
         except Exception:
-            logger.exception("suno-hooks: could not settle the expected task %s", task_id)
+            logger.exception("could not settle the expected task %s", task_id)
 
 
 async def asettle_expected(store: object, task_id: str, source: str) -> None:
@@ -283,4 +283,4 @@ async def asettle_expected(store: object, task_id: str, source: str) -> None:
         elif isinstance(store, TaskStore):
             await asyncio.to_thread(store.settle, task_id, by=source)
     except Exception:
-        logger.exception("suno-hooks: could not settle the expected task %s", task_id)
+        logger.exception("could not settle the expected task %s", task_id)

@@ -56,6 +56,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
+TIME_ZONE = "UTC"  # the admin shows delivery times in UTC, as the logs and the CLI do
 STATIC_URL = "static/"
 
 # Kie's webhookHmacKey (comma-separated during a rotation, current first). Callback URLs are

@@ -112,12 +112,9 @@ class DeliveryAdmin(_ModelAdmin):
             except KeyError:
                 missing += 1
         done = Delivery.objects.filter(key__in=keys, status=DeliveryStatus.DONE.value).count()
-        still_failed = len(keys) - done - missing
-        self.message_user(request, f"Replayed {len(keys) - missing}: {done} now done.")
-        if still_failed:
-            self.message_user(
-                request, f"{still_failed} failed again; see their error.", messages.WARNING
-            )
+        replayed = len(keys) - missing
+        if replayed:
+            self.message_user(request, *_replay_summary(replayed, done))
         if skipped:
             self.message_user(
                 request, f"Skipped {skipped} that were neither failed nor abandoned.", messages.INFO
@@ -128,3 +125,15 @@ class DeliveryAdmin(_ModelAdmin):
                 f"{missing} not found in the receiver's store (is SUNO_HOOKS['STORE'] django://?).",
                 messages.ERROR,
             )
+
+
+def _replay_summary(replayed: int, done: int) -> tuple[str, int]:
+    """One message for a replay, and its level: success only when every delivery is done."""
+    failed = replayed - done
+    noun = "delivery" if replayed == 1 else "deliveries"
+    if not failed:
+        return f"Replayed {replayed} {noun}: all done.", messages.SUCCESS
+    return (
+        f"Replayed {replayed} {noun}: {done} done, {failed} failed again (see their error).",
+        messages.WARNING,
+    )

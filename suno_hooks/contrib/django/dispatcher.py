@@ -112,7 +112,7 @@ class DjangoDispatcher:
                 try:
                     _log_failures(signals.callback_rejected.send_robust(sender, **kwargs))
                 except Exception:
-                    logger.exception("suno-hooks: callback_rejected could not be sent")
+                    logger.exception("callback_rejected could not be sent")
             else:
                 task = loop.create_task(self._arejected(sender, kwargs))
                 self._pending.add(task)
@@ -148,7 +148,7 @@ class DjangoDispatcher:
         try:
             _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
         except Exception:
-            logger.exception("suno-hooks: callback_rejected could not be sent")
+            logger.exception("callback_rejected could not be sent")
 
 
 def _send_robust(signal: Signal, sender: Any, guard: Guard, **named: Any) -> list[tuple[Any, Any]]:
@@ -192,7 +192,7 @@ async def _await_robust(
         try:
             responses.append((receiver, await receiver(signal=signal, sender=sender, **named)))
         except Exception as exc:
-            logger.exception("suno-hooks: signal receiver failed")
+            logger.exception("signal receiver failed")
             responses.append((receiver, exc))
     return responses
 
@@ -206,11 +206,11 @@ def _call_robust(
             with guard():
                 responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
         except Exception as exc:
-            logger.exception("suno-hooks: signal receiver failed")
+            logger.exception("signal receiver failed")
             responses.append((receiver, exc))
     return responses
 
 
 def _log_failures(responses: Sequence[tuple[Any, Any]]) -> None:
     for failure in _failures(responses):
-        logger.error("suno-hooks: callback_rejected receiver failed: %s", failure)
+        logger.error("callback_rejected receiver failed: %s", failure)

@@ -3,12 +3,12 @@ deliveries, poll late tasks and list the expected ones."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from .....listing import write_json_lines
 from .....outcome import Outcome
 from .....stores.base import DeliveryStatus
 from ...conf import get_receiver
@@ -31,7 +31,9 @@ class Command(BaseCommand):
         listing.add_argument("--kind", help="music, lyrics, wav, stems, …")
         listing.add_argument("--task", help="Only this task id.")
         listing.add_argument("--limit", type=int, default=50)
-        listing.add_argument("--json", action="store_true", help="Print a JSON array.")
+        listing.add_argument(
+            "--json", action="store_true", help="One JSON object per line, with the body."
+        )
         replay = actions.add_parser("replay", help="Run the receivers again for deliveries.")
         replay.add_argument("key", nargs="?", help="The delivery's key (task_id:stage).")
         replay.add_argument("--failed", action="store_true", help="Every failed delivery.")
@@ -54,7 +56,7 @@ class Command(BaseCommand):
             limit=options["limit"],
         )
         if options["json"]:
-            self.stdout.write(json.dumps([d.to_dict() for d in found], ensure_ascii=False))
+            write_json_lines(found, self.stdout.write)
             return
         if not found:
             self.stdout.write("No deliveries.")
