@@ -199,7 +199,7 @@ class RedisStore(RedisInbox, RedisTasks):
             try:
                 self._purge_step(client, purge, shard, self._sweep_cutoff(), 0, SWEEP_BATCH)
             except Exception:  # the claim stands; the next sweep of this shard tries again
-                logger.warning("suno-hooks: sweeping the Redis inbox index failed", exc_info=True)
+                logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
@@ -254,7 +254,7 @@ class RedisStore(RedisInbox, RedisTasks):
             try:
                 await self._apurge_step(link, shard, self._sweep_cutoff())
             except Exception:  # the claim stands; the next sweep of this shard tries again
-                logger.warning("suno-hooks: sweeping the Redis inbox index failed", exc_info=True)
+                logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
