@@ -22,7 +22,7 @@ from suno_hooks.testing import encode, make_callback
 from . import workers
 from .faults import DispatchLog
 
-SHARED_KINDS = ["sqlite", "redis", "postgres"]
+SHARED_KINDS = ["sqlite", "redis", "redis_cluster", "postgres"]
 spawn = multiprocessing.get_context("spawn")
 
 

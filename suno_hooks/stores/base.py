@@ -122,7 +122,8 @@ def delivery_source(delivery: Delivery) -> str:
 
 @dataclass(slots=True)
 class ReplayCheck:
-    """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies."""
+    """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies.
+    A signature covers its task id, so a store may keep the guard per task."""
 
     signature_key: str
     body: bytes
