@@ -1,6 +1,7 @@
 """Django with `ATOMIC_REQUESTS=True`, on SQLite and PostgreSQL, through the sync and the async
-view: a receiver's database error leaves the delivery kept as failed and replayable, and the
-other receivers' writes stand (each receiver has its own transaction)."""
+view: when a receiver hits a database error (or the receivers' COMMIT fails), every receiver's
+write of that delivery is rolled back together, and the delivery is kept as failed and
+replayable; the replay then runs them all again and their writes stand."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from suno_hooks.contrib.django.models import SeenSignature, TerminalTask
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.testing import encode, make_callback
 
+from .django_worker import FAILURES, WRITERS
 from .postgres import running_postgres
 from .test_django_concurrency import finish, worker
 
@@ -36,16 +38,34 @@ def failing_receiver_on(database: dict[str, Any]) -> dict[str, Any]:
     return json.loads(finish(worker("failing-receiver", settings)))  # type: ignore[no-any-return]
 
 
+EXPECTED_ERROR = {
+    "django": "save_twice: IntegrityError",
+    "blinker": "save_twice: IntegrityError",
+    "commit": "DjangoDispatcher.transaction: IntegrityError",
+}
+
+
 def assert_kept_as_failed_and_replayable(results: dict[str, Any]) -> None:
+    everyone = sorted(WRITERS)
     for view in ("sync", "async"):
-        seen = results[view]
-        assert (seen["status"], seen["answer"]) == (200, {"status": "received"}), view
-        status, error, attempts = seen["kept"]
-        assert (status, attempts) == ("failed", 1), view
-        assert "save_twice" in error and "IntegrityError" in error, view
-        assert seen["note_kept"], view
-        assert seen["replay"] == {"status": "received"}, view
-        assert seen["after_replay"] == ["done", 2], view
+        for failure in FAILURES:
+            case = f"{view}-{failure}"
+            seen = results[case]
+            assert (seen["status"], seen["answer"]) == (200, {"status": "received"}), case
+            status, error, attempts = seen["kept"]
+            assert (status, attempts) == ("failed", 1), case
+            assert EXPECTED_ERROR[failure] in error, (case, error)
+            first = seen["first"]
+            # Every receiver ran on the one connection that held the delivery's transaction...
+            assert first["writers"] == everyone and first["in_atomic"] == [True], case
+            assert first["threads"] == 1, case
+            # ...so one failure rolled back all of their writes, and none of the inbox's.
+            assert first["written"] == [], case
+            assert seen["replay"] == {"status": "received"}, case
+            assert seen["after_replay"] == ["done", 2], case
+            replayed = seen["replayed"]
+            assert replayed["in_atomic"] == [True] and replayed["threads"] == 1, case
+            assert replayed["written"] == everyone, case
 
 
 def test_atomic_requests_on_sqlite(tmp_path: Path):
@@ -59,7 +79,7 @@ def test_atomic_requests_on_postgresql(postgres_database: dict[str, str]):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("signals", ["django", "blinker"])
-def test_inside_an_outer_transaction_a_failing_receiver_rolls_back_alone(signals: str):
+def test_inside_an_outer_transaction_a_failing_receiver_rolls_back_only_its_delivery(signals: str):
     receiver = receiver_from_settings({"STORE": "django://", "REQUIRE": "none"})
     note = _receiver(
         lambda event: SeenSignature.objects.create(
@@ -75,14 +95,47 @@ def test_inside_an_outer_transaction_a_failing_receiver_rolls_back_alone(signals
     signal.connect(save_twice, weak=False)
     try:
         with transaction.atomic():
+            TerminalTask.objects.create(task_id="before", created_at=timezone.now())
             outcome = receiver.handle(InboundRequest("POST", body))
+            TerminalTask.objects.create(task_id="after", created_at=timezone.now())
+        signal.disconnect(save_twice)
+        with transaction.atomic():
+            replayed = receiver.replay("outer1:complete")
     finally:
         signal.disconnect(note)
         signal.disconnect(save_twice)
     assert outcome.body == {"status": "received"}
+    assert TerminalTask.objects.filter(task_id__in=["before", "after"]).count() == 2
     kept = DeliveryRow.objects.get(key="outer1:complete")
+    assert (kept.status, kept.attempts) == ("done", 2)
+    assert replayed.body == {"status": "received"}
+    assert SeenSignature.objects.filter(signature_key="note-outer1").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_an_outer_transaction_the_failed_delivery_is_kept_with_no_receiver_writes():
+    receiver = receiver_from_settings({"STORE": "django://", "REQUIRE": "none"})
+    note = _receiver(
+        lambda event: SeenSignature.objects.create(
+            signature_key=f"note-{event.task_id}", body_digest="x", expires_at=timezone.now()
+        )
+    )
+    save_twice = _receiver(
+        lambda event: TerminalTask.objects.create(task_id=event.task_id, created_at=timezone.now())
+    )
+    django_signals.callback_received.connect(note, weak=False)
+    task_completed.connect(save_twice, weak=False)
+    try:
+        with transaction.atomic():
+            outcome = receiver.handle(InboundRequest("POST", encode(make_callback(task_id="o2"))))
+            assert not SeenSignature.objects.filter(signature_key="note-o2").exists()
+    finally:
+        django_signals.callback_received.disconnect(note)
+        task_completed.disconnect(save_twice)
+    assert outcome.body == {"status": "received"}
+    kept = DeliveryRow.objects.get(key="o2:complete")
     assert kept.status == "failed" and kept.error and "IntegrityError" in kept.error
-    assert SeenSignature.objects.filter(signature_key="note-outer1").exists()
+    assert not SeenSignature.objects.filter(signature_key="note-o2").exists()
 
 
 def _receiver(body: Any) -> Any:
