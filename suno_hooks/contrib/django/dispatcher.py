@@ -112,8 +112,8 @@ class DjangoDispatcher:
         `sync_to_async` come back to that thread; async receivers are awaited on the loop."""
         if not self.receives(sender, event):
             return []
-        asend_all = async_to_sync(self._asend_all)
-        return await sync_to_async(self._in_transaction)(lambda: asend_all(sender, event))
+        in_thread = sync_to_async(self._in_transaction)
+        return await in_thread(lambda: async_to_sync(self._asend_all)(sender, event))
 
     def _in_transaction(self, send: Callable[[], list[str]]) -> list[str]:
         """Run `send` inside `transaction()`, rolled back when a receiver failed; a transaction
