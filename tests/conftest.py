@@ -12,7 +12,7 @@ import pytest
 from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.stores import MemoryStore
 
-from .adapters import ADAPTERS, CallbackClient
+from .adapters import ADAPTERS, CallbackClient, mark_django_adapters
 from .stores import (
     django_db_modify_db_settings,
     django_postgres_database,
@@ -64,6 +64,7 @@ SECRET = "test-secret-key"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_django_stores(items)
+    mark_django_adapters(items)
 
 
 def fixture_bytes(name: str) -> bytes:
