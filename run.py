@@ -108,6 +108,8 @@ def test(argv: list[str]) -> None:
     run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "site", env=docs)
     apt_install("redis-server", has_redis)  # the Redis store's tests start real servers
     apt_install("postgresql", has_postgres)  # so do the Django store's concurrency tests
+    apt_install("chromium", lambda: os.access("/usr/bin/chromium", os.X_OK))  # the inbox page
+    apt_install("chromium-driver", lambda: os.access("/usr/bin/chromedriver", os.X_OK))
     run(PYTHON, "-m", "pytest", "-q", *argv)
     for version in OTHER_PYTHONS:
         interpreter = find_python(version)

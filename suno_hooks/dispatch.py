@@ -12,7 +12,6 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from blinker import Signal
@@ -72,16 +71,24 @@ _lookup = ReceiverLookup(
     (signals.callback_received, signals.task_progress, signals.task_completed, signals.task_failed)
 )
 
-Guard = Callable[[], AbstractContextManager[Any]]
-"""A context each sync receiver runs inside (the Django adapter's: a transaction savepoint)."""
+ThreadHop = Callable[[Callable[[], list[str]]], Awaitable[list[str]]]
+"""Runs a batch of sync receivers off the event loop (by default `asyncio.to_thread`)."""
+
+AwaitableRunner = Callable[[Awaitable[Any]], Any]
+"""Runs an async receiver's awaitable to completion from sync code (by default `asyncio.run`)."""
 
 
 class BlinkerDispatcher:
-    """Sends `callback_received` then the stage signal (`task_progress`/`completed`/`failed`);
-    `guard`, when given, wraps each sync receiver call."""
+    """Sends `callback_received` then the stage signal (`task_progress`/`completed`/`failed`).
+    On an event loop, sync receivers run through `to_thread`; on the sync path, async ones
+    through `run_async` (the Django adapter's keep both on the thread that holds the delivery's
+    transaction)."""
 
-    def __init__(self, *, guard: Guard | None = None) -> None:
-        self.guard = guard
+    def __init__(
+        self, *, to_thread: ThreadHop | None = None, run_async: AwaitableRunner | None = None
+    ) -> None:
+        self.to_thread: ThreadHop = asyncio.to_thread if to_thread is None else to_thread
+        self.run_async: AwaitableRunner = _run_awaitable if run_async is None else run_async
 
     def _targets(self, sender: Any, event: Event) -> list[tuple[Callable[..., Any], bool]]:
         """`(receiver, is_async)` for each receiver of the event's signals, in order."""
@@ -98,9 +105,9 @@ class BlinkerDispatcher:
         failures: list[str] = []
         for receiver, _ in self._targets(sender, event):
             try:
-                result = _call(receiver, sender, {"event": event}, self.guard)
+                result = receiver(sender, event=event)
                 if result is not None and inspect.isawaitable(result):
-                    _run_awaitable(result)
+                    self.run_async(result)
             except Exception as exc:
                 logger.exception("receiver failed for %s", event.dedupe_key)
                 failures.append(describe_failure(receiver, exc))
@@ -138,7 +145,7 @@ class BlinkerDispatcher:
             try:
                 result = receiver(sender, error=error, status=status, detail=detail, peer=peer)
                 if inspect.isawaitable(result):
-                    _run_awaitable(result)
+                    self.run_async(result)
             except Exception:
                 logger.exception("callback_rejected receiver failed")
 
@@ -148,13 +155,12 @@ class BlinkerDispatcher:
         """Call sync receivers in order in one worker thread; the failures, one line each. An
         awaitable one of them returns is awaited on the loop before the next receiver runs."""
         loop = asyncio.get_running_loop()
-        guard = self.guard
 
         def call_each() -> list[str]:
             failures: list[str] = []
             for receiver in receivers:
                 try:
-                    result = _call(receiver, sender, named, guard)
+                    result = receiver(sender, **named)
                     if result is not None and inspect.isawaitable(result):
                         asyncio.run_coroutine_threadsafe(_await(result), loop).result()
                 except Exception as exc:
@@ -162,7 +168,7 @@ class BlinkerDispatcher:
                     failures.append(describe_failure(receiver, exc))
             return failures
 
-        return await asyncio.to_thread(call_each)
+        return await self.to_thread(call_each)
 
     async def arejected(
         self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
@@ -179,15 +185,6 @@ class BlinkerDispatcher:
                     await self._in_thread([receiver], sender, named, "callback_rejected")
             except Exception:
                 logger.exception("callback_rejected receiver failed")
-
-
-def _call(
-    receiver: Callable[..., Any], sender: Any, named: dict[str, Any], guard: Guard | None
-) -> Any:
-    if guard is None:
-        return receiver(sender, **named)
-    with guard():
-        return receiver(sender, **named)
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:

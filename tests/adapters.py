@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+import pytest
 from django.test import AsyncClient as DjangoAsyncClient
 from django.test import Client as DjangoClient
 from django.test import override_settings
@@ -178,3 +179,15 @@ ADAPTERS: dict[str, Callable[[Receiver], CallbackClient]] = {
     "django": lambda receiver: DjangoTestClient(receiver),
     "django-async": lambda receiver: DjangoTestClient(receiver, asynchronous=True),
 }
+
+
+def mark_django_adapters(items: list[pytest.Item]) -> None:
+    """Give every test run through a Django adapter a transactional test database: the Django
+    dispatcher runs a delivery's receivers in a transaction on the store's database (Django's
+    default one for a store outside the ORM)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        adapter = params.get("client_factory", params.get("adapter", ""))
+        if isinstance(adapter, str) and adapter.startswith("django"):
+            item.add_marker(pytest.mark.django_db(transaction=True))

@@ -12,8 +12,11 @@ import pytest
 from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.stores import MemoryStore
 
-from .adapters import ADAPTERS, CallbackClient
+from .adapters import ADAPTERS, CallbackClient, mark_django_adapters
 from .stores import (
+    django_db_modify_db_settings,
+    django_postgres_database,
+    django_postgres_store_factory,
     django_store_factory,
     make_store,
     mark_django_stores,
@@ -21,6 +24,9 @@ from .stores import (
     postgres_server,
     postgres_shared_url,
     postgres_store_factory,
+    redis_cluster,
+    redis_cluster_shared_url,
+    redis_cluster_store_factory,
     redis_server,
     redis_shared_url,
     redis_store_factory,
@@ -30,12 +36,18 @@ from .stores import (
 )
 
 __all__ = [
+    "django_db_modify_db_settings",
+    "django_postgres_database",
+    "django_postgres_store_factory",
     "django_store_factory",
     "make_store",
     "memory_store_factory",
     "postgres_server",
     "postgres_shared_url",
     "postgres_store_factory",
+    "redis_cluster",
+    "redis_cluster_shared_url",
+    "redis_cluster_store_factory",
     "redis_server",
     "redis_shared_url",
     "redis_store_factory",
@@ -52,6 +64,7 @@ SECRET = "test-secret-key"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_django_stores(items)
+    mark_django_adapters(items)
 
 
 def fixture_bytes(name: str) -> bytes:

@@ -36,5 +36,6 @@ TEMPLATES = [
     }
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SUNO_HOOKS = {"HMAC_KEYS": ["whk_test_current_key"], "STORE": "django://"}

@@ -1,4 +1,5 @@
-"""Real services for the test suite: a `redis-server` on a free loopback port.
+"""Real services for the test suite: a `redis-server` on a free loopback port, and a
+three-node Redis Cluster.
 
 A missing binary or a server that does not come up fails the test that needs it; nothing skips.
 `python3 run.py test` installs `redis-server` when it is missing.
@@ -67,7 +68,7 @@ class RedisServer:
     on the same port, keeping its data (append-only file, fsync on every write) unless
     `persistent=False` (benchmarks)."""
 
-    def __init__(self, directory: Path, *, persistent: bool = True) -> None:
+    def __init__(self, directory: Path, *, persistent: bool = True, cluster: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -79,6 +80,7 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.persistent = persistent
+        self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,6 +103,9 @@ class RedisServer:
         ]
         if self.persistent:
             command += ["--appendonly", "yes", "--appendfsync", "always"]
+        if self.cluster:
+            command += ["--cluster-enabled", "yes", "--cluster-port", str(free_port())]
+            command += ["--cluster-config-file", str(self.directory / "nodes.conf")]
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
@@ -130,3 +135,57 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class RedisClusterServers:
+    """Three `redis-server` primaries in cluster mode (no replicas), joined by
+    `redis-cli --cluster create`; `url` is a `redis+cluster://` URL for `RedisStore`."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-cli")
+        if binary is None:
+            raise RuntimeError("redis-cli is not installed (it comes with redis-server).")
+        self.cli = binary
+        self.nodes = [
+            RedisServer(directory / f"node{i}", persistent=False, cluster=True) for i in range(3)
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self) -> RedisClusterServers:
+        """Start the nodes, assign the 16384 slots and wait until every node reports `ok`."""
+        try:
+            for node in self.nodes:
+                node.start()
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            options = ["--cluster-replicas", "0", "--cluster-yes"]
+            subprocess.run(
+                [self.cli, "--cluster", "create", *addresses, *options],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            deadline = time.monotonic() + 30
+            while not all(self._ready(node) for node in self.nodes):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Redis cluster did not reach cluster_state:ok in 30 s")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self, node: RedisServer) -> bool:
+        info = subprocess.run(
+            [self.cli, "-p", str(node.port), "cluster", "info"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        return "cluster_state:ok" in info and "cluster_slots_assigned:16384" in info
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

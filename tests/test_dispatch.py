@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from suno_hooks import (
@@ -13,6 +16,7 @@ from suno_hooks import (
     task_failed,
     task_progress,
 )
+from suno_hooks.dispatch import BlinkerDispatcher
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
@@ -113,6 +117,49 @@ def test_async_receivers_run_on_the_sync_path():
     with task_completed.connected_to(save):
         assert post(receiver, make_callback()).status == 200
     assert done == ["complete"]
+
+
+async def test_sync_receivers_on_the_async_path_run_through_the_given_thread_hop():
+    hops: list[int] = []
+
+    async def hop(call: Callable[[], list[str]]) -> list[str]:
+        hops.append(1)
+        return await asyncio.to_thread(call)
+
+    receiver = Receiver(store=MemoryStore(), dispatcher=BlinkerDispatcher(to_thread=hop))
+    threads: list[int] = []
+
+    def save(sender: Any, event: Event, **extra: Any) -> None:
+        threads.append(threading.get_ident())
+
+    with callback_received.connected_to(save), task_completed.connected_to(save):
+        outcome = await receiver.handle_async(InboundRequest("POST", encode(make_callback())))
+    assert outcome.status == 200
+    # Consecutive sync receivers share one hop, off the loop's thread.
+    assert hops == [1] and len(threads) == 2
+    assert threading.get_ident() not in threads
+
+
+def test_async_receivers_on_the_sync_path_run_through_the_given_runner():
+    ran: list[str] = []
+
+    def runner(awaitable: Awaitable[Any]) -> Any:
+        ran.append("runner")
+        return asyncio.run(_awaited(awaitable))
+
+    receiver = Receiver(store=MemoryStore(), dispatcher=BlinkerDispatcher(run_async=runner))
+
+    async def save(sender: Any, event: Event, **extra: Any) -> None:
+        await asyncio.sleep(0)
+        ran.append(event.stage)
+
+    with task_completed.connected_to(save):
+        assert post(receiver, make_callback()).status == 200
+    assert ran == ["runner", "complete"]
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def test_rejections_are_signalled_for_monitoring():

@@ -14,10 +14,12 @@ from django.test import Client
 
 from suno_hooks import Event
 from suno_hooks.contrib.django import signals
+from suno_hooks.contrib.django.conf import get_receiver
 from suno_hooks.contrib.django.models import Delivery
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
+from .stores import delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -172,3 +174,37 @@ def test_command_replays_one_key_and_every_failed(inbox: dict[str, str], switch:
         call("replay", "nothing:complete")
     with pytest.raises(CommandError, match="one delivery key, or --failed"):
         call("replay")
+
+
+def test_abandoned_rows_are_listed_and_the_replay_action_recovers_them(
+    admin_client: Client, switch: Switch
+):
+    switch.broken = False
+    store = get_receiver().store
+    # Two workers died mid-handler (their leases are over); a third is still running.
+    for task_id, lease in (("a" * 32, 0.0), ("b" * 32, 0.0), ("c" * 32, 600.0)):
+        body = encode(make_callback(task_id=task_id))
+        store.claim(delivery(task_id, body=body), lease=lease)
+    url = "/admin/suno_hooks/delivery/"
+    listed = admin_client.get(url).content.decode()
+    assert listed.count('<td class="field-reported_status">abandoned</td>') == 2
+    assert listed.count('<td class="field-reported_status">processing</td>') == 1
+    abandoned = admin_client.get(url, {"status__exact": "abandoned"}).content.decode()
+    assert "a" * 32 in abandoned and "b" * 32 in abandoned and "c" * 32 not in abandoned
+    running = admin_client.get(url, {"status__exact": "processing"}).content.decode()
+    assert "c" * 32 in running and "a" * 32 not in running
+
+    runs = switch.runs
+    response = admin_client.post(
+        url,
+        {"action": "replay_deliveries", "_selected_action": [r.pk for r in Delivery.objects.all()]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert '<li class="success">Replayed 2 deliveries: all done.</li>' in page
+    assert "Skipped 1 that were neither failed nor abandoned." in page
+    assert switch.runs == runs + 2
+    statuses = {row.task_id: (row.status, row.attempts) for row in Delivery.objects.all()}
+    assert statuses == {"a" * 32: ("done", 2), "b" * 32: ("done", 2), "c" * 32: ("processing", 1)}
+    after = admin_client.get(url).content.decode()
+    assert '<td class="field-reported_status">abandoned</td>' not in after

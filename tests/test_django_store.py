@@ -19,12 +19,13 @@ from .stores import finish
 Store = Any
 
 
-@pytest.fixture(params=["memory", "django"])
+@pytest.fixture(
+    params=["memory", pytest.param("django", marks=pytest.mark.django_db(transaction=True))]
+)
 def store(request: pytest.FixtureRequest) -> Store:
-    if request.param == "django":
-        request.getfixturevalue("transactional_db")
-        return DjangoStore()
-    return MemoryStore()
+    """A memory store, then a Django store on a transactional test database (the mark is set at
+    collection, so pytest-django creates the test database even when this file runs alone)."""
+    return DjangoStore() if request.param == "django" else MemoryStore()
 
 
 def delivery(task_id: str = "t1", stage: str = "complete", body: bytes = b"{}") -> Delivery:
@@ -112,6 +113,25 @@ def test_deliveries_filter_newest_first_and_purge(store: Store):
     assert [d.task_id for d in store.deliveries(task_id="a")] == ["a"]
     assert store.purge(older_than=1_000_001.5) == 2
     assert [d.task_id for d in store.deliveries()] == ["c"]
+
+
+def test_deliveries_filter_by_stage_and_source_with_offset_and_counts(store: Store):
+    for i, (task_id, stage) in enumerate([("a", "first"), ("a", "complete"), ("b", "complete")]):
+        item = delivery(task_id, stage)
+        item.received_at = 1_000_000 + i
+        if task_id == "a":
+            finish(store, item, error="no" if stage == "complete" else None)
+        else:
+            store.claim(item, lease=60)
+    assert [d.key for d in store.deliveries(stage="complete")] == ["b:complete", "a:complete"]
+    assert [d.key for d in store.deliveries(offset=1, limit=1)] == ["a:complete"]
+    assert [d.key for d in store.deliveries(source="callback", offset=2)] == ["a:first"]
+    assert store.deliveries(source="poll") == []
+    assert store.count_by_status() == {"done": 1, "failed": 1, "processing": 1}
+    polled = delivery("c", "complete")
+    polled.source = "poll"
+    store.claim(polled, lease=60)
+    assert [d.key for d in store.deliveries(source="poll")] == ["c:complete"]
 
 
 async def test_async_twins(store: Store):

@@ -20,8 +20,9 @@ from suno_hooks.stores import DeliveryStatus
 from suno_hooks.testing import encode, make_callback
 
 from . import workers
+from .faults import DispatchLog
 
-SHARED_KINDS = ["sqlite", "redis", "postgres"]
+SHARED_KINDS = ["sqlite", "redis", "redis_cluster", "postgres"]
 spawn = multiprocessing.get_context("spawn")
 
 
@@ -64,7 +65,7 @@ def test_four_processes_dispatch_each_callback_once(shared_url: str, tmp_path: P
         process.join(120)
         assert process.exitcode == 0
 
-    dispatched = Counter(dispatch_log.read_text().split())
+    dispatched = DispatchLog(dispatch_log).runs()
     assert all(count == 1 for count in dispatched.values()), dispatched.most_common(3)
     assert terminal <= set(dispatched)
     received: Counter[str] = Counter()

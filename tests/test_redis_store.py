@@ -4,6 +4,7 @@ away during traffic, and a receiver using it end to end through the ASGI app."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections import Counter
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import redis
 from redis.connection import Connection
+from redis.crc import key_slot
 
 from suno_hooks import Receiver, callback_received
 from suno_hooks.asgi import asgi_app
@@ -27,6 +29,8 @@ from suno_hooks.stores import (
     ReplayCheck,
     store_from_url,
 )
+from suno_hooks.stores.redis_inbox import SWEEP_EVERY
+from suno_hooks.stores.redis_keys import SHARDS, shard_of
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
@@ -73,7 +77,7 @@ def test_a_claim_is_one_round_trip(redis_server: RedisServer, monkeypatch: pytes
     store.close()
 
 
-def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
+def test_keys_carry_the_prefix_share_a_slot_and_expire(redis_server: RedisServer):
     name = prefix()
     store = RedisStore(redis_server.url, prefix=name, retention=3600)
     guard = ReplayCheck("1700000000:sig", b"body", ttl=600)
@@ -81,16 +85,15 @@ def test_keys_carry_the_prefix_and_expire(redis_server: RedisServer):
     store.finish("ttl-task:complete", token=claim.token, error="boom")
     admin = redis.Redis.from_url(redis_server.url)
     keys = {key.decode() for key in admin.scan_iter(match="*")}
-    mine = {key for key in keys if key.startswith(name)}
-    assert mine == {
-        f"{name}d:ttl-task:complete",
-        f"{name}t:ttl-task",
-        f"{name}g:1700000000:sig",
-        f"{name}inbox",
+    mine = {key for key in keys if name in key}
+    tag = "{" + name + f"{shard_of('ttl-task'):02x}" + "}"
+    assert mine == {f"{tag}d:ttl-task:complete", f"{tag}t:ttl-task", f"{tag}g:1700000000:sig"} | {
+        f"{tag}i"
     }
-    assert 3590_000 < admin.pttl(f"{name}d:ttl-task:complete") <= 3600_000
-    assert 3590_000 < admin.pttl(f"{name}t:ttl-task") <= 3600_000
-    assert 590_000 < admin.pttl(f"{name}g:1700000000:sig") <= 600_000
+    assert len({key_slot(key.encode()) for key in mine}) == 1
+    assert 3590_000 < admin.pttl(f"{tag}d:ttl-task:complete") <= 3600_000
+    assert 3590_000 < admin.pttl(f"{tag}t:ttl-task") <= 3600_000
+    assert 590_000 < admin.pttl(f"{tag}g:1700000000:sig") <= 600_000
     admin.close()
     store.close()
 
@@ -114,27 +117,39 @@ def test_listing_skips_entries_whose_hash_expired(redis_server: RedisServer):
     for i in range(3):
         store.claim(delivery(f"list{i}"), lease=60)
     admin = redis.Redis.from_url(redis_server.url)
-    admin.delete(f"{name}d:list1:complete")
+    admin.delete(store.keys.delivery("list1:complete"))
     assert [d.key for d in store.deliveries()] == ["list2:complete", "list0:complete"]
-    assert admin.zcard(f"{name}inbox") == 2
+    assert sum(admin.zcard(store.keys.inbox(shard)) for shard in range(SHARDS)) == 2
     admin.close()
     store.close()
 
 
-def test_claims_drop_index_members_whose_hash_expired_past_the_retention(
+def test_every_64th_claim_sweeps_one_shard_of_entries_past_the_retention(
     redis_server: RedisServer,
 ):
-    name = prefix()
-    store = RedisStore(redis_server.url, prefix=name, retention=3600)
+    store = RedisStore(redis_server.url, prefix=prefix(), retention=3600)
     admin = redis.Redis.from_url(redis_server.url)
-    for task_id in ("expired", "kept"):
+    # The first sweep (after claim number SWEEP_EVERY) is of shard 1.
+    expired, finished, running = [t for t in (f"old{i}" for i in range(999)) if shard_of(t) == 1][
+        :3
+    ]
+    for task_id in (expired, finished, running):
         old = delivery(task_id)
         old.received_at = time.time() - 7200
-        store.claim(old, lease=60)
-    admin.delete(f"{name}d:expired:complete")
-    store.claim(delivery("recent"), lease=60)
-    members = admin.zrange(f"{name}inbox", 0, -1)
-    assert sorted(members) == [b"kept:complete", b"recent:complete"]
+        claim = store.claim(old, lease=60)
+        if task_id != running:
+            assert store.finish(old.key, token=claim.token)
+    admin.delete(store.keys.delivery(f"{expired}:complete"))
+    for i in range(SWEEP_EVERY - 4):
+        store.claim(delivery(f"recent{i}"), lease=60)
+    members = set(admin.zrange(store.keys.inbox(1), 0, -1))
+    assert {f"{t}:complete".encode() for t in (expired, finished, running)} <= members
+    store.claim(delivery("the-64th"), lease=60)
+    members = set(admin.zrange(store.keys.inbox(1), 0, -1))
+    assert f"{running}:complete".encode() in members
+    assert not {f"{t}:complete".encode() for t in (expired, finished)} & members
+    assert store.get(f"{finished}:complete") is None
+    assert store.get(f"{running}:complete") is not None
     admin.close()
     store.close()
 
@@ -255,3 +270,41 @@ async def test_receiver_with_a_redis_url_through_asgi(redis_server: RedisServer)
     assert kept is not None and kept.status is DeliveryStatus.DONE
     assert kept.body == body and kept.peer == "203.0.113.9"
     await receiver.store.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["redis", "redis_cluster"])
+def test_short_lived_event_loops_leave_no_connection_behind(
+    kind: str, request: pytest.FixtureRequest
+):
+    """`asyncio.run` or asgiref's `async_to_sync` per request: each loop's client is closed when
+    its loop shuts down, and one closed without that is dropped when the next loop starts."""
+    from asgiref.sync import async_to_sync
+
+    servers = request.getfixturevalue(
+        "redis_cluster" if kind == "redis_cluster" else "redis_server"
+    )
+    name = f"leak-{uuid.uuid4().hex}"
+    store = RedisStore(f"{servers.url}?client_name={name}", prefix=prefix())
+    ports = [node.port for node in servers.nodes] if kind == "redis_cluster" else [servers.port]
+    admins = [redis.Redis(port=port) for port in ports]
+
+    def connections() -> int:
+        return sum(1 for admin in admins for c in admin.client_list() if c.get("name") == name)
+
+    for i in range(10):
+        claim = asyncio.run(store.aclaim(delivery(f"loop{i}"), lease=60))
+        assert async_to_sync(store.afinish)(f"loop{i}:complete", token=claim.token)
+        kept = async_to_sync(store.aget)(f"loop{i}:complete")
+        assert kept is not None and kept.status is DeliveryStatus.DONE
+    assert connections() == 0
+    assert len(store._links) == 0  # type: ignore[arg-type]
+
+    loop = asyncio.new_event_loop()  # closed without shutting down its async generators
+    loop.run_until_complete(store.aclaim(delivery("unshut"), lease=60))
+    loop.close()
+    assert connections() >= 1
+    asyncio.run(store.aget("unshut:complete"))
+    gc.collect()
+    assert len(store._links) == 0  # type: ignore[arg-type]
+    for admin in admins:
+        admin.close()

@@ -1,4 +1,6 @@
-"""Every row of the DESIGN §3 response table, through every registered adapter."""
+"""Every row of the DESIGN §3 response table, through every registered adapter on the memory
+store, and through a sync, an async and an acknowledge-first adapter on every other store kind:
+the answer never depends on the store."""
 
 from __future__ import annotations
 
@@ -11,13 +13,47 @@ from typing import Any
 import pytest
 
 from suno_hooks import Event, Receiver, task_completed, task_progress
-from suno_hooks.stores import ClaimResult, Delivery, MemoryStore
+from suno_hooks.stores import ClaimResult, Delivery, MemoryStore, Store
 from suno_hooks.testing import encode, make_callback, sign_headers
 
-from .adapters import CallbackClient
+from .adapters import ADAPTERS, CallbackClient
 from .conftest import HMAC_KEY, OLD_HMAC_KEY, SECRET, Calls
+from .stores import STORE_KINDS, StoreFactory
 
 Factory = Callable[[Receiver], CallbackClient]
+
+# Each store kind beyond memory runs the table through the synchronous path, the asyncio path
+# and the path that answers before dispatching.
+STORE_ADAPTERS = ["wsgi", "asgi", "asgi-acknowledge-first"]
+TABLE_RUNS = [(adapter, "memory") for adapter in sorted(ADAPTERS)] + [
+    (adapter, kind) for kind in STORE_KINDS if kind != "memory" for adapter in STORE_ADAPTERS
+]
+
+
+@pytest.fixture(params=TABLE_RUNS, ids=[f"{adapter}-{kind}" for adapter, kind in TABLE_RUNS])
+def table_run(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """One (adapter, store kind) pair of the table's runs."""
+    run: tuple[str, str] = request.param
+    return run
+
+
+@pytest.fixture
+def make_store(table_run: tuple[str, str], request: pytest.FixtureRequest) -> StoreFactory:
+    """Fresh stores of the run's kind (the servers are started once per session)."""
+    factory: StoreFactory = request.getfixturevalue(f"{table_run[1]}_store_factory")
+    return factory
+
+
+@pytest.fixture
+def client_factory(table_run: tuple[str, str]) -> Factory:
+    """The run's adapter."""
+    return ADAPTERS[table_run[0]]
+
+
+@pytest.fixture
+def signed_receiver(store: Store) -> Receiver:
+    """A receiver that requires Kie signatures (current and previous key), on the run's store."""
+    return Receiver(hmac_keys=[HMAC_KEY, OLD_HMAC_KEY], secret_key=SECRET, store=store)
 
 
 def signed(
@@ -34,11 +70,20 @@ def assert_error(reply: Any, status: int, code: str) -> None:
     assert reply.headers["content-type"].startswith("application/json")
 
 
-class BrokenStore(MemoryStore):
-    """A store whose backend is unreachable."""
+class Unreachable:
+    """A store of the kind under test whose backend cannot be reached."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     def claim(self, *args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("connection refused")
+
+    async def aclaim(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("connection refused")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def test_method_must_be_post(client_factory: Factory, signed_receiver: Receiver, calls: Calls):
@@ -48,8 +93,8 @@ def test_method_must_be_post(client_factory: Factory, signed_receiver: Receiver,
     assert calls.count == 0
 
 
-def test_body_over_max_body_is_413(client_factory: Factory, calls: Calls):
-    receiver = Receiver(store=MemoryStore(), max_body=200)
+def test_body_over_max_body_is_413(client_factory: Factory, store: Store, calls: Calls):
+    receiver = Receiver(store=store, max_body=200)
     body = encode(make_callback())
     assert len(body) > 200
     assert_error(client_factory(receiver).post(body), 413, "payload_too_large")
@@ -57,8 +102,10 @@ def test_body_over_max_body_is_413(client_factory: Factory, calls: Calls):
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
-def test_non_json_content_type_is_415(client_factory: Factory, content_type: str, calls: Calls):
-    receiver = Receiver(store=MemoryStore())
+def test_non_json_content_type_is_415(
+    client_factory: Factory, store: Store, content_type: str, calls: Calls
+):
+    receiver = Receiver(store=store)
     reply = client_factory(receiver).post(encode(make_callback()), {"Content-Type": content_type})
     assert_error(reply, 415, "unsupported_media_type")
     assert calls.count == 0
@@ -68,9 +115,9 @@ def test_non_json_content_type_is_415(client_factory: Factory, content_type: str
     "content_type", [None, "application/json", "Application/JSON; charset=utf-8"]
 )
 def test_json_or_missing_content_type_is_accepted(
-    client_factory: Factory, content_type: str | None, calls: Calls
+    client_factory: Factory, store: Store, content_type: str | None, calls: Calls
 ):
-    receiver = Receiver(store=MemoryStore())
+    receiver = Receiver(store=store)
     headers = {"Content-Type": content_type} if content_type else {}
     reply = client_factory(receiver).post(encode(make_callback()), headers)
     assert reply.status == 200
@@ -78,22 +125,24 @@ def test_json_or_missing_content_type_is_accepted(
     assert calls.count == 1
 
 
-def test_peer_outside_allow_list_is_403(client_factory: Factory, calls: Calls):
-    receiver = Receiver(store=MemoryStore(), allowed_ips=["10.0.0.0/8"])
+def test_peer_outside_allow_list_is_403(client_factory: Factory, store: Store, calls: Calls):
+    receiver = Receiver(store=store, allowed_ips=["10.0.0.0/8"])
     reply = client_factory(receiver).post(encode(make_callback()))
     assert_error(reply, 403, "forbidden_source")
     assert calls.count == 0
 
 
-def test_peer_inside_allow_list_is_accepted(client_factory: Factory, calls: Calls):
-    receiver = Receiver(store=MemoryStore(), allowed_ips=["127.0.0.0/8", "::1"])
+def test_peer_inside_allow_list_is_accepted(client_factory: Factory, store: Store, calls: Calls):
+    receiver = Receiver(store=store, allowed_ips=["127.0.0.0/8", "::1"])
     assert client_factory(receiver).post(encode(make_callback())).status == 200
     assert calls.count == 1
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe"])
-def test_body_that_is_not_a_json_object_is_400(client_factory: Factory, body: bytes, calls: Calls):
-    receiver = Receiver(store=MemoryStore())
+def test_body_that_is_not_a_json_object_is_400(
+    client_factory: Factory, store: Store, body: bytes, calls: Calls
+):
+    receiver = Receiver(store=store)
     assert_error(client_factory(receiver).post(body), 400, "invalid_json")
     assert calls.count == 0
 
@@ -107,8 +156,10 @@ def test_body_that_is_not_a_json_object_is_400(client_factory: Factory, body: by
         {"code": 200, "task_id": "a" * 20, "data": {"task_id": "b" * 20}},
     ],
 )
-def test_missing_or_ambiguous_task_id_is_400(client_factory: Factory, body: dict, calls: Calls):
-    receiver = Receiver(store=MemoryStore())
+def test_missing_or_ambiguous_task_id_is_400(
+    client_factory: Factory, store: Store, body: dict, calls: Calls
+):
+    receiver = Receiver(store=store)
     assert_error(client_factory(receiver).post(encode(body)), 400, "invalid_payload")
     assert calls.count == 0
 
@@ -175,8 +226,8 @@ def test_same_signature_with_another_body_is_replayed(
     assert calls.count == 1
 
 
-def test_token_required_and_missing_is_401(client_factory: Factory, calls: Calls):
-    receiver = Receiver(secret_key=SECRET, store=MemoryStore())
+def test_token_required_and_missing_is_401(client_factory: Factory, store: Store, calls: Calls):
+    receiver = Receiver(secret_key=SECRET, store=store)
     assert receiver.require == "token"
     assert_error(client_factory(receiver).post(encode(make_callback())), 401, "invalid_token")
     assert calls.count == 0
@@ -191,8 +242,8 @@ def test_forged_token_is_401_even_when_not_required(
     assert calls.count == 0
 
 
-def test_expired_token_is_401(client_factory: Factory, calls: Calls):
-    receiver = Receiver(secret_key=SECRET, store=MemoryStore(), token_max_age=-1)
+def test_expired_token_is_401(client_factory: Factory, store: Store, calls: Calls):
+    receiver = Receiver(secret_key=SECRET, store=store, token_max_age=-1)
     url = receiver.callback_url("https://example.com/suno/callback", context={"user": 1})
     query = url.split("?", 1)[1]
     reply = client_factory(receiver).post(encode(make_callback()), query=query)
@@ -200,8 +251,10 @@ def test_expired_token_is_401(client_factory: Factory, calls: Calls):
     assert calls.count == 0
 
 
-def test_valid_token_carries_context_and_feature(client_factory: Factory, calls: Calls):
-    receiver = Receiver(secret_key=SECRET, store=MemoryStore())
+def test_valid_token_carries_context_and_feature(
+    client_factory: Factory, store: Store, calls: Calls
+):
+    receiver = Receiver(secret_key=SECRET, store=store)
     url = receiver.callback_url(
         "https://example.com/suno/callback?x=1", context={"user": 42}, feature="lyrics"
     )
@@ -217,10 +270,8 @@ def test_valid_token_carries_context_and_feature(client_factory: Factory, calls:
 
 
 @pytest.mark.parametrize("require", ["both", "either"])
-def test_require_both_and_either(client_factory: Factory, require: str, calls: Calls):
-    receiver = Receiver(
-        hmac_keys=[HMAC_KEY], secret_key=SECRET, store=MemoryStore(), require=require
-    )  # type: ignore[arg-type]
+def test_require_both_and_either(client_factory: Factory, store: Store, require: str, calls: Calls):
+    receiver = Receiver(hmac_keys=[HMAC_KEY], secret_key=SECRET, store=store, require=require)  # type: ignore[arg-type]
     client = client_factory(receiver)
     token_query = receiver.callback_url("https://x.test/cb").split("?", 1)[1]
     only_signed = signed(make_callback())
@@ -237,8 +288,10 @@ def test_require_both_and_either(client_factory: Factory, require: str, calls: C
         assert_error(client.post(neither), 401, "missing_signature")
 
 
-def test_unreachable_store_is_503_with_retry_after(client_factory: Factory, calls: Calls):
-    receiver = Receiver(store=BrokenStore())
+def test_unreachable_store_is_503_with_retry_after(
+    client_factory: Factory, store: Store, calls: Calls
+):
+    receiver = Receiver(store=Unreachable(store))
     reply = client_factory(receiver).post(encode(make_callback()))
     assert_error(reply, 503, "store_unavailable")
     assert int(reply.headers["retry-after"]) > 0
@@ -258,8 +311,7 @@ def test_duplicate_is_acknowledged_once(
     assert calls.count == 1
 
 
-def test_delivery_claimed_elsewhere_is_409(client_factory: Factory, calls: Calls):
-    store = MemoryStore()
+def test_delivery_claimed_elsewhere_is_409(client_factory: Factory, store: Store, calls: Calls):
     receiver = Receiver(store=store)
     body = make_callback()
     task_id = body["data"]["task_id"]
@@ -269,8 +321,8 @@ def test_delivery_claimed_elsewhere_is_409(client_factory: Factory, calls: Calls
     assert calls.count == 0
 
 
-def test_progress_after_terminal_is_stale(client_factory: Factory, calls: Calls):
-    receiver = Receiver(store=MemoryStore())
+def test_progress_after_terminal_is_stale(client_factory: Factory, store: Store, calls: Calls):
+    receiver = Receiver(store=store)
     client = client_factory(receiver)
     complete = make_callback(stage="complete")
     task_id = complete["data"]["task_id"]
@@ -307,8 +359,9 @@ def test_accepted_callback_reaches_the_handler(
     assert event.raw == json.loads(raw)
 
 
-def test_failing_handler_is_acknowledged_kept_and_rerun(client_factory: Factory, calls: Calls):
-    store = MemoryStore()
+def test_failing_handler_is_acknowledged_kept_and_rerun(
+    client_factory: Factory, store: Store, calls: Calls
+):
     receiver = Receiver(store=store)
     client = client_factory(receiver)
     attempts: list[int] = []
@@ -332,8 +385,8 @@ def test_failing_handler_is_acknowledged_kept_and_rerun(client_factory: Factory,
     assert done is not None and done.status == "done" and done.attempts == 2
 
 
-def test_failing_handler_with_retry_on_error_is_500(client_factory: Factory):
-    receiver = Receiver(store=MemoryStore(), retry_on_error=True)
+def test_failing_handler_with_retry_on_error_is_500(client_factory: Factory, store: Store):
+    receiver = Receiver(store=store, retry_on_error=True)
 
     def broken(sender: Any, event: Event, **extra: Any) -> None:
         raise RuntimeError("boom")

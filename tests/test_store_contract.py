@@ -131,13 +131,14 @@ def test_replay_guard_is_recorded_even_for_a_duplicate(store: Store):
 
 
 def test_replay_guard_entry_expires(store: Store):
+    # A signature covers its task id, so every use of one signature is on the same task.
     first = ReplayCheck("300:sig", b"body-a", ttl=0.05)
-    assert store.claim(delivery(), lease=60, replay=first).result is ClaimResult.NEW
+    assert store.claim(delivery(stage="text"), lease=60, replay=first).result is ClaimResult.NEW
     time.sleep(0.1)
     later = ReplayCheck("300:sig", b"body-b", ttl=600)
-    assert store.claim(delivery("t2"), lease=60, replay=later).result is ClaimResult.NEW
+    assert store.claim(delivery(stage="first"), lease=60, replay=later).result is ClaimResult.NEW
     again = ReplayCheck("300:sig", b"body-a", ttl=600)
-    assert store.claim(delivery("t3"), lease=60, replay=again).result is ClaimResult.REPLAYED
+    assert store.claim(delivery(), lease=60, replay=again).result is ClaimResult.REPLAYED
 
 
 def test_listing_newest_first_with_filters(store: Store):
@@ -168,6 +169,33 @@ def test_listing_newest_first_with_filters(store: Store):
     assert failed.error == "handler broke"
     with pytest.raises(ValueError):
         store.deliveries(status="lost")
+
+
+def test_listing_filters_by_stage_and_source_pages_with_offset_and_counts(store: Store):
+    now = time.time()
+    finish(store, delivery("p", "text", received_at=now))
+    finish(store, delivery("p", "first", received_at=now + 1))
+    store.claim(delivery("p", "complete", received_at=now + 2), lease=60)
+    finish(store, delivery("q", "error", received_at=now + 3), "boom")
+    finish(store, delivery("r", "complete", received_at=now + 4), "boom")
+
+    assert [d.key for d in store.deliveries(stage="complete")] == ["r:complete", "p:complete"]
+    assert [d.key for d in store.deliveries(stage="complete", status="failed")] == ["r:complete"]
+    assert [d.key for d in store.deliveries(offset=1, limit=2)] == ["q:error", "p:complete"]
+    assert [d.key for d in store.deliveries(offset=4, limit=10)] == ["p:text"]
+    assert store.deliveries(offset=5) == []
+    assert [d.key for d in store.deliveries(status="failed", offset=1)] == ["q:error"]
+    assert len(store.deliveries(source="callback")) == 5
+    assert store.deliveries(source="poll") == []
+    assert store.count_by_status() == {"done": 2, "failed": 2, "processing": 1}
+    polled = delivery("s", "complete", received_at=now + 9)
+    polled.source = "poll"
+    store.claim(polled, lease=60)
+    assert [d.key for d in store.deliveries(source="poll")] == ["s:complete"]
+    assert [d.key for d in store.deliveries(source="callback", limit=1)] == ["r:complete"]
+    store.claim(delivery("z", "complete", received_at=now + 10), lease=0.0)
+    assert store.count_by_status() == {"done": 2, "failed": 2, "processing": 2, "abandoned": 1}
+    assert [d.key for d in store.deliveries(status="abandoned", stage="complete")] == ["z:complete"]
 
 
 def test_purge_forgets_old_deliveries(store: Store):

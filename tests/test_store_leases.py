@@ -64,7 +64,15 @@ def test_tokens_are_unique_per_new_claim(store: Store):
     assert store.claim(delivery("u0"), lease=60).token == ""
 
 
-STEADY_CLOCK = {"memory": True, "sqlite": False, "redis": True, "django": False, "postgres": True}
+STEADY_CLOCK = {
+    "memory": True,
+    "sqlite": False,
+    "redis": True,
+    "redis_cluster": True,
+    "django": False,
+    "django_postgres": True,
+    "postgres": True,
+}
 
 
 def test_a_wall_clock_step_never_breaks_the_fence(

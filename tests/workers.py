@@ -12,11 +12,7 @@ from typing import Any
 from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.inbound import InboundRequest
 
-
-def _append(path: str, line: str) -> None:
-    # One short O_APPEND write per line: lines from several processes never interleave.
-    with open(path, "a", encoding="utf-8") as log:
-        log.write(line + "\n")
+from .faults import DispatchLog
 
 
 def deliver_all(
@@ -24,9 +20,10 @@ def deliver_all(
 ) -> None:
     """Deliver every body in a shuffled order, retrying 409s as Suno would; log dispatches."""
     receiver = Receiver(store=store_url, lease=10)
+    log = DispatchLog(dispatch_log)
 
     def record(sender: Any, event: Event, **extra: Any) -> None:
-        _append(dispatch_log, event.dedupe_key)
+        log.record(event.dedupe_key)
         time.sleep(random.random() * 0.002)
 
     callback_received.connect(record)

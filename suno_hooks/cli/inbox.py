@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import click
 import httpx
@@ -99,7 +100,7 @@ def events(
       suno-hooks events --status failed
       suno-hooks events --task 65e563474bd7b6485dfb229eb92324a8 --json
     """
-    filters = {"status": status, "kind": kind, "task_id": task_id}
+    filters: dict[str, Any] = {"status": status, "kind": kind, "task_id": task_id}
     try:
         inbox = open_store(store)
         rows = inbox.deliveries(**filters, limit=limit + 1)

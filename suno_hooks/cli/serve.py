@@ -8,7 +8,7 @@ import socket
 
 import click
 
-from ..asgi import asgi_app
+from ..asgi import ASGIApp, SunoHooksASGIMiddleware, asgi_app
 from .options import (
     build_receiver,
     hmac_key_option,
@@ -18,6 +18,7 @@ from .options import (
     secret_key_option,
     store_option,
 )
+from .page import inbox_options, with_inbox
 from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
@@ -33,6 +34,7 @@ log = logging.getLogger("suno_hooks.serve")
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
 @click.option("--reconcile", is_flag=True, help="Also poll late tasks ($SUNO_API_KEY).")
 @log_level_option
+@inbox_options
 def serve(
     host: str,
     port: int,
@@ -42,9 +44,12 @@ def serve(
     secret_key: str | None,
     handlers: str | None,
     log_level: str,
+    no_inbox: bool,
+    inbox_auth: str | None,
     reconcile: bool = False,
 ) -> None:
-    """Run a standalone receiver with a SQLite inbox (one log line per callback).
+    """Run a standalone receiver with a SQLite inbox (one log line per callback) and the inbox
+    page at / (loopback only unless --inbox-auth is set).
 
     \b
     Example:
@@ -58,8 +63,18 @@ def serve(
     receiver = build_receiver(
         hmac_keys=hmac_keys_or_env(hmac_keys), secret_key=secret_key, store=store
     )
-    app = asgi_app(receiver, path=path)
+    app: ASGIApp = asgi_app(receiver, path=path)
+    if not no_inbox:
+        app = with_inbox(
+            lambda page: SunoHooksASGIMiddleware(page, receiver, path=path),
+            receiver,
+            host=host,
+            auth=inbox_auth,
+            fallback=app,
+        )
     listening = listen(host, port)
+    if not no_inbox:
+        log.info("suno-hooks inbox page at http://%s:%d/", host, port)
     log.info(
         "suno-hooks receiving at http://%s:%d%s (store %s, require %s)",
         host,

@@ -19,6 +19,7 @@ from werkzeug.routing import Rule
 from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..wsgi import inbound_request_with_body, read_bounded
+from .flask_inbox import INBOX_CONFIG_KEYS, InboxAuth, mount_inbox
 
 __all__ = [
     "BLUEPRINT_NAME",
@@ -51,7 +52,7 @@ CONFIG_OPTIONS: dict[str, str] = {
 }
 """Each config key that configures the receiver, with the `Receiver` keyword it becomes."""
 
-CONFIG_KEYS: tuple[str, ...] = (*CONFIG_OPTIONS, "SUNO_HOOKS_URL_PREFIX")
+CONFIG_KEYS: tuple[str, ...] = (*CONFIG_OPTIONS, "SUNO_HOOKS_URL_PREFIX", *INBOX_CONFIG_KEYS)
 """Every `SUNO_HOOKS_*` key the extension reads."""
 
 _NUMBERS: dict[str, type[float] | type[int]] = {
@@ -152,11 +153,21 @@ class SunoHooks:
     """The Flask extension: `SunoHooks(app)` or `SunoHooks().init_app(app)` in an app factory.
 
     `receiver` is a ready `Receiver`; without one, each app builds its own from its config.
+    `inbox=True` (or `SUNO_HOOKS_INBOX`) serves the inbox page at `<prefix>/inbox/`, behind
+    `inbox_auth` (or `SUNO_HOOKS_INBOX_AUTH`): see `suno_hooks.contrib.flask_inbox`.
     """
 
-    def __init__(self, app: Flask | None = None, receiver: Receiver | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        receiver: Receiver | None = None,
+        *,
+        inbox: bool | None = None,
+        inbox_auth: InboxAuth | None = None,
+    ) -> None:
         self.app = app
         self._receiver = receiver
+        self._inbox = (inbox, inbox_auth)
         self._receivers: WeakKeyDictionary[Flask, Receiver] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -179,6 +190,7 @@ class SunoHooks:
             blueprint.add_url_rule(
                 rule, "callback", view, methods=_METHODS, provide_automatic_options=False
             )
+        mount_inbox(blueprint, app, receiver, enabled=self._inbox[0], auth=self._inbox[1])
         app.register_blueprint(blueprint, url_prefix=prefix)
         for rule in ("/callback", "/callback/"):
             # Any other method (TRACE, unknown ones) reaches the view too, for the JSON 405:

@@ -18,8 +18,9 @@ from starlette.routing import BaseRoute, Route
 
 from ..asgi import Receive, Scope, Send, answer_callback, close_store
 from ..receiver import Receiver
+from .starlette_inbox import inbox_routes
 
-__all__ = ["CallbackEndpoint", "suno_lifespan", "suno_routes"]
+__all__ = ["CallbackEndpoint", "inbox_routes", "suno_lifespan", "suno_routes"]
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 

@@ -52,7 +52,7 @@ __all__ = [
     "store_from_url",
 ]
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
@@ -106,7 +106,8 @@ def _sqlite_path(url: str, netloc: str, path: str) -> str:
 
 def store_from_url(url: str) -> Store:
     """Build a store from its URL: `memory://`, `sqlite:///path.db` (`sqlite:////abs/path.db`,
-    `sqlite:///:memory:`), `redis://host:6379/0`, `rediss://…`, `unix:///path.sock` or
+    `sqlite:///:memory:`), `redis://host:6379/0`, `rediss://…`, `unix:///path.sock`,
+    `redis+cluster://host:6379` (a Redis Cluster; `rediss+cluster://…`) or
     `postgresql://user:password@host:5432/db` (`postgres://…`).
 
     Query parameters become keyword arguments (`memory://?max_keys=1000`,

@@ -19,6 +19,7 @@ __all__ = [
     "KnowsDone",
     "ReplayCheck",
     "Store",
+    "delivery_source",
     "new_token",
 ]
 
@@ -113,9 +114,16 @@ class Delivery:
         )
 
 
+def delivery_source(delivery: Delivery) -> str:
+    """How a delivery reached the receiver (`"callback"`, `"poll"`, `"replay"`); a delivery
+    kept before sources were recorded counts as `"callback"`."""
+    return delivery.source or "callback"
+
+
 @dataclass(slots=True)
 class ReplayCheck:
-    """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies."""
+    """A signature seen on a delivery: one `(timestamp, signature)` never carries two bodies.
+    A signature covers its task id, so a store may keep the guard per task."""
 
     signature_key: str
     body: bytes
@@ -185,8 +193,16 @@ class Store(Protocol):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source
+        (a delivery without one counts as `"callback"`); `offset` skips that many matches."""
+        ...
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (statuses with none are left out)."""
         ...
 
     def purge(self, older_than: float | None = None) -> int:
@@ -241,6 +257,9 @@ class AsyncStore(Protocol):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
         """`Store.deliveries` without blocking the event loop."""
         ...

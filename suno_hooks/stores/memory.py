@@ -8,7 +8,7 @@ import itertools
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 from .base import (
@@ -19,6 +19,7 @@ from .base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
+    delivery_source,
 )
 from .memory_tasks import MemoryTasks
 from .order import InsertionOrder
@@ -255,24 +256,41 @@ class MemoryStore(MemoryTasks):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
         wanted = DeliveryStatus(status) if status is not None else None
         clock = time.monotonic()
         with self._lock:
             rows = [self._reported(delivery, clock) for delivery in self._inbox.values()]
         found: list[Delivery] = []
+        skipped = 0
         for delivery in sorted(rows, key=lambda d: d.received_at, reverse=True):
-            if wanted is not None and delivery.status != wanted:
+            if (
+                (wanted is not None and delivery.status != wanted)
+                or (kind is not None and delivery.kind != kind)
+                or (task_id is not None and delivery.task_id != task_id)
+                or (stage is not None and delivery.stage != stage)
+                or (source is not None and delivery_source(delivery) != source)
+            ):
                 continue
-            if kind is not None and delivery.kind != kind:
-                continue
-            if task_id is not None and delivery.task_id != task_id:
+            if skipped < offset:
+                skipped += 1
                 continue
             found.append(delivery)
             if len(found) >= limit:
                 break
         return found
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        clock = time.monotonic()
+        with self._lock:
+            return dict(
+                Counter(self._reported(d, clock).status.value for d in self._inbox.values())
+            )
 
     def _reported(self, delivery: Delivery, clock: float) -> Delivery:
         if delivery.status is DeliveryStatus.PROCESSING:

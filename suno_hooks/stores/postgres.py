@@ -47,6 +47,11 @@ _COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::
     CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
         ELSE status END,
     attempts, error"""
+_COUNT_BY_STATUS = """
+SELECT CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
+    ELSE status END AS shown, count(*)
+FROM suno_hooks_deliveries GROUP BY shown
+"""
 _STATUS_FILTERS = {
     "processing": "status = 'processing' AND lease_until > clock_timestamp()",
     "abandoned": "status = 'processing' AND lease_until <= clock_timestamp()",
@@ -247,23 +252,30 @@ class PostgresStore(PostgresTasks):
 
     @staticmethod
     def _listing(
-        status: DeliveryStatus | str | None, kind: str | None, task_id: str | None, limit: int
+        status: DeliveryStatus | str | None,
+        kind: str | None,
+        task_id: str | None,
+        limit: int,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> tuple[str, tuple[Any, ...]]:
         clauses: list[str] = []
         params: list[Any] = []
         if status is not None:
             clauses.append(_STATUS_FILTERS[DeliveryStatus(status).value])
-        if kind is not None:
-            clauses.append("kind = %s")
-            params.append(_text(kind))
-        if task_id is not None:
-            clauses.append("task_id = %s")
-            params.append(_text(task_id))
+        for column, value in (("kind", kind), ("task_id", task_id), ("stage", stage)):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(_text(value))
+        if source is not None:
+            clauses.append("COALESCE(meta::jsonb ->> 'source', 'callback') = %s")
+            params.append(_text(source))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(int(limit))
+        params.extend((int(limit), max(0, int(offset))))
         sql = (
             f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
-            "ORDER BY received_at DESC, id DESC LIMIT %s"
+            "ORDER BY received_at DESC, id DESC LIMIT %s OFFSET %s"
         )
         return sql, tuple(params)
 
@@ -313,9 +325,17 @@ class PostgresStore(PostgresTasks):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
-        return [_delivery(row) for row in self._rows(*self._listing(status, kind, task_id, limit))]
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
+        query = self._listing(status, kind, task_id, limit, stage, source, offset)
+        return [_delivery(row) for row in self._rows(*query)]
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        return {str(status): int(count) for status, count in self._rows(_COUNT_BY_STATUS, ())}
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget deliveries received before `older_than` (default: now − retention), expired
@@ -366,10 +386,13 @@ class PostgresStore(PostgresTasks):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
         """`deliveries` on an asyncio connection."""
-        rows = await self._arows(*self._listing(status, kind, task_id, limit))
-        return [_delivery(row) for row in rows]
+        query = self._listing(status, kind, task_id, limit, stage, source, offset)
+        return [_delivery(row) for row in await self._arows(*query)]
 
     async def apurge(self, older_than: float | None = None) -> int:
         """`purge` on an asyncio connection."""

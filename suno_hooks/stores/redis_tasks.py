@@ -1,18 +1,23 @@
 """Expected tasks in Redis: the `TaskStore` half of `RedisStore`.
 
-Each task is a hash `<prefix>x:<task id>`; `<prefix>xq` holds the pending ones scored by their
-next poll time and `<prefix>xa` every task scored by submission time (for listings). Every
-change is one Lua script call, so claiming due tasks is atomic and one round trip.
+Each task is a hash on its task's shard (`redis_keys`); each shard's queue holds its pending
+tasks scored by their next poll time and its index every task scored by submission time (for
+listings). Every change is one Lua script call on the task's hash slot; claiming due tasks reads
+the shards' queues, then claims the earliest on each shard atomically (keys all in `KEYS`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import time
 import weakref
+from collections import defaultdict
 from typing import Any
 
+from .base import new_token
+from .redis_keys import SHARDS, RedisKeys, ShardCursor, shard_of
 from .tasks import ExpectedTask, TaskState, listing
 
 __all__ = ["RedisTasks"]
@@ -21,12 +26,19 @@ _FIELDS = ("feature", "context", "submitted_at", "next_poll_at", "polls", "state
            "updated_at")  # fmt: skip
 _HMGET_FIELDS = ", ".join(f"'{name}'" for name in _FIELDS)
 
+# Each script may run twice for one call (redis-py sends it again after a socket timeout):
+# the call's nonce, kept in the task hash, lets the repeat answer what the first run did.
+
 # KEYS: task hash, pending queue, all-tasks index. ARGV: task id, feature, context JSON,
-# submitted_at, next_poll_at, now, retention ms.
+# submitted_at, next_poll_at, now, retention ms, nonce.
 _EXPECT_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'nonce') == ARGV[8] then return 1 end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'feature', ARGV[2], 'context', ARGV[3], 'submitted_at', ARGV[4],
-  'next_poll_at', ARGV[5], 'polls', 0, 'state', 'pending', 'settled_by', '', 'updated_at', ARGV[6])
+  'next_poll_at', ARGV[5], 'polls', 0, 'state', 'pending', 'settled_by', '', 'updated_at', ARGV[6],
+  'nonce', ARGV[8])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
@@ -34,19 +46,21 @@ return 1
 """
 
 # KEYS: task hash, pending queue. ARGV: task id, states allowed to change (space-separated),
-# new state, settled_by, now, retention ms.
+# new state, settled_by, now, retention ms, nonce.
 _CHANGE_LUA = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state or not string.find(' ' .. ARGV[2] .. ' ', ' ' .. state .. ' ', 1, true) then
+local state = redis.call('HMGET', KEYS[1], 'state', 'nonce')
+if state[1] == ARGV[3] and state[2] == ARGV[7] then return 1 end
+if not state[1] or not string.find(' ' .. ARGV[2] .. ' ', ' ' .. state[1] .. ' ', 1, true) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'settled_by', ARGV[4], 'updated_at', ARGV[5])
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'settled_by', ARGV[4], 'updated_at', ARGV[5],
+  'nonce', ARGV[7])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1
 """
 
-# KEYS: task hash, pending queue. ARGV: task id, next poll time, now.
+# KEYS: task hash, pending queue. ARGV: task id, next poll time, now. A repeat sets the same.
 _RESCHEDULE_LUA = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
 redis.call('HSET', KEYS[1], 'next_poll_at', ARGV[2], 'updated_at', ARGV[3])
@@ -54,22 +68,32 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
-# KEYS: pending queue. ARGV: now, lease end, limit, task hash prefix.
-# Returns {task id, fields...} per claimed task; queue members whose hash expired are dropped.
+# KEYS: a shard's pending queue, then the hashes of the task ids ARGV[4..] in the same order.
+# ARGV: now, lease end, nonce, task ids. Returns {task id, fields...} per task it claimed: those
+# still pending and due (or already claimed by this very call); queue members whose hash
+# expired or that are no longer pending are dropped.
 _CLAIM_DUE_LUA = f"""
 local claimed = {{}}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, task_id in ipairs(due) do
-  local key = ARGV[4] .. task_id
-  if redis.call('HGET', key, 'state') == 'pending' then
-    redis.call('ZADD', KEYS[1], ARGV[2], task_id)
-    redis.call('HINCRBY', key, 'polls', 1)
-    redis.call('HSET', key, 'next_poll_at', ARGV[2], 'updated_at', ARGV[1])
-    local row = redis.call('HMGET', key, {_HMGET_FIELDS})
+for i = 2, #KEYS do
+  local task_id = ARGV[i + 2]
+  local due = redis.call('ZSCORE', KEYS[1], task_id)
+  local state = redis.call('HMGET', KEYS[i], 'state', 'nonce')
+  local take = state[1] == 'pending' and state[2] == ARGV[3]
+  if not take and due and tonumber(due) <= tonumber(ARGV[1]) then
+    if state[1] == 'pending' then
+      redis.call('ZADD', KEYS[1], ARGV[2], task_id)
+      redis.call('HINCRBY', KEYS[i], 'polls', 1)
+      redis.call('HSET', KEYS[i], 'next_poll_at', ARGV[2], 'updated_at', ARGV[1],
+        'nonce', ARGV[3])
+      take = true
+    else
+      redis.call('ZREM', KEYS[1], task_id)
+    end
+  end
+  if take then
+    local row = redis.call('HMGET', KEYS[i], {_HMGET_FIELDS})
     table.insert(row, 1, task_id)
     table.insert(claimed, row)
-  else
-    redis.call('ZREM', KEYS[1], task_id)
   end
 end
 return claimed
@@ -88,13 +112,13 @@ class RedisTasks:
     """Expected tasks under the store's prefix; sync calls on the store's client, async calls
     on the event loop's own client."""
 
-    prefix: str
+    keys: RedisKeys
     retention: float
 
     def _sync(self) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def _link(self) -> Any:
+    async def _aclient(self) -> Any:
         raise NotImplementedError
 
     # -- scripts and keys -----------------------------------------------------------------------
@@ -109,33 +133,56 @@ class RedisTasks:
             cache[client] = scripts
         return scripts
 
-    def _task_key(self, task_id: str) -> str:
-        return f"{self.prefix}x:{task_id}"
-
     def _calls(self, name: str, **values: Any) -> tuple[list[str], list[Any]]:
-        """The keys and arguments of one script call."""
-        queue, index, now = f"{self.prefix}xq", f"{self.prefix}xa", repr(time.time())
+        """The keys and arguments of one script call on one task (`claim_due` has its own)."""
+        task_id = values["task"].task_id if name == "expect" else values["task_id"]
+        shard, now = shard_of(task_id), repr(time.time())
+        keys = [self.keys.task(task_id), self.keys.task_queue(shard)]
         retention = int(self.retention * 1000)
         if name == "expect":
             task: ExpectedTask = values["task"]
             context = json.dumps(task.context) if task.context is not None else ""
             args: list[Any] = [task.task_id, task.feature, context, repr(task.submitted_at)]
-            args += [repr(task.next_poll_at), now, retention]
-            return [self._task_key(task.task_id), queue, index], args
+            args += [repr(task.next_poll_at), now, retention, new_token()]
+            return [*keys, self.keys.task_index(shard)], args
         if name == "change":
-            task_id = values["task_id"]
             args = [task_id, values["sources"], values["target"], values["by"], now, retention]
-            return [self._task_key(task_id), queue], args
-        if name == "reschedule":
-            task_id = values["task_id"]
-            return [self._task_key(task_id), queue], [task_id, repr(values["at"]), now]
-        moment = values["now"]
-        return [queue], [
-            repr(moment),
-            repr(moment + values["lease"]),
-            values["limit"],
-            f"{self.prefix}x:",
-        ]
+            return keys, [*args, new_token()]
+        return keys, [task_id, repr(values["at"]), now]
+
+    def _due_reads(self, client: Any, now: float, limit: int) -> Any:
+        """A pipeline reading the `limit` earliest due tasks of every shard's queue."""
+        pipe = client.pipeline(transaction=False)
+        for shard in range(SHARDS):
+            queue = self.keys.task_queue(shard)
+            pipe.zrangebyscore(queue, "-inf", repr(now), start=0, num=limit, withscores=True)
+        return pipe
+
+    def _due_calls(
+        self, queues: list[Any], now: float, lease: float, limit: int
+    ) -> list[tuple[list[str], list[Any]]]:
+        """The `claim_due` script calls for the `limit` earliest due tasks over all shards."""
+        due = heapq.nsmallest(
+            limit,
+            ((float(score), shard, member) for shard, rows in enumerate(queues)
+             for member, score in rows),
+        )  # fmt: skip
+        nonce = new_token()
+        by_shard: defaultdict[int, list[str]] = defaultdict(list)
+        for _, shard, member in due:
+            by_shard[shard].append(member.decode())
+        calls = []
+        for shard, task_ids in sorted(by_shard.items()):
+            keys = [self.keys.task_queue(shard), *(self.keys.task(t) for t in task_ids)]
+            calls.append((keys, [repr(now), repr(now + lease), nonce, *task_ids]))
+        return calls
+
+    @staticmethod
+    def _claimed_tasks(queues: list[Any], replies: list[Any]) -> list[ExpectedTask]:
+        """The claimed tasks, earliest due first."""
+        due = {member: float(score) for rows in queues for member, score in rows}
+        rows = sorted((row for reply in replies for row in reply), key=lambda r: due[r[0]])
+        return [_task(row[0].decode(), row[1:]) for row in rows]
 
     @staticmethod
     def _change_values(task_id: str, target: TaskState, by: str) -> dict[str, Any]:
@@ -169,15 +216,22 @@ class RedisTasks:
     def claim_due(
         self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
     ) -> list[ExpectedTask]:
-        """Take up to `limit` pending tasks due for a poll, in one round trip."""
+        """Take up to `limit` pending tasks due for a poll: one read of every shard's queue,
+        then one atomic script call per shard holding some of the earliest."""
         moment = time.time() if now is None else now
-        reply = self._run("claim_due", now=moment, lease=lease, limit=limit)
-        return [_task(row[0].decode(), row[1:]) for row in reply]
+        client, _ = self._sync()
+        queues = self._due_reads(client, moment, limit).execute()
+        script = self._task_scripts(client)["claim_due"]
+        replies = [
+            script(keys=keys, args=args)
+            for keys, args in self._due_calls(queues, moment, lease, limit)
+        ]
+        return self._claimed_tasks(queues, replies)
 
     def get_task(self, task_id: str) -> ExpectedTask | None:
         """The expected task with that id, if known."""
         client, _ = self._sync()
-        row = client.hmget(self._task_key(task_id), *_FIELDS)
+        row = client.hmget(self.keys.task(task_id), *_FIELDS)
         return _task(task_id, row) if row[0] is not None else None
 
     def tasks(
@@ -188,26 +242,25 @@ class RedisTasks:
         moment = time.time() if now is None else now
         client, _ = self._sync()
         found: list[ExpectedTask] = []
-        start = 0
+        cursor = ShardCursor(client, self.keys.task_index, max(1, min(_PAGE, limit)))
         while len(found) < limit:
-            members = client.zrevrange(f"{self.prefix}xa", start, start + _PAGE - 1)
-            if not members:
+            batch = cursor.take(_PAGE)
+            if not batch:
                 break
-            start += len(members)
             pipe = client.pipeline(transaction=False)
-            for member in members:
-                pipe.hmget(self._task_key(member.decode()), *_FIELDS)
-            vanished = []
-            for member, row in zip(members, pipe.execute(), strict=True):
+            for _, member in batch:
+                pipe.hmget(self.keys.task(member.decode()), *_FIELDS)
+            vanished: defaultdict[int, list[bytes]] = defaultdict(list)
+            for (shard, member), row in zip(batch, pipe.execute(), strict=True):
                 if row[0] is None:
-                    vanished.append(member)
+                    vanished[shard].append(member)
                     continue
                 task = _task(member.decode(), row)
                 if _listed(task, wanted, moment) and len(found) < limit:
                     found.append(task)
-            if vanished:
-                client.zrem(f"{self.prefix}xa", *vanished)
-                start -= len(vanished)
+            for shard, members in vanished.items():
+                client.zrem(self.keys.task_index(shard), *members)
+                cursor.removed(shard, len(members))
         return found
 
     def purge_tasks(self, older_than: float | None = None) -> int:
@@ -219,16 +272,19 @@ class RedisTasks:
             for t in self.tasks(limit=1_000_000)
             if t.state is not TaskState.PENDING and t.updated_at < cutoff
         ]
-        if old:
-            client, _ = self._sync()
-            client.delete(*(self._task_key(task_id) for task_id in old))
-            client.zrem(f"{self.prefix}xa", *old)
+        by_shard: defaultdict[int, list[str]] = defaultdict(list)
+        for task_id in old:
+            by_shard[shard_of(task_id)].append(task_id)
+        client, _ = self._sync()
+        for shard, task_ids in by_shard.items():
+            client.delete(*(self.keys.task(task_id) for task_id in task_ids))
+            client.zrem(self.keys.task_index(shard), *task_ids)
         return len(old)
 
     # -- asyncio --------------------------------------------------------------------------------
 
     async def _arun(self, name: str, **values: Any) -> Any:
-        client = self._link().client
+        client = await self._aclient()
         keys, args = self._calls(name, **values)
         return await self._task_scripts(client)[name](keys=keys, args=args)
 
@@ -253,14 +309,21 @@ class RedisTasks:
     async def aclaim_due(
         self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
     ) -> list[ExpectedTask]:
-        """`claim_due` on the event loop's own connection: one round trip."""
+        """`claim_due` on the event loop's own connection."""
         moment = time.time() if now is None else now
-        reply = await self._arun("claim_due", now=moment, lease=lease, limit=limit)
-        return [_task(row[0].decode(), row[1:]) for row in reply]
+        client = await self._aclient()
+        queues = await self._due_reads(client, moment, limit).execute()
+        script = self._task_scripts(client)["claim_due"]
+        replies = [
+            await script(keys=keys, args=args)
+            for keys, args in self._due_calls(queues, moment, lease, limit)
+        ]
+        return self._claimed_tasks(queues, replies)
 
     async def aget_task(self, task_id: str) -> ExpectedTask | None:
         """`get_task` on the event loop's own connection."""
-        row = await self._link().client.hmget(self._task_key(task_id), *_FIELDS)
+        client = await self._aclient()
+        row = await client.hmget(self.keys.task(task_id), *_FIELDS)
         return _task(task_id, row) if row[0] is not None else None
 
     async def atasks(

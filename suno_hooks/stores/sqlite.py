@@ -357,8 +357,12 @@ class SQLiteStore(SQLiteTasks):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first (by first arrival), filtered by status, kind and task id."""
+        """Inbox entries, newest first (by first arrival), filtered by status, kind, task id,
+        stage and source."""
         clauses: list[str] = []
         params: list[Any] = [time.time()]
         if status is not None:
@@ -373,15 +377,33 @@ class SQLiteStore(SQLiteTasks):
             n = len(params)
             clauses.append(f"key > ?{n + 1} AND key < ?{n + 2} AND task_id = ?{n + 3}")
             params.extend((f"{task_id}:", f"{task_id};", task_id))
+        if stage is not None:
+            clauses.append(f"stage = ?{len(params) + 1}")
+            params.append(stage)
+        if source is not None:
+            clauses.append(
+                f"COALESCE(json_extract(meta, '$.source'), 'callback') = ?{len(params) + 1}"
+            )
+            params.append(source)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.append(int(limit))
+        params.extend((int(limit), max(0, int(offset))))
         with self._connection() as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
-                f"ORDER BY id DESC LIMIT ?{len(params)}",
+                f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}",
                 params,
             ).fetchall()
         return [_delivery(row) for row in rows]
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' "
+                "ELSE status END AS shown, COUNT(*) FROM suno_hooks_deliveries GROUP BY shown",
+                (time.time(),),
+            ).fetchall()
+        return {str(status): int(count) for status, count in rows}
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget inbox entries received before `older_than` (default: now − retention) and

@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, re_path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from ...stores.base import DeliveryStatus
 from .conf import get_receiver
+from .inbox import event_players, inbox_view
 from .models import Delivery
-from .store import status_filter
+from .store import _lease_live, status_filter, store_delivery
 
-__all__ = ["DeliveryAdmin", "pretty_json"]
+__all__ = ["DeliveryAdmin", "DeliveryStatusFilter", "pretty_json"]
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[Delivery]
@@ -39,13 +41,45 @@ def pretty_json(raw: bytes | str | Any) -> str:
     return json.dumps(raw, indent=2, ensure_ascii=False, sort_keys=False)
 
 
+class DeliveryStatusFilter(admin.SimpleListFilter):
+    """Filters by the status the store reports: `abandoned` is a delivery still `processing`
+    after its lease ended (its worker died or could not record the outcome)."""
+
+    title = "status"
+    parameter_name = "status__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(status.value, status.value) for status in DeliveryStatus]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in {status.value for status in DeliveryStatus}:
+            none: QuerySet[Delivery] = queryset.none()
+            return none
+        rows: QuerySet[Delivery] = queryset.filter(
+            status_filter(DeliveryStatus(value), time.time())
+        )
+        return rows
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(_ModelAdmin):
-    """Lists, filters and searches the inbox; shows the raw body as indented JSON; replays
-    failed deliveries through the project's `Receiver`. Deliveries are never edited here."""
+    """Lists, filters and searches the inbox (`abandoned` shown and filtered as the store
+    reports it); shows the raw body as indented JSON; replays failed and abandoned deliveries
+    through the project's `Receiver`. Deliveries are never edited here."""
 
-    list_display = ("received_at", "task_id", "stage", "kind", "status", "attempts", "peer")
-    list_filter = ("status", "kind")
+    list_display = (
+        "received_at",
+        "task_id",
+        "stage",
+        "kind",
+        "reported_status",
+        "attempts",
+        "peer",
+    )
+    list_filter = (DeliveryStatusFilter, "kind")
     search_fields = ("task_id", "key")
     date_hierarchy = "received_at"
     actions = ("replay_deliveries",)
@@ -63,6 +97,7 @@ class DeliveryAdmin(_ModelAdmin):
         "updated_at",
         "lease_until",
         "context_json",
+        "players",
         "headers_json",
         "body_json",
     )
@@ -77,6 +112,24 @@ class DeliveryAdmin(_ModelAdmin):
     def has_replay_permission(self, request: HttpRequest) -> bool:
         """Replaying needs the `change_delivery` permission."""
         return bool(request.user.has_perm("suno_hooks.change_delivery"))
+
+    def get_urls(self) -> list[URLPattern]:
+        """The model's admin URLs plus the staff-only inbox page at `inbox/`."""
+        page = self.admin_site.admin_view(inbox_view)
+        inbox = re_path(r"^inbox/(?P<rest>.*)$", page, name="suno_hooks_delivery_inbox")
+        return [inbox, *super().get_urls()]
+
+    @admin.display(description="event")
+    def players(self, obj: Delivery) -> SafeString:
+        """The event as handlers saw it: covers, players, lyrics, video, images, MIDI."""
+        return event_players(store_delivery(obj))
+
+    @admin.display(description="status", ordering="status")
+    def reported_status(self, obj: Delivery) -> str:
+        """The status as the store reports it: `abandoned` once a `processing` lease ended."""
+        if obj.status == DeliveryStatus.PROCESSING.value and not _lease_live(obj, time.time()):
+            return DeliveryStatus.ABANDONED.value
+        return obj.status
 
     @admin.display(description="body")
     def body_json(self, obj: Delivery) -> SafeString:

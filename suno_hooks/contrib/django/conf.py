@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -71,13 +72,18 @@ def django_secret_key() -> str | None:
 def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
     """Build the app's `Receiver` from a `SUNO_HOOKS` mapping.
 
-    A ready `RECEIVER` is used as is, except that the default blinker dispatcher is wrapped in
-    the Django one (which still sends the blinker signals after the Django ones).
+    A ready `RECEIVER` is used as is, except that the default blinker dispatcher is replaced
+    by the Django one (which still sends the blinker signals after the Django ones, in the
+    same transaction on the store's database).
     """
     ready = config.get("RECEIVER")
     if ready is not None:
-        if type(ready.dispatcher) is BlinkerDispatcher:
-            ready.dispatcher = DjangoDispatcher(also=ready.dispatcher)
+        plain = ready.dispatcher
+        # Only a default one: a blinker dispatcher given its own hooks is kept as `also`.
+        if type(plain) is BlinkerDispatcher and vars(plain) == vars(BlinkerDispatcher()):
+            ready.dispatcher = DjangoDispatcher(
+                using=getattr(ready.store, "using", DEFAULT_DB_ALIAS)
+            )
         return ready  # type: ignore[no-any-return]
     options = {RECEIVER_OPTIONS[k]: v for k, v in config.items() if k in RECEIVER_OPTIONS}
     options.setdefault("store", DEFAULT_STORE)

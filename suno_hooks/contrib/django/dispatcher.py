@@ -1,17 +1,17 @@
 """`DjangoDispatcher`: sends the Django signals robustly, then the core's blinker signals.
 
 A receiver that raises never stops the others and never breaks the HTTP answer: its failure is
-returned (as `describe_failure` words it) so the delivery is kept as `failed` for replay. Each
-sync receiver runs in its own transaction (a savepoint inside an outer one) on the store's
-database, so a receiver's database error is rolled back with it and can never roll back or
-poison the inbox's writes.
+returned (as `describe_failure` words it) so the delivery is kept as `failed` for replay. All the
+receivers of one delivery run in one transaction on the store's database (a savepoint inside an
+outer one): when any of them fails, their writes are rolled back together, so a replay runs them
+all again from scratch, and the inbox's own writes, made outside it, are never rolled back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -22,7 +22,6 @@ from django.dispatch import Signal
 from ...dispatch import (
     BlinkerDispatcher,
     Dispatcher,
-    Guard,
     describe_failure,
     reaches_a_receiver,
 )
@@ -50,21 +49,48 @@ def _failures(responses: Sequence[tuple[Any, Any]]) -> list[str]:
     ]
 
 
+def _send_failure(send: Callable[..., Any], exc: BaseException) -> str:
+    """A failure of `send_robust` itself: Django's failure logging raises for a receiver object
+    without `__qualname__`, and the receiver's own error is then the exception's context."""
+    cause = exc.__context__
+    if cause is None:
+        return describe_failure(send, exc)
+    return describe_failure(send, exc) + f" (while reporting {type(cause).__name__}: {cause})"
+
+
+async def _on_django_thread(call: Callable[[], list[str]]) -> list[str]:
+    """Run sync blinker receivers where Django runs sync code for this context: inside a
+    delivery, the thread (and connection) that holds the delivery's transaction."""
+    return await sync_to_async(call)()
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _through_django_loop(awaitable: Awaitable[Any]) -> Any:
+    """Run an async blinker receiver from sync code with `async_to_sync`, so the sync code it
+    awaits (`sync_to_async`, the async ORM) comes back to this thread and its transaction."""
+    return async_to_sync(_await)(awaitable)
+
+
 class DjangoDispatcher:
     """Sends `callback_received` and the stage signal as Django signals, then hands the event
     to `also` (by default the core's `BlinkerDispatcher`, so blinker receivers keep working).
-    `using` is the database whose transaction each sync receiver runs in (the store's)."""
+    `using` is the database whose transaction one delivery's receivers run in (the store's)."""
 
     def __init__(self, also: Dispatcher | None = None, *, using: str = DEFAULT_DB_ALIAS) -> None:
         self.using = using
         self.also: Dispatcher | None = (
-            BlinkerDispatcher(guard=self.transaction) if also is None else also
+            BlinkerDispatcher(to_thread=_on_django_thread, run_async=_through_django_loop)
+            if also is None
+            else also
         )
         self._pending: set[asyncio.Task[Any]] = set()
 
     def transaction(self) -> AbstractContextManager[Any]:
-        """The transaction one sync receiver runs in: `atomic` on `using` (a savepoint when
-        the caller is already inside one)."""
+        """The transaction one delivery's receivers run in: `atomic` on `using` (a savepoint
+        when the caller is already inside one)."""
         return transaction.atomic(using=self.using)
 
     def receives(self, sender: Any, event: Event) -> bool:
@@ -74,28 +100,53 @@ class DjangoDispatcher:
         return self.also is not None and reaches_a_receiver(self.also, sender, event)
 
     def send(self, sender: Any, event: Event) -> list[str]:
-        """Call every receiver (async ones through `async_to_sync`); collect their failures."""
+        """Call every receiver in one transaction (async ones through `async_to_sync`); their
+        failures."""
+        if not self.receives(sender, event):
+            return []
+        return self._in_transaction(lambda: self._send_all(sender, event))
+
+    async def asend(self, sender: Any, event: Event) -> list[str]:
+        """`send` on an event loop: the transaction is opened in Django's thread for this
+        context, and `asend_robust` is driven from there, so the sync receivers it runs through
+        `sync_to_async` come back to that thread; async receivers are awaited on the loop."""
+        if not self.receives(sender, event):
+            return []
+        in_thread = sync_to_async(self._in_transaction)
+        return await in_thread(lambda: async_to_sync(self._asend_all)(sender, event))
+
+    def _in_transaction(self, send: Callable[[], list[str]]) -> list[str]:
+        """Run `send` inside `transaction()`, rolled back when a receiver failed; a transaction
+        that cannot open or commit is a failure too."""
+        failures: list[str] = []
+        try:
+            with self.transaction():
+                failures = send()
+                if failures:
+                    transaction.set_rollback(True, using=self.using)
+        except Exception as exc:
+            logger.exception("the receivers' transaction failed")
+            failures.append(describe_failure(self.transaction, exc))
+        return failures
+
+    def _send_all(self, sender: Any, event: Event) -> list[str]:
         failures: list[str] = []
         for signal in _signals_for(event):
             try:
-                failures.extend(
-                    _failures(_send_robust(signal, sender, self.transaction, event=event))
-                )
-            except Exception as exc:  # Django's own failure logging can raise
-                failures.append(describe_failure(signal.send_robust, exc))
+                failures.extend(_failures(signal.send_robust(sender, event=event)))
+            except Exception as exc:
+                failures.append(_send_failure(signal.send_robust, exc))
         if self.also is not None:
             failures.extend(self.also.send(sender, event))
         return failures
 
-    async def asend(self, sender: Any, event: Event) -> list[str]:
-        """Await every receiver (sync ones in a worker thread); collect their failures."""
+    async def _asend_all(self, sender: Any, event: Event) -> list[str]:
         failures: list[str] = []
         for signal in _signals_for(event):
             try:
-                responses = await _asend_robust(signal, sender, self.transaction, event=event)
-                failures.extend(_failures(responses))
-            except Exception as exc:  # Django's own failure logging can raise
-                failures.append(describe_failure(signal.asend_robust, exc))
+                failures.extend(_failures(await signal.asend_robust(sender, event=event)))
+            except Exception as exc:
+                failures.append(_send_failure(signal.asend_robust, exc))
         if self.also is not None:
             failures.extend(await self.also.asend(sender, event))
         return failures
@@ -149,66 +200,6 @@ class DjangoDispatcher:
             _log_failures(await signals.callback_rejected.asend_robust(sender, **kwargs))
         except Exception:
             logger.exception("callback_rejected could not be sent")
-
-
-def _send_robust(signal: Signal, sender: Any, guard: Guard, **named: Any) -> list[tuple[Any, Any]]:
-    """`Signal.send_robust` with each sync receiver inside `guard()`; async receivers are
-    awaited in turn through `async_to_sync`. Falls back to Django's own method when the
-    receiver lookup it relies on is not there."""
-    live = getattr(signal, "_live_receivers", None)
-    if live is None:
-        return signal.send_robust(sender, **named)
-    sync_receivers, async_receivers = live(sender)
-    responses = _call_robust(signal, sync_receivers, sender, named, guard)
-    if async_receivers:
-        responses.extend(async_to_sync(_await_robust)(signal, async_receivers, sender, named))
-    return responses
-
-
-async def _asend_robust(
-    signal: Signal, sender: Any, guard: Guard, **named: Any
-) -> list[tuple[Any, Any]]:
-    """`Signal.asend_robust` without its task-per-receiver `gather`: sync receivers run together
-    in one worker thread (each inside `guard()`), async ones are awaited in turn on the loop.
-    Falls back to Django's own method when the receiver lookup it relies on is not there."""
-    live = getattr(signal, "_live_receivers", None)
-    if live is None:
-        return await signal.asend_robust(sender, **named)
-    sync_receivers, async_receivers = live(sender)
-    responses: list[tuple[Any, Any]] = []
-    if sync_receivers:
-        responses.extend(
-            await sync_to_async(_call_robust)(signal, sync_receivers, sender, named, guard)
-        )
-    responses.extend(await _await_robust(signal, async_receivers, sender, named))
-    return responses
-
-
-async def _await_robust(
-    signal: Signal, receivers: Sequence[Any], sender: Any, named: dict[str, Any]
-) -> list[tuple[Any, Any]]:
-    responses: list[tuple[Any, Any]] = []
-    for receiver in receivers:
-        try:
-            responses.append((receiver, await receiver(signal=signal, sender=sender, **named)))
-        except Exception as exc:
-            logger.exception("signal receiver failed")
-            responses.append((receiver, exc))
-    return responses
-
-
-def _call_robust(
-    signal: Signal, receivers: Sequence[Any], sender: Any, named: dict[str, Any], guard: Guard
-) -> list[tuple[Any, Any]]:
-    responses: list[tuple[Any, Any]] = []
-    for receiver in receivers:
-        try:
-            with guard():
-                responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
-        except Exception as exc:
-            logger.exception("signal receiver failed")
-            responses.append((receiver, exc))
-    return responses
 
 
 def _log_failures(responses: Sequence[tuple[Any, Any]]) -> None:

@@ -9,6 +9,7 @@ write lock; nothing is ever checked and then inserted.
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -25,13 +26,14 @@ from ...stores.base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
+    delivery_source,
     new_token,
 )
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
 from .tasks import DjangoTasks
 
-__all__ = ["DjangoStore", "status_filter"]
+__all__ = ["DjangoStore", "status_filter", "store_delivery"]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -79,9 +81,12 @@ def _stored_headers(delivery: Delivery) -> dict[str, str]:
     return {**delivery.headers, _SOURCE_KEY: delivery.source}
 
 
-def _to_delivery(row: DeliveryRow, now: float) -> Delivery:
+def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
+    """The store's `Delivery` of an ORM row; `processing` past its lease at `now` (default:
+    this host's clock) is reported `abandoned`."""
     status = DeliveryStatus(row.status)
-    if status is DeliveryStatus.PROCESSING and not _lease_live(row, now):
+    moment = time.time() if now is None else now
+    if status is DeliveryStatus.PROCESSING and not _lease_live(row, moment):
         status = DeliveryStatus.ABANDONED
     headers = dict(row.headers or {})
     source = headers.pop(_SOURCE_KEY, None) or "callback"
@@ -164,7 +169,7 @@ class DjangoStore(DjangoTasks):
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
-        return None if row is None else _to_delivery(row, _database_now(self.using))
+        return None if row is None else store_delivery(row, _database_now(self.using))
 
     def deliveries(
         self,
@@ -173,8 +178,11 @@ class DjangoStore(DjangoTasks):
         kind: str | None = None,
         task_id: str | None = None,
         limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
     ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind and task id."""
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
         now = _database_now(self.using)
         rows = DeliveryRow.objects.using(self.using).order_by("-received_at", "-id")
         if status is not None:
@@ -183,7 +191,29 @@ class DjangoStore(DjangoTasks):
             rows = rows.filter(kind=kind)
         if task_id is not None:
             rows = rows.filter(task_id=task_id)
-        return [_to_delivery(row, now) for row in rows[:limit]]
+        if stage is not None:
+            rows = rows.filter(stage=stage)
+        offset = max(0, int(offset))
+        if source is None:
+            return [store_delivery(row, now) for row in rows[offset : offset + limit]]
+        shown = (store_delivery(row, now) for row in rows.iterator())
+        matching = (d for d in shown if delivery_source(d) == source)
+        return list(itertools.islice(matching, offset, offset + limit))
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
+        rows = DeliveryRow.objects.using(self.using)
+        now = _database_now(self.using)
+        counts = {
+            str(status): int(count)
+            for status, count in rows.values_list("status").annotate(models.Count("id")).order_by()
+        }
+        processing = counts.pop(_PROCESSING, 0)
+        abandoned = rows.filter(status_filter(DeliveryStatus.ABANDONED, now)).count()
+        for status, count in ((_PROCESSING, processing - abandoned), ("abandoned", abandoned)):
+            if count:
+                counts[status] = count
+        return counts
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget deliveries and terminal tasks older than `older_than` (default: now −

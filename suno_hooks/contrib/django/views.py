@@ -1,7 +1,7 @@
 """The callback endpoint as a sync view (WSGI) and an async view (ASGI): request in, `Outcome`
 out, nothing else. Both are CSRF-exempt (callbacks are authenticated by signature or token) and
-outside `ATOMIC_REQUESTS`: the store commits its own writes, and each receiver runs in its own
-transaction, so a receiver's database error cannot roll back the inbox."""
+outside `ATOMIC_REQUESTS`: the store commits its own writes, and one delivery's receivers run
+in a transaction of their own, so a receiver's database error cannot roll back the inbox."""
 
 from __future__ import annotations
 

@@ -1,0 +1,85 @@
+"""The page as an ASGI app (`inbox_asgi_app`): the same `InboxCore` as WSGI, run on a worker
+thread so store reads and replays never block the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..asgi import ASGIApp, ClientDisconnected, Receive, Scope, Send, read_asgi_body
+from ..inbound import Headers
+from ..receiver import Receiver
+from .core import MountedInbox
+from .request import MAX_FORM, PageRequest, PageResponse
+
+__all__ = ["InboxASGIApp", "inbox_asgi_app", "page_request_from_scope", "send_page"]
+
+
+async def page_request_from_scope(scope: Scope, receive: Receive) -> PageRequest:
+    """A `PageRequest` from an ASGI HTTP scope; the path is taken relative to `root_path`."""
+    root = scope.get("root_path", "") or ""
+    path = scope.get("path", "/") or "/"
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    method = scope["method"].upper()
+    body = b""
+    if method == "POST":
+        body, _ = await read_asgi_body(receive, MAX_FORM)
+    query = scope.get("query_string", b"").decode("latin-1")
+    headers = Headers.from_lower(
+        [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+    )
+    return PageRequest(
+        method=method,
+        path=path,
+        root=root.rstrip("/"),
+        query=dict(parse_qsl(query)) if query else {},
+        headers=headers,
+        body=body,
+        secure=scope.get("scheme") == "https",
+        native=scope,
+    )
+
+
+async def send_page(send: Send, response: PageResponse) -> None:
+    """Send a `PageResponse` as an ASGI response."""
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class InboxASGIApp(MountedInbox):
+    """Serves the page wherever it is mounted (`root_path` is its root); `auth` may be async.
+    Scopes that are not HTTP (lifespan) go to `fallback` when given."""
+
+    def __init__(
+        self, receiver: Receiver, *, fallback: ASGIApp | None = None, **options: Any
+    ) -> None:
+        super().__init__(receiver, **options)
+        self.fallback = fallback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+            return
+        try:
+            request = await page_request_from_scope(scope, receive)
+        except ClientDisconnected:
+            return
+        if self.auth is not None:
+            verdict: Any = self.auth(request)
+            if inspect.isawaitable(verdict):
+                verdict = await verdict
+            if verdict is not True:
+                await send_page(send, self.core.denied(self.auth))
+                return
+        await send_page(send, await asyncio.to_thread(self.core.handle, request))
+
+
+def inbox_asgi_app(receiver: Receiver, **options: Any) -> InboxASGIApp:
+    """The inbox page as an ASGI app over `receiver`'s store (`auth=`, `secret_key=`)."""
+    return InboxASGIApp(receiver, **options)

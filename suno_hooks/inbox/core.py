@@ -1,0 +1,219 @@
+"""`InboxCore`: the page's request handling, shared by the WSGI, ASGI and framework adapters.
+
+Routes, relative to where the page is mounted: `/` (the deliveries), `/delivery?key=…` (one
+delivery), `/replay` (POST, CSRF-checked), `/tasks` (expected tasks) and `/inbox.css`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from ..receiver import Receiver
+from ..stores.base import delivery_source
+from ..stores.tasks import TASK_LISTINGS, TaskStore
+from .event_view import event_view, pretty_body
+from .guards import BasicAuth, Check, CsrfGuard, SignedCsrf
+from .listing import KINDS, SOURCES, STAGES, ListQuery, load_listing, statuses
+from .render import render, stylesheet
+from .request import PageRequest, PageResponse
+
+__all__ = ["REPLAYABLE", "InboxCore", "MountedInbox"]
+
+logger = logging.getLogger("suno_hooks.inbox")
+
+REPLAYABLE = frozenset({"failed", "abandoned"})
+"""Statuses whose deliveries get a replay button."""
+
+_TASK_LIMIT = 200
+
+
+class InboxCore:
+    """Answers the page's requests for one receiver; `csrf` guards the replay form (a signed
+    double-submit token unless a framework brings its own)."""
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        *,
+        csrf: CsrfGuard | None = None,
+        secret_key: str | bytes | None = None,
+        page_size: int = 50,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.receiver = receiver
+        self.csrf: CsrfGuard = csrf or SignedCsrf(secret_key)
+        self.page_size = page_size
+        self.clock = clock
+
+    def handle(self, request: PageRequest) -> PageResponse:
+        """Answer one request; a store failure is a 503 page, never a stack trace."""
+        route = _ROUTES.get(request.path.rstrip("/") or "/")
+        if route is None:
+            return self._page(request, 404, "problem.html", title="Not found", message=_NOT_FOUND)
+        method, handler = route
+        allowed = ("GET", "HEAD") if method == "GET" else ("POST",)
+        if request.method not in allowed:
+            response = self._page(
+                request, 405, "problem.html", title="Method not allowed", message=_NOT_ALLOWED
+            )
+            response.headers.append(("Allow", ", ".join(allowed)))
+            return response
+        try:
+            return handler(self, request)
+        except Exception:
+            logger.exception("suno-hooks inbox: could not answer %s", request.path)
+            return self._page(
+                request, 503, "problem.html", title="Unavailable", message=_UNAVAILABLE
+            )
+
+    def denied(self, auth: object) -> PageResponse:
+        """The answer to a request the access check refused: 401 asking for Basic credentials,
+        or 403 when the check is the application's own."""
+        if isinstance(auth, BasicAuth):
+            return PageResponse.html(401, _DENIED_PAGE, [("WWW-Authenticate", auth.challenge)])
+        return PageResponse.html(403, _DENIED_PAGE)
+
+    # -- pages -----------------------------------------------------------------------------------
+
+    def deliveries(self, request: PageRequest) -> PageResponse:
+        """The list: filters, counts per status, one page of deliveries."""
+        query, problems = ListQuery.from_params(request.query)
+        listing = load_listing(
+            self.receiver.store, query, page_size=self.page_size, now=self.clock()
+        )
+        listing.problems = problems
+        return self._page(
+            request,
+            200,
+            "list.html",
+            title="Deliveries",
+            listing=listing,
+            statuses=statuses(),
+            kinds=KINDS,
+            stages=STAGES,
+            sources=SOURCES,
+        )
+
+    def delivery(self, request: PageRequest) -> PageResponse:
+        """One delivery in full, with a replay form when it failed."""
+        key = request.query.get("key", "")
+        delivery = self.receiver.store.get(key) if key else None
+        if delivery is None:
+            message = "No delivery with that key is kept (it may have been purged)."
+            return self._page(request, 404, "problem.html", title="Not found", message=message)
+        token, cookies = self.csrf.issue(request)
+        return self._page(
+            request,
+            200,
+            "delivery.html",
+            cookies,
+            title=f"{delivery.task_id} · {delivery.stage}",
+            delivery=delivery,
+            source=delivery_source(delivery),
+            view=event_view(delivery, now=self.clock()),
+            body=pretty_body(delivery.body),
+            replayable=request.can_replay and delivery.status.value in REPLAYABLE,
+            csrf_field=self.csrf.field,
+            csrf_token=token,
+            replayed=request.query.get("replayed"),
+        )
+
+    def replay(self, request: PageRequest) -> PageResponse:
+        """Run the receivers again for one kept delivery, then show it (POST, CSRF-checked)."""
+        if not request.can_replay:
+            return self._page(request, 403, "problem.html", title="Forbidden", message=_NO_REPLAY)
+        if not self.csrf.verify(request):
+            return self._page(request, 403, "problem.html", title="Forbidden", message=_BAD_CSRF)
+        key = request.form.get("key", "")
+        try:
+            outcome = self.receiver.replay(key)
+        except KeyError:
+            message = "No delivery with that key is kept (it may have been purged)."
+            return self._page(request, 404, "problem.html", title="Not found", message=message)
+        answer = outcome.body.get("status") or outcome.body.get("error") or str(outcome.status)
+        kept = self.receiver.store.get(key)
+        result = kept.status.value if kept is not None else answer
+        location = render_url(request.root, "/delivery", key=key, replayed=result)
+        return PageResponse(303, b"", [("Location", location), ("Cache-Control", "no-store")])
+
+    def tasks(self, request: PageRequest) -> PageResponse:
+        """The expected tasks (when the store keeps them): pending, overdue, settled, lost."""
+        store: Any = self.receiver.store
+        supported = isinstance(store, TaskStore)
+        state = request.query.get("state") or None
+        if state not in (None, *TASK_LISTINGS):
+            state = None
+        now = self.clock()
+        found = store.tasks(state=state, limit=_TASK_LIMIT, now=now) if supported else []
+        return self._page(
+            request,
+            200,
+            "tasks.html",
+            title="Expected tasks",
+            supported=supported,
+            tasks=found,
+            state=state,
+            listings=TASK_LISTINGS,
+            now=now,
+        )
+
+    def css(self, request: PageRequest) -> PageResponse:
+        """The stylesheet."""
+        return PageResponse(
+            200,
+            stylesheet(),
+            [("Content-Type", "text/css; charset=utf-8"), ("Cache-Control", "max-age=3600")],
+        )
+
+    def _page(
+        self,
+        request: PageRequest,
+        status: int,
+        template: str,
+        headers: list[tuple[str, str]] | None = None,
+        **context: Any,
+    ) -> PageResponse:
+        text = render(template, root=request.root, **context)
+        return PageResponse.html(status, text, headers)
+
+
+class MountedInbox:
+    """What the WSGI and ASGI apps share: the core answering requests and the access check."""
+
+    def __init__(
+        self,
+        receiver: Receiver,
+        *,
+        auth: Check | None = None,
+        secret_key: str | bytes | None = None,
+        csrf: CsrfGuard | None = None,
+    ) -> None:
+        self.core = InboxCore(receiver, csrf=csrf, secret_key=secret_key)
+        self.auth = auth
+
+
+def render_url(root: str, path: str, **params: str) -> str:
+    """A link under the page's mount."""
+    return f"{root}{path}?{urlencode(params)}" if params else f"{root}{path}"
+
+
+_ROUTES: dict[str, tuple[str, Callable[[InboxCore, PageRequest], PageResponse]]] = {
+    "/": ("GET", InboxCore.deliveries),
+    "/delivery": ("GET", InboxCore.delivery),
+    "/replay": ("POST", InboxCore.replay),
+    "/tasks": ("GET", InboxCore.tasks),
+    "/inbox.css": ("GET", InboxCore.css),
+}
+
+_NOT_FOUND = "Nothing is served at this address."
+_NOT_ALLOWED = "This address does not take that method."
+_UNAVAILABLE = "The inbox could not be read; the error is in the server's log."
+_BAD_CSRF = "The form was stale or came from another site. Reload the page and try again."
+_NO_REPLAY = "You may look at deliveries but not replay them."
+_DENIED_PAGE = (
+    "<!doctype html><title>Access denied</title><p>The suno-hooks inbox needs you to sign in.</p>"
+)

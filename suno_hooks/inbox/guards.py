@@ -1,0 +1,119 @@
+"""The page's guards: HTTP Basic authentication and CSRF tokens for its one POST (replay)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..errors import ConfigurationError
+from .request import PageRequest
+
+__all__ = ["BasicAuth", "Check", "CsrfGuard", "SignedCsrf", "basic_auth"]
+
+Check = Callable[[PageRequest], "bool | Awaitable[bool]"]
+"""An access check on a page request: True lets it in (may be async on ASGI)."""
+
+
+class BasicAuth:
+    """HTTP Basic authentication with one username and password (compared in constant time)."""
+
+    realm = "suno-hooks inbox"
+
+    def __init__(self, username: str, password: str) -> None:
+        if not username or not password:
+            raise ConfigurationError("The inbox's HTTP Basic auth needs a username and a password.")
+        self._expected = f"{username}:{password}".encode()
+
+    def __repr__(self) -> str:
+        return "BasicAuth(***)"
+
+    def __call__(self, request: PageRequest) -> bool:
+        """True when the request carries these credentials."""
+        scheme, _, encoded = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, self._expected)
+
+    @property
+    def challenge(self) -> str:
+        """The `WWW-Authenticate` header value asking the browser for credentials."""
+        return f'Basic realm="{self.realm}", charset="UTF-8"'
+
+
+def basic_auth(value: str | tuple[str, str] | BasicAuth) -> BasicAuth:
+    """A `BasicAuth` from `"user:password"`, `(user, password)` or a ready one."""
+    if isinstance(value, BasicAuth):
+        return value
+    if isinstance(value, str):
+        username, sep, password = value.partition(":")
+        if not sep:
+            raise ConfigurationError("Inbox basic auth must look like 'user:password'.")
+        return BasicAuth(username, password)
+    username, password = value
+    return BasicAuth(username, password)
+
+
+class CsrfGuard(Protocol):
+    """Issues the token the replay form carries and checks it when the form comes back."""
+
+    field: str
+
+    def issue(self, request: PageRequest) -> tuple[str, list[tuple[str, str]]]:
+        """The token for a form on this page, and headers to send with it (a cookie)."""
+        ...
+
+    def verify(self, request: PageRequest) -> bool:
+        """True when the POST carries a token this guard issued to this browser."""
+        ...
+
+
+class SignedCsrf:
+    """Double-submit CSRF protection: a random value in a `SameSite=Strict` cookie, and the same
+    value signed (itsdangerous, with a max age) in the form; a POST needs both to agree."""
+
+    field = "csrf_token"
+    cookie = "suno_inbox_csrf"
+
+    def __init__(self, secret_key: str | bytes | None = None, *, max_age: int = 12 * 3600) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            secret_key or secrets.token_bytes(32), salt="suno-hooks.inbox.csrf"
+        )
+        self.max_age = max_age
+
+    def issue(self, request: PageRequest) -> tuple[str, list[tuple[str, str]]]:
+        """Sign the browser's cookie value, setting a new cookie when it has none."""
+        nonce = request.cookies.get(self.cookie, "")
+        headers: list[tuple[str, str]] = []
+        if not (20 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum()):
+            nonce = secrets.token_urlsafe(24)
+            secure = "; Secure" if request.secure else ""
+            path = request.root or "/"
+            headers.append(
+                (
+                    "Set-Cookie",
+                    f"{self.cookie}={nonce}; Path={path}; HttpOnly; SameSite=Strict{secure}",
+                )
+            )
+        return str(self._serializer.dumps(nonce)), headers
+
+    def verify(self, request: PageRequest) -> bool:
+        """True when the form's signed value is fresh and equals the cookie's."""
+        cookie = request.cookies.get(self.cookie, "")
+        token = request.form.get(self.field, "")
+        if not cookie or not token:
+            return False
+        try:
+            nonce = self._serializer.loads(token, max_age=self.max_age)
+        except BadSignature:
+            return False
+        return isinstance(nonce, str) and hmac.compare_digest(nonce, cookie)

@@ -1,0 +1,240 @@
+"""The inbox half of `RedisStore`: listings merged over the shards' indexes, `purge`, the
+sweep that keeps the indexes bounded, and reading delivery hashes back."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from .base import Delivery, DeliveryStatus
+from .records import delivery_from_row
+from .redis_clients import AsyncLink
+from .redis_keys import SHARDS, RedisKeys, ShardCursor
+
+__all__ = ["RedisInbox", "read_delivery"]
+
+_PAGE = 200
+_PURGE_BATCH = 500
+_FILTERED = ("task_id", "status", "kind", "stage", "meta", "lease_until")
+# Every `SWEEP_EVERY`-th claim of a store is followed by one purge step (up to `SWEEP_BATCH`
+# entries past the retention) on the next shard in turn, so the inbox index stays bounded
+# without calling `purge`, and claims stay one script call each.
+SWEEP_EVERY = 64
+SWEEP_BATCH = 32
+
+
+class RedisInbox:
+    """Listing and purging the inbox; the store provides the clients and the claim counter."""
+
+    keys: RedisKeys
+    retention: float
+    _claims: Iterator[int]
+
+    def _sync(self) -> tuple[Any, tuple[Any, Any, Any, Any, Any]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _matching(
+        members: list[bytes],
+        states: list[list[bytes | None]],
+        wanted: dict[str, str],
+        now_ms: float,
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Members whose `_FILTERED` fields match `wanted`, and members whose hash expired."""
+        matches: list[bytes] = []
+        vanished: list[bytes] = []
+        for member, state in zip(members, states, strict=True):
+            task_id, status, lease_until = state[0], state[1], state[-1]
+            if task_id is None:
+                vanished.append(member)
+                continue
+            fields = dict(zip(_FILTERED, (value or b"" for value in state), strict=True))
+            fields["status"] = _reported_status(status, lease_until, now_ms).encode()
+            if all(_field(fields, name) == value for name, value in wanted.items()):
+                matches.append(member)
+        return matches, vanished
+
+    def deliveries(
+        self,
+        *,
+        status: DeliveryStatus | str | None = None,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int = 100,
+        stage: str | None = None,
+        source: str | None = None,
+        offset: int = 0,
+    ) -> list[Delivery]:
+        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
+        filters = {
+            "task_id": task_id,
+            "status": DeliveryStatus(status).value if status is not None else None,
+            "kind": kind,
+            "stage": stage,
+            "source": source,
+        }
+        wanted = {name: value for name, value in filters.items() if value is not None}
+        client, _ = self._sync()
+        now_ms = _ms(client.time())
+        found: list[Delivery] = []
+        skip = max(0, int(offset))
+        cursor = ShardCursor(client, self.keys.inbox, max(1, min(_PAGE, limit + skip)))
+        while len(found) < limit:
+            batch = cursor.take(_PAGE)
+            if not batch:
+                break
+            members = [member for _, member in batch]
+            # First the small fields of the batch, then whole entries only for matches.
+            pipe = client.pipeline(transaction=False)
+            for member in members:
+                pipe.hmget(self.keys.delivery(member.decode()), *_FILTERED)
+            matches, vanished = self._matching(members, pipe.execute(), wanted, now_ms)
+            self._forget_vanished(client, cursor, batch, set(vanished))
+            skipped = min(skip, len(matches))
+            skip -= skipped
+            matches = matches[skipped:][: limit - len(found)]
+            pipe = client.pipeline(transaction=False)
+            for member in matches:
+                pipe.hgetall(self.keys.delivery(member.decode()))
+            for member, fields in zip(matches, pipe.execute(), strict=True):
+                if b"task_id" in fields:
+                    found.append(_delivery(member.decode(), fields, now_ms))
+        return found
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (reads the status of every entry; a
+        lapsed lease counts as abandoned)."""
+        client, _ = self._sync()
+        now_ms = _ms(client.time())
+        counts: Counter[str] = Counter()
+        for shard in range(SHARDS):
+            start = 0
+            while True:
+                members = client.zrange(self.keys.inbox(shard), start, start + _PAGE - 1)
+                if not members:
+                    break
+                start += len(members)
+                pipe = client.pipeline(transaction=False)
+                for member in members:
+                    pipe.hmget(self.keys.delivery(member.decode()), "status", "lease_until")
+                counts.update(
+                    _reported_status(status, lease_until, now_ms)
+                    for status, lease_until in pipe.execute()
+                    if status is not None
+                )
+        return dict(counts)
+
+    def _forget_vanished(
+        self, client: Any, cursor: ShardCursor, batch: list[tuple[int, bytes]], gone: set[bytes]
+    ) -> None:
+        """Remove index members whose delivery hash expired, shard by shard."""
+        by_shard: defaultdict[int, list[bytes]] = defaultdict(list)
+        for shard, member in batch:
+            if member in gone:
+                by_shard[shard].append(member)
+        for shard, members in by_shard.items():
+            client.zrem(self.keys.inbox(shard), *members)
+            cursor.removed(shard, len(members))
+
+    def purge(self, older_than: float | None = None) -> int:
+        """Forget inbox entries received before `older_than` (default: now − retention); the
+        terminal marks and replay guard expire on their own."""
+        cutoff = older_than if older_than is not None else time.time() - self.retention
+        client, (*_, script) = self._sync()
+        removed = 0
+        for shard in range(SHARDS):
+            offset = 0
+            while True:
+                gone, kept, seen = self._purge_step(
+                    client, script, shard, cutoff, offset, _PURGE_BATCH
+                )
+                removed += gone
+                offset += kept
+                if seen < _PURGE_BATCH:
+                    break
+        return removed
+
+    def _purge_step(
+        self, client: Any, script: Any, shard: int, cutoff: float, offset: int, count: int
+    ) -> tuple[int, int, int]:
+        """Remove up to `count` of a shard's entries received before `cutoff` (skipping the
+        first `offset`, live leases kept earlier): (removed, kept, seen)."""
+        index = self.keys.inbox(shard)
+        members = client.zrangebyscore(index, "-inf", f"({cutoff!r}", start=offset, num=count)
+        if not members:
+            return 0, 0, 0
+        keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
+        gone, kept = script(keys=keys, args=[repr(cutoff), *members])
+        return int(gone), int(kept), len(members)
+
+    async def _apurge_step(self, link: AsyncLink, shard: int, cutoff: float) -> None:
+        """`_purge_step` of a sweep on the event loop's own connection."""
+        index = self.keys.inbox(shard)
+        members = await link.client.zrangebyscore(
+            index, "-inf", f"({cutoff!r}", start=0, num=SWEEP_BATCH
+        )
+        if members:
+            keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
+            await link.purge(keys=keys, args=[repr(cutoff), *members])
+
+    def _sweep_due(self) -> int | None:
+        """The shard to sweep after this claim, on every `SWEEP_EVERY`-th claim."""
+        count = next(self._claims)
+        if count % SWEEP_EVERY:
+            return None
+        return (count // SWEEP_EVERY) % SHARDS
+
+    def _sweep_cutoff(self) -> float:
+        return time.time() - self.retention
+
+
+def _field(fields: dict[str, bytes], name: str) -> str:
+    """One filtered field of a delivery hash as text; the source is read from its meta JSON."""
+    if name != "source":
+        return fields[name].decode()
+    try:
+        meta = json.loads(fields["meta"] or b"{}")
+    except ValueError:
+        return "callback"
+    source = meta.get("source") if isinstance(meta, dict) else None
+    return source if isinstance(source, str) and source else "callback"
+
+
+def _ms(clock: tuple[int, int]) -> float:
+    """Redis `TIME` (seconds, microseconds) in milliseconds, the unit of `lease_until`."""
+    return clock[0] * 1000 + clock[1] / 1000
+
+
+def _reported_status(status: bytes | None, lease_until: bytes | None, now_ms: float) -> str:
+    """The status a listing shows: `processing` past its lease is `abandoned`."""
+    shown = (status or b"processing").decode()
+    if shown == "processing" and lease_until is not None and float(lease_until) <= now_ms:
+        return DeliveryStatus.ABANDONED.value
+    return shown
+
+
+def read_delivery(key: str, reply: list[Any]) -> Delivery | None:
+    """The delivery from the `READ` script's reply (the server's clock, the hash's fields)."""
+    clock, flat = reply
+    fields = dict(zip(flat[::2], flat[1::2], strict=True))
+    now_ms = _ms((int(clock[0]), int(clock[1])))
+    return _delivery(key, fields, now_ms) if b"task_id" in fields else None
+
+
+def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
+    error = fields.get(b"error")
+    return delivery_from_row(
+        key=key,
+        task_id=fields[b"task_id"].decode(),
+        stage=fields.get(b"stage", b"").decode(),
+        body=fields.get(b"body", b""),
+        meta=fields.get(b"meta", b""),
+        received_at=float(fields.get(b"received_at", b"0")),
+        updated_at=float(fields.get(b"updated_at", b"0")),
+        status=_reported_status(fields.get(b"status"), fields.get(b"lease_until"), now_ms),
+        attempts=int(fields.get(b"attempts", b"1")),
+        error=error.decode("utf-8", "replace") if error else None,
+    )
