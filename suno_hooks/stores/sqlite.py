@@ -332,13 +332,14 @@ class SQLiteStore(SQLiteTasks):
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
         status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        with self._transaction() as conn:
+        # One statement is its own transaction: no BEGIN and COMMIT around it.
+        with self._connection() as conn:
             changed = conn.execute(_FINISH, (status.value, error, time.time(), key, token)).rowcount
         return changed == 1
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
-        with self._transaction() as conn:
+        with self._connection() as conn:
             changed = conn.execute(_EXTEND, (time.time() + lease, key, token)).rowcount
         return changed == 1
 
