@@ -101,8 +101,9 @@ def run_store(path: str, size: int, count: int) -> None:
     if path == "redis floor":
         client = redis.Redis.from_url(url)
         client.ping()
+        body = deliveries(1)[0][0].body
         for key in [f"floor:{uuid.uuid4().hex}" for _ in range(size)][:count]:
-            client.set(key, b"1", nx=True)
+            client.set(key, body, nx=True)
         return
     store: Store
     if path == "sqlite claim+finish":

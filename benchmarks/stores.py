@@ -5,8 +5,9 @@
 
 Floors measured in the same run: for SQLite one INSERT of the same row into a one-index table
 in its own BEGIN IMMEDIATE transaction (same file, WAL, synchronous=NORMAL); for Redis a raw
-`SET key value NX` round trip with redis-py; for PostgreSQL one autocommit INSERT into a
-one-index table with psycopg. Starts its own redis-server (no persistence) and PostgreSQL.
+`SET key body NX` round trip with redis-py (the same body); for PostgreSQL one autocommit
+INSERT into a one-index table with psycopg. Starts its own redis-server (no persistence) and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def redis_floor(url: str, n: int, repeats: int) -> float:
 
     def set_nx(keys: list[str]) -> None:
         for key in keys:
-            client.set(key, b"1", nx=True)
+            client.set(key, BODY, nx=True)
 
     try:
         return per_op(set_nx, lambda k: [f"floor:{uuid.uuid4().hex}" for _ in range(k)], n, repeats)
