@@ -41,14 +41,6 @@ _Lease = tuple[float, str]
 _FINGERPRINT = (1 << 128) - 1
 
 
-def _guard_entry(fingerprint: int, deadline: float) -> int:
-    return (int(deadline * 1000) + 1) << 128 | fingerprint
-
-
-def _guard_deadline(entry: int) -> float:
-    return (entry >> 128) / 1000
-
-
 class MemoryStore(MemoryTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
@@ -145,12 +137,13 @@ class MemoryStore(MemoryTasks):
         # One int per entry: the deadline in ms above 128 bits of the body's SHA-256 (as strong
         # here as the 32 hex characters other stores keep), so the dict holds no container.
         fingerprint = int.from_bytes(hashlib.sha256(replay.body).digest()[:16], "big")
+        now = int(clock * 1000)
         guard, order = self._guard, self._guard_order
         signature_key = replay.signature_key
         seen = guard.get(signature_key)
-        if seen is not None and _guard_deadline(seen) > clock:
+        if seen is not None and seen >> 128 > now:
             return seen & _FINGERPRINT != fingerprint
-        guard[signature_key] = _guard_entry(fingerprint, clock + replay.ttl)
+        guard[signature_key] = (now + int(replay.ttl * 1000) + 1) << 128 | fingerprint
         if seen is None:
             order.push(signature_key)
         else:
@@ -158,8 +151,7 @@ class MemoryStore(MemoryTasks):
         # Entries share one ttl, so the oldest expire first: drop a few expired ones per insert,
         # and the oldest live one only past the bound.
         for _ in range(2):
-            oldest = order.oldest()
-            if _guard_deadline(guard[oldest]) > clock:
+            if guard[order.oldest()] >> 128 > now:
                 break
             del guard[order.pop_oldest()]
         if len(guard) > self.max_signatures:
