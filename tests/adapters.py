@@ -189,5 +189,7 @@ def mark_django_adapters(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
         adapter = params.get("client_factory", params.get("adapter", ""))
+        if isinstance(params.get("table_run"), tuple):
+            adapter = params["table_run"][0]
         if isinstance(adapter, str) and adapter.startswith("django"):
             item.add_marker(pytest.mark.django_db(transaction=True))
