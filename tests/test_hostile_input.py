@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-import suno_hooks.receiver as receiver_module
+import suno_hooks.processing as processing_module
 from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.asgi import asgi_app
 from suno_hooks.events import Track
@@ -92,13 +92,13 @@ def test_lenient_validation_never_raises(items: list[Any]):
 async def test_large_bodies_build_their_event_off_the_loop(monkeypatch: pytest.MonkeyPatch):
     loop_thread = threading.get_ident()
     built_on: list[bool] = []
-    real_build = receiver_module.build_event
+    real_build = processing_module.build_event
 
     def spying_build(*args: Any, **kwargs: Any) -> Event:
         built_on.append(threading.get_ident() == loop_thread)
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(receiver_module, "build_event", spying_build)
+    monkeypatch.setattr(processing_module, "build_event", spying_build)
     receiver = Receiver(store=MemoryStore())
     small = await receiver.handle_async(InboundRequest("POST", encode(make_callback())))
     large = await receiver.handle_async(InboundRequest("POST", hostile_body(2000)))

@@ -1,0 +1,72 @@
+"""Bodies that skip the HTTP checks: those handed over in-process (`Receiver.deliver`) and the
+deliveries kept in the store that `Receiver.replay` runs again."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, get_args
+
+from .admission import Admitted
+from .dispatch import Dispatcher, reaches_a_receiver
+from .errors import InvalidPayload, NoReceiver
+from .events import EventSource
+from .parsing import kind_for_feature, load_json, probe
+from .processing import event_for
+from .stores import REPLAYABLE, Delivery, Store
+
+__all__ = ["readmit", "replayable", "trusted"]
+
+_SOURCES: tuple[str, ...] = get_args(EventSource)
+
+
+def trusted(
+    body: bytes | Mapping[str, Any],
+    feature: str | None,
+    context: dict[str, Any] | None,
+    source: str,
+) -> Admitted:
+    """A body handed over in-process, ready for the claim: no HTTP check applies to it."""
+    if source not in _SOURCES:
+        raise ValueError(f"source must be one of {', '.join(_SOURCES)}; got {source!r}.")
+    if not isinstance(body, bytes):
+        try:
+            body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            raise InvalidPayload("The body cannot be encoded as JSON.") from None
+    found = probe(load_json(body))
+    delivery = Delivery(
+        found.dedupe_key,
+        found.task_id,
+        found.stage,
+        body,
+        (feature and kind_for_feature(feature)) or found.kind,
+        feature,
+        context,
+        received_at=time.time(),
+        source=source,
+    )
+    return Admitted(found, delivery, None)
+
+
+def readmit(kept: Delivery, dispatcher: Dispatcher, sender: Any) -> Admitted:
+    """A kept delivery, ready to run through the pipeline again (it was verified on arrival);
+    its event says `replay`, the inbox keeps how the delivery first arrived. A failed or
+    abandoned one that no receiver would hear raises `NoReceiver`."""
+    found = probe(load_json(kept.body))
+    delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
+    admitted = Admitted(found, delivery, None, "replay")
+    if kept.status in REPLAYABLE:
+        event = event_for(admitted)
+        if event is not None and not reaches_a_receiver(dispatcher, sender, event):
+            raise NoReceiver()
+    return admitted
+
+
+def replayable(store: Store, limit: int) -> list[Delivery]:
+    """Up to `limit` failed and abandoned deliveries in `store`, oldest first."""
+    found = [d for status in REPLAYABLE for d in store.deliveries(status=status, limit=limit)]
+    found.sort(key=lambda d: d.received_at)
+    return found[-limit:] if len(found) > limit else found
