@@ -24,51 +24,10 @@ from .base import (
 )
 from .records import delivery_from_columns as _delivery
 from .sqlite_pool import ConnectionPool
+from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
 from .sqlite_tasks import SQLiteTasks
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
-
-# Each entry migrates the schema from the version before it; append, never edit. A delivery
-# row is also its task's terminal mark (`terminal`), and keys are `task_id:stage`, so the key
-# index also finds a task's rows: a claim dirties only the row, the key index entry and the
-# replay-guard entry.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE suno_hooks_deliveries (
-            id INTEGER PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
-            task_id TEXT NOT NULL,
-            stage TEXT NOT NULL,
-            terminal INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            status TEXT NOT NULL,
-            lease_until REAL,
-            attempts INTEGER NOT NULL,
-            error TEXT,
-            received_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            meta TEXT NOT NULL,
-            body BLOB NOT NULL
-        )""",
-        """CREATE INDEX suno_hooks_deliveries_failed ON suno_hooks_deliveries (id)
-            WHERE status = 'failed'""",
-        """CREATE TABLE suno_hooks_guard (
-            signature_key TEXT NOT NULL PRIMARY KEY,
-            digest TEXT NOT NULL,
-            expires_at REAL NOT NULL
-        ) WITHOUT ROWID""",
-    ),
-    # The fencing token of the current lease: `finish` and `extend` compare-and-set on it.
-    ("ALTER TABLE suno_hooks_deliveries ADD COLUMN lease_token TEXT",),
-    (
-        """CREATE TABLE suno_hooks_token_bindings (
-            token_id TEXT NOT NULL PRIMARY KEY,
-            task_id TEXT NOT NULL,
-            expires_at REAL NOT NULL
-        ) WITHOUT ROWID""",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 # An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
 _GUARD = """
@@ -172,7 +131,11 @@ class SQLiteStore(SQLiteTasks):
         self.pool = ConnectionPool(self._open, size=pool_size)
         self._claims = 0
         try:
-            self._check_schema() if self.read_only else self._migrate()
+            if self.read_only:
+                with self._connection() as conn:
+                    check_schema(conn, self.path)
+            else:
+                migrate(self._transaction, self.path, self.timeout)
         except sqlite3.Error as exc:
             raise ConfigurationError(
                 f"Cannot open the SQLite store at {self.path!r}: {exc}."
@@ -224,52 +187,6 @@ class SQLiteStore(SQLiteTasks):
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
                 raise
-
-    def _check_schema(self) -> None:
-        """For a read-only store: the file must hold an inbox this version can read."""
-        with self._connection() as conn:
-            row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()
-        if row is None or int(row[0]) > SCHEMA_VERSION:
-            raise ConfigurationError(
-                f"The SQLite store at {self.path!r} is not an inbox this suno-hooks can read."
-            )
-
-    def _migrate(self) -> None:
-        # Processes opening a new file at once can meet in SQLite's deadlock breaker (switching
-        # to WAL while another holds a write lock), which answers "locked" without waiting.
-        deadline = time.monotonic() + max(self.timeout, 1.0)
-        pause = 0.005
-        while True:
-            try:
-                self._migrate_once()
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
-
-    def _migrate_once(self) -> None:
-        with self._transaction() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS suno_hooks_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()
-            current = int(row[0]) if row else 0
-            if current > SCHEMA_VERSION:
-                raise ConfigurationError(
-                    f"The SQLite store at {self.path!r} has schema version {current}, newer than "
-                    f"this suno-hooks ({SCHEMA_VERSION}); upgrade suno-hooks."
-                )
-            for script in _MIGRATIONS[current:]:
-                for statement in script:
-                    conn.execute(statement)
-            if row is None:
-                conn.execute(
-                    "INSERT INTO suno_hooks_schema (version) VALUES (?)", (SCHEMA_VERSION,)
-                )
-            elif current != SCHEMA_VERSION:
-                conn.execute("UPDATE suno_hooks_schema SET version = ?", (SCHEMA_VERSION,))
 
     # -- the contract ----------------------------------------------------------------------------
 
