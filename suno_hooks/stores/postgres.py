@@ -14,85 +14,37 @@ from ..errors import ConfigurationError
 from .base import (
     DEFAULT_RETENTION,
     Claim,
-    ClaimResult,
     Delivery,
     DeliveryStatus,
     ReplayCheck,
-    new_token,
 )
 from .pgpool import IdleConnections, discard
 from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
+from .postgres_statements import (
+    BIND,
+    CLAIM,
+    COLUMNS,
+    COUNT_BY_STATUS,
+    EXTEND,
+    FINISH,
+    PURGE,
+    SWEEP_GUARD,
+    Rows,
+    claim_params,
+    claimed,
+    finish_params,
+    listing,
+    text,
+)
 from .postgres_tasks import PostgresTasks
 from .records import delivery_from_columns as _delivery
 from .records import redacted_url as _redacted
 
 __all__ = ["PostgresStore"]
 
-Rows = list[tuple[Any, ...]]
 _OWN_OPTIONS = ("retention", "pool_size")
 
-_CLAIM = "SELECT result, attempts, token FROM suno_hooks_claim(" + ", ".join(["%s"] * 13) + ")"
-_FINISH = """
-UPDATE suno_hooks_deliveries SET status = %s, error = %s, lease_until = NULL,
-    updated_at = clock_timestamp()
-WHERE key = %s AND token = %s RETURNING 1
-"""
-_EXTEND = """
-UPDATE suno_hooks_deliveries SET lease_until = clock_timestamp() + make_interval(secs => %s)
-WHERE key = %s AND token = %s AND status = 'processing' RETURNING 1
-"""
-# A processing delivery whose lease has expired is reported as abandoned.
-_COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::float8,
-    extract(epoch FROM updated_at)::float8,
-    CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
-        ELSE status END,
-    attempts, error"""
-_COUNT_BY_STATUS = """
-SELECT CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
-    ELSE status END AS shown, count(*)
-FROM suno_hooks_deliveries GROUP BY shown
-"""
-_STATUS_FILTERS = {
-    "processing": "status = 'processing' AND lease_until > clock_timestamp()",
-    "abandoned": "status = 'processing' AND lease_until <= clock_timestamp()",
-    "done": "status = 'done'",
-    "failed": "status = 'failed'",
-}
-# Every part runs even though only the first is counted (data-modifying WITH clauses).
-_PURGE = """
-WITH gone AS (
-    DELETE FROM suno_hooks_deliveries WHERE received_at < to_timestamp(%s)
-    AND NOT (status = 'processing' AND lease_until > clock_timestamp()) RETURNING 1
-), guard AS (
-    DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp()
-), bindings AS (
-    DELETE FROM suno_hooks_token_bindings WHERE expires_at <= clock_timestamp()
-)
-SELECT count(*) FROM gone
-"""
-_BIND = """
-INSERT INTO suno_hooks_token_bindings AS b (token_id, task_id, expires_at)
-VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s))
-ON CONFLICT (token_id) DO UPDATE SET
-    task_id = CASE WHEN b.expires_at <= clock_timestamp() THEN excluded.task_id ELSE b.task_id END,
-    expires_at = CASE WHEN b.expires_at <= clock_timestamp()
-        THEN excluded.expires_at ELSE b.expires_at END
-RETURNING b.task_id
-"""
-_SWEEP_GUARD = "DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp()"
 _GUARD_SWEEP_EVERY = 1000
-_RESULTS = {result.value: result for result in ClaimResult}
-
-
-def _text(value: str) -> str:
-    # PostgreSQL text holds neither NUL nor lone surrogates; the replacement is stable, so a
-    # cleaned key still matches its redeliveries.
-    value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
 
 
 class PostgresStore(PostgresTasks):
@@ -216,69 +168,6 @@ class PostgresStore(PostgresTasks):
 
     # -- statements and their answers ------------------------------------------------------------
 
-    @staticmethod
-    def _claim_params(
-        delivery: Delivery, lease: float, replay: ReplayCheck | None
-    ) -> tuple[Any, ...]:
-        return (
-            _text(delivery.key),
-            _text(delivery.task_id),
-            _text(delivery.stage),
-            delivery.terminal,
-            _text(delivery.kind),
-            float(lease),
-            float(delivery.received_at),
-            _text(delivery.meta_json()),
-            delivery.body,
-            new_token(),
-            _text(replay.signature_key) if replay is not None else None,
-            replay.body_digest if replay is not None else None,
-            float(replay.ttl) if replay is not None else None,
-        )
-
-    def _claimed(self, delivery: Delivery, rows: Rows) -> Claim:
-        result, attempts, token = rows[0]
-        if result != "new":
-            return Claim(_RESULTS[result])
-        delivery.status = DeliveryStatus.PROCESSING
-        delivery.attempts = int(attempts)
-        delivery.updated_at = time.time()
-        return Claim(ClaimResult.NEW, int(attempts), token)
-
-    @staticmethod
-    def _finish_params(key: str, token: str, error: str | None) -> tuple[Any, ...]:
-        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        return (status.value, None if error is None else _text(error), _text(key), token)
-
-    @staticmethod
-    def _listing(
-        status: DeliveryStatus | str | None,
-        kind: str | None,
-        task_id: str | None,
-        limit: int,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> tuple[str, tuple[Any, ...]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append(_STATUS_FILTERS[DeliveryStatus(status).value])
-        for column, value in (("kind", kind), ("task_id", task_id), ("stage", stage)):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(_text(value))
-        if source is not None:
-            clauses.append("COALESCE(meta::jsonb ->> 'source', 'callback') = %s")
-            params.append(_text(source))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.extend((int(limit), max(0, int(offset))))
-        sql = (
-            f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
-            "ORDER BY received_at DESC, id DESC LIMIT %s OFFSET %s"
-        )
-        return sql, tuple(params)
-
     def _purge_params(self, older_than: float | None) -> tuple[Any, ...]:
         return (older_than if older_than is not None else time.time() - self.retention,)
 
@@ -295,26 +184,24 @@ class PostgresStore(PostgresTasks):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide, in one round trip: new, duplicate, in progress, stale or replayed."""
-        claim = self._claimed(
-            delivery, self._rows(_CLAIM, self._claim_params(delivery, lease, replay))
-        )
+        claim = claimed(delivery, self._rows(CLAIM, claim_params(delivery, lease, replay)))
         if self._after_claim(replay):
-            self._rows(_SWEEP_GUARD, ())
+            self._rows(SWEEP_GUARD, ())
         return claim
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False,
         and nothing changed, when `token` no longer owns it."""
-        return bool(self._rows(_FINISH, self._finish_params(key, token, error)))
+        return bool(self._rows(FINISH, finish_params(key, token, error)))
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Push the lease to `lease` seconds from now (server time); False when not the owner."""
-        return bool(self._rows(_EXTEND, (float(lease), _text(key), token)))
+        return bool(self._rows(EXTEND, (float(lease), text(key), token)))
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         rows = self._rows(
-            f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = %s", (_text(key),)
+            f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s", (text(key),)
         )
         return _delivery(rows[0]) if rows else None
 
@@ -330,23 +217,23 @@ class PostgresStore(PostgresTasks):
         offset: int = 0,
     ) -> list[Delivery]:
         """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
-        query = self._listing(status, kind, task_id, limit, stage, source, offset)
+        query = listing(status, kind, task_id, limit, stage, source, offset)
         return [_delivery(row) for row in self._rows(*query)]
 
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
-        return {str(status): int(count) for status, count in self._rows(_COUNT_BY_STATUS, ())}
+        return {str(status): int(count) for status, count in self._rows(COUNT_BY_STATUS, ())}
 
     def purge(self, older_than: float | None = None) -> int:
         """Forget deliveries received before `older_than` (default: now − retention), expired
         replay-guard entries and token bindings; a delivery whose lease is live is kept."""
-        return int(self._rows(_PURGE, self._purge_params(older_than))[0][0])
+        return int(self._rows(PURGE, self._purge_params(older_than))[0][0])
 
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves (for `ttl` seconds); True
         when `task_id` is that task."""
-        rows = self._rows(_BIND, (_text(token_id), _text(task_id), float(ttl)))
-        return bool(rows[0][0] == _text(task_id))
+        rows = self._rows(BIND, (text(token_id), text(task_id), float(ttl)))
+        return bool(rows[0][0] == text(task_id))
 
     def close(self) -> None:
         """Close the idle connections; the store opens new ones if used again."""
@@ -359,24 +246,24 @@ class PostgresStore(PostgresTasks):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """`claim` on an asyncio connection: one round trip, no thread."""
-        rows = await self._arows(_CLAIM, self._claim_params(delivery, lease, replay))
-        claim = self._claimed(delivery, rows)
+        rows = await self._arows(CLAIM, claim_params(delivery, lease, replay))
+        claim = claimed(delivery, rows)
         if self._after_claim(replay):
-            await self._arows(_SWEEP_GUARD, ())
+            await self._arows(SWEEP_GUARD, ())
         return claim
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on an asyncio connection."""
-        return bool(await self._arows(_FINISH, self._finish_params(key, token, error)))
+        return bool(await self._arows(FINISH, finish_params(key, token, error)))
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on an asyncio connection."""
-        return bool(await self._arows(_EXTEND, (float(lease), _text(key), token)))
+        return bool(await self._arows(EXTEND, (float(lease), text(key), token)))
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on an asyncio connection."""
-        sql = f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = %s"
-        rows = await self._arows(sql, (_text(key),))
+        sql = f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s"
+        rows = await self._arows(sql, (text(key),))
         return _delivery(rows[0]) if rows else None
 
     async def adeliveries(
@@ -391,17 +278,17 @@ class PostgresStore(PostgresTasks):
         offset: int = 0,
     ) -> list[Delivery]:
         """`deliveries` on an asyncio connection."""
-        query = self._listing(status, kind, task_id, limit, stage, source, offset)
+        query = listing(status, kind, task_id, limit, stage, source, offset)
         return [_delivery(row) for row in await self._arows(*query)]
 
     async def apurge(self, older_than: float | None = None) -> int:
         """`purge` on an asyncio connection."""
-        return int((await self._arows(_PURGE, self._purge_params(older_than)))[0][0])
+        return int((await self._arows(PURGE, self._purge_params(older_than)))[0][0])
 
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """`bind_token` on an asyncio connection."""
-        rows = await self._arows(_BIND, (_text(token_id), _text(task_id), float(ttl)))
-        return bool(rows[0][0] == _text(task_id))
+        rows = await self._arows(BIND, (text(token_id), text(task_id), float(ttl)))
+        return bool(rows[0][0] == text(task_id))
 
     async def aclose(self) -> None:
         """`close`."""

@@ -1,0 +1,156 @@
+"""The PostgreSQL store's statements and the parameters and answers that go with them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck, new_token
+
+__all__ = [
+    "BIND",
+    "CLAIM",
+    "COLUMNS",
+    "COUNT_BY_STATUS",
+    "EXTEND",
+    "FINISH",
+    "PURGE",
+    "SWEEP_GUARD",
+    "Rows",
+    "claim_params",
+    "claimed",
+    "finish_params",
+    "listing",
+    "text",
+]
+
+Rows = list[tuple[Any, ...]]
+
+CLAIM = "SELECT result, attempts, token FROM suno_hooks_claim(" + ", ".join(["%s"] * 13) + ")"
+FINISH = """
+UPDATE suno_hooks_deliveries SET status = %s, error = %s, lease_until = NULL,
+    updated_at = clock_timestamp()
+WHERE key = %s AND token = %s RETURNING 1
+"""
+EXTEND = """
+UPDATE suno_hooks_deliveries SET lease_until = clock_timestamp() + make_interval(secs => %s)
+WHERE key = %s AND token = %s AND status = 'processing' RETURNING 1
+"""
+# A processing delivery whose lease has expired is reported as abandoned.
+COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::float8,
+    extract(epoch FROM updated_at)::float8,
+    CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
+        ELSE status END,
+    attempts, error"""
+COUNT_BY_STATUS = """
+SELECT CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
+    ELSE status END AS shown, count(*)
+FROM suno_hooks_deliveries GROUP BY shown
+"""
+STATUS_FILTERS = {
+    "processing": "status = 'processing' AND lease_until > clock_timestamp()",
+    "abandoned": "status = 'processing' AND lease_until <= clock_timestamp()",
+    "done": "status = 'done'",
+    "failed": "status = 'failed'",
+}
+# Every part runs even though only the first is counted (data-modifying WITH clauses).
+PURGE = """
+WITH gone AS (
+    DELETE FROM suno_hooks_deliveries WHERE received_at < to_timestamp(%s)
+    AND NOT (status = 'processing' AND lease_until > clock_timestamp()) RETURNING 1
+), guard AS (
+    DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp()
+), bindings AS (
+    DELETE FROM suno_hooks_token_bindings WHERE expires_at <= clock_timestamp()
+)
+SELECT count(*) FROM gone
+"""
+BIND = """
+INSERT INTO suno_hooks_token_bindings AS b (token_id, task_id, expires_at)
+VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s))
+ON CONFLICT (token_id) DO UPDATE SET
+    task_id = CASE WHEN b.expires_at <= clock_timestamp() THEN excluded.task_id ELSE b.task_id END,
+    expires_at = CASE WHEN b.expires_at <= clock_timestamp()
+        THEN excluded.expires_at ELSE b.expires_at END
+RETURNING b.task_id
+"""
+SWEEP_GUARD = "DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp()"
+RESULTS = {result.value: result for result in ClaimResult}
+
+
+def text(value: str) -> str:
+    """`value` as PostgreSQL text can hold it."""
+    # PostgreSQL text holds neither NUL nor lone surrogates; the replacement is stable, so a
+    # cleaned key still matches its redeliveries.
+    value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def claim_params(delivery: Delivery, lease: float, replay: ReplayCheck | None) -> tuple[Any, ...]:
+    """The arguments of `suno_hooks_claim` for a delivery."""
+    return (
+        text(delivery.key),
+        text(delivery.task_id),
+        text(delivery.stage),
+        delivery.terminal,
+        text(delivery.kind),
+        float(lease),
+        float(delivery.received_at),
+        text(delivery.meta_json()),
+        delivery.body,
+        new_token(),
+        text(replay.signature_key) if replay is not None else None,
+        replay.body_digest if replay is not None else None,
+        float(replay.ttl) if replay is not None else None,
+    )
+
+
+def claimed(delivery: Delivery, rows: Rows) -> Claim:
+    """The claim that `suno_hooks_claim` answered; a new one marks `delivery` processing."""
+    result, attempts, token = rows[0]
+    if result != "new":
+        return Claim(RESULTS[result])
+    delivery.status = DeliveryStatus.PROCESSING
+    delivery.attempts = int(attempts)
+    delivery.updated_at = time.time()
+    return Claim(ClaimResult.NEW, int(attempts), token)
+
+
+def finish_params(key: str, token: str, error: str | None) -> tuple[Any, ...]:
+    """The parameters of `FINISH`: done when `error` is None, else failed."""
+    status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+    return (status.value, None if error is None else text(error), text(key), token)
+
+
+def listing(
+    status: DeliveryStatus | str | None,
+    kind: str | None,
+    task_id: str | None,
+    limit: int,
+    stage: str | None = None,
+    source: str | None = None,
+    offset: int = 0,
+) -> tuple[str, tuple[Any, ...]]:
+    """The query and parameters listing deliveries with these filters, newest first."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        clauses.append(STATUS_FILTERS[DeliveryStatus(status).value])
+    for column, value in (("kind", kind), ("task_id", task_id), ("stage", stage)):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(text(value))
+    if source is not None:
+        clauses.append("COALESCE(meta::jsonb ->> 'source', 'callback') = %s")
+        params.append(text(source))
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    params.extend((int(limit), max(0, int(offset))))
+    sql = (
+        f"SELECT {COLUMNS} FROM suno_hooks_deliveries {where} "
+        "ORDER BY received_at DESC, id DESC LIMIT %s OFFSET %s"
+    )
+    return sql, tuple(params)
