@@ -40,7 +40,8 @@ settings.configure(
         "django.middleware.common.CommonMiddleware",
         "django.middleware.csrf.CsrfViewMiddleware",
     ],
-    DATABASES={},
+    # Receivers run in a transaction on the store's database (Django's default one here).
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     SUNO_HOOKS={"STORE": "memory://", "SECRET_KEY": None},
     LOGGING_CONFIG=None,
 )
