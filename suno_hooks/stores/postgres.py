@@ -23,10 +23,10 @@ from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from .postgres_statements import (
     BIND,
     CLAIM,
-    COLUMNS,
     COUNT_BY_STATUS,
     EXTEND,
     FINISH,
+    GET,
     PURGE,
     SWEEP_GUARD,
     Rows,
@@ -200,9 +200,7 @@ class PostgresStore(PostgresTasks):
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
-        rows = self._rows(
-            f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s", (text(key),)
-        )
+        rows = self._rows(GET, (text(key),))
         return _delivery(rows[0]) if rows else None
 
     def deliveries(
@@ -262,8 +260,7 @@ class PostgresStore(PostgresTasks):
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on an asyncio connection."""
-        sql = f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s"
-        rows = await self._arows(sql, (text(key),))
+        rows = await self._arows(GET, (text(key),))
         return _delivery(rows[0]) if rows else None
 
     async def adeliveries(

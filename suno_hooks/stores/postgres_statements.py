@@ -14,6 +14,7 @@ __all__ = [
     "COUNT_BY_STATUS",
     "EXTEND",
     "FINISH",
+    "GET",
     "PURGE",
     "SWEEP_GUARD",
     "Rows",
@@ -42,6 +43,7 @@ COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::f
     CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
         ELSE status END,
     attempts, error"""
+GET = f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s"
 COUNT_BY_STATUS = """
 SELECT CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
     ELSE status END AS shown, count(*)
