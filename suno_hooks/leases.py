@@ -11,10 +11,11 @@ import asyncio
 import contextvars
 import logging
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import TypeGuard, cast
 
 from .stores import AsyncStore, Store
 from .stores.conformance import conforms
+from .stores.tasks import AsyncFinishesSettling, FinishesSettling
 
 __all__ = ["Lease", "current_lease", "has_async_api"]
 
@@ -74,6 +75,33 @@ class Lease:
         else:
             kept = await asyncio.to_thread(
                 self.store.finish, self.key, token=self.token, error=error
+            )
+        return self._kept(kept, "finish")
+
+    def finish_settling(self, error: str | None, task_id: str, by: str) -> bool:
+        """`finish`, settling the expected task `task_id` in the same write (the store must be
+        a `FinishesSettling`)."""
+        store = cast(FinishesSettling, self.store)
+        kept = store.finish_settling(
+            self.key, token=self.token, error=error, task_id=task_id, by=by
+        )
+        return self._kept(kept, "finish")
+
+    async def afinish_settling(self, error: str | None, task_id: str, by: str) -> bool:
+        """`finish_settling` without blocking the event loop."""
+        store = self.store
+        if conforms(store, AsyncFinishesSettling):
+            kept = await cast(AsyncFinishesSettling, store).afinish_settling(
+                self.key, token=self.token, error=error, task_id=task_id, by=by
+            )
+        else:
+            kept = await asyncio.to_thread(
+                cast(FinishesSettling, store).finish_settling,
+                self.key,
+                token=self.token,
+                error=error,
+                task_id=task_id,
+                by=by,
             )
         return self._kept(kept, "finish")
 

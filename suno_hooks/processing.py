@@ -137,10 +137,15 @@ async def adispatch(
     if receiver._writes_in_thread:
         await asyncio.to_thread(_settle_and_finish, receiver, admitted, lease, error)
         return event, error
-    if admitted.delivery.terminal:
-        await asettle_expected(receiver.store, admitted.delivery.task_id, admitted.delivery.source)
+    delivery = admitted.delivery
+    settling = delivery.terminal and receiver._finishes_settling
+    if delivery.terminal and not settling:
+        await asettle_expected(receiver.store, delivery.task_id, delivery.source)
     try:
-        await lease.afinish(error)
+        if settling:
+            await lease.afinish_settling(error, delivery.task_id, delivery.source)
+        else:
+            await lease.afinish(error)
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
     return event, error
@@ -149,11 +154,17 @@ async def adispatch(
 def _settle_and_finish(
     receiver: Receiver, admitted: Admitted, lease: Lease, error: str | None
 ) -> None:
-    """Settle a terminal delivery's expected task, then record done or failed."""
-    if admitted.delivery.terminal:
-        settle_expected(receiver.store, admitted.delivery.task_id, admitted.delivery.source)
+    """Settle a terminal delivery's expected task and record done or failed, in one write
+    when the store can."""
+    delivery = admitted.delivery
+    settling = delivery.terminal and receiver._finishes_settling
+    if delivery.terminal and not settling:
+        settle_expected(receiver.store, delivery.task_id, delivery.source)
     try:
-        lease.finish(error)
+        if settling:
+            lease.finish_settling(error, delivery.task_id, delivery.source)
+        else:
+            lease.finish(error)
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
 

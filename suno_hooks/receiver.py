@@ -32,7 +32,9 @@ from .receiver_config import (
     _warned as _warned,
 )
 from .stores import KnowsDone, Store, store_from_url
+from .stores.conformance import conforms
 from .stores.sqlite_tasks import SQLiteTasks
+from .stores.tasks import FinishesSettling
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 from .trusted_bodies import readmit, replayable, trusted
 from .verification import DEFAULT_TOLERANCE, HmacVerifier
@@ -91,6 +93,7 @@ class Receiver:
         # task and finishing share one thread hop instead of taking one each.
         self._writes_in_thread = isinstance(self.store, SQLiteTasks)
         self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
+        self._finishes_settling = conforms(self.store, FinishesSettling)
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"

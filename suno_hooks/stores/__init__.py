@@ -21,7 +21,14 @@ from .base import (
 )
 from .bindings import AsyncBindsTokens, BindsTokens
 from .memory import MemoryStore
-from .tasks import AsyncTaskStore, ExpectedTask, TaskState, TaskStore
+from .tasks import (
+    AsyncFinishesSettling,
+    AsyncTaskStore,
+    ExpectedTask,
+    FinishesSettling,
+    TaskState,
+    TaskStore,
+)
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -32,6 +39,7 @@ __all__ = [
     "DEFAULT_RETENTION",
     "REPLAYABLE",
     "AsyncBindsTokens",
+    "AsyncFinishesSettling",
     "AsyncStore",
     "AsyncTaskStore",
     "BindsTokens",
@@ -40,6 +48,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "ExpectedTask",
+    "FinishesSettling",
     "KnowsDone",
     "MemoryStore",
     "PostgresStore",

@@ -20,9 +20,11 @@ from .conformance import conforms
 
 __all__ = [
     "TASK_LISTINGS",
+    "AsyncFinishesSettling",
     "AsyncTaskStore",
     "AsyncTasksFromSync",
     "ExpectedTask",
+    "FinishesSettling",
     "TaskState",
     "TaskStore",
     "asettle_expected",
@@ -183,6 +185,30 @@ class AsyncTaskStore(Protocol):
         self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
     ) -> list[ExpectedTask]:
         """`TaskStore.tasks` without blocking the event loop."""
+        ...
+
+
+@runtime_checkable
+class FinishesSettling(Protocol):
+    """A store that records a terminal delivery done or failed and settles its expected task in
+    one write, instead of a `settle` and a `finish`."""
+
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`Store.finish`, and when `token` still owns the delivery, `TaskStore.settle(task_id,
+        by=by)` in the same write; the answer is `finish`'s."""
+        ...
+
+
+@runtime_checkable
+class AsyncFinishesSettling(Protocol):
+    """The asyncio flavour of `FinishesSettling`."""
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`FinishesSettling.finish_settling` without blocking the event loop."""
         ...
 
 
