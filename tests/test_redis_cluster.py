@@ -58,7 +58,7 @@ def test_a_cluster_url_store_keeps_a_task_on_one_slot_and_tasks_on_every_node(
     assert sorted(key.removeprefix(tag) for key in mine) == [
         b"d:one-task:complete",
         b"g:1700000000:sig",
-        b"i",
+        b"r",
         b"t:one-task",
     ]
     slots = {key_slot(key) for key in mine}

@@ -81,15 +81,21 @@ def test_keys_carry_the_prefix_share_a_slot_and_expire(redis_server: RedisServer
     name = prefix()
     store = RedisStore(redis_server.url, prefix=name, retention=3600)
     guard = ReplayCheck("1700000000:sig", b"body", ttl=600)
-    claim = store.claim(delivery("ttl-task"), lease=60, replay=guard)
+    claimed = delivery("ttl-task")
+    claim = store.claim(claimed, lease=60, replay=guard)
     store.finish("ttl-task:complete", token=claim.token, error="boom")
     admin = redis.Redis.from_url(redis_server.url)
     keys = {key.decode() for key in admin.scan_iter(match="*")}
     mine = {key for key in keys if name in key}
     tag = "{" + name + f"{shard_of('ttl-task'):02x}" + "}"
     assert mine == {f"{tag}d:ttl-task:complete", f"{tag}t:ttl-task", f"{tag}g:1700000000:sig"} | {
-        f"{tag}i"
+        f"{tag}r"
     }
+    # The inbox index scores whole microseconds; the hash keeps the time as it was given.
+    assert admin.zscore(f"{tag}r", "ttl-task:complete") == int(claimed.received_at * 1_000_000)
+    kept = admin.hgetall(f"{tag}d:ttl-task:complete")
+    assert float(kept[b"received_at"]) == claimed.received_at
+    assert (kept[b"task_id"], kept[b"stage"], kept[b"error"]) == (b"ttl-task", b"complete", b"boom")
     assert len({key_slot(key.encode()) for key in mine}) == 1
     assert 3590_000 < admin.pttl(f"{tag}d:ttl-task:complete") <= 3600_000
     assert 3590_000 < admin.pttl(f"{tag}t:ttl-task") <= 3600_000

@@ -18,6 +18,7 @@ import redis
 from suno_hooks import Receiver, callback_received
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, ReplayCheck
+from suno_hooks.stores.redis_keys import shard_of
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback
 
@@ -51,7 +52,10 @@ def store(proxy: DelayingProxy) -> Iterator[RedisStore]:
     store.extend("warm-up:complete", token=claim.token, lease=60)
     store.get("warm-up:complete")
     store.finish("warm-up:complete", token=claim.token)
-    store.settle("warm-up")  # the receiver settles an expected task on a terminal callback
+    store.settle("warm-up")
+    # The receiver finishes a terminal callback and settles its expected task in one script.
+    claim = store.claim(delivery("warm-up", "first"), lease=60)
+    store.finish_settling("warm-up:first", token=claim.token, error=None, task_id="warm-up", by="x")
     yield store
     store.close()
 
@@ -99,8 +103,8 @@ def test_a_claim_retried_after_a_timeout_is_received_and_dispatched_once(
         redelivered.append(receiver.handle(InboundRequest("POST", body)))
 
     with callback_received.connected_to(handler):
-        # The claim twice, the redelivery's claim, the finish, the expected task's settle.
-        with swallowed(proxy, admin, "evalsha", runs=5):
+        # The claim twice, the redelivery's claim, the finish settling the expected task.
+        with swallowed(proxy, admin, "evalsha", runs=4):
             outcome = receiver.handle(InboundRequest("POST", body))
         again = receiver.handle(InboundRequest("POST", body))
     assert (outcome.status, outcome.body) == (200, {"status": "received"})
@@ -123,7 +127,7 @@ def test_an_async_claim_retried_after_a_timeout_is_received_once(
 
     async def deliver_twice() -> tuple[Any, Any]:
         await store.aget("warm-up:complete")  # this loop's connection is open
-        with swallowed(proxy, admin, "evalsha", runs=4):  # the claim twice, finish, settle
+        with swallowed(proxy, admin, "evalsha", runs=3):  # the claim twice, finish settling
             first = await receiver.handle_async(InboundRequest("POST", body))
         return first, await receiver.handle_async(InboundRequest("POST", body))
 
@@ -189,3 +193,36 @@ def test_expected_task_scripts_retried_after_a_timeout_answer_as_the_first_run(
         "expected-b": TaskState.LOST,
         "warm-task": TaskState.LOST,
     }
+
+
+def test_finish_settling_retried_after_a_timeout_answers_as_the_first_run(
+    proxy: DelayingProxy, admin: redis.Redis, store: RedisStore
+):
+    now = time.time()
+    for task_id in ("settling-a", "settling-b"):
+        store.expect(ExpectedTask(task_id=task_id, feature="music", next_poll_at=now - 1))
+    first = store.claim(delivery("settling-a"), lease=60)
+    assert run_twice(
+        proxy,
+        admin,
+        "evalsha",
+        lambda: store.finish_settling(
+            "settling-a:complete", token=first.token, error=None, task_id="settling-a", by="poll"
+        ),
+    )
+    failed = store.claim(delivery("settling-b"), lease=60)
+    assert run_twice(
+        proxy,
+        admin,
+        "evalsha",
+        lambda: store.finish_settling(
+            "settling-b:complete", token=failed.token, error="boom", task_id="settling-b", by="x"
+        ),
+    )
+    for task_id, by, status in (("settling-a", "poll", "done"), ("settling-b", "x", "failed")):
+        task = store.get_task(task_id)
+        assert task is not None and (task.state, task.settled_by) == (TaskState.SETTLED, by)
+        kept = store.get(f"{task_id}:complete")
+        assert kept is not None and (kept.status.value, kept.attempts) == (status, 1)
+    assert store.claim_due(now=now + 1) == []
+    assert admin.zcard(store.keys.task_queue(shard_of("settling-a"))) == 0

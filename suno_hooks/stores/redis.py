@@ -14,7 +14,7 @@ import redis.asyncio
 import redis.asyncio.cluster
 
 from ..errors import ConfigurationError
-from . import redis_scripts
+from . import redis_lua
 from .base import (
     DEFAULT_RETENTION,
     Claim,
@@ -26,7 +26,7 @@ from .base import (
 )
 from .redis_clients import AsyncLink, ClientFactory, InThreads, LoopLinks
 from .redis_inbox import SWEEP_BATCH, RedisInbox, read_delivery
-from .redis_keys import RedisKeys, shard_of
+from .redis_keys import RedisKeys, received_score, shard_of
 from .redis_tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
@@ -91,7 +91,6 @@ class RedisStore(RedisInbox, RedisTasks):
         self._claims = itertools.count(1)
         self._given = client
         self._client: Any = client
-        self._scripts: tuple[Any, Any, Any, Any, Any] | None = None
         self._links = LoopLinks(self._factory.asyncio) if self._factory is not None else None
         given = async_client if async_client is not None else InThreads(client)
         self._given_link = AsyncLink(given) if client is not None else None
@@ -106,26 +105,15 @@ class RedisStore(RedisInbox, RedisTasks):
 
     # -- clients ---------------------------------------------------------------------------------
 
-    def _sync(self) -> tuple[Any, tuple[Any, Any, Any, Any, Any]]:
-        scripts = self._scripts
-        if scripts is None:
+    def _sync(self) -> Any:
+        client = self._client
+        if client is None:
             with self._lock:
-                if self._scripts is None:
-                    if self._client is None:
-                        assert self._factory is not None
-                        self._client = self._factory.sync()
-                    client = self._client
-                    lua = (
-                        redis_scripts.CLAIM,
-                        redis_scripts.FINISH,
-                        redis_scripts.EXTEND,
-                        redis_scripts.READ,
-                        redis_scripts.PURGE,
-                    )
-                    claim, finish, extend, read, purge = (client.register_script(s) for s in lua)
-                    self._scripts = (claim, finish, extend, read, purge)
-                scripts = self._scripts
-        return self._client, scripts
+                if self._client is None:
+                    assert self._factory is not None
+                    self._client = self._factory.sync()
+                client = self._client
+        return client
 
     async def _alink(self) -> AsyncLink:
         if self._given_link is not None:
@@ -141,28 +129,19 @@ class RedisStore(RedisInbox, RedisTasks):
     def _claim_call(
         self, delivery: Delivery, lease: float, replay: ReplayCheck | None, token: str
     ) -> tuple[list[str], list[Any]]:
-        key = delivery.key
-        keys = [
-            self.keys.delivery(key),
-            self.keys.terminal(key, delivery.task_id),
-            self.keys.guard(key, replay.signature_key if replay is not None else ""),
-            self.keys.inbox(shard_of(key)),
-        ]
-        args = [
-            max(0, int(lease * 1000)),
-            int(self.retention * 1000),
-            1 if delivery.terminal else 0,
-            replay.body_digest if replay is not None else "",
-            max(1, int(replay.ttl * 1000)) if replay is not None else 0,
-            key,
-            delivery.task_id,
-            delivery.stage,
-            delivery.kind,
-            delivery.body,
-            delivery.meta_json(),
-            repr(delivery.received_at),
-            token,
-        ]
+        received = delivery.received_at
+        if replay is None:
+            keys = self.keys.claim_keys(delivery.key, delivery.task_id, "")
+            digest, guard_ttl = "", 0
+        else:
+            keys = self.keys.claim_keys(delivery.key, delivery.task_id, replay.signature_key)
+            digest, guard_ttl = replay.body_digest, max(1, int(replay.ttl * 1000))
+        numbers = (
+            f"{max(0, int(lease * 1000))} {int(self.retention * 1000)} "
+            f"{1 if delivery.terminal else 0} {guard_ttl} {received_score(received)} "
+            f"{received!r} {token}"
+        )
+        args = [numbers, digest, delivery.stage, delivery.kind, delivery.body, delivery.meta_json()]
         return keys, args
 
     @staticmethod
@@ -177,9 +156,23 @@ class RedisStore(RedisInbox, RedisTasks):
         return Claim(result, attempts, token)
 
     def _finish_call(self, key: str, token: str, error: str | None) -> tuple[list[str], list[Any]]:
-        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        args = [status.value, error or "", int(self.retention * 1000), token]
-        return [self.keys.delivery(key)], args
+        status = "done" if error is None else "failed"
+        return [self.keys.delivery(key)], [
+            f"{status} {int(self.retention * 1000)} {token}",
+            error or "",
+        ]
+
+    def _finish_settling_call(
+        self, key: str, token: str, error: str | None, task_id: str, by: str
+    ) -> tuple[list[str], list[Any]] | None:
+        """The `FINISH_SETTLING` call, or None when the task's hash is on another shard than
+        the delivery (a dedupe key that does not start with its task id)."""
+        shard = shard_of(task_id)
+        if shard != shard_of(key):
+            return None
+        keys, (numbers, error_text) = self._finish_call(key, token, error)
+        keys += [self.keys.task(task_id), self.keys.task_queue(shard)]
+        return keys, [f"{numbers} {time.time()!r}", error_text, by]
 
     def _extend_call(self, key: str, token: str, lease: float) -> tuple[list[str], list[Any]]:
         return [self.keys.delivery(key)], [token, max(0, int(lease * 1000))]
@@ -190,14 +183,14 @@ class RedisStore(RedisInbox, RedisTasks):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide, in one round trip: new, duplicate, in progress, stale or replayed."""
-        client, (script, *_, purge) = self._sync()
+        client = self._sync()
         token = new_token()
         keys, args = self._claim_call(delivery, lease, replay, token)
-        claim = self._claimed(delivery, script(keys=keys, args=args), token)
+        claim = self._claimed(delivery, redis_lua.CLAIM(client, keys, args), token)
         shard = self._sweep_due()
         if shard is not None:
             try:
-                self._purge_step(client, purge, shard, self._sweep_cutoff(), 0, SWEEP_BATCH)
+                self._purge_step(client, shard, self._sweep_cutoff(), 0, SWEEP_BATCH)
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
@@ -205,26 +198,37 @@ class RedisStore(RedisInbox, RedisTasks):
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
-        _, (_, script, *_) = self._sync()
         keys, args = self._finish_call(key, token, error)
-        return bool(script(keys=keys, args=args))
+        return bool(redis_lua.FINISH(self._sync(), keys, args))
+
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, and when `token` still owns the delivery, `settle(task_id, by=by)`: one
+        script call on the delivery's shard, which holds the task too."""
+        call = self._finish_settling_call(key, token, error, task_id, by)
+        if call is None:
+            finished = self.finish(key, token=token, error=error)
+            if finished:
+                self.settle(task_id, by=by)
+            return finished
+        keys, args = call
+        return bool(redis_lua.FINISH_SETTLING(self._sync(), keys, args))
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now (server clock) while `token` owns
         the delivery."""
-        _, (_, _, script, *_) = self._sync()
         keys, args = self._extend_call(key, token, lease)
-        return bool(script(keys=keys, args=args))
+        return bool(redis_lua.EXTEND(self._sync(), keys, args))
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
-        _, (_, _, _, script, _) = self._sync()
-        return read_delivery(key, script(keys=[self.keys.delivery(key)]))
+        return read_delivery(key, redis_lua.READ(self._sync(), [self.keys.delivery(key)], []))
 
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
         SET NX decides the first use; a later use reads the binding (it expires with the token)."""
-        client, _ = self._sync()
+        client = self._sync()
         key = self.keys.binding(token_id)
         if client.set(key, task_id, nx=True, px=max(1, int(ttl * 1000))):
             return True
@@ -233,7 +237,7 @@ class RedisStore(RedisInbox, RedisTasks):
     def close(self) -> None:
         """Release the synchronous client's connections (a client given ready stays open)."""
         with self._lock:
-            client, self._scripts = self._client, None
+            client = self._client
             if self._given is None:
                 self._client = None
         if client is not None and self._given is None:
@@ -247,12 +251,12 @@ class RedisStore(RedisInbox, RedisTasks):
         """`claim` on the event loop's own connection: one round trip, no thread."""
         token = new_token()
         keys, args = self._claim_call(delivery, lease, replay, token)
-        link = await self._alink()
-        claim = self._claimed(delivery, await link.claim(keys=keys, args=args), token)
+        client = await self._aclient()
+        claim = self._claimed(delivery, await redis_lua.CLAIM.acall(client, keys, args), token)
         shard = self._sweep_due()
         if shard is not None:
             try:
-                await self._apurge_step(link, shard, self._sweep_cutoff())
+                await self._apurge_step(client, shard, self._sweep_cutoff())
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
@@ -260,17 +264,30 @@ class RedisStore(RedisInbox, RedisTasks):
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on the event loop's own connection."""
         keys, args = self._finish_call(key, token, error)
-        return bool(await (await self._alink()).finish(keys=keys, args=args))
+        return bool(await redis_lua.FINISH.acall(await self._aclient(), keys, args))
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling` on the event loop's own connection."""
+        call = self._finish_settling_call(key, token, error, task_id, by)
+        if call is None:
+            finished = await self.afinish(key, token=token, error=error)
+            if finished:
+                await self.asettle(task_id, by=by)
+            return finished
+        keys, args = call
+        return bool(await redis_lua.FINISH_SETTLING.acall(await self._aclient(), keys, args))
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on the event loop's own connection."""
         keys, args = self._extend_call(key, token, lease)
-        return bool(await (await self._alink()).extend(keys=keys, args=args))
+        return bool(await redis_lua.EXTEND.acall(await self._aclient(), keys, args))
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on the event loop's own connection."""
-        link = await self._alink()
-        return read_delivery(key, await link.read(keys=[self.keys.delivery(key)]))
+        reply = await redis_lua.READ.acall(await self._aclient(), [self.keys.delivery(key)], [])
+        return read_delivery(key, reply)
 
     async def adeliveries(self, **filters: Any) -> list[Delivery]:
         """`deliveries` (an administrative listing) on a worker thread."""

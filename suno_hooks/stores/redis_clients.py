@@ -20,7 +20,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import ConfigurationError
-from . import redis_scripts
 from .records import redacted_url
 
 __all__ = ["AsyncLink", "ClientFactory", "InThreads", "LoopLinks"]
@@ -127,15 +126,10 @@ class _PipelineInThreads:
 
 
 class AsyncLink:
-    """One asyncio client with the delivery scripts registered on it."""
+    """One asyncio client, closed with its event loop."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.claim = client.register_script(redis_scripts.CLAIM)
-        self.finish = client.register_script(redis_scripts.FINISH)
-        self.extend = client.register_script(redis_scripts.EXTEND)
-        self.read = client.register_script(redis_scripts.READ)
-        self.purge = client.register_script(redis_scripts.PURGE)
         self._watch: AsyncGenerator[None, None] | None = None
         self._closing = False
 

@@ -9,10 +9,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+from . import redis_lua
 from .base import Delivery, DeliveryStatus
 from .records import delivery_from_row
-from .redis_clients import AsyncLink
-from .redis_keys import SHARDS, RedisKeys, ShardCursor
+from .redis_keys import SHARDS, RedisKeys, ShardCursor, received_score
 
 __all__ = ["RedisInbox", "read_delivery"]
 
@@ -33,7 +33,7 @@ class RedisInbox:
     retention: float
     _claims: Iterator[int]
 
-    def _sync(self) -> tuple[Any, tuple[Any, Any, Any, Any, Any]]:
+    def _sync(self) -> Any:
         raise NotImplementedError
 
     @staticmethod
@@ -77,7 +77,7 @@ class RedisInbox:
             "source": source,
         }
         wanted = {name: value for name, value in filters.items() if value is not None}
-        client, _ = self._sync()
+        client = self._sync()
         now_ms = _ms(client.time())
         found: list[Delivery] = []
         skip = max(0, int(offset))
@@ -107,7 +107,7 @@ class RedisInbox:
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (reads the status of every entry; a
         lapsed lease counts as abandoned)."""
-        client, _ = self._sync()
+        client = self._sync()
         now_ms = _ms(client.time())
         counts: Counter[str] = Counter()
         for shard in range(SHARDS):
@@ -143,14 +143,12 @@ class RedisInbox:
         """Forget inbox entries received before `older_than` (default: now − retention); the
         terminal marks and replay guard expire on their own."""
         cutoff = older_than if older_than is not None else time.time() - self.retention
-        client, (*_, script) = self._sync()
+        client = self._sync()
         removed = 0
         for shard in range(SHARDS):
             offset = 0
             while True:
-                gone, kept, seen = self._purge_step(
-                    client, script, shard, cutoff, offset, _PURGE_BATCH
-                )
+                gone, kept, seen = self._purge_step(client, shard, cutoff, offset, _PURGE_BATCH)
                 removed += gone
                 offset += kept
                 if seen < _PURGE_BATCH:
@@ -158,27 +156,25 @@ class RedisInbox:
         return removed
 
     def _purge_step(
-        self, client: Any, script: Any, shard: int, cutoff: float, offset: int, count: int
+        self, client: Any, shard: int, cutoff: float, offset: int, count: int
     ) -> tuple[int, int, int]:
         """Remove up to `count` of a shard's entries received before `cutoff` (skipping the
         first `offset`, live leases kept earlier): (removed, kept, seen)."""
-        index = self.keys.inbox(shard)
-        members = client.zrangebyscore(index, "-inf", f"({cutoff!r}", start=offset, num=count)
+        index, score = self.keys.inbox(shard), received_score(cutoff)
+        members = client.zrangebyscore(index, "-inf", f"({score}", start=offset, num=count)
         if not members:
             return 0, 0, 0
         keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
-        gone, kept = script(keys=keys, args=[repr(cutoff), *members])
+        gone, kept = redis_lua.PURGE(client, keys, [score, *members])
         return int(gone), int(kept), len(members)
 
-    async def _apurge_step(self, link: AsyncLink, shard: int, cutoff: float) -> None:
+    async def _apurge_step(self, client: Any, shard: int, cutoff: float) -> None:
         """`_purge_step` of a sweep on the event loop's own connection."""
-        index = self.keys.inbox(shard)
-        members = await link.client.zrangebyscore(
-            index, "-inf", f"({cutoff!r}", start=0, num=SWEEP_BATCH
-        )
+        index, score = self.keys.inbox(shard), received_score(cutoff)
+        members = await client.zrangebyscore(index, "-inf", f"({score}", start=0, num=SWEEP_BATCH)
         if members:
             keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
-            await link.purge(keys=keys, args=[repr(cutoff), *members])
+            await redis_lua.PURGE.acall(client, keys, [score, *members])
 
     def _sweep_due(self) -> int | None:
         """The shard to sweep after this claim, on every `SWEEP_EVERY`-th claim."""

@@ -14,9 +14,15 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["SHARDS", "RedisKeys", "ShardCursor", "shard_of"]
+__all__ = ["SHARDS", "RedisKeys", "ShardCursor", "received_score", "shard_of"]
 
 SHARDS = 64
+
+
+def received_score(received_at: float) -> int:
+    """An inbox index score: seconds since the epoch as whole microseconds (Redis keeps a small
+    sorted set's integer scores without parsing them on every insert)."""
+    return int(received_at * 1_000_000)
 
 
 def shard_of(key: str) -> int:
@@ -46,8 +52,15 @@ class RedisKeys:
         return f"{self.tags[shard_of(key)]}g:{signature_key}"
 
     def inbox(self, shard: int) -> str:
-        """One shard's inbox index: dedupe keys scored by `received_at`."""
-        return f"{self.tags[shard]}i"
+        """One shard's inbox index: dedupe keys scored by `received_at` in whole microseconds
+        (`received_score`)."""
+        return f"{self.tags[shard]}r"
+
+    def claim_keys(self, key: str, task_id: str, signature_key: str) -> list[str]:
+        """The keys of a claim, in the `CLAIM` script's order: `delivery`, `terminal`, `guard`
+        and `inbox`, all on the key's shard."""
+        tag = self.tags[shard_of(key)]
+        return [f"{tag}d:{key}", f"{tag}t:{task_id}", f"{tag}g:{signature_key}", f"{tag}r"]
 
     def task(self, task_id: str) -> str:
         """The hash of one expected task."""

@@ -8,27 +8,37 @@ answers what the first run answered (the claim's fencing token doubles as the re
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "EXTEND", "FINISH", "PURGE", "READ"]
+__all__ = ["CLAIM", "EXTEND", "FINISH", "FINISH_SETTLING", "PURGE", "READ"]
 
-# KEYS: delivery hash, task terminal mark, replay-guard entry, the shard's inbox index.
-# ARGV: lease ms, retention ms, terminal flag, body digest ("" = no guard), guard ttl ms,
-#       dedupe key, task id, stage, kind, body, meta JSON, received_at, fencing token.
+# The numbers and the fencing token of a call travel in one space-separated ARGV (fewer
+# arguments are cheaper to send); text that comes from a callback travels on its own.
+
+# KEYS: delivery hash `<tag>d:<dedupe key>`, task terminal mark `<tag>t:<task id>`, replay-guard
+#       entry, the shard's inbox index `<tag>r` (so the dedupe key and the task id are read back
+#       from the first two keys, past the tag and their two-letter kind).
+# ARGV: "lease_ms retention_ms terminal(0|1) guard_ttl_ms received_us received_at token",
+#       body digest ("" = no guard), stage, kind, body, meta JSON.
+# The inbox index scores are whole microseconds: a small sorted set keeps its scores as text,
+# and a ZADD compares the new score with every member's (a float is parsed each time, an
+# integer is not).
 # A repeat of the same claim (same token) finds its own lease and is answered `new` again.
 CLAIM = """
+local lease, retention, terminal, ttl, score, received, token =
+  string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-if ARGV[4] ~= '' then
+if ARGV[2] ~= '' then
   local seen = redis.call('GET', KEYS[3])
   if not seen then
-    redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
-  elseif seen ~= ARGV[4] then
+    redis.call('SET', KEYS[3], ARGV[2], 'PX', ttl)
+  elseif seen ~= ARGV[2] then
     return {'replayed', 0}
   end
 end
 local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts', 'token')
 local attempts = 1
 if state[1] then
-  if state[1] == 'processing' and state[4] == ARGV[13] then
+  if state[1] == 'processing' and state[4] == token then
     return {'new', tonumber(state[3]) or 1}
   end
   if state[1] == 'done' then return {'duplicate', 0} end
@@ -37,38 +47,59 @@ if state[1] then
   end
   attempts = (tonumber(state[3]) or 1) + 1
 end
-if ARGV[3] == '1' then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+if terminal == '1' then
+  redis.call('SET', KEYS[2], '1', 'PX', retention)
 elseif redis.call('EXISTS', KEYS[2]) == 1 then
   return {'stale', 0}
 end
-redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumber(ARGV[1]),
-  'attempts', attempts, 'task_id', ARGV[7], 'stage', ARGV[8], 'kind', ARGV[9],
-  'body', ARGV[10], 'meta', ARGV[11], 'received_at', ARGV[12], 'updated_at', now / 1000,
-  'token', ARGV[13])
-redis.call('HDEL', KEYS[1], 'error')
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[12], ARGV[6])
+if state[1] then redis.call('HDEL', KEYS[1], 'error') end
+local past_tag = #KEYS[4] + 2
+redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumber(lease),
+  'attempts', attempts, 'task_id', string.sub(KEYS[2], past_tag), 'stage', ARGV[3],
+  'kind', ARGV[4], 'body', ARGV[5], 'meta', ARGV[6], 'received_at', received,
+  'updated_at', now / 1000, 'token', token)
+redis.call('PEXPIRE', KEYS[1], retention)
+redis.call('ZADD', KEYS[4], score, string.sub(KEYS[1], past_tag))
 return {'new', attempts}
 """
 
-# KEYS: delivery hash. ARGV: status, error, retention ms, fencing token.
+# KEYS: delivery hash. ARGV: "status retention_ms token", error.
 # Changes nothing (and answers 0) unless the token still owns the delivery; a repeat of the
 # same finish writes the same state again.
-FINISH = """
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return 0 end
+_FINISH_DELIVERY = """
+local status, retention, token = string.match(ARGV[1], '^(%S+) (%S+) (%S+)')
+if redis.call('HGET', KEYS[1], 'token') ~= token then return 0 end
 local clock = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'status', ARGV[1],
-  'updated_at', tonumber(clock[1]) + tonumber(clock[2]) / 1000000)
-redis.call('HDEL', KEYS[1], 'lease_until')
-if ARGV[1] == 'failed' then
-  redis.call('HSET', KEYS[1], 'error', ARGV[2])
+local updated = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+if status == 'failed' then
+  redis.call('HSET', KEYS[1], 'status', status, 'updated_at', updated, 'error', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'lease_until')
 else
-  redis.call('HDEL', KEYS[1], 'error')
+  redis.call('HSET', KEYS[1], 'status', status, 'updated_at', updated)
+  redis.call('HDEL', KEYS[1], 'lease_until', 'error')
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], retention)
+"""
+FINISH = _FINISH_DELIVERY + "return 1\n"
+
+# `FINISH`, then, only when it changed the delivery, the expected task's settle as
+# `redis_tasks`' change script does it (pending -> settled, out of the due queue).
+# KEYS: delivery hash, task hash `<tag>x:<task id>`, the task's shard queue `<tag>xq`.
+# ARGV: "status retention_ms token now", error, settled_by. A repeat finds the task settled
+# already and changes it no more; the answer is the finish's.
+FINISH_SETTLING = (
+    _FINISH_DELIVERY
+    + """
+local now = string.match(ARGV[1], '(%S+)$')
+if redis.call('HGET', KEYS[2], 'state') == 'pending' then
+  redis.call('HSET', KEYS[2], 'state', 'settled', 'settled_by', ARGV[3], 'updated_at', now,
+    'nonce', token)
+  redis.call('ZREM', KEYS[3], string.sub(KEYS[2], #KEYS[3] + 1))
+  redis.call('PEXPIRE', KEYS[2], retention)
+end
 return 1
 """
+)
 
 # KEYS: delivery hash. ARGV: fencing token, lease ms. Leases run on the server's clock; a
 # repeat moves the end of the lease again, from a later now.
@@ -87,8 +118,8 @@ return {redis.call('TIME'), redis.call('HGETALL', KEYS[1])}
 """
 
 # KEYS: a shard's inbox index, then the delivery hashes of ARGV[2..] in the same order.
-# ARGV: cutoff (seconds), then dedupe keys. Removes the entries still received before the
-# cutoff, leaving live leases alone; answers {removed, kept}.
+# ARGV: cutoff (whole microseconds, the index's unit), then dedupe keys. Removes the entries
+# still received before the cutoff, leaving live leases alone; answers {removed, kept}.
 PURGE = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)

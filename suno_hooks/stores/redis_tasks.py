@@ -115,7 +115,7 @@ class RedisTasks:
     keys: RedisKeys
     retention: float
 
-    def _sync(self) -> tuple[Any, Any]:
+    def _sync(self) -> Any:
         raise NotImplementedError
 
     async def _aclient(self) -> Any:
@@ -192,7 +192,7 @@ class RedisTasks:
     # -- synchronous ----------------------------------------------------------------------------
 
     def _run(self, name: str, **values: Any) -> Any:
-        client, _ = self._sync()
+        client = self._sync()
         keys, args = self._calls(name, **values)
         return self._task_scripts(client)[name](keys=keys, args=args)
 
@@ -219,7 +219,7 @@ class RedisTasks:
         """Take up to `limit` pending tasks due for a poll: one read of every shard's queue,
         then one atomic script call per shard holding some of the earliest."""
         moment = time.time() if now is None else now
-        client, _ = self._sync()
+        client = self._sync()
         queues = self._due_reads(client, moment, limit).execute()
         script = self._task_scripts(client)["claim_due"]
         replies = [
@@ -230,7 +230,7 @@ class RedisTasks:
 
     def get_task(self, task_id: str) -> ExpectedTask | None:
         """The expected task with that id, if known."""
-        client, _ = self._sync()
+        client = self._sync()
         row = client.hmget(self.keys.task(task_id), *_FIELDS)
         return _task(task_id, row) if row[0] is not None else None
 
@@ -240,7 +240,7 @@ class RedisTasks:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
         wanted = listing(state)
         moment = time.time() if now is None else now
-        client, _ = self._sync()
+        client = self._sync()
         found: list[ExpectedTask] = []
         cursor = ShardCursor(client, self.keys.task_index, max(1, min(_PAGE, limit)))
         while len(found) < limit:
@@ -275,7 +275,7 @@ class RedisTasks:
         by_shard: defaultdict[int, list[str]] = defaultdict(list)
         for task_id in old:
             by_shard[shard_of(task_id)].append(task_id)
-        client, _ = self._sync()
+        client = self._sync()
         for shard, task_ids in by_shard.items():
             client.delete(*(self.keys.task(task_id) for task_id in task_ids))
             client.zrem(self.keys.task_index(shard), *task_ids)
