@@ -35,12 +35,12 @@ logger = logging.getLogger("suno_hooks")
 
 DEFAULT_PREFIX = "suno_hooks:"
 
-_RESULTS = {
-    b"new": ClaimResult.NEW,
-    b"duplicate": ClaimResult.DUPLICATE,
-    b"in_progress": ClaimResult.IN_PROGRESS,
-    b"stale": ClaimResult.STALE,
-    b"replayed": ClaimResult.REPLAYED,
+# The `CLAIM` script's answers other than the attempt number of a new claim.
+_REFUSALS = {
+    0: Claim(ClaimResult.DUPLICATE),
+    -1: Claim(ClaimResult.IN_PROGRESS),
+    -2: Claim(ClaimResult.STALE),
+    -3: Claim(ClaimResult.REPLAYED),
 }
 _ASYNC_CLIENTS = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
 
@@ -145,15 +145,13 @@ class RedisStore(RedisInbox, RedisTasks):
         return keys, args
 
     @staticmethod
-    def _claimed(delivery: Delivery, reply: list[Any], token: str) -> Claim:
-        result = _RESULTS[reply[0]]
-        if result is not ClaimResult.NEW:
-            return Claim(result)
-        attempts = int(reply[1])
+    def _claimed(delivery: Delivery, attempts: int, token: str) -> Claim:
+        if attempts < 1:
+            return _REFUSALS[attempts]
         delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = time.time()
-        return Claim(result, attempts, token)
+        return Claim(ClaimResult.NEW, attempts, token)
 
     def _finish_call(self, key: str, token: str, error: str | None) -> tuple[list[str], list[Any]]:
         status = "done" if error is None else "failed"

@@ -21,36 +21,29 @@ __all__ = ["CLAIM", "EXTEND", "FINISH", "FINISH_SETTLING", "PURGE", "READ"]
 # The inbox index scores are whole microseconds: a small sorted set keeps its scores as text,
 # and a ZADD compares the new score with every member's (a float is parsed each time, an
 # integer is not).
+# Answers the attempt number (>= 1) of a new claim, else 0 (duplicate), -1 (in progress),
+# -2 (stale) or -3 (replayed): one integer is the cheapest reply to read.
 # A repeat of the same claim (same token) finds its own lease and is answered `new` again.
 CLAIM = """
 local lease, retention, terminal, ttl, score, received, token =
   string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-if ARGV[2] ~= '' then
-  local seen = redis.call('GET', KEYS[3])
-  if not seen then
-    redis.call('SET', KEYS[3], ARGV[2], 'PX', ttl)
-  elseif seen ~= ARGV[2] then
-    return {'replayed', 0}
-  end
+if ARGV[2] ~= '' and not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ttl) then
+  if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -3 end
 end
 local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts', 'token')
 local attempts = 1
 if state[1] then
-  if state[1] == 'processing' and state[4] == token then
-    return {'new', tonumber(state[3]) or 1}
-  end
-  if state[1] == 'done' then return {'duplicate', 0} end
-  if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then
-    return {'in_progress', 0}
-  end
+  if state[1] == 'processing' and state[4] == token then return tonumber(state[3]) or 1 end
+  if state[1] == 'done' then return 0 end
+  if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then return -1 end
   attempts = (tonumber(state[3]) or 1) + 1
 end
 if terminal == '1' then
   redis.call('SET', KEYS[2], '1', 'PX', retention)
 elseif redis.call('EXISTS', KEYS[2]) == 1 then
-  return {'stale', 0}
+  return -2
 end
 if state[1] then redis.call('HDEL', KEYS[1], 'error') end
 local past_tag = #KEYS[4] + 2
@@ -60,7 +53,7 @@ redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumbe
   'updated_at', now / 1000, 'token', token)
 redis.call('PEXPIRE', KEYS[1], retention)
 redis.call('ZADD', KEYS[4], score, string.sub(KEYS[1], past_tag))
-return {'new', attempts}
+return attempts
 """
 
 # KEYS: delivery hash. ARGV: "status retention_ms token", error.
