@@ -31,6 +31,7 @@ from suno_hooks.stores import (
 )
 from suno_hooks.stores.redis_inbox import SWEEP_EVERY
 from suno_hooks.stores.redis_keys import SHARDS, shard_of
+from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .conftest import HMAC_KEY
@@ -314,3 +315,31 @@ def test_short_lived_event_loops_leave_no_connection_behind(
     assert len(store._links) == 0  # type: ignore[arg-type]
     for admin in admins:
         admin.close()
+
+
+async def test_a_terminal_callback_through_asgi_is_two_script_calls(redis_server: RedisServer):
+    """Claim, then finish settling the expected task: no separate settle round trip."""
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=f"{redis_server.url}?prefix={prefix()}")
+    store = receiver.store
+    assert isinstance(store, RedisStore)
+    admin = redis.Redis.from_url(redis_server.url)
+    transport = httpx.ASGITransport(app=asgi_app(receiver))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+        async def post(task_id: str) -> httpx.Response:
+            body = encode(make_callback(task_id=task_id))
+            headers = sign_headers(body, HMAC_KEY)
+            return await client.post("/suno/callback", content=body, headers=headers)
+
+        for task_id in ("warm-up", "two-trips"):
+            await store.aexpect(ExpectedTask(task_id=task_id, feature="music"))
+        assert (await post("warm-up")).json() == {"status": "received"}  # scripts loaded
+        before = commandstat(admin, "evalsha")
+        assert (await post("two-trips")).json() == {"status": "received"}
+        assert commandstat(admin, "evalsha") - before == 2
+    task = await store.aget_task("two-trips")
+    assert task is not None and (task.state, task.settled_by) == (TaskState.SETTLED, "callback")
+    kept = await store.aget("two-trips:complete")
+    assert kept is not None and kept.status is DeliveryStatus.DONE
+    admin.close()
+    await store.aclose()
