@@ -22,6 +22,7 @@ from suno_hooks.stores import (
     SQLiteStore,
     Store,
 )
+from suno_hooks.stores.conformance import conforms
 from suno_hooks.stores.postgres import PostgresStore
 
 from .postgres import PostgresServer, running_postgres
@@ -40,6 +41,23 @@ STORE_KINDS = [
 ]
 # The Django database alias of the `django_postgres` kind: the session's PostgreSQL server.
 DJANGO_POSTGRES = "postgres"
+
+
+def offers(kind: str, protocol: Any) -> bool:
+    """Whether the stores of `kind` conform to a runtime-checkable `protocol` (for filtering a
+    parameter list; a bare instance is enough, conformance reads only the class's methods)."""
+    from suno_hooks.contrib.django.store import DjangoStore
+
+    classes: dict[str, type] = {
+        "memory": MemoryStore,
+        "sqlite": SQLiteStore,
+        "redis": RedisStore,
+        "redis_cluster": RedisStore,
+        "django": DjangoStore,
+        "django_postgres": DjangoStore,
+        "postgres": PostgresStore,
+    }
+    return conforms(object.__new__(classes[kind]), protocol)
 
 
 def store_kind(item: pytest.Item) -> str:

@@ -21,14 +21,20 @@ from redis.cluster import RedisCluster
 
 from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, Store, redis_scripts
 from suno_hooks.stores.postgres import PostgresStore
+from suno_hooks.stores.tasks import ExpectedTask, FinishesSettling, TaskState, TaskStore
 
 from .postgres import PostgresServer
 from .proxy import DelayingProxy
 from .services import RedisClusterServers, RedisServer
-from .stores import delivery, postgres_schema_url
+from .stores import delivery, offers, postgres_schema_url
 
 TIMEOUT = 0.3
-REDIS_MARKERS = {"claim": b"EVALSHA", "finish": b"EVALSHA", "extend": b"EVALSHA"}
+REDIS_MARKERS = {
+    "claim": b"EVALSHA",
+    "finish": b"EVALSHA",
+    "extend": b"EVALSHA",
+    "finish_settling": b"EVALSHA",
+}
 POSTGRES_MARKERS = {
     "claim": b"suno_hooks_claim(",
     "finish": b"SET status",
@@ -67,7 +73,12 @@ def _redis_cluster(cluster: RedisClusterServers, proxies: list[DelayingProxy]) -
     proxies.extend(by_port.values())
     for node in cluster.nodes:  # each node knows the scripts: a swallowed reply is a real run
         with redis.Redis(port=node.port) as admin:
-            for lua in (redis_scripts.CLAIM, redis_scripts.FINISH, redis_scripts.EXTEND):
+            for lua in (
+                redis_scripts.CLAIM,
+                redis_scripts.FINISH,
+                redis_scripts.EXTEND,
+                redis_scripts.FINISH_SETTLING,
+            ):
                 admin.script_load(lua)
 
     def remap(address: tuple[str, int]) -> tuple[str, int]:
@@ -85,7 +96,10 @@ def _postgres(server: PostgresServer, proxies: list[DelayingProxy]) -> Store:
     return PostgresStore(postgres_schema_url(server, proxy.port))
 
 
-@pytest.fixture(params=["redis", "redis_cluster", "postgres"])
+LOSSY_KINDS = ["redis", "redis_cluster", "postgres"]
+
+
+@pytest.fixture(params=LOSSY_KINDS)
 def lossy(request: pytest.FixtureRequest) -> Iterator[Lossy]:
     kind = request.param
     proxies: list[DelayingProxy] = []
@@ -131,3 +145,23 @@ def test_a_failed_delivery_retaken_after_a_lost_reply_counts_one_attempt(lossy: 
     assert store.finish("retaken:complete", token=retry.token)
     kept = store.get("retaken:complete")
     assert kept is not None and (kept.status, kept.attempts) == (DeliveryStatus.DONE, 2)
+
+
+@pytest.mark.parametrize(
+    "lossy", [kind for kind in LOSSY_KINDS if offers(kind, FinishesSettling)], indirect=True
+)
+def test_finish_settling_repeated_after_its_reply_was_lost_settles_once(lossy: Lossy):
+    store = lossy.store
+    finishes: FinishesSettling = store  # type: ignore[assignment]
+    tasks: TaskStore = store  # type: ignore[assignment]
+    assert tasks.expect(ExpectedTask(task_id="lost-settle", feature="music", next_poll_at=0))
+    claim = store.claim(delivery("lost-settle"), lease=60)
+    with lossy.losing("finish_settling"):
+        assert finishes.finish_settling(
+            "lost-settle:complete", token=claim.token, error=None, task_id="lost-settle", by="poll"
+        )
+    task = tasks.get_task("lost-settle")
+    assert task is not None and (task.state, task.settled_by) == (TaskState.SETTLED, "poll")
+    assert tasks.claim_due() == []
+    kept = store.get("lost-settle:complete")
+    assert kept is not None and (kept.status, kept.attempts) == (DeliveryStatus.DONE, 1)
