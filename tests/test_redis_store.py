@@ -343,3 +343,25 @@ async def test_a_terminal_callback_through_asgi_is_two_script_calls(redis_server
     assert kept is not None and kept.status is DeliveryStatus.DONE
     admin.close()
     await store.aclose()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_finish_settling_a_task_on_another_shard_than_its_delivery(
+    redis_server: RedisServer, flavour: str
+):
+    """A dedupe key that does not start with its task id: a finish, then a settle."""
+    store = RedisStore(redis_server.url, prefix=prefix())
+    elsewhere = next(f"k{n}" for n in range(100) if shard_of(f"k{n}") != shard_of("t1"))
+    store.expect(ExpectedTask(task_id="t1", feature="music"))
+    claimed = Delivery(key=f"{elsewhere}:complete", task_id="t1", stage="complete", body=b"{}")
+    claim = store.claim(claimed, lease=60)
+    arguments: dict[str, Any] = {"token": claim.token, "error": None, "task_id": "t1", "by": "poll"}
+    if flavour == "sync":
+        assert store.finish_settling(claimed.key, **arguments)
+    else:
+        assert asyncio.run(store.afinish_settling(claimed.key, **arguments))
+    kept = store.get(claimed.key)
+    assert kept is not None and kept.status is DeliveryStatus.DONE
+    task = store.get_task("t1")
+    assert task is not None and (task.state, task.settled_by) == (TaskState.SETTLED, "poll")
+    store.close()

@@ -28,6 +28,7 @@ from .redis_clients import AsyncLink, ClientFactory, InThreads, LoopLinks
 from .redis_inbox import SWEEP_BATCH, RedisInbox, read_delivery
 from .redis_keys import RedisKeys, received_score, shard_of
 from .redis_tasks import RedisTasks
+from .tasks import asettle_expected, settle_expected
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -208,7 +209,7 @@ class RedisStore(RedisInbox, RedisTasks):
         if call is None:
             finished = self.finish(key, token=token, error=error)
             if finished:
-                self.settle(task_id, by=by)
+                settle_expected(self, task_id, by)
             return finished
         keys, args = call
         return bool(redis_lua.FINISH_SETTLING(self._sync(), keys, args))
@@ -272,7 +273,7 @@ class RedisStore(RedisInbox, RedisTasks):
         if call is None:
             finished = await self.afinish(key, token=token, error=error)
             if finished:
-                await self.asettle(task_id, by=by)
+                await asettle_expected(self, task_id, by)
             return finished
         keys, args = call
         return bool(await redis_lua.FINISH_SETTLING.acall(await self._aclient(), keys, args))
