@@ -27,19 +27,31 @@ class LuaScript:
 
     def __call__(self, client: Any, keys: list[str], args: list[Any]) -> Any:
         """Run the script on a synchronous client."""
+        command = self._command(keys, args)
         try:
-            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return client.execute_command(*command)
         except NoScriptError:
             client.script_load(self.lua)
-            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return client.execute_command(*command)
 
     async def acall(self, client: Any, keys: list[str], args: list[Any]) -> Any:
         """Run the script on an asyncio client."""
+        command = self._command(keys, args)
         try:
-            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await client.execute_command(*command)
         except NoScriptError:
             await client.script_load(self.lua)
-            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await client.execute_command(*command)
+
+    def _command(self, keys: list[str], args: list[Any]) -> tuple[Any, ...]:
+        # Text encoded here, once, spares redis-py's encoder its type checks on every argument.
+        return (
+            "EVALSHA",
+            self.sha,
+            len(keys),
+            *[key.encode() for key in keys],
+            *[arg.encode() if type(arg) is str else arg for arg in args],
+        )
 
 
 CLAIM = LuaScript(redis_scripts.CLAIM)
