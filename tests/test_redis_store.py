@@ -161,6 +161,34 @@ def test_every_64th_claim_sweeps_one_shard_of_entries_past_the_retention(
     store.close()
 
 
+def test_a_sweep_removes_more_entries_than_its_shard_gained_since_the_last_one(
+    redis_server: RedisServer,
+):
+    """A shard gains SWEEP_EVERY entries (on average) between two of its sweeps; one sweep
+    removes more than that many entries past the retention."""
+    name = prefix()
+    old_ones = [t for t in (f"old{i}" for i in range(20_000)) if shard_of(t) == 1]
+    count = SWEEP_EVERY + SWEEP_EVERY // 2
+    half = count // 2  # each writer claims fewer than SWEEP_EVERY: no sweep yet
+    for chunk in (old_ones[:half], old_ones[half:count]):
+        writer = RedisStore(redis_server.url, prefix=name, retention=3600)
+        for task_id in chunk:
+            old = delivery(task_id)
+            old.received_at = time.time() - 7200
+            assert writer.finish(old.key, token=writer.claim(old, lease=60).token)
+        writer.close()
+    store = RedisStore(redis_server.url, prefix=name, retention=3600)  # its own claim count
+    admin = redis.Redis.from_url(redis_server.url)
+    fresh = [t for t in (f"new{i}" for i in range(20_000)) if shard_of(t) != 1][:SWEEP_EVERY]
+    for task_id in fresh[:-1]:
+        store.claim(delivery(task_id), lease=60)
+    assert admin.zcard(store.keys.inbox(1)) == count
+    store.claim(delivery(fresh[-1]), lease=60)  # the first sweep is of shard 1
+    assert admin.zcard(store.keys.inbox(1)) == 0
+    admin.close()
+    store.close()
+
+
 def test_purge_keeps_a_live_lease(redis_server: RedisServer):
     store = RedisStore(redis_server.url, prefix=prefix())
     store.claim(delivery("running"), lease=60)

@@ -21,9 +21,11 @@ _PURGE_BATCH = 500
 _FILTERED = ("task_id", "status", "kind", "stage", "meta", "lease_until")
 # Every `SWEEP_EVERY`-th claim of a store is followed by one purge step (up to `SWEEP_BATCH`
 # entries past the retention) on the next shard in turn, so the inbox index stays bounded
-# without calling `purge`, and claims stay one script call each.
+# without calling `purge`, and claims stay one script call each. A shard is swept once every
+# `SWEEP_EVERY * SHARDS` claims and gains `SWEEP_EVERY` entries meanwhile (on average): a step
+# removes up to twice that, so the sweep keeps pace.
 SWEEP_EVERY = 64
-SWEEP_BATCH = 32
+SWEEP_BATCH = 2 * SWEEP_EVERY
 
 
 class RedisInbox:
