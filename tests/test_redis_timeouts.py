@@ -6,6 +6,7 @@ first run: the only delivery is `received` and dispatched once, never a spurious
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -201,24 +202,17 @@ def test_finish_settling_retried_after_a_timeout_answers_as_the_first_run(
     now = time.time()
     for task_id in ("settling-a", "settling-b"):
         store.expect(ExpectedTask(task_id=task_id, feature="music", next_poll_at=now - 1))
-    first = store.claim(delivery("settling-a"), lease=60)
-    assert run_twice(
-        proxy,
-        admin,
-        "evalsha",
-        lambda: store.finish_settling(
-            "settling-a:complete", token=first.token, error=None, task_id="settling-a", by="poll"
-        ),
-    )
-    failed = store.claim(delivery("settling-b"), lease=60)
-    assert run_twice(
-        proxy,
-        admin,
-        "evalsha",
-        lambda: store.finish_settling(
-            "settling-b:complete", token=failed.token, error="boom", task_id="settling-b", by="x"
-        ),
-    )
+    for task_id, error, by in (("settling-a", None, "poll"), ("settling-b", "boom", "x")):
+        token = store.claim(delivery(task_id), lease=60).token
+        finish = functools.partial(
+            store.finish_settling,
+            f"{task_id}:complete",
+            token=token,
+            error=error,
+            task_id=task_id,
+            by=by,
+        )
+        assert run_twice(proxy, admin, "evalsha", finish)
     for task_id, by, status in (("settling-a", "poll", "done"), ("settling-b", "x", "failed")):
         task = store.get_task(task_id)
         assert task is not None and (task.state, task.settled_by) == (TaskState.SETTLED, by)
