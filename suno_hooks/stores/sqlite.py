@@ -25,67 +25,25 @@ from .base import (
 from .records import delivery_from_columns as _delivery
 from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
-from .sqlite_tasks import SQLiteTasks
+from .sqlite_statements import (
+    BIND,
+    CLAIM,
+    COLUMNS,
+    EXTEND,
+    FAST_CLAIM,
+    FINISH,
+    GUARD,
+    KEEP_ROW_GUARD,
+    PURGE_KEEPS_GUARDS,
+    ROW_GUARD,
+    STATE,
+    STATUS_CLAUSES,
+)
+from .sqlite_tasks import SETTLE, SQLiteTasks
+from .tasks import TaskState
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-# An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
-_GUARD = """
-INSERT INTO suno_hooks_guard (signature_key, digest, expires_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (signature_key) DO UPDATE SET
-    digest = CASE WHEN expires_at <= ?4 THEN excluded.digest ELSE digest END,
-    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
-RETURNING digest
-"""
-
-# Inserts a new delivery, or takes over a failed or lease-expired one; progress after the
-# task's terminal stage inserts nothing. A returned row means the caller now holds the lease.
-_CLAIM = """
-INSERT INTO suno_hooks_deliveries (
-    key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
-    updated_at, meta, body, lease_token
-)
-SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6, 1, NULL, ?7, ?8, ?9, ?10, ?11
-WHERE ?4 OR NOT EXISTS (
-    SELECT 1 FROM suno_hooks_deliveries
-    WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2 AND terminal
-)
-ON CONFLICT (key) DO UPDATE SET
-    stage = excluded.stage, terminal = excluded.terminal, kind = excluded.kind,
-    status = 'processing', lease_until = excluded.lease_until, attempts = attempts + 1,
-    error = NULL, received_at = excluded.received_at, updated_at = excluded.updated_at,
-    meta = excluded.meta, body = excluded.body, lease_token = excluded.lease_token
-WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?8)
-RETURNING attempts
-"""
-
-_STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
-_FINISH = """
-UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
-WHERE key = ? AND lease_token = ?
-"""
-_EXTEND = """
-UPDATE suno_hooks_deliveries SET lease_until = ?
-WHERE key = ? AND lease_token = ? AND status = 'processing'
-"""
-# A token keeps its task until the binding expires (with the token itself).
-_BIND = """
-INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (token_id) DO UPDATE SET
-    task_id = CASE WHEN expires_at <= ?4 THEN excluded.task_id ELSE task_id END,
-    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
-RETURNING task_id
-"""
-# `?1` is now: a processing row whose lease ended is reported as abandoned.
-_COLUMNS = (
-    "key, task_id, stage, body, meta, received_at, updated_at, "
-    "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
-    "attempts, error"
-)
-_STATUS_CLAUSES = {
-    "processing": "status = 'processing' AND lease_until > ?1",
-    "abandoned": "status = 'processing' AND lease_until <= ?1",
-}
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
 
@@ -196,37 +154,18 @@ class SQLiteStore(SQLiteTasks):
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
         if not delivery.key.startswith(f"{delivery.task_id}:"):
             raise ValueError(f"SQLiteStore keys are 'task_id:stage'; got {delivery.key!r}.")
-        meta = delivery.meta_json()
         token = new_token()
-        with self._transaction() as conn:
-            # Read under the write lock: claims in every process see the clock in commit order.
-            now = time.time()
-            if replay is not None:
-                body_digest = replay.body_digest
-                (digest,) = conn.execute(
-                    _GUARD, (replay.signature_key, body_digest, now + replay.ttl, now)
-                ).fetchone()
-                if digest != body_digest:
-                    return Claim(ClaimResult.REPLAYED)
-            row = conn.execute(
-                _CLAIM,
-                (
-                    delivery.key,
-                    delivery.task_id,
-                    delivery.stage,
-                    delivery.terminal,
-                    delivery.kind,
-                    now + lease,
-                    delivery.received_at,
-                    now,
-                    meta,
-                    delivery.body,
-                    token,
-                ),
-            ).fetchone()
-            if row is None:
-                return self._refusal(conn, delivery.key, now)
-        attempts = int(row[0])
+        params = self._claim_params(delivery, lease, replay, token)
+        with self._connection() as conn:
+            inserted = conn.execute(FAST_CLAIM, params).rowcount == 1
+        if inserted:
+            attempts, now = 1, params[5]
+        else:
+            with self._transaction() as conn:
+                decided = self._full_claim(conn, delivery.key, replay, params)
+            if isinstance(decided, Claim):
+                return decided
+            attempts, now = decided
         delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = now
@@ -236,14 +175,62 @@ class SQLiteStore(SQLiteTasks):
         return Claim(ClaimResult.NEW, attempts, token)
 
     @staticmethod
-    def _refusal(conn: sqlite3.Connection, key: str, now: float) -> Claim:
-        state = conn.execute(_STATE, (key,)).fetchone()
+    def _claim_params(
+        delivery: Delivery, lease: float, replay: ReplayCheck | None, token: str
+    ) -> tuple[Any, ...]:
+        signature_key = digest = None
+        ttl = 0.0
+        if replay is not None:
+            signature_key, digest, ttl = replay.signature_key, replay.body_digest, replay.ttl
+        return (
+            delivery.key,
+            delivery.task_id,
+            delivery.stage,
+            delivery.terminal,
+            delivery.kind,
+            time.time(),
+            lease,
+            delivery.received_at,
+            delivery.meta_json(),
+            delivery.body,
+            token,
+            signature_key,
+            digest,
+            ttl,
+        )
+
+    def _full_claim(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        replay: ReplayCheck | None,
+        params: tuple[Any, ...],
+    ) -> Claim | tuple[int, float]:
+        """The claim `FAST_CLAIM` could not make, under the write lock: a refusal, or the
+        attempt number and the clock of a new claim or takeover."""
+        # Read under the write lock: claims in every process see the clock in commit order.
+        now = time.time()
+        params = (*params[:5], now, *params[6:])
+        if replay is not None:
+            task_id, digest = params[1], params[12]
+            kept = conn.execute(ROW_GUARD, (task_id, replay.signature_key, now)).fetchall()
+            if any(row[0] != digest for row in kept):
+                return Claim(ClaimResult.REPLAYED)
+            if not kept:
+                guard = (replay.signature_key, digest, now + replay.ttl, now)
+                if conn.execute(GUARD, guard).fetchone()[0] != digest:
+                    return Claim(ClaimResult.REPLAYED)
+        state = conn.execute(STATE, (key,)).fetchone()
         if state is not None:
             if state[0] == DeliveryStatus.DONE.value:
                 return Claim(ClaimResult.DUPLICATE)
             if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
                 return Claim(ClaimResult.IN_PROGRESS)
-        return Claim(ClaimResult.STALE)
+            conn.execute(KEEP_ROW_GUARD, (key, now))
+        row = conn.execute(CLAIM, params).fetchone()
+        if row is None:
+            return Claim(ClaimResult.STALE)
+        return int(row[0]), now
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
@@ -251,20 +238,34 @@ class SQLiteStore(SQLiteTasks):
         status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
         # One statement is its own transaction: no BEGIN and COMMIT around it.
         with self._connection() as conn:
-            changed = conn.execute(_FINISH, (status.value, error, time.time(), key, token)).rowcount
+            changed = conn.execute(FINISH, (status.value, error, time.time(), key, token)).rowcount
+        return changed == 1
+
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, and `settle(task_id, by=by)` in the same transaction when `token` still
+        owns the delivery."""
+        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+        self._tasks_ready()
+        with self._transaction() as conn:
+            now = time.time()
+            changed = conn.execute(FINISH, (status.value, error, now, key, token)).rowcount
+            if changed == 1:
+                conn.execute(SETTLE, (TaskState.SETTLED.value, by, now, task_id))
         return changed == 1
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
         with self._connection() as conn:
-            changed = conn.execute(_EXTEND, (time.time() + lease, key, token)).rowcount
+            changed = conn.execute(EXTEND, (time.time() + lease, key, token)).rowcount
         return changed == 1
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         with self._connection() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = ?2", (time.time(), key)
+                f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = ?2", (time.time(), key)
             ).fetchone()
         return _delivery(row) if row is not None else None
 
@@ -285,8 +286,8 @@ class SQLiteStore(SQLiteTasks):
         params: list[Any] = [time.time()]
         if status is not None:
             wanted = DeliveryStatus(status).value
-            clauses.append(_STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
-            if wanted not in _STATUS_CLAUSES:
+            clauses.append(STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
+            if wanted not in STATUS_CLAUSES:
                 params.append(wanted)
         if kind is not None:
             clauses.append(f"kind = ?{len(params) + 1}")
@@ -307,7 +308,7 @@ class SQLiteStore(SQLiteTasks):
         params.extend((int(limit), max(0, int(offset))))
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
+                f"SELECT {COLUMNS} FROM suno_hooks_deliveries {where} "
                 f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}",
                 params,
             ).fetchall()
@@ -329,6 +330,7 @@ class SQLiteStore(SQLiteTasks):
         now = time.time()
         cutoff = older_than if older_than is not None else now - self.retention
         with self._transaction() as conn:
+            conn.execute(PURGE_KEEPS_GUARDS, (cutoff, now))
             removed = conn.execute(
                 "DELETE FROM suno_hooks_deliveries WHERE received_at < ? "
                 "AND NOT (status = 'processing' AND lease_until > ?)",
@@ -342,7 +344,7 @@ class SQLiteStore(SQLiteTasks):
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`."""
         now = time.time()
         with self._transaction() as conn:
-            (bound,) = conn.execute(_BIND, (token_id, task_id, now + ttl, now)).fetchone()
+            (bound,) = conn.execute(BIND, (token_id, task_id, now + ttl, now)).fetchone()
         return bool(bound == task_id)
 
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
@@ -371,6 +373,14 @@ class SQLiteStore(SQLiteTasks):
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on a worker thread."""
         return await asyncio.to_thread(self.finish, key, token=token, error=error)
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling` on a worker thread."""
+        return await asyncio.to_thread(
+            self.finish_settling, key, token=token, error=error, task_id=task_id, by=by
+        )
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on a worker thread."""
