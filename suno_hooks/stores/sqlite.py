@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -23,26 +24,16 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_columns as _delivery
+from .sqlite_inline import InlineWriter
 from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
-from .sqlite_statements import (
-    BIND,
-    CLAIM,
-    COLUMNS,
-    EXTEND,
-    FAST_CLAIM,
-    FINISH,
-    GUARD,
-    KEEP_ROW_GUARD,
-    PURGE_KEEPS_GUARDS,
-    ROW_GUARD,
-    STATE,
-    STATUS_CLAUSES,
-)
-from .sqlite_tasks import SETTLE, SQLiteTasks
-from .tasks import TaskState
+from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, STATUS_CLAUSES
+from .sqlite_tasks import SQLiteTasks
+from .sqlite_writes import claim_params, fast_claim, finish, finish_settling, full_claim
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+logger = logging.getLogger("suno_hooks")
 
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
@@ -87,6 +78,11 @@ class SQLiteStore(SQLiteTasks):
         )
         self._shared: sqlite3.Connection | None = None
         self.pool = ConnectionPool(self._open, size=pool_size)
+        self._inline = (
+            None
+            if self._in_memory or self.read_only
+            else InlineWriter(self._open, self._checkpoint)
+        )
         self._claims = 0
         try:
             if self.read_only:
@@ -152,108 +148,49 @@ class SQLiteStore(SQLiteTasks):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
-        if not delivery.key.startswith(f"{delivery.task_id}:"):
-            raise ValueError(f"SQLiteStore keys are 'task_id:stage'; got {delivery.key!r}.")
-        token = new_token()
-        params = self._claim_params(delivery, lease, replay, token)
+        params = claim_params(delivery, lease, replay, new_token())
         with self._connection() as conn:
-            inserted = conn.execute(FAST_CLAIM, params).rowcount == 1
-        if inserted:
-            attempts, now = 1, params[5]
-        else:
-            with self._transaction() as conn:
-                decided = self._full_claim(conn, delivery.key, replay, params)
-            if isinstance(decided, Claim):
-                return decided
-            attempts, now = decided
+            inserted = fast_claim(conn, params)
+        if not inserted:
+            return self._full_claim(delivery, replay, params)
+        claim = self._claimed(delivery, 1, params[5], params[10])
+        if self._sweep_due(replay):
+            self._sweep_guard(params[5])
+        return claim
+
+    def _full_claim(
+        self, delivery: Delivery, replay: ReplayCheck | None, params: tuple[Any, ...]
+    ) -> Claim:
+        with self._transaction() as conn:
+            decided = full_claim(conn, replay, params)
+        if isinstance(decided, Claim):
+            return decided
+        return self._claimed(delivery, *decided, params[10])
+
+    def _claimed(self, delivery: Delivery, attempts: int, now: float, token: str) -> Claim:
         delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = now
-        self._claims += 1
-        if replay is not None and self._claims % _GUARD_SWEEP_EVERY == 0:
-            self._sweep_guard(now)
         return Claim(ClaimResult.NEW, attempts, token)
 
-    @staticmethod
-    def _claim_params(
-        delivery: Delivery, lease: float, replay: ReplayCheck | None, token: str
-    ) -> tuple[Any, ...]:
-        signature_key = digest = None
-        ttl = 0.0
-        if replay is not None:
-            signature_key, digest, ttl = replay.signature_key, replay.body_digest, replay.ttl
-        return (
-            delivery.key,
-            delivery.task_id,
-            delivery.stage,
-            delivery.terminal,
-            delivery.kind,
-            time.time(),
-            lease,
-            delivery.received_at,
-            delivery.meta_json(),
-            delivery.body,
-            token,
-            signature_key,
-            digest,
-            ttl,
-        )
-
-    def _full_claim(
-        self,
-        conn: sqlite3.Connection,
-        key: str,
-        replay: ReplayCheck | None,
-        params: tuple[Any, ...],
-    ) -> Claim | tuple[int, float]:
-        """The claim `FAST_CLAIM` could not make, under the write lock: a refusal, or the
-        attempt number and the clock of a new claim or takeover."""
-        # Read under the write lock: claims in every process see the clock in commit order.
-        now = time.time()
-        params = (*params[:5], now, *params[6:])
-        if replay is not None:
-            task_id, digest = params[1], params[12]
-            kept = conn.execute(ROW_GUARD, (task_id, replay.signature_key, now)).fetchall()
-            if any(row[0] != digest for row in kept):
-                return Claim(ClaimResult.REPLAYED)
-            if not kept:
-                guard = (replay.signature_key, digest, now + replay.ttl, now)
-                if conn.execute(GUARD, guard).fetchone()[0] != digest:
-                    return Claim(ClaimResult.REPLAYED)
-        state = conn.execute(STATE, (key,)).fetchone()
-        if state is not None:
-            if state[0] == DeliveryStatus.DONE.value:
-                return Claim(ClaimResult.DUPLICATE)
-            if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
-                return Claim(ClaimResult.IN_PROGRESS)
-            conn.execute(KEEP_ROW_GUARD, (key, now))
-        row = conn.execute(CLAIM, params).fetchone()
-        if row is None:
-            return Claim(ClaimResult.STALE)
-        return int(row[0]), now
+    def _sweep_due(self, replay: ReplayCheck | None) -> bool:
+        self._claims += 1
+        return replay is not None and self._claims % _GUARD_SWEEP_EVERY == 0
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
-        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        # One statement is its own transaction: no BEGIN and COMMIT around it.
         with self._connection() as conn:
-            changed = conn.execute(FINISH, (status.value, error, time.time(), key, token)).rowcount
-        return changed == 1
+            return finish(conn, key, token, error)
 
     def finish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
         """`finish`, and `settle(task_id, by=by)` in the same transaction when `token` still
         owns the delivery."""
-        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
         self._tasks_ready()
-        with self._transaction() as conn:
-            now = time.time()
-            changed = conn.execute(FINISH, (status.value, error, now, key, token)).rowcount
-            if changed == 1:
-                conn.execute(SETTLE, (TaskState.SETTLED.value, by, now, task_id))
-        return changed == 1
+        with self._connection() as conn:
+            return finish_settling(conn, key, token, error, task_id, by)
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
@@ -355,29 +292,61 @@ class SQLiteStore(SQLiteTasks):
         with self._connection() as conn:
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
 
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the file (what inline writes leave to a worker)."""
+        try:
+            with self._connection() as conn:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)")
+        except sqlite3.Error as exc:
+            logger.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
+
     def close(self) -> None:
         """Close the pooled connections; the store must not be used afterwards."""
         self.pool.close()
+        if self._inline is not None:
+            self._inline.close()
         if self._shared is not None:
             self._shared.close()
             self._shared = None
 
-    # -- asyncio: the same operations on a worker thread ----------------------------------------
+    # -- asyncio: a claim or finish on the loop when the file is free, the rest in a thread ----
 
     async def aclaim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
-        """`claim` on a worker thread, so the event loop never waits on the file lock."""
-        return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        """`claim` without ever waiting on the file lock on the loop: a new delivery is inserted
+        inline when no other connection is writing, anything else runs in a worker thread."""
+        if self._inline is None:
+            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        params = claim_params(delivery, lease, replay, new_token())
+        inserted = self._inline.attempt(lambda conn: fast_claim(conn, params))
+        if inserted is None:
+            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        if not inserted:
+            return await asyncio.to_thread(self._full_claim, delivery, replay, params)
+        if self._sweep_due(replay):
+            await asyncio.to_thread(self._sweep_guard, params[5])
+        return self._claimed(delivery, 1, params[5], params[10])
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish` on a worker thread."""
+        """`finish`, inline when the file is free, else in a worker thread."""
+        if self._inline is not None:
+            done = self._inline.attempt(lambda conn: finish(conn, key, token, error))
+            if done is not None:
+                return done
         return await asyncio.to_thread(self.finish, key, token=token, error=error)
 
     async def afinish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
-        """`finish_settling` on a worker thread."""
+        """`finish_settling`, inline when the file is free, else in a worker thread."""
+        if self._inline is not None:
+            self._tasks_ready()
+            done = self._inline.attempt(
+                lambda conn: finish_settling(conn, key, token, error, task_id, by)
+            )
+            if done is not None:
+                return done
         return await asyncio.to_thread(
             self.finish_settling, key, token=token, error=error, task_id=task_id, by=by
         )
