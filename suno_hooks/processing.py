@@ -134,9 +134,6 @@ async def adispatch(
             error = _joined(await receiver.dispatcher.asend(sender, event))
         finally:
             lease.unbind(bound)
-    if receiver._writes_in_thread:
-        await asyncio.to_thread(_settle_and_finish, receiver, admitted, lease, error)
-        return event, error
     delivery = admitted.delivery
     settling = delivery.terminal and receiver._finishes_settling
     if delivery.terminal and not settling:

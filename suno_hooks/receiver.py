@@ -33,7 +33,6 @@ from .receiver_config import (
 )
 from .stores import KnowsDone, Store, store_from_url
 from .stores.conformance import conforms
-from .stores.sqlite_tasks import SQLiteTasks
 from .stores.tasks import FinishesSettling
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 from .trusted_bodies import readmit, replayable, trusted
@@ -89,9 +88,6 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = has_async_api(self.store)
-        # SQLite's async methods run its sync ones in a worker thread: settling the expected
-        # task and finishing share one thread hop instead of taking one each.
-        self._writes_in_thread = isinstance(self.store, SQLiteTasks)
         self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
         self._finishes_settling = conforms(self.store, FinishesSettling)
 

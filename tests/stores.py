@@ -19,6 +19,7 @@ from suno_hooks.stores import (
     Delivery,
     MemoryStore,
     RedisStore,
+    ReplayCheck,
     SQLiteStore,
     Store,
 )
@@ -127,10 +128,15 @@ def delivery(
 
 
 def finish(
-    store: Store, delivery: Delivery, error: str | None = None, *, lease: float = 60
+    store: Store,
+    delivery: Delivery,
+    error: str | None = None,
+    *,
+    lease: float = 60,
+    replay: ReplayCheck | None = None,
 ) -> Claim:
     """Claim a delivery as new and record its outcome with the claim's token."""
-    claim = store.claim(delivery, lease=lease)
+    claim = store.claim(delivery, lease=lease, replay=replay)
     assert claim.result is ClaimResult.NEW, claim
     assert store.finish(delivery.key, token=claim.token, error=error)
     return claim

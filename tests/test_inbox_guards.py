@@ -172,3 +172,11 @@ def test_an_unreachable_store_is_a_503_page():
     answer = core.handle(PageRequest(method="GET", path="/"))
     assert answer.status == 503
     assert b"could not be read" in answer.body and b"Traceback" not in answer.body
+
+
+def test_a_filter_value_of_escaped_characters_is_quoted_short():
+    _, problems = ListQuery.from_params(
+        {"status": "0" * 15 + "\U0001136d" * 40, "page": "\x1f" * 80}
+    )
+    assert len(problems) == 2
+    assert all(len(problem) < 200 for problem in problems)

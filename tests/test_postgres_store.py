@@ -22,10 +22,13 @@ from suno_hooks.stores import (
     ClaimResult,
     Delivery,
     DeliveryStatus,
+    ExpectedTask,
     PostgresStore,
     ReplayCheck,
+    TaskState,
     store_from_url,
 )
+from suno_hooks.stores.postgres_schema import SCHEMA_VERSION
 from suno_hooks.testing import encode, make_callback
 
 from .postgres import PostgresCluster, PostgresServer, restartable_postgres
@@ -189,7 +192,7 @@ def test_schema_is_created_once_and_a_newer_one_refused(postgres_server: Postgre
     first, second = PostgresStore(url), PostgresStore(url)
     assert first.claim(delivery("schema"), lease=60).result is ClaimResult.NEW
     assert second.claim(delivery("schema"), lease=60).result is ClaimResult.IN_PROGRESS
-    assert second._rows("SELECT version FROM suno_hooks_schema", ()) == [(1,)]
+    assert second._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
     second._rows("UPDATE suno_hooks_schema SET version = 99", ())
     third = PostgresStore(url)
     with pytest.raises(ConfigurationError, match="newer than this suno-hooks"):
@@ -274,3 +277,17 @@ def test_a_restart_answers_503_then_recovers(cluster: PostgresCluster):
         "during-async:complete",
     }
     receiver.store.close()
+
+
+def test_a_version_1_schema_whose_tasks_table_exists_migrates(postgres_server: PostgresServer):
+    # Stores of schema version 1 created the expected-task table on first use.
+    url = postgres_schema_url(postgres_server)
+    first = PostgresStore(url)
+    first.expect(ExpectedTask("migrated", "generate"))
+    first._rows("UPDATE suno_hooks_schema SET version = 1", ())
+    second = PostgresStore(url)
+    task = second.get_task("migrated")
+    assert task is not None and task.state is TaskState.PENDING
+    assert second._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
+    for store in (first, second):
+        store.close()

@@ -18,8 +18,16 @@ from suno_hooks import Receiver, callback_received
 from suno_hooks.asgi import asgi_app
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.stores import ClaimResult, Delivery, DeliveryStatus, SQLiteStore, store_from_url
+from suno_hooks.stores import (
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+    SQLiteStore,
+    store_from_url,
+)
 from suno_hooks.stores.sqlite import SCHEMA_VERSION
+from suno_hooks.stores.sqlite_schema import _MIGRATIONS
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 
@@ -250,4 +258,30 @@ async def test_asgi_on_sqlite_settles_the_expected_task_and_records_the_outcome(
         assert kept is not None and kept.status == status
     failed = store.get("failing-task:complete")
     assert failed is not None and failed.error is not None and "boom" in failed.error
+    store.close()
+
+
+def test_a_version_3_file_migrates_and_keeps_its_guard_entries(tmp_path: Path):
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in _MIGRATIONS[:3]:
+        for statement in script:
+            conn.execute(statement)
+    conn.execute("CREATE TABLE suno_hooks_schema (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO suno_hooks_schema (version) VALUES (3)")
+    conn.execute(
+        "INSERT INTO suno_hooks_guard VALUES ('old:sig', ?, ?)",
+        (ReplayCheck("old:sig", b"body-a", 600).body_digest, time.time() + 600),
+    )
+    conn.close()
+    store = SQLiteStore(path)
+    forged = ReplayCheck("old:sig", b"body-forged", 600)
+    assert store.claim(delivery("v3"), lease=60, replay=forged).result is ClaimResult.REPLAYED
+    claim = store.claim(delivery("v3"), lease=60, replay=ReplayCheck("new:sig", b"b", 600))
+    assert claim.result is ClaimResult.NEW
+    assert store.finish("v3:complete", token=claim.token)
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT version FROM suno_hooks_schema").fetchone() == (
+            SCHEMA_VERSION,
+        )
     store.close()

@@ -141,6 +141,31 @@ def test_replay_guard_entry_expires(store: Store):
     assert store.claim(delivery(), lease=60, replay=again).result is ClaimResult.REPLAYED
 
 
+def test_replay_guard_keeps_a_signature_whose_delivery_was_taken_over(store: Store):
+    first = ReplayCheck("400:sig", b"body-a", ttl=600)
+    claim = store.claim(delivery(), lease=60, replay=first)
+    assert claim.result is ClaimResult.NEW
+    assert store.finish("t1:complete", token=claim.token, error="boom")
+    retry = ReplayCheck("401:sig", b"body-a", ttl=600)
+    assert store.claim(delivery(), lease=60, replay=retry).result is ClaimResult.NEW
+    forged = ReplayCheck("400:sig", b"body-forged", ttl=600)
+    assert (
+        store.claim(delivery("t1", "error"), lease=60, replay=forged).result is ClaimResult.REPLAYED
+    )
+    assert store.get("t1:error") is None
+
+
+def test_replay_guard_outlives_a_purged_delivery(store: Store):
+    first = ReplayCheck("500:sig", b"body-a", ttl=600)
+    finish(store, delivery("t5", "text"), replay=first)
+    assert store.purge(older_than=time.time() + 1) == 1
+    forged = ReplayCheck("500:sig", b"body-forged", ttl=600)
+    assert (
+        store.claim(delivery("t5", "complete"), lease=60, replay=forged).result
+        is ClaimResult.REPLAYED
+    )
+
+
 def test_listing_newest_first_with_filters(store: Store):
     now = time.time()
     finish(store, delivery("a", "complete", kind="music", received_at=now - 30))

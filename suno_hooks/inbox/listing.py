@@ -45,14 +45,14 @@ class ListQuery:
             if not value:
                 return None
             if (allowed is not None and value not in allowed) or len(value) > limit:
-                problems.append(f"Ignored the {name} filter: {value[:60]!r} is not one of ours.")
+                problems.append(f"Ignored the {name} filter: {_quoted(value)} is not one of ours.")
                 return None
             return value
 
         page_text = (params.get("page") or "1").strip()
         page = int(page_text) if page_text.isdigit() else 0
         if not 1 <= page <= _MAX_PAGE:
-            problems.append(f"Ignored the page number {page_text[:20]!r}.")
+            problems.append(f"Ignored the page number {_quoted(page_text)}.")
             page = 1
         query = cls(
             status=pick("status", statuses()),
@@ -123,3 +123,10 @@ def load_listing(store: Store, query: ListQuery, *, page_size: int, now: float) 
     rows = [Row(d, delivery_source(d), event_view(d, now=now)) for d in found[:page_size]]
     counts = store.count_by_status()
     return Listing(query, rows, counts, has_next=len(found) > page_size)
+
+
+def _quoted(value: str) -> str:
+    """A short quotation of a value from the query string: its repr, cut at 60 characters
+    (one escaped character can take ten)."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

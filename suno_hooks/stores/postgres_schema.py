@@ -7,7 +7,7 @@ transaction: the replay guard row and the delivery row are locked (`ON CONFLICT`
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TASKS_SCHEMA"]
 
 _CLAIM_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION suno_hooks_claim(
@@ -93,6 +93,23 @@ END
 $fn$
 """
 
+# The expected tasks (DESIGN §11). Stores before schema version 2 created them on first use.
+TASKS_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
+    task_id text PRIMARY KEY,
+    feature text NOT NULL,
+    context jsonb,
+    submitted_at double precision NOT NULL,
+    next_poll_at double precision NOT NULL,
+    polls integer NOT NULL DEFAULT 0,
+    state text NOT NULL,
+    settled_by text,
+    updated_at double precision NOT NULL
+)""",
+    """CREATE INDEX IF NOT EXISTS suno_hooks_tasks_due ON suno_hooks_tasks (next_poll_at)
+    WHERE state = 'pending'""",
+    "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
+)
 # Each entry migrates the schema from the version before it; append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -131,5 +148,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         _CLAIM_FUNCTION,
     ),
+    # Created here, under the migration lock, so that no two processes race to create them.
+    TASKS_SCHEMA,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

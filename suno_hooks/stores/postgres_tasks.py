@@ -13,28 +13,13 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from .postgres_statements import FINISH, finish_params
 from .tasks import ExpectedTask, TaskState, listing, task_from_row
 
 __all__ = ["PostgresTasks"]
 
 Rows = list[tuple[Any, ...]]
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
-    task_id text PRIMARY KEY,
-    feature text NOT NULL,
-    context jsonb,
-    submitted_at double precision NOT NULL,
-    next_poll_at double precision NOT NULL,
-    polls integer NOT NULL DEFAULT 0,
-    state text NOT NULL,
-    settled_by text,
-    updated_at double precision NOT NULL
-)""",
-    """CREATE INDEX IF NOT EXISTS suno_hooks_tasks_due ON suno_hooks_tasks (next_poll_at)
-    WHERE state = 'pending'""",
-    "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
-)
 _COLUMNS = (
     "task_id, feature, context, submitted_at, next_poll_at, polls, state, settled_by, updated_at"
 )
@@ -45,6 +30,15 @@ ON CONFLICT (task_id) DO NOTHING RETURNING task_id
 _CHANGE = """
 UPDATE suno_hooks_tasks SET state = %s, settled_by = %s, updated_at = %s
 WHERE task_id = %s AND state = 'pending' RETURNING task_id
+"""
+# FINISH (see postgres_statements) and, when it changed the delivery, the task's settle: one
+# statement. Parameters: FINISH's four, then settled_by, updated_at, task id.
+_FINISH_SETTLING = f"""
+WITH finished AS ({FINISH.strip()}), settled AS (
+    UPDATE suno_hooks_tasks SET state = 'settled', settled_by = %s, updated_at = %s
+    WHERE task_id = %s AND state = 'pending' AND EXISTS (SELECT 1 FROM finished)
+)
+SELECT 1 FROM finished
 """
 _RESCHEDULE = """
 UPDATE suno_hooks_tasks SET next_poll_at = %s, updated_at = %s
@@ -71,20 +65,6 @@ class PostgresTasks:
     _arows: Callable[[str, tuple[Any, ...]], Awaitable[Rows]]
 
     # -- statements -----------------------------------------------------------------------------
-
-    def _task_rows(self, sql: str, params: tuple[Any, ...]) -> Rows:
-        if not self.__dict__.get("_tasks_ready"):
-            for statement in _SCHEMA:
-                self._rows(statement, ())
-            self.__dict__["_tasks_ready"] = True
-        return self._rows(sql, params)
-
-    async def _atask_rows(self, sql: str, params: tuple[Any, ...]) -> Rows:
-        if not self.__dict__.get("_tasks_ready"):
-            for statement in _SCHEMA:
-                await self._arows(statement, ())
-            self.__dict__["_tasks_ready"] = True
-        return await self._arows(sql, params)
 
     @staticmethod
     def _expect_params(task: ExpectedTask) -> tuple[Any, ...]:
@@ -122,75 +102,84 @@ class PostgresTasks:
 
     def expect(self, task: ExpectedTask) -> bool:
         """Remember a submitted task as pending; False when it is already known."""
-        return bool(self._task_rows(_EXPECT, self._expect_params(task)))
+        return bool(self._rows(_EXPECT, self._expect_params(task)))
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
-        return bool(self._task_rows(_CHANGE, ("settled", by, time.time(), task_id)))
+        return bool(self._rows(_CHANGE, ("settled", by, time.time(), task_id)))
+
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, settling the expected task in the same statement when `token` still owns
+        the delivery."""
+        params = (*finish_params(key, token, error), by, time.time(), task_id)
+        return bool(self._rows(_FINISH_SETTLING, params))
 
     def mark_lost(self, task_id: str) -> bool:
         """Give up on a pending task; True only for the call that changed it."""
-        return bool(self._task_rows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
+        return bool(self._rows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
 
     def reschedule(self, task_id: str, *, at: float) -> bool:
         """Set a pending task's next poll time; True when it was pending."""
-        return bool(self._task_rows(_RESCHEDULE, (at, time.time(), task_id)))
+        return bool(self._rows(_RESCHEDULE, (at, time.time(), task_id)))
 
     def claim_due(
         self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
     ) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll, in one statement."""
-        return _claimed(self._task_rows(_CLAIM_DUE, self._claim_due_params(limit, lease, now)))
+        return _claimed(self._rows(_CLAIM_DUE, self._claim_due_params(limit, lease, now)))
 
     def get_task(self, task_id: str) -> ExpectedTask | None:
         """The expected task with that id, if known."""
-        rows = self._task_rows(
-            f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,)
-        )
+        rows = self._rows(f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,))
         return task_from_row(rows[0]) if rows else None
 
     def tasks(
         self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
     ) -> list[ExpectedTask]:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
-        return [
-            task_from_row(row) for row in self._task_rows(*self._task_listing(state, limit, now))
-        ]
+        return [task_from_row(row) for row in self._rows(*self._task_listing(state, limit, now))]
 
     def purge_tasks(self, older_than: float | None = None) -> int:
         """Forget settled and lost tasks last changed before `older_than`."""
         cutoff = older_than if older_than is not None else time.time() - self.retention
-        return len(self._task_rows(_PURGE, (cutoff,)))
+        return len(self._rows(_PURGE, (cutoff,)))
 
     # -- asyncio --------------------------------------------------------------------------------
 
     async def aexpect(self, task: ExpectedTask) -> bool:
         """`expect` on an asyncio connection."""
-        return bool(await self._atask_rows(_EXPECT, self._expect_params(task)))
+        return bool(await self._arows(_EXPECT, self._expect_params(task)))
 
     async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
         """`settle` on an asyncio connection."""
-        return bool(await self._atask_rows(_CHANGE, ("settled", by, time.time(), task_id)))
+        return bool(await self._arows(_CHANGE, ("settled", by, time.time(), task_id)))
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling` on an asyncio connection."""
+        params = (*finish_params(key, token, error), by, time.time(), task_id)
+        return bool(await self._arows(_FINISH_SETTLING, params))
 
     async def amark_lost(self, task_id: str) -> bool:
         """`mark_lost` on an asyncio connection."""
-        return bool(await self._atask_rows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
+        return bool(await self._arows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
 
     async def areschedule(self, task_id: str, *, at: float) -> bool:
         """`reschedule` on an asyncio connection."""
-        return bool(await self._atask_rows(_RESCHEDULE, (at, time.time(), task_id)))
+        return bool(await self._arows(_RESCHEDULE, (at, time.time(), task_id)))
 
     async def aclaim_due(
         self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
     ) -> list[ExpectedTask]:
         """`claim_due` on an asyncio connection: one round trip."""
-        return _claimed(
-            await self._atask_rows(_CLAIM_DUE, self._claim_due_params(limit, lease, now))
-        )
+        return _claimed(await self._arows(_CLAIM_DUE, self._claim_due_params(limit, lease, now)))
 
     async def aget_task(self, task_id: str) -> ExpectedTask | None:
         """`get_task` on an asyncio connection."""
-        rows = await self._atask_rows(
+        rows = await self._arows(
             f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,)
         )
         return task_from_row(rows[0]) if rows else None
@@ -200,8 +189,7 @@ class PostgresTasks:
     ) -> list[ExpectedTask]:
         """`tasks` on an asyncio connection."""
         return [
-            task_from_row(row)
-            for row in await self._atask_rows(*self._task_listing(state, limit, now))
+            task_from_row(row) for row in await self._arows(*self._task_listing(state, limit, now))
         ]
 
 

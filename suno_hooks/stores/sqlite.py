@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -23,69 +24,17 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_columns as _delivery
+from .sqlite_inline import InlineWriter
 from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
+from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, STATUS_CLAUSES
 from .sqlite_tasks import SQLiteTasks
+from .sqlite_writes import claim_params, fast_claim, finish, finish_settling, full_claim
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-# An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
-_GUARD = """
-INSERT INTO suno_hooks_guard (signature_key, digest, expires_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (signature_key) DO UPDATE SET
-    digest = CASE WHEN expires_at <= ?4 THEN excluded.digest ELSE digest END,
-    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
-RETURNING digest
-"""
+logger = logging.getLogger("suno_hooks")
 
-# Inserts a new delivery, or takes over a failed or lease-expired one; progress after the
-# task's terminal stage inserts nothing. A returned row means the caller now holds the lease.
-_CLAIM = """
-INSERT INTO suno_hooks_deliveries (
-    key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
-    updated_at, meta, body, lease_token
-)
-SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6, 1, NULL, ?7, ?8, ?9, ?10, ?11
-WHERE ?4 OR NOT EXISTS (
-    SELECT 1 FROM suno_hooks_deliveries
-    WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2 AND terminal
-)
-ON CONFLICT (key) DO UPDATE SET
-    stage = excluded.stage, terminal = excluded.terminal, kind = excluded.kind,
-    status = 'processing', lease_until = excluded.lease_until, attempts = attempts + 1,
-    error = NULL, received_at = excluded.received_at, updated_at = excluded.updated_at,
-    meta = excluded.meta, body = excluded.body, lease_token = excluded.lease_token
-WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?8)
-RETURNING attempts
-"""
-
-_STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
-_FINISH = """
-UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
-WHERE key = ? AND lease_token = ?
-"""
-_EXTEND = """
-UPDATE suno_hooks_deliveries SET lease_until = ?
-WHERE key = ? AND lease_token = ? AND status = 'processing'
-"""
-# A token keeps its task until the binding expires (with the token itself).
-_BIND = """
-INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (token_id) DO UPDATE SET
-    task_id = CASE WHEN expires_at <= ?4 THEN excluded.task_id ELSE task_id END,
-    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
-RETURNING task_id
-"""
-# `?1` is now: a processing row whose lease ended is reported as abandoned.
-_COLUMNS = (
-    "key, task_id, stage, body, meta, received_at, updated_at, "
-    "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
-    "attempts, error"
-)
-_STATUS_CLAUSES = {
-    "processing": "status = 'processing' AND lease_until > ?1",
-    "abandoned": "status = 'processing' AND lease_until <= ?1",
-}
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
 
@@ -129,6 +78,11 @@ class SQLiteStore(SQLiteTasks):
         )
         self._shared: sqlite3.Connection | None = None
         self.pool = ConnectionPool(self._open, size=pool_size)
+        self._inline = (
+            None
+            if self._in_memory or self.read_only
+            else InlineWriter(self._open, self._checkpoint)
+        )
         self._claims = 0
         try:
             if self.read_only:
@@ -194,77 +148,61 @@ class SQLiteStore(SQLiteTasks):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
-        if not delivery.key.startswith(f"{delivery.task_id}:"):
-            raise ValueError(f"SQLiteStore keys are 'task_id:stage'; got {delivery.key!r}.")
-        meta = delivery.meta_json()
-        token = new_token()
+        params = claim_params(delivery, lease, replay, new_token())
+        with self._connection() as conn:
+            inserted = fast_claim(conn, params)
+        if not inserted:
+            return self._full_claim(delivery, replay, params)
+        claim = self._claimed(delivery, 1, params[5], params[10])
+        if self._sweep_due(replay):
+            self._sweep_guard(params[5])
+        return claim
+
+    def _full_claim(
+        self, delivery: Delivery, replay: ReplayCheck | None, params: tuple[Any, ...]
+    ) -> Claim:
         with self._transaction() as conn:
-            # Read under the write lock: claims in every process see the clock in commit order.
-            now = time.time()
-            if replay is not None:
-                body_digest = replay.body_digest
-                (digest,) = conn.execute(
-                    _GUARD, (replay.signature_key, body_digest, now + replay.ttl, now)
-                ).fetchone()
-                if digest != body_digest:
-                    return Claim(ClaimResult.REPLAYED)
-            row = conn.execute(
-                _CLAIM,
-                (
-                    delivery.key,
-                    delivery.task_id,
-                    delivery.stage,
-                    delivery.terminal,
-                    delivery.kind,
-                    now + lease,
-                    delivery.received_at,
-                    now,
-                    meta,
-                    delivery.body,
-                    token,
-                ),
-            ).fetchone()
-            if row is None:
-                return self._refusal(conn, delivery.key, now)
-        attempts = int(row[0])
+            decided = full_claim(conn, replay, params)
+        if isinstance(decided, Claim):
+            return decided
+        return self._claimed(delivery, *decided, params[10])
+
+    def _claimed(self, delivery: Delivery, attempts: int, now: float, token: str) -> Claim:
         delivery.status = DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = now
-        self._claims += 1
-        if replay is not None and self._claims % _GUARD_SWEEP_EVERY == 0:
-            self._sweep_guard(now)
         return Claim(ClaimResult.NEW, attempts, token)
 
-    @staticmethod
-    def _refusal(conn: sqlite3.Connection, key: str, now: float) -> Claim:
-        state = conn.execute(_STATE, (key,)).fetchone()
-        if state is not None:
-            if state[0] == DeliveryStatus.DONE.value:
-                return Claim(ClaimResult.DUPLICATE)
-            if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
-                return Claim(ClaimResult.IN_PROGRESS)
-        return Claim(ClaimResult.STALE)
+    def _sweep_due(self, replay: ReplayCheck | None) -> bool:
+        self._claims += 1
+        return replay is not None and self._claims % _GUARD_SWEEP_EVERY == 0
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
-        status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-        # One statement is its own transaction: no BEGIN and COMMIT around it.
         with self._connection() as conn:
-            changed = conn.execute(_FINISH, (status.value, error, time.time(), key, token)).rowcount
-        return changed == 1
+            return finish(conn, key, token, error)
+
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, and `settle(task_id, by=by)` in the same transaction when `token` still
+        owns the delivery."""
+        self._tasks_ready()
+        with self._connection() as conn:
+            return finish_settling(conn, key, token, error, task_id, by)
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
         with self._connection() as conn:
-            changed = conn.execute(_EXTEND, (time.time() + lease, key, token)).rowcount
+            changed = conn.execute(EXTEND, (time.time() + lease, key, token)).rowcount
         return changed == 1
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         with self._connection() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM suno_hooks_deliveries WHERE key = ?2", (time.time(), key)
+                f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = ?2", (time.time(), key)
             ).fetchone()
         return _delivery(row) if row is not None else None
 
@@ -285,8 +223,8 @@ class SQLiteStore(SQLiteTasks):
         params: list[Any] = [time.time()]
         if status is not None:
             wanted = DeliveryStatus(status).value
-            clauses.append(_STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
-            if wanted not in _STATUS_CLAUSES:
+            clauses.append(STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
+            if wanted not in STATUS_CLAUSES:
                 params.append(wanted)
         if kind is not None:
             clauses.append(f"kind = ?{len(params) + 1}")
@@ -307,7 +245,7 @@ class SQLiteStore(SQLiteTasks):
         params.extend((int(limit), max(0, int(offset))))
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM suno_hooks_deliveries {where} "
+                f"SELECT {COLUMNS} FROM suno_hooks_deliveries {where} "
                 f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}",
                 params,
             ).fetchall()
@@ -329,6 +267,7 @@ class SQLiteStore(SQLiteTasks):
         now = time.time()
         cutoff = older_than if older_than is not None else now - self.retention
         with self._transaction() as conn:
+            conn.execute(PURGE_KEEPS_GUARDS, (cutoff, now))
             removed = conn.execute(
                 "DELETE FROM suno_hooks_deliveries WHERE received_at < ? "
                 "AND NOT (status = 'processing' AND lease_until > ?)",
@@ -342,7 +281,7 @@ class SQLiteStore(SQLiteTasks):
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`."""
         now = time.time()
         with self._transaction() as conn:
-            (bound,) = conn.execute(_BIND, (token_id, task_id, now + ttl, now)).fetchone()
+            (bound,) = conn.execute(BIND, (token_id, task_id, now + ttl, now)).fetchone()
         return bool(bound == task_id)
 
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
@@ -353,24 +292,64 @@ class SQLiteStore(SQLiteTasks):
         with self._connection() as conn:
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
 
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the file (what inline writes leave to a worker)."""
+        try:
+            with self._connection() as conn:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)")
+        except sqlite3.Error as exc:
+            logger.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
+
     def close(self) -> None:
         """Close the pooled connections; the store must not be used afterwards."""
         self.pool.close()
+        if self._inline is not None:
+            self._inline.close()
         if self._shared is not None:
             self._shared.close()
             self._shared = None
 
-    # -- asyncio: the same operations on a worker thread ----------------------------------------
+    # -- asyncio: a claim or finish on the loop when the file is free, the rest in a thread ----
 
     async def aclaim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
-        """`claim` on a worker thread, so the event loop never waits on the file lock."""
-        return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        """`claim` without ever waiting on the file lock on the loop: a new delivery is inserted
+        inline when no other connection is writing, anything else runs in a worker thread."""
+        if self._inline is None:
+            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        params = claim_params(delivery, lease, replay, new_token())
+        inserted = self._inline.attempt(lambda conn: fast_claim(conn, params))
+        if inserted is None:
+            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        if not inserted:
+            return await asyncio.to_thread(self._full_claim, delivery, replay, params)
+        if self._sweep_due(replay):
+            await asyncio.to_thread(self._sweep_guard, params[5])
+        return self._claimed(delivery, 1, params[5], params[10])
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish` on a worker thread."""
+        """`finish`, inline when the file is free, else in a worker thread."""
+        if self._inline is not None:
+            done = self._inline.attempt(lambda conn: finish(conn, key, token, error))
+            if done is not None:
+                return done
         return await asyncio.to_thread(self.finish, key, token=token, error=error)
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling`, inline when the file is free, else in a worker thread."""
+        if self._inline is not None:
+            self._tasks_ready()
+            done = self._inline.attempt(
+                lambda conn: finish_settling(conn, key, token, error, task_id, by)
+            )
+            if done is not None:
+                return done
+        return await asyncio.to_thread(
+            self.finish_settling, key, token=token, error=error, task_id=task_id, by=by
+        )
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on a worker thread."""

@@ -51,6 +51,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # The replay-guard entry of the signature that claimed the row, kept in the row: a new
+    # claim writes no separate guard entry (a signature covers its task id, and the key index
+    # finds a task's rows).
+    (
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN signature_key TEXT",
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN digest TEXT",
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN guard_until REAL",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

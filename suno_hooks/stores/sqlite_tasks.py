@@ -16,7 +16,7 @@ from typing import Any
 
 from .tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing, task_from_row
 
-__all__ = ["SQLiteTasks"]
+__all__ = ["SETTLE", "SQLiteTasks"]
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
@@ -53,7 +53,7 @@ _CHANGE = """
 UPDATE suno_hooks_tasks SET state = ?, settled_by = ?, updated_at = ?
 WHERE task_id = ? AND state IN ({sources})
 """
-_SETTLE = _CHANGE.format(sources="'pending'")
+SETTLE = _CHANGE.format(sources="'pending'")
 _MARK_LOST = _CHANGE.format(sources="'pending'")
 _RESCHEDULE = """
 UPDATE suno_hooks_tasks SET next_poll_at = ?, updated_at = ? WHERE task_id = ? AND state = 'pending'
@@ -88,7 +88,7 @@ class SQLiteTasks(AsyncTasksFromSync):
 
     def settle(self, task_id: str, *, by: str = "callback") -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
-        return self._write(_SETTLE, (TaskState.SETTLED.value, by, time.time(), task_id)) == 1
+        return self._write(SETTLE, (TaskState.SETTLED.value, by, time.time(), task_id)) == 1
 
     def mark_lost(self, task_id: str) -> bool:
         """Give up on a pending task; True only for the call that changed it."""

@@ -1,0 +1,131 @@
+"""The SQLite store's statements.
+
+A new claim is one statement in its own transaction (`FAST_CLAIM`): it inserts the row, with the
+signature that claimed it as the row's replay-guard entry, unless the task's rows or the guard
+table say otherwise. Anything else (a duplicate, a takeover, a stale or replayed request) is
+decided by the full claim in a `BEGIN IMMEDIATE` transaction, which keeps the guard table.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BIND",
+    "CLAIM",
+    "COLUMNS",
+    "EXTEND",
+    "FAST_CLAIM",
+    "FINISH",
+    "GUARD",
+    "KEEP_ROW_GUARD",
+    "PURGE_KEEPS_GUARDS",
+    "ROW_GUARD",
+    "STATE",
+    "STATUS_CLAUSES",
+]
+
+# ?1 key, ?2 task id, ?3 stage, ?4 terminal, ?5 kind, ?6 now, ?7 lease seconds, ?8 received_at,
+# ?9 meta, ?10 body, ?11 fencing token, ?12 signature key, ?13 body digest, ?14 guard ttl.
+# Inserts nothing when the key exists, when a terminal row makes this progress stale, or when the
+# signature already carried another body (in one of the task's rows or in the guard table).
+FAST_CLAIM = """
+INSERT INTO suno_hooks_deliveries (
+    key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
+    updated_at, meta, body, lease_token, signature_key, digest, guard_until
+)
+SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6 + ?7, 1, NULL, ?8, ?6, ?9, ?10, ?11, ?12, ?13, ?6 + ?14
+WHERE NOT EXISTS (
+    SELECT 1 FROM suno_hooks_deliveries
+    WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2
+    AND ((terminal AND NOT ?4) OR (signature_key = ?12 AND digest != ?13 AND guard_until > ?6))
+) AND NOT EXISTS (
+    SELECT 1 FROM suno_hooks_guard WHERE signature_key = ?12 AND digest != ?13 AND expires_at > ?6
+)
+ON CONFLICT (key) DO NOTHING
+"""
+
+# ?1 task id, ?2 signature key, ?3 now: the digests the task's live rows keep for a signature.
+ROW_GUARD = """
+SELECT digest FROM suno_hooks_deliveries
+WHERE key > ?1 || ':' AND key < ?1 || ';' AND task_id = ?1 AND signature_key = ?2
+AND guard_until > ?3
+"""
+
+# An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
+GUARD = """
+INSERT INTO suno_hooks_guard (signature_key, digest, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (signature_key) DO UPDATE SET
+    digest = CASE WHEN expires_at <= ?4 THEN excluded.digest ELSE digest END,
+    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
+RETURNING digest
+"""
+
+# Before a claim takes a row over, the live guard entry the row keeps moves to the guard table.
+KEEP_ROW_GUARD = """
+INSERT INTO suno_hooks_guard (signature_key, digest, expires_at)
+SELECT signature_key, digest, guard_until FROM suno_hooks_deliveries
+WHERE key = ?1 AND signature_key IS NOT NULL AND guard_until > ?2
+ON CONFLICT (signature_key) DO UPDATE SET
+    digest = excluded.digest, expires_at = excluded.expires_at
+WHERE expires_at <= ?2
+"""
+
+# ?1 cutoff, ?2 now: before `purge` deletes rows, their live guard entries move to the table.
+PURGE_KEEPS_GUARDS = """
+INSERT INTO suno_hooks_guard (signature_key, digest, expires_at)
+SELECT signature_key, digest, guard_until FROM suno_hooks_deliveries
+WHERE received_at < ?1 AND NOT (status = 'processing' AND lease_until > ?2)
+AND signature_key IS NOT NULL AND guard_until > ?2
+ON CONFLICT (signature_key) DO NOTHING
+"""
+
+# The full claim, parameters as `FAST_CLAIM`'s: inserts a new delivery, or takes over a failed or
+# lease-expired one; progress after the task's terminal stage inserts nothing. A returned row
+# means the caller now holds the lease.
+CLAIM = """
+INSERT INTO suno_hooks_deliveries (
+    key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
+    updated_at, meta, body, lease_token, signature_key, digest, guard_until
+)
+SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6 + ?7, 1, NULL, ?8, ?6, ?9, ?10, ?11, ?12, ?13, ?6 + ?14
+WHERE ?4 OR NOT EXISTS (
+    SELECT 1 FROM suno_hooks_deliveries
+    WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2 AND terminal
+)
+ON CONFLICT (key) DO UPDATE SET
+    stage = excluded.stage, terminal = excluded.terminal, kind = excluded.kind,
+    status = 'processing', lease_until = excluded.lease_until, attempts = attempts + 1,
+    error = NULL, received_at = excluded.received_at, updated_at = excluded.updated_at,
+    meta = excluded.meta, body = excluded.body, lease_token = excluded.lease_token,
+    signature_key = excluded.signature_key, digest = excluded.digest,
+    guard_until = excluded.guard_until
+WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?6)
+RETURNING attempts
+"""
+
+STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
+FINISH = """
+UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
+WHERE key = ? AND lease_token = ?
+"""
+EXTEND = """
+UPDATE suno_hooks_deliveries SET lease_until = ?
+WHERE key = ? AND lease_token = ? AND status = 'processing'
+"""
+# A token keeps its task until the binding expires (with the token itself).
+BIND = """
+INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (token_id) DO UPDATE SET
+    task_id = CASE WHEN expires_at <= ?4 THEN excluded.task_id ELSE task_id END,
+    expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
+RETURNING task_id
+"""
+# `?1` is now: a processing row whose lease ended is reported as abandoned.
+COLUMNS = (
+    "key, task_id, stage, body, meta, received_at, updated_at, "
+    "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
+    "attempts, error"
+)
+STATUS_CLAUSES = {
+    "processing": "status = 'processing' AND lease_until > ?1",
+    "abandoned": "status = 'processing' AND lease_until <= ?1",
+}

@@ -1,0 +1,113 @@
+"""The SQLite store's claim and finish, as functions of a connection: the store runs them on a
+pooled connection in the calling thread, or on the event loop's inline connection."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from .base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
+from .sqlite_statements import (
+    CLAIM,
+    FAST_CLAIM,
+    FINISH,
+    GUARD,
+    KEEP_ROW_GUARD,
+    ROW_GUARD,
+    STATE,
+)
+from .sqlite_tasks import SETTLE
+from .tasks import TaskState
+
+__all__ = ["claim_params", "fast_claim", "finish", "finish_settling", "full_claim"]
+
+
+def claim_params(
+    delivery: Delivery, lease: float, replay: ReplayCheck | None, token: str
+) -> tuple[Any, ...]:
+    """The parameters of `FAST_CLAIM` and `CLAIM` (now is read here: index 5; token: 10)."""
+    if not delivery.key.startswith(f"{delivery.task_id}:"):
+        raise ValueError(f"SQLiteStore keys are 'task_id:stage'; got {delivery.key!r}.")
+    signature_key = digest = None
+    ttl = 0.0
+    if replay is not None:
+        signature_key, digest, ttl = replay.signature_key, replay.body_digest, replay.ttl
+    return (
+        delivery.key,
+        delivery.task_id,
+        delivery.stage,
+        delivery.terminal,
+        delivery.kind,
+        time.time(),
+        lease,
+        delivery.received_at,
+        delivery.meta_json(),
+        delivery.body,
+        token,
+        signature_key,
+        digest,
+        ttl,
+    )
+
+
+def fast_claim(conn: sqlite3.Connection, params: tuple[Any, ...]) -> bool:
+    """Insert a new delivery in one statement; False when the full claim must decide."""
+    return conn.execute(FAST_CLAIM, params).rowcount == 1
+
+
+def full_claim(
+    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+) -> Claim | tuple[int, float]:
+    """The claim `FAST_CLAIM` could not make, inside a `BEGIN IMMEDIATE` transaction: a
+    refusal, or the attempt number and the clock of a new claim or takeover."""
+    # Read under the write lock: claims in every process see the clock in commit order.
+    now = time.time()
+    params = (*params[:5], now, *params[6:])
+    key, task_id, digest = params[0], params[1], params[12]
+    if replay is not None:
+        kept = conn.execute(ROW_GUARD, (task_id, replay.signature_key, now)).fetchall()
+        if any(row[0] != digest for row in kept):
+            return Claim(ClaimResult.REPLAYED)
+        if not kept:
+            guard = (replay.signature_key, digest, now + replay.ttl, now)
+            if conn.execute(GUARD, guard).fetchone()[0] != digest:
+                return Claim(ClaimResult.REPLAYED)
+    state = conn.execute(STATE, (key,)).fetchone()
+    if state is not None:
+        if state[0] == DeliveryStatus.DONE.value:
+            return Claim(ClaimResult.DUPLICATE)
+        if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
+            return Claim(ClaimResult.IN_PROGRESS)
+        conn.execute(KEEP_ROW_GUARD, (key, now))
+    row = conn.execute(CLAIM, params).fetchone()
+    if row is None:
+        return Claim(ClaimResult.STALE)
+    return int(row[0]), now
+
+
+def finish(conn: sqlite3.Connection, key: str, token: str, error: str | None) -> bool:
+    """Record done (`error=None`) or failed in one statement (its own transaction); False and
+    nothing changed when `token` no longer owns the delivery."""
+    status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+    return conn.execute(FINISH, (status.value, error, time.time(), key, token)).rowcount == 1
+
+
+def finish_settling(
+    conn: sqlite3.Connection, key: str, token: str, error: str | None, task_id: str, by: str
+) -> bool:
+    """`finish`, and the expected task's settle in the same transaction when it changed the
+    delivery."""
+    status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        now = time.time()
+        changed = conn.execute(FINISH, (status.value, error, now, key, token)).rowcount == 1
+        if changed:
+            conn.execute(SETTLE, (TaskState.SETTLED.value, by, now, task_id))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return changed
