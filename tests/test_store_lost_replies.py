@@ -39,6 +39,7 @@ POSTGRES_MARKERS = {
     "claim": b"suno_hooks_claim(",
     "finish": b"SET status",
     "extend": b"SET lease_until",
+    "finish_settling": b"SET status",
 }
 
 
