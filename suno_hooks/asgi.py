@@ -55,9 +55,14 @@ async def to_inbound_request(
     scope: Scope, receive: Receive, max_body: int, feature: str | None = None
 ) -> InboundRequest:
     """Translate an ASGI HTTP scope (and its body) into the receiver's request."""
-    headers = Headers.from_lower(
-        [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+    raw_headers = scope["headers"]
+    headers = Headers(
+        {name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers}
     )
+    if len(headers) != len(raw_headers):  # a repeated name: its values are joined
+        headers = Headers.from_lower(
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
+        )
     method = scope["method"]
     too_large = False
     body = b""

@@ -8,7 +8,7 @@ from typing import Any
 from werkzeug.test import Client
 
 from suno_hooks import Receiver
-from suno_hooks.asgi import SunoHooksASGIMiddleware, asgi_app
+from suno_hooks.asgi import SunoHooksASGIMiddleware, asgi_app, to_inbound_request
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
 from suno_hooks.wsgi import SunoHooksMiddleware
@@ -121,3 +121,24 @@ async def test_standalone_asgi_lifespan_and_404():
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     sent = await run_asgi(app, http_scope("/nope"), [])
     assert sent[0]["status"] == 404
+
+
+async def test_asgi_headers_repeated_names_are_joined_and_names_are_case_free():
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/suno/callback",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"x-forwarded-for", b"203.0.113.7"),
+            (b"x-forwarded-for", b"10.0.0.2"),
+        ],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    request = await to_inbound_request(scope, receive, 1024)
+    assert request.headers["X-Forwarded-For"] == "203.0.113.7,10.0.0.2"
+    assert request.headers.get("Content-Type") == "application/json"
+    assert request.body == b"{}"

@@ -196,6 +196,21 @@ class MemoryStore(MemoryTasks):
                 delivery.updated_at = time.time()
             return True
 
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, then the expected task's settle when `token` still owned the delivery."""
+        finished = self.finish(key, token=token, error=error)
+        if finished and task_id in self._task_table.rows:
+            self.settle(task_id, by=by)
+        return finished
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling` for the async path (no I/O, so it never blocks the loop)."""
+        return self.finish_settling(key, token=token, error=error, task_id=task_id, by=by)
+
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
         with self._lock:

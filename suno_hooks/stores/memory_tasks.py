@@ -30,7 +30,9 @@ class MemoryTasks(AsyncTasksFromSync):
 
     @property
     def _task_table(self) -> _TaskTable:
-        table: _TaskTable = self.__dict__.setdefault("_expected_tasks", _TaskTable())
+        table: _TaskTable | None = self.__dict__.get("_expected_tasks")
+        if table is None:
+            table = self.__dict__.setdefault("_expected_tasks", _TaskTable())
         return table
 
     async def _run_task_op(self, operation: Any, /, *args: Any, **kwargs: Any) -> Any:

@@ -29,7 +29,14 @@ from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
 from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, STATUS_CLAUSES
 from .sqlite_tasks import SQLiteTasks
-from .sqlite_writes import claim_params, fast_claim, finish, finish_settling, full_claim
+from .sqlite_writes import (
+    claim_params,
+    fast_claim,
+    finish,
+    finish_settling,
+    full_claim,
+    known_duplicate,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -151,6 +158,9 @@ class SQLiteStore(SQLiteTasks):
         params = claim_params(delivery, lease, replay, new_token())
         with self._connection() as conn:
             inserted = fast_claim(conn, params)
+            duplicate = not inserted and known_duplicate(conn, replay, params)
+        if duplicate:
+            return Claim(ClaimResult.DUPLICATE)
         if not inserted:
             return self._full_claim(delivery, replay, params)
         claim = self._claimed(delivery, 1, params[5], params[10])
@@ -320,6 +330,10 @@ class SQLiteStore(SQLiteTasks):
             return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
         params = claim_params(delivery, lease, replay, new_token())
         inserted = self._inline.attempt(lambda conn: fast_claim(conn, params))
+        if inserted is False and self._inline.attempt(
+            lambda conn: known_duplicate(conn, replay, params)
+        ):
+            return Claim(ClaimResult.DUPLICATE)
         if inserted is None:
             return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
         if not inserted:

@@ -20,7 +20,14 @@ from .sqlite_statements import (
 from .sqlite_tasks import SETTLE
 from .tasks import TaskState
 
-__all__ = ["claim_params", "fast_claim", "finish", "finish_settling", "full_claim"]
+__all__ = [
+    "claim_params",
+    "fast_claim",
+    "finish",
+    "finish_settling",
+    "full_claim",
+    "known_duplicate",
+]
 
 
 def claim_params(
@@ -54,6 +61,21 @@ def claim_params(
 def fast_claim(conn: sqlite3.Connection, params: tuple[Any, ...]) -> bool:
     """Insert a new delivery in one statement; False when the full claim must decide."""
     return conn.execute(FAST_CLAIM, params).rowcount == 1
+
+
+def known_duplicate(
+    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+) -> bool:
+    """True when the key is done and the guard has nothing to record or refuse (no signature,
+    or one the task's rows already keep with this body): `full_claim` would answer DUPLICATE
+    without writing, and a done row never changes."""
+    state = conn.execute(STATE, (params[0],)).fetchone()
+    if state is None or state[0] != DeliveryStatus.DONE.value:
+        return False
+    if replay is None:
+        return True
+    kept = conn.execute(ROW_GUARD, (params[1], replay.signature_key, params[5])).fetchall()
+    return bool(kept) and all(row[0] == params[12] for row in kept)
 
 
 def full_claim(
