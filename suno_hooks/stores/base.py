@@ -27,6 +27,9 @@ DEFAULT_RETENTION = 14 * 24 * 3600.0
 # Market progress states (DESIGN §10) are progress stages like `text` and `first`.
 PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
+# `json.dumps` with `separators` builds an encoder per call; this one is built once.
+_META_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 
 class DeliveryStatus(str, enum.Enum):
     """Where a delivery stands: being processed, processed, failed and kept for replay, or
@@ -101,7 +104,7 @@ class Delivery:
 
     def meta_json(self) -> str:
         """The small fields that stores keep beside the body, as JSON."""
-        return json.dumps(
+        return _META_ENCODER.encode(
             {
                 "kind": self.kind,
                 "feature": self.feature,
@@ -109,8 +112,7 @@ class Delivery:
                 "headers": self.headers,
                 "peer": self.peer,
                 "source": self.source,
-            },
-            separators=(",", ":"),
+            }
         )
 
 
