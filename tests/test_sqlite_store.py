@@ -27,7 +27,7 @@ from suno_hooks.stores import (
     store_from_url,
 )
 from suno_hooks.stores.sqlite import SCHEMA_VERSION
-from suno_hooks.stores.sqlite_schema import _MIGRATIONS
+from suno_hooks.stores.sqlite_schema import _MIGRATIONS, TASKS_SCHEMA
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 
@@ -269,6 +269,13 @@ def test_a_version_3_file_migrates_and_keeps_its_guard_entries(tmp_path: Path):
             conn.execute(statement)
     conn.execute("CREATE TABLE suno_hooks_schema (version INTEGER NOT NULL)")
     conn.execute("INSERT INTO suno_hooks_schema (version) VALUES (3)")
+    # Versions before 5 created the expected-task table on first use.
+    for statement in TASKS_SCHEMA:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO suno_hooks_tasks VALUES ('kept', 'generate', NULL, 1.0, 2.0, 0, "
+        "'pending', NULL, 1.0)"
+    )
     conn.execute(
         "INSERT INTO suno_hooks_guard VALUES ('old:sig', ?, ?)",
         (ReplayCheck("old:sig", b"body-a", 600).body_digest, time.time() + 600),
@@ -280,8 +287,20 @@ def test_a_version_3_file_migrates_and_keeps_its_guard_entries(tmp_path: Path):
     claim = store.claim(delivery("v3"), lease=60, replay=ReplayCheck("new:sig", b"b", 600))
     assert claim.result is ClaimResult.NEW
     assert store.finish("v3:complete", token=claim.token)
+    kept = store.get_task("kept")
+    assert kept is not None and kept.state is TaskState.PENDING
     with sqlite3.connect(path) as check:
         assert check.execute("SELECT version FROM suno_hooks_schema").fetchone() == (
             SCHEMA_VERSION,
         )
     store.close()
+
+
+def test_a_new_file_has_the_expected_task_table_before_any_task_call(tmp_path: Path):
+    SQLiteStore(tmp_path / "fresh.db").close()
+    with sqlite3.connect(tmp_path / "fresh.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "suno_hooks_tasks" in tables
+    reader = SQLiteStore(tmp_path / "fresh.db", read_only=True)
+    assert reader.tasks() == []
+    reader.close()

@@ -198,7 +198,6 @@ class SQLiteStore(SQLiteTasks):
     ) -> bool:
         """`finish`, and `settle(task_id, by=by)` in the same transaction when `token` still
         owns the delivery."""
-        self._tasks_ready()
         with self._connection() as conn:
             return finish_settling(conn, key, token, error, task_id, by)
 
@@ -329,7 +328,7 @@ class SQLiteStore(SQLiteTasks):
         if self._inline is None:
             return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
         params = claim_params(delivery, lease, replay, new_token())
-        inserted = self._inline.attempt(lambda conn: fast_claim(conn, params))
+        inserted = await self._inline.awrite(lambda conn: fast_claim(conn, params))
         if inserted is False and self._inline.attempt(
             lambda conn: known_duplicate(conn, replay, params)
         ):
@@ -345,7 +344,7 @@ class SQLiteStore(SQLiteTasks):
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish`, inline when the file is free, else in a worker thread."""
         if self._inline is not None:
-            done = self._inline.attempt(lambda conn: finish(conn, key, token, error))
+            done = await self._inline.awrite(lambda conn: finish(conn, key, token, error))
             if done is not None:
                 return done
         return await asyncio.to_thread(self.finish, key, token=token, error=error)
@@ -355,8 +354,7 @@ class SQLiteStore(SQLiteTasks):
     ) -> bool:
         """`finish_settling`, inline when the file is free, else in a worker thread."""
         if self._inline is not None:
-            self._tasks_ready()
-            done = self._inline.attempt(
+            done = await self._inline.awrite(
                 lambda conn: finish_settling(conn, key, token, error, task_id, by)
             )
             if done is not None:

@@ -6,8 +6,8 @@ zero: when another connection holds the write lock, or another thread is using t
 connection, it answers `None` at once and the caller takes the worker-thread path. Its
 connection never checkpoints on commit (a checkpoint syncs the file); every `CHECKPOINT_EVERY`
 inline commits, a worker thread checkpoints and restarts the log, holding the write lock while it
-does (inline writes meanwhile take the thread path), so the log is reused, not grown, under a
-steady stream of writes.
+does (inline writes on its loop wait for it, without blocking the loop), so the log is reused,
+not grown, under a steady stream of writes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,19 @@ class InlineWriter:
         self._commits = 0
         self._checkpointing: asyncio.Future[None] | None = None
         self._pid = os.getpid()
+
+    async def awrite(self, write: Callable[[sqlite3.Connection], T]) -> T | None:
+        """`attempt`, after waiting (without blocking the loop) for a checkpoint this loop
+        started: it holds the write lock for its few milliseconds, and a worker thread that met
+        the lock would sleep in the busy handler's coarse steps instead."""
+        running = self._checkpointing
+        if (
+            running is not None
+            and not running.done()
+            and running.get_loop() is asyncio.get_running_loop()
+        ):
+            await asyncio.shield(running)
+        return self.attempt(write)
 
     def attempt(self, write: Callable[[sqlite3.Connection], T]) -> T | None:
         """`write(conn)`'s answer, or None when it would have to wait (nothing was written).

@@ -10,8 +10,25 @@ from contextlib import AbstractContextManager
 
 from ..errors import ConfigurationError
 
-__all__ = ["SCHEMA_VERSION", "check_schema", "migrate"]
+__all__ = ["SCHEMA_VERSION", "TASKS_SCHEMA", "check_schema", "migrate"]
 
+# The expected tasks (DESIGN §11); files before schema version 5 created them on first use.
+TASKS_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
+        task_id TEXT NOT NULL PRIMARY KEY,
+        feature TEXT NOT NULL,
+        context TEXT,
+        submitted_at REAL NOT NULL,
+        next_poll_at REAL NOT NULL,
+        polls INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        settled_by TEXT,
+        updated_at REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE INDEX IF NOT EXISTS suno_hooks_tasks_due ON suno_hooks_tasks (next_poll_at)
+        WHERE state = 'pending'""",
+    "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
+)
 # Each entry migrates the schema from the version before it; append, never edit. A delivery
 # row is also its task's terminal mark (`terminal`), and keys are `task_id:stage`, so the key
 # index also finds a task's rows: a claim dirties only the row, the key index entry and the
@@ -59,6 +76,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE suno_hooks_deliveries ADD COLUMN digest TEXT",
         "ALTER TABLE suno_hooks_deliveries ADD COLUMN guard_until REAL",
     ),
+    TASKS_SCHEMA,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

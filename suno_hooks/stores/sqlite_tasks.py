@@ -18,22 +18,6 @@ from .tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing, task_fr
 
 __all__ = ["SETTLE", "SQLiteTasks"]
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
-        task_id TEXT NOT NULL PRIMARY KEY,
-        feature TEXT NOT NULL,
-        context TEXT,
-        submitted_at REAL NOT NULL,
-        next_poll_at REAL NOT NULL,
-        polls INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        settled_by TEXT,
-        updated_at REAL NOT NULL
-    ) WITHOUT ROWID""",
-    """CREATE INDEX IF NOT EXISTS suno_hooks_tasks_due ON suno_hooks_tasks (next_poll_at)
-        WHERE state = 'pending'""",
-    "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
-)
 _COLUMNS = (
     "task_id, feature, context, submitted_at, next_poll_at, polls, state, settled_by, updated_at"
 )
@@ -67,16 +51,7 @@ class SQLiteTasks(AsyncTasksFromSync):
     _connection: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
     _transaction: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
 
-    def _tasks_ready(self) -> None:
-        """Create the table the first time this store object touches it."""
-        if not self.__dict__.get("_tasks_table"):
-            with self._transaction() as conn:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-            self.__dict__["_tasks_table"] = True
-
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        self._tasks_ready()
         with self._connection() as conn:
             return int(conn.execute(sql, params).rowcount)
 
@@ -103,7 +78,6 @@ class SQLiteTasks(AsyncTasksFromSync):
     ) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll, pushing each past the lease."""
         moment = time.time() if now is None else now
-        self._tasks_ready()
         with self._transaction() as conn:
             due = conn.execute(_DUE, (moment, int(limit))).fetchall()
             rows = [
@@ -130,7 +104,6 @@ class SQLiteTasks(AsyncTasksFromSync):
         return self._select("WHERE state = ?", (wanted,), limit)
 
     def _select(self, where: str, params: tuple[Any, ...], limit: int) -> list[ExpectedTask]:
-        self._tasks_ready()
         with self._connection() as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM suno_hooks_tasks {where} "
