@@ -69,14 +69,27 @@ def to_inbound_request(
     return inbound_request_with_body(environ, body, too_large, feature)
 
 
+# Environ keys of HTTP headers seen so far, with their header names: a server sends the same
+# few on every request. Bounded, so a client inventing names cannot grow it.
+_HEADER_NAMES: dict[str, str] = {}
+_MAX_HEADER_NAMES = 256
+
+
 def inbound_request_with_body(
     environ: WSGIEnviron, body: bytes, too_large: bool = False, feature: str | None = None
 ) -> InboundRequest:
     """Translate a WSGI environ whose body was already read (by a framework) into the request."""
     headers = Headers()
+    names = _HEADER_NAMES
     for name, value in environ.items():
-        if name.startswith("HTTP_"):
-            dict.__setitem__(headers, name[5:].replace("_", "-").lower(), value)
+        header = names.get(name)
+        if header is None:
+            if not name.startswith("HTTP_"):
+                continue
+            header = name[5:].replace("_", "-").lower()
+            if len(names) < _MAX_HEADER_NAMES:
+                names[name] = header
+        dict.__setitem__(headers, header, value)
     content_type = environ.get("CONTENT_TYPE")
     if content_type:
         dict.__setitem__(headers, "content-type", content_type)

@@ -142,3 +142,14 @@ async def test_asgi_headers_repeated_names_are_joined_and_names_are_case_free():
     assert request.headers["X-Forwarded-For"] == "203.0.113.7,10.0.0.2"
     assert request.headers.get("Content-Type") == "application/json"
     assert request.body == b"{}"
+
+
+def test_wsgi_header_names_are_read_whatever_names_a_client_invents():
+    from suno_hooks import wsgi
+
+    for n in range(2 * wsgi._MAX_HEADER_NAMES):
+        environ = {"REQUEST_METHOD": "POST", f"HTTP_X_INVENTED_{n}": "v", "HTTP_USER_AGENT": "kie"}
+        request = wsgi.inbound_request_with_body(environ, b"{}")
+        assert request.headers.get(f"X-Invented-{n}") == "v"
+        assert request.headers["user-agent"] == "kie"
+    assert len(wsgi._HEADER_NAMES) <= wsgi._MAX_HEADER_NAMES
