@@ -50,8 +50,10 @@ class SQLiteStore(SQLiteTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in one SQLite file.
 
     Threads borrow connections from a small pool (at most `pool_size` kept idle; one that
-    raised a database error is replaced); a claim is one `BEGIN IMMEDIATE` transaction, so
-    claims are atomic across threads and processes. Keys are the receiver's dedupe keys,
+    raised a database error is replaced); a new claim is one statement and any other claim one
+    `BEGIN IMMEDIATE` transaction, so claims are atomic across threads and processes. On an
+    event loop, a new claim and its finish are written inline when the file is free (see
+    `sqlite_inline`), never waiting on the lock. Keys are the receiver's dedupe keys,
     `task_id:stage`. `path=":memory:"` keeps one private database for this store object;
     `read_only=True` (`?read_only=1` in the URL) opens an existing inbox for reading only.
     """
