@@ -91,3 +91,25 @@ async def test_inline_writes_keep_the_write_ahead_log_checkpointed(tmp_path: Pat
     assert sizes[-1] <= 2 * max(sizes[:2]), sizes
     assert len(store.deliveries(limit=10_000)) == 6 * CHECKPOINT_EVERY
     store.close()
+
+
+def test_a_long_lived_reader_delays_the_checkpoint_never_the_writes(tmp_path: Path):
+    store = SQLiteStore(tmp_path / "inbox.db", timeout=30)
+    claim = store.claim(delivery("before"), lease=60)
+    assert store.finish("before:complete", token=claim.token)
+    reader = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM suno_hooks_deliveries").fetchone() == (1,)
+    claim = store.claim(delivery("after"), lease=60)  # the reader's snapshot is now old
+    # The checkpoint cannot restart the log under the reader: it gives up after
+    # CHECKPOINT_WAIT, not after the store's 30 s timeout, and holds no lock afterwards.
+    assert store._checkpoint() is False
+    writer = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None)
+    writer.execute("PRAGMA busy_timeout=0")
+    writer.execute("UPDATE suno_hooks_deliveries SET error = NULL WHERE key = 'after:complete'")
+    reader.execute("COMMIT")
+    assert store._checkpoint() is True
+    assert store.finish("after:complete", token=claim.token)
+    for conn in (reader, writer):
+        conn.close()
+    store.close()

@@ -24,7 +24,7 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_columns as _delivery
-from .sqlite_inline import InlineWriter
+from .sqlite_inline import CHECKPOINT_WAIT, InlineWriter
 from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
 from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, STATUS_CLAUSES
@@ -303,13 +303,24 @@ class SQLiteStore(SQLiteTasks):
         with self._connection() as conn:
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
 
-    def _checkpoint(self) -> None:
-        """Copy the write-ahead log into the file (what inline writes leave to a worker)."""
+    def _checkpoint(self) -> bool:
+        """Copy the write-ahead log into the file and restart it (what inline writes leave to a
+        worker thread); False when a reader or writer kept it from finishing.
+
+        A restarting checkpoint holds off writers while it waits for readers, so it waits at
+        most `CHECKPOINT_WAIT` seconds, not the store's timeout: a long-lived reader (a shell
+        with a transaction open) delays the log's restart, never the callbacks."""
         try:
             with self._connection() as conn:
-                conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT * 1000)}")
+                try:
+                    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
         except sqlite3.Error as exc:
             logger.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
+            return False
+        return not busy
 
     def close(self) -> None:
         """Close the pooled connections; the store must not be used afterwards."""

@@ -19,25 +19,27 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["CHECKPOINT_EVERY", "InlineWriter"]
+__all__ = ["CHECKPOINT_EVERY", "CHECKPOINT_WAIT", "InlineWriter"]
 
 T = TypeVar("T")
 
 CHECKPOINT_EVERY = 256
+# Seconds a checkpoint waits for readers and writers before it gives up until the next one.
+CHECKPOINT_WAIT = 0.05
 
 
 class InlineWriter:
     """One connection for writes on the event loop; `attempt` runs a write or declines it."""
 
     def __init__(
-        self, opener: Callable[[], sqlite3.Connection], checkpoint: Callable[[], None]
+        self, opener: Callable[[], sqlite3.Connection], checkpoint: Callable[[], object]
     ) -> None:
         self._opener = opener
         self._checkpoint = checkpoint
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._commits = 0
-        self._checkpointing: asyncio.Future[None] | None = None
+        self._checkpointing: asyncio.Future[object] | None = None
         self._pid = os.getpid()
 
     async def awrite(self, write: Callable[[sqlite3.Connection], T]) -> T | None:
