@@ -9,9 +9,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
 from .base import (
@@ -32,6 +32,7 @@ from .sqlite_tasks import SQLiteTasks
 from .sqlite_writes import (
     claim_params,
     fast_claim,
+    fast_claim_or_duplicate,
     finish,
     finish_settling,
     full_claim,
@@ -41,6 +42,8 @@ from .sqlite_writes import (
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 logger = logging.getLogger("suno_hooks")
+
+T = TypeVar("T")
 
 _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
@@ -138,6 +141,13 @@ class SQLiteStore(SQLiteTasks):
         with self.pool.connection() as conn:
             yield conn
 
+    def _run(self, operation: Callable[..., T], *args: Any) -> T:
+        """`operation(conn, *args)` on a connection, as `with self._connection()` does."""
+        if self._in_memory:
+            with self._connection() as conn:
+                return operation(conn, *args)
+        return self.pool.run(operation, *args)
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn:
@@ -158,9 +168,7 @@ class SQLiteStore(SQLiteTasks):
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
         params = claim_params(delivery, lease, replay, new_token())
-        with self._connection() as conn:
-            inserted = fast_claim(conn, params)
-            duplicate = not inserted and known_duplicate(conn, replay, params)
+        inserted, duplicate = self._run(fast_claim_or_duplicate, replay, params)
         if duplicate:
             return Claim(ClaimResult.DUPLICATE)
         if not inserted:
@@ -192,16 +200,14 @@ class SQLiteStore(SQLiteTasks):
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
-        with self._connection() as conn:
-            return finish(conn, key, token, error)
+        return self._run(finish, key, token, error)
 
     def finish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
         """`finish`, and `settle(task_id, by=by)` in the same transaction when `token` still
         owns the delivery."""
-        with self._connection() as conn:
-            return finish_settling(conn, key, token, error, task_id, by)
+        return self._run(finish_settling, key, token, error, task_id, by)
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""

@@ -13,8 +13,11 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 __all__ = ["ConnectionPool"]
+
+T = TypeVar("T")
 
 
 class ConnectionPool:
@@ -41,6 +44,21 @@ class ConnectionPool:
             self._give_back(conn)
             raise
         self._give_back(conn)
+
+    def run(self, operation: Callable[..., T], *args: Any) -> T:
+        """`operation(conn, *args)` on a borrowed connection, as `connection()` does (a
+        plain call: the hot path skips the generator-based context manager)."""
+        conn = self._take()
+        try:
+            result = operation(conn, *args)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        except BaseException:
+            self._give_back(conn)
+            raise
+        self._give_back(conn)
+        return result
 
     def idle(self) -> int:
         """How many connections wait in the pool."""

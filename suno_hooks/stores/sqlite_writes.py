@@ -23,6 +23,7 @@ from .tasks import TaskState
 __all__ = [
     "claim_params",
     "fast_claim",
+    "fast_claim_or_duplicate",
     "finish",
     "finish_settling",
     "full_claim",
@@ -76,6 +77,15 @@ def known_duplicate(
         return True
     kept = conn.execute(ROW_GUARD, (params[1], replay.signature_key, params[5])).fetchall()
     return bool(kept) and all(row[0] == params[12] for row in kept)
+
+
+def fast_claim_or_duplicate(
+    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+) -> tuple[bool, bool]:
+    """Whether `FAST_CLAIM` inserted the delivery, and when not, whether it is a known
+    duplicate (answered without the write lock)."""
+    inserted = fast_claim(conn, params)
+    return inserted, not inserted and known_duplicate(conn, replay, params)
 
 
 def full_claim(
