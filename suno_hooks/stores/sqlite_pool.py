@@ -8,14 +8,13 @@ other fault) never keeps answering for a cause that has passed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["ConnectionPool"]
+__all__ = ["Borrowed", "ConnectionPool"]
 
 T = TypeVar("T")
 
@@ -31,34 +30,15 @@ class ConnectionPool:
         self._pid = os.getpid()
         self.opened = 0
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one operation; replaced if the operation raised a database error."""
-        conn = self._take()
-        try:
-            yield conn
-        except sqlite3.Error:
-            conn.close()
-            raise
-        except BaseException:
-            self._give_back(conn)
-            raise
-        self._give_back(conn)
+    def connection(self) -> Borrowed:
+        """A connection for one operation (`with pool.connection() as conn:`); replaced if the
+        operation raised a database error."""
+        return Borrowed(self)
 
     def run(self, operation: Callable[..., T], *args: Any) -> T:
-        """`operation(conn, *args)` on a borrowed connection, as `connection()` does (a
-        plain call: the hot path skips the generator-based context manager)."""
-        conn = self._take()
-        try:
-            result = operation(conn, *args)
-        except sqlite3.Error:
-            conn.close()
-            raise
-        except BaseException:
-            self._give_back(conn)
-            raise
-        self._give_back(conn)
-        return result
+        """`operation(conn, *args)` on a borrowed connection."""
+        with Borrowed(self) as conn:
+            return operation(conn, *args)
 
     def idle(self) -> int:
         """How many connections wait in the pool."""
@@ -92,3 +72,26 @@ class ConnectionPool:
                 self._idle.append(conn)
                 return
         conn.close()
+
+
+class Borrowed:
+    """One borrowing of a pooled connection, as a context manager: handed back afterwards, or
+    closed when the operation raised a database error."""
+
+    __slots__ = ("conn", "pool")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn = self.pool._take()
+        return self.conn
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        conn = self.conn
+        assert conn is not None
+        if kind is not None and issubclass(kind, sqlite3.Error):
+            conn.close()
+        else:
+            self.pool._give_back(conn)
