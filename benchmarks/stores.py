@@ -7,13 +7,14 @@ Floors measured in the same run: for SQLite one INSERT of the same row into a on
 in its own BEGIN IMMEDIATE transaction (same file, WAL, synchronous=NORMAL); for Redis a raw
 `SET key body NX` round trip with redis-py (the same body); for PostgreSQL one autocommit
 INSERT into a one-index table with psycopg. Starts its own redis-server (no persistence) and
-PostgreSQL.
+PostgreSQL; redis-server runs on one core and this process on another.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import statistics
 import sys
@@ -168,6 +169,19 @@ def postgres_floor(server: PostgresServer, n: int, repeats: int) -> float:
         conn.close()
 
 
+def pin_apart(server: RedisServer) -> bool:
+    """Run redis-server on core 1 and this process on core 0, as a load generator and a server
+    are kept apart (unpinned, the scheduler moves them and the Redis rows swing by a third);
+    False where there are fewer than two cores."""
+    cores = os.sched_getaffinity(0)
+    if len(cores) < 2 or server.process is None:
+        return False
+    first, second = sorted(cores)[:2]
+    os.sched_setaffinity(server.process.pid, {second})
+    os.sched_setaffinity(0, {first})
+    return True
+
+
 def async_claim(store: Any, n: int, repeats: int) -> float:
     async def main() -> float:
         samples = []
@@ -196,6 +210,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         server = RedisServer(directory / "redis", persistent=False).start()
+        pinned = pin_apart(server)
         try:
             memory = MemoryStore(max_keys=10 * n * repeats, max_deliveries=10 * n * repeats)
             sqlite_store = SQLiteStore(directory / "bench.db")
@@ -232,6 +247,8 @@ def main() -> None:
         ratio = f"{micros / floor:8.2f}" if floor else f"{'':8}"
         print(f"{name:52} {micros:8.1f} {ratio}")
     print(f"\n{n} operations per batch, median of {repeats} batches; one process, one thread.")
+    if pinned:
+        print("redis-server pinned to one core and this process to another (PostgreSQL is not).")
     figures = dict(rows)
     print("\nclaim + finish of a new callback against the store's one-write floor (target ≤ 2×):")
     for name, floor in (
