@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ForbiddenSource,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .receiver import Receiver
     from .receiver_config import Require
 
-__all__ = ["Admitted", "admit"]
+__all__ = ["Admitted", "admit", "delivery_for"]
 
 
 @dataclass(slots=True)
@@ -81,20 +81,36 @@ def admit(receiver: Receiver, request: InboundRequest) -> Admitted | Outcome:
     if claims is not None:
         feature = claims.feature or feature
         context = claims.context
-    delivery = Delivery(
-        key,
+    delivery = delivery_for(
+        found, body, feature, context, request.source, _kept_headers(headers), request.peer
+    )
+    return Admitted(found, delivery, replay, sole_token=claims if signed is None else None)
+
+
+def delivery_for(
+    found: Probe,
+    body: bytes,
+    feature: str | None,
+    context: dict[str, Any] | None,
+    source: str,
+    headers: dict[str, str] | None = None,
+    peer: str | None = None,
+) -> Delivery:
+    """The inbox record of a probed body received now; the route's `feature` decides its kind
+    when it names one."""
+    return Delivery(
+        found.dedupe_key,
         found.task_id,
         found.stage,
         body,
         (feature and kind_for_feature(feature)) or found.kind,
         feature,
         context,
-        _kept_headers(headers),
-        request.peer,
+        headers if headers is not None else {},
+        peer,
         time.time(),
-        source=request.source,
+        source=source,
     )
-    return Admitted(found, delivery, replay, sole_token=claims if signed is None else None)
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -15,7 +15,12 @@ from typing import TypeGuard, cast
 
 from .stores import AsyncStore, Store
 from .stores.conformance import conforms
-from .stores.tasks import AsyncFinishesSettling, FinishesSettling
+from .stores.tasks import (
+    AsyncFinishesSettling,
+    FinishesSettling,
+    asettle_expected,
+    settle_expected,
+)
 
 __all__ = ["Lease", "current_lease", "has_async_api"]
 
@@ -63,36 +68,42 @@ class Lease:
             )
         return self._kept(kept, "extend")
 
-    def finish(self, error: str | None) -> bool:
-        """Record done (`error=None`) or failed; False (and logged) for a stale owner."""
-        return self._kept(self.store.finish(self.key, token=self.token, error=error), "finish")
+    def finish(
+        self, error: str | None, *, settles: str | None = None, by: str = "callback"
+    ) -> bool:
+        """Record done (`error=None`) or failed; False (and logged) for a stale owner. With
+        `settles`, the expected task of that id is settled by `by` too: in the same write when
+        the store is a `FinishesSettling`, else just before."""
+        store = self.store
+        if settles is None:
+            kept = store.finish(self.key, token=self.token, error=error)
+        elif conforms(store, FinishesSettling):
+            kept = cast(FinishesSettling, store).finish_settling(
+                self.key, token=self.token, error=error, task_id=settles, by=by
+            )
+        else:
+            settle_expected(store, settles, by)
+            kept = store.finish(self.key, token=self.token, error=error)
+        return self._kept(kept, "finish")
 
-    async def afinish(self, error: str | None) -> bool:
+    async def afinish(
+        self, error: str | None, *, settles: str | None = None, by: str = "callback"
+    ) -> bool:
         """`finish` without blocking the event loop."""
         store = self.store
-        if has_async_api(store):
-            kept = await store.afinish(self.key, token=self.token, error=error)
-        else:
-            kept = await asyncio.to_thread(
-                self.store.finish, self.key, token=self.token, error=error
-            )
-        return self._kept(kept, "finish")
-
-    def finish_settling(self, error: str | None, task_id: str, by: str) -> bool:
-        """`finish`, settling the expected task `task_id` in the same write (the store must be
-        a `FinishesSettling`)."""
-        store = cast(FinishesSettling, self.store)
-        kept = store.finish_settling(
-            self.key, token=self.token, error=error, task_id=task_id, by=by
-        )
-        return self._kept(kept, "finish")
-
-    async def afinish_settling(self, error: str | None, task_id: str, by: str) -> bool:
-        """`finish_settling` without blocking the event loop."""
-        store = self.store
-        if conforms(store, AsyncFinishesSettling):
+        if settles is not None and not conforms(store, FinishesSettling):
+            await asettle_expected(store, settles, by)
+            settles = None
+        if settles is None:
+            if has_async_api(store):
+                kept = await store.afinish(self.key, token=self.token, error=error)
+            else:
+                kept = await asyncio.to_thread(
+                    store.finish, self.key, token=self.token, error=error
+                )
+        elif conforms(store, AsyncFinishesSettling):
             kept = await cast(AsyncFinishesSettling, store).afinish_settling(
-                self.key, token=self.token, error=error, task_id=task_id, by=by
+                self.key, token=self.token, error=error, task_id=settles, by=by
             )
         else:
             kept = await asyncio.to_thread(
@@ -100,7 +111,7 @@ class Lease:
                 self.key,
                 token=self.token,
                 error=error,
-                task_id=task_id,
+                task_id=settles,
                 by=by,
             )
         return self._kept(kept, "finish")

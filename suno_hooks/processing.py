@@ -21,7 +21,6 @@ from .parsing import build_event
 from .receiver_config import warn_once
 from .stores import AsyncBindsTokens, AsyncStore, BindsTokens, Claim, ClaimResult, Delivery
 from .stores.conformance import conforms
-from .stores.tasks import asettle_expected, settle_expected
 from .tokens import TokenClaims
 
 if TYPE_CHECKING:
@@ -113,7 +112,7 @@ def dispatch(
             error = _joined(receiver.dispatcher.send(sender, event))
         finally:
             lease.unbind(bound)
-    _settle_and_finish(receiver, admitted, lease, error)
+    _finish(admitted, lease, error)
     return event, error
 
 
@@ -135,35 +134,25 @@ async def adispatch(
         finally:
             lease.unbind(bound)
     delivery = admitted.delivery
-    settling = delivery.terminal and receiver._finishes_settling
-    if delivery.terminal and not settling:
-        await asettle_expected(receiver.store, delivery.task_id, delivery.source)
     try:
-        if settling:
-            await lease.afinish_settling(error, delivery.task_id, delivery.source)
-        else:
-            await lease.afinish(error)
+        await lease.afinish(error, settles=_settles(delivery), by=delivery.source)
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
     return event, error
 
 
-def _settle_and_finish(
-    receiver: Receiver, admitted: Admitted, lease: Lease, error: str | None
-) -> None:
-    """Settle a terminal delivery's expected task and record done or failed, in one write
-    when the store can."""
+def _finish(admitted: Admitted, lease: Lease, error: str | None) -> None:
+    """Record done or failed, settling a terminal delivery's expected task with it."""
     delivery = admitted.delivery
-    settling = delivery.terminal and receiver._finishes_settling
-    if delivery.terminal and not settling:
-        settle_expected(receiver.store, delivery.task_id, delivery.source)
     try:
-        if settling:
-            lease.finish_settling(error, delivery.task_id, delivery.source)
-        else:
-            lease.finish(error)
+        lease.finish(error, settles=_settles(delivery), by=delivery.source)
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
+
+
+def _settles(delivery: Delivery) -> str | None:
+    """The expected task a delivery settles when it is finished: its own, once terminal."""
+    return delivery.task_id if delivery.terminal else None
 
 
 async def aget(receiver: Receiver, key: str) -> Delivery | None:

@@ -32,8 +32,6 @@ from .receiver_config import (
     _warned as _warned,
 )
 from .stores import KnowsDone, Store, store_from_url
-from .stores.conformance import conforms
-from .stores.tasks import FinishesSettling
 from .tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 from .trusted_bodies import readmit, replayable, trusted
 from .verification import DEFAULT_TOLERANCE, HmacVerifier
@@ -89,7 +87,6 @@ class Receiver:
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = has_async_api(self.store)
         self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
-        self._finishes_settling = conforms(self.store, FinishesSettling)
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"

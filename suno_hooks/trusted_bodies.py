@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from .admission import Admitted
+from .admission import Admitted, delivery_for
 from .dispatch import Dispatcher, reaches_a_receiver
 from .errors import InvalidPayload, NoReceiver
 from .events import EventSource
-from .parsing import kind_for_feature, load_json, probe
+from .parsing import load_json, probe
 from .processing import event_for
 from .stores import REPLAYABLE, Delivery, Store
 
@@ -37,18 +36,7 @@ def trusted(
         except (TypeError, ValueError):
             raise InvalidPayload("The body cannot be encoded as JSON.") from None
     found = probe(load_json(body))
-    delivery = Delivery(
-        found.dedupe_key,
-        found.task_id,
-        found.stage,
-        body,
-        (feature and kind_for_feature(feature)) or found.kind,
-        feature,
-        context,
-        received_at=time.time(),
-        source=source,
-    )
-    return Admitted(found, delivery, None)
+    return Admitted(found, delivery_for(found, body, feature, context, source), None)
 
 
 def readmit(kept: Delivery, dispatcher: Dispatcher, sender: Any) -> Admitted:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -24,6 +23,7 @@ from .base import (
     new_token,
 )
 from .records import delivery_from_columns as _delivery
+from .sqlite_async import SQLiteAsync
 from .sqlite_inline import CHECKPOINT_WAIT, InlineWriter
 from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
@@ -31,12 +31,10 @@ from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, STATUS
 from .sqlite_tasks import SQLiteTasks
 from .sqlite_writes import (
     claim_params,
-    fast_claim,
     fast_claim_or_duplicate,
     finish,
     finish_settling,
     full_claim,
-    known_duplicate,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -49,7 +47,7 @@ _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
 
 
-class SQLiteStore(SQLiteTasks):
+class SQLiteStore(SQLiteAsync, SQLiteTasks):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in one SQLite file.
 
     Threads borrow connections from a small pool (at most `pool_size` kept idle; one that
@@ -301,10 +299,6 @@ class SQLiteStore(SQLiteTasks):
             (bound,) = conn.execute(BIND, (token_id, task_id, now + ttl, now)).fetchone()
         return bool(bound == task_id)
 
-    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
-        """`bind_token` on a worker thread."""
-        return await asyncio.to_thread(self.bind_token, token_id, task_id, ttl)
-
     def _sweep_guard(self, now: float) -> None:
         with self._connection() as conn:
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
@@ -336,68 +330,3 @@ class SQLiteStore(SQLiteTasks):
         if self._shared is not None:
             self._shared.close()
             self._shared = None
-
-    # -- asyncio: a claim or finish on the loop when the file is free, the rest in a thread ----
-
-    async def aclaim(
-        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
-    ) -> Claim:
-        """`claim` without ever waiting on the file lock on the loop: a new delivery is inserted
-        inline when no other connection is writing, anything else runs in a worker thread."""
-        if self._inline is None:
-            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
-        params = claim_params(delivery, lease, replay, new_token())
-        inserted = await self._inline.awrite(lambda conn: fast_claim(conn, params))
-        if inserted is False and self._inline.attempt(
-            lambda conn: known_duplicate(conn, replay, params)
-        ):
-            return Claim(ClaimResult.DUPLICATE)
-        if inserted is None:
-            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
-        if not inserted:
-            return await asyncio.to_thread(self._full_claim, delivery, replay, params)
-        if self._sweep_due(replay):
-            await asyncio.to_thread(self._sweep_guard, params[5])
-        return self._claimed(delivery, 1, params[5], params[10])
-
-    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish`, inline when the file is free, else in a worker thread."""
-        if self._inline is not None:
-            done = await self._inline.awrite(lambda conn: finish(conn, key, token, error))
-            if done is not None:
-                return done
-        return await asyncio.to_thread(self.finish, key, token=token, error=error)
-
-    async def afinish_settling(
-        self, key: str, *, token: str, error: str | None, task_id: str, by: str
-    ) -> bool:
-        """`finish_settling`, inline when the file is free, else in a worker thread."""
-        if self._inline is not None:
-            done = await self._inline.awrite(
-                lambda conn: finish_settling(conn, key, token, error, task_id, by)
-            )
-            if done is not None:
-                return done
-        return await asyncio.to_thread(
-            self.finish_settling, key, token=token, error=error, task_id=task_id, by=by
-        )
-
-    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
-        """`extend` on a worker thread."""
-        return await asyncio.to_thread(self.extend, key, token=token, lease=lease)
-
-    async def aget(self, key: str) -> Delivery | None:
-        """`get` on a worker thread."""
-        return await asyncio.to_thread(self.get, key)
-
-    async def adeliveries(self, **filters: Any) -> list[Delivery]:
-        """`deliveries` on a worker thread."""
-        return await asyncio.to_thread(lambda: self.deliveries(**filters))
-
-    async def apurge(self, older_than: float | None = None) -> int:
-        """`purge` on a worker thread."""
-        return await asyncio.to_thread(self.purge, older_than)
-
-    async def aclose(self) -> None:
-        """`close`."""
-        self.close()
