@@ -59,12 +59,10 @@ def reaches_a_receiver(dispatcher: Dispatcher, sender: Any, event: Event) -> boo
     return True if receives is None else bool(receives(sender, event))
 
 
-def _stage_signal(event: Event) -> Signal:
-    if event.status == "progress":
-        return signals.task_progress
-    if event.status == "completed":
-        return signals.task_completed
-    return signals.task_failed
+_STAGE_SIGNALS: dict[str, Signal] = {
+    "progress": signals.task_progress,
+    "completed": signals.task_completed,
+}
 
 
 _lookup = ReceiverLookup(
@@ -92,8 +90,11 @@ class BlinkerDispatcher:
 
     def _targets(self, sender: Any, event: Event) -> list[tuple[Callable[..., Any], bool]]:
         """`(receiver, is_async)` for each receiver of the event's signals, in order."""
+        stage = _STAGE_SIGNALS.get(event.status, signals.task_failed)
+        if not signals.callback_received.receivers:
+            return _lookup.receivers(stage, sender)
         found = _lookup.receivers(signals.callback_received, sender)
-        found.extend(_lookup.receivers(_stage_signal(event), sender))
+        found.extend(_lookup.receivers(stage, sender))
         return found
 
     def receives(self, sender: Any, event: Event) -> bool:

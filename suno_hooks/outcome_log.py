@@ -23,10 +23,11 @@ def logged(outcome: Outcome) -> Outcome:
     """Log the answer to an admitted callback (INFO, WARNING when it is an error) and return it;
     no body, header or secret is logged."""
     delivery = outcome.delivery
-    if delivery is not None:
+    level = logging.INFO if outcome.status < 400 else logging.WARNING
+    if delivery is not None and logger.isEnabledFor(level):
         answer = outcome.body.get("status") or outcome.body.get("error")
         logger.log(
-            logging.INFO if outcome.status < 400 else logging.WARNING,
+            level,
             "%d %s task=%s kind=%s stage=%s",
             outcome.status,
             answer,
