@@ -111,8 +111,16 @@ def respond(outcome: Outcome, start_response: StartResponse) -> list[bytes]:
     content = outcome.content
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(content)))]
     headers.extend(outcome.headers.items())
-    start_response(f"{outcome.status} {HTTPStatus(outcome.status).phrase}", headers)
+    start_response(_status_line(outcome.status), headers)
     return [content]
+
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def _status_line(status: int) -> str:
+    line = _STATUS_LINES.get(status)
+    return f"{status} {HTTPStatus(status).phrase}" if line is None else line
 
 
 class SunoHooksMiddleware:

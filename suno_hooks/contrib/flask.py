@@ -12,7 +12,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from flask import Blueprint, Flask, Response, current_app, has_app_context, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    current_app,
+    has_app_context,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import Rule
 
@@ -108,26 +117,27 @@ def receiver_from_config(config: Mapping[str, Any]) -> Receiver:
     return Receiver(**options)
 
 
-def _read_body(max_body: int) -> tuple[bytes, bool]:
+def _read_body(current: Request, max_body: int) -> tuple[bytes, bool]:
     """The request body, never reading past `max_body`; the flag says it was longer."""
-    if request.method != "POST":
+    if current.method != "POST":
         return b"", False
-    length = request.content_length
+    length = current.content_length
     if length is not None and length > max_body:
         return b"", True
     try:
         if length is not None:
             # werkzeug bounds the stream by Content-Length and caches what an earlier hook read.
-            return request.get_data(cache=True), False
-        return read_bounded(request.stream, max_body)
+            return current.get_data(cache=True), False
+        return read_bounded(current.stream, max_body)
     except RequestEntityTooLarge:  # the app's own MAX_CONTENT_LENGTH is smaller
         return b"", True
 
 
 def _callback_view(receiver: Receiver) -> Callable[[], Response]:
     def callback() -> Response:
-        body, too_large = _read_body(receiver.max_body)
-        inbound = inbound_request_with_body(request.environ, body, too_large)
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+        body, too_large = _read_body(current, receiver.max_body)
+        inbound = inbound_request_with_body(current.environ, body, too_large)
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         outcome = receiver.handle(inbound, sender=app)
         return app.response_class(  # type: ignore[no-any-return]

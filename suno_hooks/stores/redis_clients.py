@@ -21,6 +21,7 @@ from redis.retry import Retry
 
 from ..errors import ConfigurationError
 from .records import redacted_url
+from .redis_deadline import with_write_deadline
 
 __all__ = ["AsyncLink", "ClientFactory", "InThreads", "LoopLinks"]
 
@@ -79,9 +80,11 @@ class ClientFactory:
         """A new asyncio client for the running event loop."""
         if self.cluster:
             return redis.asyncio.cluster.RedisCluster.from_url(self.url, **self.options)
-        return redis.asyncio.Redis.from_url(
+        pool = redis.asyncio.ConnectionPool.from_url(
             self.url, retry=AsyncRetry(NoBackoff(), 1), **self.options
         )
+        pool.connection_class = with_write_deadline(pool.connection_class)
+        return redis.asyncio.Redis.from_pool(pool)
 
 
 class InThreads:

@@ -1,0 +1,143 @@
+"""The asyncio store's writes time out under a deadline on the writing task: a server that stops
+reading makes a write fail with redis-py's `TimeoutError` within the socket timeout, the
+connection is dropped, and the retry on a new connection still applies. No extra task is run
+per command, which is what the deadline is for."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio
+import redis.exceptions
+
+from suno_hooks.stores import RedisStore
+from suno_hooks.stores.redis_clients import ClientFactory
+from suno_hooks.stores.redis_deadline import with_write_deadline
+
+from .services import RedisServer
+from .stores import delivery
+
+TIMEOUT = 0.3
+# Larger than any socket buffer pair, so the write blocks once the peer stops reading.
+LARGE = b"x" * (64 * 1024 * 1024)
+
+
+class SilentServer:
+    """A TCP server that answers each command `+OK` until `stop_reading` is set, then never
+    reads again (a server that hung with its connections open)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.stop_reading = threading.Event()
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            self.connections.append(connection)
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        connection.settimeout(0.05)
+        while not self.stop_reading.is_set():
+            try:
+                data = connection.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            commands = data.count(b"\r\n*") + data.startswith(b"*")
+            connection.sendall(b"+OK\r\n" * commands)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+async def test_a_write_the_server_never_reads_times_out_and_drops_the_connection(
+    silent_server: SilentServer,
+):
+    connection_class = with_write_deadline(redis.asyncio.Connection)
+    connection = connection_class(host="127.0.0.1", port=silent_server.port, socket_timeout=TIMEOUT)
+    await connection.connect()
+    silent_server.stop_reading.set()
+    started = time.monotonic()
+    with pytest.raises(redis.exceptions.TimeoutError, match="Timeout writing to socket"):
+        await connection.send_packed_command([LARGE])
+    assert time.monotonic() - started < TIMEOUT * 5
+    assert not connection.is_connected
+    assert connection.socket_timeout == TIMEOUT
+
+
+async def test_the_store_client_writes_without_a_task_per_command(redis_server: RedisServer):
+    client = ClientFactory(redis_server.url, socket_timeout=5.0, connect_timeout=5.0).asyncio()
+    try:
+        await client.ping()
+        loop = asyncio.get_running_loop()
+        created: list[object] = []
+        original = loop.create_task
+
+        def counting(*args: object, **kwargs: object) -> asyncio.Task[object]:
+            created.append(args[0])
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        loop.create_task = counting  # type: ignore[method-assign]
+        try:
+            for index in range(20):
+                await client.set(f"deadline-{uuid.uuid4().hex}-{index}", b"v", px=60_000)
+        finally:
+            del loop.create_task
+        assert created == []
+    finally:
+        await client.aclose()
+
+
+async def test_an_async_claim_still_succeeds_after_a_write_timeout(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+):
+    """The first write of the claim times out (its connection is dropped); redis-py's retry
+    sends it again on a new connection, and the claim is new once."""
+    store = RedisStore(redis_server.url, prefix=f"deadline-{uuid.uuid4().hex}:", socket_timeout=1)
+    try:
+        await store.aclaim(delivery("warm-up"), lease=60)  # connect and load the scripts
+        stalls = [True]
+        writer_class = asyncio.StreamWriter
+        original_drain = writer_class.drain
+
+        async def drain_once_stalled(self: asyncio.StreamWriter) -> None:
+            if stalls:
+                stalls.pop()
+                await asyncio.sleep(60)
+            await original_drain(self)
+
+        monkeypatch.setattr(writer_class, "drain", drain_once_stalled)
+        claim = await store.aclaim(delivery("after-a-stall"), lease=60)
+        assert claim.result.value == "new"
+        assert stalls == []
+        assert (await store.aclaim(delivery("after-a-stall"), lease=60)).result.value == (
+            "in_progress"
+        )
+    finally:
+        await store.aclose()
