@@ -42,6 +42,9 @@ PLACEHOLDER = "TASKIDPLACEHOLDER"
 # (label, server, app) pairs: each adapter followed by its baseline.
 PAIRS = [
     ("raw ASGI", "uvicorn", "suno_asgi", "baseline_asgi"),
+    # Reference: the same app on a store that keeps only the keys (what MemoryStore's inbox,
+    # replay guard, stale check and lease cost is the difference from the row above).
+    ("raw ASGI, keys only", "uvicorn", "suno_asgi_keys_only", "baseline_asgi"),
     ("Starlette", "uvicorn", "suno_starlette", "baseline_starlette"),
     ("Flask", "gunicorn", "suno_flask", "baseline_flask"),
     ("raw WSGI", "gunicorn", "suno_wsgi", "baseline_wsgi"),
@@ -227,7 +230,7 @@ def main() -> None:
                 for round_number in range(args.rounds):
                     for app in (baseline, ours):
                         environ = dict(os.environ)
-                        sqlite_dir = Path(tmp) / f"{app}-{round_number}"
+                        sqlite_dir = Path(tmp) / f"{label}-{app}-{round_number}"
                         sqlite_dir.mkdir()
                         environ["SUNO_BENCH_SQLITE_DIR"] = str(sqlite_dir)
                         if redis_server is not None:

@@ -3,7 +3,8 @@ endpoint in the same framework doing the same work (read the body, validate an e
 pydantic model, check Kie's HMAC signature, remember the body under its dedupe key, answer
 `{"status": "received"}`).
 
-Every request is signed (`KEY`). The memory rows remember in a dict; the durable rows write
+Every request is signed (`KEY`). The memory rows remember in a dict (`suno_asgi_keys_only` is
+the reference row: `asgi_app` on a store that keeps only the keys); the durable rows write
 once: `INSERT OR IGNORE` on SQLite (`SUNO_BENCH_SQLITE_DIR`), `SET NX` on Redis
 (`SUNO_BENCH_REDIS_URL`). On ASGI paths the receiver is a no-op async one (DESIGN §9; a sync
 one would run in a worker thread there), on WSGI paths a no-op sync one. The durable apps are
@@ -33,7 +34,7 @@ from suno_hooks import Event, MemoryStore, Receiver, task_completed
 from suno_hooks.asgi import asgi_app
 from suno_hooks.contrib.flask import SunoHooks
 from suno_hooks.contrib.starlette import suno_routes
-from suno_hooks.stores import Store
+from suno_hooks.stores import Claim, ClaimResult, Delivery, ReplayCheck, Store
 from suno_hooks.wsgi import wsgi_app
 
 logging.getLogger("suno_hooks").setLevel(logging.ERROR)
@@ -126,6 +127,51 @@ async def _remember_in_dict(key: str, body: bytes) -> bool:
 
 suno_asgi = asgi_app(_receiver(on_loop=True))
 baseline_asgi = raw_asgi_endpoint(_remember_in_dict)
+
+
+class KeysOnlyStore(MemoryStore):
+    """A reference, not a store to use: it remembers each dedupe key in a dict and nothing else
+    (no inbox record, replay guard, stale check or lease), so `asgi_app` on it measures the
+    adapter and the core without what `MemoryStore` keeps for DESIGN §3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, bool] = {}
+
+    def claim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        if delivery.key in self.seen:
+            return Claim(ClaimResult.DUPLICATE)
+        self.seen[delivery.key] = True
+        return Claim(ClaimResult.NEW, 1, "kept")
+
+    async def aclaim(
+        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
+    ) -> Claim:
+        return self.claim(delivery, lease=lease, replay=replay)
+
+    def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
+        return None
+
+    def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        return True
+
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        return True
+
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        return True
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        return True
+
+
+suno_asgi_keys_only = asgi_app(_receiver(KeysOnlyStore(), on_loop=True))
 
 # -- Starlette --------------------------------------------------------------------------------
 
