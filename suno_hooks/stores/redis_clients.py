@@ -84,7 +84,9 @@ class ClientFactory:
             self.url, retry=AsyncRetry(NoBackoff(), 1), **self.options
         )
         pool.connection_class = with_write_deadline(pool.connection_class)
-        return redis.asyncio.Redis.from_pool(pool)
+        client = redis.asyncio.Redis(connection_pool=pool)
+        client.auto_close_connection_pool = True  # closing the client closes its pool
+        return client
 
 
 class InThreads:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import redis.asyncio.connection
 import redis.exceptions
 
 # The deadline redis-py's own reads run under: async-timeout (a dependency of redis-py) before
@@ -27,7 +26,10 @@ else:
 
 __all__ = ["with_write_deadline"]
 
-ConnectionClass = type[redis.asyncio.connection.AbstractConnection]
+if TYPE_CHECKING:
+    from redis.asyncio.connection import AbstractConnection
+
+    ConnectionClass = type[AbstractConnection]
 
 _DERIVED: dict[ConnectionClass, ConnectionClass] = {}
 
@@ -43,7 +45,7 @@ def with_write_deadline(base: ConnectionClass) -> ConnectionClass:
             await _write_before_deadline(self, write, command, check_health)
 
         derived = cast(
-            ConnectionClass,
+            "ConnectionClass",
             type(base.__name__, (base,), {"send_packed_command": send_packed_command}),
         )
         _DERIVED[base] = derived
