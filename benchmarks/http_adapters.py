@@ -225,12 +225,12 @@ def main() -> None:
         if any("redis" in pair[2] for pair in pairs):
             redis_server = RedisServer(Path(tmp) / "redis", persistent=False).start()
         try:
-            for label, server, ours, baseline in pairs:
+            for row, (label, server, ours, baseline) in enumerate(pairs):
                 runs: dict[str, list[Result]] = {ours: [], baseline: []}
                 for round_number in range(args.rounds):
                     for app in (baseline, ours):
                         environ = dict(os.environ)
-                        sqlite_dir = Path(tmp) / f"{label}-{app}-{round_number}"
+                        sqlite_dir = Path(tmp) / f"{row}-{app}-{round_number}"
                         sqlite_dir.mkdir()
                         environ["SUNO_BENCH_SQLITE_DIR"] = str(sqlite_dir)
                         if redis_server is not None:
