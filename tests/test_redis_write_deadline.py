@@ -105,6 +105,19 @@ async def test_a_write_the_server_never_reads_ends_as_with_redis_py_own_timeout(
         assert ours == ("timed out: Timeout writing to socket", False, TIMEOUT)
 
 
+async def test_a_write_on_a_closed_connection_connects_it_first(redis_server: RedisServer):
+    connection_class = with_write_deadline(redis.asyncio.Connection)
+    connection = connection_class(host="127.0.0.1", port=redis_server.port, socket_timeout=TIMEOUT)
+    try:
+        assert not connection.is_connected
+        await connection.send_command("PING")
+        assert connection.is_connected
+        assert await connection.read_response() in (b"PONG", "PONG")
+        assert connection.socket_timeout == TIMEOUT
+    finally:
+        await connection.disconnect()
+
+
 async def test_the_store_client_writes_without_a_task_per_command(redis_server: RedisServer):
     client = ClientFactory(redis_server.url, socket_timeout=5.0, connect_timeout=5.0).asyncio()
     try:

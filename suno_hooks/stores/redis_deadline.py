@@ -59,8 +59,12 @@ async def _write_before_deadline(
     if not timeout:
         await write(connection, command, check_health)
         return
-    # Without a socket timeout redis-py writes on this task; the deadline then bounds the write
-    # (and any reconnect it makes), and cancelling it drops the connection in redis-py.
+    if not connection.is_connected:
+        # Connecting keeps its own timeouts: the connect timeout, then the socket timeout for
+        # each reply of the handshake.
+        await connection.connect()
+    # Without a socket timeout redis-py writes on this task; the deadline then bounds the write,
+    # and cancelling it drops the connection in redis-py.
     connection.socket_timeout = None
     try:
         async with deadline(timeout):
