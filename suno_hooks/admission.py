@@ -63,8 +63,7 @@ def admit(receiver: Receiver, request: InboundRequest) -> Admitted | Outcome:
     verifier = receiver.verifier
     signed = None if verifier is None else verifier.check(found.task_id, headers)
     claims = _read_token(receiver.signer, request) if request.query else None
-    if signed is None or receiver.require not in _SIGNATURE_SUFFICES:
-        _enforce(receiver.require, signed is not None, claims is not None)
+    _enforce(receiver.require, signed is not None, claims is not None)
     key = found.dedupe_key
     replay = None if signed is None else ReplayCheck(signed.replay_key, body, receiver._guard_ttl)
     claim_done = receiver._claim_done
@@ -127,10 +126,6 @@ def _read_token(signer: TokenSigner | None, request: InboundRequest) -> TokenCla
     if not token:
         return None
     return signer.read(token)
-
-
-_SIGNATURE_SUFFICES = frozenset({"none", "signature", "either"})
-"""The `require` settings a verified signature satisfies on its own."""
 
 
 def _enforce(require: Require, has_signature: bool, has_token: bool) -> None:

@@ -106,21 +106,16 @@ def inbound_request_with_body(
     )
 
 
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
 def respond(outcome: Outcome, start_response: StartResponse) -> list[bytes]:
     """Send an `Outcome` through `start_response`; returns the body iterable."""
     content = outcome.content
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(content)))]
     headers.extend(outcome.headers.items())
-    start_response(_status_line(outcome.status), headers)
+    start_response(_STATUS_LINES[outcome.status], headers)
     return [content]
-
-
-_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-
-
-def _status_line(status: int) -> str:
-    line = _STATUS_LINES.get(status)
-    return f"{status} {HTTPStatus(status).phrase}" if line is None else line
 
 
 class SunoHooksMiddleware:
