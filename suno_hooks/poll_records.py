@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .client.features import MARKET_RECORD, feature
+from .digits import whole_number
 
 __all__ = ["LOST_CODE", "callback_body", "lost_body"]
 
@@ -45,8 +46,9 @@ def _outcome(value: Any, flags: Mapping[int, str] = _TEXT_FLAGS) -> str:
     if not isinstance(value, str):
         return _PENDING
     text = value.strip().upper()
-    if text.isdigit() and len(text) < 3:
-        return flags.get(int(text), _PENDING)
+    flag = whole_number(text, 2)
+    if flag is not None:
+        return flags.get(flag, _PENDING)
     if text == "SUCCESS":
         return _SUCCESS
     if text == "CALLBACK_EXCEPTION":
@@ -68,8 +70,8 @@ def _snake(name: str) -> str:
 
 def _failure_code(record: dict[str, Any], default: int) -> int:
     code = record.get("errorCode")
-    if isinstance(code, str) and code.strip().isdigit():
-        code = int(code.strip())
+    if isinstance(code, str):
+        code = whole_number(code)
     if isinstance(code, int) and not isinstance(code, bool) and code not in (0, 200):
         return code
     return default
@@ -205,7 +207,7 @@ def _market(task_id: str, record: dict[str, Any], answer: dict[str, Any]) -> dic
     if state == "success":
         return {"code": 200, "msg": "success", "data": data}
     fail_code = record.get("failCode")
-    code = int(fail_code) if isinstance(fail_code, str) and fail_code.strip().isdigit() else 501
+    code = (whole_number(fail_code) if isinstance(fail_code, str) else None) or 501
     if code in (0, 200):
         code = 501
     return {"code": code, "msg": _message(record, "Generation failed"), "data": data}

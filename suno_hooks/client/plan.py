@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..digits import whole_number
 from ..stores.tasks import ExpectedTask
 from .errors import ApiConnectionError, ApiError, InvalidRequest, api_error
 from .features import Feature, feature
@@ -281,8 +282,9 @@ def _int(value: Any, default: int) -> int:
         return default
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        number = whole_number(value, signed=True)
+        return default if number is None else number
     return default
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import get_args
 
+from ..digits import whole_number
 from ..events import EventKind
 from ..stores import Delivery, DeliveryStatus, Store
 from ..stores.base import delivery_source
@@ -50,7 +51,7 @@ class ListQuery:
             return value
 
         page_text = (params.get("page") or "1").strip()
-        page = int(page_text) if page_text.isdigit() else 0
+        page = whole_number(page_text, 9) or 0
         if not 1 <= page <= _MAX_PAGE:
             problems.append(f"Ignored the page number {_quoted(page_text)}.")
             page = 1
