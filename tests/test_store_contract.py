@@ -66,6 +66,18 @@ def test_delivery_fields_are_kept(store: Store):
     assert store.get("nope:complete") is None
 
 
+def test_context_and_headers_beyond_ascii_are_kept(store: Store):
+    context = {"name": "Zoë ✓", "big": 1e16, "nested": {"ok": [True, None]}}
+    headers = {"x-webhook-timestamp": "1700000000", "x-note": "café"}
+    original = Delivery(
+        "t8:complete", "t8", "complete", b"{}", "music", context=context, headers=headers
+    )
+    assert store.claim(original, lease=60).result is ClaimResult.NEW
+    kept = store.get("t8:complete")
+    assert kept is not None
+    assert (kept.context, kept.headers) == (context, headers)
+
+
 def test_expired_lease_is_taken_over(store: Store):
     # A lease of 0 s has ended by the next claim: no timer to race on a loaded machine.
     assert store.claim(delivery(), lease=0.0).result is ClaimResult.NEW

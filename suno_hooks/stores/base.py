@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic_core import PydanticSerializationError, to_json
+
 __all__ = [
     "AsyncStore",
     "Claim",
@@ -104,16 +106,20 @@ class Delivery:
 
     def meta_json(self) -> str:
         """The small fields that stores keep beside the body, as JSON."""
-        return _META_ENCODER.encode(
-            {
-                "kind": self.kind,
-                "feature": self.feature,
-                "context": self.context,
-                "headers": self.headers,
-                "peer": self.peer,
-                "source": self.source,
-            }
-        )
+        meta = {
+            "kind": self.kind,
+            "feature": self.feature,
+            "context": self.context,
+            "headers": self.headers,
+            "peer": self.peer,
+            "source": self.source,
+        }
+        try:
+            # A fifth of the standard encoder's cost; text it cannot write as UTF-8 (a lone
+            # surrogate in a context value) goes through the standard encoder, escaped.
+            return to_json(meta).decode()
+        except PydanticSerializationError:
+            return _META_ENCODER.encode(meta)
 
 
 def delivery_source(delivery: Delivery) -> str:
