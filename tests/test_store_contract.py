@@ -78,6 +78,16 @@ def test_context_and_headers_beyond_ascii_are_kept(store: Store):
     assert (kept.context, kept.headers) == (context, headers)
 
 
+def test_a_context_with_text_postgresql_cannot_hold_is_kept(store: Store):
+    context = {"nul": "a\x00b", "lone": "c\ud800d", "k\x00": ["e\x00"]}
+    original = Delivery("t6:complete", "t6", "complete", b"{}", "music", context=context)
+    assert store.claim(original, lease=60).result is ClaimResult.NEW
+    kept = store.get("t6:complete")
+    assert kept is not None
+    # The Django store writes these as the PostgreSQL store writes its text; others keep them.
+    assert kept.context in (context, {"nul": "a\ufffdb", "lone": "c?d", "k\ufffd": ["e\ufffd"]})
+
+
 def test_expired_lease_is_taken_over(store: Store):
     # A lease of 0 s has ended by the next claim: no timer to race on a loaded machine.
     assert store.claim(delivery(), lease=0.0).result is ClaimResult.NEW

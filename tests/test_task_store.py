@@ -41,6 +41,15 @@ def test_expect_remembers_a_pending_task_once(store: TaskStore):
     assert store.get_task("unknown") is None
 
 
+def test_a_context_with_text_postgresql_cannot_hold_is_kept(store: TaskStore):
+    context = {"nul": "a\x00b", "lone": "c\ud800d", "k\x00": ["e\x00"]}
+    assert store.expect(submitted("t1", context=context))
+    task = store.get_task("t1")
+    assert task is not None
+    # The Django store writes these as the PostgreSQL store writes its text; others keep them.
+    assert task.context in (context, {"nul": "a\ufffdb", "lone": "c?d", "k\ufffd": ["e\ufffd"]})
+
+
 def test_settle_and_lost_change_a_task_once(store: TaskStore):
     for task_id in ("a", "b"):
         store.expect(submitted(task_id))

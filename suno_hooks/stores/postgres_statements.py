@@ -21,6 +21,7 @@ __all__ = [
     "claim_params",
     "claimed",
     "finish_params",
+    "jsonb_value",
     "listing",
     "text",
 ]
@@ -89,6 +90,21 @@ def text(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def jsonb_value(value: Any) -> Any:
+    """A decoded JSON value (a context, headers) as PostgreSQL jsonb can hold it: every string
+    in it, keys too, cleaned as `text` cleans it."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {
+            text(key) if isinstance(key, str) else key: jsonb_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [jsonb_value(item) for item in value]
     return value
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from .postgres_statements import FINISH, finish_params
+from .postgres_statements import FINISH, finish_params, jsonb_value
 from .tasks import ExpectedTask, TaskState, listing, task_from_row
 
 __all__ = ["PostgresTasks"]
@@ -68,7 +68,7 @@ class PostgresTasks:
 
     @staticmethod
     def _expect_params(task: ExpectedTask) -> tuple[Any, ...]:
-        context = Jsonb(task.context) if task.context is not None else None
+        context = Jsonb(jsonb_value(task.context)) if task.context is not None else None
         return (
             task.task_id,
             task.feature,

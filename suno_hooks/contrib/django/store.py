@@ -29,6 +29,7 @@ from ...stores.base import (
     delivery_source,
     new_token,
 )
+from ...stores.postgres_statements import jsonb_value, text
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
 from .tasks import DjangoTasks
@@ -66,8 +67,9 @@ def _database_now(using: str) -> float:
 
 
 def _text(value: str, limit: int) -> str:
-    # PostgreSQL text cannot hold NUL; the replacement is stable, so keys stay consistent.
-    return value.replace("\x00", "\ufffd")[:limit]
+    # PostgreSQL text holds neither NUL nor a lone surrogate: cleaned as the PostgreSQL store
+    # cleans them (stably, so keys stay consistent), on every database for the same answers.
+    return text(value)[:limit]
 
 
 # The Django table has no meta column: a non-default source rides in the headers JSON under a
@@ -76,9 +78,10 @@ _SOURCE_KEY = ":source"
 
 
 def _stored_headers(delivery: Delivery) -> dict[str, str]:
-    if delivery.source == "callback":
-        return delivery.headers
-    return {**delivery.headers, _SOURCE_KEY: delivery.source}
+    headers: dict[str, str] = jsonb_value(delivery.headers)
+    if delivery.source != "callback":
+        headers[_SOURCE_KEY] = delivery.source
+    return headers
 
 
 def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
@@ -331,7 +334,7 @@ class DjangoStore(DjangoTasks):
             "stage": _text(delivery.stage, 64),
             "kind": delivery.kind[:32],
             "feature": _text(delivery.feature, 100) if delivery.feature else None,
-            "context": delivery.context,
+            "context": jsonb_value(delivery.context),
             "body": delivery.body,
             "headers": _stored_headers(delivery),
             "peer": _text(delivery.peer, 64) if delivery.peer else None,

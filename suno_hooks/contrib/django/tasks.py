@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from ...stores.postgres_statements import jsonb_value
 from ...stores.tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing
 from .models import ExpectedTask as TaskRow
 
@@ -59,7 +60,7 @@ class DjangoTasks(AsyncTasksFromSync):
         row = TaskRow(
             task_id=task.task_id[:128],
             feature=task.feature[:100],
-            context=task.context,
+            context=jsonb_value(task.context),
             submitted_at=_moment(task.submitted_at),
             next_poll_at=_moment(task.next_poll_at),
             polls=0,

@@ -1,4 +1,5 @@
-"""`Delivery.meta_json`: the small fields every durable store keeps beside the body."""
+"""JSON the stores write: `Delivery.meta_json` (the small fields every durable store keeps
+beside the body) and `jsonb_value` (a context or headers as PostgreSQL's jsonb can hold them)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import json
 import math
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from suno_hooks.stores import Delivery
+from suno_hooks.stores.postgres_statements import jsonb_value
 
 # What a context or a header can hold once decoded from JSON or HTTP: any text, lone surrogates
 # included, and numbers of every size (NaN excepted: it never equals itself).
@@ -50,3 +52,27 @@ def test_text_that_is_not_utf8_is_escaped_rather_than_refused():
 def test_infinities_read_back():
     meta = json.loads(_delivery({"up": math.inf, "down": -math.inf}, {}).meta_json())
     assert meta["context"] == {"up": math.inf, "down": -math.inf}
+
+
+def _clean(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_clean(key) and _clean(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_clean(item) for item in value)
+    return True
+
+
+@given(_JSON)
+@example({"a\x00": ["b\ud800", "c"]})
+def test_jsonb_value_holds_no_text_postgresql_refuses(value: Any):
+    cleaned = jsonb_value(value)
+    assert "\\u0000" not in json.dumps(cleaned)
+    json.dumps(cleaned, ensure_ascii=False).encode("utf-8")  # no lone surrogate left
+    if _clean(value):
+        assert cleaned == value
