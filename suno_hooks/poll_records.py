@@ -192,8 +192,11 @@ def _voice(task_id: str, record: dict[str, Any], answer: dict[str, Any]) -> dict
     )
     if outcome == _PENDING:
         return None
-    data = {k: v for k, v in record.items() if k not in ("task_id", "taskId")} | {"taskId": task_id}
     ok = outcome == _SUCCESS
+    # The stage is named, so a record field such as `state` never makes the body read as
+    # another shape (a market task still generating).
+    stage = {"taskId": task_id, "callbackType": "complete" if ok else "error"}
+    data = {k: v for k, v in record.items() if k not in ("task_id", "taskId")} | stage
     msg = "success" if ok else _message(record, "Voice task failed")
     return {"code": 200 if ok else 400, "msg": msg, "data": data}
 

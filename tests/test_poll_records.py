@@ -152,6 +152,10 @@ def test_recovery_and_voice_records():
     )
     assert voice.voice is not None and voice.voice.voice_id == "voice_1"
     assert callback_body("v", "voice_generate", answer({"status": "wait_processing"})) is None
+    # A record field that names a market state does not make a finished voice task read as one
+    # still generating.
+    finished = event_of("v", "voice_generate", {"status": "SUCCESS", "state": "GENERATING"})
+    assert (finished.stage, finished.status) == ("complete", "completed")
 
 
 def test_a_lost_task_is_a_timeout_failure():
