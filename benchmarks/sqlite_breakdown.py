@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stores import BODY, HEADERS  # noqa: E402
+from benchmarks.stores import BODY, deliveries  # noqa: E402
 from suno_hooks.stores import Delivery, ReplayCheck, SQLiteStore  # noqa: E402
 from suno_hooks.stores.sqlite_statements import FAST_CLAIM, FINISH  # noqa: E402
 from suno_hooks.stores.sqlite_writes import claim_params  # noqa: E402
@@ -44,30 +44,9 @@ VALUES (
 """
 
 
-def delivery() -> tuple[Delivery, ReplayCheck]:
-    """A fresh, signed, terminal two-track delivery, as `stores.py` makes them."""
-    task_id = uuid.uuid4().hex
-    return (
-        Delivery(
-            key=f"{task_id}:complete",
-            task_id=task_id,
-            stage="complete",
-            body=BODY,
-            kind="music",
-            headers=HEADERS,
-            peer="203.0.113.7",
-        ),
-        ReplayCheck(uuid.uuid4().hex, b"d" * 1024, 600.0),
-    )
-
-
 def params(n: int) -> list[tuple[Any, ...]]:
     """The claim statement's parameters for `n` fresh deliveries."""
-    rows = []
-    for _ in range(n):
-        fresh, replay = delivery()
-        rows.append(claim_params(fresh, 60.0, replay, uuid.uuid4().hex))
-    return rows
+    return [claim_params(fresh, 60.0, replay, uuid.uuid4().hex) for fresh, replay in deliveries(n)]
 
 
 def timed(operation: Callable[[Any], object], items: list[Any]) -> list[float]:
@@ -143,8 +122,8 @@ def store_path(store: SQLiteStore, n: int) -> list[float]:
         claimed = store.claim(item[0], lease=60, replay=item[1])
         store.finish(item[0].key, token=claimed.token)
 
-    timed(both, [delivery() for _ in range(n)])
-    took = timed(both, [delivery() for _ in range(n)])
+    timed(both, deliveries(n))
+    took = timed(both, deliveries(n))
     store.close()
     return took
 
