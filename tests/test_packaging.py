@@ -21,11 +21,9 @@ REPOSITORY = "https://github.com/suno-hooks/suno-hooks"
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
+    # --no-isolation: the build backend is the locked one, not the newest release on the index.
+    build = [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel"]
+    subprocess.run([*build, "--outdir", str(out), str(ROOT)], check=True, capture_output=True)
     return out
 
 

@@ -29,9 +29,47 @@ TIMEOUT = 0.3
 LARGE = b"x" * (64 * 1024 * 1024)
 
 
+def _commands(buffer: bytearray) -> list[list[bytes]]:
+    """The complete RESP commands at the front of `buffer`, removed from it."""
+    commands = []
+    while True:
+        lines = bytes(buffer).split(b"\r\n")
+        if len(lines) < 2 or not lines[0].startswith(b"*"):
+            return commands
+        count, position, arguments = int(lines[0][1:]), 1, []
+        while len(arguments) < count and position + 1 < len(lines):
+            arguments.append(lines[position + 1])
+            position += 2
+        if len(arguments) < count:
+            return commands
+        del buffer[: len(b"\r\n".join(lines[:position])) + 2]
+        commands.append(arguments)
+
+
+def _answer(command: list[bytes]) -> bytes:
+    """A server's answer: `HELLO` as Redis 7 answers it, in the protocol asked for (a map under
+    RESP3, a flat array under RESP2); anything else `+OK`."""
+    if command[0].upper() != b"HELLO":
+        return b"+OK\r\n"
+    protocol = int(command[1]) if len(command) > 1 else 2
+    fields = [(b"server", b"redis"), (b"version", b"7.0.15"), (b"proto", protocol)]
+    fields += [(b"id", 1), (b"mode", b"standalone"), (b"role", b"master"), (b"modules", [])]
+    encoded = [b"%7\r\n" if protocol == 3 else b"*14\r\n"]
+    for name, value in fields:
+        encoded.append(b"$%d\r\n%s\r\n" % (len(name), name))
+        if isinstance(value, int):
+            encoded.append(b":%d\r\n" % value)
+        elif isinstance(value, list):
+            encoded.append(b"*0\r\n")
+        else:
+            encoded.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    return b"".join(encoded)
+
+
 class SilentServer:
-    """A TCP server that answers each command `+OK` until `stop_reading` is set, then never
-    reads again (a server that hung with its connections open)."""
+    """A TCP server that answers each command as Redis does (the connection handshake included)
+    until `stop_reading` is set, then never reads again (a server that hung with its connections
+    open)."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -52,6 +90,7 @@ class SilentServer:
 
     def _answer(self, connection: socket.socket) -> None:
         connection.settimeout(0.05)
+        buffer = bytearray()
         while not self.stop_reading.is_set():
             try:
                 data = connection.recv(65536)
@@ -61,8 +100,8 @@ class SilentServer:
                 return
             if not data:
                 return
-            commands = data.count(b"\r\n*") + data.startswith(b"*")
-            connection.sendall(b"+OK\r\n" * commands)
+            buffer += data
+            connection.sendall(b"".join(_answer(command) for command in _commands(buffer)))
 
     def close(self) -> None:
         self.listener.close()
