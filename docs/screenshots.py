@@ -1,7 +1,7 @@
 """Take the README's two inbox screenshots (the list; a delivery with players) in headless
 Chromium, from a demo inbox whose cover and audio are served locally.
 
-    .venv-3.13/bin/python docs/screenshots.py    # writes docs/inbox-list.png, docs/inbox-delivery.png
+    .venv-3.13/bin/python docs/screenshots.py   # docs/inbox-list.png, docs/inbox-delivery.png
 """
 
 from __future__ import annotations
