@@ -37,6 +37,7 @@ TOOLS = (
     "pytest",
     "pytest-asyncio",
     "pytest-xdist",
+    "pytest-timeout",
     "pytest-django",
     "hypothesis",
     "ruff",
@@ -139,8 +140,8 @@ def environment(directory: Path, interpreter: str, extras: str, resolution: str 
     if resolution == "locked" and fresh:
         return python
     binary, env = uv(), uv_env()
-    if not python.exists():
-        run(binary, "venv", "--quiet", "--python", interpreter, directory, env=env)
+    if resolution != "locked" or not python.exists():  # --latest and --lowest start empty
+        run(binary, "venv", "--quiet", "--clear", "--python", interpreter, directory, env=env)
     install = [binary, "pip", "install", "--quiet", "--python", python, "--reinstall-package"]
     install += ["suno-hooks", "-e", f".[{extras}]"]
     if resolution == "locked":

@@ -70,6 +70,7 @@ class CallbackModel(BaseModel):
         populate_by_name=True,
         coerce_numbers_to_str=True,
         frozen=True,
+        protected_namespaces=(),  # a wire field is named `model_name`; pydantic < 2.10 warns
     )
 
 
