@@ -49,7 +49,7 @@ def with_inbox(
     fallback: ASGIApp,
 ) -> ASGIApp:
     """The callback app wrapped around the inbox page (which gets every other path); refuses a
-    non-loopback host without `auth`."""
+    non-loopback host without `auth`, and without it the page answers only loopback names."""
     from ..inbox import InboxASGIApp, basic_auth
 
     if not auth and not is_loopback(host):

@@ -16,7 +16,7 @@ from ..receiver import Receiver
 from ..stores.base import delivery_source
 from ..stores.tasks import TASK_LISTINGS, TaskStore
 from .event_view import event_view, pretty_body
-from .guards import BasicAuth, Check, CsrfGuard, SignedCsrf
+from .guards import BasicAuth, Check, CsrfGuard, LoopbackOnly, SignedCsrf
 from .listing import KINDS, SOURCES, STAGES, ListQuery, load_listing, statuses
 from .render import render, stylesheet
 from .request import PageRequest, PageResponse
@@ -72,9 +72,12 @@ class InboxCore:
 
     def denied(self, auth: object) -> PageResponse:
         """The answer to a request the access check refused: 401 asking for Basic credentials,
-        or 403 when the check is the application's own."""
+        400 for a host name a page without auth does not answer, or 403 when the check is the
+        application's own."""
         if isinstance(auth, BasicAuth):
             return PageResponse.html(401, _DENIED_PAGE, [("WWW-Authenticate", auth.challenge)])
+        if isinstance(auth, LoopbackOnly):
+            return PageResponse.html(400, _WRONG_HOST_PAGE)
         return PageResponse.html(403, _DENIED_PAGE)
 
     # -- pages -----------------------------------------------------------------------------------
@@ -182,7 +185,11 @@ class InboxCore:
 
 
 class MountedInbox:
-    """What the WSGI and ASGI apps share: the core answering requests and the access check."""
+    """What the WSGI and ASGI apps share: the core answering requests and the access check.
+
+    Without `auth`, the check is `LoopbackOnly`: the page answers only requests addressed to
+    `localhost`, `127.0.0.1` or `[::1]`.
+    """
 
     def __init__(
         self,
@@ -193,7 +200,7 @@ class MountedInbox:
         csrf: CsrfGuard | None = None,
     ) -> None:
         self.core = InboxCore(receiver, csrf=csrf, secret_key=secret_key)
-        self.auth = auth
+        self.auth: Check = auth if auth is not None else LoopbackOnly()
 
 
 def render_url(root: str, path: str, **params: str) -> str:
@@ -214,6 +221,10 @@ _NOT_ALLOWED = "This address does not take that method."
 _UNAVAILABLE = "The inbox could not be read; the error is in the server's log."
 _BAD_CSRF = "The form was stale or came from another site. Reload the page and try again."
 _NO_REPLAY = "You may look at deliveries but not replay them."
+_WRONG_HOST_PAGE = (
+    "<!doctype html><title>Wrong host</title><p>This suno-hooks inbox has no sign-in, so it "
+    "answers only at localhost, 127.0.0.1 or [::1].</p>"
+)
 _DENIED_PAGE = (
     "<!doctype html><title>Access denied</title><p>The suno-hooks inbox needs you to sign in.</p>"
 )

@@ -1,10 +1,12 @@
-"""The page's guards: HTTP Basic authentication and CSRF tokens for its one POST (replay)."""
+"""The page's guards: HTTP Basic authentication, the loopback-only rule of a page without auth,
+and CSRF tokens for its one POST (replay)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -14,7 +16,15 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..errors import ConfigurationError
 from .request import PageRequest
 
-__all__ = ["BasicAuth", "Check", "CsrfGuard", "SignedCsrf", "basic_auth"]
+__all__ = [
+    "BasicAuth",
+    "Check",
+    "CsrfGuard",
+    "LoopbackOnly",
+    "SignedCsrf",
+    "basic_auth",
+    "loopback_host",
+]
 
 Check = Callable[[PageRequest], "bool | Awaitable[bool]"]
 """An access check on a page request: True lets it in (may be async on ASGI)."""
@@ -61,6 +71,27 @@ def basic_auth(value: str | tuple[str, str] | BasicAuth) -> BasicAuth:
         return BasicAuth(username, password)
     username, password = value
     return BasicAuth(username, password)
+
+
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def loopback_host(host: str | None) -> bool:
+    """True when a `Host` header is `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+    A site whose own name resolves to 127.0.0.1 (DNS rebinding) still sends its own name."""
+    return bool(host) and _LOOPBACK_HOST.fullmatch(host or "") is not None
+
+
+class LoopbackOnly:
+    """The access check of a page mounted without auth: only requests addressed to a loopback
+    name (`loopback_host`) get in, so no other site can read the page or post its form."""
+
+    def __repr__(self) -> str:
+        return "LoopbackOnly()"
+
+    def __call__(self, request: PageRequest) -> bool:
+        """True when the request's `Host` is `localhost`, `127.0.0.1` or `[::1]`."""
+        return loopback_host(request.headers.get("host"))
 
 
 class CsrfGuard(Protocol):
