@@ -117,7 +117,10 @@ def starlette_app(receiver: Receiver, auth: Any) -> Starlette:
     return Starlette(
         routes=[
             Mount("/suno", routes=suno_routes(receiver)),
-            Mount("/ops/inbox", routes=inbox_routes(receiver, auth=auth)),
+            Mount(
+                "/ops/inbox",
+                routes=inbox_routes(receiver, auth=auth, secret_key="starlette-inbox-secret"),
+            ),
         ]
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .asgi import InboxASGIApp, inbox_asgi_app
 from .core import InboxCore
-from .guards import BasicAuth, CsrfGuard, LoopbackOnly, SignedCsrf, basic_auth
+from .guards import BasicAuth, CsrfGuard, LoopbackOnly, SignedCsrf, basic_auth, csrf_key
 from .request import PageRequest, PageResponse
 from .wsgi import InboxWSGIApp, inbox_wsgi_app
 
@@ -26,6 +26,7 @@ __all__ = [
     "PageResponse",
     "SignedCsrf",
     "basic_auth",
+    "csrf_key",
     "inbox_asgi_app",
     "inbox_wsgi_app",
 ]

@@ -82,5 +82,6 @@ class InboxASGIApp(MountedInbox):
 
 def inbox_asgi_app(receiver: Receiver, **options: Any) -> InboxASGIApp:
     """The inbox page as an ASGI app over `receiver`'s store (`auth=`, `secret_key=`); without
-    `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400)."""
+    `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400).
+    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens."""
     return InboxASGIApp(receiver, **options)

@@ -9,12 +9,16 @@ import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..errors import ConfigurationError
+from ..tokens import derive_key
 from .request import PageRequest
+
+if TYPE_CHECKING:
+    from ..receiver import Receiver
 
 __all__ = [
     "BasicAuth",
@@ -23,6 +27,7 @@ __all__ = [
     "LoopbackOnly",
     "SignedCsrf",
     "basic_auth",
+    "csrf_key",
     "loopback_host",
 ]
 
@@ -110,7 +115,11 @@ class CsrfGuard(Protocol):
 
 class SignedCsrf:
     """Double-submit CSRF protection: a random value in a `SameSite=Strict` cookie, and the same
-    value signed (itsdangerous, with a max age) in the form; a POST needs both to agree."""
+    value signed (itsdangerous, with a max age) in the form; a POST needs both to agree.
+
+    Every process serving the page needs the same `secret_key` (see `csrf_key`); without one, a
+    random key of this process signs, and another process refuses its forms.
+    """
 
     field = "csrf_token"
     cookie = "suno_inbox_csrf"
@@ -148,3 +157,31 @@ class SignedCsrf:
         except BadSignature:
             return False
         return isinstance(nonce, str) and hmac.compare_digest(nonce, cookie)
+
+
+CSRF_PURPOSE = "suno-hooks.inbox.csrf"
+"""What the inbox's CSRF key is derived for, so it never equals another key made from the secret."""
+
+
+def csrf_key(
+    receiver: Receiver, secret_key: str | bytes | None = None, *, per_process: bool = False
+) -> bytes:
+    """The key signing the replay form, derived one-way from `secret_key`, else the receiver's
+    secret_key, else its current HMAC key, so every worker of a deployment signs alike.
+
+    With none of them, a random key of this process when `per_process` allows it (a page served by
+    one process, or only on loopback without auth); otherwise `ConfigurationError`.
+    """
+    if secret_key:
+        return derive_key(secret_key, CSRF_PURPOSE)
+    if receiver.signer is not None:
+        return receiver.signer.derive_key(CSRF_PURPOSE)
+    if receiver.verifier is not None:
+        return receiver.verifier.derive_key(CSRF_PURPOSE)
+    if per_process:
+        return secrets.token_bytes(32)
+    raise ConfigurationError(
+        "The inbox page signs its replay form with a key every worker must share, and this "
+        "receiver has no secret to derive it from: give the Receiver secret_key= or hmac_keys=, "
+        "or pass the page secret_key= (the same value in every worker)."
+    )

@@ -56,5 +56,6 @@ class InboxWSGIApp(MountedInbox):
 
 def inbox_wsgi_app(receiver: Receiver, **options: Any) -> InboxWSGIApp:
     """The inbox page as a WSGI app over `receiver`'s store (`auth=`, `secret_key=`); without
-    `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400)."""
+    `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400).
+    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens."""
     return InboxWSGIApp(receiver, **options)
