@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -13,7 +14,14 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from .errors import InvalidToken
 
-__all__ = ["DEFAULT_TOKEN_MAX_AGE", "TOKEN_PARAM", "TokenClaims", "TokenSigner", "add_query_param"]
+__all__ = [
+    "DEFAULT_TOKEN_MAX_AGE",
+    "TOKEN_PARAM",
+    "TokenClaims",
+    "TokenSigner",
+    "add_query_param",
+    "derive_key",
+]
 
 TOKEN_PARAM = "token"
 DEFAULT_TOKEN_MAX_AGE = 7 * 24 * 3600
@@ -29,6 +37,13 @@ class TokenClaims:
     feature: str | None
     token_id: str = ""
     expires_in: float = float(DEFAULT_TOKEN_MAX_AGE)
+
+
+def derive_key(secret: str | bytes, purpose: str) -> bytes:
+    """A 32-byte key for `purpose`, derived one-way from `secret` (HMAC-SHA256 of the purpose):
+    another use can share a deployment's secret without holding it or accepting its signatures."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.digest(raw, b"suno-hooks derived key\x00" + purpose.encode("utf-8"), "sha256")
 
 
 def add_query_param(url: str, name: str, value: str) -> str:
@@ -52,7 +67,12 @@ class TokenSigner:
         if not secret_key:
             raise ValueError("TokenSigner needs a non-empty secret key.")
         self.max_age = max_age
+        self._secret = secret_key
         self._serializer = URLSafeTimedSerializer(secret_key, salt=salt)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for `purpose` derived one-way from this signer's secret (`derive_key`)."""
+        return derive_key(self._secret, purpose)
 
     def mint(self, context: dict[str, Any] | None = None, feature: str | None = None) -> str:
         """A token carrying `context` (any JSON-able dict), `feature` and a random id, so two

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import InvalidSignature, MissingSignature, StaleTimestamp
+from .tokens import derive_key
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -93,6 +94,10 @@ class HmacVerifier:
     def sign(self, task_id: str, timestamp: int | str) -> str:
         """Sign with the first (current) key, as Kie would."""
         return compute_signature(self._keys[0], task_id, timestamp)
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for `purpose` derived one-way from the current (first) key (`derive_key`)."""
+        return derive_key(self._keys[0], purpose)
 
     @staticmethod
     def read_headers(headers: Mapping[str, str]) -> SignedHeaders | None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from suno_hooks import Receiver
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import Headers
-from suno_hooks.inbox import BasicAuth, InboxCore, PageRequest, SignedCsrf, basic_auth
+from suno_hooks.inbox import BasicAuth, InboxCore, PageRequest, SignedCsrf, basic_auth, csrf_key
 from suno_hooks.inbox.listing import ListQuery
 from suno_hooks.inbox.media import MEDIA_LIFETIME, media, safe_url
 from suno_hooks.inbox.wsgi import inbox_wsgi_app
@@ -153,7 +153,7 @@ def test_replay_post_without_a_valid_token_is_refused_and_changes_nothing():
 
 
 def test_page_headers_forbid_framing_and_caching():
-    core = InboxCore(Receiver(store=MemoryStore(), require="none"))
+    core = InboxCore(Receiver(store=MemoryStore(), require="none"), secret_key="page-secret")
     answer = core.handle(PageRequest(method="GET", path="/"))
     headers = dict(answer.headers)
     assert answer.status == 200
@@ -168,7 +168,7 @@ def test_an_unreachable_store_is_a_503_page():
     from .services import free_port
 
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.2)
-    core = InboxCore(Receiver(store=store, require="none"))
+    core = InboxCore(Receiver(store=store, require="none"), secret_key="page-secret")
     answer = core.handle(PageRequest(method="GET", path="/"))
     assert answer.status == 503
     assert b"could not be read" in answer.body and b"Traceback" not in answer.body
@@ -180,3 +180,44 @@ def test_a_filter_value_of_escaped_characters_is_quoted_short():
     )
     assert len(problems) == 2
     assert all(len(problem) < 200 for problem in problems)
+
+
+def test_the_csrf_key_is_derived_from_the_receivers_secret_never_the_secret_itself():
+    secret = "receiver-secret-value"
+    by_token = csrf_key(Receiver(store=MemoryStore(), secret_key=secret))
+    assert by_token == csrf_key(Receiver(store=MemoryStore(), secret_key=secret))
+    assert by_token != secret.encode() and len(by_token) == 32
+    assert by_token != csrf_key(Receiver(store=MemoryStore(), secret_key=secret + "x"))
+    by_hmac = csrf_key(Receiver(store=MemoryStore(), hmac_keys=[secret, "older-key"]))
+    assert by_hmac == csrf_key(Receiver(store=MemoryStore(), hmac_keys=secret))
+    assert by_hmac != secret.encode()
+    given = csrf_key(Receiver(store=MemoryStore(), secret_key=secret), "page-secret")
+    assert given == csrf_key(Receiver(store=MemoryStore(), require="none"), "page-secret")
+    assert given not in (by_token, b"page-secret")
+
+
+def test_a_page_under_auth_needs_a_secret_a_loopback_page_may_keep_its_own():
+    bare = Receiver(store=MemoryStore(), require="none")
+    with pytest.raises(ConfigurationError, match="secret_key=") as raised:
+        inbox_wsgi_app(bare, auth=BasicAuth("ops", "pw"))
+    assert "pw" not in str(raised.value)
+    with pytest.raises(ConfigurationError):
+        InboxCore(bare)
+    assert inbox_wsgi_app(bare).core.csrf.field == "csrf_token"
+    assert csrf_key(bare, per_process=True) != csrf_key(bare, per_process=True)
+
+
+def test_tokens_issued_by_one_worker_verify_in_another():
+    def worker() -> InboxCore:
+        return InboxCore(Receiver(store=MemoryStore(), hmac_keys=["whk_shared"]))
+
+    token, headers = worker().csrf.issue(PageRequest(method="GET", path="/delivery"))
+    cookie = headers[0][1].split(";")[0]
+    replay = PageRequest(
+        method="POST",
+        path="/replay",
+        headers=Headers.of({"content-type": "application/x-www-form-urlencoded", "cookie": cookie}),
+        body=f"csrf_token={token}&key=k".encode(),
+    )
+    assert worker().csrf.verify(replay)
+    assert not SignedCsrf(b"whk_shared").verify(replay)

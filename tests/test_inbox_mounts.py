@@ -5,6 +5,7 @@ everywhere it is exposed."""
 from __future__ import annotations
 
 import base64
+import io
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +23,7 @@ from suno_hooks import Receiver
 from suno_hooks.contrib.flask import SunoHooks
 from suno_hooks.contrib.starlette import inbox_routes, suno_routes
 from suno_hooks.errors import ConfigurationError
+from suno_hooks.inbox.request import MAX_FORM
 from suno_hooks.stores import MemoryStore
 
 from .browser import asgi_server, browser, follow, wsgi_server
@@ -110,6 +112,58 @@ def test_flask_inbox_is_off_by_default_and_needs_an_auth_setting():
         SunoHooks(flask_app(receiver, SUNO_HOOKS_INBOX=True), receiver=receiver)
 
 
+class CountingInput:
+    """A WSGI input stream over bytes that counts how many it gave."""
+
+    def __init__(self, data: bytes) -> None:
+        self._stream = io.BytesIO(data)
+        self.given = 0
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.given += len(chunk)
+        return chunk
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._count(self._stream.read(size))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._count(self._stream.readline(size))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_flask_inbox_reads_at_most_a_form_of_a_32_mib_body(signed_in: bool, chunked: bool):
+    from werkzeug.test import create_environ
+
+    receiver = Receiver(store=MemoryStore(), require="none")
+    app = flask_app(receiver, SUNO_HOOKS_INBOX=True, SUNO_HOOKS_INBOX_AUTH="ops:pw")
+    SunoHooks(app, receiver=receiver)
+    huge = b"key=k&csrf_token=" + b"x" * (32 * 1024 * 1024)
+    stream = CountingInput(huge)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    environ = create_environ(
+        "/suno/inbox/replay",
+        method="POST",
+        headers=basic("ops", "pw") | headers if signed_in else headers,
+    )
+    environ["wsgi.input"] = stream
+    if chunked:  # no length: the server marks where the body ends
+        environ.pop("CONTENT_LENGTH", None)
+        environ["wsgi.input_terminated"] = True
+    else:
+        environ["CONTENT_LENGTH"] = str(len(huge))
+    answered: list[str] = []
+    b"".join(app(environ, lambda status, _headers, _exc=None: answered.append(status)))
+    assert answered == ["403 FORBIDDEN" if signed_in else "401 UNAUTHORIZED"]
+    if not signed_in:
+        assert stream.given == 0
+    # A body of unknown length is read one byte past MAX_FORM, to tell it is longer.
+    assert stream.given <= (MAX_FORM + 1 if chunked else MAX_FORM)
+
+
 # -- Starlette -------------------------------------------------------------------------------
 
 
@@ -117,7 +171,10 @@ def starlette_app(receiver: Receiver, auth: Any) -> Starlette:
     return Starlette(
         routes=[
             Mount("/suno", routes=suno_routes(receiver)),
-            Mount("/ops/inbox", routes=inbox_routes(receiver, auth=auth)),
+            Mount(
+                "/ops/inbox",
+                routes=inbox_routes(receiver, auth=auth, secret_key="starlette-inbox-secret"),
+            ),
         ]
     )
 

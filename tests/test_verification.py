@@ -22,7 +22,7 @@ from suno_hooks.errors import (
 from suno_hooks.inbound import Headers, InboundRequest
 from suno_hooks.network import SourceFilter
 from suno_hooks.stores import MemoryStore
-from suno_hooks.tokens import TokenSigner
+from suno_hooks.tokens import TokenSigner, derive_key
 from suno_hooks.verification import HmacVerifier, SignedHeaders, compute_signature
 
 from .conftest import Calls, fixture_bytes, fixture_json
@@ -168,3 +168,15 @@ def test_allow_list_with_trusted_proxies():
     assert not behind_one.allows("203.0.113.9", Headers())
     behind_two = SourceFilter(["203.0.113.0/24"], trusted_proxies=2)
     assert behind_two.allows("10.0.0.1", spoofed)
+
+
+def test_derived_keys_are_one_way_and_differ_per_purpose():
+    key = derive_key("whk_current", "suno-hooks.inbox.csrf")
+    assert len(key) == 32 and b"whk_current" not in key
+    assert key == derive_key(b"whk_current", "suno-hooks.inbox.csrf")
+    assert key != derive_key("whk_current", "another purpose")
+    assert key != derive_key("whk_older", "suno-hooks.inbox.csrf")
+    verifier = HmacVerifier(["whk_current", "whk_older"])
+    assert verifier.derive_key("suno-hooks.inbox.csrf") == key
+    assert TokenSigner("whk_current").derive_key("suno-hooks.inbox.csrf") == key
+    assert "whk_current" not in repr(verifier) + repr(TokenSigner("whk_current"))

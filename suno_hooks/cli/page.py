@@ -49,8 +49,8 @@ def with_inbox(
     fallback: ASGIApp,
 ) -> ASGIApp:
     """The callback app wrapped around the inbox page (which gets every other path); refuses a
-    non-loopback host without `auth`."""
-    from ..inbox import InboxASGIApp, basic_auth
+    non-loopback host without `auth`, and without it the page answers only loopback names."""
+    from ..inbox import InboxASGIApp, SignedCsrf, basic_auth, csrf_key
 
     if not auth and not is_loopback(host):
         raise click.UsageError(
@@ -61,5 +61,7 @@ def with_inbox(
         check = basic_auth(auth) if auth else None
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
-    page = InboxASGIApp(receiver, auth=check, fallback=fallback)
+    # serve is one process: when the receiver has no secret, a key of its own signs every form.
+    csrf = SignedCsrf(csrf_key(receiver, per_process=True))
+    page = InboxASGIApp(receiver, auth=check, fallback=fallback, csrf=csrf)
     return callback_app(page)

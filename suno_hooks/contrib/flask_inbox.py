@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
@@ -46,6 +47,7 @@ def mount_inbox(
         )
     from ..inbox import InboxCore, basic_auth
     from ..inbox.request import MAX_FORM, PageRequest, page_request_from_environ
+    from ..wsgi import read_wsgi_body
 
     check: Callable[[PageRequest], bool]
     if callable(auth):
@@ -58,15 +60,18 @@ def mount_inbox(
 
     def inbox(rest: str = "") -> Response:
         base = request.path[: len(request.path) - len(rest)] if rest else request.path
-        body = request.get_data(cache=False)[:MAX_FORM] if request.method == "POST" else b""
         page = page_request_from_environ(
             request.environ,
             path="/" + rest,
             root=request.script_root + base.rstrip("/"),
-            body=body,
             native=request,
         )
-        answer = core.handle(page) if check(page) else core.denied(check)
+        if not check(page):
+            answer = core.denied(check)
+        else:
+            if request.method == "POST":  # a form past MAX_FORM is not read: it is no replay form
+                page = replace(page, body=read_wsgi_body(request.environ, MAX_FORM)[0])
+            answer = core.handle(page)
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
     blueprint.add_url_rule("/inbox/", "inbox", inbox, methods=["GET", "HEAD", "POST"])

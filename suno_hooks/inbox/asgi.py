@@ -53,6 +53,7 @@ async def send_page(send: Send, response: PageResponse) -> None:
 
 class InboxASGIApp(MountedInbox):
     """Serves the page wherever it is mounted (`root_path` is its root); `auth` may be async.
+    Without `auth` it answers only requests whose `Host` is `localhost`, `127.0.0.1` or `[::1]`.
     Scopes that are not HTTP (lifespan) go to `fallback` when given."""
 
     def __init__(
@@ -70,16 +71,17 @@ class InboxASGIApp(MountedInbox):
             request = await page_request_from_scope(scope, receive)
         except ClientDisconnected:
             return
-        if self.auth is not None:
-            verdict: Any = self.auth(request)
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            if verdict is not True:
-                await send_page(send, self.core.denied(self.auth))
-                return
+        verdict: Any = self.auth(request)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if verdict is not True:
+            await send_page(send, self.core.denied(self.auth))
+            return
         await send_page(send, await asyncio.to_thread(self.core.handle, request))
 
 
 def inbox_asgi_app(receiver: Receiver, **options: Any) -> InboxASGIApp:
-    """The inbox page as an ASGI app over `receiver`'s store (`auth=`, `secret_key=`)."""
+    """The inbox page as an ASGI app over `receiver`'s store (`auth=`, `secret_key=`); without
+    `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400).
+    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens."""
     return InboxASGIApp(receiver, **options)

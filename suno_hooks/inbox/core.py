@@ -16,7 +16,7 @@ from ..receiver import Receiver
 from ..stores.base import delivery_source
 from ..stores.tasks import TASK_LISTINGS, TaskStore
 from .event_view import event_view, pretty_body
-from .guards import BasicAuth, Check, CsrfGuard, SignedCsrf
+from .guards import BasicAuth, Check, CsrfGuard, LoopbackOnly, SignedCsrf, csrf_key
 from .listing import KINDS, SOURCES, STAGES, ListQuery, load_listing, statuses
 from .render import render, stylesheet
 from .request import PageRequest, PageResponse
@@ -33,7 +33,12 @@ _TASK_LIMIT = 200
 
 class InboxCore:
     """Answers the page's requests for one receiver; `csrf` guards the replay form (a signed
-    double-submit token unless a framework brings its own)."""
+    double-submit token unless a framework brings its own).
+
+    The token's key is derived from `secret_key`, else from the receiver's secret (`csrf_key`),
+    so it verifies in every worker; a receiver without one needs `secret_key=`, unless
+    `per_process_key=True` says one process serves the page (a random key of its own then signs).
+    """
 
     def __init__(
         self,
@@ -43,9 +48,12 @@ class InboxCore:
         secret_key: str | bytes | None = None,
         page_size: int = 50,
         clock: Callable[[], float] = time.time,
+        per_process_key: bool = False,
     ) -> None:
         self.receiver = receiver
-        self.csrf: CsrfGuard = csrf or SignedCsrf(secret_key)
+        self.csrf: CsrfGuard = csrf or SignedCsrf(
+            csrf_key(receiver, secret_key, per_process=per_process_key)
+        )
         self.page_size = page_size
         self.clock = clock
 
@@ -72,9 +80,12 @@ class InboxCore:
 
     def denied(self, auth: object) -> PageResponse:
         """The answer to a request the access check refused: 401 asking for Basic credentials,
-        or 403 when the check is the application's own."""
+        400 for a host name a page without auth does not answer, or 403 when the check is the
+        application's own."""
         if isinstance(auth, BasicAuth):
             return PageResponse.html(401, _DENIED_PAGE, [("WWW-Authenticate", auth.challenge)])
+        if isinstance(auth, LoopbackOnly):
+            return PageResponse.html(400, _WRONG_HOST_PAGE)
         return PageResponse.html(403, _DENIED_PAGE)
 
     # -- pages -----------------------------------------------------------------------------------
@@ -182,7 +193,12 @@ class InboxCore:
 
 
 class MountedInbox:
-    """What the WSGI and ASGI apps share: the core answering requests and the access check."""
+    """What the WSGI and ASGI apps share: the core answering requests and the access check.
+
+    Without `auth`, the check is `LoopbackOnly`: the page answers only requests addressed to
+    `localhost`, `127.0.0.1` or `[::1]`, and when the receiver has no secret its CSRF key may be a
+    random one of this process; with `auth`, it needs a secret (`csrf_key`).
+    """
 
     def __init__(
         self,
@@ -192,8 +208,10 @@ class MountedInbox:
         secret_key: str | bytes | None = None,
         csrf: CsrfGuard | None = None,
     ) -> None:
-        self.core = InboxCore(receiver, csrf=csrf, secret_key=secret_key)
-        self.auth = auth
+        self.core = InboxCore(
+            receiver, csrf=csrf, secret_key=secret_key, per_process_key=auth is None
+        )
+        self.auth: Check = auth if auth is not None else LoopbackOnly()
 
 
 def render_url(root: str, path: str, **params: str) -> str:
@@ -214,6 +232,10 @@ _NOT_ALLOWED = "This address does not take that method."
 _UNAVAILABLE = "The inbox could not be read; the error is in the server's log."
 _BAD_CSRF = "The form was stale or came from another site. Reload the page and try again."
 _NO_REPLAY = "You may look at deliveries but not replay them."
+_WRONG_HOST_PAGE = (
+    "<!doctype html><title>Wrong host</title><p>This suno-hooks inbox has no sign-in, so it "
+    "answers only at localhost, 127.0.0.1 or [::1].</p>"
+)
 _DENIED_PAGE = (
     "<!doctype html><title>Access denied</title><p>The suno-hooks inbox needs you to sign in.</p>"
 )

@@ -1,20 +1,35 @@
-"""The page's guards: HTTP Basic authentication and CSRF tokens for its one POST (replay)."""
+"""The page's guards: HTTP Basic authentication, the loopback-only rule of a page without auth,
+and CSRF tokens for its one POST (replay)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..errors import ConfigurationError
+from ..tokens import derive_key
 from .request import PageRequest
 
-__all__ = ["BasicAuth", "Check", "CsrfGuard", "SignedCsrf", "basic_auth"]
+if TYPE_CHECKING:
+    from ..receiver import Receiver
+
+__all__ = [
+    "BasicAuth",
+    "Check",
+    "CsrfGuard",
+    "LoopbackOnly",
+    "SignedCsrf",
+    "basic_auth",
+    "csrf_key",
+    "loopback_host",
+]
 
 Check = Callable[[PageRequest], "bool | Awaitable[bool]"]
 """An access check on a page request: True lets it in (may be async on ASGI)."""
@@ -63,6 +78,27 @@ def basic_auth(value: str | tuple[str, str] | BasicAuth) -> BasicAuth:
     return BasicAuth(username, password)
 
 
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def loopback_host(host: str | None) -> bool:
+    """True when a `Host` header is `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+    A site whose own name resolves to 127.0.0.1 (DNS rebinding) still sends its own name."""
+    return bool(host) and _LOOPBACK_HOST.fullmatch(host or "") is not None
+
+
+class LoopbackOnly:
+    """The access check of a page mounted without auth: only requests addressed to a loopback
+    name (`loopback_host`) get in, so no other site can read the page or post its form."""
+
+    def __repr__(self) -> str:
+        return "LoopbackOnly()"
+
+    def __call__(self, request: PageRequest) -> bool:
+        """True when the request's `Host` is `localhost`, `127.0.0.1` or `[::1]`."""
+        return loopback_host(request.headers.get("host"))
+
+
 class CsrfGuard(Protocol):
     """Issues the token the replay form carries and checks it when the form comes back."""
 
@@ -79,7 +115,11 @@ class CsrfGuard(Protocol):
 
 class SignedCsrf:
     """Double-submit CSRF protection: a random value in a `SameSite=Strict` cookie, and the same
-    value signed (itsdangerous, with a max age) in the form; a POST needs both to agree."""
+    value signed (itsdangerous, with a max age) in the form; a POST needs both to agree.
+
+    Every process serving the page needs the same `secret_key` (see `csrf_key`); without one, a
+    random key of this process signs, and another process refuses its forms.
+    """
 
     field = "csrf_token"
     cookie = "suno_inbox_csrf"
@@ -117,3 +157,31 @@ class SignedCsrf:
         except BadSignature:
             return False
         return isinstance(nonce, str) and hmac.compare_digest(nonce, cookie)
+
+
+CSRF_PURPOSE = "suno-hooks.inbox.csrf"
+"""What the inbox's CSRF key is derived for, so it never equals another key made from the secret."""
+
+
+def csrf_key(
+    receiver: Receiver, secret_key: str | bytes | None = None, *, per_process: bool = False
+) -> bytes:
+    """The key signing the replay form, derived one-way from `secret_key`, else the receiver's
+    secret_key, else its current HMAC key, so every worker of a deployment signs alike.
+
+    With none of them, a random key of this process when `per_process` allows it (a page served by
+    one process, or only on loopback without auth); otherwise `ConfigurationError`.
+    """
+    if secret_key:
+        return derive_key(secret_key, CSRF_PURPOSE)
+    if receiver.signer is not None:
+        return receiver.signer.derive_key(CSRF_PURPOSE)
+    if receiver.verifier is not None:
+        return receiver.verifier.derive_key(CSRF_PURPOSE)
+    if per_process:
+        return secrets.token_bytes(32)
+    raise ConfigurationError(
+        "The inbox page signs its replay form with a key every worker must share, and this "
+        "receiver has no secret to derive it from: give the Receiver secret_key= or hmac_keys=, "
+        "or pass the page secret_key= (the same value in every worker)."
+    )

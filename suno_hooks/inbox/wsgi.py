@@ -35,7 +35,8 @@ def allowed(auth: Check | None, request: PageRequest) -> bool:
 
 class InboxWSGIApp(MountedInbox):
     """Serves the page wherever it is mounted (`SCRIPT_NAME` is its root); `auth` is a check of
-    the `PageRequest` (e.g. `BasicAuth`)."""
+    the `PageRequest` (e.g. `BasicAuth`). Without `auth` it answers only requests whose `Host` is
+    `localhost`, `127.0.0.1` or `[::1]`."""
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
         body = b""
@@ -54,5 +55,7 @@ class InboxWSGIApp(MountedInbox):
 
 
 def inbox_wsgi_app(receiver: Receiver, **options: Any) -> InboxWSGIApp:
-    """The inbox page as a WSGI app over `receiver`'s store (`auth=`, `secret_key=`)."""
+    """The inbox page as a WSGI app over `receiver`'s store (`auth=`, `secret_key=`); without
+    `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400).
+    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens."""
     return InboxWSGIApp(receiver, **options)
