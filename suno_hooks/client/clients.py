@@ -29,6 +29,8 @@ def _failure(exc: httpx.TransportError) -> Answer:
 class _Client:
     """What both clients share: settings, the plans, and the replace-section helper's shape."""
 
+    http: Any
+
     def __init__(
         self,
         api_key: str,
@@ -41,6 +43,7 @@ class _Client:
         backoff: float = 1.0,
         poll_after: float = 600.0,
         span_rule: SpanRule | None = None,
+        http: Any = None,
     ) -> None:
         self.plans = ClientPlans(
             api_key,
@@ -54,6 +57,11 @@ class _Client:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.receiver = receiver
+        self._own_http = http is None
+        self.http = self._new_http() if http is None else http
+
+    def _new_http(self) -> Any:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url} key=***>"
@@ -94,16 +102,20 @@ class _Client:
 class SunoClient(_Client):
     """Submit tasks to the Suno API (Kie) and read their polling records, blocking.
 
-    `receiver` (optional) fills each task's `callBackUrl` from `callback_base` (signed when the
-    receiver has a secret key) and records the task as expected in its store; `retries` bounds
-    the retries of rate limits, 5xx answers and connection failures (backoff from `backoff`
-    seconds, doubling, or the API's `Retry-After`).
+    Settings (keywords): `base_url` (Kie's API); `receiver`, whose store records each task as
+    expected, with `callback_base` (required with it, else `ConfigurationError`), the public
+    URL of your callback endpoint that each `callBackUrl` is built from (signed when the
+    receiver has a secret key); `timeout` seconds per request; `retries` and `backoff` (seconds,
+    doubling, or the API's `Retry-After`) bound the retries; `poll_after` seconds before a task
+    is first due for polling; `span_rule` for `replace_section`; `http`, an `httpx.Client` of
+    your own (not closed by `close()`). A client that only polls for a `Reconciler` needs no
+    receiver. Rate limits, 5xx answers and connection failures are retried.
     """
 
-    def __init__(self, api_key: str, *, http: httpx.Client | None = None, **options: Any) -> None:
-        super().__init__(api_key, **options)
-        self._own_http = http is None
-        self.http = http or httpx.Client(timeout=self.timeout)
+    http: httpx.Client
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout)
 
     def create(
         self, feature: str, *, context: dict[str, Any] | None = None, **params: Any
@@ -172,14 +184,13 @@ class SunoClient(_Client):
 
 
 class AsyncSunoClient(_Client):
-    """`SunoClient` for asyncio: the same methods, awaited."""
+    """`SunoClient` for asyncio: the same settings and methods, awaited; `http` is an
+    `httpx.AsyncClient`."""
 
-    def __init__(
-        self, api_key: str, *, http: httpx.AsyncClient | None = None, **options: Any
-    ) -> None:
-        super().__init__(api_key, **options)
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=self.timeout)
+    http: httpx.AsyncClient
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout)
 
     async def create(
         self, feature: str, *, context: dict[str, Any] | None = None, **params: Any

@@ -10,8 +10,10 @@ import random
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from ..digits import whole_number
+from ..errors import ConfigurationError
 from ..stores.tasks import ExpectedTask
 from .errors import ApiConnectionError, ApiError, InvalidRequest, api_error
 from .features import Feature, feature
@@ -121,6 +123,8 @@ class ClientPlans:
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise InvalidRequest("An API key is required (Kie's key, sent as a Bearer token).")
+        if receiver is not None:
+            _check_callback_base(callback_base)
         self._api_key = api_key.strip()
         self.receiver = receiver
         self.callback_base = callback_base
@@ -270,6 +274,17 @@ class ClientPlans:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key in text else text
+
+
+def _check_callback_base(base: str | None) -> None:
+    parts = urlsplit(base) if isinstance(base, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            "A client with a receiver needs callback_base, the public URL of your callback "
+            'endpoint (for example callback_base="https://app.example/suno/callback"): Kie '
+            "refuses a create without callBackUrl. A client that only polls (for a Reconciler) "
+            f"needs no receiver. Got callback_base={base!r}."
+        )
 
 
 def _camel(name: str) -> str:
