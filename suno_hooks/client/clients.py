@@ -22,8 +22,20 @@ def _answer(response: httpx.Response) -> Answer:
     return Answer(response.status_code, response.headers, response.content)
 
 
+# Failures raised before any byte of the request left: sending again cannot create a second task.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+
+
 def _failure(exc: httpx.TransportError) -> Answer:
-    return Answer(failure=f"{type(exc).__name__}: the API could not be reached or timed out.")
+    if isinstance(exc, _NOT_SENT):
+        return Answer(failure=f"{type(exc).__name__}: the API could not be reached", sent=False)
+    return Answer(failure=f"{type(exc).__name__}: the request was sent but no answer came")
 
 
 class _Client:
@@ -109,7 +121,12 @@ class SunoClient(_Client):
     doubling, or the API's `Retry-After`) bound the retries; `poll_after` seconds before a task
     is first due for polling; `span_rule` for `replace_section`; `http`, an `httpx.Client` of
     your own (not closed by `close()`). A client that only polls for a `Reconciler` needs no
-    receiver. Rate limits, 5xx answers and connection failures are retried.
+    receiver.
+
+    Polling retries rate limits, 5xx answers and connection failures. A create is sent again
+    only after a 429 or a connection that failed before the request left: after a timeout or a
+    reset once it was sent it raises `SubmissionUncertain` (the task may exist and be paid
+    for), and a 5xx answer is raised at once; either error's `submission` identifies the request.
     """
 
     http: httpx.Client
@@ -121,7 +138,10 @@ class SunoClient(_Client):
         self, feature: str, *, context: dict[str, Any] | None = None, **params: Any
     ) -> Submitted:
         """Create a task of `feature` (a legacy feature name or a market model) with Kie's
-        request fields as keywords; the task is then expected by the receiver's store."""
+        request fields as keywords; the task is then expected by the receiver's store.
+
+        Raises `SubmissionUncertain` when the request was sent but no answer came (it is never
+        sent twice then)."""
         return self._run(self.plans.create_plan(feature, params, context))
 
     def replace_section(

@@ -1,21 +1,35 @@
 """The client's logic, written once: plans are generators that yield steps (an HTTP call, a
 pause, an expected task to remember) and receive each step's result. `SunoClient` runs the
 steps with blocking calls, `AsyncSunoClient` awaits them; neither holds any logic of its own.
+
+A create is sent again only when it cannot have reached the API (the connection was refused or
+timed out before the request left, or the API answered 429): any other failure may have created
+a task that is paid for, so it is raised with the request's identity instead.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ..digits import whole_number
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidToken
 from ..stores.tasks import ExpectedTask
-from .errors import ApiConnectionError, ApiError, InvalidRequest, api_error
+from ..tokens import TOKEN_PARAM
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    InvalidRequest,
+    RateLimited,
+    Submission,
+    SubmissionUncertain,
+    api_error,
+)
 from .features import Feature, feature
 from .spans import SpanRule
 
@@ -64,12 +78,15 @@ class Remember:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a `Call` got back: HTTP status, headers and body, or `failure` when there was no
-    answer (connection refused, timeout)."""
+    answer (connection refused, timeout). `sent` is False only when the request certainly never
+    left (refused, or timed out while connecting), the one failure after which a create is
+    sent again."""
 
     status: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     content: bytes = b""
     failure: str | None = None
+    sent: bool = True
 
 
 Step = Call | Pause | Remember
@@ -146,7 +163,8 @@ class ClientPlans:
     def create_plan(
         self, name: str, params: dict[str, Any], context: dict[str, Any] | None
     ) -> Plan[Submitted]:
-        """Post a create request, then remember the task as expected."""
+        """Post a create request, then remember the task as expected; see the module docstring
+        for when the request is sent again."""
         found = feature(name)
         payload = dict(params)
         url = payload.get("callBackUrl") or self._callback_url(found, context)
@@ -159,7 +177,8 @@ class ClientPlans:
             body = payload
             if url:
                 body["callBackUrl"] = url
-        answer = yield from self.call_plan(Call("POST", found.create_path, body=body))
+        once = Submission(found.name, found.create_path, 0.0, url, context, self._token_id(url))
+        answer = yield from self.call_plan(Call("POST", found.create_path, body=body), once=once)
         data = answer.get("data")
         task_id = None
         if isinstance(data, dict):
@@ -217,17 +236,35 @@ class ClientPlans:
         return (yield from self.call_plan(call, minimum_pause=PER_TASK_INTERVAL, record=True))
 
     def call_plan(
-        self, call: Call, *, minimum_pause: float = 0.0, record: bool = False
+        self,
+        call: Call,
+        *,
+        minimum_pause: float = 0.0,
+        record: bool = False,
+        once: Submission | None = None,
     ) -> Plan[dict[str, Any]]:
-        """Send `call`, retrying rate limits, 5xx and connection failures with backoff."""
+        """Send `call`, retrying rate limits, 5xx and connection failures with backoff.
+
+        With `once` (a create), only a request that never left and a 429 are sent again; a
+        failure once it may have left raises `SubmissionUncertain`, and every error carries
+        `once` (with the time sent) as its `submission`.
+        """
         attempt = 0
         while True:
+            sent_at = time.time()
             reply = yield call
             assert isinstance(reply, Answer)
             try:
                 return self.read_answer(call.path, reply, record=record)
             except ApiError as error:
-                if not error.retryable or attempt >= self.retries:
+                retry = error.retryable
+                if once is not None:
+                    sent = replace(once, sent_at=sent_at)
+                    if reply.failure is not None and reply.sent:
+                        raise SubmissionUncertain(self._redact(reply.failure), sent) from None
+                    error.submission = sent
+                    retry = reply.failure is not None or isinstance(error, RateLimited)
+                if not retry or attempt >= self.retries:
                     raise
                 yield Pause(max(minimum_pause, self._delay(attempt, reply)))
                 attempt += 1
@@ -264,6 +301,17 @@ class ClientPlans:
             return base
         url: str = self.receiver.callback_url(base, feature=found.callback_feature, context=context)
         return url
+
+    def _token_id(self, url: str | None) -> str | None:
+        signer = getattr(self.receiver, "signer", None)
+        token = dict(parse_qsl(urlsplit(url).query)).get(TOKEN_PARAM) if url else None
+        if signer is None or not token:
+            return None
+        try:
+            token_id: str = signer.read(token).token_id
+        except InvalidToken:  # a URL the caller passed, signed by another key
+            return None
+        return token_id
 
     def _delay(self, attempt: int, answer: Answer) -> float:
         retry_after = _seconds(answer.headers.get("retry-after"))
