@@ -1,8 +1,9 @@
-"""A create is never sent twice, and a client that cannot fill `callBackUrl` refuses to start:
-over real sockets, both clients."""
+"""A create is never sent twice, a task Kie accepted is never lost to a store failure, and a
+client that cannot fill `callBackUrl` refuses to start: over real sockets, both clients."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import threading
@@ -207,6 +208,52 @@ async def test_polling_still_retries_timeouts(kind: str):
             await record(kind, base_url=server.url, timeout=0.3, retries=1)
         assert len(server.requests) == 2
     assert not isinstance(raised.value, SubmissionUncertain)
+
+
+# -- a task Kie accepted is returned even when the store fails ------------------------------------
+
+
+@BOTH
+async def test_a_store_failure_never_hides_the_task_id(
+    kind: str, kie: KieStub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    SQLiteStore(tmp_path / "tasks.db").close()
+    store = SQLiteStore(tmp_path / "tasks.db", read_only=True)
+    read_only = Receiver(secret_key="s3cret", store=store)
+    kie.script(GENERATE, OK)
+    with caplog.at_level(logging.WARNING, logger="suno_hooks"):
+        submitted = await create(kind, base_url=kie.url, receiver=read_only, callback_base=BASE)
+    assert (submitted.task_id, submitted.recorded) == ("task-001", False)
+    assert len(kie.seen(GENERATE)) == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "task-001" in errors[0].getMessage()
+    assert all(KEY not in r.getMessage() for r in caplog.records)
+    assert read_only.store.get_task("task-001") is None  # type: ignore[attr-defined]
+
+
+@BOTH
+async def test_a_store_that_recovers_records_the_task(kind: str, kie: KieStub, tmp_path: Path):
+    class Flaky(SQLiteStore):
+        failures = 1
+
+        def expect(self, task: Any) -> bool:
+            if Flaky.failures:
+                Flaky.failures -= 1
+                raise OSError("disk busy")
+            return super().expect(task)
+
+    flaky = Receiver(secret_key="s3cret", store=Flaky(tmp_path / "tasks.db"))
+    kie.script(GENERATE, OK)
+    submitted = await create(kind, base_url=kie.url, receiver=flaky, callback_base=BASE)
+    assert submitted.recorded is True
+    assert flaky.store.get_task("task-001") is not None  # type: ignore[attr-defined]
+
+
+async def test_a_recorded_task_says_so(kie: KieStub, receiver: Receiver):
+    kie.script(GENERATE, OK)
+    submitted = await create("sync", base_url=kie.url, receiver=receiver, callback_base=BASE)
+    assert submitted.recorded is True
+    assert receiver.store.get_task("task-001") is not None  # type: ignore[attr-defined]
 
 
 # -- a receiver needs a callback base -------------------------------------------------------------

@@ -141,7 +141,8 @@ class SunoClient(_Client):
         request fields as keywords; the task is then expected by the receiver's store.
 
         Raises `SubmissionUncertain` when the request was sent but no answer came (it is never
-        sent twice then)."""
+        sent twice then). Once Kie returns a task id this returns `Submitted`, even when the
+        store fails to record it (`recorded=False`, logged at ERROR)."""
         return self._run(self.plans.create_plan(feature, params, context))
 
     def replace_section(
@@ -177,8 +178,9 @@ class SunoClient(_Client):
     def _run(self, plan: Plan[_T]) -> _T:
         return drive(plan, self.perform)
 
-    def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
-        """Carry out one step of a plan: send the call, sleep, or remember the task."""
+    def perform(self, step: Call | Pause | Remember) -> Answer | bool | Exception | None:
+        """Carry out one step of a plan: send the call, sleep, or remember the task (the store's
+        exception is returned to the plan, not raised)."""
         if isinstance(step, Call):
             try:
                 response = self.http.request(**self._request(step))
@@ -189,7 +191,10 @@ class SunoClient(_Client):
             time.sleep(step.seconds)
             return None
         store = getattr(self.receiver, "store", None)
-        return store.expect(step.task) if isinstance(store, TaskStore) else False
+        try:
+            return store.expect(step.task) if isinstance(store, TaskStore) else False
+        except Exception as exc:  # the plan retries, then flags the result
+            return exc
 
     def close(self) -> None:
         """Close the HTTP client (unless it was passed in)."""
@@ -250,7 +255,7 @@ class AsyncSunoClient(_Client):
     async def _run(self, plan: Plan[_T]) -> _T:
         return await adrive(plan, self.perform)
 
-    async def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+    async def perform(self, step: Call | Pause | Remember) -> Answer | bool | Exception | None:
         """`SunoClient.perform`, awaited."""
         if isinstance(step, Call):
             try:
@@ -262,10 +267,13 @@ class AsyncSunoClient(_Client):
             await asyncio.sleep(step.seconds)
             return None
         store = getattr(self.receiver, "store", None)
-        if isinstance(store, AsyncTaskStore):
-            return await store.aexpect(step.task)
-        if isinstance(store, TaskStore):
-            return await asyncio.to_thread(store.expect, step.task)
+        try:
+            if isinstance(store, AsyncTaskStore):
+                return await store.aexpect(step.task)
+            if isinstance(store, TaskStore):
+                return await asyncio.to_thread(store.expect, step.task)
+        except Exception as exc:  # the plan retries, then flags the result
+            return exc
         return False
 
     async def aclose(self) -> None:

@@ -10,6 +10,7 @@ a task that is paid for, so it is raised with the request's identity instead.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -46,7 +47,11 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+logger = logging.getLogger("suno_hooks.client")
 MAX_BACKOFF = 30.0
+# Recording an accepted task in the store: tries, and the first pause (doubling) between them.
+REMEMBER_TRIES = 3
+REMEMBER_PAUSE = 0.1
 # Kie's documented polling limit: 3 requests per second per task (spec §8).
 PER_TASK_INTERVAL = 1 / 3
 
@@ -70,7 +75,8 @@ class Pause:
 
 @dataclass(frozen=True, slots=True)
 class Remember:
-    """Record a submitted task as expected in the receiver's store."""
+    """Record a submitted task as expected in the receiver's store; the driver answers with the
+    store's result, or with the exception the store raised (the plan decides what follows)."""
 
     task: ExpectedTask
 
@@ -90,7 +96,7 @@ class Answer:
 
 
 Step = Call | Pause | Remember
-Plan = Generator[Step, Answer | bool | None, _T]
+Plan = Generator[Step, Answer | bool | Exception | None, _T]
 
 
 def drive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Any]) -> _T:
@@ -117,11 +123,17 @@ async def adrive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Awaitab
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """A task the API accepted: its id, the feature, and the callback URL it will call."""
+    """A task the API accepted: its id, the feature, and the callback URL it will call.
+
+    `recorded` is False when the receiver's store failed to record the task as expected (logged
+    at ERROR with the task id): the reconciler will not poll it until it is recorded, for
+    example with `store.expect(ExpectedTask.submitted(task_id, feature, context=...))`.
+    """
 
     task_id: str
     feature: str
     callback_url: str | None
+    recorded: bool = True
 
 
 class ClientPlans:
@@ -188,11 +200,33 @@ class ClientPlans:
                 200, "The API accepted the request but named no taskId.", endpoint=found.create_path
             )
         task_id = str(task_id)
+        recorded = True
         if self.receiver is not None:
-            yield Remember(
-                ExpectedTask.submitted(task_id, found.name, context=context, after=self.poll_after)
-            )
-        return Submitted(task_id, found.name, url)
+            after = self.poll_after
+            task = ExpectedTask.submitted(task_id, found.name, context=context, after=after)
+            recorded = yield from self.remember_plan(task)
+        return Submitted(task_id, found.name, url, recorded)
+
+    def remember_plan(self, task: ExpectedTask) -> Plan[bool]:
+        """Record an accepted task in the store, trying a few times; False (logged at ERROR)
+        when every try failed. A store failure never hides the task id from the caller."""
+        problem = ""
+        for attempt in range(REMEMBER_TRIES):
+            reply = yield Remember(task)
+            if not isinstance(reply, Exception):
+                return True
+            problem = self._redact(f"{type(reply).__name__}: {reply}")
+            if attempt + 1 < REMEMBER_TRIES:
+                logger.warning("recording task %s failed, trying again: %s", task.task_id, problem)
+                yield Pause(REMEMBER_PAUSE * float(1 << attempt))
+        logger.error(
+            "Kie accepted task %s (%s) but the store could not record it (%s); it will not be "
+            "polled for a lost callback until it is recorded.",
+            task.task_id,
+            task.feature,
+            problem,
+        )
+        return False
 
     def replace_section_plan(
         self,
