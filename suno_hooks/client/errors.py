@@ -1,8 +1,16 @@
 """What the client raises: `InvalidRequest` before sending, typed `ApiError`s for Kie's answers.
 
-Kie answers most errors with HTTP 200 and the error in the body's `code` (spec §5.5); the client
-reads the body's code first and the HTTP status when the body has none. No error ever carries
-the API key or the request's headers.
+Kie answers most errors with HTTP 200 and the error in the body's `code`; the client reads the
+body's code first and the HTTP status when the body has none. No error ever carries the API key
+or the request's headers.
+
+    ApiError
+    ├── AuthenticationFailed, InsufficientCredits, TaskNotFound, ValidationFailed,
+    │   Maintenance, FeatureDisabled
+    ├── RateLimited, ServerError                  retried when polling; a create retries 429 only
+    └── ApiConnectionError                       no answer; retried
+        └── SubmissionUncertain                  a create sent but unanswered; never resent
+    InvalidRequest (ValueError)                  refused before sending
 """
 
 from __future__ import annotations
