@@ -43,7 +43,8 @@ OK = (200, {"code": 200, "msg": "success", "data": {"taskId": "task-001"}})
 
 class SilentKie:
     """A loopback HTTP server that reads each request whole, counts it, then either stalls
-    without answering (`"stall"`) or resets the connection (`"reset"`)."""
+    without answering (`"stall"`) or resets the connection (`"reset"`); `"deaf"` counts each
+    connection and reads nothing, so a large request stalls while it is being sent."""
 
     def __init__(self, behaviour: str) -> None:
         self.behaviour = behaviour
@@ -68,6 +69,10 @@ class SilentKie:
 
     def answer(self, conn: socket.socket) -> None:
         with conn:
+            if self.behaviour == "deaf":
+                self.requests.append(b"")
+                self.release.wait(30)
+                return
             data = b""
             while b"\r\n\r\n" not in data:
                 chunk = conn.recv(65536)
@@ -109,14 +114,14 @@ def receiver(tmp_path: Path) -> Receiver:
     return Receiver(secret_key="s3cret", store=SQLiteStore(tmp_path / "tasks.db"))
 
 
-async def create(kind: str, feature: str = "generate", **options: Any) -> Submitted:
-    """`create` on a new client of `kind` ("sync" or "async"), closed afterwards."""
+async def create(kind: str, prompt: str = "x", **options: Any) -> Submitted:
+    """`create` of a song on a new client of `kind` ("sync" or "async"), closed afterwards."""
     options.setdefault("backoff", 0)
     if kind == "sync":
         with SunoClient(KEY, **options) as client:
-            return client.create(feature, context={"order": 7}, prompt="x")
+            return client.create("generate", context={"order": 7}, prompt=prompt)
     async with AsyncSunoClient(KEY, **options) as aclient:
-        return await aclient.create(feature, context={"order": 7}, prompt="x")
+        return await aclient.create("generate", context={"order": 7}, prompt=prompt)
 
 
 async def record(kind: str, **options: Any) -> dict[str, Any]:
@@ -158,6 +163,16 @@ async def test_a_create_that_got_no_answer_is_sent_once_and_named(
     assert KEY not in text and token not in text
     assert "generate" in text and GENERATE in text and sent.token_id in text
     assert receiver.store.tasks() == []  # type: ignore[attr-defined]
+
+
+@BOTH
+async def test_a_create_cut_off_while_sending_is_not_sent_again(kind: str):
+    with silent_kie("deaf") as server:
+        with pytest.raises(SubmissionUncertain, match="WriteTimeout") as raised:
+            await create(kind, base_url=server.url, timeout=0.5, prompt="x" * (32 << 20))
+        assert len(server.requests) == 1
+    assert raised.value.submission is not None
+    assert raised.value.submission.endpoint == GENERATE
 
 
 @BOTH
