@@ -27,7 +27,7 @@ def main(store_url: str, sandbox_url: str) -> None:
         dispatched.append(event.task_id)
 
     callback_received.connect(record)
-    with SunoClient(API_KEY, base_url=sandbox_url, receiver=receiver, backoff=0.01) as client:
+    with SunoClient(API_KEY, base_url=sandbox_url, backoff=0.01) as client:
         reconciler = Reconciler(receiver, client, after=0, batch=7, rate=1000)
         print("ready", flush=True)
         sys.stdin.readline()

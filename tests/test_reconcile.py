@@ -173,7 +173,7 @@ def test_a_task_that_never_finishes_is_lost_exactly_once(rig: Rig):
 
 async def test_the_async_reconciler_recovers_a_dropped_callback(rig: Rig):
     task_id = submit_dropped(rig, "cover_image")
-    async with AsyncSunoClient(API_KEY, base_url=rig.sandbox_url, receiver=rig.receiver) as client:
+    async with AsyncSunoClient(API_KEY, base_url=rig.sandbox_url) as client:
         report = await Reconciler(rig.receiver, client, after=0).arun_once()
     assert report.delivered == 1
     (event,) = rig.terminal(task_id)

@@ -34,7 +34,7 @@ def make_reconciler(
 
     if not api_key:
         raise click.UsageError(f"Polling needs the Suno API key: --api-key or ${API_KEY_ENV}.")
-    client = SunoClient(api_key, base_url=base_url or DEFAULT_BASE_URL, receiver=receiver)
+    client = SunoClient(api_key, base_url=base_url or DEFAULT_BASE_URL)
     try:
         return Reconciler(receiver, client, **options)
     except ConfigurationError as exc:

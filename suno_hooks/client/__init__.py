@@ -1,4 +1,4 @@
-"""Submit tasks to the Suno API (Kie AI) and read their polling records (DESIGN §11).
+"""Submit tasks to the Suno API (Kie AI) and read their polling records.
 
 Needs httpx: `pip install 'suno-hooks[client]'`.
 """
@@ -17,6 +17,8 @@ from .errors import (
     Maintenance,
     RateLimited,
     ServerError,
+    Submission,
+    SubmissionUncertain,
     TaskNotFound,
     ValidationFailed,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "ServerError",
     "SpanRule",
     "SpanWarning",
+    "Submission",
+    "SubmissionUncertain",
     "Submitted",
     "SunoClient",
     "TaskNotFound",

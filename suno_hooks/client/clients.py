@@ -22,12 +22,26 @@ def _answer(response: httpx.Response) -> Answer:
     return Answer(response.status_code, response.headers, response.content)
 
 
+# Failures raised before any byte of the request left: sending again cannot create a second task.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+
+
 def _failure(exc: httpx.TransportError) -> Answer:
-    return Answer(failure=f"{type(exc).__name__}: the API could not be reached or timed out.")
+    if isinstance(exc, _NOT_SENT):
+        return Answer(failure=f"{type(exc).__name__}: the API could not be reached", sent=False)
+    return Answer(failure=f"{type(exc).__name__}: the request was sent but no answer came")
 
 
 class _Client:
     """What both clients share: settings, the plans, and the replace-section helper's shape."""
+
+    http: Any
 
     def __init__(
         self,
@@ -41,6 +55,7 @@ class _Client:
         backoff: float = 1.0,
         poll_after: float = 600.0,
         span_rule: SpanRule | None = None,
+        http: Any = None,
     ) -> None:
         self.plans = ClientPlans(
             api_key,
@@ -54,6 +69,11 @@ class _Client:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.receiver = receiver
+        self._own_http = http is None
+        self.http = self._new_http() if http is None else http
+
+    def _new_http(self) -> Any:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.base_url} key=***>"
@@ -94,22 +114,35 @@ class _Client:
 class SunoClient(_Client):
     """Submit tasks to the Suno API (Kie) and read their polling records, blocking.
 
-    `receiver` (optional) fills each task's `callBackUrl` from `callback_base` (signed when the
-    receiver has a secret key) and records the task as expected in its store; `retries` bounds
-    the retries of rate limits, 5xx answers and connection failures (backoff from `backoff`
-    seconds, doubling, or the API's `Retry-After`).
+    Settings (keywords): `base_url` (Kie's API); `receiver`, whose store records each task as
+    expected, with `callback_base` (required with it, else `ConfigurationError`), the public
+    URL of your callback endpoint that each `callBackUrl` is built from (signed when the
+    receiver has a secret key); `timeout` seconds per request; `retries` and `backoff` (seconds,
+    doubling, or the API's `Retry-After`) bound the retries; `poll_after` seconds before a task
+    is first due for polling; `span_rule` for `replace_section`; `http`, an `httpx.Client` of
+    your own (not closed by `close()`). A client that only polls for a `Reconciler` needs no
+    receiver.
+
+    Polling retries rate limits, 5xx answers and connection failures. A create is sent again
+    only after a 429 or a connection that failed before the request left: after a timeout or a
+    reset once it was sent it raises `SubmissionUncertain` (the task may exist and be paid
+    for), and a 5xx answer is raised at once; either error's `submission` identifies the request.
     """
 
-    def __init__(self, api_key: str, *, http: httpx.Client | None = None, **options: Any) -> None:
-        super().__init__(api_key, **options)
-        self._own_http = http is None
-        self.http = http or httpx.Client(timeout=self.timeout)
+    http: httpx.Client
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout)
 
     def create(
         self, feature: str, *, context: dict[str, Any] | None = None, **params: Any
     ) -> Submitted:
         """Create a task of `feature` (a legacy feature name or a market model) with Kie's
-        request fields as keywords; the task is then expected by the receiver's store."""
+        request fields as keywords; the task is then expected by the receiver's store.
+
+        Raises `SubmissionUncertain` when the request was sent but no answer came (it is never
+        sent twice then). Once Kie returns a task id this returns `Submitted`, even when the
+        store fails to record it (`recorded=False`, logged at ERROR)."""
         return self._run(self.plans.create_plan(feature, params, context))
 
     def replace_section(
@@ -145,8 +178,9 @@ class SunoClient(_Client):
     def _run(self, plan: Plan[_T]) -> _T:
         return drive(plan, self.perform)
 
-    def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
-        """Carry out one step of a plan: send the call, sleep, or remember the task."""
+    def perform(self, step: Call | Pause | Remember) -> Answer | bool | Exception | None:
+        """Carry out one step of a plan: send the call, sleep, or remember the task (the store's
+        exception is returned to the plan, not raised)."""
         if isinstance(step, Call):
             try:
                 response = self.http.request(**self._request(step))
@@ -157,7 +191,10 @@ class SunoClient(_Client):
             time.sleep(step.seconds)
             return None
         store = getattr(self.receiver, "store", None)
-        return store.expect(step.task) if isinstance(store, TaskStore) else False
+        try:
+            return store.expect(step.task) if isinstance(store, TaskStore) else False
+        except Exception as exc:  # the plan retries, then flags the result
+            return exc
 
     def close(self) -> None:
         """Close the HTTP client (unless it was passed in)."""
@@ -172,14 +209,13 @@ class SunoClient(_Client):
 
 
 class AsyncSunoClient(_Client):
-    """`SunoClient` for asyncio: the same methods, awaited."""
+    """`SunoClient` for asyncio: the same settings and methods, awaited; `http` is an
+    `httpx.AsyncClient`."""
 
-    def __init__(
-        self, api_key: str, *, http: httpx.AsyncClient | None = None, **options: Any
-    ) -> None:
-        super().__init__(api_key, **options)
-        self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=self.timeout)
+    http: httpx.AsyncClient
+
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout)
 
     async def create(
         self, feature: str, *, context: dict[str, Any] | None = None, **params: Any
@@ -219,7 +255,7 @@ class AsyncSunoClient(_Client):
     async def _run(self, plan: Plan[_T]) -> _T:
         return await adrive(plan, self.perform)
 
-    async def perform(self, step: Call | Pause | Remember) -> Answer | bool | None:
+    async def perform(self, step: Call | Pause | Remember) -> Answer | bool | Exception | None:
         """`SunoClient.perform`, awaited."""
         if isinstance(step, Call):
             try:
@@ -231,10 +267,13 @@ class AsyncSunoClient(_Client):
             await asyncio.sleep(step.seconds)
             return None
         store = getattr(self.receiver, "store", None)
-        if isinstance(store, AsyncTaskStore):
-            return await store.aexpect(step.task)
-        if isinstance(store, TaskStore):
-            return await asyncio.to_thread(store.expect, step.task)
+        try:
+            if isinstance(store, AsyncTaskStore):
+                return await store.aexpect(step.task)
+            if isinstance(store, TaskStore):
+                return await asyncio.to_thread(store.expect, step.task)
+        except Exception as exc:  # the plan retries, then flags the result
+            return exc
         return False
 
     async def aclose(self) -> None:

@@ -1,19 +1,36 @@
 """The client's logic, written once: plans are generators that yield steps (an HTTP call, a
 pause, an expected task to remember) and receive each step's result. `SunoClient` runs the
 steps with blocking calls, `AsyncSunoClient` awaits them; neither holds any logic of its own.
+
+A create is sent again only when it cannot have reached the API (the connection was refused or
+timed out before the request left, or the API answered 429): any other failure may have created
+a task that is paid for, so it is raised with the request's identity instead.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 from ..digits import whole_number
+from ..errors import ConfigurationError, InvalidToken
 from ..stores.tasks import ExpectedTask
-from .errors import ApiConnectionError, ApiError, InvalidRequest, api_error
+from ..tokens import TOKEN_PARAM
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    InvalidRequest,
+    RateLimited,
+    Submission,
+    SubmissionUncertain,
+    api_error,
+)
 from .features import Feature, feature
 from .spans import SpanRule
 
@@ -30,7 +47,11 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+logger = logging.getLogger("suno_hooks.client")
 MAX_BACKOFF = 30.0
+# Recording an accepted task in the store: tries, and the first pause (doubling) between them.
+REMEMBER_TRIES = 3
+REMEMBER_PAUSE = 0.1
 # Kie's documented polling limit: 3 requests per second per task (spec §8).
 PER_TASK_INTERVAL = 1 / 3
 
@@ -54,7 +75,8 @@ class Pause:
 
 @dataclass(frozen=True, slots=True)
 class Remember:
-    """Record a submitted task as expected in the receiver's store."""
+    """Record a submitted task as expected in the receiver's store; the driver answers with the
+    store's result, or with the exception the store raised (the plan decides what follows)."""
 
     task: ExpectedTask
 
@@ -62,16 +84,19 @@ class Remember:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a `Call` got back: HTTP status, headers and body, or `failure` when there was no
-    answer (connection refused, timeout)."""
+    answer (connection refused, timeout). `sent` is False only when the request certainly never
+    left (refused, or timed out while connecting), the one failure after which a create is
+    sent again."""
 
     status: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     content: bytes = b""
     failure: str | None = None
+    sent: bool = True
 
 
 Step = Call | Pause | Remember
-Plan = Generator[Step, Answer | bool | None, _T]
+Plan = Generator[Step, Answer | bool | Exception | None, _T]
 
 
 def drive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Any]) -> _T:
@@ -98,11 +123,17 @@ async def adrive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Awaitab
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """A task the API accepted: its id, the feature, and the callback URL it will call."""
+    """A task the API accepted: its id, the feature, and the callback URL it will call.
+
+    `recorded` is False when the receiver's store failed to record the task as expected (logged
+    at ERROR with the task id): the reconciler will not poll it until it is recorded, for
+    example with `store.expect(ExpectedTask.submitted(task_id, feature, context=...))`.
+    """
 
     task_id: str
     feature: str
     callback_url: str | None
+    recorded: bool = True
 
 
 class ClientPlans:
@@ -121,6 +152,8 @@ class ClientPlans:
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise InvalidRequest("An API key is required (Kie's key, sent as a Bearer token).")
+        if receiver is not None:
+            _check_callback_base(callback_base)
         self._api_key = api_key.strip()
         self.receiver = receiver
         self.callback_base = callback_base
@@ -142,7 +175,8 @@ class ClientPlans:
     def create_plan(
         self, name: str, params: dict[str, Any], context: dict[str, Any] | None
     ) -> Plan[Submitted]:
-        """Post a create request, then remember the task as expected."""
+        """Post a create request, then remember the task as expected; see the module docstring
+        for when the request is sent again."""
         found = feature(name)
         payload = dict(params)
         url = payload.get("callBackUrl") or self._callback_url(found, context)
@@ -155,7 +189,8 @@ class ClientPlans:
             body = payload
             if url:
                 body["callBackUrl"] = url
-        answer = yield from self.call_plan(Call("POST", found.create_path, body=body))
+        once = Submission(found.name, found.create_path, 0.0, url, context, self._token_id(url))
+        answer = yield from self.call_plan(Call("POST", found.create_path, body=body), once=once)
         data = answer.get("data")
         task_id = None
         if isinstance(data, dict):
@@ -165,11 +200,33 @@ class ClientPlans:
                 200, "The API accepted the request but named no taskId.", endpoint=found.create_path
             )
         task_id = str(task_id)
+        recorded = True
         if self.receiver is not None:
-            yield Remember(
-                ExpectedTask.submitted(task_id, found.name, context=context, after=self.poll_after)
-            )
-        return Submitted(task_id, found.name, url)
+            after = self.poll_after
+            task = ExpectedTask.submitted(task_id, found.name, context=context, after=after)
+            recorded = yield from self.remember_plan(task)
+        return Submitted(task_id, found.name, url, recorded)
+
+    def remember_plan(self, task: ExpectedTask) -> Plan[bool]:
+        """Record an accepted task in the store, trying a few times; False (logged at ERROR)
+        when every try failed. A store failure never hides the task id from the caller."""
+        problem = ""
+        for attempt in range(REMEMBER_TRIES):
+            reply = yield Remember(task)
+            if not isinstance(reply, Exception):
+                return True
+            problem = self._redact(f"{type(reply).__name__}: {reply}")
+            if attempt + 1 < REMEMBER_TRIES:
+                logger.warning("recording task %s failed, trying again: %s", task.task_id, problem)
+                yield Pause(REMEMBER_PAUSE * float(1 << attempt))
+        logger.error(
+            "Kie accepted task %s (%s) but the store could not record it (%s); it will not be "
+            "polled for a lost callback until it is recorded.",
+            task.task_id,
+            task.feature,
+            problem,
+        )
+        return False
 
     def replace_section_plan(
         self,
@@ -213,17 +270,35 @@ class ClientPlans:
         return (yield from self.call_plan(call, minimum_pause=PER_TASK_INTERVAL, record=True))
 
     def call_plan(
-        self, call: Call, *, minimum_pause: float = 0.0, record: bool = False
+        self,
+        call: Call,
+        *,
+        minimum_pause: float = 0.0,
+        record: bool = False,
+        once: Submission | None = None,
     ) -> Plan[dict[str, Any]]:
-        """Send `call`, retrying rate limits, 5xx and connection failures with backoff."""
+        """Send `call`, retrying rate limits, 5xx and connection failures with backoff.
+
+        With `once` (a create), only a request that never left and a 429 are sent again; a
+        failure once it may have left raises `SubmissionUncertain`, and every error carries
+        `once` (with the time sent) as its `submission`.
+        """
         attempt = 0
         while True:
+            sent_at = time.time()
             reply = yield call
             assert isinstance(reply, Answer)
             try:
                 return self.read_answer(call.path, reply, record=record)
             except ApiError as error:
-                if not error.retryable or attempt >= self.retries:
+                retry = error.retryable
+                if once is not None:
+                    sent = replace(once, sent_at=sent_at)
+                    if reply.failure is not None and reply.sent:
+                        raise SubmissionUncertain(self._redact(reply.failure), sent) from None
+                    error.submission = sent
+                    retry = reply.failure is not None or isinstance(error, RateLimited)
+                if not retry or attempt >= self.retries:
                     raise
                 yield Pause(max(minimum_pause, self._delay(attempt, reply)))
                 attempt += 1
@@ -261,6 +336,17 @@ class ClientPlans:
         url: str = self.receiver.callback_url(base, feature=found.callback_feature, context=context)
         return url
 
+    def _token_id(self, url: str | None) -> str | None:
+        signer = getattr(self.receiver, "signer", None)
+        token = dict(parse_qsl(urlsplit(url).query)).get(TOKEN_PARAM) if url else None
+        if signer is None or not token:
+            return None
+        try:
+            token_id: str = signer.read(token).token_id
+        except InvalidToken:  # a URL the caller passed, signed by another key
+            return None
+        return token_id
+
     def _delay(self, attempt: int, answer: Answer) -> float:
         retry_after = _seconds(answer.headers.get("retry-after"))
         if retry_after is not None:
@@ -270,6 +356,17 @@ class ClientPlans:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key in text else text
+
+
+def _check_callback_base(base: str | None) -> None:
+    parts = urlsplit(base) if isinstance(base, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            "A client with a receiver needs callback_base, the public URL of your callback "
+            'endpoint (for example callback_base="https://app.example/suno/callback"): Kie '
+            "refuses a create without callBackUrl. A client that only polls (for a Reconciler) "
+            f"needs no receiver. Got callback_base={base!r}."
+        )
 
 
 def _camel(name: str) -> str:

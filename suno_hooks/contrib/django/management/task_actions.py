@@ -71,7 +71,7 @@ def _reconciler(receiver: Any, options: dict[str, Any]) -> Reconciler:
             "Polling needs the Suno API key: SUNO_HOOKS['API_KEY'] or $SUNO_API_KEY."
         )
     base_url = settings.get("API_BASE_URL") or os.environ.get("SUNO_API_BASE_URL")
-    client = SunoClient(api_key, base_url=base_url or DEFAULT_BASE_URL, receiver=receiver)
+    client = SunoClient(api_key, base_url=base_url or DEFAULT_BASE_URL)
     try:
         return Reconciler(
             receiver,
