@@ -14,6 +14,7 @@ from ..errors import ConfigurationError
 from ..listing import write_json_lines
 from ..receiver import Receiver, replayable
 from ..stores import Delivery, DeliveryStatus, Store
+from ..stores.redaction import redacted_text, redacted_url
 from .options import (
     hmac_key_option,
     hmac_keys_or_env,
@@ -111,7 +112,9 @@ def events(
     except click.ClickException:
         raise
     except Exception as exc:
-        raise click.ClickException(f"cannot read the store {store}: {exc}") from None
+        raise click.ClickException(
+            f"cannot read the store {redacted_url(store)}: {redacted_text(str(exc), store)}"
+        ) from None
     if as_json:
         write_json_lines(rows, click.echo)
     elif rows:
@@ -160,7 +163,9 @@ def replay(
             else replayable(receiver.store, limit)
         )
     except Exception as exc:
-        raise click.ClickException(f"cannot read the store {store}: {exc}") from None
+        raise click.ClickException(
+            f"cannot read the store {redacted_url(store)}: {redacted_text(str(exc), store)}"
+        ) from None
     missing = [k for k in keys if k not in {d.key for d in chosen}]
     if missing:
         raise click.UsageError(f"no delivery kept for {', '.join(missing)}")

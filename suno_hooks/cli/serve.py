@@ -9,6 +9,7 @@ import socket
 import click
 
 from ..asgi import ASGIApp, SunoHooksASGIMiddleware, asgi_app
+from ..stores.redaction import redacted_url
 from .options import (
     build_receiver,
     hmac_key_option,
@@ -80,7 +81,7 @@ def serve(
         host,
         port,
         path,
-        store,
+        redacted_url(store),
         receiver.require,
     )
     halt = start_reconciler(receiver) if reconcile else None

@@ -14,6 +14,7 @@ import click
 from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..reconcile import Reconciler
+from ..stores.redaction import redacted_url
 from ..stores.tasks import TASK_LISTINGS, ExpectedTask, TaskStore
 from .inbox import columns, inbox_receiver, when
 from .options import build_receiver, import_handlers, store_option
@@ -106,7 +107,7 @@ def reconcile(
         for line in report.errors:
             click.echo(f"error: {line}", err=True)
         return
-    log.info("reconciling %s every %g s (Ctrl+C to stop)", store, reconciler.every)
+    log.info("reconciling %s every %g s (Ctrl+C to stop)", redacted_url(store), reconciler.every)
     stop = threading.Event()
     try:
         while not stop.is_set():

@@ -19,6 +19,7 @@ from django.core.checks import CheckMessage, Error, Warning
 
 from ...receiver import Receiver
 from ...stores.base import Store
+from ...stores.redaction import redacted_url
 from .conf import DEFAULT_STORE, RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
 from .store import DjangoStore
 
@@ -176,7 +177,7 @@ def _check_store(store: Any) -> list[CheckMessage]:
         return []
     return [
         Error(
-            f"settings.{SETTING}['STORE'] is not a store URL: {store!r}.",
+            f"settings.{SETTING}['STORE'] is not a store URL: {redacted_url(store)!r}.",
             hint="Use 'django://' (the project's database), 'sqlite:///path.db', "
             "'redis://host:6379/0', 'postgresql://host/db' or 'memory://'.",
             id="suno_hooks.E004",
