@@ -13,6 +13,8 @@ from suno_hooks.contrib.django.checks import check_settings
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.stores import MemoryStore
 
+from .conftest import unverified_receiver
+
 
 def ids(config: Any, **extra: Any) -> list[tuple[str, str]]:
     with override_settings(SUNO_HOOKS=config, **extra):
@@ -88,13 +90,28 @@ def test_require_that_cannot_work_is_e005(config: dict[str, Any], needed: str):
     assert needed in hint
 
 
-def test_no_verification_is_w001():
+def test_no_verification_is_e008_unless_require_none_is_written():
     [(code, hint)] = ids({"SECRET_KEY": None})
-    assert code == "suno_hooks.W001"
-    assert "HMAC_KEYS" in hint
+    assert code == "suno_hooks.E008"
+    assert "HMAC_KEYS" in hint and "'none'" in hint
+    assert [c for c, _ in ids({"SECRET_KEY": None}, SECRET_KEY="")] == ["suno_hooks.E008"]
+
+
+def test_require_none_written_is_w001():
     assert [c for c, _ in ids({"HMAC_KEYS": ["k"], "REQUIRE": "none"})] == ["suno_hooks.W001"]
-    unverified = Receiver(store=MemoryStore())
+    assert [c for c, _ in ids({"SECRET_KEY": None, "REQUIRE": "none"})] == ["suno_hooks.W001"]
+    unverified = unverified_receiver(store=MemoryStore())
     assert [c for c, _ in ids({"RECEIVER": unverified})] == ["suno_hooks.W001"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"HMAC_KEYS": [""]}, {"HMAC_KEYS": ["k", " "]}, {"HMAC_KEYS": ""}, {"SECRET_KEY": ""}],
+)
+def test_an_empty_key_is_e009(config: dict[str, Any]):
+    [(code, hint)] = ids(config)
+    assert code == "suno_hooks.E009"
+    assert "Give the key" in hint
 
 
 def test_keys_beside_a_ready_receiver_are_w002():

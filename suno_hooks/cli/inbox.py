@@ -10,7 +10,6 @@ from typing import Any
 import click
 import httpx
 
-from ..errors import ConfigurationError
 from ..listing import write_json_lines
 from ..receiver import Receiver, replayable
 from ..stores import Delivery, DeliveryStatus, Store
@@ -19,6 +18,7 @@ from .options import (
     hmac_key_option,
     hmac_keys_or_env,
     import_handlers,
+    offline_receiver,
     store_option,
 )
 from .sender import TIMEOUT, check_url, post, signed
@@ -38,10 +38,7 @@ def open_store(url: str) -> Store:
 def inbox_receiver(url: str) -> Receiver:
     """A receiver over the store at `url` for working on its inbox (nothing arrives through it,
     so nothing is verified)."""
-    try:
-        return Receiver(store=url, require="none")
-    except (ConfigurationError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
+    return offline_receiver(url)
 
 
 def when(timestamp: float) -> str:

@@ -3,8 +3,9 @@
 Ids: `suno_hooks.E001` not a dict, `E002` unknown key, `E003` wrong type, `E004` bad store URL,
 `E005` `REQUIRE` that cannot work, `E006` the ORM store's database is not configured, `E007`
 that database has `AUTOCOMMIT` off (the inbox's writes would wait for a commit nobody makes, and
-a receiver's error could roll them back), `W001` callbacks accepted unverified, `W002` keys
-ignored beside `RECEIVER`.
+a receiver's error could roll them back), `E008` no way to verify callbacks and no explicit
+`REQUIRE: "none"`, `E009` an empty HMAC key or secret, `W001` callbacks accepted unverified
+(`REQUIRE: "none"`), `W002` keys ignored beside `RECEIVER`.
 """
 
 from __future__ import annotations
@@ -185,6 +186,17 @@ def _check_store(store: Any) -> list[CheckMessage]:
     ]
 
 
+def _empty_key_problem(config: Mapping[str, Any]) -> str | None:
+    keys = config.get("HMAC_KEYS")
+    listed = [keys] if isinstance(keys, (str, bytes)) else list(keys or [])
+    if any(not key.strip() for key in listed):
+        return "HMAC_KEYS"
+    secret = config.get("SECRET_KEY")
+    if isinstance(secret, (str, bytes)) and not secret.strip():
+        return "SECRET_KEY"
+    return None
+
+
 def _check_verification(config: Mapping[str, Any]) -> list[CheckMessage]:
     found: list[CheckMessage] = []
     ready = config.get("RECEIVER")
@@ -200,16 +212,37 @@ def _check_verification(config: Mapping[str, Any]) -> list[CheckMessage]:
             )
         require = ready.require
     else:
+        empty = _empty_key_problem(config)
+        if empty:
+            found.append(
+                Error(
+                    f"settings.{SETTING}[{empty!r}] holds an empty key, which is refused rather "
+                    "than taken as no key.",
+                    hint=f"Give the key, or remove {empty} from {SETTING}.",
+                    id="suno_hooks.E009",
+                )
+            )
+            return found
         keys = config.get("HMAC_KEYS")
-        has_keys = bool([keys] if isinstance(keys, (str, bytes)) else [k for k in keys or [] if k])
+        has_keys = bool([keys] if isinstance(keys, (str, bytes)) else list(keys or []))
         secret = config["SECRET_KEY"] if "SECRET_KEY" in config else django_secret_key()
         require = config.get("REQUIRE")
         problem = _require_problem(require, has_keys, bool(secret))
         if problem:
             found.append(Error(problem[0], hint=problem[1], id="suno_hooks.E005"))
             return found
+        if require is None and not (has_keys or secret):
+            found.append(
+                Error(
+                    "Suno callbacks cannot be verified: no HMAC key and no token secret is set.",
+                    hint=f"Set {SETTING}['HMAC_KEYS'] to Kie's webhookHmacKey (or a SECRET_KEY), "
+                    f"or write {SETTING}['REQUIRE'] = 'none' to accept callbacks unverified.",
+                    id="suno_hooks.E008",
+                )
+            )
+            return found
         if require is None:
-            require = "signature" if has_keys else "token" if secret else "none"
+            require = "signature" if has_keys else "token"
     if require == "none":
         found.append(
             Warning(
