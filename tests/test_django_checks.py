@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -112,6 +113,29 @@ def test_an_empty_key_is_e009(config: dict[str, Any]):
     [(code, hint)] = ids(config)
     assert code == "suno_hooks.E009"
     assert "Give the key" in hint
+
+
+@pytest.mark.parametrize(
+    ("store", "module", "extra"),
+    [
+        ("redis://localhost:6379/0", "redis", "redis"),
+        ("redis+cluster://localhost:7000", "redis", "redis"),
+        ("postgresql://localhost/suno", "psycopg", "postgres"),
+        ("postgres://localhost/suno", "psycopg", "postgres"),
+    ],
+)
+def test_a_store_whose_extra_is_missing_is_e010(
+    store: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch
+):
+    config = {"HMAC_KEYS": ["k"], "STORE": store}
+    assert ids(config) == []
+    monkeypatch.setitem(sys.modules, module, None)  # `import redis` now raises ImportError
+    with override_settings(SUNO_HOOKS=config):
+        found = checks.run_checks(tags=["suno_hooks"])
+    [message] = [m for m in found if m.id and m.id.startswith("suno_hooks")]
+    assert message.id == "suno_hooks.E010" and message.is_serious()
+    assert message.hint == f'pip install "suno-hooks[{extra}]"'
+    assert module in message.msg
 
 
 def test_keys_beside_a_ready_receiver_are_w002():

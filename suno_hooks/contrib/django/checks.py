@@ -4,13 +4,15 @@ Ids: `suno_hooks.E001` not a dict, `E002` unknown key, `E003` wrong type, `E004`
 `E005` `REQUIRE` that cannot work, `E006` the ORM store's database is not configured, `E007`
 that database has `AUTOCOMMIT` off (the inbox's writes would wait for a commit nobody makes, and
 a receiver's error could roll them back), `E008` no way to verify callbacks and no explicit
-`REQUIRE: "none"`, `E009` an empty HMAC key or secret, `W001` callbacks accepted unverified
-(`REQUIRE: "none"`), `W002` keys ignored beside `RECEIVER`.
+`REQUIRE: "none"`, `E009` an empty HMAC key or secret, `E010` the store URL needs an extra that
+is not installed, `W001` callbacks accepted unverified (`REQUIRE: "none"`), `W002` keys ignored
+beside `RECEIVER`.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,7 +28,25 @@ from .store import DjangoStore
 
 __all__ = ["KNOWN_STORE_SCHEMES", "check_settings"]
 
-KNOWN_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "postgresql", "postgres", "django")
+KNOWN_STORE_SCHEMES = (
+    "memory",
+    "sqlite",
+    "redis",
+    "rediss",
+    "unix",
+    "redis+cluster",
+    "rediss+cluster",
+    "postgresql",
+    "postgres",
+    "django",
+)
+_EXTRAS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(
+        ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"), ("redis", "redis")
+    ),
+    **dict.fromkeys(("postgresql", "postgres"), ("psycopg", "postgres")),
+}
+"""For each store scheme that needs an optional package: the package and the extra installing it."""
 _REQUIRE_VALUES = ("signature", "token", "both", "either", "none")
 
 
@@ -88,6 +108,8 @@ def check_settings(
     if any(m.is_serious() for m in messages):
         return messages
     messages.extend(_check_store(config.get("STORE")))
+    if not messages:
+        messages.extend(_check_store_extra(config.get("STORE")))
     if not messages:
         messages.extend(_check_store_database(config, settings.DATABASES))
     messages.extend(_check_verification(config))
@@ -184,6 +206,28 @@ def _check_store(store: Any) -> list[CheckMessage]:
             id="suno_hooks.E004",
         )
     ]
+
+
+def _check_store_extra(store: Any) -> list[CheckMessage]:
+    """A store URL whose driver is not installed would answer the first callback with a 500."""
+    if not isinstance(store, str):
+        return []
+    scheme = store.split("://", 1)[0].lower()
+    if scheme not in _EXTRAS:
+        return []
+    package, extra = _EXTRAS[scheme]
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        return [
+            Error(
+                f"settings.{SETTING}['STORE'] is a {scheme}:// URL, but the {package} package "
+                "it needs is not installed.",
+                hint=f'pip install "suno-hooks[{extra}]"',
+                id="suno_hooks.E010",
+            )
+        ]
+    return []
 
 
 def _empty_key_problem(config: Mapping[str, Any]) -> str | None:
