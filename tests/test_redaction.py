@@ -264,3 +264,14 @@ def test_events_errors_never_show_the_password(tmp_path: Path):
     result = CliRunner().invoke(cli, ["events", "--store", url])
     assert result.exit_code != 0
     assert_hidden(result.output)
+
+
+def test_send_errors_never_show_the_callback_url_token():
+    from suno_hooks.cli import cli
+
+    token = "eyJ0YXNrIjoiY2FsbGJhY2sifQ.signed-capability"
+    url = f"http://127.0.0.1:9/suno/callback?token={token}"
+    result = CliRunner().invoke(cli, ["send", url, "--hmac-key", "k"])
+    assert result.exit_code != 0
+    assert "cannot reach http://127.0.0.1:9/suno/callback?token=***" in result.output
+    assert token not in result.output
