@@ -33,6 +33,7 @@ DEFAULT_LEASE = 60.0
 _warned: set[str] = set()
 
 ENV_PREFIX = "SUNO_HOOKS_"
+"""The prefix of the environment variables suno-hooks reads."""
 ENV_VARIABLES: tuple[str, ...] = (
     "SUNO_HOOKS_HMAC_KEYS",
     "SUNO_HOOKS_SECRET_KEY",
@@ -44,7 +45,7 @@ ENV_VARIABLES: tuple[str, ...] = (
 """Every `SUNO_HOOKS_*` environment variable suno-hooks reads (`from_env` and the CLI); any
 other one is refused as a typo."""
 
-NO_VERIFICATION = (
+_NO_VERIFICATION = (
     "A Receiver needs a way to verify callbacks: set hmac_keys (Kie's webhookHmacKey) or "
     "secret_key (signed callback URLs), or write require='none' to accept every callback "
     "unverified (for local testing only)."
@@ -95,7 +96,7 @@ def resolve_require(require: str | None, *, has_verifier: bool, has_signer: bool
             return "signature"
         if has_signer:
             return "token"
-        raise ConfigurationError(NO_VERIFICATION)
+        raise ConfigurationError(_NO_VERIFICATION)
     if require not in _REQUIRE_VALUES:
         raise ConfigurationError(
             f"require must be one of {', '.join(_REQUIRE_VALUES)}; got {require!r}."

@@ -25,13 +25,13 @@ from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
 
-UNVERIFIED = (
+_UNVERIFIED = (
     ": UNVERIFIED, every callback is accepted, forged ones included (loopback only; "
     "set SUNO_HOOKS_HMAC_KEYS or --hmac-key to verify)"
 )
 
 
-def refusal(host: str) -> str:
+def _refusal(host: str) -> str:
     """Why serve will not accept unverified callbacks on `host`."""
     return (
         f"Refusing to accept unverified callbacks on {host}: give Kie's webhookHmacKey "
@@ -79,12 +79,12 @@ def serve(
     keys = hmac_keys_or_env(hmac_keys)
     unverified = not keys and not secret_key and not os.environ.get("SUNO_HOOKS_REQUIRE")
     if unverified and not is_loopback(host):
-        raise click.UsageError(refusal(host))
+        raise click.UsageError(_refusal(host))
     receiver = build_receiver(
         hmac_keys=keys, secret_key=secret_key, store=store, require="none" if unverified else None
     )
     if receiver.require == "none" and not is_loopback(host):
-        raise click.UsageError(refusal(host))
+        raise click.UsageError(_refusal(host))
     app: ASGIApp = asgi_app(receiver, path=path)
     if not no_inbox:
         app = with_inbox(
@@ -105,7 +105,7 @@ def serve(
         path,
         redacted_url(store),
         receiver.require,
-        UNVERIFIED if receiver.require == "none" else "",
+        _UNVERIFIED if receiver.require == "none" else "",
     )
     halt = start_reconciler(receiver) if reconcile else None
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)

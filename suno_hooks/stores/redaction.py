@@ -10,6 +10,7 @@ from urllib.parse import unquote, unquote_plus
 __all__ = ["MASK", "is_secret_name", "redacted_text", "redacted_url"]
 
 MASK = "***"
+"""What a password, token or key is replaced by."""
 
 # Names such as password, passwd, pass, pwd, sslpassword, token, secret, key, api_key,
 # access_key, auth: matched anywhere in the (decoded, case-folded) parameter name.
