@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import errors, signals
+from .errors import ConfigurationError, InsecureReceiverWarning
 from .events import (
     CodeInfo,
     Event,
@@ -32,11 +33,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CodeInfo",
+    "ConfigurationError",
     "Delivery",
     "DeliveryStatus",
     "Event",
     "Headers",
     "InboundRequest",
+    "InsecureReceiverWarning",
     "Lease",
     "LyricsVariant",
     "MemoryStore",

@@ -9,6 +9,7 @@ __all__ = [
     "ForbiddenSource",
     "HandlerError",
     "InProgress",
+    "InsecureReceiverWarning",
     "InvalidJSON",
     "InvalidPayload",
     "InvalidSignature",
@@ -44,6 +45,12 @@ class SunoHooksError(Exception):
 
 class ConfigurationError(ValueError):
     """Raised at start-up for a setting that cannot work (bad store URL, bad `require` value)."""
+
+
+class InsecureReceiverWarning(UserWarning):
+    """A receiver was built with verification off (`require="none"`): it accepts every callback,
+    forged ones included. Turn it into an error in a test suite with
+    `filterwarnings = ["error::suno_hooks.InsecureReceiverWarning"]`."""
 
 
 class MethodNotAllowed(SunoHooksError):

@@ -24,6 +24,8 @@ from .receiver_config import (
     DEFAULT_LEASE,
     DEFAULT_MAX_BODY,
     Require,
+    checked_hmac_keys,
+    checked_secret_key,
     options_from_env,
     resolve_require,
     warn_once,
@@ -43,7 +45,8 @@ class Receiver:
     """Verifies, parses, de-duplicates and dispatches Suno callbacks; mount it with any adapter.
 
     `hmac_keys` are Kie's `webhookHmacKey`s (several during a rotation, the current one first);
-    `secret_key` signs callback URLs; `store` is a `Store` or a store URL.
+    `secret_key` signs callback URLs; `store` is a `Store` or a store URL. Without either key
+    it refuses to be built unless `require="none"` is written (which warns).
     """
 
     def __init__(
@@ -62,12 +65,11 @@ class Receiver:
         retry_on_error: bool = False,
         dispatcher: Dispatcher | None = None,
     ) -> None:
-        if isinstance(hmac_keys, str):
-            hmac_keys = [hmac_keys]
-        keys = [key for key in (hmac_keys or []) if key]
+        keys = checked_hmac_keys(hmac_keys)
         self.verifier = HmacVerifier(keys, tolerance=tolerance) if keys else None
         self._guard_ttl = 2 * float(tolerance)
-        self.signer = TokenSigner(secret_key, max_age=token_max_age) if secret_key else None
+        secret_key = checked_secret_key(secret_key)
+        self.signer = None if secret_key is None else TokenSigner(secret_key, max_age=token_max_age)
         self.require: Require = resolve_require(
             require, has_verifier=self.verifier is not None, has_signer=self.signer is not None
         )
@@ -94,7 +96,8 @@ class Receiver:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Receiver:
         """Build from `SUNO_HOOKS_HMAC_KEYS` (comma-separated), `SUNO_HOOKS_SECRET_KEY`,
-        `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`; keywords win."""
+        `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`; keywords win. Any
+        other `SUNO_HOOKS_*` variable is a `ConfigurationError` naming the closest known one."""
         options = options_from_env(os.environ if environ is None else environ)
         options.update(overrides)
         return cls(**options)

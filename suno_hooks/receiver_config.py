@@ -1,15 +1,28 @@
-"""The receiver's settings: which proof `require` asks for, the defaults, and `from_env`'s
-reading of the environment."""
+"""The receiver's settings: which proof `require` asks for, the defaults, the keys it refuses,
+and `from_env`'s reading of the environment."""
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InsecureReceiverWarning
 
-__all__ = ["DEFAULT_LEASE", "DEFAULT_MAX_BODY", "Require", "options_from_env", "resolve_require"]
+__all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_MAX_BODY",
+    "ENV_PREFIX",
+    "ENV_VARIABLES",
+    "Require",
+    "check_environment",
+    "checked_hmac_keys",
+    "checked_secret_key",
+    "options_from_env",
+    "resolve_require",
+]
 
 logger = logging.getLogger("suno_hooks")
 
@@ -19,6 +32,25 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_LEASE = 60.0
 _warned: set[str] = set()
 
+ENV_PREFIX = "SUNO_HOOKS_"
+"""The prefix of the environment variables suno-hooks reads."""
+ENV_VARIABLES: tuple[str, ...] = (
+    "SUNO_HOOKS_HMAC_KEYS",
+    "SUNO_HOOKS_SECRET_KEY",
+    "SUNO_HOOKS_STORE",
+    "SUNO_HOOKS_REQUIRE",
+    "SUNO_HOOKS_TOLERANCE",
+    "SUNO_HOOKS_INBOX_AUTH",
+)
+"""Every `SUNO_HOOKS_*` environment variable suno-hooks reads (`from_env` and the CLI); any
+other one is refused as a typo."""
+
+_NO_VERIFICATION = (
+    "A Receiver needs a way to verify callbacks: set hmac_keys (Kie's webhookHmacKey) or "
+    "secret_key (signed callback URLs), or write require='none' to accept every callback "
+    "unverified (for local testing only)."
+)
+
 
 def warn_once(key: str, message: str) -> None:
     """Log `message` as a WARNING the first time `key` is seen in this process."""
@@ -27,20 +59,44 @@ def warn_once(key: str, message: str) -> None:
         logger.warning(message)
 
 
+def checked_hmac_keys(hmac_keys: Sequence[str | bytes | None] | str | bytes | None) -> list[Any]:
+    """The HMAC keys as a list; an empty or None key is refused, never read as "no key"."""
+    if hmac_keys is None:
+        return []
+    if isinstance(hmac_keys, (str, bytes)):
+        hmac_keys = [hmac_keys]
+    keys = list(hmac_keys)
+    for key in keys:
+        if key is None or not (key.strip() if isinstance(key, (str, bytes)) else key):
+            raise ConfigurationError(
+                f"hmac_keys holds an empty key ({key!r}); an empty or None key is refused, not "
+                "taken as no key. Give Kie's webhookHmacKey, or leave hmac_keys out."
+            )
+    return keys
+
+
+def checked_secret_key(secret_key: str | bytes | None) -> str | bytes | None:
+    """The token secret; an empty one is refused, never read as "no secret"."""
+    if secret_key is not None and not (
+        secret_key.strip() if isinstance(secret_key, (str, bytes)) else secret_key
+    ):
+        raise ConfigurationError(
+            "secret_key is empty; an empty secret is refused, not taken as no secret. "
+            "Give a long random secret, or leave secret_key out."
+        )
+    return secret_key
+
+
 def resolve_require(require: str | None, *, has_verifier: bool, has_signer: bool) -> Require:
     """The proof a callback must carry: `require` checked against the keys given, or, when
-    unset, the strongest the keys allow."""
+    unset, the strongest the keys allow. Fails closed: with neither key, only an explicit
+    `require="none"` builds a receiver, and it warns with `InsecureReceiverWarning`."""
     if require is None:
         if has_verifier:
             return "signature"
         if has_signer:
             return "token"
-        warn_once(
-            "insecure",
-            "neither HMAC keys nor a secret key is set; every callback is accepted "
-            "unverified. Set hmac_keys (Kie's webhookHmacKey) or secret_key.",
-        )
-        return "none"
+        raise ConfigurationError(_NO_VERIFICATION)
     if require not in _REQUIRE_VALUES:
         raise ConfigurationError(
             f"require must be one of {', '.join(_REQUIRE_VALUES)}; got {require!r}."
@@ -51,12 +107,38 @@ def resolve_require(require: str | None, *, has_verifier: bool, has_signer: bool
         raise ConfigurationError(f"require={require!r} needs secret_key.")
     if require == "either" and not (has_verifier and has_signer):
         raise ConfigurationError("require='either' needs both hmac_keys and secret_key.")
+    if require == "none":
+        warnings.warn(
+            "This suno-hooks Receiver has require='none': every callback is accepted "
+            "unverified, forged ones included. Set hmac_keys or secret_key beyond local testing.",
+            InsecureReceiverWarning,
+            stacklevel=3,
+        )
     return require  # type: ignore[return-value]
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Refuse any `SUNO_HOOKS_*` variable suno-hooks does not read (a typo such as
+    `SUNO_HOOKS_HMAC_KEY`), naming the closest known one."""
+    unknown = sorted(name for name in env if name.startswith(ENV_PREFIX))
+    unknown = [name for name in unknown if name not in ENV_VARIABLES]
+    if not unknown:
+        return
+    problems = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, ENV_VARIABLES, n=1)
+        problems.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    raise ConfigurationError(
+        f"Unknown environment variable{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(problems)}: suno-hooks reads only {', '.join(ENV_VARIABLES)}."
+    )
 
 
 def options_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """The `Receiver` keywords set by `SUNO_HOOKS_HMAC_KEYS` (comma-separated),
-    `SUNO_HOOKS_SECRET_KEY`, `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`."""
+    `SUNO_HOOKS_SECRET_KEY`, `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`
+    (an empty variable counts as unset); any other `SUNO_HOOKS_*` variable is refused."""
+    check_environment(env)
     options: dict[str, Any] = {}
     keys = [key.strip() for key in env.get("SUNO_HOOKS_HMAC_KEYS", "").split(",") if key.strip()]
     if keys:

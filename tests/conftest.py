@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from suno_hooks import Event, Receiver, callback_received
+from suno_hooks import Event, InsecureReceiverWarning, Receiver, callback_received
 from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS, CallbackClient, mark_django_adapters
@@ -114,3 +114,10 @@ def signed_receiver() -> Receiver:
 def client_factory(request: pytest.FixtureRequest) -> Callable[[Receiver], CallbackClient]:
     """Builds a client for each adapter in turn: the response-table tests run through all."""
     return ADAPTERS[request.param]
+
+
+def unverified_receiver(**options: Any) -> Receiver:
+    """A receiver that accepts every callback unverified (`require="none"`), for tests about
+    something other than verification; the `InsecureReceiverWarning` it emits is expected."""
+    with pytest.warns(InsecureReceiverWarning):
+        return Receiver(require="none", **options)

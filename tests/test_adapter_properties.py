@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suno_hooks import Receiver, callback_received
+from suno_hooks import callback_received
 from suno_hooks.stores import MemoryStore
 
 from .adapters import ADAPTERS
+from .conftest import unverified_receiver
 from .test_parsing import json_values
 from .test_receiver_properties import has_task_id
 
@@ -22,7 +23,7 @@ CONTENT_TYPES = [None, "application/json", "text/plain", "application/json; char
 
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
 def test_any_request_gets_a_bounded_json_answer(adapter: str):
-    client = ADAPTERS[adapter](Receiver(store=MemoryStore(), max_body=300))
+    client = ADAPTERS[adapter](unverified_receiver(store=MemoryStore(), max_body=300))
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(

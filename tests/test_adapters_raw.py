@@ -7,13 +7,12 @@ from typing import Any
 
 from werkzeug.test import Client
 
-from suno_hooks import Receiver
 from suno_hooks.asgi import SunoHooksASGIMiddleware, asgi_app, to_inbound_request
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
 from suno_hooks.wsgi import SunoHooksMiddleware
 
-from .conftest import Calls
+from .conftest import Calls, unverified_receiver
 
 
 def inner_wsgi(environ: dict, start_response: Any) -> list[bytes]:
@@ -22,7 +21,9 @@ def inner_wsgi(environ: dict, start_response: Any) -> list[bytes]:
 
 
 def test_wsgi_middleware_passes_other_paths_through(calls: Calls):
-    app = SunoHooksMiddleware(inner_wsgi, Receiver(store=MemoryStore()), path="/suno/callback")
+    app = SunoHooksMiddleware(
+        inner_wsgi, unverified_receiver(store=MemoryStore()), path="/suno/callback"
+    )
     client = Client(app)
     assert client.get("/elsewhere").get_data() == b"inner:/elsewhere"
     assert client.post("/suno/callback", data=encode(make_callback())).status_code == 200
@@ -33,7 +34,7 @@ def test_wsgi_middleware_passes_other_paths_through(calls: Calls):
 def test_wsgi_chunked_body_is_bounded(calls: Calls):
     import io
 
-    receiver = Receiver(store=MemoryStore(), max_body=100)
+    receiver = unverified_receiver(store=MemoryStore(), max_body=100)
     app = SunoHooksMiddleware(inner_wsgi, receiver)
     environ = {
         "REQUEST_METHOD": "POST",
@@ -78,7 +79,7 @@ def http_scope(path: str = "/suno/callback", headers: list | None = None) -> dic
 
 async def test_asgi_chunked_body_is_read_and_bounded(calls: Calls):
     body = encode(make_callback())
-    app = asgi_app(Receiver(store=MemoryStore()))
+    app = asgi_app(unverified_receiver(store=MemoryStore()))
     chunks = [
         {"type": "http.request", "body": body[i : i + 100], "more_body": True}
         for i in range(0, len(body), 100)
@@ -87,7 +88,7 @@ async def test_asgi_chunked_body_is_read_and_bounded(calls: Calls):
     sent = await run_asgi(app, http_scope(), chunks)
     assert sent[0]["status"] == 200 and calls.count == 1
 
-    small = asgi_app(Receiver(store=MemoryStore(), max_body=100))
+    small = asgi_app(unverified_receiver(store=MemoryStore(), max_body=100))
     sent = await run_asgi(small, http_scope(), chunks)
     assert sent[0]["status"] == 413 and calls.count == 1
     declared = http_scope(headers=[(b"content-length", b"999999")])
@@ -96,7 +97,7 @@ async def test_asgi_chunked_body_is_read_and_bounded(calls: Calls):
 
 
 async def test_asgi_disconnect_before_body_sends_nothing(calls: Calls):
-    app = asgi_app(Receiver(store=MemoryStore()))
+    app = asgi_app(unverified_receiver(store=MemoryStore()))
     sent = await run_asgi(app, http_scope(), [{"type": "http.disconnect"}])
     assert sent == [] and calls.count == 0
 
@@ -107,14 +108,14 @@ async def test_asgi_middleware_passes_other_paths_and_lifespan_through():
     async def inner(scope: dict, receive: Any, send: Any) -> None:
         seen.append(scope["type"] + ":" + scope.get("path", ""))
 
-    app = SunoHooksASGIMiddleware(inner, Receiver(store=MemoryStore()))
+    app = SunoHooksASGIMiddleware(inner, unverified_receiver(store=MemoryStore()))
     await run_asgi(app, http_scope("/other"), [])
     await run_asgi(app, {"type": "lifespan"}, [])
     assert seen == ["http:/other", "lifespan:"]
 
 
 async def test_standalone_asgi_lifespan_and_404():
-    app = asgi_app(Receiver(store=MemoryStore()))
+    app = asgi_app(unverified_receiver(store=MemoryStore()))
     sent = await run_asgi(
         app, {"type": "lifespan"}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     )

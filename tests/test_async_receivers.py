@@ -26,13 +26,13 @@ from suno_hooks.outcome import Outcome
 from suno_hooks.stores import DeliveryStatus, MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
 
-from .conftest import HMAC_KEY
+from .conftest import HMAC_KEY, unverified_receiver
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
 
 
 async def test_sync_in_a_thread_async_on_the_loop_in_order():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     loop_thread = threading.get_ident()
     log: list[tuple[str, bool]] = []
 
@@ -87,7 +87,7 @@ async def test_sync_in_a_thread_async_on_the_loop_in_order():
 
 async def test_failures_in_the_thread_keep_the_delivery_failed_and_context_is_copied():
     store = MemoryStore()
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     seen: list[str] = []
 
     def failing(sender: Any, event: Event, **extra: Any) -> None:

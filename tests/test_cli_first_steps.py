@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from suno_hooks import Receiver
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.listing import delivery_document
 from suno_hooks.stores import SQLiteStore
 from suno_hooks.testing import encode, make_callback
 
 from .cli_helpers import ROOT, run_cli, serving
+from .conftest import unverified_receiver
 from .services import free_port
 
 KEY = "whk_cli_send_key"
@@ -116,7 +116,7 @@ def test_check_says_the_valid_sample_is_a_real_delivery_and_can_skip_it(tmp_path
 def fill(path, count: int) -> SQLiteStore:
     """An SQLite inbox holding `count` accepted deliveries."""
     store = SQLiteStore(path)
-    receiver = Receiver(store=store, require="none")
+    receiver = unverified_receiver(store=store)
     for number in range(count):
         body = encode(make_callback(task_id=f"task{number:04d}"))
         assert receiver.handle(InboundRequest("POST", body)).status == 200

@@ -6,17 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from suno_hooks import Event, Receiver, task_completed
+from suno_hooks import Event, task_completed
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import DeliveryStatus, SQLiteStore
 from suno_hooks.testing import encode, make_callback
 
 from .cli_helpers import run_cli
+from .conftest import unverified_receiver
 
 
 def _failed_store(path: Path) -> str:
     store = SQLiteStore(path)
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
 
     def broken(sender: Any, event: Event, **extra: Any) -> None:
         raise RuntimeError("warehouse offline")

@@ -7,14 +7,16 @@ import threading
 import time
 from typing import Any
 
-from suno_hooks import Event, Receiver, task_completed
+from suno_hooks import Event, task_completed
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
+
 
 def test_two_threads_dispatch_once():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     body = encode(make_callback())
     seen: list[str] = []
     barrier = threading.Barrier(2)
@@ -39,7 +41,7 @@ def test_two_threads_dispatch_once():
 
 
 async def test_two_asyncio_tasks_dispatch_once():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     body = encode(make_callback())
     seen: list[str] = []
 

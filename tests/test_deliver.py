@@ -13,7 +13,7 @@ from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import DeliveryStatus, MemoryStore, Store
 from suno_hooks.testing import encode, make_callback, sign_headers
 
-from .conftest import HMAC_KEY, SECRET, fixture_json
+from .conftest import HMAC_KEY, SECRET, fixture_json, unverified_receiver
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_deliver_and_callback_share_one_dedupe_key(store: Store, seen: list[Even
 
 
 def test_deliver_of_progress_after_the_end_is_stale(store: Store, seen: list[Event]):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     receiver.deliver(make_callback("music", "complete", task_id="late1"))
     outcome = receiver.deliver(make_callback("music", "first", task_id="late1"))
     assert (outcome.status, outcome.body) == (200, {"status": "stale"})
@@ -76,23 +76,25 @@ def test_deliver_of_progress_after_the_end_is_stale(store: Store, seen: list[Eve
     [(b"not json", "invalid_json"), (b"[1]", "invalid_json"), ({"data": {}}, "invalid_payload")],
 )
 def test_deliver_refuses_a_body_without_a_task_id(body: Any, code: str, seen: list[Event]):
-    outcome = Receiver(store=MemoryStore()).deliver(body)
+    outcome = unverified_receiver(store=MemoryStore()).deliver(body)
     assert outcome.status == 400 and outcome.body["error"] == code
     assert seen == []
 
 
 def test_deliver_refuses_what_json_cannot_encode():
-    outcome = Receiver(store=MemoryStore()).deliver({"data": {"taskId": "x", "when": object()}})
+    outcome = unverified_receiver(store=MemoryStore()).deliver(
+        {"data": {"taskId": "x", "when": object()}}
+    )
     assert (outcome.status, outcome.body["error"]) == (400, "invalid_payload")
 
 
 def test_deliver_rejects_an_unknown_source():
     with pytest.raises(ValueError, match="source must be one of"):
-        Receiver(store=MemoryStore()).deliver(make_callback(), source="webhook")
+        unverified_receiver(store=MemoryStore()).deliver(make_callback(), source="webhook")
 
 
 def test_replay_says_replay_and_the_inbox_keeps_the_first_source(store: Store):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     sources: list[str] = []
     broken = {"on": True}
 
@@ -116,7 +118,7 @@ def test_replay_says_replay_and_the_inbox_keeps_the_first_source(store: Store):
 
 
 async def test_adeliver_and_areplay(store: Any, seen: list[Event]):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     record = fixture_json("market.sounds.record-info.success.json")
     outcome = await receiver.adeliver(record, feature="sounds", source="poll")
     assert outcome.body == {"status": "received"}
@@ -133,7 +135,7 @@ async def test_adeliver_and_areplay(store: Any, seen: list[Event]):
 
 def test_an_inbound_request_carries_its_source(store: Store, seen: list[Event]):
     body = encode(make_callback(task_id="sourced1"))
-    outcome = Receiver(store=store).handle(InboundRequest("POST", body, source="poll"))
+    outcome = unverified_receiver(store=store).handle(InboundRequest("POST", body, source="poll"))
     assert outcome.status == 200 and [e.source for e in seen] == ["poll"]
     kept = store.get("sourced1:complete")
     assert kept is not None and kept.source == "poll"

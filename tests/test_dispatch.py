@@ -21,13 +21,15 @@ from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
+
 
 def post(receiver: Receiver, body: dict, **kwargs: Any):
     return receiver.handle(InboundRequest("POST", encode(body)), **kwargs)
 
 
 def test_signals_in_order_with_the_receiver_as_sender():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     log: list[tuple[str, Any, str]] = []
 
     def record(name: str):
@@ -63,7 +65,7 @@ def test_signals_in_order_with_the_receiver_as_sender():
 
 
 def test_custom_sender_and_connect_via():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     app = object()
     other = object()
     mine: list[Event] = []
@@ -78,7 +80,7 @@ def test_custom_sender_and_connect_via():
 
 def test_one_failing_receiver_does_not_stop_the_others():
     store = MemoryStore()
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     ran: list[str] = []
 
     def first(sender: Any, event: Event, **extra: Any) -> None:
@@ -96,7 +98,7 @@ def test_one_failing_receiver_does_not_stop_the_others():
 
 
 async def test_async_receivers_are_awaited_on_the_async_path():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     done: list[str] = []
 
     async def save(sender: Any, event: Event, **extra: Any) -> None:
@@ -108,7 +110,7 @@ async def test_async_receivers_are_awaited_on_the_async_path():
 
 
 def test_async_receivers_run_on_the_sync_path():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     done: list[str] = []
 
     async def save(sender: Any, event: Event, **extra: Any) -> None:
@@ -126,7 +128,7 @@ async def test_sync_receivers_on_the_async_path_run_through_the_given_thread_hop
         hops.append(1)
         return await asyncio.to_thread(call)
 
-    receiver = Receiver(store=MemoryStore(), dispatcher=BlinkerDispatcher(to_thread=hop))
+    receiver = unverified_receiver(store=MemoryStore(), dispatcher=BlinkerDispatcher(to_thread=hop))
     threads: list[int] = []
 
     def save(sender: Any, event: Event, **extra: Any) -> None:
@@ -147,7 +149,9 @@ def test_async_receivers_on_the_sync_path_run_through_the_given_runner():
         ran.append("runner")
         return asyncio.run(_awaited(awaitable))
 
-    receiver = Receiver(store=MemoryStore(), dispatcher=BlinkerDispatcher(run_async=runner))
+    receiver = unverified_receiver(
+        store=MemoryStore(), dispatcher=BlinkerDispatcher(run_async=runner)
+    )
 
     async def save(sender: Any, event: Event, **extra: Any) -> None:
         await asyncio.sleep(0)
@@ -184,7 +188,7 @@ def test_rejections_are_signalled_for_monitoring():
 
 
 def test_event_to_json_round_trips():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     events: list[Event] = []
     with callback_received.connected_to(lambda s, event, **k: events.append(event)):
         post(receiver, make_callback())
@@ -225,7 +229,7 @@ def test_replay_runs_failed_deliveries_again():
 async def test_areplay_and_unknown_key():
     import pytest
 
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     with pytest.raises(KeyError):
         await receiver.areplay("nope:complete")
     body = make_callback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from suno_hooks import Receiver
 from suno_hooks.contrib.django.checks import check_settings
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.stores import MemoryStore
+
+from .conftest import unverified_receiver
 
 
 def ids(config: Any, **extra: Any) -> list[tuple[str, str]]:
@@ -88,13 +91,51 @@ def test_require_that_cannot_work_is_e005(config: dict[str, Any], needed: str):
     assert needed in hint
 
 
-def test_no_verification_is_w001():
+def test_no_verification_is_e008_unless_require_none_is_written():
     [(code, hint)] = ids({"SECRET_KEY": None})
-    assert code == "suno_hooks.W001"
-    assert "HMAC_KEYS" in hint
+    assert code == "suno_hooks.E008"
+    assert "HMAC_KEYS" in hint and "'none'" in hint
+    assert [c for c, _ in ids({"SECRET_KEY": None}, SECRET_KEY="")] == ["suno_hooks.E008"]
+
+
+def test_require_none_written_is_w001():
     assert [c for c, _ in ids({"HMAC_KEYS": ["k"], "REQUIRE": "none"})] == ["suno_hooks.W001"]
-    unverified = Receiver(store=MemoryStore())
+    assert [c for c, _ in ids({"SECRET_KEY": None, "REQUIRE": "none"})] == ["suno_hooks.W001"]
+    unverified = unverified_receiver(store=MemoryStore())
     assert [c for c, _ in ids({"RECEIVER": unverified})] == ["suno_hooks.W001"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"HMAC_KEYS": [""]}, {"HMAC_KEYS": ["k", " "]}, {"HMAC_KEYS": ""}, {"SECRET_KEY": ""}],
+)
+def test_an_empty_key_is_e009(config: dict[str, Any]):
+    [(code, hint)] = ids(config)
+    assert code == "suno_hooks.E009"
+    assert "Give the key" in hint
+
+
+@pytest.mark.parametrize(
+    ("store", "module", "extra"),
+    [
+        ("redis://localhost:6379/0", "redis", "redis"),
+        ("redis+cluster://localhost:7000", "redis", "redis"),
+        ("postgresql://localhost/suno", "psycopg", "postgres"),
+        ("postgres://localhost/suno", "psycopg", "postgres"),
+    ],
+)
+def test_a_store_whose_extra_is_missing_is_e010(
+    store: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch
+):
+    config = {"HMAC_KEYS": ["k"], "STORE": store}
+    assert ids(config) == []
+    monkeypatch.setitem(sys.modules, module, None)  # `import redis` now raises ImportError
+    with override_settings(SUNO_HOOKS=config):
+        found = checks.run_checks(tags=["suno_hooks"])
+    [message] = [m for m in found if m.id and m.id.startswith("suno_hooks")]
+    assert message.id == "suno_hooks.E010" and message.is_serious()
+    assert message.hint == f'pip install "suno-hooks[{extra}]"'
+    assert module in message.msg
 
 
 def test_keys_beside_a_ready_receiver_are_w002():

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from suno_hooks import Receiver, callback_received
+from suno_hooks import callback_received
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import DeliveryStatus
 from suno_hooks.testing import encode, make_callback
 
 from . import workers
+from .conftest import unverified_receiver
 from .faults import DispatchLog
 
 SHARED_KINDS = ["sqlite", "redis", "redis_cluster", "postgres"]
@@ -97,7 +98,7 @@ def test_worker_killed_in_handler_is_redelivered_once(shared_url: str, tmp_path:
     worker.join(10)
     assert worker.exitcode == -signal.SIGKILL
 
-    receiver = Receiver(store=shared_url)
+    receiver = unverified_receiver(store=shared_url)
     seen: list[str] = []
 
     def count(sender: Any, event: Any, **extra: Any) -> None:

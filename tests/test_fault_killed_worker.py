@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from suno_hooks import Event, Receiver, callback_received
+from suno_hooks import Event, callback_received
 from suno_hooks.stores import DeliveryStatus, SQLiteStore
 
 from .cli_helpers import run_cli
+from .conftest import unverified_receiver
 from .faults import (
     PAUSE_PREFIX,
     FaultServer,
@@ -116,7 +117,7 @@ def test_replay_failed_recovers_a_killed_workers_delivery_once(
         server.log.record(event.dedupe_key)
 
     with abandoned_by_a_killed_worker(site, "replay") as (key, store):
-        receiver = Receiver(store=store, lease=LEASE)
+        receiver = unverified_receiver(store=store, lease=LEASE)
         with callback_received.connected_to(record):
             outcomes = receiver.replay_failed()
             assert receiver.replay_failed() == {}

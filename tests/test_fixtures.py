@@ -6,12 +6,11 @@ from datetime import timezone
 
 import pytest
 
-from suno_hooks import Receiver
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.parsing import build_event, load_json, probe
 from suno_hooks.stores import MemoryStore
 
-from .conftest import Calls, callback_files, fixture_bytes, fixture_json
+from .conftest import Calls, callback_files, fixture_bytes, fixture_json, unverified_receiver
 
 # file -> (kind, stage, status, feature the caller would have put in the callback URL)
 EXPECTED: dict[str, tuple[str, str, str, str | None]] = {
@@ -61,7 +60,7 @@ def expected(name: str) -> tuple[str, str, str, str | None]:
 @pytest.mark.parametrize("name", callback_files())
 def test_fixture_is_accepted_and_classified(name: str, calls: Calls):
     kind, stage, status, feature = expected(name)
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     outcome = receiver.handle(InboundRequest("POST", fixture_bytes(name), feature=feature))
     assert outcome.status == 200, outcome.body
     event = calls.events[0]

@@ -18,7 +18,7 @@ from suno_hooks.errors import ConfigurationError
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
 
-from .conftest import HMAC_KEY, SECRET, Calls
+from .conftest import HMAC_KEY, SECRET, Calls, unverified_receiver
 
 
 def make_app(**config: Any) -> Flask:
@@ -36,7 +36,7 @@ def post(app: Flask, body: Any, path: str = "/suno/callback", **kwargs: Any) -> 
 def test_signals_are_sent_with_the_app_as_sender(calls: Calls):
     app = make_app()
     other = make_app()
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     seen: list[tuple[Any, Event]] = []
     elsewhere: list[Event] = []
 
@@ -62,7 +62,7 @@ def test_signals_are_sent_with_the_app_as_sender(calls: Calls):
 
 def test_connect_via_decorator_and_duplicates_run_once():
     app = make_app()
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     titles: list[str] = []
 
     @task_completed.connect_via(app)
@@ -81,7 +81,7 @@ def test_connect_via_decorator_and_duplicates_run_once():
 def test_failing_receiver_is_kept_failed_and_rerun_on_redelivery():
     store = MemoryStore()
     app = make_app()
-    SunoHooks(app, receiver=Receiver(store=store))
+    SunoHooks(app, receiver=unverified_receiver(store=store))
     attempts: list[int] = []
 
     def flaky(sender: Any, event: Event, **extra: Any) -> None:
@@ -102,6 +102,7 @@ def test_failing_receiver_is_kept_failed_and_rerun_on_redelivery():
 
 
 @pytest.mark.parametrize("csrf_first", [True, False])
+@pytest.mark.filterwarnings("ignore::suno_hooks.InsecureReceiverWarning")
 def test_csrf_protect_does_not_block_the_endpoint(csrf_first: bool, calls: Calls):
     app = make_app(SECRET_KEY="app-secret", SUNO_HOOKS_REQUIRE="none")
     csrf = CSRFProtect()
@@ -182,7 +183,7 @@ def test_config_keys():
 
 
 def test_a_ready_receiver_wins_over_config():
-    ready = Receiver(store=MemoryStore())
+    ready = unverified_receiver(store=MemoryStore())
     hooks = SunoHooks()
     app = make_app(SUNO_HOOKS_HMAC_KEYS=[HMAC_KEY])
     hooks.init_app(app, receiver=ready)
@@ -236,7 +237,7 @@ def test_callback_url_outside_an_app_context_needs_the_bound_app():
 
 def test_trailing_slash_and_other_methods_are_answered_not_redirected(calls: Calls):
     app = make_app()
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     client = app.test_client()
     assert client.post("/suno/callback/", data=encode(make_callback())).status_code == 200
     for method in ("GET", "PUT", "DELETE", "OPTIONS"):
@@ -249,7 +250,7 @@ def test_trailing_slash_and_other_methods_are_answered_not_redirected(calls: Cal
 
 def test_chunked_body_is_bounded(calls: Calls):
     app = make_app()
-    SunoHooks(app, receiver=Receiver(store=MemoryStore(), max_body=100))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore(), max_body=100))
     reply = app.test_client().post(
         "/suno/callback",
         input_stream=io.BytesIO(b"x" * 10_000),
@@ -262,7 +263,7 @@ def test_chunked_body_is_bounded(calls: Calls):
 
 def test_chunked_body_within_the_limit_is_read(calls: Calls):
     app = make_app()
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     reply = app.test_client().post(
         "/suno/callback",
         input_stream=io.BytesIO(encode(make_callback())),
@@ -275,7 +276,7 @@ def test_chunked_body_within_the_limit_is_read(calls: Calls):
 
 def test_app_max_content_length_is_a_json_413(calls: Calls):
     app = make_app(MAX_CONTENT_LENGTH=50)
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     reply = post(app, make_callback())
     assert reply.status_code == 413
     assert reply.get_json()["error"] == "payload_too_large"
@@ -284,7 +285,7 @@ def test_app_max_content_length_is_a_json_413(calls: Calls):
 
 def test_body_already_read_by_an_earlier_hook_is_still_seen(calls: Calls):
     app = make_app()
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     sizes: list[int] = []
 
     @app.before_request
@@ -297,15 +298,30 @@ def test_body_already_read_by_an_earlier_hook_is_still_seen(calls: Calls):
     assert calls.events[0].raw == json.loads(encode(body))
 
 
-def test_an_unknown_config_key_warns_with_the_closest_known_key():
-    typo = "SUNO_HOOKS_HMAC_KEY, .*did you mean SUNO_HOOKS_HMAC_KEYS"
-    with pytest.warns(UserWarning, match=typo):
+def test_an_unknown_config_key_is_refused_with_the_closest_known_key():
+    typo = "SUNO_HOOKS_HMAC_KEY \\(did you mean SUNO_HOOKS_HMAC_KEYS\\?\\)"
+    with pytest.raises(ConfigurationError, match=typo):
         SunoHooks(make_app(SUNO_HOOKS_HMAC_KEY=HMAC_KEY, SUNO_HOOKS_STORE="memory://"))
-    with pytest.warns(UserWarning, match="SUNO_HOOKS_COLOUR, which suno-hooks ignores$"):
-        SunoHooks(make_app(SUNO_HOOKS_COLOUR="blue", SUNO_HOOKS_STORE="memory://"))
+    with pytest.raises(ConfigurationError, match="unknown suno-hooks key SUNO_HOOKS_COLOUR;"):
+        SunoHooks(make_app(SUNO_HOOKS_COLOUR="blue", SUNO_HOOKS_HMAC_KEYS=[HMAC_KEY]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SunoHooks(make_app(SUNO_HOOKS_HMAC_KEYS=[HMAC_KEY], SUNO_HOOKS_URL_PREFIX="/hooks"))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"SUNO_HOOKS_HMAC_KEYS": ""},
+        {"SUNO_HOOKS_HMAC_KEYS": [""]},
+        {"SUNO_HOOKS_HMAC_KEYS": [None]},
+        {"SUNO_HOOKS_SECRET_KEY": "", "SECRET_KEY": "app-secret"},
+    ],
+)
+def test_a_config_without_a_usable_key_is_refused(config: dict[str, Any]):
+    with pytest.raises(ConfigurationError):
+        SunoHooks(make_app(SUNO_HOOKS_STORE="memory://", **config))
 
 
 def test_token_max_age_lease_and_retry_on_error_come_from_config():

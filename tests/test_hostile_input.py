@@ -29,7 +29,7 @@ from suno_hooks.testing import encode, make_callback, sign_headers
 from suno_hooks.wsgi import wsgi_app
 
 from .adapters import DjangoTestClient
-from .conftest import HMAC_KEY
+from .conftest import HMAC_KEY, unverified_receiver
 from .test_parsing import json_values
 
 
@@ -99,7 +99,7 @@ async def test_large_bodies_build_their_event_off_the_loop(monkeypatch: pytest.M
         return real_build(*args, **kwargs)
 
     monkeypatch.setattr(processing_module, "build_event", spying_build)
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     small = await receiver.handle_async(InboundRequest("POST", encode(make_callback())))
     large = await receiver.handle_async(InboundRequest("POST", hostile_body(2000)))
     assert small.body == large.body == {"status": "received"}
@@ -118,7 +118,7 @@ async def test_large_bodies_build_their_event_off_the_loop(monkeypatch: pytest.M
     ],
 )
 def test_ipv4_mapped_peers_match_ipv4_allow_lists(peer: str, allowed: bool):
-    receiver = Receiver(store=MemoryStore(), allowed_ips=["203.0.113.0/24"])
+    receiver = unverified_receiver(store=MemoryStore(), allowed_ips=["203.0.113.0/24"])
     outcome = receiver.handle(InboundRequest("POST", encode(make_callback()), peer=peer))
     assert (outcome.status == 200) is allowed, outcome.body
     forwarded = SourceFilter(["203.0.113.0/24"], trusted_proxies=1)
@@ -194,9 +194,11 @@ def wsgi_post(app: Any, body: bytes, length: str) -> tuple[int, dict[str, Any]]:
 def test_malformed_content_length_gets_a_json_answer(length: str):
     body = encode(make_callback())
     for post, app in ((asgi_post, asgi_app), (wsgi_post, wsgi_app)):
-        status, answer = post(app(Receiver(store=MemoryStore(), max_body=4096)), body, length)
+        status, answer = post(
+            app(unverified_receiver(store=MemoryStore(), max_body=4096)), body, length
+        )
         assert status < 500 and set(answer) <= {"status", "error", "detail"}, (post, answer)
-    django = DjangoTestClient(Receiver(store=MemoryStore()), CONTENT_LENGTH=length)
+    django = DjangoTestClient(unverified_receiver(store=MemoryStore()), CONTENT_LENGTH=length)
     reply = django.post(body, {"Content-Type": "application/json"})
     assert reply.status < 500 and set(reply.body) <= {"status", "error", "detail"}
 
@@ -211,7 +213,7 @@ def test_any_content_length_gets_a_json_answer(length: str):
             length.encode("latin-1")
         except UnicodeEncodeError:
             continue  # not sendable as an HTTP header
-        status, answer = post(app(Receiver(store=MemoryStore())), body, length)
+        status, answer = post(app(unverified_receiver(store=MemoryStore())), body, length)
         assert status < 500 and set(answer) <= {"status", "error", "detail"}
 
 

@@ -30,6 +30,9 @@ from .browser import asgi_server, browser, follow, wsgi_server
 from .cli_helpers import run_cli, serving
 from .inbox_helpers import deliver, failing_handler, song
 
+# The page is what these tests are about: their receivers accept callbacks unverified.
+pytestmark = pytest.mark.filterwarnings("ignore::suno_hooks.InsecureReceiverWarning")
+
 __all__ = ["browser"]
 
 
@@ -233,7 +236,14 @@ def test_serve_without_the_inbox_and_refusing_open_hosts(tmp_path):
         answer = httpx.get(url.removesuffix("/suno/callback") + "/")
         assert answer.status_code == 404 and answer.json()["error"] == "not_found"
     refused = run_cli(
-        "serve", "--host", "0.0.0.0", "--store", store, env={"SUNO_HOOKS_INBOX_AUTH": ""}
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--store",
+        store,
+        "--hmac-key",
+        "k",
+        env={"SUNO_HOOKS_INBOX_AUTH": ""},
     )
     assert refused.returncode == 2
     assert "Refusing to serve the inbox page on 0.0.0.0 without --inbox-auth" in refused.stderr

@@ -29,6 +29,9 @@ from .inbox_helpers import (
     song,
 )
 
+# The page is what these tests are about: their receivers accept callbacks unverified.
+pytestmark = pytest.mark.filterwarnings("ignore::suno_hooks.InsecureReceiverWarning")
+
 __all__ = ["browser"]
 
 Serve = Callable[[Receiver], str]

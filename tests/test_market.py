@@ -19,7 +19,7 @@ from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode
 
 from .adapters import CallbackClient
-from .conftest import SECRET, Calls, fixture_bytes, fixture_json
+from .conftest import SECRET, Calls, fixture_bytes, fixture_json, unverified_receiver
 from .test_parsing import json_values
 
 Factory = Callable[[Receiver], CallbackClient]
@@ -45,7 +45,7 @@ STEM_NAMES = {
 def receive(body: bytes, feature: str | None = None, receiver: Receiver | None = None) -> Event:
     """POST one body to a fresh receiver and return the event its handlers saw."""
     seen: list[Event] = []
-    receiver = receiver or Receiver(store=MemoryStore())
+    receiver = receiver or unverified_receiver(store=MemoryStore())
 
     def record(sender: Any, event: Event, **extra: Any) -> None:
         seen.append(event)
@@ -98,7 +98,7 @@ def test_fail_code_fills_the_code_when_the_envelope_says_success():
 
 
 def test_market_progress_state_is_a_progress_stage_and_stale_after_the_end():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     generating = fixture_bytes("market.replace-section.generating.json")
     event = receive(generating, receiver=receiver)
     assert (event.stage, event.status, event.is_terminal) == ("generating", "progress", False)
@@ -275,7 +275,7 @@ def test_any_market_body_is_answered_without_a_500(
     result: Any, state: Any, fail_code: Any, model: Any
 ):
     body = market_body(state=state, resultJson=result, failCode=fail_code, model=model)
-    outcome = Receiver(store=MemoryStore()).handle(InboundRequest("POST", body))
+    outcome = unverified_receiver(store=MemoryStore()).handle(InboundRequest("POST", body))
     assert outcome.status == 200
     assert outcome.event is not None
     event = outcome.event

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from suno_hooks import Receiver
 from suno_hooks.client import FEATURES
 from suno_hooks.parsing import build_event, load_json, probe
 from suno_hooks.poll_records import LOST_CODE, callback_body, lost_body
 from suno_hooks.stores import MemoryStore
+
+from .conftest import unverified_receiver
 
 TRACK = {
     "id": "a1",
@@ -198,7 +199,7 @@ def test_any_record_gives_nothing_or_a_terminal_body_for_the_same_task(feature, 
 
 
 def test_the_receiver_dispatches_a_polled_record_once():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     record = {"status": "SUCCESS", "response": {"sunoData": [TRACK]}}
     body = callback_body("t9", "generate", answer(record))
     assert body is not None

@@ -15,7 +15,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from suno_hooks import Receiver
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import (
@@ -31,6 +30,7 @@ from suno_hooks.stores import (
 from suno_hooks.stores.postgres_schema import SCHEMA_VERSION
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
 from .postgres import PostgresCluster, PostgresServer, restartable_postgres
 from .stores import postgres_schema_url
 
@@ -246,7 +246,7 @@ def cluster() -> Iterator[PostgresCluster]:
 
 def test_a_restart_answers_503_then_recovers(cluster: PostgresCluster):
     url = postgres_schema_url(cluster.server)
-    receiver = Receiver(store=url)
+    receiver = unverified_receiver(store=url)
 
     def post(task_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
         body = encode(make_callback(task_id=task_id))

@@ -16,6 +16,7 @@ from suno_hooks.parsing import find_task_id, load_json
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
 
+from .conftest import unverified_receiver
 from .test_parsing import json_values
 
 KEY = "k"
@@ -39,7 +40,7 @@ def deliver(receiver: Receiver, body: bytes, headers: dict[str, str] | None = No
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_unsigned_receiver_never_500s_and_only_dispatches_task_ids(body: bytes):
-    outcome, seen = deliver(Receiver(store=MemoryStore()), body)
+    outcome, seen = deliver(unverified_receiver(store=MemoryStore()), body)
     assert outcome.status < 500
     assert set(outcome.body) <= {"status", "error", "detail"}
     if seen:

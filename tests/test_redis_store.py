@@ -34,7 +34,7 @@ from suno_hooks.stores.redis_keys import SHARDS, shard_of
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 
-from .conftest import HMAC_KEY
+from .conftest import HMAC_KEY, unverified_receiver
 from .services import RedisServer, free_port
 from .stores import finish
 
@@ -234,7 +234,7 @@ def test_a_refused_url_does_not_show_the_password():
 
 
 def test_an_unreachable_redis_fails_fast_and_answers_503(calls: Any):
-    receiver = Receiver(store=f"redis://127.0.0.1:{free_port()}/0")
+    receiver = unverified_receiver(store=f"redis://127.0.0.1:{free_port()}/0")
     started = time.monotonic()
     outcome = receiver.handle(InboundRequest("POST", encode(make_callback())))
     assert time.monotonic() - started < 3
@@ -245,7 +245,7 @@ def test_an_unreachable_redis_fails_fast_and_answers_503(calls: Any):
 
 def test_redis_stopped_during_traffic(tmp_path: Path):
     server = RedisServer(tmp_path / "redis").start()
-    receiver = Receiver(store=f"{server.url}?prefix=outage:")
+    receiver = unverified_receiver(store=f"{server.url}?prefix=outage:")
     bodies = [encode(make_callback(task_id=f"outage{i}")) for i in range(30)]
     dispatched: Counter[str] = Counter()
 

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 import redis
 
-from suno_hooks import Receiver, callback_received
+from suno_hooks import callback_received
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, ReplayCheck
 from suno_hooks.stores.redis_keys import shard_of
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
 from .proxy import DelayingProxy
 from .services import RedisServer
 from .stores import delivery
@@ -93,7 +94,7 @@ def run_twice(
 def test_a_claim_retried_after_a_timeout_is_received_and_dispatched_once(
     proxy: DelayingProxy, admin: redis.Redis, store: RedisStore
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     body = encode(make_callback(task_id="timed-out"))
     dispatched: list[str] = []
     redelivered: list[Any] = []
@@ -119,7 +120,7 @@ def test_a_claim_retried_after_a_timeout_is_received_and_dispatched_once(
 def test_an_async_claim_retried_after_a_timeout_is_received_once(
     proxy: DelayingProxy, admin: redis.Redis, store: RedisStore
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     body = encode(make_callback(task_id="async-timed-out"))
     dispatched: list[str] = []
 

@@ -5,7 +5,6 @@ the answer never depends on the store."""
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,11 +12,11 @@ from typing import Any
 import pytest
 
 from suno_hooks import Event, Receiver, task_completed, task_progress
-from suno_hooks.stores import ClaimResult, Delivery, MemoryStore, Store
+from suno_hooks.stores import ClaimResult, Delivery, Store
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .adapters import ADAPTERS, CallbackClient
-from .conftest import HMAC_KEY, OLD_HMAC_KEY, SECRET, Calls
+from .conftest import HMAC_KEY, OLD_HMAC_KEY, SECRET, Calls, unverified_receiver
 from .stores import STORE_KINDS, StoreFactory
 
 Factory = Callable[[Receiver], CallbackClient]
@@ -94,7 +93,7 @@ def test_method_must_be_post(client_factory: Factory, signed_receiver: Receiver,
 
 
 def test_body_over_max_body_is_413(client_factory: Factory, store: Store, calls: Calls):
-    receiver = Receiver(store=store, max_body=200)
+    receiver = unverified_receiver(store=store, max_body=200)
     body = encode(make_callback())
     assert len(body) > 200
     assert_error(client_factory(receiver).post(body), 413, "payload_too_large")
@@ -105,7 +104,7 @@ def test_body_over_max_body_is_413(client_factory: Factory, store: Store, calls:
 def test_non_json_content_type_is_415(
     client_factory: Factory, store: Store, content_type: str, calls: Calls
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     reply = client_factory(receiver).post(encode(make_callback()), {"Content-Type": content_type})
     assert_error(reply, 415, "unsupported_media_type")
     assert calls.count == 0
@@ -117,7 +116,7 @@ def test_non_json_content_type_is_415(
 def test_json_or_missing_content_type_is_accepted(
     client_factory: Factory, store: Store, content_type: str | None, calls: Calls
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     headers = {"Content-Type": content_type} if content_type else {}
     reply = client_factory(receiver).post(encode(make_callback()), headers)
     assert reply.status == 200
@@ -126,14 +125,14 @@ def test_json_or_missing_content_type_is_accepted(
 
 
 def test_peer_outside_allow_list_is_403(client_factory: Factory, store: Store, calls: Calls):
-    receiver = Receiver(store=store, allowed_ips=["10.0.0.0/8"])
+    receiver = unverified_receiver(store=store, allowed_ips=["10.0.0.0/8"])
     reply = client_factory(receiver).post(encode(make_callback()))
     assert_error(reply, 403, "forbidden_source")
     assert calls.count == 0
 
 
 def test_peer_inside_allow_list_is_accepted(client_factory: Factory, store: Store, calls: Calls):
-    receiver = Receiver(store=store, allowed_ips=["127.0.0.0/8", "::1"])
+    receiver = unverified_receiver(store=store, allowed_ips=["127.0.0.0/8", "::1"])
     assert client_factory(receiver).post(encode(make_callback())).status == 200
     assert calls.count == 1
 
@@ -142,7 +141,7 @@ def test_peer_inside_allow_list_is_accepted(client_factory: Factory, store: Stor
 def test_body_that_is_not_a_json_object_is_400(
     client_factory: Factory, store: Store, body: bytes, calls: Calls
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     assert_error(client_factory(receiver).post(body), 400, "invalid_json")
     assert calls.count == 0
 
@@ -159,7 +158,7 @@ def test_body_that_is_not_a_json_object_is_400(
 def test_missing_or_ambiguous_task_id_is_400(
     client_factory: Factory, store: Store, body: dict, calls: Calls
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     assert_error(client_factory(receiver).post(encode(body)), 400, "invalid_payload")
     assert calls.count == 0
 
@@ -292,7 +291,7 @@ def test_require_both_and_either(client_factory: Factory, store: Store, require:
 def test_unreachable_store_is_503_with_retry_after(
     client_factory: Factory, store: Store, calls: Calls
 ):
-    receiver = Receiver(store=Unreachable(store))
+    receiver = unverified_receiver(store=Unreachable(store))
     reply = client_factory(receiver).post(encode(make_callback()))
     assert_error(reply, 503, "store_unavailable")
     assert int(reply.headers["retry-after"]) > 0
@@ -313,7 +312,7 @@ def test_duplicate_is_acknowledged_once(
 
 
 def test_delivery_claimed_elsewhere_is_409(client_factory: Factory, store: Store, calls: Calls):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     body = make_callback()
     task_id = body["data"]["task_id"]
     elsewhere = Delivery(key=f"{task_id}:complete", task_id=task_id, stage="complete", body=b"{}")
@@ -323,7 +322,7 @@ def test_delivery_claimed_elsewhere_is_409(client_factory: Factory, store: Store
 
 
 def test_progress_after_terminal_is_stale(client_factory: Factory, store: Store, calls: Calls):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     client = client_factory(receiver)
     complete = make_callback(stage="complete")
     task_id = complete["data"]["task_id"]
@@ -363,7 +362,7 @@ def test_accepted_callback_reaches_the_handler(
 def test_failing_handler_is_acknowledged_kept_and_rerun(
     client_factory: Factory, store: Store, calls: Calls
 ):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     client = client_factory(receiver)
     attempts: list[int] = []
 
@@ -387,7 +386,7 @@ def test_failing_handler_is_acknowledged_kept_and_rerun(
 
 
 def test_failing_handler_with_retry_on_error_is_500(client_factory: Factory, store: Store):
-    receiver = Receiver(store=store, retry_on_error=True)
+    receiver = unverified_receiver(store=store, retry_on_error=True)
 
     def broken(sender: Any, event: Event, **extra: Any) -> None:
         raise RuntimeError("boom")
@@ -396,14 +395,3 @@ def test_failing_handler_with_retry_on_error_is_500(client_factory: Factory, sto
         reply = client_factory(receiver).post(encode(make_callback()))
     assert_error(reply, 500, "handler_error")
     assert "boom" not in json.dumps(reply.body)
-
-
-def test_no_secret_logs_one_warning(caplog: pytest.LogCaptureFixture):
-    from suno_hooks import receiver as receiver_module
-
-    receiver_module._warned.discard("insecure")
-    with caplog.at_level(logging.WARNING, logger="suno_hooks"):
-        Receiver(store=MemoryStore())
-        Receiver(store=MemoryStore())
-    warnings = [r for r in caplog.records if "unverified" in r.getMessage()]
-    assert len(warnings) == 1

@@ -7,16 +7,18 @@ from typing import Any
 
 from flask import Flask
 
-from suno_hooks import Event, Receiver, task_completed
+from suno_hooks import Event, task_completed
 from suno_hooks.contrib.flask import SunoHooks
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import DeliveryStatus, MemoryStore
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
+
 
 def test_flask_answers_trace_and_unknown_methods_with_the_json_405():
     app = Flask(__name__)
-    SunoHooks(app, receiver=Receiver(store=MemoryStore()))
+    SunoHooks(app, receiver=unverified_receiver(store=MemoryStore()))
     client = app.test_client()
     for method in ("TRACE", "FOO", "GET", "PUT"):
         reply = client.open("/suno/callback", method=method)
@@ -27,7 +29,7 @@ def test_flask_answers_trace_and_unknown_methods_with_the_json_405():
 
 
 def test_a_lower_case_method_is_not_post():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     outcome = receiver.handle(InboundRequest("post", encode(make_callback())))
     assert (outcome.status, outcome.body["error"]) == (405, "method_not_allowed")
 
@@ -39,7 +41,7 @@ class _FinishFails(MemoryStore):
 
 def test_an_unrecorded_outcome_is_answered_503_and_the_delivery_is_replayed_later():
     store = _FinishFails()
-    receiver = Receiver(store=store, lease=0.0)
+    receiver = unverified_receiver(store=store, lease=0.0)
     runs: list[str] = []
 
     def handler(sender: Any, event: Event, **extra: Any) -> None:

@@ -31,7 +31,7 @@ from suno_hooks.stores.sqlite_schema import _MIGRATIONS, TASKS_SCHEMA
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 
-from .conftest import HMAC_KEY
+from .conftest import HMAC_KEY, unverified_receiver
 from .stores import finish
 
 
@@ -123,7 +123,7 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path):
 
 def test_a_locked_database_answers_503_not_500(tmp_path: Path, calls: Any):
     store = SQLiteStore(tmp_path / "s.db", timeout=0.05)
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     blocker = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:

@@ -17,7 +17,7 @@ from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
 
 from .adapters import ASGITestClient, starlette_app
-from .conftest import Calls
+from .conftest import Calls, unverified_receiver
 
 
 async def post(app: Any, path: str, body: Any, method: str = "POST") -> httpx.Response:
@@ -27,7 +27,7 @@ async def post(app: Any, path: str, body: Any, method: str = "POST") -> httpx.Re
 
 
 async def test_async_receiver_is_awaited_with_the_receiver_as_sender():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     seen: list[tuple[Any, Event]] = []
 
     async def save(sender: Any, event: Event, **extra: Any) -> None:
@@ -36,14 +36,14 @@ async def test_async_receiver_is_awaited_with_the_receiver_as_sender():
 
     with task_completed.connected_to(save, sender=receiver):
         reply = await post(starlette_app(receiver), "/suno/callback", make_callback())
-        other = Receiver(store=MemoryStore())
+        other = unverified_receiver(store=MemoryStore())
         await post(starlette_app(other), "/suno/callback", make_callback())
     assert reply.json() == {"status": "received"}
     assert len(seen) == 1 and seen[0][0] is receiver
 
 
 async def test_fastapi_mount_and_router_extend(calls: Calls):
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     app = FastAPI()
     app.mount("/suno", Starlette(routes=suno_routes(receiver)))
     app.router.routes.append(
@@ -63,7 +63,7 @@ async def test_fastapi_mount_and_router_extend(calls: Calls):
 
 
 async def test_routes_are_named_and_answer_with_and_without_a_slash(calls: Calls):
-    app = starlette_app(Receiver(store=MemoryStore()))
+    app = starlette_app(unverified_receiver(store=MemoryStore()))
     assert app.url_path_for("suno_hooks:callback") == "/suno/callback"
     reply = await post(app, "/suno/callback/", make_callback())
     assert reply.status_code == 200 and reply.json() == {"status": "received"}
@@ -116,7 +116,7 @@ async def run_until_answered(
 
 async def test_acknowledge_first_answers_before_a_slow_receiver_finishes():
     store = MemoryStore()
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     released = asyncio.Event()
     finished: list[Event] = []
 
@@ -148,7 +148,7 @@ async def test_acknowledge_first_answers_before_a_slow_receiver_finishes():
 
 async def test_acknowledge_first_failure_is_kept_failed_and_replay_fixes_it():
     store = MemoryStore()
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     app = starlette_app(receiver, acknowledge_first=True)
     attempts: list[str] = []
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from suno_hooks import Receiver, task_completed
+from suno_hooks import task_completed
 from suno_hooks.stores import (
     ClaimResult,
     Delivery,
@@ -17,6 +17,7 @@ from suno_hooks.stores import (
 )
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
 from .stores import StoreFactory, delivery, finish
 
 
@@ -283,7 +284,7 @@ async def test_async_methods(store: Any):
 
 
 def test_replay_failed_runs_the_handlers_again(store: Store):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     bodies = [encode(make_callback(task_id=f"replay{i}")) for i in range(3)]
     broken = {"on": True}
     seen: list[str] = []

@@ -16,6 +16,7 @@ from suno_hooks.leases import current_lease
 from suno_hooks.stores import ClaimResult, DeliveryStatus, Store
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
 from .stores import delivery
 
 # A lease of 0 s has ended by the next claim: a takeover without waiting on a timer.
@@ -98,8 +99,8 @@ def test_a_wall_clock_step_never_breaks_the_fence(
 
 def test_a_handler_outliving_its_lease_cannot_free_the_delivery(store: Store, caplog: Any):
     """A's lease ends while its handler runs; B takes over; A's finish must not let C in."""
-    slow = Receiver(store=store, lease=ENDED)
-    normal = Receiver(store=store, lease=60)
+    slow = unverified_receiver(store=store, lease=ENDED)
+    normal = unverified_receiver(store=store, lease=60)
     body = encode(make_callback(task_id="fenced"))
     started = {"a": threading.Event(), "b": threading.Event()}
     release = {"a": threading.Event(), "b": threading.Event()}
@@ -137,7 +138,7 @@ def test_a_handler_outliving_its_lease_cannot_free_the_delivery(store: Store, ca
 
 
 def test_a_handler_extends_its_own_lease(store: Store):
-    receiver = Receiver(store=store, lease=ENDED)
+    receiver = unverified_receiver(store=store, lease=ENDED)
     body = encode(make_callback(task_id="slow"))
     inside: dict[str, Any] = {}
 
@@ -156,7 +157,7 @@ def test_a_handler_extends_its_own_lease(store: Store):
 
 
 async def test_an_async_handler_extends_its_own_lease(store: Store):
-    receiver = Receiver(store=store, lease=ENDED)
+    receiver = unverified_receiver(store=store, lease=ENDED)
     body = encode(make_callback(task_id="aslow"))
     inside: dict[str, Any] = {}
 

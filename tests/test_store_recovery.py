@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.core.signals import request_finished
 
-from suno_hooks import Event, Receiver, task_completed
+from suno_hooks import Event, task_completed
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import (
     ClaimResult,
@@ -25,11 +25,12 @@ from suno_hooks.stores import (
 )
 from suno_hooks.testing import encode, make_callback
 
+from .conftest import unverified_receiver
 from .stores import delivery, finish
 
 
 def test_an_ended_lease_is_listed_as_abandoned_and_replayed(store: Store):
-    receiver = Receiver(store=store, lease=0.0)
+    receiver = unverified_receiver(store=store, lease=0.0)
     runs: list[str] = []
     # A worker that dies mid-handler leaves its delivery `processing`: claim without finishing.
     assert store.claim(delivery("lost", body=encode(make_callback(task_id="lost"))), lease=0.0)
@@ -56,7 +57,7 @@ def test_an_ended_lease_is_listed_as_abandoned_and_replayed(store: Store):
 
 
 def test_a_replay_reaching_no_receiver_leaves_the_delivery_failed(store: Store):
-    receiver = Receiver(store=store)
+    receiver = unverified_receiver(store=store)
     body = encode(make_callback(task_id="lonely"))
 
     def broken(sender: Any, event: Event, **extra: Any) -> None:

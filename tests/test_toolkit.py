@@ -15,7 +15,7 @@ from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import STAGES, CapturedEvents, capture_events, encode, make_callback
 
 from .adapters import ADAPTERS
-from .conftest import HMAC_KEY
+from .conftest import HMAC_KEY, unverified_receiver
 
 
 def test_plugin_fixtures_build_and_sign(make_callback: Any, sign_headers: Any):
@@ -63,7 +63,7 @@ def test_from_env():
 
 
 def test_handle_accepts_mixed_case_header_mapping():
-    receiver = Receiver(store=MemoryStore())
+    receiver = unverified_receiver(store=MemoryStore())
     outcome = receiver.handle(
         InboundRequest("POST", encode({"taskId": "x"}), {"CONTENT-TYPE": "application/json"})
     )
@@ -104,7 +104,7 @@ def test_a_resend_within_the_same_second_is_a_duplicate(
 
 def test_suno_events_sees_every_sender_and_only_this_test(suno_events: CapturedEvents):
     assert suno_events == []
-    for sender in (Receiver(store=MemoryStore(), require="none"), object()):
+    for sender in (unverified_receiver(store=MemoryStore()), object()):
         callback_received.send(sender, event=build_event(probe(make_callback(task_id="x"))))
     assert len(suno_events) == 2 and suno_events.of_task("y") == []
     with capture_events() as inner:

@@ -19,7 +19,7 @@ def deliver_all(
     store_url: str, bodies: list[bytes], dispatch_log: str, answers_path: str, seed: int, start: Any
 ) -> None:
     """Deliver every body in a shuffled order, retrying 409s as Suno would; log dispatches."""
-    receiver = Receiver(store=store_url, lease=10)
+    receiver = Receiver(require="none", store=store_url, lease=10)
     log = DispatchLog(dispatch_log)
 
     def record(sender: Any, event: Event, **extra: Any) -> None:
@@ -45,7 +45,7 @@ def deliver_all(
 
 def hang_in_handler(store_url: str, body: bytes, marker: str, lease: float) -> None:
     """Claim `body`, then block inside the handler until killed."""
-    receiver = Receiver(store=store_url, lease=lease)
+    receiver = Receiver(require="none", store=store_url, lease=lease)
 
     def block(sender: Any, event: Event, **extra: Any) -> None:
         Path(marker).write_text(str(time.time()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .inbox import events, replay
+from .options import check_environment_or_exit
 from .sandbox import sandbox as sandbox_command
 from .sender import check, send
 from .serve import serve
@@ -20,8 +21,9 @@ def cli() -> None:
     """Receive, send, inspect and replay Suno API callbacks.
 
     Settings come from flags or the environment: SUNO_HOOKS_HMAC_KEYS (comma-separated),
-    SUNO_HOOKS_SECRET_KEY, SUNO_HOOKS_STORE.
+    SUNO_HOOKS_SECRET_KEY, SUNO_HOOKS_STORE; any other SUNO_HOOKS_* variable is refused.
     """
+    check_environment_or_exit()
 
 
 for command in (serve, send, events, replay, url, check):

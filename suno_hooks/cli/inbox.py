@@ -10,14 +10,15 @@ from typing import Any
 import click
 import httpx
 
-from ..errors import ConfigurationError
 from ..listing import write_json_lines
 from ..receiver import Receiver, replayable
 from ..stores import Delivery, DeliveryStatus, Store
+from ..stores.redaction import redacted_text, redacted_url
 from .options import (
     hmac_key_option,
     hmac_keys_or_env,
     import_handlers,
+    offline_receiver,
     store_option,
 )
 from .sender import TIMEOUT, check_url, post, signed
@@ -37,10 +38,7 @@ def open_store(url: str) -> Store:
 def inbox_receiver(url: str) -> Receiver:
     """A receiver over the store at `url` for working on its inbox (nothing arrives through it,
     so nothing is verified)."""
-    try:
-        return Receiver(store=url, require="none")
-    except (ConfigurationError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
+    return offline_receiver(url)
 
 
 def when(timestamp: float) -> str:
@@ -111,7 +109,9 @@ def events(
     except click.ClickException:
         raise
     except Exception as exc:
-        raise click.ClickException(f"cannot read the store {store}: {exc}") from None
+        raise click.ClickException(
+            f"cannot read the store {redacted_url(store)}: {redacted_text(str(exc), store)}"
+        ) from None
     if as_json:
         write_json_lines(rows, click.echo)
     elif rows:
@@ -160,7 +160,9 @@ def replay(
             else replayable(receiver.store, limit)
         )
     except Exception as exc:
-        raise click.ClickException(f"cannot read the store {store}: {exc}") from None
+        raise click.ClickException(
+            f"cannot read the store {redacted_url(store)}: {redacted_text(str(exc), store)}"
+        ) from None
     missing = [k for k in keys if k not in {d.key for d in chosen}]
     if missing:
         raise click.UsageError(f"no delivery kept for {', '.join(missing)}")

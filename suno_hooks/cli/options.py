@@ -5,13 +5,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InsecureReceiverWarning
 from ..receiver import Receiver
+from ..receiver_config import check_environment
 
 DEFAULT_STORE = "sqlite:///suno-hooks.db"
 
@@ -59,9 +61,12 @@ def log_level_option(command: F) -> F:
 
 
 def hmac_keys_or_env(given: tuple[str, ...]) -> list[str]:
-    """The keys given on the command line, else those in SUNO_HOOKS_HMAC_KEYS."""
+    """The keys given on the command line, else those in SUNO_HOOKS_HMAC_KEYS; an empty
+    `--hmac-key ""` is refused, never read as no key."""
     if given:
-        return [key for key in given if key]
+        if not all(key.strip() for key in given):
+            raise click.UsageError("--hmac-key is empty: give Kie's webhookHmacKey.")
+        return list(given)
     env = os.environ.get("SUNO_HOOKS_HMAC_KEYS", "")
     return [key.strip() for key in env.split(",") if key.strip()]
 
@@ -72,6 +77,27 @@ def build_receiver(**options: Any) -> Receiver:
     try:
         return Receiver.from_env(**overrides)
     except (ConfigurationError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def offline_receiver(url: str) -> Receiver:
+    """A receiver over the store at `url` for work that takes no HTTP request (listing the
+    inbox, replaying, polling): nothing arrives through it, so nothing is verified and
+    `InsecureReceiverWarning` does not apply."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureReceiverWarning)
+            return Receiver(store=url, require="none")
+    except (ConfigurationError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def check_environment_or_exit() -> None:
+    """Refuse an unknown `SUNO_HOOKS_*` variable (a typo such as SUNO_HOOKS_HMAC_KEY) before any
+    command runs, naming the closest known one."""
+    try:
+        check_environment(os.environ)
+    except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
 
 

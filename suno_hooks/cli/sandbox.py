@@ -7,6 +7,7 @@ import logging
 import click
 
 from .options import hmac_key_option, hmac_keys_or_env, log_level_option
+from .page import is_loopback
 
 log = logging.getLogger("suno_hooks.sandbox")
 
@@ -40,7 +41,8 @@ def sandbox(
     scenarios: tuple[str, ...],
     log_level: str,
 ) -> None:
-    """Run a local Suno API that sends real, signed callbacks to each task's callBackUrl.
+    """Run a local Suno API that sends real, signed callbacks to each task's callBackUrl
+    (unsigned without a key, on a loopback host only).
 
     \b
     Example (two terminals):
@@ -57,6 +59,11 @@ def sandbox(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the sandbox logs each attempt itself
     keys = hmac_keys_or_env(hmac_keys)
+    if not keys and not is_loopback(host):
+        raise click.UsageError(
+            f"Refusing to send unsigned callbacks from {host}: give an --hmac-key (or "
+            "$SUNO_HOOKS_HMAC_KEYS) for the sandbox to sign with, or listen on 127.0.0.1."
+        )
     try:
         app = Sandbox(
             hmac_key=keys[0] if keys else None,
@@ -70,7 +77,7 @@ def sandbox(
         "suno-hooks sandbox at http://%s:%d (callbacks %s, timing %s, scenarios %s)",
         host,
         port,
-        "signed" if keys else "unsigned",
+        "signed" if keys else "UNSIGNED: only a receiver with require='none' accepts them",
         timing,
         ", ".join(scenarios) or "none",
     )

@@ -11,6 +11,7 @@ import click
 import httpx
 
 from ..errors import InvalidPayload
+from ..stores.redaction import redacted_text, redacted_url
 from ..testing import STAGES, encode, make_callback, sign_headers
 from .options import hmac_key_option, hmac_keys_or_env
 
@@ -23,15 +24,19 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -
     try:
         return client.post(url, content=body, headers=headers)
     except httpx.TimeoutException:
-        raise click.ClickException(f"{url} did not answer within {TIMEOUT:.0f} s.") from None
+        raise click.ClickException(
+            f"{redacted_url(url)} did not answer within {TIMEOUT:.0f} s."
+        ) from None
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+        raise click.ClickException(
+            f"cannot reach {redacted_url(url)}: {redacted_text(str(exc), url)}"
+        ) from None
 
 
 def check_url(url: str) -> None:
     """Refuse anything but an absolute http(s) URL."""
     if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"not an http(s) URL: {url!r}")
+        raise click.UsageError(f"not an http(s) URL: {redacted_url(url)!r}")
 
 
 def load_body(file: Path) -> bytes:

@@ -4,11 +4,13 @@ callback."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 import click
 
 from ..asgi import ASGIApp, SunoHooksASGIMiddleware, asgi_app
+from ..stores.redaction import redacted_url
 from .options import (
     build_receiver,
     hmac_key_option,
@@ -18,10 +20,23 @@ from .options import (
     secret_key_option,
     store_option,
 )
-from .page import inbox_options, with_inbox
+from .page import inbox_options, is_loopback, with_inbox
 from .tasks import start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
+
+_UNVERIFIED = (
+    ": UNVERIFIED, every callback is accepted, forged ones included (loopback only; "
+    "set SUNO_HOOKS_HMAC_KEYS or --hmac-key to verify)"
+)
+
+
+def _refusal(host: str) -> str:
+    """Why serve will not accept unverified callbacks on `host`."""
+    return (
+        f"Refusing to accept unverified callbacks on {host}: give Kie's webhookHmacKey "
+        "(--hmac-key or $SUNO_HOOKS_HMAC_KEYS) or a --secret-key, or listen on 127.0.0.1."
+    )
 
 
 @click.command()
@@ -49,7 +64,8 @@ def serve(
     reconcile: bool = False,
 ) -> None:
     """Run a standalone receiver with a SQLite inbox (one log line per callback) and the inbox
-    page at / (loopback only unless --inbox-auth is set).
+    page at / (loopback only unless --inbox-auth is set). Without a key it accepts callbacks
+    unverified, on a loopback host only.
 
     \b
     Example:
@@ -60,9 +76,15 @@ def serve(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     import_handlers(handlers)
+    keys = hmac_keys_or_env(hmac_keys)
+    unverified = not keys and not secret_key and not os.environ.get("SUNO_HOOKS_REQUIRE")
+    if unverified and not is_loopback(host):
+        raise click.UsageError(_refusal(host))
     receiver = build_receiver(
-        hmac_keys=hmac_keys_or_env(hmac_keys), secret_key=secret_key, store=store
+        hmac_keys=keys, secret_key=secret_key, store=store, require="none" if unverified else None
     )
+    if receiver.require == "none" and not is_loopback(host):
+        raise click.UsageError(_refusal(host))
     app: ASGIApp = asgi_app(receiver, path=path)
     if not no_inbox:
         app = with_inbox(
@@ -75,13 +97,15 @@ def serve(
     listening = listen(host, port)
     if not no_inbox:
         log.info("suno-hooks inbox page at http://%s:%d/", host, port)
-    log.info(
-        "suno-hooks receiving at http://%s:%d%s (store %s, require %s)",
+    log.log(
+        logging.WARNING if receiver.require == "none" else logging.INFO,
+        "suno-hooks receiving at http://%s:%d%s (store %s, require %s)%s",
         host,
         port,
         path,
-        store,
+        redacted_url(store),
         receiver.require,
+        _UNVERIFIED if receiver.require == "none" else "",
     )
     halt = start_reconciler(receiver) if reconcile else None
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)

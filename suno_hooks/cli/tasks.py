@@ -14,9 +14,10 @@ import click
 from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..reconcile import Reconciler
+from ..stores.redaction import redacted_url
 from ..stores.tasks import TASK_LISTINGS, ExpectedTask, TaskStore
 from .inbox import columns, inbox_receiver, when
-from .options import build_receiver, import_handlers, store_option
+from .options import import_handlers, offline_receiver, store_option
 
 __all__ = ["reconcile", "start_reconciler", "tasks"]
 
@@ -96,7 +97,7 @@ def reconcile(
     """
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(message)s")
     import_handlers(handlers)
-    receiver = build_receiver(store=store)
+    receiver = offline_receiver(store)
     reconciler = make_reconciler(
         receiver, api_key, base_url, after=after, every=every, give_up=give_up
     )
@@ -106,7 +107,7 @@ def reconcile(
         for line in report.errors:
             click.echo(f"error: {line}", err=True)
         return
-    log.info("reconciling %s every %g s (Ctrl+C to stop)", store, reconciler.every)
+    log.info("reconciling %s every %g s (Ctrl+C to stop)", redacted_url(store), reconciler.every)
     stop = threading.Event()
     try:
         while not stop.is_set():

@@ -7,7 +7,6 @@ only that app's callbacks. Configured from `app.config` (`SUNO_HOOKS_*`) or a re
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -110,10 +109,12 @@ def receiver_from_config(config: Mapping[str, Any]) -> Receiver:
         elif name == "SUNO_HOOKS_RETRY_ON_ERROR":
             value = _flag(name, value)
         elif name == "SUNO_HOOKS_HMAC_KEYS" and isinstance(value, str):
-            value = [key.strip() for key in value.split(",")]
+            # Comma-separated; a value with no key at all stays an (empty) key, which is refused.
+            value = [key.strip() for key in value.split(",") if key.strip()] or [value]
         options[option] = value
     options["hmac_keys"] = options.get("hmac_keys") or None
-    options["secret_key"] = options.get("secret_key") or config.get("SECRET_KEY") or None
+    if options.get("secret_key") is None:
+        options["secret_key"] = config.get("SECRET_KEY") or None
     return Receiver(**options)
 
 
@@ -183,14 +184,16 @@ class SunoHooks:
             self.init_app(app)
 
     def init_app(self, app: Flask, receiver: Receiver | None = None) -> SunoHooks:
-        """Register the blueprint at `SUNO_HOOKS_URL_PREFIX` (default `/suno`) on `app`; warn
-        about a `SUNO_HOOKS_*` key the extension does not read (a typo)."""
-        for key, close in unknown_config_keys(app.config).items():
-            hint = f"; did you mean {close}?" if close else ""
-            warnings.warn(
-                f"app.config has an unknown key {key}, which suno-hooks ignores{hint}",
-                UserWarning,
-                stacklevel=2,
+        """Register the blueprint at `SUNO_HOOKS_URL_PREFIX` (default `/suno`) on `app`; a
+        `SUNO_HOOKS_*` key the extension does not read (a typo) is a `ConfigurationError`."""
+        unknown = unknown_config_keys(app.config)
+        if unknown:
+            named = [
+                f"{key} (did you mean {close}?)" if close else key for key, close in unknown.items()
+            ]
+            raise ConfigurationError(
+                f"app.config has unknown suno-hooks key{'s' if len(named) > 1 else ''} "
+                f"{', '.join(named)}; known keys: {', '.join(CONFIG_KEYS)}."
             )
         receiver = receiver or self._receiver or receiver_from_config(app.config)
         prefix = app.config.get("SUNO_HOOKS_URL_PREFIX", DEFAULT_URL_PREFIX).rstrip("/")

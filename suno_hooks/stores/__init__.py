@@ -21,6 +21,7 @@ from .base import (
 )
 from .bindings import AsyncBindsTokens, BindsTokens
 from .memory import MemoryStore
+from .redaction import redacted_text, redacted_url
 from .tasks import (
     AsyncFinishesSettling,
     AsyncTaskStore,
@@ -97,19 +98,21 @@ def _build(factory: Any, url: str, *args: Any, **options: Any) -> Store:
     try:
         store: Store = factory(*args, **options)
     except TypeError as exc:
-        raise ConfigurationError(f"Bad option in store URL {url!r}: {exc}.") from None
+        raise ConfigurationError(
+            f"Bad option in store URL {redacted_url(url)!r}: {redacted_text(str(exc), url)}."
+        ) from None
     return store
 
 
 def _sqlite_path(url: str, netloc: str, path: str) -> str:
     if netloc:
         raise ConfigurationError(
-            f"Malformed SQLite URL {url!r}: use sqlite:///relative/path.db, "
+            f"Malformed SQLite URL {redacted_url(url)!r}: use sqlite:///relative/path.db, "
             "sqlite:////absolute/path.db or sqlite:///:memory:."
         )
     path = unquote(path[1:] if path.startswith("/") else path)
     if not path:
-        raise ConfigurationError(f"The SQLite URL {url!r} names no file.")
+        raise ConfigurationError(f"The SQLite URL {redacted_url(url)!r} names no file.")
     return path
 
 
@@ -124,11 +127,13 @@ def store_from_url(url: str) -> Store:
     rest to redis-py (`socket_timeout`, `password`, …), PostgreSQL to libpq (`sslmode`, …).
     """
     if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError(f"Not a store URL: {url!r} (expected e.g. 'sqlite:///suno.db').")
+        raise ConfigurationError(
+            f"Not a store URL: {redacted_url(url)!r} (expected e.g. 'sqlite:///suno.db')."
+        )
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise ConfigurationError(f"Malformed store URL {url!r}: {exc}.") from None
+        raise ConfigurationError(f"Malformed store URL {redacted_url(url)!r}: {exc}.") from None
     scheme = parts.scheme.lower()
     if scheme == "memory":
         return _build(MemoryStore, url, **_options(parts.query))
@@ -158,6 +163,6 @@ def store_from_url(url: str) -> Store:
             ) from None
         return PostgresStore(url)
     raise ConfigurationError(
-        f"Unknown store scheme {scheme!r} in {url!r}: use memory://, sqlite:///path.db, "
-        "redis://host:6379/0, postgresql://host/db or django://."
+        f"Unknown store scheme {scheme!r} in {redacted_url(url)!r}: use memory://, "
+        "sqlite:///path.db, redis://host:6379/0, postgresql://host/db or django://."
     )

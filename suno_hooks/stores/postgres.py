@@ -38,7 +38,7 @@ from .postgres_statements import (
 )
 from .postgres_tasks import PostgresTasks
 from .records import delivery_from_columns as _delivery
-from .records import redacted_url as _redacted
+from .redaction import redacted_text, redacted_url
 
 __all__ = ["PostgresStore"]
 
@@ -66,20 +66,24 @@ class PostgresStore(PostgresTasks):
         connect_timeout: float = 5.0,
     ) -> None:
         try:
-            parts = urlsplit(url)
-            query = parse_qsl(parts.query, keep_blank_values=True)
+            # A conninfo string (`host=db password=...`) has no query: a `?` is part of a value.
+            query = parse_qsl(urlsplit(url).query, keep_blank_values=True) if "://" in url else []
         except ValueError as exc:
-            raise ConfigurationError(f"Malformed PostgreSQL URL: {exc}.") from None
+            raise ConfigurationError(
+                f"Malformed PostgreSQL URL {redacted_url(url)!r}: {redacted_text(str(exc), url)}."
+            ) from None
         own = {name: value for name, value in query if name in _OWN_OPTIONS}
         passed = [(name, value) for name, value in query if name not in _OWN_OPTIONS]
-        base = url.split("?", 1)[0]
+        base = url.split("?", 1)[0] if "://" in url else url
         try:
             target = f"{base}?{urlencode(passed)}" if passed else base
             options = conninfo.conninfo_to_dict(target)
         except psycopg.Error as exc:
-            raise ConfigurationError(f"Bad PostgreSQL URL {_redacted(url)!r}: {exc}") from None
+            raise ConfigurationError(
+                f"Bad PostgreSQL URL {redacted_url(url)!r}: {redacted_text(str(exc), url)}"
+            ) from None
         options.setdefault("connect_timeout", max(1, int(connect_timeout)))
-        self.url = _redacted(target)
+        self.url = redacted_url(target)
         self._conninfo = conninfo.make_conninfo("", **options)
         self.retention = _positive("retention", retention, own.get("retention"), DEFAULT_RETENTION)
         size = _positive("pool_size", pool_size, own.get("pool_size"), 10)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .base import Delivery, DeliveryStatus
+from .redaction import redacted_url
 
 __all__ = ["delivery_from_columns", "delivery_from_row", "redacted_url"]
 
@@ -61,12 +62,3 @@ def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
         attempts=attempts,
         error=error,
     )
-
-
-def redacted_url(url: str) -> str:
-    """The URL with any password replaced, for messages and `repr`."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..errors import ConfigurationError
-from .records import redacted_url
+from .redaction import redacted_text, redacted_url
 from .redis_deadline import with_write_deadline
 
 __all__ = ["AsyncLink", "ClientFactory", "InThreads", "LoopLinks"]
@@ -38,7 +38,9 @@ class ClientFactory:
             parts = urlsplit(url)
             query = parse_qsl(parts.query, keep_blank_values=True)
         except ValueError as exc:
-            raise ConfigurationError(f"Malformed Redis URL {redacted_url(url)!r}: {exc}.") from None
+            raise ConfigurationError(
+                f"Malformed Redis URL {redacted_url(url)!r}: {redacted_text(str(exc), url)}."
+            ) from None
         self.own = {name: value for name, value in query if name in OWN_OPTIONS}
         passed = [(name, value) for name, value in query if name not in OWN_OPTIONS]
         scheme = CLUSTER_SCHEMES.get(parts.scheme.lower())
@@ -66,7 +68,8 @@ class ClientFactory:
             pool.connection_class(**pool.connection_kwargs)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
-                f"Bad Redis URL or option in {redacted_url(self.url)!r}: {exc}"
+                f"Bad Redis URL or option in {redacted_url(self.url)!r}: "
+                f"{redacted_text(str(exc), self.url)}"
             ) from None
 
     def sync(self) -> Any:

@@ -3,13 +3,16 @@
 Ids: `suno_hooks.E001` not a dict, `E002` unknown key, `E003` wrong type, `E004` bad store URL,
 `E005` `REQUIRE` that cannot work, `E006` the ORM store's database is not configured, `E007`
 that database has `AUTOCOMMIT` off (the inbox's writes would wait for a commit nobody makes, and
-a receiver's error could roll them back), `W001` callbacks accepted unverified, `W002` keys
-ignored beside `RECEIVER`.
+a receiver's error could roll them back), `E008` no way to verify callbacks and no explicit
+`REQUIRE: "none"`, `E009` an empty HMAC key or secret, `E010` the store URL needs an extra that
+is not installed, `W001` callbacks accepted unverified (`REQUIRE: "none"`), `W002` keys ignored
+beside `RECEIVER`.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,12 +22,31 @@ from django.core.checks import CheckMessage, Error, Warning
 
 from ...receiver import Receiver
 from ...stores.base import Store
+from ...stores.redaction import redacted_url
 from .conf import DEFAULT_STORE, RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
 from .store import DjangoStore
 
 __all__ = ["KNOWN_STORE_SCHEMES", "check_settings"]
 
-KNOWN_STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "postgresql", "postgres", "django")
+KNOWN_STORE_SCHEMES = (
+    "memory",
+    "sqlite",
+    "redis",
+    "rediss",
+    "unix",
+    "redis+cluster",
+    "rediss+cluster",
+    "postgresql",
+    "postgres",
+    "django",
+)
+_EXTRAS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(
+        ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"), ("redis", "redis")
+    ),
+    **dict.fromkeys(("postgresql", "postgres"), ("psycopg", "postgres")),
+}
+"""For each store scheme that needs an optional package: the package and the extra installing it."""
 _REQUIRE_VALUES = ("signature", "token", "both", "either", "none")
 
 
@@ -86,6 +108,8 @@ def check_settings(
     if any(m.is_serious() for m in messages):
         return messages
     messages.extend(_check_store(config.get("STORE")))
+    if not messages:
+        messages.extend(_check_store_extra(config.get("STORE")))
     if not messages:
         messages.extend(_check_store_database(config, settings.DATABASES))
     messages.extend(_check_verification(config))
@@ -176,12 +200,45 @@ def _check_store(store: Any) -> list[CheckMessage]:
         return []
     return [
         Error(
-            f"settings.{SETTING}['STORE'] is not a store URL: {store!r}.",
+            f"settings.{SETTING}['STORE'] is not a store URL: {redacted_url(store)!r}.",
             hint="Use 'django://' (the project's database), 'sqlite:///path.db', "
             "'redis://host:6379/0', 'postgresql://host/db' or 'memory://'.",
             id="suno_hooks.E004",
         )
     ]
+
+
+def _check_store_extra(store: Any) -> list[CheckMessage]:
+    """A store URL whose driver is not installed would answer the first callback with a 500."""
+    if not isinstance(store, str):
+        return []
+    scheme = store.split("://", 1)[0].lower()
+    if scheme not in _EXTRAS:
+        return []
+    package, extra = _EXTRAS[scheme]
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        return [
+            Error(
+                f"settings.{SETTING}['STORE'] is a {scheme}:// URL, but the {package} package "
+                "it needs is not installed.",
+                hint=f'pip install "suno-hooks[{extra}]"',
+                id="suno_hooks.E010",
+            )
+        ]
+    return []
+
+
+def _empty_key_problem(config: Mapping[str, Any]) -> str | None:
+    keys = config.get("HMAC_KEYS")
+    listed = [keys] if isinstance(keys, (str, bytes)) else list(keys or [])
+    if any(not key.strip() for key in listed):
+        return "HMAC_KEYS"
+    secret = config.get("SECRET_KEY")
+    if isinstance(secret, (str, bytes)) and not secret.strip():
+        return "SECRET_KEY"
+    return None
 
 
 def _check_verification(config: Mapping[str, Any]) -> list[CheckMessage]:
@@ -199,16 +256,37 @@ def _check_verification(config: Mapping[str, Any]) -> list[CheckMessage]:
             )
         require = ready.require
     else:
+        empty = _empty_key_problem(config)
+        if empty:
+            found.append(
+                Error(
+                    f"settings.{SETTING}[{empty!r}] holds an empty key, which is refused rather "
+                    "than taken as no key.",
+                    hint=f"Give the key, or remove {empty} from {SETTING}.",
+                    id="suno_hooks.E009",
+                )
+            )
+            return found
         keys = config.get("HMAC_KEYS")
-        has_keys = bool([keys] if isinstance(keys, (str, bytes)) else [k for k in keys or [] if k])
+        has_keys = bool([keys] if isinstance(keys, (str, bytes)) else list(keys or []))
         secret = config["SECRET_KEY"] if "SECRET_KEY" in config else django_secret_key()
         require = config.get("REQUIRE")
         problem = _require_problem(require, has_keys, bool(secret))
         if problem:
             found.append(Error(problem[0], hint=problem[1], id="suno_hooks.E005"))
             return found
+        if require is None and not (has_keys or secret):
+            found.append(
+                Error(
+                    "Suno callbacks cannot be verified: no HMAC key and no token secret is set.",
+                    hint=f"Set {SETTING}['HMAC_KEYS'] to Kie's webhookHmacKey (or a SECRET_KEY), "
+                    f"or write {SETTING}['REQUIRE'] = 'none' to accept callbacks unverified.",
+                    id="suno_hooks.E008",
+                )
+            )
+            return found
         if require is None:
-            require = "signature" if has_keys else "token" if secret else "none"
+            require = "signature" if has_keys else "token"
     if require == "none":
         found.append(
             Warning(
