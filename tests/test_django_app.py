@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.db import connections as django_connections
 from django.dispatch import receiver as connect
 from django.test import AsyncClient, Client, override_settings
 from django.urls import resolve, reverse
@@ -26,6 +27,7 @@ from suno_hooks.contrib.django.dispatcher import DjangoDispatcher
 from suno_hooks.contrib.django.models import Delivery
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.dispatch import BlinkerDispatcher
+from suno_hooks.parsing import build_event, probe
 from suno_hooks.stores import MemoryStore, store_from_url
 from suno_hooks.testing import encode, make_callback, sign_headers
 
@@ -413,3 +415,29 @@ async def test_failing_async_receiver_on_the_async_view_is_kept_failed():
     row = await Delivery.objects.aget(task_id=body["data"]["task_id"])
     assert row.status == "failed"
     assert "broken: ValueError: bad cover art" in (row.error or "")
+
+
+def test_the_receivers_transaction_opens_only_on_a_database_that_exists(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """The default database when there is one, none without (the receivers still run), and an
+    alias named on purpose but not configured fails the delivery (kept for replay)."""
+    event = build_event(probe(make_callback(task_id="t-databases")))
+    seen = Seen()
+    sender = Receiver(store=MemoryStore(), secret_key="x")
+    signals.task_completed.connect(seen, weak=False)
+    try:
+        assert DjangoDispatcher().database() == "default"
+        missing = DjangoDispatcher(using="reports")
+        [failure] = missing.send(sender, event)
+        assert "reports" in failure and seen.calls == []
+        assert "the receivers' transaction failed" in caplog.text
+        empty = {"default": {"ENGINE": "django.db.backends.dummy"}}  # Django's stand-in for {}
+        monkeypatch.setattr(django_connections, "settings", empty)
+        none = DjangoDispatcher()
+        assert none.database() is None
+        assert none.send(sender, event) == []
+        assert asyncio.run(none.asend(sender, event)) == []
+        assert [call[1]["event"] for call in seen.calls] == [event, event]
+    finally:
+        signals.task_completed.disconnect(seen)

@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from suno_hooks import Receiver
 from suno_hooks.contrib.django.checks import check_settings
+from suno_hooks.contrib.django.dispatcher import DjangoDispatcher
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.stores import MemoryStore
 
@@ -164,3 +165,23 @@ def test_store_database_must_be_configured_and_autocommit():
     receiver = Receiver(store=DjangoStore(using="manual"), secret_key="s")
     found = ids({"RECEIVER": receiver}, DATABASES=databases)
     assert [code for code, _ in found] == ["suno_hooks.E007"]
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_a_transaction_database_that_is_not_configured_is_e011():
+    def ready(using: str | None, store: Any = None) -> Receiver:
+        dispatcher = DjangoDispatcher(using=using)
+        return Receiver(hmac_keys=["k"], store=store or MemoryStore(), dispatcher=dispatcher)
+
+    [(code, hint)] = ids({"RECEIVER": ready("reports")})
+    assert code == "suno_hooks.E011"
+    assert "DjangoDispatcher(using=...)" in hint
+    assert ids({"RECEIVER": ready("default")}) == []
+    assert ids({"RECEIVER": ready(None)}, DATABASES={}) == []  # runs without a transaction
+    empty = {"default": {"ENGINE": "django.db.backends.dummy"}}  # Django's stand-in for {}
+    assert [code for code, _ in ids({"RECEIVER": ready("default")}, DATABASES=empty)] == [
+        "suno_hooks.E011"
+    ]
+    # The store's own alias is E006's, not reported twice.
+    found = ids({"RECEIVER": ready("other", DjangoStore(using="other"))})
+    assert [code for code, _ in found] == ["suno_hooks.E006"]

@@ -5,7 +5,8 @@ Ids: `suno_hooks.E001` not a dict, `E002` unknown key, `E003` wrong type, `E004`
 that database has `AUTOCOMMIT` off (the inbox's writes would wait for a commit nobody makes, and
 a receiver's error could roll them back), `E008` no way to verify callbacks and no explicit
 `REQUIRE: "none"`, `E009` an empty HMAC key or secret, `E010` the store URL needs an extra that
-is not installed, `W001` callbacks accepted unverified (`REQUIRE: "none"`), `W002` keys ignored
+is not installed, `E011` the receivers' transaction database (a `DjangoDispatcher`'s `using`) is
+not configured, `W001` callbacks accepted unverified (`REQUIRE: "none"`), `W002` keys ignored
 beside `RECEIVER`.
 """
 
@@ -24,6 +25,7 @@ from ...receiver import Receiver
 from ...stores.base import Store
 from ...stores.redaction import redacted_url
 from .conf import DEFAULT_STORE, RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
+from .dispatcher import DjangoDispatcher, is_configured
 from .store import DjangoStore
 
 __all__ = ["KNOWN_STORE_SCHEMES", "check_settings"]
@@ -112,6 +114,7 @@ def check_settings(
         messages.extend(_check_store_extra(config.get("STORE")))
     if not messages:
         messages.extend(_check_store_database(config, settings.DATABASES))
+    messages.extend(_check_transaction_database(config, settings.DATABASES))
     messages.extend(_check_verification(config))
     return messages
 
@@ -137,7 +140,7 @@ def _check_store_database(
     if alias is None:
         return []
     database = databases.get(alias)
-    if not isinstance(database, Mapping):
+    if not isinstance(database, Mapping) or not is_configured(databases, alias):
         return [
             Error(
                 f"The suno-hooks ORM store uses the database {alias!r}, which is not in DATABASES.",
@@ -156,6 +159,31 @@ def _check_store_database(
             )
         ]
     return []
+
+
+def _check_transaction_database(
+    config: Mapping[str, Any], databases: Mapping[str, Any]
+) -> list[CheckMessage]:
+    """A ready receiver's `DjangoDispatcher(using=...)` naming a database that is not in
+    DATABASES: every delivery would fail before its receivers run (the store's own alias is
+    E006's)."""
+    receiver = config.get("RECEIVER")
+    dispatcher = receiver.dispatcher if isinstance(receiver, Receiver) else None
+    if not isinstance(dispatcher, DjangoDispatcher) or dispatcher.using is None:
+        return []
+    alias = dispatcher.using
+    if is_configured(databases, alias) or alias == _store_alias(config):
+        return []
+    return [
+        Error(
+            f"The suno-hooks receivers' transaction uses the database {alias!r}, which is not in "
+            "DATABASES.",
+            hint="Name a configured alias in DjangoDispatcher(using=...), add it to DATABASES, "
+            "or leave using out to run the receivers on the default database (or without a "
+            "transaction when the project has no database).",
+            id="suno_hooks.E011",
+        )
+    ]
 
 
 def _check_keys(config: Mapping[str, Any]) -> list[CheckMessage]:

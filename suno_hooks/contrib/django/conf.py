@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -81,9 +80,7 @@ def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
         plain = ready.dispatcher
         # Only a default one: a blinker dispatcher given its own hooks is kept as `also`.
         if type(plain) is BlinkerDispatcher and vars(plain) == vars(BlinkerDispatcher()):
-            ready.dispatcher = DjangoDispatcher(
-                using=getattr(ready.store, "using", DEFAULT_DB_ALIAS)
-            )
+            ready.dispatcher = DjangoDispatcher(using=getattr(ready.store, "using", None))
         return ready  # type: ignore[no-any-return]
     options = {RECEIVER_OPTIONS[k]: v for k, v in config.items() if k in RECEIVER_OPTIONS}
     options.setdefault("store", DEFAULT_STORE)

@@ -4,19 +4,20 @@ A receiver that raises never stops the others and never breaks the HTTP answer: 
 returned (as `describe_failure` words it) so the delivery is kept as `failed` for replay. All the
 receivers of one delivery run in one transaction on the store's database (a savepoint inside an
 outer one): when any of them fails, their writes are rolled back together, so a replay runs them
-all again from scratch, and the inbox's own writes, made outside it, are never rolled back.
+all again from scratch, and the inbox's own writes, made outside it, are never rolled back. A
+project without a database (`DATABASES = {}`) runs them without a transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.dispatch import Signal
 
 from ...dispatch import (
@@ -31,6 +32,16 @@ from . import signals
 __all__ = ["DjangoDispatcher"]
 
 logger = logging.getLogger("suno_hooks")
+
+_NO_DATABASE = "django.db.backends.dummy"
+"""The engine Django puts in place of an empty `DATABASES`: no database at all."""
+
+
+def is_configured(databases: Mapping[str, Any], alias: str) -> bool:
+    """True when `databases` (a `DATABASES` setting) configures `alias` as a real database, not
+    the stand-in Django adds to an empty `DATABASES`."""
+    database = databases.get(alias)
+    return isinstance(database, Mapping) and database.get("ENGINE") != _NO_DATABASE
 
 
 def _signals_for(event: Event) -> tuple[Signal, Signal]:
@@ -77,9 +88,10 @@ def _through_django_loop(awaitable: Awaitable[Any]) -> Any:
 class DjangoDispatcher:
     """Sends `callback_received` and the stage signal as Django signals, then hands the event
     to `also` (by default the core's `BlinkerDispatcher`, so blinker receivers keep working).
-    `using` is the database whose transaction one delivery's receivers run in (the store's)."""
+    `using` is the database whose transaction one delivery's receivers run in (the app sets the
+    ORM store's); left None, it is the default database, or none when the project has none."""
 
-    def __init__(self, also: Dispatcher | None = None, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    def __init__(self, also: Dispatcher | None = None, *, using: str | None = None) -> None:
         self.using = using
         self.also: Dispatcher | None = (
             BlinkerDispatcher(to_thread=_on_django_thread, run_async=_through_django_loop)
@@ -88,10 +100,18 @@ class DjangoDispatcher:
         )
         self._pending: set[asyncio.Task[Any]] = set()
 
+    def database(self) -> str | None:
+        """The alias the receivers' transaction opens on: `using` when set, else the default
+        database when `DATABASES` configures one; None runs the receivers without one."""
+        if self.using is not None:
+            return self.using
+        return DEFAULT_DB_ALIAS if is_configured(connections.settings, DEFAULT_DB_ALIAS) else None
+
     def transaction(self) -> AbstractContextManager[Any]:
-        """The transaction one delivery's receivers run in: `atomic` on `using` (a savepoint
-        when the caller is already inside one)."""
-        return transaction.atomic(using=self.using)
+        """The transaction one delivery's receivers run in: `atomic` on `database()` (a
+        savepoint when the caller is already inside one), or nothing without a database."""
+        using = self.database()
+        return nullcontext() if using is None else transaction.atomic(using=using)
 
     def receives(self, sender: Any, event: Event) -> bool:
         """True when a Django or (through `also`) a blinker receiver would get the event."""
@@ -112,18 +132,23 @@ class DjangoDispatcher:
         `sync_to_async` come back to that thread; async receivers are awaited on the loop."""
         if not self.receives(sender, event):
             return []
+        if self.database() is None:
+            return await self._asend_all(sender, event)
         in_thread = sync_to_async(self._in_transaction)
         return await in_thread(lambda: async_to_sync(self._asend_all)(sender, event))
 
     def _in_transaction(self, send: Callable[[], list[str]]) -> list[str]:
         """Run `send` inside `transaction()`, rolled back when a receiver failed; a transaction
-        that cannot open or commit is a failure too."""
+        that cannot open or commit is a failure too. Without a database, `send` runs as is."""
+        using = self.database()
+        if using is None:
+            return send()
         failures: list[str] = []
         try:
             with self.transaction():
                 failures = send()
                 if failures:
-                    transaction.set_rollback(True, using=self.using)
+                    transaction.set_rollback(True, using=using)
         except Exception as exc:
             logger.exception("the receivers' transaction failed")
             failures.append(describe_failure(self.transaction, exc))
