@@ -15,18 +15,13 @@ from suno_hooks.parsing import build_event, load_json, probe
 from suno_hooks.poll_records import callback_body
 from suno_hooks.stores import MemoryStore
 
-from .conftest import FIXTURES, fixture_bytes, unverified_receiver
+from .conftest import fixture_bytes, fixture_json, unverified_receiver
 
 TID = "8a3f5c7e9b1d4f6a8c0e2b4d6f8a0c2e"
 
 
 def event_of(name: str, feature: str | None = None):
     return build_event(probe(load_json(fixture_bytes(name))), feature=feature)
-
-
-def recorded(name: str) -> dict[str, Any]:
-    answer: dict[str, Any] = json.loads((FIXTURES / "api" / name).read_text(encoding="utf-8"))
-    return answer
 
 
 def test_the_callback_pairs_are_typed_stems_with_their_side():
@@ -45,7 +40,9 @@ def test_the_callback_pairs_are_typed_stems_with_their_side():
 
 
 def test_the_polling_record_list_is_typed_stems_too():
-    body = callback_body(TID, "stems", recorded("vocal-removal.record-info.origin-data.json"))
+    body = callback_body(
+        TID, "stems", fixture_json("api/vocal-removal.record-info.origin-data.json")
+    )
     assert body is not None
     event = build_event(probe(body), feature="stems", source="poll")
     assert event.stems is not None
