@@ -177,3 +177,22 @@ def test_a_body_whose_status_says_failed_is_never_completed(
 def test_a_status_that_does_not_say_failed_keeps_the_code(status):
     body = {"code": 200, "data": {"taskId": TID, "status": status}}
     assert probe(body).status == "completed"
+
+
+camel_tracks = st.lists(
+    st.fixed_dictionaries(
+        {"audioUrl": st.text(min_size=1, max_size=20)},
+        optional={"id": leaf, "title": leaf, "duration": leaf, "modelName": leaf, "x": leaf},
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tracks=camel_tracks, status=st.sampled_from(["SUCCESS", "success", None]))
+def test_a_body_in_the_record_shape_gives_its_tracks(tracks, status):
+    data = {"taskId": TID, "status": status, "response": {"taskId": TID, "sunoData": tracks}}
+    event = build_event(probe(load_json(json.dumps({"code": 200, "data": data}).encode())))
+    assert (event.kind, event.status) == ("music", "completed")
+    assert [t.audio_url for t in event.tracks] == [t["audioUrl"] for t in tracks]
