@@ -35,10 +35,10 @@ __all__ = ["api_routes", "kie_answer"]
 MAX_BODY = 1 << 20
 
 
-def kie_answer(code: int, msg: str, data: Any = None) -> JSONResponse:
-    """Kie's envelope, `{"code", "msg", "data"}` on every endpoint: the HTTP status is 200 and
-    the outcome is in `code`, as Kie answers."""
-    return JSONResponse({"code": code, "msg": msg, "data": data})
+def kie_answer(code: int, msg: str, data: Any = None, *, key: str = "msg") -> JSONResponse:
+    """Kie's envelope, `{"code", "msg", "data"}` (the real API says `msg` on every endpoint,
+    `jobs/recordInfo` too): the HTTP status is 200 and the outcome is in `code`."""
+    return JSONResponse({"code": code, key: msg, "data": data})
 
 
 def style_boost(body: dict[str, Any]) -> dict[str, Any]:
