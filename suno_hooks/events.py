@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ __all__ = [
     "MidiInstrument",
     "MidiNote",
     "RecoveredTrack",
+    "Stem",
     "Stems",
     "Track",
     "UtcDatetime",
@@ -114,6 +116,50 @@ def _stem(snake: str, camel: str) -> Any:
     return Field(default=None, validation_alias=AliasChoices(snake, camel))
 
 
+_STEM_SIDES = ("extract", "remove")
+
+
+def flat_stems(value: Any) -> Any:
+    """An advanced split's stem list, one object per stem: each `{"extract": …, "remove": …}`
+    pair of a callback becomes its two sides (marked `side`); a polling record's flat items
+    stay as they are; anything that is not an object is left out."""
+    if not isinstance(value, list):
+        return value
+    flat: list[dict[str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        if not any(side in item for side in _STEM_SIDES):
+            flat.append(item)
+            continue
+        for side in _STEM_SIDES:
+            stem = item.get(side)
+            if isinstance(stem, dict):
+                flat.append({**stem, "side": side})
+    return flat
+
+
+class Stem(CallbackModel):
+    """One stem of an advanced stem split (`split_stem_advanced`): its id, URL, length and group
+    (`"Lead Vocal"`). `side` is `"extract"` (the group alone), `"remove"` (the song without it),
+    or None when the body does not say (a polling record lists stems without sides)."""
+
+    id: str | None = None
+    audio_url: str | None = _stem("audio_url", "audioUrl")
+    duration: float | None = None
+    stem_type_group_name: str | None = _stem("stem_type_group_name", "stemTypeGroupName")
+    music_id: str | None = _stem("music_id", "musicId")
+    side: Literal["extract", "remove"] | None = None
+
+    @property
+    def name(self) -> str:
+        """A short name for the stem: its group in snake_case with the side appended
+        (`"lead_vocal_extract"`), else its id, else `"stem"`."""
+        group = re.sub(r"[^0-9a-z]+", "_", (self.stem_type_group_name or "").lower()).strip("_")
+        base = group or self.id or "stem"
+        return f"{base}_{self.side}" if self.side else base
+
+
 class Stems(CallbackModel):
     """The URLs of a vocal-removal (`separate_vocal`) or stem-split (`split_stem`) result;
     each stem is read under its callback (`drums_url`) and polling (`drumsUrl`) spelling."""
@@ -133,13 +179,27 @@ class Stems(CallbackModel):
     strings_url: str | None = _stem("strings_url", "stringsUrl")
     synth_url: str | None = _stem("synth_url", "synthUrl")
     woodwinds_url: str | None = _stem("woodwinds_url", "woodwindsUrl")
+    origin_data: Annotated[list[Stem], BeforeValidator(flat_stems)] = Field(
+        default_factory=list, validation_alias=AliasChoices("origin_data", "originData")
+    )
+    """The stems of an advanced split (`split_stem_advanced`), one per side of each group."""
 
     def urls(self) -> dict[str, str]:
-        """The stems that have a URL, by name (`"vocal"`, `"drums"`, …), empty ones left out."""
+        """The stems that have a URL, by name (`"vocal"`, `"drums"`, …, and an advanced split's
+        `"lead_vocal_extract"` …, numbered when a name repeats), empty ones left out."""
         found: dict[str, str] = {}
         for name, value in self:
             if isinstance(value, str) and value and name.endswith("_url"):
                 found[name[:-4]] = value
+        for stem in self.origin_data:
+            if not stem.audio_url:
+                continue
+            name = base = stem.name
+            number = 1
+            while name in found:
+                number += 1
+                name = f"{base}_{number}"
+            found[name] = stem.audio_url
         return found
 
 

@@ -67,6 +67,9 @@ def kind_from_shape(data: Any) -> EventKind:
     items = data.get("data")
     if isinstance(items, list):
         return _list_kind(items)
+    response = data.get("response")
+    if isinstance(response, dict) and isinstance(response.get("sunoData"), list):
+        return "music"  # a body in the polling record's shape
     return "unknown"
 
 

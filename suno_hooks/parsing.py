@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from pydantic_core import from_json
 
 from .codes import SUCCESS_CODES, code_info
+from .digits import whole_number
 from .errors import InvalidJSON, InvalidPayload
 from .events import (
     Event,
@@ -28,6 +29,7 @@ from .events import (
     Stems,
     Track,
     VoiceResult,
+    flat_stems,
 )
 from .kinds import FEATURE_KINDS, detect_kind, kind_for_feature, kind_from_shape, market_kind
 from .lenient import validate_leniently
@@ -176,13 +178,46 @@ def probe(obj: dict[str, Any]) -> Probe:
         if (raw_type is None or raw_type == "task_completed") and is_market(data):
             return _probe_market(obj, data, task_id, code)
     success = code in SUCCESS_CODES
-    stage = raw_type.strip().lower()[:64] if type(raw_type) is str else ""
-    stage = _STAGE_ALIASES.get(stage, stage)
+    failure = _stated_failure(obj, data)
+    if failure is not None:
+        # The body's own status wins over its code: a failed task is never completed.
+        if success:
+            code = _failure_code(data, failure)
+        success = False
+        stage = "error"
+    else:
+        stage = raw_type.strip().lower()[:64] if type(raw_type) is str else ""
+        stage = _STAGE_ALIASES.get(stage, stage)
     if not stage or (stage == "complete" and not success):
         stage = "complete" if success else "error"
     status = _STAGE_STATUS.get(stage) or ("completed" if success else "failed")
     kind = kind_from_shape(data)
     return Probe(obj, task_id, stage, status, code, dedupe_key(task_id, stage), kind)
+
+
+def _stated_failure(obj: dict[str, Any], data: Any) -> str | None:
+    """The body's own status when it says the task failed (`GENERATE_AUDIO_FAILED`, `FAILED`,
+    `SENSITIVE_WORD_ERROR`, as a polling record spells it), else None."""
+    values = [obj.get("status")]
+    if type(data) is dict:
+        values += (data.get("status"), data.get("successFlag"))
+    for value in values:
+        if type(value) is str:
+            text = value.upper()
+            if "FAIL" in text or "ERROR" in text:
+                return text
+    return None
+
+
+def _failure_code(data: Any, status: str) -> int:
+    """The failure code of a body whose status says it failed but whose code says success:
+    its `errorCode` when that names a failure, else 400 for a moderation error, else 501."""
+    found = data.get("errorCode") if type(data) is dict else None
+    if isinstance(found, str):
+        found = whole_number(found)
+    if type(found) is int and found not in SUCCESS_CODES:
+        return found
+    return 400 if "SENSITIVE" in status else 501
 
 
 def _probe_market(obj: dict[str, Any], data: dict[str, Any], task_id: str, code: int) -> Probe:
@@ -288,7 +323,10 @@ def _market(event: Event, inner: dict[str, Any], result: dict[str, Any] | None) 
 
 def _tracks(event: Event, inner: dict[str, Any]) -> None:
     items = inner.get("data")
-    if type(items) is list and items:
+    if type(items) is not list or not items:
+        # A body in the polling record's shape: `response.sunoData`, camelCase.
+        items = result_tracks(inner) if type(inner.get("response")) is dict else []
+    if items:
         event.tracks = validate_leniently(_TRACKS, items)
 
 
@@ -307,6 +345,10 @@ def _wav(event: Event, inner: dict[str, Any]) -> None:
 def _stems(event: Event, inner: dict[str, Any]) -> None:
     info = inner.get("vocal_separation_info") or inner.get("vocal_removal_info")
     if type(info) is dict:
+        # Flattened before validation, so a repair of one stem points at that stem.
+        for key in ("origin_data", "originData"):
+            if key in info:
+                info = {**info, key: flat_stems(info[key])}
         event.stems = validate_leniently(_STEMS, info)
 
 

@@ -166,8 +166,12 @@ def _single(
 
 def _stems(record: dict[str, Any]) -> dict[str, Any]:
     response = _dict(record.get("response"))
-    urls = {_snake(k): v for k, v in response.items() if k not in ("id", "originData")}
-    return {"vocal_separation_info": urls}
+    info = {_snake(k): v for k, v in response.items() if k not in ("id", "originData")}
+    # An advanced split lists its stems (id, audio_url, duration, group) under `originData`.
+    origin = response.get("originData")
+    if isinstance(origin, list) and origin:
+        info["origin_data"] = origin
+    return {"vocal_separation_info": info}
 
 
 def _midi(record: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from suno_hooks import Receiver
+from suno_hooks.sandbox.tasks import SAMPLE_AUDIO_ID, SAMPLE_TASK_ID
 
 from .services import free_port, running
 
@@ -20,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SANDBOX_HMAC = "whk_sandbox_e2e_key"
 SANDBOX_SECRET = "sandbox-e2e-secret"
-SOURCE_TASK = "5c79f6d1a2b34c8e9f0a1b2c3d4e5f60"
-SOURCE_AUDIO = "e3225e2d-16ec-4f5c-9dcc-16fd548631e1"
+# The song every sandbox knows, so derived tasks (WAV, video, MIDI, stems) have a source.
+SOURCE_TASK = SAMPLE_TASK_ID
+SOURCE_AUDIO = SAMPLE_AUDIO_ID
 
 # A valid create request for every family, without callBackUrl: (path, body).
 REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -95,6 +97,7 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
             "title": "Brighter",
             "infillStartS": 10.5,
             "infillEndS": 20.75,
+            "fullLyrics": "[Verse] as before\n[Chorus] a brighter chorus",
         },
     ),
     "lyrics": ("/api/v1/lyrics", {"prompt": "a song about the sea"}),

@@ -21,6 +21,7 @@ from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.asgi import asgi_app
 from suno_hooks.client import SunoClient
 from suno_hooks.sandbox import Sandbox, Timing
+from suno_hooks.sandbox.tasks import SAMPLE_AUDIO_ID, SAMPLE_TASK_ID
 
 from .kie_stub import serving
 
@@ -45,12 +46,12 @@ CREATES: dict[str, dict[str, Any]] = {
     "mashup": {"uploadUrlList": ["https://f.example/1.mp3", "https://f.example/2.mp3"],
                "customMode": False, "model": "V4"},
     "replace_section": {"taskId": "src", "audioId": "a1", "prompt": "p", "tags": "t", "title": "x",
-                        "infillStartS": 10.5, "infillEndS": 20.75},
+                        "infillStartS": 10.5, "infillEndS": 20.75, "fullLyrics": "la"},
     "lyrics": {"prompt": "a song about rain"},
-    "wav": {"taskId": "src", "audioId": "a1"},
-    "stems": {"taskId": "src", "audioId": "a1"},
-    "midi": {"taskId": "src"},
-    "video": {"taskId": "src", "audioId": "a1"},
+    "wav": {"taskId": SAMPLE_TASK_ID, "audioId": SAMPLE_AUDIO_ID},
+    "stems": {"taskId": SAMPLE_TASK_ID, "audioId": SAMPLE_AUDIO_ID},
+    "midi": {"taskId": SAMPLE_TASK_ID},
+    "video": {"taskId": SAMPLE_TASK_ID, "audioId": SAMPLE_AUDIO_ID},
     "cover_image": {"taskId": "src"},
     "ai-music-api/replace-section": {"task_id": "src", "audio_id": "a1", "prompt": "p", "tags": "t",
                                      "title": "x", "infill_start_s": 10.5, "infill_end_s": 20.75,

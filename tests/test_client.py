@@ -122,6 +122,23 @@ def test_market_create_wraps_the_input(kie: KieStub, receiver: Receiver):
     assert receiver.store.get_task("m-1").feature == "ai-music-api/replace-section"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("market", [False, True])
+@pytest.mark.parametrize("lyrics", ["", "   ", None, 7])
+def test_replace_section_requires_full_lyrics_on_both_apis(kie: KieStub, market, lyrics):
+    # Kie answers 422 "fullLyrics cannot be blank" without it: refuse before spending a request.
+    with client(kie) as c, pytest.raises(InvalidRequest, match="full_lyrics"):
+        c.replace_section(
+            task_id="s", audio_id="a", start=0, end=12, prompt="p", tags="t", title="x",
+            full_lyrics=lyrics, market=market,
+        )  # fmt: skip
+    with client(kie) as c, pytest.raises(TypeError, match="full_lyrics"):
+        c.replace_section(  # type: ignore[call-arg]
+            task_id="s", audio_id="a", start=0, end=12, prompt="p", tags="t", title="x",
+            market=market,
+        )  # fmt: skip
+    assert kie.requests == []
+
+
 @pytest.mark.parametrize(
     ("start", "end", "duration", "rule"),
     [
@@ -140,7 +157,7 @@ def test_the_span_rule_refuses_before_any_request(
     with client(kie) as c, pytest.raises(InvalidRequest, match=rule):
         c.replace_section(
             task_id="s", audio_id="a", start=start, end=end, prompt="p", tags="t", title="x",
-            duration=duration,
+            full_lyrics="la", duration=duration,
         )  # fmt: skip
     assert kie.requests == []
 
@@ -150,13 +167,13 @@ def test_the_share_rule_warns_by_default_and_can_be_hard(kie: KieStub):
     with client(kie) as c, pytest.warns(SpanWarning, match="more than 50%"):
         c.replace_section(
             task_id="s", audio_id="a", start=0, end=40, prompt="p", tags="t", title="x",
-            duration=60,
+            full_lyrics="la", duration=60,
         )  # fmt: skip
     strict = SpanRule(share_is_hard=True, min_seconds=10, max_seconds=480)
     with client(kie, span_rule=strict) as c, pytest.raises(InvalidRequest, match="more than 50%"):
         c.replace_section(
             task_id="s", audio_id="a", start=0, end=40, prompt="p", tags="t", title="x",
-            duration=60,
+            full_lyrics="la", duration=60,
         )  # fmt: skip
     assert len(kie.seen(RS)) == 1
 
@@ -295,12 +312,19 @@ async def test_the_async_client_shares_the_behaviour(kie: KieStub, receiver: Rec
         KEY, base_url=kie.url, backoff=0, receiver=receiver, callback_base="https://a.example/cb"
     ) as c:
         submitted = await c.replace_section(
-            task_id="s", audio_id="a", start=1, end=9, prompt="p", tags="t", title="x"
-        )
+            task_id="s", audio_id="a", start=1, end=9, prompt="p", tags="t", title="x",
+            full_lyrics="la",
+        )  # fmt: skip
         with pytest.raises(InvalidRequest):
             await c.replace_section(
-                task_id="s", audio_id="a", start=1, end=2, prompt="p", tags="t", title="x"
-            )
+                task_id="s", audio_id="a", start=1, end=2, prompt="p", tags="t", title="x",
+                full_lyrics="la",
+            )  # fmt: skip
+        with pytest.raises(InvalidRequest, match="full_lyrics"):
+            await c.replace_section(
+                task_id="s", audio_id="a", start=1, end=9, prompt="p", tags="t", title="x",
+                full_lyrics="",
+            )  # fmt: skip
     assert submitted.task_id == "task-001" and len(kie.seen(RS)) == 2
     assert receiver.store.get_task("task-001") is not None  # type: ignore[attr-defined]
 

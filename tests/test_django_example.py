@@ -72,6 +72,7 @@ def mint_callback_url(client: httpx.Client, base: str) -> str:
             "title": "Neon Rain",
             "tags": "synthwave",
             "prompt": "A brighter second chorus",
+            "full_lyrics": "[Verse] Neon rain\n[Chorus] A brighter second chorus",
         },
         headers={"Referer": base + "/replace-section/"},
     )
@@ -79,7 +80,7 @@ def mint_callback_url(client: httpx.Client, base: str) -> str:
     found = re.search(r'<pre id="payload">(.*?)</pre>', page.text, re.S)
     assert found, page.text
     payload = json.loads(html.unescape(found.group(1)))
-    assert payload["infillStartS"] < payload["infillEndS"]
+    assert payload["infillStartS"] < payload["infillEndS"] and payload["fullLyrics"]
     return str(payload["callBackUrl"])
 
 

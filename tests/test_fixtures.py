@@ -27,6 +27,8 @@ EXPECTED: dict[str, tuple[str, str, str, str | None]] = {
     "market.generate.success-tracks.json": ("music", "complete", "completed", None),
     "market.sounds.record-info.success.json": ("music", "complete", "completed", "sounds"),
     "market.sounds.record-info.fail.json": ("music", "error", "failed", None),
+    "edge.status-failed-code-200.json": ("music", "error", "failed", None),
+    "edge.status-success-record-shape.json": ("music", "complete", "completed", None),
 }
 KIND_BY_PREFIX = {
     "cover-image": "cover_image",

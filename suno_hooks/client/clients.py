@@ -155,14 +155,16 @@ class SunoClient(_Client):
         prompt: str,
         tags: str,
         title: str,
+        full_lyrics: str,
         duration: float | None = None,
         market: bool = False,
         context: dict[str, Any] | None = None,
         **fields: Any,
     ) -> Submitted:
         """Replace `start`–`end` seconds of a track, after checking the span (`SpanRule`);
-        `duration` (the source's length) enables the end and share checks."""
-        fields |= {"prompt": prompt, "tags": tags, "title": title}
+        `duration` (the source's length) enables the end and share checks. `full_lyrics`, the
+        whole song's lyrics with the new section, is required by both APIs (`fullLyrics`)."""
+        fields |= {"prompt": prompt, "tags": tags, "title": title, "full_lyrics": full_lyrics}
         return self._run(
             self._replace_section(task_id, audio_id, start, end, duration, market, context, fields)
         )
@@ -233,13 +235,14 @@ class AsyncSunoClient(_Client):
         prompt: str,
         tags: str,
         title: str,
+        full_lyrics: str,
         duration: float | None = None,
         market: bool = False,
         context: dict[str, Any] | None = None,
         **fields: Any,
     ) -> Submitted:
         """`SunoClient.replace_section`, awaited."""
-        fields |= {"prompt": prompt, "tags": tags, "title": title}
+        fields |= {"prompt": prompt, "tags": tags, "title": title, "full_lyrics": full_lyrics}
         return await self._run(
             self._replace_section(task_id, audio_id, start, end, duration, market, context, fields)
         )

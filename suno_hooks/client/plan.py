@@ -240,17 +240,17 @@ class ClientPlans:
         market: bool,
         context: dict[str, Any] | None,
     ) -> Plan[Submitted]:
-        """Check the span, then create the replace-section task (legacy or market)."""
+        """Check the span and the required texts (`prompt`, `tags`, `title`, `full_lyrics`),
+        then create the replace-section task (legacy or market)."""
         self.span_rule.check(start, end, duration)
-        for name in ("prompt", "tags", "title"):
+        # Kie refuses a replace-section without fullLyrics ("fullLyrics cannot be blank").
+        for name in ("prompt", "tags", "title", "full_lyrics"):
             if not isinstance(fields.get(name), str) or not fields[name].strip():
                 raise InvalidRequest(f"replace_section needs a non-empty {name}.")
         if not task_id or not audio_id:
             raise InvalidRequest("replace_section needs the source task_id and audio_id.")
         start, end = round(float(start), 2), round(float(end), 2)
         if market:
-            if not fields.get("full_lyrics"):
-                raise InvalidRequest("The market replace-section needs full_lyrics.")
             params = {"task_id": task_id, "audio_id": audio_id, **fields}
             params |= {"infill_start_s": start, "infill_end_s": end}
             name = "ai-music-api/replace-section"

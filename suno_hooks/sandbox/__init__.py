@@ -12,12 +12,15 @@ from .families import FAMILIES, MARKET_MODELS, Family
 from .handle import SandboxError, SandboxHandle, serve_asgi, serve_sandbox
 from .scenarios import SCENARIOS, Scenario
 from .sender import kie_signature
+from .tasks import SAMPLE_AUDIO_ID, SAMPLE_TASK_ID
 from .timing import Timing
 from .validation import SpanRule
 
 __all__ = [
     "FAMILIES",
     "MARKET_MODELS",
+    "SAMPLE_AUDIO_ID",
+    "SAMPLE_TASK_ID",
     "SCENARIOS",
     "Family",
     "Sandbox",

@@ -4,6 +4,7 @@ behind the Bearer key, answering `{"code", "msg", "data"}` with Kie's codes."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -11,13 +12,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .bodies import VARIANTS
-from .families import FAMILIES, FAMILY_BY_PATH, MARKET_CREATE_PATH, MARKET_POLL_PATH, Family
+from .families import (
+    FAMILIES,
+    FAMILY_BY_PATH,
+    MARKET_CREATE_PATH,
+    MARKET_POLL_PATH,
+    STYLE_PATH,
+    Family,
+)
 from .market import market_record
 from .records import poll_record
 from .results import make_results
 from .scenarios import Scenario, failure_code, parse_scenarios, plan_steps
-from .tasks import Task
-from .validation import CreateError, check_create, check_market
+from .tasks import Task, now_ms
+from .validation import CreateError, check_create, check_market, check_source, check_style
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -28,9 +36,26 @@ MAX_BODY = 1 << 20
 
 
 def kie_answer(code: int, msg: str, data: Any = None, *, key: str = "msg") -> JSONResponse:
-    """Kie's envelope. The HTTP status is 200 and the outcome is in `code`, as Kie answers
-    (spec §5.5)."""
+    """Kie's envelope, `{"code", "msg", "data"}` (the real API says `msg` on every endpoint,
+    `jobs/recordInfo` too): the HTTP status is 200 and the outcome is in `code`."""
     return JSONResponse({"code": code, key: msg, "data": data})
+
+
+def style_boost(body: dict[str, Any]) -> dict[str, Any]:
+    """The synchronous answer of `style/generate` for a checked request: the boosted style
+    under `result`, `successFlag` as Kie spells it ("成功"), `errorMsg`, epoch-ms `createTime`."""
+    content = body["content"].strip()
+    return {
+        "taskId": uuid.uuid4().hex,
+        "param": json.dumps(body, ensure_ascii=False),
+        "result": f"{content}, warm analog textures, a clear lead and a steady groove",
+        "creditsConsumed": 0.4,
+        "creditsRemaining": 999.6,
+        "successFlag": "成功",
+        "errorCode": None,
+        "errorMsg": "",
+        "createTime": now_ms(),
+    }
 
 
 def _authorize(sandbox: Sandbox, request: Request) -> None:
@@ -104,6 +129,7 @@ def api_routes(sandbox: Sandbox) -> list[Route]:
         try:
             _authorize(sandbox, request)
             body = check_create(family, await _json_body(request), sandbox.span)
+            check_source(family, body, sandbox.book)
             task = build_task(sandbox, family, body, body)
         except CreateError as exc:
             return kie_answer(exc.code, exc.msg)
@@ -119,9 +145,9 @@ def api_routes(sandbox: Sandbox) -> list[Route]:
         except CreateError as exc:
             return kie_answer(exc.code, exc.msg)
         sandbox.start(task)
-        return kie_answer(200, "success", {"taskId": task.task_id})
+        return kie_answer(200, "success", {"taskId": task.task_id, "recordId": task.record_id})
 
-    def _task(request: Request, *, market: bool) -> Task:
+    def _task(request: Request, *, market: bool) -> Task | None:
         _authorize(sandbox, request)
         task_id = request.query_params.get("taskId", "").strip()
         if not task_id:
@@ -130,7 +156,7 @@ def api_routes(sandbox: Sandbox) -> list[Route]:
         if task is None or (
             not market and (task.model or task.family.poll_path != request.url.path)
         ):
-            raise CreateError(404, "Task not found.")
+            return None
         return task
 
     async def poll(request: Request) -> JSONResponse:
@@ -138,18 +164,30 @@ def api_routes(sandbox: Sandbox) -> list[Route]:
             task = _task(request, market=False)
         except CreateError as exc:
             return kie_answer(exc.code, exc.msg)
-        return kie_answer(200, "success", poll_record(task))
+        # An unknown task is not an error: `data` is null ("nothing known yet").
+        return kie_answer(200, "success", poll_record(task) if task else None)
 
     async def poll_market(request: Request) -> JSONResponse:
         try:
             task = _task(request, market=True)
         except CreateError as exc:
-            return kie_answer(exc.code, exc.msg, key="message")
-        return kie_answer(200, "success", market_record(task), key="message")
+            return kie_answer(exc.code, exc.msg)
+        if task is None:
+            return kie_answer(404, "Task not found.")
+        return kie_answer(200, "success", market_record(task))
+
+    async def boost(request: Request) -> JSONResponse:
+        try:
+            _authorize(sandbox, request)
+            body = check_style(await _json_body(request))
+        except CreateError as exc:
+            return kie_answer(exc.code, exc.msg)
+        return kie_answer(200, "success", style_boost(body))
 
     routes = [Route(path, create, methods=["POST"]) for path in FAMILY_BY_PATH]
     routes.append(Route(MARKET_CREATE_PATH, create_market, methods=["POST"]))
     poll_paths = sorted({family.poll_path for family in FAMILIES.values()})
     routes += [Route(path, poll, methods=["GET"]) for path in poll_paths]
     routes.append(Route(MARKET_POLL_PATH, poll_market, methods=["GET"]))
+    routes.append(Route(STYLE_PATH, boost, methods=["POST"]))
     return routes

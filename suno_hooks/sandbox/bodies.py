@@ -144,9 +144,12 @@ def _stems(task: Task, stage: str, variant: int) -> dict[str, Any]:
     ok = stage != "error"
     code = 200 if ok else (task.failure or 500)
     split = task.results["split"]
+    origin = task.results.get("origin")
     info: dict[str, Any] | None = None
     if ok:
         info = {"origin_url": ""} | task.results["stems"]
+        if origin:
+            info["origin_data"] = copy.deepcopy(origin)
         msg = (
             "vocal Removal generated successfully."
             if variant
@@ -154,7 +157,7 @@ def _stems(task: Task, stage: str, variant: int) -> dict[str, Any]:
         )
     else:
         msg = "Instrument separation failed" if split else failure_message("stems", code)
-    key = "vocal_removal_info" if variant else "vocal_separation_info"
+    key = "vocal_removal_info" if variant or origin else "vocal_separation_info"
     return {"code": code, "msg": msg, "data": {"task_id": task.task_id, key: info}}
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "MARKET_MODELS",
     "MARKET_POLL_PATH",
     "POLL_PATHS",
+    "STYLE_PATH",
     "Family",
 ]
 
@@ -196,6 +197,8 @@ POLL_PATHS: tuple[str, ...] = tuple(sorted({family.poll_path for family in FAMIL
 
 MARKET_CREATE_PATH = "/api/v1/jobs/createTask"
 MARKET_POLL_PATH = "/api/v1/jobs/recordInfo"
+STYLE_PATH = "/api/v1/style/generate"
+"""Boost music style: answered at once, no task to poll and no callback."""
 
 # Suno's market model names seen in public integration code (spec §12.1), with the legacy
 # feature each stands for and the snake_case inputs the sandbox requires.

@@ -1,5 +1,6 @@
-"""The market shape (spec §12.1): the `jobs/recordInfo` record and the callback that shares it,
-`resultJson` and `param` as JSON strings, times in epoch milliseconds."""
+"""The market shape: the `jobs/recordInfo` record and the callback that shares it, as the real
+API answers: `resultJson` a JSON string (empty until success), `param.input` JSON text, the
+failure fields and `costTime`/`completeTime` null until the task ends, times in epoch ms."""
 
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ def _result(task: Task) -> dict[str, Any]:
     if kind == "wav":
         return {"resultUrls": [results["wav_url"]], "audioWavUrl": results["wav_url"]}
     if kind == "stems":
-        return {"resultUrls": list(results["stems"].values())}
+        origin = [
+            stem["audio_url"] for pair in results.get("origin") or [] for stem in pair.values()
+        ]
+        return {"resultUrls": [*results["stems"].values(), *origin]}
     if kind == "midi":
         return {"resultUrls": [], "state": "complete", "instruments": results["instruments"]}
     if kind == "video":
@@ -59,18 +63,20 @@ def market_record(task: Task) -> dict[str, Any]:
         state = "generating" if task.started else "waiting"
     done = state in ("success", "fail")
     code = task.failure or 0
+    model = task.model or market_model(task.family.feature)
+    failed = state == "fail"
     return {
         "taskId": task.task_id,
-        "model": task.model or market_model(task.family.feature),
+        "model": model,
         "state": state,
-        "param": json.dumps(task.request, ensure_ascii=False),
+        # As recorded: an object whose `input` is the request's input as JSON text.
+        "param": {"input": json.dumps(task.params, ensure_ascii=False), "model": model},
         "resultJson": json.dumps(_result(task), ensure_ascii=False) if state == "success" else "",
-        "failCode": str(code) if state == "fail" else "",
-        "failMsg": failure_message(task.family.kind, code) if state == "fail" else "",
-        "costTime": task.updated_ms - task.created_ms if done else 0,
+        "failCode": str(code) if failed else None,
+        "failMsg": failure_message(task.family.kind, code) if failed else None,
+        "costTime": task.updated_ms - task.created_ms if done else None,
         "completeTime": task.updated_ms if done else None,
         "createTime": task.created_ms,
-        "updateTime": task.updated_ms,
     }
 
 

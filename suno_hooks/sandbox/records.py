@@ -136,7 +136,13 @@ def _single(task: Task, kind: str, failed: bool, done: bool) -> tuple[Any, dict[
         stems = {_camel(name): url for name, url in results["stems"].items()} if ok else {}
         if "vocalUrl" in stems and "instrumentalUrl" not in stems:
             stems["pianoUrl"] = stems["keyboardUrl"]  # polling lists a stem callbacks never do
-        response = {"response": {"id": task.task_id, "originUrl": "", "originData": []} | stems}
+        # An advanced split lists its stems flat, each with the source's `musicId`.
+        origin = [
+            stem | {"musicId": task.params.get("audioId")}
+            for pair in (results.get("origin") or [] if ok else [])
+            for stem in pair.values()
+        ]
+        response = {"response": {"id": task.task_id, "originUrl": "", "originData": origin} | stems}
     elif kind == "midi":
         response = {
             "midiData": {"state": "complete", "instruments": results["instruments"]} if ok else None

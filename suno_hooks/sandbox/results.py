@@ -79,7 +79,19 @@ def make_results(task_id: str, kind: str, feature: str, params: dict[str, Any]) 
     if kind == "wav":
         return {"wav_url": f"{base}/song.wav"}
     if kind == "stems":
-        split = params.get("type") in ("split_stem", "split_stem_advanced")
+        if params.get("type") == "split_stem_advanced":
+            # One stem group, as `{"extract": ..., "remove": ...}`, instead of the `*_url` stems.
+            sides = {
+                side: {
+                    "id": str(uuid.uuid4()),
+                    "audio_url": f"{base}/lead_vocal_{side}.mp3",
+                    "duration": 187.25,
+                    "stem_type_group_name": "Lead Vocal",
+                }
+                for side in ("extract", "remove")
+            }
+            return {"stems": {}, "split": True, "origin": [sides]}
+        split = params.get("type") == "split_stem"
         names = STEM_NAMES if split else ("instrumental", "vocal")
         return {"stems": {f"{name}_url": f"{base}/{name}.mp3" for name in names}, "split": split}
     if kind == "midi":

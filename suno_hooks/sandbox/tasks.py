@@ -12,7 +12,13 @@ from typing import Any
 from .families import Family
 from .scenarios import Scenario, Step
 
-__all__ = ["Attempt", "Task", "TaskBook", "now_ms"]
+__all__ = ["SAMPLE_AUDIO_ID", "SAMPLE_TASK_ID", "Attempt", "Task", "TaskBook", "now_ms"]
+
+SAMPLE_TASK_ID = "5c79f6d1a2b34c8e9f0a1b2c3d4e5f60"
+"""The task id of a finished song every sandbox knows from the start, to derive tasks from
+(WAV, video, MIDI, stems) without generating one first."""
+SAMPLE_AUDIO_ID = "e3225e2d-16ec-4f5c-9dcc-16fd548631e1"
+"""The audio id of the sample song's track (see `SAMPLE_TASK_ID`)."""
 
 
 def now_ms() -> int:
@@ -77,6 +83,7 @@ class Task:
     market: bool = False
     model: str | None = None
     task_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_ms: int = field(default_factory=now_ms)
     updated_ms: int = field(default_factory=now_ms)
     reached: list[str] = field(default_factory=list)
@@ -140,6 +147,15 @@ class TaskBook:
         self.scenarios: tuple[Scenario, ...] = ()
         self.next_scenarios: tuple[Scenario, ...] = ()
         self.log: list[Attempt] = []
+        self.songs: dict[str, frozenset[str]] = {SAMPLE_TASK_ID: frozenset((SAMPLE_AUDIO_ID,))}
+
+    def has_song(self, task_id: Any, audio_id: Any = None) -> bool:
+        """True when `task_id` is a music task the sandbox knows (the sample song or one it
+        created) and `audio_id`, when given, is one of its tracks."""
+        tracks = self.songs.get(task_id) if isinstance(task_id, str) else None
+        if tracks is None:
+            return False
+        return audio_id is None or audio_id in tracks
 
     def scenarios_for_new_task(self, own: tuple[Scenario, ...]) -> tuple[Scenario, ...]:
         """The sandbox-wide scenarios, those queued for the next task (used up now), then the
@@ -148,8 +164,11 @@ class TaskBook:
         return self.scenarios + queued + own
 
     def add(self, task: Task) -> Task:
-        """Keep a new task."""
+        """Keep a new task (a music task's tracks become sources for derived tasks)."""
         self.tasks[task.task_id] = task
+        tracks = task.results.get("tracks")
+        if task.family.is_music and isinstance(tracks, list):
+            self.songs[task.task_id] = frozenset(str(track["id"]) for track in tracks)
         return task
 
     def get(self, task_id: str) -> Task | None:
@@ -170,6 +189,7 @@ class TaskBook:
     def clear(self) -> None:
         """Forget every task and scenario."""
         self.tasks.clear()
+        self.songs = {SAMPLE_TASK_ID: frozenset((SAMPLE_AUDIO_ID,))}
         self.log.clear()
         self.scenarios = ()
         self.next_scenarios = ()

@@ -6,16 +6,31 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .families import MARKET_MODELS, Family
 
-__all__ = ["CreateError", "SpanRule", "check_create", "check_market", "snake"]
+if TYPE_CHECKING:
+    from .tasks import TaskBook
+
+__all__ = [
+    "CreateError",
+    "SpanRule",
+    "check_create",
+    "check_market",
+    "check_source",
+    "check_style",
+    "snake",
+]
 
 MODELS = ("V3_5", "V4", "V4_5", "V4_5PLUS", "V4_5ALL", "V5", "V5_5", "V6", "V6_WILD", "V6_MINI")
 STEM_TYPES = ("separate_vocal", "split_stem", "split_stem_advanced")
 LYRICS_PROMPT_LIMIT = 200
+# Features made from an existing song; Kie answers 422 "Record does not exist" for unknown ids.
+DERIVED = ("wav", "video", "midi", "vocal_removal")
+# Kie's own wording where it is not "Please enter <field>".
+_MISSING = {"callBackUrl": "Please enter callBackUrl."}
 
 _TEXT = "text"
 _FLAG = "flag"
@@ -131,7 +146,7 @@ def _check_type(name: str, value: Any, kind: str) -> None:
 def _check_fields(body: dict[str, Any], required: tuple[str, ...], types: dict[str, str]) -> None:
     for name in required:
         if not _present(body.get(name)):
-            raise CreateError(422, f"Please enter {name}")
+            raise CreateError(422, _MISSING.get(name) or f"Please enter {name}")
     for name, value in body.items():
         kind = types.get(name)
         if kind is not None and value is not None:
@@ -167,6 +182,8 @@ def _check_family_rules(family: Family, body: dict[str, Any], span: SpanRule) ->
     if family.is_music and model is not None and model not in MODELS:
         raise CreateError(422, f"model must be one of {', '.join(MODELS)}.")
     if family.feature == "replace_section":
+        if not _present(body.get("fullLyrics")):
+            raise CreateError(422, "fullLyrics cannot be blank")
         span.check(body["infillStartS"], body["infillEndS"], ("infillStartS", "infillEndS"))
     elif family.feature == "mashup" and len(body["uploadUrlList"]) != 2:
         raise CreateError(422, "uploadUrlList must hold exactly 2 URLs.")
@@ -178,6 +195,13 @@ def _check_family_rules(family: Family, body: dict[str, Any], span: SpanRule) ->
         at = body.get("continueAt")
         if at is not None and at <= 0:
             raise CreateError(422, "continueAt must be greater than 0.")
+
+
+def check_source(family: Family, body: dict[str, Any], book: TaskBook) -> None:
+    """A derived task (WAV, video, MIDI, stems) must name a song the sandbox knows, by task id
+    and (when given) audio id; raise `CreateError` (422 "Record does not exist") otherwise."""
+    if family.feature in DERIVED and not book.has_song(body.get("taskId"), body.get("audioId")):
+        raise CreateError(422, "Record does not exist")
 
 
 def check_market(body: Any, span: SpanRule) -> tuple[str, str, dict[str, Any]]:
@@ -200,3 +224,10 @@ def check_market(body: Any, span: SpanRule) -> tuple[str, str, dict[str, Any]]:
         )
     checked: dict[str, Any] = inputs
     return model, feature, checked
+
+
+def check_style(body: Any) -> dict[str, Any]:
+    """A boost-music-style request (`{"content": ...}`), checked; raise `CreateError` otherwise."""
+    checked = _as_object(body)
+    _check_fields(checked, ("content",), {"content": _TEXT})
+    return checked

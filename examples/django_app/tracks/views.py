@@ -31,6 +31,7 @@ def replace_section(request: HttpRequest) -> HttpResponse:
             "prompt": edit.prompt,
             "tags": request.POST.get("tags", ""),
             "title": request.POST.get("title", ""),
+            "fullLyrics": request.POST.get("full_lyrics", ""),
             "infillStartS": 10.0,
             "infillEndS": 20.0,
             "callBackUrl": callback_url(
