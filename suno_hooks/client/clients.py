@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from typing import Any, TypeVar
 
 import httpx
@@ -53,17 +54,38 @@ class _Client:
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 1.0,
-        poll_after: float = 600.0,
         span_rule: SpanRule | None = None,
         http: Any = None,
+        poll_after: float | None = None,
     ) -> None:
+        """Settings, all keywords but the key:
+
+        - `api_key`: Kie's API key, sent as a Bearer token (never logged or shown).
+        - `base_url`: the API's address (`https://api.kie.ai`; the sandbox's URL in tests).
+        - `receiver`: a `Receiver` whose store records each created task as expected.
+        - `callback_base`: the public URL of your callback endpoint, which each `callBackUrl`
+          is built from (signed when the receiver has a secret key); required with `receiver`.
+        - `timeout`: seconds per request.
+        - `retries`, `backoff`: how many times a request is sent again, and the first wait in
+          seconds (doubling, or the API's `Retry-After`).
+        - `span_rule`: the `SpanRule` that `replace_section` checks before spending credits.
+        - `http`: an `httpx.Client` (`httpx.AsyncClient`) of your own, not closed by `close()`.
+        - `poll_after`: deprecated and ignored; the `Reconciler`'s `after` decides a task's
+          first poll.
+        """
+        if poll_after is not None:
+            warnings.warn(
+                "poll_after no longer schedules a task's first poll: the Reconciler's `after` "
+                "alone decides it, counted from submission.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.plans = ClientPlans(
             api_key,
             receiver=receiver,
             callback_base=callback_base,
             retries=retries,
             backoff=backoff,
-            poll_after=poll_after,
             span_rule=span_rule,
         )
         self.base_url = base_url.rstrip("/")
@@ -118,10 +140,10 @@ class SunoClient(_Client):
     expected, with `callback_base` (required with it, else `ConfigurationError`), the public
     URL of your callback endpoint that each `callBackUrl` is built from (signed when the
     receiver has a secret key); `timeout` seconds per request; `retries` and `backoff` (seconds,
-    doubling, or the API's `Retry-After`) bound the retries; `poll_after` seconds before a task
-    is first due for polling; `span_rule` for `replace_section`; `http`, an `httpx.Client` of
-    your own (not closed by `close()`). A client that only polls for a `Reconciler` needs no
-    receiver.
+    doubling, or the API's `Retry-After`) bound the retries; `span_rule` for
+    `replace_section`; `http`, an `httpx.Client` of your own (not closed by `close()`). A task
+    is recorded due for polling at once: the `Reconciler`'s `after` decides when it is first
+    polled. A client that only polls for a `Reconciler` needs no receiver.
 
     Polling retries rate limits, 5xx answers and connection failures. A create is sent again
     only after a 429 or a connection that failed before the request left: after a timeout or a
