@@ -3,6 +3,7 @@ real callback is being handled, and two reconcilers in two processes polling the
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import subprocess
@@ -14,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from suno_hooks import Event, task_completed
-from suno_hooks.client import SunoClient
+from suno_hooks import ConfigurationError, Event, task_completed
+from suno_hooks.client import AsyncSunoClient, SunoClient
 from suno_hooks.reconcile import Reconciler
 from suno_hooks.sandbox import SandboxHandle, Timing
 from suno_hooks.stores import ExpectedTask, SQLiteStore, TaskState
@@ -123,3 +124,47 @@ def test_two_reconcilers_in_two_processes_never_poll_a_task_twice_within_every(
         for task_id, times in rig.gate.times.items()
     }
     assert {k: gaps for k, gaps in too_soon.items() if min(gaps) < EVERY} == {}
+
+
+def test_a_poll_that_could_outlast_its_lease_stops_and_waits_every(rig: Rig):
+    store: Any = rig.receiver.store
+    control = SandboxHandle(rig.sandbox_url, api_key=API_KEY)
+    control.set_scenarios(["drop"], next_only=True)
+    with rig.client(timeout=1, backoff=20) as client:
+        task_id = client.create("wav", **CREATES["wav"]).task_id
+        control.wait(task_id)
+        rig.gate.fail(task_id, 503)  # the retry would wait 20 s, past the 5 s lease
+        started = time.monotonic()
+        report = Reconciler(rig.receiver, client, after=0, every=EVERY, lease=5).run_once()
+    control.close()
+    assert time.monotonic() - started < 5
+    assert report.polled == 0 and "lease" in report.errors[0]
+    assert rig.gate.polls[task_id] == 1
+    task = store.get_task(task_id)
+    assert task.state is TaskState.PENDING
+    assert time.time() < task.next_poll_at <= time.time() + EVERY
+
+
+def test_a_lease_shorter_than_one_request_is_refused(rig: Rig):
+    with rig.client(timeout=10) as client, pytest.raises(ConfigurationError, match="lease"):
+        Reconciler(rig.receiver, client, lease=10)
+
+
+async def test_the_async_reconciler_never_reports_lost_a_task_whose_callback_is_handled(rig: Rig):
+    holding, release, slow = holding_the_callback()
+    store: Any = rig.receiver.store
+    with task_completed.connected_to(slow), rig.client() as client:
+        task_id = client.create("wav", **CREATES["wav"]).task_id
+        assert await asyncio.to_thread(holding.wait, 30)
+        rig.gate.fail(task_id, 500)
+        async with AsyncSunoClient(API_KEY, base_url=rig.sandbox_url, retries=0) as poller:
+            late = Reconciler(rig.receiver, poller, after=0, give_up=GIVE_UP, clock=past_give_up)
+            report = await late.arun_once()
+        assert (report.claimed, report.lost) == (1, 0)
+        assert store.get_task(task_id).state is TaskState.PENDING
+        release.set()
+    control = SandboxHandle(rig.sandbox_url, api_key=API_KEY)
+    await asyncio.to_thread(control.wait, task_id)
+    control.close()
+    (event,) = rig.terminal(task_id)
+    assert (event.status, event.source) == ("completed", "callback")
