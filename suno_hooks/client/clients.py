@@ -58,21 +58,7 @@ class _Client:
         http: Any = None,
         poll_after: float | None = None,
     ) -> None:
-        """Settings, all keywords but the key:
-
-        - `api_key`: Kie's API key, sent as a Bearer token (never logged or shown).
-        - `base_url`: the API's address (`https://api.kie.ai`; the sandbox's URL in tests).
-        - `receiver`: a `Receiver` whose store records each created task as expected.
-        - `callback_base`: the public URL of your callback endpoint, which each `callBackUrl`
-          is built from (signed when the receiver has a secret key); required with `receiver`.
-        - `timeout`: seconds per request.
-        - `retries`, `backoff`: how many times a request is sent again, and the first wait in
-          seconds (doubling, or the API's `Retry-After`).
-        - `span_rule`: the `SpanRule` that `replace_section` checks before spending credits.
-        - `http`: an `httpx.Client` (`httpx.AsyncClient`) of your own, not closed by `close()`.
-        - `poll_after`: deprecated and ignored; the `Reconciler`'s `after` decides a task's
-          first poll.
-        """
+        """The settings are described on `SunoClient`; `poll_after` is deprecated and ignored."""
         if poll_after is not None:
             warnings.warn(
                 "poll_after no longer schedules a task's first poll: the Reconciler's `after` "
@@ -136,19 +122,30 @@ class _Client:
 class SunoClient(_Client):
     """Submit tasks to the Suno API (Kie) and read their polling records, blocking.
 
-    Settings (keywords): `base_url` (Kie's API); `receiver`, whose store records each task as
-    expected, with `callback_base` (required with it, else `ConfigurationError`), the public
-    URL of your callback endpoint that each `callBackUrl` is built from (signed when the
-    receiver has a secret key); `timeout` seconds per request; `retries` and `backoff` (seconds,
-    doubling, or the API's `Retry-After`) bound the retries; `span_rule` for
-    `replace_section`; `http`, an `httpx.Client` of your own (not closed by `close()`). A task
-    is recorded due for polling at once: the `Reconciler`'s `after` decides when it is first
-    polled. A client that only polls for a `Reconciler` needs no receiver.
+    A task is recorded due for polling at once: the `Reconciler`'s `after` decides when it is
+    first polled. A client that only polls for a `Reconciler` needs no receiver.
 
     Polling retries rate limits, 5xx answers and connection failures. A create is sent again
     only after a 429 or a connection that failed before the request left: after a timeout or a
     reset once it was sent it raises `SubmissionUncertain` (the task may exist and be paid
     for), and a 5xx answer is raised at once; either error's `submission` identifies the request.
+
+    Args:
+        api_key: Kie's API key, sent as a Bearer token (never logged or shown).
+        base_url: The API's address: Kie's by default, or a sandbox's
+            (`suno-hooks reconcile --base-url` and `$SUNO_API_BASE_URL` set it for the CLI).
+        receiver: A `Receiver` whose store records each created task as expected.
+        callback_base: The public URL of your callback endpoint, which each `callBackUrl` is
+            built from (signed when the receiver has a secret key); required with `receiver`,
+            else `ConfigurationError`.
+        timeout: Seconds per request; a `Reconciler`'s `lease` must exceed it.
+        retries: How many times a request is sent again after a retryable failure.
+        backoff: The first wait before a retry, in seconds, doubling (or the API's
+            `Retry-After`).
+        span_rule: The `SpanRule` that `replace_section` checks before spending credits.
+        http: An `httpx.Client` of your own (not closed by `close()`).
+        poll_after: Deprecated and ignored (a `DeprecationWarning`): the `Reconciler`'s
+            `after` decides a task's first poll.
     """
 
     http: httpx.Client
@@ -231,8 +228,8 @@ class SunoClient(_Client):
 
 
 class AsyncSunoClient(_Client):
-    """`SunoClient` for asyncio: the same settings and methods, awaited; `http` is an
-    `httpx.AsyncClient`."""
+    """`SunoClient` for asyncio: the same settings (see `SunoClient`'s arguments) and methods,
+    awaited; `http` is an `httpx.AsyncClient`."""
 
     http: httpx.AsyncClient
 
