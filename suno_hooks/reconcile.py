@@ -98,7 +98,13 @@ class _Pace:
         self.next_slot = 0.0
         self.lock = threading.Lock()
 
+    def ahead(self) -> float:
+        """The wait before the next free slot, without taking it."""
+        with self.lock:
+            return max(0.0, self.next_slot - time.monotonic())
+
     def wait(self) -> float:
+        """Take the next slot; the wait before it."""
         with self.lock:
             now = time.monotonic()
             slot = max(now, self.next_slot)
@@ -170,6 +176,8 @@ class Reconciler:
         # One claim per task, right before its poll: a claim made at the start of a long, paced
         # pass would run out before the pass reached its last tasks.
         for _ in range(self.batch):
+            # Wait for a free polling slot before the claim, so the lease starts at the poll.
+            yield Pause(self._pace.ahead())
             now = self.clock()
             claimed = yield _StoreCall(
                 "claim_due", kwargs={"limit": 1, "lease": self.lease, "now": now}
