@@ -48,9 +48,9 @@ def _refusal(host: str) -> str:
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
 @click.option("--reconcile", is_flag=True, help="Also poll late tasks ($SUNO_API_KEY).")
-@click.option("--base-url", envvar=BASE_URL_ENV, help=f"With --reconcile: {BASE_URL_HELP}")
+@click.option("--base-url", envvar=BASE_URL_ENV, help=f"{BASE_URL_HELP} For --reconcile.")
 @click.option(
-    "--reconcile-after", default=600.0, show_default=True, help=f"With --reconcile: {AFTER_HELP}"
+    "--reconcile-after", default=600.0, show_default=True, help=f"{AFTER_HELP} For --reconcile."
 )
 @log_level_option
 @inbox_options
