@@ -60,7 +60,6 @@ def full_pass(make_store: Callable[[], TaskStore], n: int) -> tuple[float, float
             base_url=api.url,
             receiver=receiver,
             callback_base="http://127.0.0.1:9/unused",
-            poll_after=0,
         )
         ids = [client.create("wav", **WAV).task_id for _ in range(n)]
         for task_id in ids:

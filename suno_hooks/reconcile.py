@@ -1,13 +1,14 @@
-"""`Reconciler`: poll the tasks whose callback is late and feed the answer to the receiver
-(DESIGN §11).
+"""`Reconciler`: poll the tasks whose callback is late and feed the answer to the receiver.
 
-Each run claims the expected tasks due for a poll (atomically, with a lease, so several
-reconcilers never poll one task at once), reads each task's polling record through the client,
-and hands a terminal record to `Receiver.deliver(..., source="poll")` as the callback body it
-stands for: the receiver's dedupe makes the callback and the poll dispatch once between them.
-A task still unfinished `give_up` seconds after submission is marked lost and reported once as
-`task_failed` (code 408, timed out). Like the client, the logic is one plan of steps that a
-blocking and an asyncio driver run.
+Each run claims the expected tasks due for a poll one at a time, just before polling each
+(atomically, with a lease, so several reconcilers never poll one task at once), reads the task's
+polling record through the client, puts the task's next poll `every` seconds after the poll
+ended (while the lease is still held), and hands a terminal record to
+`Receiver.deliver(..., source="poll")` as the callback body it stands for: the receiver's dedupe
+makes the callback and the poll dispatch once between them. A task still unfinished `give_up`
+seconds after submission, with no result recorded or being handled, is marked lost and reported
+once as `task_failed` (code 408, timed out). Like the client, the logic is one plan of steps
+that a blocking and an asyncio driver run.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from typing import Any
 
 from .client.errors import ApiError
 from .client.features import feature as find_feature
-from .client.plan import Call, Pause, Remember, adrive, drive
+from .client.plan import Call, Pause, Plan, Remember, adrive, drive
 from .errors import ConfigurationError
 from .outcome import Outcome
+from .parsing import dedupe_key
 from .poll_records import callback_body, lost_body
+from .stores.base import Delivery, DeliveryStatus, delivery_source
 from .stores.tasks import AsyncTaskStore, ExpectedTask, TaskStore
 
 __all__ = ["ReconcileReport", "Reconciler"]
@@ -34,6 +37,13 @@ __all__ = ["ReconcileReport", "Reconciler"]
 logger = logging.getLogger("suno_hooks")
 
 _PURGE_EVERY = 3600.0
+_DEFAULT_TIMEOUT = 30.0
+_MARGIN = 1.0  # for the store write that follows a poll
+_TERMINAL_STAGES = ("complete", "error")
+
+
+class _LeaseEnding(Exception):
+    """A poll stopped because its next step could outlast the task's claim."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +98,13 @@ class _Pace:
         self.next_slot = 0.0
         self.lock = threading.Lock()
 
+    def ahead(self) -> float:
+        """The wait before the next free slot, without taking it."""
+        with self.lock:
+            return max(0.0, self.next_slot - time.monotonic())
+
     def wait(self) -> float:
+        """Take the next slot; the wait before it."""
         with self.lock:
             now = time.monotonic()
             slot = max(now, self.next_slot)
@@ -101,9 +117,14 @@ class Reconciler:
     seconds, through `client` (a `SunoClient` or `AsyncSunoClient`), and feeds each terminal
     record to `receiver`; a task still pending after `give_up` seconds is reported lost once.
 
-    `rate` caps the polling requests per second of this reconciler (Kie allows 3 per second per
-    task; each task is polled at most once per `every`); `batch` tasks are claimed per run, each
-    leased for `lease` seconds; `clock` gives the current time (for tests).
+    `after` alone decides a task's first poll, counted from its submission. `every` is the
+    least time between two polls of one task, from the end of the last one, whichever
+    reconciler made it. `rate` caps this reconciler's polling requests per second (Kie allows 3
+    per second per task). Each run claims at most `batch` tasks, one at a time just before its
+    poll, each for `lease` seconds: a poll whose next request or retry wait could outlast the
+    lease (counting the client's `timeout` per request) is stopped and tried again later, so
+    no other reconciler takes the task while the poll may still be running. `clock` gives the
+    current time (for tests).
     """
 
     def __init__(
@@ -123,6 +144,12 @@ class Reconciler:
             raise ConfigurationError(f"{receiver.store!r} does not keep expected tasks.")
         if not (rate > 0 and every > 0 and give_up > 0 and after >= 0 and batch > 0):
             raise ConfigurationError("after, every, give_up, rate and batch must be positive.")
+        self._request_budget = float(getattr(client, "timeout", _DEFAULT_TIMEOUT)) + _MARGIN
+        if not lease > self._request_budget:
+            raise ConfigurationError(
+                f"lease ({lease:g} s) must be longer than one polling request may take "
+                f"(the client's timeout plus {_MARGIN:g} s: {self._request_budget:g} s)."
+            )
         self.receiver = receiver
         self.client = client
         self.store: TaskStore = receiver.store
@@ -141,17 +168,24 @@ class Reconciler:
     # -- the plan ---------------------------------------------------------------------------------
 
     def _run_plan(self) -> _Plan:
-        now = self.clock()
         report = ReconcileReport()
+        now = self.clock()
         if now - self._last_purge >= _PURGE_EVERY:
             self._last_purge = now
             yield _StoreCall("purge_tasks")
-        claimed = yield _StoreCall(
-            "claim_due", kwargs={"limit": self.batch, "lease": self.lease, "now": now}
-        )
-        report.claimed = len(claimed)
-        for task in claimed:
-            yield from self._task_plan(task, now, report)
+        # One claim per task, right before its poll: a claim made at the start of a long, paced
+        # pass would run out before the pass reached its last tasks.
+        for _ in range(self.batch):
+            # Wait for a free polling slot before the claim, so the lease starts at the poll.
+            yield Pause(self._pace.ahead())
+            now = self.clock()
+            claimed = yield _StoreCall(
+                "claim_due", kwargs={"limit": 1, "lease": self.lease, "now": now}
+            )
+            if not claimed:
+                break
+            report.claimed += 1
+            yield from self._task_plan(claimed[0], now, report)
         return report
 
     def _task_plan(
@@ -165,14 +199,19 @@ class Reconciler:
         answer = None
         yield Pause(self._pace.wait())
         try:
-            answer = yield from self.client.plans.record_plan(task.task_id, task.feature)
+            plan = self.client.plans.record_plan(task.task_id, task.feature)
+            answer = yield from self._within_lease(plan, now + self.lease)
             report.polled += 1
-        except ApiError as error:
+        except (ApiError, _LeaseEnding) as error:
             report.errors.append(f"{task.task_id}: {error}")
             logger.warning("polling %s failed: %s", task.task_id, error)
+        # The next poll counts from this one's end, and is set while this claim still holds.
+        yield _StoreCall("reschedule", (task.task_id,), {"at": self.clock() + self.every})
         body = callback_body(task.task_id, task.feature, answer) if answer is not None else None
         callback_feature = find_feature(task.feature).callback_feature
         if body is not None:
+            # The result exists: whatever the receiver answers (delivered, already delivered,
+            # in progress elsewhere, or unavailable), the task is never reported lost.
             outcome: Outcome = yield _Deliver(body, callback_feature, task.context)
             state = outcome.body.get("status") if outcome.ok else None
             if state == "received":
@@ -180,15 +219,51 @@ class Reconciler:
             elif state in ("duplicate", "stale"):
                 report.already_delivered += 1
                 yield _StoreCall("settle", (task.task_id,), {"by": "callback"})
-            if state is not None:
-                return
-        if deadline <= now:
-            if (yield _StoreCall("mark_lost", (task.task_id,))):
-                report.lost += 1
-                lost = lost_body(task.task_id, now - task.submitted_at)
-                yield _Deliver(lost, callback_feature, task.context)
             return
-        yield _StoreCall("reschedule", (task.task_id,), {"at": min(now + self.every, deadline)})
+        if deadline <= now:
+            yield from self._give_up_plan(task, callback_feature, report)
+
+    def _give_up_plan(
+        self, task: ExpectedTask, callback_feature: str, report: ReconcileReport
+    ) -> Generator[_Step, Any, None]:
+        """Mark a task lost and report it, unless a terminal delivery of it is kept (done,
+        failed, or being handled right now): then its result arrived, and it is not lost."""
+        if (yield from self._result_arrived(task.task_id)):
+            return
+        if not (yield _StoreCall("mark_lost", (task.task_id,))):
+            return
+        # A callback claimed between the look and the mark: its handlers have the result.
+        if (yield from self._result_arrived(task.task_id)):
+            return
+        report.lost += 1
+        lost = lost_body(task.task_id, self.clock() - task.submitted_at)
+        yield _Deliver(lost, callback_feature, task.context)
+
+    def _result_arrived(self, task_id: str) -> Generator[_Step, Any, bool]:
+        """True when a terminal delivery of the task is kept; a finished one settles the task."""
+        for stage in _TERMINAL_STAGES:
+            delivery: Delivery | None = yield _StoreCall("get", (dedupe_key(task_id, stage),))
+            if delivery is None:
+                continue
+            if delivery.status in (DeliveryStatus.DONE, DeliveryStatus.FAILED):
+                yield _StoreCall("settle", (task_id,), {"by": delivery_source(delivery)})
+            return True
+        return False
+
+    def _within_lease(self, plan: Plan[Any], lease_end: float) -> Generator[_Step, Any, Any]:
+        """Run the client's polling plan, stopping before a request or a wait that could end
+        after `lease_end` (a request may take the client's timeout)."""
+        reply: Any = None
+        while True:
+            try:
+                step = plan.send(reply)
+            except StopIteration as done:
+                return done.value
+            wait = step.seconds if isinstance(step, Pause) else 0.0
+            if self.clock() + wait + self._request_budget > lease_end:
+                plan.close()
+                raise _LeaseEnding(f"stopped before the claim's {self.lease:g} s lease ended")
+            reply = yield step
 
     # -- the drivers ------------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
 """The reconciler's test rig: the sandbox Suno API and a receiver, each served over real HTTP.
 
-`PollGate` wraps the sandbox's ASGI app to count its polling requests per task and, when told,
-answer a task's next polls with an error status before the sandbox sees them (a rate limit or a
-5xx from the API side).
+`PollGate` wraps the sandbox's ASGI app to count its polling requests per task (and keep the
+time each arrived) and, when told, answer a task's next polls with an error status before the
+sandbox sees them (a rate limit or a 5xx from the API side).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -61,12 +62,14 @@ CREATES: dict[str, dict[str, Any]] = {
 
 
 class PollGate:
-    """Counts the sandbox's polling requests by task id; `fail(task_id, *statuses)` answers
-    that task's next polls with those HTTP statuses (Kie's error body) instead."""
+    """Counts the sandbox's polling requests by task id, with the time (`time.time()`) each
+    arrived; `fail(task_id, *statuses)` answers that task's next polls with those HTTP statuses
+    (Kie's error body) instead."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.polls: Counter[str] = Counter()
+        self.times: defaultdict[str, list[float]] = defaultdict(list)
         self.failures: dict[str, deque[int]] = defaultdict(deque)
 
     def fail(self, task_id: str, *statuses: int) -> None:
@@ -78,6 +81,7 @@ class PollGate:
             query = parse_qs(scope.get("query_string", b"").decode())
             task_id = (query.get("taskId") or [""])[0]
             self.polls[task_id] += 1
+            self.times[task_id].append(time.time())
             if self.failures.get(task_id):
                 status = self.failures[task_id].popleft()
                 body = json.dumps({"code": status, "msg": "the rig refused this poll"}).encode()

@@ -40,7 +40,7 @@ def handle(rig: Rig) -> SandboxHandle:
 def submit_dropped(rig: Rig, feature: str, scenario: str = "drop") -> str:
     control = handle(rig)
     control.set_scenarios([scenario], next_only=True)
-    with rig.client(poll_after=0) as client:
+    with rig.client() as client:
         task_id = client.create(feature, context={"order": 7}, **CREATES[feature]).task_id
     control.wait(task_id)
     control.close()
@@ -76,7 +76,7 @@ def test_a_dropped_callback_is_recovered_by_polling_once(rig: Rig, feature: str)
 
 def test_a_delivered_callback_settles_the_task_and_nothing_is_polled(rig: Rig):
     control = handle(rig)
-    with rig.client(poll_after=0) as client:
+    with rig.client() as client:
         task_id = client.create("lyrics", **CREATES["lyrics"]).task_id
         control.wait(task_id)
         assert Reconciler(rig.receiver, client, after=0).run_once().claimed == 0
@@ -95,7 +95,7 @@ def test_a_callback_racing_a_poll_dispatches_once(rig: Rig):
             assert release.wait(30)
 
     control = handle(rig)
-    with task_completed.connected_to(slow), rig.client(poll_after=0) as client:
+    with task_completed.connected_to(slow), rig.client() as client:
         task_id = client.create("wav", **CREATES["wav"]).task_id
         assert holding.wait(30)  # the callback is being processed right now
         reconciler = Reconciler(rig.receiver, client, after=0, every=1)
@@ -113,7 +113,7 @@ def test_a_callback_racing_a_poll_dispatches_once(rig: Rig):
 
 def test_a_poll_that_finds_the_result_already_delivered_dispatches_nothing(rig: Rig):
     control = handle(rig)
-    with rig.client(poll_after=0) as client:
+    with rig.client() as client:
         task_id = client.create("video", **CREATES["video"]).task_id
         control.wait(task_id)
         # The expected task is put back as if the callback's settle had been lost.
@@ -154,7 +154,7 @@ def test_persistent_errors_are_reported_and_the_task_stays_pending(rig: Rig):
 
 @pytest.mark.parametrize("rig_timing", [Timing(first_delay=3600)])
 def test_a_task_that_never_finishes_is_lost_exactly_once(rig: Rig):
-    with rig.client(poll_after=0) as client:
+    with rig.client() as client:
         task_id = client.create("replace_section", **CREATES["replace_section"]).task_id
         early = Reconciler(rig.receiver, client, after=0, every=1, give_up=100)
         report = early.run_once()

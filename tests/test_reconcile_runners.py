@@ -40,7 +40,6 @@ def dropped_wav(rig: Rig, receiver: Receiver, callback_base: str) -> str:
         base_url=rig.sandbox_url,
         receiver=receiver,
         callback_base=callback_base,
-        poll_after=0,
     )
     with client:
         task_id = client.create("wav", **CREATES["wav"]).task_id
@@ -85,14 +84,20 @@ def test_cli_reconcile_needs_an_api_key(tmp_path: Path):
     assert result.exit_code == 2 and "SUNO_API_KEY" in result.output
 
 
-def test_serve_reconcile_recovers_a_dropped_callback(rig: Rig, tmp_path: Path):
+@pytest.mark.parametrize("given", ["--base-url", "SUNO_API_BASE_URL"])
+def test_serve_reconcile_recovers_a_dropped_callback(rig: Rig, tmp_path: Path, given: str):
     store_url = f"sqlite:///{tmp_path / 'serve.db'}"
     port = free_port()
     receiver = Receiver(secret_key=SECRET, store=store_url)
     task_id = dropped_wav(rig, receiver, f"http://127.0.0.1:{port}/suno/callback")
-    env = dict(os.environ, SUNO_API_KEY=API_KEY, SUNO_API_BASE_URL=rig.sandbox_url)
+    env = {k: v for k, v in os.environ.items() if k != "SUNO_API_BASE_URL"}
+    env["SUNO_API_KEY"] = API_KEY
     command = [str(BIN / "suno-hooks"), "serve", "--reconcile", "--port", str(port)]
-    command += ["--store", store_url, "--secret-key", SECRET]
+    command += ["--store", store_url, "--secret-key", SECRET, "--reconcile-after", "0"]
+    if given == "--base-url":
+        command += ["--base-url", rig.sandbox_url]
+    else:
+        env["SUNO_API_BASE_URL"] = rig.sandbox_url
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -21,7 +21,7 @@ from .options import (
     store_option,
 )
 from .page import inbox_options, is_loopback, with_inbox
-from .tasks import start_reconciler
+from .tasks import AFTER_HELP, BASE_URL_ENV, BASE_URL_HELP, start_reconciler
 
 log = logging.getLogger("suno_hooks.serve")
 
@@ -48,6 +48,10 @@ def _refusal(host: str) -> str:
 @secret_key_option
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
 @click.option("--reconcile", is_flag=True, help="Also poll late tasks ($SUNO_API_KEY).")
+@click.option("--base-url", envvar=BASE_URL_ENV, help=f"{BASE_URL_HELP} For --reconcile.")
+@click.option(
+    "--reconcile-after", default=600.0, show_default=True, help=f"{AFTER_HELP} For --reconcile."
+)
 @log_level_option
 @inbox_options
 def serve(
@@ -62,6 +66,8 @@ def serve(
     no_inbox: bool,
     inbox_auth: str | None,
     reconcile: bool = False,
+    base_url: str | None = None,
+    reconcile_after: float = 600.0,
 ) -> None:
     """Run a standalone receiver with a SQLite inbox (one log line per callback) and the inbox
     page at / (loopback only unless --inbox-auth is set). Without a key it accepts callbacks
@@ -107,7 +113,9 @@ def serve(
         receiver.require,
         _UNVERIFIED if receiver.require == "none" else "",
     )
-    halt = start_reconciler(receiver) if reconcile else None
+    halt = None
+    if reconcile:
+        halt = start_reconciler(receiver, after=reconcile_after, base_url=base_url)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)
     uvicorn.Server(config).run(sockets=[listening])
     if halt is not None:

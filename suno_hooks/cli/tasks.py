@@ -25,6 +25,11 @@ log = logging.getLogger("suno_hooks.reconcile")
 F = TypeVar("F", bound=Callable[..., Any])
 API_KEY_ENV = "SUNO_API_KEY"
 BASE_URL_ENV = "SUNO_API_BASE_URL"
+BASE_URL_HELP = (
+    f"The Suno API's base URL (a sandbox's, say). Default: ${BASE_URL_ENV}, else "
+    "https://api.kie.ai."
+)
+AFTER_HELP = "First poll of a task this many seconds after its submission."
 
 
 def make_reconciler(
@@ -42,12 +47,23 @@ def make_reconciler(
         raise click.UsageError(str(exc)) from None
 
 
-def start_reconciler(receiver: Receiver, *, every: float = 30.0) -> Callable[[], None]:
-    """Run a reconciler in a background thread with the key and API URL from the environment
-    (`SUNO_API_KEY`, `SUNO_API_BASE_URL`); returns the function that stops it. It polls each
-    task when its stored schedule says so (the client's `poll_after`, 600 s by default)."""
+def start_reconciler(
+    receiver: Receiver,
+    *,
+    every: float = 30.0,
+    after: float = 600.0,
+    base_url: str | None = None,
+    api_key: str | None = None,
+) -> Callable[[], None]:
+    """Run a reconciler in a background thread; returns the function that stops it. The key
+    and the API's URL default to `SUNO_API_KEY` and `SUNO_API_BASE_URL` (else Kie's API); each
+    task is first polled `after` seconds after its submission."""
     reconciler = make_reconciler(
-        receiver, os.environ.get(API_KEY_ENV), os.environ.get(BASE_URL_ENV), every=every, after=0
+        receiver,
+        api_key or os.environ.get(API_KEY_ENV),
+        base_url or os.environ.get(BASE_URL_ENV),
+        every=every,
+        after=after,
     )
     stop = threading.Event()
 
@@ -72,10 +88,10 @@ def start_reconciler(receiver: Receiver, *, every: float = 30.0) -> Callable[[],
 @click.command()
 @store_option
 @click.option("--api-key", envvar=API_KEY_ENV, help=f"Suno API key. Default: ${API_KEY_ENV}.")
-@click.option("--base-url", envvar=BASE_URL_ENV, help="API base URL (default https://api.kie.ai).")
+@click.option("--base-url", envvar=BASE_URL_ENV, help=BASE_URL_HELP)
 @click.option("--once", is_flag=True, help="One pass over the due tasks, then exit.")
 @click.option("--every", default=30.0, show_default=True, help="Seconds between passes and polls.")
-@click.option("--after", default=600.0, show_default=True, help="Poll tasks this late (s).")
+@click.option("--after", default=600.0, show_default=True, help=AFTER_HELP)
 @click.option("--give-up", default=86400.0, show_default=True, help="Report lost after (s).")
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
 def reconcile(

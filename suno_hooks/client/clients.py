@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from typing import Any, TypeVar
 
 import httpx
@@ -53,17 +54,24 @@ class _Client:
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 1.0,
-        poll_after: float = 600.0,
         span_rule: SpanRule | None = None,
         http: Any = None,
+        poll_after: float | None = None,
     ) -> None:
+        """The settings are described on `SunoClient`; `poll_after` is deprecated and ignored."""
+        if poll_after is not None:
+            warnings.warn(
+                "poll_after no longer schedules a task's first poll: the Reconciler's `after` "
+                "alone decides it, counted from submission.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.plans = ClientPlans(
             api_key,
             receiver=receiver,
             callback_base=callback_base,
             retries=retries,
             backoff=backoff,
-            poll_after=poll_after,
             span_rule=span_rule,
         )
         self.base_url = base_url.rstrip("/")
@@ -114,19 +122,30 @@ class _Client:
 class SunoClient(_Client):
     """Submit tasks to the Suno API (Kie) and read their polling records, blocking.
 
-    Settings (keywords): `base_url` (Kie's API); `receiver`, whose store records each task as
-    expected, with `callback_base` (required with it, else `ConfigurationError`), the public
-    URL of your callback endpoint that each `callBackUrl` is built from (signed when the
-    receiver has a secret key); `timeout` seconds per request; `retries` and `backoff` (seconds,
-    doubling, or the API's `Retry-After`) bound the retries; `poll_after` seconds before a task
-    is first due for polling; `span_rule` for `replace_section`; `http`, an `httpx.Client` of
-    your own (not closed by `close()`). A client that only polls for a `Reconciler` needs no
-    receiver.
+    A task is recorded due for polling at once: the `Reconciler`'s `after` decides when it is
+    first polled. A client that only polls for a `Reconciler` needs no receiver.
 
     Polling retries rate limits, 5xx answers and connection failures. A create is sent again
     only after a 429 or a connection that failed before the request left: after a timeout or a
     reset once it was sent it raises `SubmissionUncertain` (the task may exist and be paid
     for), and a 5xx answer is raised at once; either error's `submission` identifies the request.
+
+    Args:
+        api_key: Kie's API key, sent as a Bearer token (never logged or shown).
+        base_url: The API's address: Kie's by default, or a sandbox's
+            (`suno-hooks reconcile --base-url` and `$SUNO_API_BASE_URL` set it for the CLI).
+        receiver: A `Receiver` whose store records each created task as expected.
+        callback_base: The public URL of your callback endpoint, which each `callBackUrl` is
+            built from (signed when the receiver has a secret key); required with `receiver`,
+            else `ConfigurationError`.
+        timeout: Seconds per request; a `Reconciler`'s `lease` must exceed it.
+        retries: How many times a request is sent again after a retryable failure.
+        backoff: The first wait before a retry, in seconds, doubling (or the API's
+            `Retry-After`).
+        span_rule: The `SpanRule` that `replace_section` checks before spending credits.
+        http: An `httpx.Client` of your own (not closed by `close()`).
+        poll_after: Deprecated and ignored (a `DeprecationWarning`): the `Reconciler`'s
+            `after` decides a task's first poll.
     """
 
     http: httpx.Client
@@ -211,8 +230,8 @@ class SunoClient(_Client):
 
 
 class AsyncSunoClient(_Client):
-    """`SunoClient` for asyncio: the same settings and methods, awaited; `http` is an
-    `httpx.AsyncClient`."""
+    """`SunoClient` for asyncio: the same settings (see `SunoClient`'s arguments) and methods,
+    awaited; `http` is an `httpx.AsyncClient`."""
 
     http: httpx.AsyncClient
 

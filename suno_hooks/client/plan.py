@@ -147,7 +147,6 @@ class ClientPlans:
         callback_base: str | None = None,
         retries: int = 3,
         backoff: float = 1.0,
-        poll_after: float = 600.0,
         span_rule: SpanRule | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
@@ -159,7 +158,6 @@ class ClientPlans:
         self.callback_base = callback_base
         self.retries = max(0, int(retries))
         self.backoff = max(0.0, float(backoff))
-        self.poll_after = float(poll_after)
         self.span_rule = span_rule or SpanRule()
 
     def __repr__(self) -> str:
@@ -202,8 +200,8 @@ class ClientPlans:
         task_id = str(task_id)
         recorded = True
         if self.receiver is not None:
-            after = self.poll_after
-            task = ExpectedTask.submitted(task_id, found.name, context=context, after=after)
+            # Due at once: the reconciler's `after` alone decides when it is first polled.
+            task = ExpectedTask.submitted(task_id, found.name, context=context)
             recorded = yield from self.remember_plan(task)
         return Submitted(task_id, found.name, url, recorded)
 

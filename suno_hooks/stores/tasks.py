@@ -1,4 +1,4 @@
-"""Expected tasks: what a store remembers about tasks submitted and not yet answered (DESIGN §11).
+"""Expected tasks: what a store remembers about tasks submitted and not yet answered.
 
 A task is `pending` from submission until its terminal callback (or a poll) `settle`s it, or
 until the reconciler gives up and marks it `lost`. Claiming due tasks for polling is one atomic
@@ -74,11 +74,11 @@ class ExpectedTask:
         feature: str,
         *,
         context: dict[str, Any] | None = None,
-        after: float = 600.0,
+        after: float = 0.0,
         now: float | None = None,
     ) -> ExpectedTask:
-        """A task submitted `now` (default: the current time), first due for a poll `after`
-        seconds later."""
+        """A task submitted `now` (default: the current time), due for a poll `after` seconds
+        later (default: at once, so the reconciler's own `after` decides its first poll)."""
         moment = time.time() if now is None else now
         return cls(task_id, feature, context, moment, moment + after, 0, TaskState.PENDING, None)
 
