@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from suno_hooks import Event, InsecureReceiverWarning, Receiver, callback_received
 from suno_hooks.stores import MemoryStore
@@ -34,6 +35,10 @@ from .stores import (
     sqlite_store_factory,
     store,
 )
+
+# The suite runs on every core with real servers beside it: a slow example is load, not a bug.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 __all__ = [
     "django_db_modify_db_settings",
