@@ -1,4 +1,5 @@
-"""The meaning of the `code` a callback carries (spec §5): success, retry advice, refunds."""
+"""The meaning of the `code` a callback carries: success (200, or 0 on the video page), retry
+advice, and refunds (531 is the only code Kie documents as "credits refunded")."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ _KNOWN: dict[int, CodeInfo] = {
 
 
 def code_info(code: int) -> CodeInfo:
-    """Describe a callback code; codes the spec does not list are reported as unknown."""
+    """Describe a callback code; codes Kie's callback pages do not list are reported as unknown."""
     known = _KNOWN.get(code)
     if known is not None:
         return known

@@ -248,7 +248,8 @@ class VoiceResult(CallbackModel):
 
 @dataclass(frozen=True, slots=True)
 class CodeInfo:
-    """What a callback `code` means (spec §5): its meaning, whether a retry may help, refunds."""
+    """What a callback `code` means: its meaning, whether a retry may help, and whether the
+    credits were refunded (Kie says so of 531 alone)."""
 
     code: int
     meaning: str

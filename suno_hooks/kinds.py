@@ -1,5 +1,5 @@
 """The family (`Event.kind`) of a callback: from the feature named by the URL or route, else
-from the body's shape; market bodies from their decoded result or model name (DESIGN §4, §10)."""
+from the body's shape; market bodies from their decoded result or model name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The market shape (DESIGN §10): Kie's `jobs/createTask` callbacks and `jobs/recordInfo` answers.
+"""The market shape: Kie's `jobs/createTask` callbacks and `jobs/recordInfo` answers
+(https://docs.kie.ai/market/common/get-task-detail).
 
 `data.state` carries the stage, `data.resultJson` the result as JSON inside a string,
 `data.failCode` / `data.failMsg` the failure. These helpers read those fields and never raise.

@@ -57,7 +57,8 @@ __all__ = [
 
 MAX_TASK_ID_LENGTH = 128
 
-# Where the task id sits, in the spec's lookup order (§10.1).
+# Where the task id sits, in lookup order: `data.task_id` (most families), `data.taskId` (cover
+# image, voice), top-level `task_id` (MIDI, recovery), top-level `taskId` (the market example).
 _TASK_ID_PATHS: tuple[tuple[str, ...], ...] = (
     ("data", "task_id"),
     ("data", "taskId"),
@@ -102,7 +103,8 @@ def _task_id_value(value: Any) -> str | None:
 
 
 def find_task_id(obj: dict[str, Any]) -> str:
-    """The task id of a callback body, looked up in the spec's order; two different ids refuse."""
+    """The task id at `data.task_id`, `data.taskId`, `task_id` or `taskId`; two different ids
+    refuse."""
     data = obj.get("data")
     if type(data) is dict and "taskId" not in data and "task_id" not in obj and "taskId" not in obj:
         only = data.get("task_id")
@@ -157,7 +159,7 @@ class Probe:
     kind: EventKind
     """The family the body's shape shows; a feature named by the route or token takes precedence."""
     market: bool = False
-    """True for the market shape (DESIGN §10)."""
+    """True for a body in the market shape (`data.state`, `data.resultJson`, …)."""
     result: dict[str, Any] | None = None
     """A market body's decoded `resultJson`."""
 

@@ -1,4 +1,4 @@
-"""Polling records to callback bodies: what the reconciler hands the receiver (spec §8, §12.1).
+"""Polling records to callback bodies: what the reconciler hands the receiver.
 
 A record-info answer is camelCase, reports its state as `status`, `successFlag` (a string or an
 integer, per endpoint) or the market `state`, and nests results under `response`. Each terminal
@@ -19,7 +19,7 @@ from .digits import whole_number
 __all__ = ["LOST_CODE", "callback_body", "lost_body"]
 
 LOST_CODE = 408
-"""The code of the `task_failed` sent for a task given up on (Kie's "timed out", spec §5)."""
+"""The code of the `task_failed` sent for a task given up on: 408, Kie's "timed out"."""
 
 _PENDING = "pending"
 _SUCCESS = "success"
@@ -28,8 +28,8 @@ _CALLBACK_EXCEPTION = "callback_exception"
 
 _RUNNING_WORDS = ("PENDING", "GENERATING", "TEXT_SUCCESS", "FIRST_SUCCESS", "QUEUING", "WAITING",
                   "RUNNING", "PROCESSING", "WAIT_PROCESSING", "PROCESSING_VALIDATE")  # fmt: skip
-# Integer `successFlag`s: MIDI 0 pending, 1 success, 2 create failed, 3 failed; cover image
-# 0 pending, 1 success, 2 generating, 3 failed (spec §8).
+# Integer `successFlag`s, as Kie's polling pages define them: MIDI 0 pending, 1 success,
+# 2 create failed, 3 failed; cover image 0 pending, 1 success, 2 generating, 3 failed.
 _MIDI_FLAGS = {0: _PENDING, 1: _SUCCESS, 2: _FAILED, 3: _FAILED}
 _COVER_FLAGS = {0: _PENDING, 1: _SUCCESS, 2: _PENDING, 3: _FAILED}
 _TEXT_FLAGS = {0: _PENDING, 1: _SUCCESS, 2: _FAILED, 3: _FAILED}

@@ -1,5 +1,6 @@
 """Kie's webhook HMAC: `base64(HMAC-SHA256(key, task_id + "." + timestamp))`, with key rotation,
-a timestamp window both ways and constant-time comparison. The body is not signed (spec §7)."""
+a timestamp window both ways (300 s by default) and constant-time comparison. Kie signs only the
+task id and the timestamp, not the body (https://docs.kie.ai/common-api/webhook-verification)."""
 
 from __future__ import annotations
 

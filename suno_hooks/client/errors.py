@@ -152,8 +152,8 @@ class SubmissionUncertain(ApiConnectionError):
         self.submission = submission
 
 
-# The lyrics and recovery endpoints use another table (spec §5.5): 405 and 430 are rate limits,
-# 429 is "insufficient credits".
+# The lyrics and recovery endpoints use another code table than the other create endpoints:
+# 405 and 430 are rate limits, 429 is "insufficient credits".
 _OTHER_TABLE_PATHS = ("/api/v1/lyrics", "/api/v1/suno/recovery")
 
 

@@ -1,4 +1,5 @@
-"""Where each feature is created and polled (spec §1, §8, §12.1)."""
+"""Where each feature is created and polled: its legacy `/api/v1/…` endpoints, or the market's
+`jobs/createTask` and `jobs/recordInfo`."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ FEATURES: dict[str, Feature] = {
 }
 _ALIASES = {"music": "generate", "vocal_removal": "stems", "mp4": "video", "cover": "cover_image"}
 
-# Market model names seen for Suno (spec §12.1) and the feature their results belong to.
+# Market model names seen for Suno in public integration code (no Kie page names them yet) and
+# the feature their results belong to.
 _MARKET_FEATURES = {
     "generate": "generate",
     "generate-v6-mini": "generate",

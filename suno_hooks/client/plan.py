@@ -52,7 +52,7 @@ MAX_BACKOFF = 30.0
 # Recording an accepted task in the store: tries, and the first pause (doubling) between them.
 REMEMBER_TRIES = 3
 REMEMBER_PAUSE = 0.1
-# Kie's documented polling limit: 3 requests per second per task (spec §8).
+# Kie's documented polling limit: 3 requests per second per task.
 PER_TASK_INTERVAL = 1 / 3
 
 
@@ -394,7 +394,7 @@ def _seconds(value: str | None) -> float | None:
 
 
 # A polling answer whose code is a task's state, not an API error: recovery answers 201 while
-# running and 500 when every track failed (spec §8); the market answers 501 for a failed task.
+# running and 500 when every track failed; the market answers 501 for a failed task.
 def _is_record(body: dict[str, Any], code: int) -> bool:
     if code == 201:
         return True

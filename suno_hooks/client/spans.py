@@ -19,16 +19,17 @@ class SpanWarning(UserWarning):
 class SpanRule:
     """What a replaced span (`infillEndS − infillStartS`) must satisfy; override to follow Kie.
 
-    The defaults are Kie's published numbers (spec §3.9, §12.1, U10):
+    The defaults are Kie's published numbers:
 
     - `min_seconds=6.0`, `max_seconds=60.0`: "between 6 and 60 seconds" on Kie's replace-section
-      pages, English and Chinese (K-RS, K-RS-CN), and sunoapi.org's Chinese page (S-RS-CN). The
-      newer sunoapi.org English page says "at least 10 seconds" with no maximum (S-RS); third
-      parties report 10–480 s on the market API: `SpanRule(min_seconds=10, max_seconds=480)`.
-    - `max_share=0.5`: the span "should not exceed 50 %" of the source track (K-RS), a
-      recommendation on S-RS-CN ("建议不超过"). U10 advises enforcing hard limits and warning on
-      recommendations, so by default (`share_is_hard=False`) it emits a `SpanWarning`.
-    - `decimals=2`: times have two decimal places (K-RS: "e.g. 10.50").
+      pages, English and Chinese, and on sunoapi.org's Chinese page. sunoapi.org's newer English
+      page says "at least 10 seconds" with no maximum; third parties report 10–480 s on the
+      market API: `SpanRule(min_seconds=10, max_seconds=480)`.
+    - `max_share=0.5`: the span "should not exceed 50 %" of the source track on Kie's page, a
+      mere recommendation on sunoapi.org's Chinese one ("建议不超过"). Hard limits are enforced
+      and recommendations only warned about, so by default (`share_is_hard=False`) a longer
+      span emits a `SpanWarning`.
+    - `decimals=2`: times have two decimal places (Kie's page: "e.g. 10.50").
     - Always: both times ≥ 0, start < end, end within the source's duration when it is known.
     """
 

@@ -1,4 +1,5 @@
-"""A local, Kie-compatible Suno API that sends real callbacks (DESIGN §12).
+"""A local, Kie-compatible Suno API that sends real callbacks, so an integration can be tried
+end to end without credits or a public URL.
 
 Create endpoints of every family that calls back and `jobs/createTask`, the polling endpoints,
 callbacks in stage order signed with Kie's headers and retried like Kie, scenarios (drop,

@@ -1,6 +1,7 @@
-"""Callback bodies of the legacy endpoints, written from the spec's shapes (§3, §4) and not from
-the receiver's code, so a sandbox test really checks the receiver. `variant` picks a documented
-alternate spelling where the spec lists one (0 = the current English page)."""
+"""Callback bodies of the legacy endpoints, written from the shapes Kie's callback pages show
+(such as https://docs.kie.ai/suno-api/generate-music-callbacks) and not from the receiver's code,
+so a sandbox test really checks the receiver. `variant` picks an alternate spelling that another
+copy of the docs (Chinese, older, sunoapi.org) or a real capture shows (0 = the English page)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ if TYPE_CHECKING:
 
 __all__ = ["VARIANTS", "callback_body", "failure_message"]
 
-# How many spellings each kind has (spec §3, §4, §11, §12.2); `variant` is below this.
+# How many spellings each kind has: 0 is Kie's current English page, the others come from its
+# Chinese page, an older copy, sunoapi.org or a real capture; `variant` is below this.
 VARIANTS: dict[str, int] = {
     "music": 2,
     "lyrics": 3,
@@ -82,7 +84,8 @@ def _music(task: Task, stage: str, variant: int) -> dict[str, Any]:
         code = task.failure or 501
         msg = failure_message("music", code)
         if task.family.feature == "replace_section":
-            # K-RS-CB: no data.data, an `error` string; K-RS-CB-CN: data.data null.
+            # The English callbacks page has no data.data but an `error` string; the Chinese one
+            # (https://docs.kie.ai/cn/suno-api/replace-section-callbacks) has data.data null.
             if variant:
                 data["data"] = None
             else:
@@ -172,9 +175,9 @@ def _midi(task: Task, stage: str, variant: int) -> dict[str, Any]:
     instruments = copy.deepcopy(task.results["instruments"])
     for instrument in instruments:
         for note in instrument["notes"]:
-            note["end"] = str(note["end"])  # the callback mixes strings and numbers (K-MIDI-CB)
+            note["end"] = str(note["end"])  # Kie's MIDI callback page allows a string time
     data: dict[str, Any] = {"state": "complete", "instruments": instruments}
-    if variant == 1:  # K-MIDI-CB-CN: inside data, camelCase
+    if variant == 1:  # Kie's Chinese MIDI callback page: inside data, camelCase
         return {
             "code": 200,
             "msg": "success",

@@ -1,5 +1,5 @@
 """The features the sandbox accepts: create path, required fields, callback stages and polling
-path of each, as the spec's summary table (§1) and feature sections (§3, §4) give them."""
+path of each, as Kie's Suno API page of each feature documents them."""
 
 from __future__ import annotations
 
@@ -200,8 +200,8 @@ MARKET_POLL_PATH = "/api/v1/jobs/recordInfo"
 STYLE_PATH = "/api/v1/style/generate"
 """Boost music style: answered at once, no task to poll and no callback."""
 
-# Suno's market model names seen in public integration code (spec §12.1), with the legacy
-# feature each stands for and the snake_case inputs the sandbox requires.
+# Suno's market model names seen in public integration code (no Kie page names them yet), with
+# the legacy feature each stands for and the snake_case inputs the sandbox requires.
 MARKET_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ai-music-api/generate": ("generate", ("prompt",)),
     "ai-music-api/generate-v6-mini": ("generate", ("prompt",)),

@@ -26,7 +26,7 @@ def market_model(feature: str) -> str:
 
 def _result(task: Task) -> dict[str, Any]:
     """What `resultJson` holds: `resultUrls` (every market model) plus, for Suno models, the
-    results the way public integration code expects them (unconfirmed by Kie, spec §12.1)."""
+    results the way public integration code expects them (Kie publishes no Suno example)."""
     results = task.results
     kind = task.family.kind
     if kind == "music":
@@ -81,8 +81,9 @@ def market_record(task: Task) -> dict[str, Any]:
 
 
 def market_callback(task: Task) -> dict[str, Any]:
-    """The market callback: the record plus credits; `variant` 1 adds the signature guide's
-    top-level `taskId`, `data.task_id` and `callbackType: "task_completed"` (spec §7)."""
+    """The market callback: the record plus credits; `variant` 1 adds the top-level `taskId`,
+    `data.task_id` and `callbackType: "task_completed"` of the example body in Kie's webhook
+    verification guide (https://docs.kie.ai/common-api/webhook-verification)."""
     record = market_record(task) | {"consumeCredits": 12, "remainedCredits": 988}
     failed = record["state"] == "fail"
     code = (task.failure or 501) if failed else 200

@@ -1,5 +1,6 @@
-"""Polling answers of the legacy `record-info` endpoints (spec §8): camelCase records whose
-status follows the stages the task has reached, whether or not their callbacks were sent."""
+"""Polling answers of the legacy `GET /api/v1/…/record-info?taskId=` endpoints: camelCase
+records whose status follows the stages the task has reached, whether or not their callbacks were
+sent."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The callback sender: signs each body with Kie's headers (HMAC-SHA256 over `taskId.timestamp`,
-spec §7), POSTs it, retries with backoff when the answer is not 2xx or does not come in time,
-records every attempt and logs one line per attempt."""
+"""The callback sender: signs each body with Kie's headers (Base64 of HMAC-SHA256 over
+`taskId.timestamp`, as https://docs.kie.ai/common-api/webhook-verification describes), POSTs
+it, retries with backoff when the answer is not 2xx or does not come in time, records every
+attempt and logs one line per attempt."""
 
 from __future__ import annotations
 

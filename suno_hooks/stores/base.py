@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
-# Market progress states (DESIGN §10) are progress stages like `text` and `first`.
+# The market API's unfinished states are progress stages like `text` and `first`.
 PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
 # `json.dumps` with `separators` builds an encoder per call; this one is built once.
@@ -226,7 +226,8 @@ class Store(Protocol):
 class KnowsDone(Protocol):
     """Optional for stores: answers a key already done without I/O, so the receiver can
     acknowledge a duplicate before assembling its inbox record. The replay guard runs first,
-    as in `claim` (DESIGN §3), so the answer is the one `claim` would give."""
+    as in `claim` (a signature already seen with a different body is refused as replayed before
+    a duplicate is acknowledged), so the answer is the one `claim` would give."""
 
     def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
         """DUPLICATE when the key is done and the guard accepts `replay`, REPLAYED when the

@@ -93,7 +93,8 @@ END
 $fn$
 """
 
-# The expected tasks (DESIGN §11). Stores before schema version 2 created them on first use.
+# The expected tasks: one row per submitted task whose result is awaited (pending, settled or
+# lost, with its next poll time). Stores before schema version 2 created them on first use.
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
     task_id text PRIMARY KEY,

@@ -12,7 +12,8 @@ from ..errors import ConfigurationError
 
 __all__ = ["SCHEMA_VERSION", "TASKS_SCHEMA", "check_schema", "migrate"]
 
-# The expected tasks (DESIGN §11); files before schema version 5 created them on first use.
+# The expected tasks: one row per submitted task whose result is awaited (pending, settled or
+# lost, with its next poll time); files before schema version 5 created them on first use.
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
         task_id TEXT NOT NULL PRIMARY KEY,

@@ -64,7 +64,7 @@ def hooks_settings() -> Mapping[str, Any]:
 
 
 def django_secret_key() -> str | None:
-    """The project's own SECRET_KEY, the default token secret (DESIGN §3 allows it)."""
+    """The project's own SECRET_KEY: the token secret when `SUNO_HOOKS` sets none."""
     return getattr(settings, "SECRET_KEY", None) or None
 
 

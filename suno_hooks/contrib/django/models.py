@@ -66,8 +66,8 @@ class SeenSignature(models.Model):
 
 
 class ExpectedTask(models.Model):
-    """A task submitted to the Suno API whose result is awaited (DESIGN §11): pending until a
-    terminal callback or a poll settles it, or lost when the reconciler gives up."""
+    """A task submitted to the Suno API whose result is awaited: pending until a terminal
+    callback or a poll settles it, or lost when the reconciler gives up."""
 
     STATE_CHOICES = [(state.value, state.value) for state in TaskState]
 
