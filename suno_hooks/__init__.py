@@ -31,6 +31,7 @@ from .signals import (
 from .stores import Delivery, DeliveryStatus, MemoryStore, Store, store_from_url
 
 __version__ = "0.1.0"
+"""This release's version number."""
 
 __all__ = [
     "CodeInfo",

@@ -40,7 +40,11 @@ EventKind = Literal[
     "voice",
     "unknown",
 ]
+"""The callback's family: `music` for every track feature (generate, extend, covers, uploads,
+replace section, …), one name per other family, `unknown` when nothing tells."""
 EventStatus = Literal["progress", "completed", "failed"]
+"""Where the task stands: `progress` (`text`, `first` or an unfinished market state),
+`completed` or `failed`."""
 EventSource = Literal["callback", "poll", "replay"]
 """How an event reached the receiver: a live callback, a polled record, or a replay."""
 

@@ -46,6 +46,8 @@ STAGES: dict[str, tuple[str, ...]] = {
         ("complete", "error"),
     ),
 }
+"""The stages `make_callback` builds per kind: `text`, `first`, `complete` and `error` for
+music; `complete` and `error` for every single-result family."""
 
 
 def _item_id(task_id: str, position: int) -> str:

@@ -16,6 +16,7 @@ from .spans import SpanRule
 __all__ = ["DEFAULT_BASE_URL", "AsyncSunoClient", "SunoClient"]
 
 DEFAULT_BASE_URL = "https://api.kie.ai"
+"""Kie's API host: where both clients send requests unless given another `base_url`."""
 _T = TypeVar("_T")
 
 

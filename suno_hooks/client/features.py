@@ -58,6 +58,7 @@ FEATURES: dict[str, Feature] = {
         _legacy("voice_generate", "/api/v1/voice/generate", "/api/v1/voice/record-info"),
     )
 }
+"""Every legacy feature by name: the path it is created at and the path its record is polled at."""
 _ALIASES = {"music": "generate", "vocal_removal": "stems", "mp4": "video", "cover": "cover_image"}
 
 # Market model names seen for Suno in public integration code (no Kie page names them yet) and

@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 BLUEPRINT_NAME = "suno_hooks"
+"""The blueprint's name, so the endpoint is `suno_hooks.callback`."""
 DEFAULT_URL_PREFIX = "/suno"
+"""Where the blueprint is mounted unless `SUNO_HOOKS_URL_PREFIX` says otherwise."""
 _ENDPOINT = f"{BLUEPRINT_NAME}.callback"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

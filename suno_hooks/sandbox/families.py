@@ -191,6 +191,8 @@ FAMILIES: dict[str, Family] = {
         ),
     )
 }
+"""Every feature the sandbox creates, by name: create path, required fields, stages and
+polling path."""
 
 FAMILY_BY_PATH: dict[str, Family] = {family.path: family for family in FAMILIES.values()}
 POLL_PATHS: tuple[str, ...] = tuple(sorted({family.poll_path for family in FAMILIES.values()}))
@@ -200,8 +202,6 @@ MARKET_POLL_PATH = "/api/v1/jobs/recordInfo"
 STYLE_PATH = "/api/v1/style/generate"
 """Boost music style: answered at once, no task to poll and no callback."""
 
-# Suno's market model names seen in public integration code (no Kie page names them yet), with
-# the legacy feature each stands for and the snake_case inputs the sandbox requires.
 MARKET_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ai-music-api/generate": ("generate", ("prompt",)),
     "ai-music-api/generate-v6-mini": ("generate", ("prompt",)),
@@ -225,3 +225,5 @@ MARKET_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ai-music-api/convert-to-wav-format": ("wav", ("task_id", "audio_id")),
     "ai-music-api/create-music-video": ("video", ("task_id", "audio_id")),
 }
+"""Suno's market model names seen in public integration code (no Kie page names them yet),
+with the legacy feature each stands for and the snake_case inputs the sandbox requires."""

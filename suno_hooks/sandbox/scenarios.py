@@ -24,6 +24,7 @@ SCENARIOS: dict[str, str] = {
     "forge": "an extra copy with a forged signature arrives before the stage's callback",
     "replay": "an extra copy with the stage's signature and another body arrives after it",
 }
+"""Every scenario by name, with what it does to a task's callbacks."""
 
 _STAGE_SCENARIOS = ("drop", "duplicate", "timeout", "forge", "replay")
 

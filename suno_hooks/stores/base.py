@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 DEFAULT_RETENTION = 14 * 24 * 3600.0
+"""How long a delivery is kept, in seconds: 14 days, as long as Kie keeps the generated files."""
 # The market API's unfinished states are progress stages like `text` and `first`.
 PROGRESS_STAGES = ("text", "first", "waiting", "queuing", "generating")
 
@@ -45,6 +46,7 @@ class DeliveryStatus(str, enum.Enum):
 
 
 REPLAYABLE = (DeliveryStatus.FAILED, DeliveryStatus.ABANDONED)
+"""The statuses `replay` runs again: failed, and abandoned (its lease ended mid-work)."""
 
 
 class ClaimResult(str, enum.Enum):

@@ -100,10 +100,12 @@ class InThreads:
         self._client = client
 
     def register_script(self, lua: str) -> Callable[..., Any]:
+        """The script registered on the synchronous client, called on a worker thread."""
         script = self._client.register_script(lua)
         return lambda **kwargs: asyncio.to_thread(script, **kwargs)
 
     def pipeline(self, *args: Any, **kwargs: Any) -> _PipelineInThreads:
+        """A pipeline of the synchronous client whose `execute` is awaited."""
         return _PipelineInThreads(self._client.pipeline(*args, **kwargs))
 
     def __getattr__(self, name: str) -> Callable[..., Any]:

@@ -49,9 +49,11 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
     parameter_name = "status__exact"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        """One choice per status the store reports, `abandoned` included."""
         return [(status.value, status.value) for status in DeliveryStatus]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        """The deliveries with the chosen status (none for an unknown one), all without a choice."""
         value = self.value()
         if value is None:
             return queryset
@@ -104,9 +106,11 @@ class DeliveryAdmin(_ModelAdmin):
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        """Never: deliveries are recorded by the receiver, not typed in."""
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        """Never: a delivery is what arrived; replaying it is the one way to act on it."""
         return False
 
     def has_replay_permission(self, request: HttpRequest) -> bool:

@@ -16,6 +16,7 @@ class SunoHooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        """Register the settings check, and forget the cached receiver when a setting changes."""
         from .checks import check_settings
         from .conf import forget_receiver
 

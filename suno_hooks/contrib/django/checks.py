@@ -42,6 +42,7 @@ KNOWN_STORE_SCHEMES = (
     "postgres",
     "django",
 )
+"""The URL schemes `SUNO_HOOKS["STORE"]` may use; the check names any other as an error."""
 _EXTRAS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(
         ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"), ("redis", "redis")

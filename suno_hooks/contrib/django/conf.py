@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 SETTING = "SUNO_HOOKS"
+"""The name of the Django setting that holds this app's configuration (a dict)."""
 DEFAULT_STORE = "django://"
+"""The store used when `SUNO_HOOKS` names none: the project's own database."""
 
 RECEIVER_OPTIONS: dict[str, str] = {
     "HMAC_KEYS": "hmac_keys",

@@ -16,6 +16,7 @@ from .conf import uses_async_views
 __all__ = ["app_name", "callback_patterns", "urlpatterns"]
 
 app_name = "suno_hooks"
+"""The URL namespace: the callback route is `suno_hooks:callback`."""
 
 
 def callback_patterns(*, asynchronous: bool = False) -> list[URLPattern]:
@@ -28,3 +29,4 @@ def callback_patterns(*, asynchronous: bool = False) -> list[URLPattern]:
 
 
 urlpatterns = callback_patterns(asynchronous=uses_async_views())
+"""The callback routes, served by the async view when `SUNO_HOOKS["ASYNC"]` is true."""

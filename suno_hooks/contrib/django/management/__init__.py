@@ -1,0 +1,1 @@
+"""The `suno_hooks` management command and the task actions it shares."""

@@ -19,6 +19,7 @@ from ..conf import get_receiver, hooks_settings
 __all__ = ["TASK_ACTIONS", "add_task_actions", "run_task_action"]
 
 TASK_ACTIONS = ("reconcile", "tasks")
+"""The sub-commands for expected tasks: `reconcile` (poll late ones) and `tasks` (list them)."""
 
 
 def add_task_actions(actions: _SubParsersAction[Any]) -> None:

@@ -25,6 +25,7 @@ class Command(BaseCommand):
     help = "List the Suno callbacks kept in the inbox, or replay failed ones."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """The `list`, `replay`, `reconcile` and `tasks` sub-commands and their options."""
         actions = parser.add_subparsers(dest="action", required=True)
         listing = actions.add_parser("list", help="List deliveries, newest first.")
         listing.add_argument("--status", choices=[s.value for s in DeliveryStatus])
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         add_task_actions(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Run the sub-command given on the command line."""
         if options["action"] in TASK_ACTIONS:
             run_task_action(self, options)
         elif options["action"] == "list":
