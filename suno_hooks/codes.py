@@ -8,6 +8,7 @@ from .events import CodeInfo
 __all__ = ["SUCCESS_CODES", "code_info"]
 
 SUCCESS_CODES = frozenset({200, 0})
+"""The codes that mean success: 200, and 0 (which Kie's video page also uses)."""
 
 _KNOWN: dict[int, CodeInfo] = {
     info.code: info

@@ -36,6 +36,7 @@ FEATURE_KINDS: dict[str, EventKind] = {
     "recovery": "recovery",
     **dict.fromkeys(("voice", "voice_validate", "voice_regenerate", "voice_generate"), "voice"),
 }
+"""Every feature name `callback_url(..., feature=...)` knows, and the family it belongs to."""
 
 
 def kind_for_feature(feature: str | None) -> EventKind | None:

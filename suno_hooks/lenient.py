@@ -17,8 +17,11 @@ from pydantic_core import from_json, to_json
 __all__ = ["MAX_ERRORS", "MAX_FIELD_REPAIRS", "MAX_PASSES", "validate_leniently"]
 
 MAX_PASSES = 4
+"""At most this many repair passes over one value."""
 MAX_FIELD_REPAIRS = 500
+"""Past this many errors in a pass, whole list items holding an error are dropped."""
 MAX_ERRORS = 5000
+"""Past this many errors the value is not repaired at all; the body stays in `Event.raw`."""
 
 _M = TypeVar("_M")
 

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 MARKET_PROGRESS_STATES = ("waiting", "queuing", "generating")
+"""The market states of an unfinished task, read as progress stages."""
 _TERMINAL_STATES = {"success": "complete", "fail": "error", "failed": "error"}
 _MARKET_KEYS = ("resultJson", "failCode", "failMsg")
 _STATES = frozenset((*MARKET_PROGRESS_STATES, *_TERMINAL_STATES))

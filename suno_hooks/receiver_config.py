@@ -27,9 +27,12 @@ __all__ = [
 logger = logging.getLogger("suno_hooks")
 
 Require = Literal["signature", "token", "both", "either", "none"]
+"""What a callback must carry: a signature, a token, both, either, or nothing (`"none"`)."""
 _REQUIRE_VALUES: tuple[str, ...] = ("signature", "token", "both", "either", "none")
 DEFAULT_MAX_BODY = 1024 * 1024
+"""The largest body accepted by default: 1 MiB; a larger one is answered 413."""
 DEFAULT_LEASE = 60.0
+"""How long a claim holds a delivery by default, in seconds, before another may take it over."""
 _warned: set[str] = set()
 
 ENV_PREFIX = "SUNO_HOOKS_"

@@ -24,7 +24,9 @@ __all__ = [
 ]
 
 TOKEN_PARAM = "token"
+"""The query parameter that carries a callback URL's token."""
 DEFAULT_TOKEN_MAX_AGE = 7 * 24 * 3600
+"""How long a callback URL's token stays valid by default: 7 days, in seconds."""
 _SALT = "suno-hooks.callback-url"
 
 

@@ -25,8 +25,11 @@ __all__ = [
 ]
 
 SIGNATURE_HEADER = "x-webhook-signature"
+"""Kie's signature header: Base64 of the HMAC-SHA256 digest."""
 TIMESTAMP_HEADER = "x-webhook-timestamp"
+"""Kie's timestamp header: Unix time in seconds when the callback was sent."""
 DEFAULT_TOLERANCE = 300.0
+"""How far the timestamp may be from now, either way, by default: 300 seconds."""
 _SIGNATURE_LENGTH = 44  # base64 of a 32-byte digest, with padding
 
 

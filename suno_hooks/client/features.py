@@ -11,7 +11,9 @@ __all__ = ["FEATURES", "MARKET_CREATE", "MARKET_RECORD", "Feature", "feature"]
 
 MUSIC_RECORD = "/api/v1/generate/record-info"
 MARKET_CREATE = "/api/v1/jobs/createTask"
+"""The market API's create endpoint, shared by every market model."""
 MARKET_RECORD = "/api/v1/jobs/recordInfo"
+"""The market API's polling endpoint (`?taskId=`), shared by every market model."""
 
 
 @dataclass(frozen=True, slots=True)

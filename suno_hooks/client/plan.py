@@ -97,6 +97,7 @@ class Answer:
 
 Step = Call | Pause | Remember
 Plan = Generator[Step, Answer | bool | Exception | None, _T]
+"""A generator of steps (calls, pauses, records) that a sync or an async driver runs."""
 
 
 def drive(plan: Generator[Any, Any, _T], perform: Callable[[Any], Any]) -> _T:

@@ -15,8 +15,11 @@ from .event_view import EventView, event_view
 __all__ = ["KINDS", "SOURCES", "STAGES", "ListQuery", "Listing", "Row", "load_listing"]
 
 KINDS: tuple[str, ...] = get_args(EventKind)
+"""The kinds the listing filters by: every `EventKind`."""
 STAGES = ("text", "first", "complete", "error")
+"""The stages the listing filters by."""
 SOURCES = ("callback", "poll", "replay")
+"""How a delivery reached the receiver, for the listing's filter: `callback`, `poll`, `replay`."""
 _MAX_PAGE = 100_000
 
 

@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
 __all__ = ["VARIANTS", "callback_body", "failure_message"]
 
-# How many spellings each kind has: 0 is Kie's current English page, the others come from its
-# Chinese page, an older copy, sunoapi.org or a real capture; `variant` is below this.
 VARIANTS: dict[str, int] = {
     "music": 2,
     "lyrics": 3,
@@ -24,6 +22,8 @@ VARIANTS: dict[str, int] = {
     "video": 2,
     "cover_image": 2,
 }
+"""How many spellings each kind has: 0 is Kie's current English page, the others come from
+its Chinese page, an older copy, sunoapi.org or a real capture; `variant` is below this."""
 
 _MUSIC_MSG = {
     "text": "Text generation completed.",

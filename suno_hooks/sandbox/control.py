@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTROL_PREFIX", "control_routes"]
 
 CONTROL_PREFIX = "/sandbox"
+"""Where the control API is mounted: tasks, callback attempts, scenarios, reset."""
 MAX_WAIT = 300.0
 
 

@@ -195,10 +195,14 @@ FAMILIES: dict[str, Family] = {
 polling path."""
 
 FAMILY_BY_PATH: dict[str, Family] = {family.path: family for family in FAMILIES.values()}
+"""Every family by its create path."""
 POLL_PATHS: tuple[str, ...] = tuple(sorted({family.poll_path for family in FAMILIES.values()}))
+"""Every legacy polling path the sandbox answers, sorted."""
 
 MARKET_CREATE_PATH = "/api/v1/jobs/createTask"
+"""The market API's create endpoint."""
 MARKET_POLL_PATH = "/api/v1/jobs/recordInfo"
+"""The market API's polling endpoint."""
 STYLE_PATH = "/api/v1/style/generate"
 """Boost music style: answered at once, no task to poll and no callback."""
 

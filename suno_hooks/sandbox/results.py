@@ -24,6 +24,7 @@ STEM_NAMES = (
     "vocal",
     "woodwinds",
 )
+"""The stems a `split_stem` separation returns, each as a `<name>_url` field."""
 _ONE_TRACK = ("add_instrumental", "replace_section")
 _UPLOADS = ("upload_cover", "upload_extend")
 

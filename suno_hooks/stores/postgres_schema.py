@@ -93,8 +93,6 @@ END
 $fn$
 """
 
-# The expected tasks: one row per submitted task whose result is awaited (pending, settled or
-# lost, with its next poll time). Stores before schema version 2 created them on first use.
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
     task_id text PRIMARY KEY,
@@ -111,7 +109,8 @@ TASKS_SCHEMA = (
     WHERE state = 'pending'""",
     "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
 )
-# Each entry migrates the schema from the version before it; append, never edit.
+"""The expected tasks: one row per submitted task whose result is awaited (pending, settled or
+lost, with its next poll time). Stores before schema version 2 created them on first use."""
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE suno_hooks_deliveries (
@@ -152,4 +151,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Created here, under the migration lock, so that no two processes race to create them.
     TASKS_SCHEMA,
 )
+"""Each entry migrates the schema from the version before it; append, never edit."""
 SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version a database gets; an older one is migrated, a newer one refused."""

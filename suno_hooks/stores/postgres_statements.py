@@ -29,34 +29,40 @@ __all__ = [
 Rows = list[tuple[Any, ...]]
 
 CLAIM = "SELECT result, attempts, token FROM suno_hooks_claim(" + ", ".join(["%s"] * 13) + ")"
+"""Claims a delivery in one call of the `suno_hooks_claim` function: its answer, the attempt
+number and the fencing token."""
 FINISH = """
 UPDATE suno_hooks_deliveries SET status = %s, error = %s, lease_until = NULL,
     updated_at = clock_timestamp()
 WHERE key = %s AND token = %s RETURNING 1
 """
+"""Marks a delivery done or failed and ends its lease, only while the token still owns it."""
 EXTEND = """
 UPDATE suno_hooks_deliveries SET lease_until = clock_timestamp() + make_interval(secs => %s)
 WHERE key = %s AND token = %s AND status = 'processing' RETURNING 1
 """
-# A processing delivery whose lease has expired is reported as abandoned.
+"""Moves the end of a processing delivery's lease, only for the token that owns it."""
 COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::float8,
     extract(epoch FROM updated_at)::float8,
     CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
         ELSE status END,
     attempts, error"""
+"""The columns a `Delivery` is read from; a processing delivery whose lease has expired is
+reported as abandoned."""
 GET = f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s"
+"""One delivery by its key."""
 COUNT_BY_STATUS = """
 SELECT CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
     ELSE status END AS shown, count(*)
 FROM suno_hooks_deliveries GROUP BY shown
 """
+"""How many deliveries each status has, abandoned ones apart from processing ones."""
 STATUS_FILTERS = {
     "processing": "status = 'processing' AND lease_until > clock_timestamp()",
     "abandoned": "status = 'processing' AND lease_until <= clock_timestamp()",
     "done": "status = 'done'",
     "failed": "status = 'failed'",
 }
-# Every part runs even though only the first is counted (data-modifying WITH clauses).
 PURGE = """
 WITH gone AS (
     DELETE FROM suno_hooks_deliveries WHERE received_at < to_timestamp(%s)
@@ -68,6 +74,8 @@ WITH gone AS (
 )
 SELECT count(*) FROM gone
 """
+"""Deletes the deliveries received before the cutoff (never a live lease) with the expired guard
+entries and token bindings; every part runs though only the deliveries are counted."""
 BIND = """
 INSERT INTO suno_hooks_token_bindings AS b (token_id, task_id, expires_at)
 VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s))
@@ -77,7 +85,9 @@ ON CONFLICT (token_id) DO UPDATE SET
         THEN excluded.expires_at ELSE b.expires_at END
 RETURNING b.task_id
 """
+"""Binds a token to its task; an unexpired binding keeps its task. Returns the bound task."""
 SWEEP_GUARD = "DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp()"
+"""Deletes the expired replay-guard entries."""
 RESULTS = {result.value: result for result in ClaimResult}
 
 

@@ -35,6 +35,7 @@ __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 logger = logging.getLogger("suno_hooks")
 
 DEFAULT_PREFIX = "suno_hooks:"
+"""What every key of a `RedisStore` starts with unless it is given another prefix."""
 
 # The `CLAIM` script's answers other than the attempt number of a new claim.
 _REFUSALS = {

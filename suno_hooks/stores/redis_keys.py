@@ -17,6 +17,7 @@ from typing import Any
 __all__ = ["SHARDS", "RedisKeys", "ShardCursor", "received_score", "shard_of"]
 
 SHARDS = 64
+"""How many shards the tasks are spread over by their id (each shard is one hash slot)."""
 
 
 def received_score(received_at: float) -> int:

@@ -55,8 +55,14 @@ class LuaScript:
 
 
 CLAIM = LuaScript(redis_scripts.CLAIM)
+"""The `CLAIM` script of `redis_scripts`, ready to call."""
 FINISH = LuaScript(redis_scripts.FINISH)
+"""The `FINISH` script of `redis_scripts`, ready to call."""
 FINISH_SETTLING = LuaScript(redis_scripts.FINISH_SETTLING)
+"""The `FINISH_SETTLING` script of `redis_scripts`, ready to call."""
 EXTEND = LuaScript(redis_scripts.EXTEND)
+"""The `EXTEND` script of `redis_scripts`, ready to call."""
 READ = LuaScript(redis_scripts.READ)
+"""The `READ` script of `redis_scripts`, ready to call."""
 PURGE = LuaScript(redis_scripts.PURGE)
+"""The `PURGE` script of `redis_scripts`, ready to call."""

@@ -55,6 +55,8 @@ redis.call('PEXPIRE', KEYS[1], retention)
 redis.call('ZADD', KEYS[4], score, string.sub(KEYS[1], past_tag))
 return attempts
 """
+"""Claims a delivery: records it, leased, unless it is a duplicate, in progress, stale or a
+replayed signature."""
 
 # KEYS: delivery hash. ARGV: "status retention_ms token", error.
 # Changes nothing (and answers 0) unless the token still owns the delivery; a repeat of the
@@ -74,6 +76,7 @@ end
 redis.call('PEXPIRE', KEYS[1], retention)
 """
 FINISH = _FINISH_DELIVERY + "return 1\n"
+"""Marks a delivery done or failed and ends its lease, only while the token still owns it."""
 
 # `FINISH`, then, only when it changed the delivery, the expected task's settle as
 # `redis_tasks`' change script does it (pending -> settled, out of the due queue).
@@ -93,6 +96,7 @@ end
 return 1
 """
 )
+"""`FINISH`, then settles the delivery's expected task when the finish changed the delivery."""
 
 # KEYS: delivery hash. ARGV: fencing token, lease ms. Leases run on the server's clock; a
 # repeat moves the end of the lease again, from a later now.
@@ -104,11 +108,13 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
 return 1
 """
+"""Moves the end of a processing delivery's lease, only for the token that owns it."""
 
 # KEYS: delivery hash. The hash and the clock of the server that keeps it, read together.
 READ = """
 return {redis.call('TIME'), redis.call('HGETALL', KEYS[1])}
 """
+"""A delivery's hash and the server's clock, read together."""
 
 # KEYS: a shard's inbox index, then the delivery hashes of ARGV[2..] in the same order.
 # ARGV: cutoff (whole microseconds, the index's unit), then dedupe keys. Removes the entries
@@ -132,3 +138,4 @@ for i = 2, #KEYS do
 end
 return {removed, kept}
 """
+"""Removes a shard's deliveries received before the cutoff, leaving live leases alone."""

@@ -24,8 +24,9 @@ __all__ = ["CHECKPOINT_EVERY", "CHECKPOINT_WAIT", "InlineWriter"]
 T = TypeVar("T")
 
 CHECKPOINT_EVERY = 256
-# Seconds a checkpoint waits for readers and writers before it gives up until the next one.
+"""A worker thread checkpoints the log after this many inline commits."""
 CHECKPOINT_WAIT = 0.05
+"""Seconds a checkpoint waits for readers and writers before it gives up until the next one."""
 
 
 class InlineWriter:

@@ -12,8 +12,6 @@ from ..errors import ConfigurationError
 
 __all__ = ["SCHEMA_VERSION", "TASKS_SCHEMA", "check_schema", "migrate"]
 
-# The expected tasks: one row per submitted task whose result is awaited (pending, settled or
-# lost, with its next poll time); files before schema version 5 created them on first use.
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
         task_id TEXT NOT NULL PRIMARY KEY,
@@ -30,6 +28,8 @@ TASKS_SCHEMA = (
         WHERE state = 'pending'""",
     "CREATE INDEX IF NOT EXISTS suno_hooks_tasks_submitted ON suno_hooks_tasks (submitted_at)",
 )
+"""The expected tasks: one row per submitted task whose result is awaited (pending, settled or
+lost, with its next poll time); files before schema version 5 created them on first use."""
 # Each entry migrates the schema from the version before it; append, never edit. A delivery
 # row is also its task's terminal mark (`terminal`), and keys are `task_id:stage`, so the key
 # index also finds a task's rows: a claim dirties only the row, the key index entry and the
@@ -80,6 +80,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     TASKS_SCHEMA,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+"""The schema version a file gets; an older file is migrated, a newer one refused."""
 
 
 def check_schema(conn: sqlite3.Connection, path: str) -> None:

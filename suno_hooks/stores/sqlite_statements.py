@@ -25,8 +25,6 @@ __all__ = [
 
 # ?1 key, ?2 task id, ?3 stage, ?4 terminal, ?5 kind, ?6 now, ?7 lease seconds, ?8 received_at,
 # ?9 meta, ?10 body, ?11 fencing token, ?12 signature key, ?13 body digest, ?14 guard ttl.
-# Inserts nothing when the key exists, when a terminal row makes this progress stale, or when the
-# signature already carried another body (in one of the task's rows or in the guard table).
 FAST_CLAIM = """
 INSERT INTO suno_hooks_deliveries (
     key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
@@ -42,6 +40,8 @@ WHERE NOT EXISTS (
 )
 ON CONFLICT (key) DO NOTHING
 """
+"""Inserts a new delivery, leased; inserts nothing when the key exists, when a terminal row makes
+this progress stale, or when the signature already carried another body."""
 
 # ?1 task id, ?2 signature key, ?3 now: the digests the task's live rows keep for a signature.
 ROW_GUARD = """
@@ -49,8 +49,8 @@ SELECT digest FROM suno_hooks_deliveries
 WHERE key > ?1 || ':' AND key < ?1 || ';' AND task_id = ?1 AND signature_key = ?2
 AND guard_until > ?3
 """
+"""The digests the task's live rows keep for a signature."""
 
-# An unexpired entry keeps its digest; an expired one takes the new digest and deadline.
 GUARD = """
 INSERT INTO suno_hooks_guard (signature_key, digest, expires_at) VALUES (?1, ?2, ?3)
 ON CONFLICT (signature_key) DO UPDATE SET
@@ -58,8 +58,9 @@ ON CONFLICT (signature_key) DO UPDATE SET
     expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
 RETURNING digest
 """
+"""Records a signature's body digest in the guard table; an unexpired entry keeps its digest, an
+expired one takes the new digest and deadline."""
 
-# Before a claim takes a row over, the live guard entry the row keeps moves to the guard table.
 KEEP_ROW_GUARD = """
 INSERT INTO suno_hooks_guard (signature_key, digest, expires_at)
 SELECT signature_key, digest, guard_until FROM suno_hooks_deliveries
@@ -68,6 +69,7 @@ ON CONFLICT (signature_key) DO UPDATE SET
     digest = excluded.digest, expires_at = excluded.expires_at
 WHERE expires_at <= ?2
 """
+"""Before a claim takes a row over, moves the live guard entry the row keeps to the guard table."""
 
 # ?1 cutoff, ?2 now: before `purge` deletes rows, their live guard entries move to the table.
 PURGE_KEEPS_GUARDS = """
@@ -77,10 +79,8 @@ WHERE received_at < ?1 AND NOT (status = 'processing' AND lease_until > ?2)
 AND signature_key IS NOT NULL AND guard_until > ?2
 ON CONFLICT (signature_key) DO NOTHING
 """
+"""Before `purge` deletes rows, moves their live guard entries to the guard table."""
 
-# The full claim, parameters as `FAST_CLAIM`'s: inserts a new delivery, or takes over a failed or
-# lease-expired one; progress after the task's terminal stage inserts nothing. A returned row
-# means the caller now holds the lease.
 CLAIM = """
 INSERT INTO suno_hooks_deliveries (
     key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
@@ -101,17 +101,22 @@ ON CONFLICT (key) DO UPDATE SET
 WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?6)
 RETURNING attempts
 """
+"""The full claim, parameters as `FAST_CLAIM`'s: inserts a new delivery, or takes over a failed or
+lease-expired one; progress after the task's terminal stage inserts nothing. A returned row means
+the caller now holds the lease."""
 
 STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
+"""A delivery's status and lease end, by key."""
 FINISH = """
 UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_until = NULL
 WHERE key = ? AND lease_token = ?
 """
+"""Marks a delivery done or failed and ends its lease, only while the token still owns it."""
 EXTEND = """
 UPDATE suno_hooks_deliveries SET lease_until = ?
 WHERE key = ? AND lease_token = ? AND status = 'processing'
 """
-# A token keeps its task until the binding expires (with the token itself).
+"""Moves the end of a processing delivery's lease, only for the token that owns it."""
 BIND = """
 INSERT INTO suno_hooks_token_bindings (token_id, task_id, expires_at) VALUES (?1, ?2, ?3)
 ON CONFLICT (token_id) DO UPDATE SET
@@ -119,13 +124,17 @@ ON CONFLICT (token_id) DO UPDATE SET
     expires_at = CASE WHEN expires_at <= ?4 THEN excluded.expires_at ELSE expires_at END
 RETURNING task_id
 """
-# `?1` is now: a processing row whose lease ended is reported as abandoned.
+"""Binds a token to its task; a token keeps its task until the binding expires (with the token
+itself). Returns the bound task."""
 COLUMNS = (
     "key, task_id, stage, body, meta, received_at, updated_at, "
     "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
     "attempts, error"
 )
+"""The columns a `Delivery` is read from; `?1` is now: a processing row whose lease ended is
+reported as abandoned."""
 STATUS_CLAUSES = {
     "processing": "status = 'processing' AND lease_until > ?1",
     "abandoned": "status = 'processing' AND lease_until <= ?1",
 }
+"""The `WHERE` clause of the statuses a row's status column alone does not tell."""

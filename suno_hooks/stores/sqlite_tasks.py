@@ -38,6 +38,7 @@ UPDATE suno_hooks_tasks SET state = ?, settled_by = ?, updated_at = ?
 WHERE task_id = ? AND state IN ({sources})
 """
 SETTLE = _CHANGE.format(sources="'pending'")
+"""Settles a pending task (state, settled by, time); a settled or lost one is left alone."""
 _MARK_LOST = _CHANGE.format(sources="'pending'")
 _RESCHEDULE = """
 UPDATE suno_hooks_tasks SET next_poll_at = ?, updated_at = ? WHERE task_id = ? AND state = 'pending'

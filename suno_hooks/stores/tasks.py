@@ -43,8 +43,9 @@ class TaskState(str, enum.Enum):
     LOST = "lost"
 
 
-# What `tasks(state=...)` accepts: the three states, plus "overdue" (pending and due for a poll).
 TASK_LISTINGS = ("pending", "overdue", "settled", "lost")
+"""What `tasks(state=...)` accepts: the three states, plus "overdue" (pending and due for a
+poll)."""
 
 
 @dataclass(slots=True)
