@@ -45,7 +45,7 @@ def test_deliveries_and_tasks_read_the_same_on_the_sync_client(
         assert store.expect(ExpectedTask.submitted("t2", "generate", after=0, now=T0))
         [due] = store.claim_due(now=T0 + 1)
         assert (due.task_id, due.state) == ("t2", TaskState.PENDING)
-        assert store._sync().connection_pool.connection_kwargs["protocol"] == protocol
+        assert int(store._sync().connection_pool.connection_kwargs["protocol"]) == protocol
     finally:
         store.close()
 
