@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .events import CodeInfo
+from ..events import CodeInfo
 
 __all__ = ["SUCCESS_CODES", "code_info"]
 

@@ -15,10 +15,8 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic_core import from_json
 
-from .codes import SUCCESS_CODES, code_info
-from .digits import whole_number
-from .errors import InvalidJSON, InvalidPayload
-from .events import (
+from ..errors import InvalidJSON, InvalidPayload
+from ..events import (
     Event,
     EventKind,
     EventSource,
@@ -31,6 +29,7 @@ from .events import (
     VoiceResult,
     flat_stems,
 )
+from .codes import SUCCESS_CODES, code_info
 from .kinds import FEATURE_KINDS, detect_kind, kind_for_feature, kind_from_shape, market_kind
 from .lenient import validate_leniently
 from .market import (
@@ -42,6 +41,7 @@ from .market import (
     result_tracks,
     result_urls,
 )
+from .whole_numbers import whole_number
 
 __all__ = [
     "FEATURE_KINDS",
