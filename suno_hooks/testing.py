@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._callbacks.parsing import find_task_id
+from ._callbacks.probe import find_task_id
 from ._security.signatures import compute_signature
 from .events import Event
 from .signals import callback_received

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from suno_hooks import Event, Receiver
 from suno_hooks import signals as blinker_signals
-from suno_hooks._callbacks.parsing import build_event, probe
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import probe
 from suno_hooks._pipeline.dispatch import BlinkerDispatcher
 from suno_hooks.contrib.django import signals, urls, views
 from suno_hooks.contrib.django.conf import get_receiver

@@ -19,7 +19,8 @@ from pydantic import TypeAdapter
 import suno_hooks._pipeline.processing as processing_module
 from suno_hooks import Event, Receiver, callback_received
 from suno_hooks._callbacks.lenient import MAX_PASSES, validate_leniently
-from suno_hooks._callbacks.parsing import build_event, load_json, probe
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks._security.allow_list import SourceFilter
 from suno_hooks.asgi import asgi_app
 from suno_hooks.events import Track

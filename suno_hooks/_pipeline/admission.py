@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._callbacks.parsing import Probe, kind_for_feature, load_json, probe
+from .._callbacks.kinds import kind_for_feature
+from .._callbacks.probe import Probe, load_json, probe
 from .._security.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from .._security.tokens import TOKEN_PARAM, TokenClaims, TokenSigner
 from ..errors import (

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from .._callbacks.parsing import load_json, probe
+from .._callbacks.probe import load_json, probe
 from ..errors import InvalidPayload, NoReceiver
 from ..events import EventSource
 from ..stores import REPLAYABLE, Delivery, Store

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .._callbacks.parsing import build_event, load_json, probe
+from .._callbacks.parsing import build_event
+from .._callbacks.probe import load_json, probe
 from ..events import Event, Midi, Track
 from ..stores import Delivery
 from .media import Media, media
