@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.core import KEY, bodies, floor_path, measure
 from suno_hooks import Receiver, task_completed
-from suno_hooks.dispatch import BlinkerDispatcher
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import load_json, probe
+from suno_hooks._pipeline.dispatch import BlinkerDispatcher
+from suno_hooks._security.signatures import HmacVerifier
 from suno_hooks.inbound import Headers, InboundRequest
-from suno_hooks.parsing import build_event, load_json, probe
 from suno_hooks.stores import Delivery, MemoryStore, ReplayCheck
-from suno_hooks.verification import HmacVerifier
 
 STEPS = (
     "JSON + task id + stage (load_json, probe)",

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.http_apps import KEY  # noqa: E402
+from suno_hooks._security.signatures import compute_signature  # noqa: E402
 from suno_hooks.testing import encode, make_callback  # noqa: E402
-from suno_hooks.verification import compute_signature  # noqa: E402
 from tests.services import RedisServer  # noqa: E402
 
 BIN = Path(sys.executable).parent

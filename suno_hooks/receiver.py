@@ -11,16 +11,8 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from .admission import admit
-from .dispatch import BlinkerDispatcher, Dispatcher
-from .errors import ConfigurationError, StoreUnavailable, SunoHooksError
-from .inbound import InboundRequest
-from .leases import has_async_api
-from .network import SourceFilter
-from .outcome import Outcome
-from .outcome_log import internal_error, log_refusal, logged
-from .processing import aclaim_or_answer, adispatch, aget, aprocess, process, store_error
-from .receiver_config import (
+from ._pipeline.admission import admit
+from ._pipeline.config import (
     DEFAULT_LEASE,
     DEFAULT_MAX_BODY,
     Require,
@@ -30,13 +22,21 @@ from .receiver_config import (
     resolve_require,
     warn_once,
 )
-from .receiver_config import (
+from ._pipeline.config import (
     _warned as _warned,
 )
-from .stores import KnowsDone, Store, store_from_url
-from .tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
-from .trusted_bodies import readmit, replayable, trusted
-from .verification import DEFAULT_TOLERANCE, HmacVerifier
+from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher
+from ._pipeline.log import internal_error, log_refusal, logged
+from ._pipeline.processing import aclaim_or_answer, adispatch, aget, aprocess, process, store_error
+from ._pipeline.trusted import readmit, replayable, trusted
+from ._security.allow_list import SourceFilter
+from ._security.signatures import DEFAULT_TOLERANCE, HmacVerifier
+from ._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
+from .errors import ConfigurationError, StoreUnavailable, SunoHooksError
+from .inbound import InboundRequest
+from .leases import has_async_api
+from .outcome import Outcome
+from .stores import ClaimResult, KnowsDone, ReplayCheck, Store, store_from_url
 
 __all__ = ["DEFAULT_MAX_BODY", "Receiver", "Require", "replayable"]
 
@@ -88,7 +88,9 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
         self._async_store = has_async_api(self.store)
-        self._claim_done = self.store.claim_done if isinstance(self.store, KnowsDone) else None
+        self._claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None = (
+            self.store.claim_done if isinstance(self.store, KnowsDone) else None
+        )
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"

@@ -22,13 +22,13 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._callbacks.poll_records import callback_body, lost_body
+from ._callbacks.probe import dedupe_key
 from .client.errors import ApiError
 from .client.features import feature as find_feature
 from .client.plan import Call, Pause, Plan, Remember, adrive, drive
 from .errors import ConfigurationError
 from .outcome import Outcome
-from .parsing import dedupe_key
-from .poll_records import callback_body, lost_body
 from .stores.base import Delivery, DeliveryStatus, delivery_source
 from .stores.tasks import AsyncTaskStore, ExpectedTask, TaskStore
 

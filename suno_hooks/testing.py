@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._callbacks.probe import find_task_id
+from ._security.signatures import compute_signature
 from .events import Event
-from .parsing import find_task_id
 from .signals import callback_received
-from .verification import compute_signature
 
 __all__ = ["STAGES", "CapturedEvents", "capture_events", "encode", "make_callback", "sign_headers"]
 

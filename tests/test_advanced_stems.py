@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suno_hooks import Stem, Stems
-from suno_hooks.parsing import build_event, load_json, probe
-from suno_hooks.poll_records import callback_body
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.poll_records import callback_body
+from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks.stores import MemoryStore
 
 from .conftest import fixture_bytes, fixture_json, unverified_receiver

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from suno_hooks._security.tokens import TokenSigner
 from suno_hooks.testing import encode, make_callback, sign_headers
-from suno_hooks.tokens import TokenSigner
 
 from .cli_helpers import run_cli, serving
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.listing import delivery_document
 from suno_hooks.stores import SQLiteStore
+from suno_hooks.stores.delivery_json import delivery_document
 from suno_hooks.testing import encode, make_callback
 
 from .cli_helpers import ROOT, run_cli, serving

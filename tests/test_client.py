@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from suno_hooks import Receiver
+from suno_hooks._security.tokens import TOKEN_PARAM
 from suno_hooks.client import (
     ApiConnectionError,
     ApiError,
@@ -32,7 +33,6 @@ from suno_hooks.client import (
 )
 from suno_hooks.client.plan import Answer, ClientPlans
 from suno_hooks.stores import SQLiteStore, TaskState
-from suno_hooks.tokens import TOKEN_PARAM
 
 from .kie_stub import KieStub, kie
 from .services import free_port

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from suno_hooks import Receiver
+from suno_hooks._security.tokens import TOKEN_PARAM
 from suno_hooks.client import (
     ApiConnectionError,
     AsyncSunoClient,
@@ -28,7 +29,6 @@ from suno_hooks.client import (
 )
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.stores import SQLiteStore
-from suno_hooks.tokens import TOKEN_PARAM
 
 from .kie_stub import KieStub, kie
 from .services import free_port

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from suno_hooks.digits import whole_number
+from suno_hooks._callbacks.poll_records import callback_body
+from suno_hooks._callbacks.whole_numbers import whole_number
 from suno_hooks.inbox.listing import ListQuery
-from suno_hooks.poll_records import callback_body
 
 
 @given(st.text(max_size=30), st.integers(min_value=1, max_value=30), st.booleans())

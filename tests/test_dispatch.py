@@ -16,7 +16,7 @@ from suno_hooks import (
     task_failed,
     task_progress,
 )
-from suno_hooks.dispatch import BlinkerDispatcher
+from suno_hooks._pipeline.dispatch import BlinkerDispatcher
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback

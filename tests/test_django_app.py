@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 
 from suno_hooks import Event, Receiver
 from suno_hooks import signals as blinker_signals
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import probe
+from suno_hooks._pipeline.dispatch import BlinkerDispatcher
 from suno_hooks.contrib.django import signals, urls, views
 from suno_hooks.contrib.django.conf import get_receiver
 from suno_hooks.contrib.django.dispatcher import DjangoDispatcher
 from suno_hooks.contrib.django.models import Delivery
 from suno_hooks.contrib.django.store import DjangoStore
-from suno_hooks.dispatch import BlinkerDispatcher
-from suno_hooks.parsing import build_event, probe
 from suno_hooks.stores import MemoryStore, store_from_url
 from suno_hooks.testing import encode, make_callback, sign_headers
 

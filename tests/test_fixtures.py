@@ -6,8 +6,9 @@ from datetime import timezone
 
 import pytest
 
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.parsing import build_event, load_json, probe
 from suno_hooks.stores import MemoryStore
 
 from .conftest import Calls, callback_files, fixture_bytes, fixture_json, unverified_receiver

@@ -16,14 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-import suno_hooks.processing as processing_module
+import suno_hooks._pipeline.processing as processing_module
 from suno_hooks import Event, Receiver, callback_received
+from suno_hooks._callbacks.lenient import MAX_PASSES, validate_leniently
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import load_json, probe
+from suno_hooks._security.allow_list import SourceFilter
 from suno_hooks.asgi import asgi_app
 from suno_hooks.events import Track
 from suno_hooks.inbound import InboundRequest, content_length
-from suno_hooks.lenient import MAX_PASSES, validate_leniently
-from suno_hooks.network import SourceFilter
-from suno_hooks.parsing import build_event, load_json, probe
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
 from suno_hooks.wsgi import wsgi_app

@@ -13,8 +13,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from suno_hooks import Receiver, task_completed
+from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
-from suno_hooks.parsing import load_json, probe
 from suno_hooks.stores import ClaimResult, Delivery, MemoryStore
 from suno_hooks.stores.tasks import ExpectedTask, TaskStore
 from suno_hooks.testing import encode

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suno_hooks import Event, Receiver, task_completed, task_failed, task_progress
+from suno_hooks._callbacks.market import decode_result
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import probe
 from suno_hooks.events import Stems
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.market import decode_result
-from suno_hooks.parsing import build_event, probe
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode
 

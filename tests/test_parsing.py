@@ -10,13 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import find_task_id, load_json, probe
 from suno_hooks.errors import InvalidJSON, InvalidPayload
-from suno_hooks.parsing import (
-    build_event,
-    find_task_id,
-    load_json,
-    probe,
-)
 from suno_hooks.testing import make_callback
 
 TID = "65e563474bd7b6485dfb229eb92324a8"

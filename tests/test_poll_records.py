@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.poll_records import LOST_CODE, callback_body, lost_body
+from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks.client import FEATURES
-from suno_hooks.parsing import build_event, load_json, probe
-from suno_hooks.poll_records import LOST_CODE, callback_body, lost_body
 from suno_hooks.stores import MemoryStore
 
 from .conftest import unverified_receiver

@@ -11,7 +11,7 @@ from blinker import ANY, Signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suno_hooks.receiver_lookup import ReceiverLookup, is_async
+from suno_hooks._pipeline.signal_receivers import ReceiverLookup, is_async
 
 
 class Sender:

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from suno_hooks import Receiver, callback_received
+from suno_hooks._callbacks.probe import find_task_id, load_json
 from suno_hooks.errors import InvalidJSON, InvalidPayload
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.parsing import find_task_id, load_json
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
 

@@ -15,9 +15,10 @@ import pytest
 from httpx import Client
 
 from suno_hooks import Event
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.poll_records import callback_body
+from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks.client import SunoClient
-from suno_hooks.parsing import build_event, load_json, probe
-from suno_hooks.poll_records import callback_body
 from suno_hooks.reconcile import Reconciler
 from suno_hooks.sandbox import Sandbox, SandboxHandle, Timing, serve_asgi
 from suno_hooks.sandbox.families import (

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from itsdangerous import URLSafeTimedSerializer
 
 from suno_hooks import Receiver
+from suno_hooks._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 from suno_hooks.stores import BindsTokens, MemoryStore
 from suno_hooks.testing import encode, make_callback
-from suno_hooks.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 
 from .adapters import CallbackClient
 from .conftest import SECRET, Calls

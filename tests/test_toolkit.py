@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from suno_hooks import Receiver, callback_received
+from suno_hooks._callbacks.parsing import build_event
+from suno_hooks._callbacks.probe import probe
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.parsing import build_event, probe
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import STAGES, CapturedEvents, capture_events, encode, make_callback
 

@@ -12,6 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suno_hooks import Receiver
+from suno_hooks._security.allow_list import SourceFilter
+from suno_hooks._security.signatures import HmacVerifier, SignedHeaders, compute_signature
+from suno_hooks._security.tokens import TokenSigner, derive_key
 from suno_hooks.errors import (
     InvalidSignature,
     InvalidToken,
@@ -20,10 +23,7 @@ from suno_hooks.errors import (
     StaleTimestamp,
 )
 from suno_hooks.inbound import Headers, InboundRequest
-from suno_hooks.network import SourceFilter
 from suno_hooks.stores import MemoryStore
-from suno_hooks.tokens import TokenSigner, derive_key
-from suno_hooks.verification import HmacVerifier, SignedHeaders, compute_signature
 
 from .conftest import Calls, fixture_bytes, fixture_json
 

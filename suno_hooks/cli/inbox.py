@@ -10,9 +10,9 @@ from typing import Any
 import click
 import httpx
 
-from ..listing import write_json_lines
 from ..receiver import Receiver, replayable
 from ..stores import Delivery, DeliveryStatus, Store
+from ..stores.delivery_json import write_json_lines
 from ..stores.redaction import redacted_text, redacted_url
 from .options import (
     hmac_key_option,

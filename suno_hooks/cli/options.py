@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import click
 
+from .._pipeline.config import check_environment
 from ..errors import ConfigurationError, InsecureReceiverWarning
 from ..receiver import Receiver
-from ..receiver_config import check_environment
 
 DEFAULT_STORE = "sqlite:///suno-hooks.db"
 

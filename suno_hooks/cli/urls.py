@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..tokens import TokenSigner
+from .._security.tokens import TokenSigner
 from .options import secret_key_option
 
 

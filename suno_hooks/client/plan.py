@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from ..digits import whole_number
+from .._callbacks.whole_numbers import whole_number
+from .._security.tokens import TOKEN_PARAM
 from ..errors import ConfigurationError, InvalidToken
 from ..stores.tasks import ExpectedTask
-from ..tokens import TOKEN_PARAM
 from .errors import (
     ApiConnectionError,
     ApiError,

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .._callbacks.parsing import build_event
+from .._callbacks.probe import load_json, probe
 from ..events import Event, Midi, Track
-from ..parsing import build_event, load_json, probe
 from ..stores import Delivery
 from .media import Media, media
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from .._security.tokens import derive_key
 from ..errors import ConfigurationError
-from ..tokens import derive_key
 from .request import PageRequest
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import get_args
 
-from ..digits import whole_number
+from .._callbacks.whole_numbers import whole_number
 from ..events import EventKind
 from ..stores import Delivery, DeliveryStatus, Store
 from ..stores.base import delivery_source

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
-from ...dispatch import BlinkerDispatcher
+from ..._pipeline.dispatch import BlinkerDispatcher
 from ...errors import ConfigurationError
 from ...receiver import Receiver
 from .dispatcher import DjangoDispatcher

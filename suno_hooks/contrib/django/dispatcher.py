@@ -20,7 +20,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.dispatch import Signal
 
-from ...dispatch import (
+from ..._pipeline.dispatch import (
     BlinkerDispatcher,
     Dispatcher,
     describe_failure,

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from .....listing import write_json_lines
 from .....outcome import Outcome
 from .....stores.base import DeliveryStatus
+from .....stores.delivery_json import write_json_lines
 from ...conf import get_receiver
 from ..task_actions import TASK_ACTIONS, add_task_actions, run_task_action
 

@@ -12,19 +12,19 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
+from .._callbacks.parsing import build_event
+from .._security.tokens import TokenClaims
+from ..errors import HandlerError, InProgress, InvalidToken, ReplayedSignature, StoreUnavailable
+from ..events import Event, EventSource
+from ..leases import Lease
+from ..outcome import Outcome
+from ..stores import AsyncBindsTokens, AsyncStore, BindsTokens, Claim, ClaimResult, Delivery
+from ..stores.conformance import conforms
 from .admission import Admitted
-from .errors import HandlerError, InProgress, InvalidToken, ReplayedSignature, StoreUnavailable
-from .events import Event, EventSource
-from .leases import Lease
-from .outcome import Outcome
-from .parsing import build_event
-from .receiver_config import warn_once
-from .stores import AsyncBindsTokens, AsyncStore, BindsTokens, Claim, ClaimResult, Delivery
-from .stores.conformance import conforms
-from .tokens import TokenClaims
+from .config import warn_once
 
 if TYPE_CHECKING:
-    from .receiver import Receiver
+    from .parts import ReceiverParts
 
 __all__ = [
     "aclaim_or_answer",
@@ -45,7 +45,7 @@ _PARSE_ERROR = "suno-hooks could not build the event; see the log"
 _OTHER_TASK = "This callback URL token was already used for another task."
 
 
-def process(receiver: Receiver, admitted: Admitted | Outcome, sender: Any) -> Outcome:
+def process(receiver: ReceiverParts, admitted: Admitted | Outcome, sender: Any) -> Outcome:
     """Claim an admitted delivery and, when it is new, dispatch and finish it; the answer."""
     if isinstance(admitted, Outcome):
         return admitted
@@ -56,7 +56,7 @@ def process(receiver: Receiver, admitted: Admitted | Outcome, sender: Any) -> Ou
     return outcome
 
 
-async def aprocess(receiver: Receiver, admitted: Admitted | Outcome, sender: Any) -> Outcome:
+async def aprocess(receiver: ReceiverParts, admitted: Admitted | Outcome, sender: Any) -> Outcome:
     """`process` on an event loop."""
     if isinstance(admitted, Outcome):
         return admitted
@@ -67,7 +67,7 @@ async def aprocess(receiver: Receiver, admitted: Admitted | Outcome, sender: Any
     return outcome
 
 
-def claim_or_answer(receiver: Receiver, admitted: Admitted) -> Outcome | None:
+def claim_or_answer(receiver: ReceiverParts, admitted: Admitted) -> Outcome | None:
     """Claim the delivery; None when it is new (to dispatch), else the answer to give."""
     if admitted.sole_token is not None:
         _bind_token(receiver, admitted.sole_token, admitted.delivery.task_id)
@@ -80,7 +80,7 @@ def claim_or_answer(receiver: Receiver, admitted: Admitted) -> Outcome | None:
     return _answer_claim(receiver, admitted, claim)
 
 
-async def aclaim_or_answer(receiver: Receiver, admitted: Admitted) -> Outcome | None:
+async def aclaim_or_answer(receiver: ReceiverParts, admitted: Admitted) -> Outcome | None:
     """`claim_or_answer` on an event loop."""
     delivery, replay = admitted.delivery, admitted.replay
     if admitted.sole_token is not None:
@@ -99,7 +99,7 @@ async def aclaim_or_answer(receiver: Receiver, admitted: Admitted) -> Outcome | 
 
 
 def dispatch(
-    receiver: Receiver, admitted: Admitted, sender: Any
+    receiver: ReceiverParts, admitted: Admitted, sender: Any
 ) -> tuple[Event | None, str | None]:
     """Build the event, run the receivers, record done or failed; the event and the error."""
     event = event_for(admitted)
@@ -117,7 +117,7 @@ def dispatch(
 
 
 async def adispatch(
-    receiver: Receiver, admitted: Admitted, sender: Any
+    receiver: ReceiverParts, admitted: Admitted, sender: Any
 ) -> tuple[Event | None, str | None]:
     """`dispatch` on an event loop."""
     if len(admitted.delivery.body) <= INLINE_EVENT_BYTES:
@@ -155,7 +155,7 @@ def _settles(delivery: Delivery) -> str | None:
     return delivery.task_id if delivery.terminal else None
 
 
-async def aget(receiver: Receiver, key: str) -> Delivery | None:
+async def aget(receiver: ReceiverParts, key: str) -> Delivery | None:
     """The kept delivery `key` (or None), read without blocking the loop."""
     if receiver._async_store:
         store: AsyncStore = receiver.store  # type: ignore[assignment]
@@ -163,7 +163,7 @@ async def aget(receiver: Receiver, key: str) -> Delivery | None:
     return await asyncio.to_thread(receiver.store.get, key)
 
 
-def _bind_token(receiver: Receiver, token: TokenClaims, task_id: str) -> None:
+def _bind_token(receiver: ReceiverParts, token: TokenClaims, task_id: str) -> None:
     """Refuse a token already bound to another task (token-only requests)."""
     store = receiver.store
     if not conforms(store, BindsTokens):
@@ -177,7 +177,7 @@ def _bind_token(receiver: Receiver, token: TokenClaims, task_id: str) -> None:
         raise InvalidToken(_OTHER_TASK)
 
 
-async def _abind_token(receiver: Receiver, token: TokenClaims, task_id: str) -> None:
+async def _abind_token(receiver: ReceiverParts, token: TokenClaims, task_id: str) -> None:
     store = receiver.store
     if not conforms(store, AsyncBindsTokens):
         await asyncio.to_thread(_bind_token, receiver, token, task_id)
@@ -208,7 +208,7 @@ def event_for(admitted: Admitted) -> Event | None:
         return None
 
 
-def _answer_claim(receiver: Receiver, admitted: Admitted, claim: Claim) -> Outcome | None:
+def _answer_claim(receiver: ReceiverParts, admitted: Admitted, claim: Claim) -> Outcome | None:
     result = claim.result
     if result is ClaimResult.NEW:
         admitted.lease = Lease(receiver.store, admitted.delivery.key, claim.token, receiver.lease)
@@ -222,7 +222,7 @@ def _answer_claim(receiver: Receiver, admitted: Admitted, claim: Claim) -> Outco
     raise ReplayedSignature()
 
 
-def _answer_dispatch(receiver: Receiver, event: Event | None, error: str | None) -> Outcome:
+def _answer_dispatch(receiver: ReceiverParts, event: Event | None, error: str | None) -> Outcome:
     if error is not None and receiver.retry_on_error:
         failed = Outcome.rejected(HandlerError())
         failed.event = event

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .events import EventKind
+from ..events import EventKind
 from .market import result_tracks
 
 __all__ = ["FEATURE_KINDS", "detect_kind", "kind_for_feature", "kind_from_shape", "market_kind"]

@@ -7,7 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from .._callbacks.kinds import kind_for_feature
+from .._callbacks.probe import Probe, load_json, probe
+from .._security.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from .._security.tokens import TOKEN_PARAM, TokenClaims, TokenSigner
+from ..errors import (
     ForbiddenSource,
     InvalidToken,
     MethodNotAllowed,
@@ -16,17 +20,14 @@ from .errors import (
     ReplayedSignature,
     UnsupportedMediaType,
 )
-from .inbound import InboundRequest
-from .leases import Lease
-from .outcome import Outcome
-from .parsing import Probe, kind_for_feature, load_json, probe
-from .stores import ClaimResult, Delivery, ReplayCheck
-from .tokens import TOKEN_PARAM, TokenClaims, TokenSigner
-from .verification import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from ..inbound import InboundRequest
+from ..leases import Lease
+from ..outcome import Outcome
+from ..stores import ClaimResult, Delivery, ReplayCheck
 
 if TYPE_CHECKING:
-    from .receiver import Receiver
-    from .receiver_config import Require
+    from .config import Require
+    from .parts import ReceiverParts
 
 __all__ = ["Admitted", "admit", "delivery_for"]
 
@@ -45,7 +46,7 @@ class Admitted:
     """The token, when it is the request's only proof: it must be bound to this task."""
 
 
-def admit(receiver: Receiver, request: InboundRequest) -> Admitted | Outcome:
+def admit(receiver: ReceiverParts, request: InboundRequest) -> Admitted | Outcome:
     """Every check that needs no store; an `Outcome` when the answer is already known."""
     if request.method != "POST":  # methods are case-sensitive: `post` is not POST
         raise MethodNotAllowed()

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from .errors import InvalidToken
+from ..errors import InvalidToken
 
 __all__ = [
     "DEFAULT_TOKEN_MAX_AGE",

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .client.features import MARKET_RECORD, feature
-from .digits import whole_number
+from ..client.features import MARKET_RECORD, feature
+from .whole_numbers import whole_number
 
 __all__ = ["LOST_CODE", "callback_body", "lost_body"]
 

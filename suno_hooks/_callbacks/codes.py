@@ -3,7 +3,7 @@ advice, and refunds (531 is the only code Kie documents as "credits refunded")."
 
 from __future__ import annotations
 
-from .events import CodeInfo
+from ..events import CodeInfo
 
 __all__ = ["SUCCESS_CODES", "code_info"]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from .stores.base import Delivery
+from .base import Delivery
 
 __all__ = ["delivery_document", "iso_time", "write_json_lines"]
 

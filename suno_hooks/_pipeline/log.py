@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from .errors import SunoHooksError
-from .inbound import InboundRequest
-from .outcome import Outcome
+from ..errors import SunoHooksError
+from ..inbound import InboundRequest
+from ..outcome import Outcome
 
 __all__ = ["internal_error", "log_refusal", "logged"]
 

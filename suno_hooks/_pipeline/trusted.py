@@ -8,13 +8,13 @@ import json
 from collections.abc import Mapping
 from typing import Any, get_args
 
+from .._callbacks.probe import load_json, probe
+from ..errors import InvalidPayload, NoReceiver
+from ..events import EventSource
+from ..stores import REPLAYABLE, Delivery, Store
 from .admission import Admitted, delivery_for
 from .dispatch import Dispatcher, reaches_a_receiver
-from .errors import InvalidPayload, NoReceiver
-from .events import EventSource
-from .parsing import load_json, probe
 from .processing import event_for
-from .stores import REPLAYABLE, Delivery, Store
 
 __all__ = ["readmit", "replayable", "trusted"]
 

@@ -12,7 +12,7 @@ from binascii import b2a_base64
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import InvalidSignature, MissingSignature, StaleTimestamp
+from ..errors import InvalidSignature, MissingSignature, StaleTimestamp
 from .tokens import derive_key
 
 __all__ = [

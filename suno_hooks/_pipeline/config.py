@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from .errors import ConfigurationError, InsecureReceiverWarning
+from ..errors import ConfigurationError, InsecureReceiverWarning
 
 __all__ = [
     "DEFAULT_LEASE",

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 from blinker import Signal
 
-from . import signals
-from .events import Event
-from .receiver_lookup import ReceiverLookup, is_async
+from .. import signals
+from ..events import Event
+from .signal_receivers import ReceiverLookup, is_async
 
 __all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure", "reaches_a_receiver"]
 
