@@ -195,5 +195,5 @@ def test_the_core_install_without_the_cli_extra_prints_the_install_hint():
         [sys.executable, "-c", code, "events"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 1
-    assert "pip install 'suno-hooks[cli]'" in result.stderr
+    assert 'pip install "suno-hooks[cli]"' in result.stderr
     assert "click is not installed" in result.stderr and "Traceback" not in result.stderr
