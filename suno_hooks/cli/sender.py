@@ -154,13 +154,18 @@ def send(
         )
     headers = signed(body, keys)
     refused = 0
+    reason = None
     with http_client() as client:
         for _ in range(repeat):
             answer = post(client, url, body, headers)
             click.echo(show(answer))
             refused += not answer.is_success
+            reason = reason or wrong_path(answer, url)
     if refused:
-        raise click.ClickException(f"{refused} of {repeat} answered with a non-2xx status")
+        raise click.ClickException(
+            f"{refused} of {repeat} answered with a non-2xx status"
+            + (f"; {reason}" if reason else "")
+        )
 
 
 @click.command()
