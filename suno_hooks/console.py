@@ -6,9 +6,23 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["main"]
+__all__ = ["EXTRAS", "main", "missing_extra"]
 
-CLI_MODULES = ("click", "httpx", "uvicorn")
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "cli": ("click", "uvicorn", "httpx", "jinja2"),
+    "client": ("httpx",),
+    "sandbox": ("starlette", "uvicorn", "httpx"),
+    "inbox": ("jinja2",),
+}
+"""The modules each extra installs, by the extra's name."""
+
+
+def missing_extra(extra: str, module: str, who: str = "suno-hooks") -> str:
+    """The message for `who` lacking `module`: the extra that installs it and the pip line."""
+    return (
+        f"{who} needs the {extra} extra ({module} is not installed):\n"
+        f'    pip install "suno-hooks[{extra}]"'
+    )
 
 
 def main() -> None:
@@ -16,12 +30,10 @@ def main() -> None:
     try:
         from .cli import cli
     except ModuleNotFoundError as exc:
-        if exc.name not in CLI_MODULES:
+        module = (exc.name or "").partition(".")[0]
+        if module not in EXTRAS["cli"]:
             raise
-        sys.exit(
-            f"suno-hooks: the command needs the cli extra ({exc.name} is not installed):\n"
-            "    pip install 'suno-hooks[cli]'"
-        )
+        sys.exit(f"suno-hooks: {missing_extra('cli', module, 'the command')}")
     try:
         cli(prog_name="suno-hooks")
     except BrokenPipeError:

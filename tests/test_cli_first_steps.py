@@ -57,7 +57,10 @@ def test_send_exits_non_zero_on_a_404_with_the_answer_printed():
         result = run_cli("send", url, "--hmac-key", KEY, "--repeat", "2")
     assert result.returncode == 1
     assert result.stdout.splitlines() == ['404 {"detail":"Not Found"}'] * 2
-    assert "2 of 2 answered with a non-2xx status" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: 2 of 2 answered with a non-2xx status; 404: is the path right? Nothing answers "
+        "POST at /suno/callback on this host."
+    )
 
 
 def test_send_exits_non_zero_when_the_port_is_closed():
@@ -195,5 +198,5 @@ def test_the_core_install_without_the_cli_extra_prints_the_install_hint():
         [sys.executable, "-c", code, "events"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 1
-    assert "pip install 'suno-hooks[cli]'" in result.stderr
+    assert 'pip install "suno-hooks[cli]"' in result.stderr
     assert "click is not installed" in result.stderr and "Traceback" not in result.stderr

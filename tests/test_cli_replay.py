@@ -58,5 +58,6 @@ def test_replay_reaching_no_receiver_leaves_the_delivery_failed(tmp_path: Path):
         env={"PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "503 no_receiver" in result.stdout and "replayed 1: 0 ok, 1 failed" in result.stdout
+    assert "failed: 503 no_receiver" in result.stdout
+    assert result.stdout.splitlines()[-1] == "replayed 0 of 1; 1 failed"
     assert _status(tmp_path / "inbox.db") == (DeliveryStatus.FAILED, 1)

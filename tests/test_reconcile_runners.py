@@ -61,7 +61,7 @@ def test_cli_reconcile_once_then_tasks(rig: Rig, tmp_path: Path):
     runner = CliRunner()
     listed = runner.invoke(cli, ["tasks", "--store", store_url, "--state", "overdue", "--json"])
     assert listed.exit_code == 0, listed.output
-    assert [t["task_id"] for t in json.loads(listed.output)] == [task_id]
+    assert [json.loads(line)["task_id"] for line in listed.output.splitlines()] == [task_id]
     args = ["reconcile", "--once", "--store", store_url, "--after", "0"]
     args += ["--base-url", rig.sandbox_url]
     result = runner.invoke(cli, args, env={"SUNO_API_KEY": API_KEY})

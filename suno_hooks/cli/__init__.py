@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .inbox import events, replay
+from .inbox import events
 from .options import check_environment_or_exit
+from .replay import replay
 from .sandbox import sandbox as sandbox_command
 from .sender import check, send
 from .serve import serve

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from .._pipeline.config import check_environment
+from ..console import EXTRAS, missing_extra
 from ..errors import ConfigurationError, InsecureReceiverWarning
 from ..receiver import Receiver
 
 DEFAULT_STORE = "sqlite:///suno-hooks.db"
+DEFAULT_INBOX = Path("suno-hooks.db")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +34,32 @@ def store_option(command: F) -> F:
         show_default=True,
         help="Store URL: sqlite:///path.db, redis://host:6379/0, memory://.",
     )(command)
+
+
+def inbox_here(store: str) -> str:
+    """`store`, unless it is the default inbox and this folder holds none: then one clear error
+    (never a new, empty database made by looking)."""
+    source = click.get_current_context().get_parameter_source("store")
+    if source is ParameterSource.DEFAULT and store == DEFAULT_STORE and not DEFAULT_INBOX.exists():
+        raise click.UsageError(
+            f"no inbox here; pass --store URL (or set $SUNO_HOOKS_STORE): there is no "
+            f"{DEFAULT_INBOX} in {Path.cwd()}."
+        )
+    return store
+
+
+@contextlib.contextmanager
+def needs(extra: str, hint: str = "") -> Iterator[None]:
+    """Turn a missing module that the `extra` installs into one error naming the extra and its
+    pip line (and `hint`, another way out), instead of a bare `ModuleNotFoundError`."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").partition(".")[0]
+        if module not in EXTRAS[extra]:
+            raise
+        who = click.get_current_context().command_path
+        raise click.ClickException(missing_extra(extra, module, who) + hint) from None
 
 
 def hmac_key_option(command: F) -> F:

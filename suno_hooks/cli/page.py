@@ -12,6 +12,7 @@ import click
 from ..asgi import ASGIApp
 from ..errors import ConfigurationError
 from ..receiver import Receiver
+from .options import needs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +51,8 @@ def with_inbox(
 ) -> ASGIApp:
     """The callback app wrapped around the inbox page (which gets every other path); refuses a
     non-loopback host without `auth`, and without it the page answers only loopback names."""
-    from ..inbox import InboxASGIApp, SignedCsrf, basic_auth, csrf_key
+    with needs("inbox", hint="\n(or pass --no-inbox to serve callbacks only)"):
+        from ..inbox import InboxASGIApp, SignedCsrf, basic_auth, csrf_key
 
     if not auth and not is_loopback(host):
         raise click.UsageError(

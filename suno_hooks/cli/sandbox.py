@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from .options import hmac_key_option, hmac_keys_or_env, log_level_option
+from .options import hmac_key_option, hmac_keys_or_env, log_level_option, needs
 from .page import is_loopback
 
 log = logging.getLogger("suno_hooks.sandbox")
@@ -51,10 +51,11 @@ def sandbox(
       # then create tasks at http://127.0.0.1:8100/api/v1/generate with
       # "callBackUrl": "http://127.0.0.1:8000/suno/callback"
     """
-    import uvicorn
+    with needs("sandbox"):
+        import uvicorn
 
-    from ..sandbox import Sandbox, Timing
-    from ..sandbox.validation import CreateError
+        from ..sandbox import Sandbox, Timing
+        from ..sandbox.validation import CreateError
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the sandbox logs each attempt itself

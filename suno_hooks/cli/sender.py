@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
-import httpx
 
 from ..errors import InvalidPayload
 from ..stores.redaction import redacted_text, redacted_url
 from ..testing import STAGES, encode, make_callback, sign_headers
-from .options import hmac_key_option, hmac_keys_or_env
+from .options import hmac_key_option, hmac_keys_or_env, needs
+
+if TYPE_CHECKING:
+    import httpx
 
 TIMEOUT = 10.0
 KINDS = sorted(STAGES)
 
 
+def http_client() -> httpx.Client:
+    """An HTTP client with the CLI's timeout; without httpx, the error names the extra."""
+    with needs("client"):
+        import httpx
+    return httpx.Client(timeout=TIMEOUT)
+
+
 def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
     """POST one body; connection problems become one clear CLI error."""
+    import httpx
+
     try:
         return client.post(url, content=body, headers=headers)
     except httpx.TimeoutException:
@@ -63,8 +77,24 @@ def signed(body: bytes, keys: list[str], timestamp: int | None = None) -> dict[s
 
 
 def show(response: httpx.Response) -> str:
-    """The answer as one line: status and body."""
-    return f"{response.status_code} {response.text.strip()[:500]}"
+    """The answer as one line: the status and the body, or an HTML page's title (never the
+    page itself)."""
+    text = response.text.strip()
+    if "html" in response.headers.get("content-type", "") or text[:1] == "<":
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        named = f': "{" ".join(title.group(1).split())[:100]}"' if title else ""
+        return f"{response.status_code} {response.reason_phrase} (an HTML page{named})"
+    return f"{response.status_code} {' '.join(text.split())[:500]}"
+
+
+def wrong_path(response: httpx.Response, url: str) -> str | None:
+    """Why a 404 or 405 answer means the URL's path is not the callback's, else None."""
+    path = urlsplit(url).path or "/"
+    if response.status_code == 404:
+        return f"404: is the path right? Nothing answers POST at {path} on this host."
+    if response.status_code == 405:
+        return f"405: is the path right? {path} on this host does not take POST."
+    return None
 
 
 @click.command()
@@ -124,13 +154,18 @@ def send(
         )
     headers = signed(body, keys)
     refused = 0
-    with httpx.Client(timeout=TIMEOUT) as client:
+    reason = None
+    with http_client() as client:
         for _ in range(repeat):
             answer = post(client, url, body, headers)
             click.echo(show(answer))
             refused += not answer.is_success
+            reason = reason or wrong_path(answer, url)
     if refused:
-        raise click.ClickException(f"{refused} of {repeat} answered with a non-2xx status")
+        raise click.ClickException(
+            f"{refused} of {repeat} answered with a non-2xx status"
+            + (f"; {reason}" if reason else "")
+        )
 
 
 @click.command()
@@ -157,7 +192,7 @@ def check(url: str, hmac_keys: tuple[str, ...], no_delivery: bool) -> None:
     problems: list[str] = []
     if url.startswith("http://"):
         click.echo("warn  plain HTTP: Suno recommends HTTPS for callback URLs")
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with http_client() as client:
         if not keys:
             click.echo("warn  no HMAC key given: cannot send a valid signed sample or a forged one")
         elif no_delivery:
@@ -170,6 +205,7 @@ def check(url: str, hmac_keys: tuple[str, ...], no_delivery: bool) -> None:
             started = time.monotonic()
             answer = post(client, url, body, signed(body, keys))
             elapsed = time.monotonic() - started
+            stop_at_wrong_path(answer, url)
             if answer.status_code == 200:
                 click.echo(f"ok    valid sample answered 200 in {elapsed * 1000:.0f} ms")
             else:
@@ -180,6 +216,7 @@ def check(url: str, hmac_keys: tuple[str, ...], no_delivery: bool) -> None:
         for name, wrong_keys in wrong:
             other = encode(make_callback("music", "complete", "check" + uuid.uuid4().hex[:27]))
             reply = post(client, url, other, signed(other, wrong_keys))
+            stop_at_wrong_path(reply, url)
             if reply.status_code == 401:
                 click.echo(f"ok    {name} sample refused with 401")
             else:
@@ -187,4 +224,13 @@ def check(url: str, hmac_keys: tuple[str, ...], no_delivery: bool) -> None:
     for problem in problems:
         click.echo(f"FAIL  {problem}")
     if problems:
+        raise SystemExit(1)
+
+
+def stop_at_wrong_path(response: httpx.Response, url: str) -> None:
+    """On a 404 or 405, say the path looks wrong and exit 1: every other sample would only get
+    the same page."""
+    reason = wrong_path(response, url)
+    if reason is not None:
+        click.echo(f"FAIL  {reason}")
         raise SystemExit(1)

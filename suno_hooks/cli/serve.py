@@ -17,6 +17,7 @@ from .options import (
     hmac_keys_or_env,
     import_handlers,
     log_level_option,
+    needs,
     secret_key_option,
     store_option,
 )
@@ -78,7 +79,8 @@ def serve(
       SUNO_HOOKS_HMAC_KEYS=whk_... suno-hooks serve --port 8000
       # then give Suno http(s)://<public host>:8000/suno/callback as callBackUrl
     """
-    import uvicorn
+    with needs("cli"):
+        import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     import_handlers(handlers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -14,10 +15,11 @@ import click
 from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..reconcile import Reconciler
+from ..stores.delivery_json import iso_time
 from ..stores.redaction import redacted_url
 from ..stores.tasks import TASK_LISTINGS, ExpectedTask, TaskStore
-from .inbox import columns, inbox_receiver, when
-from .options import import_handlers, offline_receiver, store_option
+from .inbox import columns, open_store, when
+from .options import import_handlers, inbox_here, needs, offline_receiver, store_option
 
 __all__ = ["reconcile", "start_reconciler", "tasks"]
 
@@ -36,7 +38,8 @@ def make_reconciler(
     receiver: Receiver, api_key: str | None, base_url: str | None, **options: Any
 ) -> Reconciler:
     """A reconciler over `receiver` with a client of the API at `base_url`; clean errors."""
-    from ..client import DEFAULT_BASE_URL, SunoClient
+    with needs("client"):
+        from ..client import DEFAULT_BASE_URL, SunoClient
 
     if not api_key:
         raise click.UsageError(f"Polling needs the Suno API key: --api-key or ${API_KEY_ENV}.")
@@ -113,24 +116,37 @@ def reconcile(
     """
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(message)s")
     import_handlers(handlers)
-    receiver = offline_receiver(store)
+    receiver = offline_receiver(inbox_here(store))
     reconciler = make_reconciler(
         receiver, api_key, base_url, after=after, every=every, give_up=give_up
     )
-    if once:
-        report = reconciler.run_once()
-        click.echo(report.summary())
-        for line in report.errors:
-            click.echo(f"error: {line}", err=True)
-        return
-    log.info("reconciling %s every %g s (Ctrl+C to stop)", redacted_url(store), reconciler.every)
-    stop = threading.Event()
     try:
-        while not stop.is_set():
-            log.info("reconcile: %s", reconciler.run_once().summary())
-            stop.wait(reconciler.every)
-    except KeyboardInterrupt:
-        pass
+        if once:
+            report = reconciler.run_once()
+            click.echo(report.summary())
+            for line in report.errors:
+                click.echo(f"error: {line}", err=True)
+            return
+        log.info(
+            "reconciling %s every %g s (Ctrl+C to stop)", redacted_url(store), reconciler.every
+        )
+        stop = threading.Event()
+        with contextlib.suppress(KeyboardInterrupt):
+            while not stop.is_set():
+                log.info("reconcile: %s", reconciler.run_once().summary())
+                stop.wait(reconciler.every)
+    finally:
+        reconciler.client.close()
+        receiver.store.close()
+
+
+def task_document(task: ExpectedTask) -> dict[str, Any]:
+    """An expected task as a JSON-ready object with its times in ISO 8601, as `events --json`
+    prints a delivery."""
+    document = task.to_dict()
+    for name in ("submitted_at", "next_poll_at", "updated_at"):
+        document[name] = iso_time(document[name] or None)
+    return document
 
 
 def task_table(rows: list[ExpectedTask]) -> str:
@@ -155,15 +171,27 @@ def task_table(rows: list[ExpectedTask]) -> str:
 @store_option
 @click.option("--state", type=click.Choice(TASK_LISTINGS), help="Only tasks in this state.")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per line, ISO 8601 times (as `events --json`).",
+)
 def tasks(store: str, state: str | None, limit: int, as_json: bool) -> None:
-    """List the expected tasks: pending, overdue, settled (by callback or poll) or lost."""
-    kept = inbox_receiver(store).store
+    """List the expected tasks: pending, overdue, settled (by callback or poll) or lost.
+
+    \b
+    Examples:
+      suno-hooks tasks --state overdue
+      suno-hooks tasks --json
+    """
+    kept = open_store(inbox_here(store))
     if not isinstance(kept, TaskStore):
         raise click.UsageError(f"{kept!r} does not keep expected tasks.")
     rows = kept.tasks(state=state, limit=limit)
     if as_json:
-        click.echo(json.dumps([t.to_dict() for t in rows], ensure_ascii=False))
+        for row in rows:
+            click.echo(json.dumps(task_document(row), ensure_ascii=False))
     elif not rows:
         click.echo("No expected tasks.")
     else:

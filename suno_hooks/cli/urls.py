@@ -6,8 +6,11 @@ import json
 
 import click
 
+from .._callbacks.kinds import FEATURE_KINDS, kind_for_feature
 from .._security.tokens import TokenSigner
 from .options import secret_key_option
+
+FEATURES = sorted(FEATURE_KINDS)
 
 
 @click.command()
@@ -41,4 +44,6 @@ def url(base: str, context: str | None, feature: str | None, secret_key: str | N
             raise click.UsageError(f"--context is not valid JSON: {exc}") from None
         if not isinstance(parsed, dict):
             raise click.UsageError("--context must be a JSON object.")
+    if feature is not None and kind_for_feature(feature) is None:
+        raise click.UsageError(f"unknown --feature {feature!r}: use one of {', '.join(FEATURES)}.")
     click.echo(TokenSigner(secret_key).url(base, parsed, feature))

@@ -82,7 +82,11 @@ class ApiError(Exception):
         self.endpoint = endpoint
         self.status = status
         where = f" from {endpoint}" if endpoint else ""
-        super().__init__(f"Suno API error {code}{where}: {self.message}")
+        if code == 0:  # no answer: there is no code to show
+            where = f" at {endpoint}" if endpoint else ""
+            super().__init__(f"No answer from the Suno API{where}: {self.message}")
+        else:
+            super().__init__(f"Suno API error {code}{where}: {self.message}")
 
 
 class AuthenticationFailed(ApiError):
