@@ -6,23 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["EXTRAS", "main", "missing_extra"]
+from .errors import EXTRAS, missing_extra
 
-EXTRAS: dict[str, tuple[str, ...]] = {
-    "cli": ("click", "uvicorn", "httpx", "jinja2"),
-    "client": ("httpx",),
-    "sandbox": ("starlette", "uvicorn", "httpx"),
-    "inbox": ("jinja2",),
-}
-"""The modules each extra installs, by the extra's name."""
-
-
-def missing_extra(extra: str, module: str, who: str = "suno-hooks") -> str:
-    """The message for `who` lacking `module`: the extra that installs it and the pip line."""
-    return (
-        f"{who} needs the {extra} extra ({module} is not installed):\n"
-        f'    pip install "suno-hooks[{extra}]"'
-    )
+__all__ = ["main"]
 
 
 def main() -> None:

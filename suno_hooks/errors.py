@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "EXTRAS",
     "ConfigurationError",
     "ForbiddenSource",
     "HandlerError",
@@ -23,6 +24,7 @@ __all__ = [
     "StoreUnavailable",
     "SunoHooksError",
     "UnsupportedMediaType",
+    "missing_extra",
 ]
 
 
@@ -178,3 +180,20 @@ class HandlerError(SunoHooksError):
     status = 500
     code = "handler_error"
     default_detail = "A callback handler failed; the delivery was kept for replay."
+
+
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "cli": ("click", "uvicorn", "httpx", "jinja2"),
+    "client": ("httpx",),
+    "sandbox": ("starlette", "uvicorn", "httpx"),
+    "inbox": ("jinja2",),
+}
+"""The modules each extra installs, by the extra's name."""
+
+
+def missing_extra(extra: str, module: str, who: str = "suno-hooks") -> str:
+    """The message for `who` lacking `module`: the extra that installs it and the pip line."""
+    return (
+        f"{who} needs the {extra} extra ({module} is not installed):\n"
+        f'    pip install "suno-hooks[{extra}]"'
+    )

@@ -15,8 +15,7 @@ import click
 from click.core import ParameterSource
 
 from .._pipeline.config import check_environment
-from ..console import EXTRAS, missing_extra
-from ..errors import ConfigurationError, InsecureReceiverWarning
+from ..errors import EXTRAS, ConfigurationError, InsecureReceiverWarning, missing_extra
 from ..receiver import Receiver
 
 DEFAULT_STORE = "sqlite:///suno-hooks.db"
