@@ -242,8 +242,13 @@ def test_reconcile_logs_the_store_without_its_password(
 ):
     from suno_hooks.cli import cli
 
+    class Client:
+        def close(self) -> None:
+            """The command closes its client when it stops."""
+
     class Stopping:
         every = 30.0
+        client = Client()
 
         def run_once(self) -> Any:
             raise KeyboardInterrupt
