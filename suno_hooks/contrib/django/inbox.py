@@ -40,11 +40,12 @@ def inbox_view(request: HttpRequest, rest: str = "") -> HttpResponse:
     from ...inbox.request import MAX_FORM, page_request_from_environ
 
     core = InboxCore(get_receiver(), csrf=DjangoCsrf())
+    # `request.path` already starts with the script prefix (SCRIPT_NAME or FORCE_SCRIPT_NAME).
     base = request.path[: len(request.path) - len(rest)] if rest else request.path
     page = page_request_from_environ(
         request.META,
         path="/" + rest,
-        root=request.META.get("SCRIPT_NAME", "").rstrip("/") + base.rstrip("/"),
+        root=base.rstrip("/"),
         body=request.body[:MAX_FORM] if request.method == "POST" else b"",
         native=request,
         can_replay=request.user.has_perm(REPLAY_PERMISSION),
