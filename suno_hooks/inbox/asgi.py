@@ -1,10 +1,12 @@
-"""The page as an ASGI app (`inbox_asgi_app`): the same `InboxCore` as WSGI, run on a worker
-thread so store reads and replays never block the event loop."""
+"""The page as an ASGI app (`inbox_asgi_app`): the same `InboxCore` as WSGI, its pages read and
+rendered on a worker thread so the store never blocks the event loop, and replays awaited on the
+serving loop (`Receiver.areplay`), where async handlers and what they hold live."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +17,8 @@ from .core import MountedInbox
 from .request import MAX_FORM, PageRequest, PageResponse
 
 __all__ = ["InboxASGIApp", "inbox_asgi_app", "page_request_from_scope", "send_page"]
+
+logger = logging.getLogger("suno_hooks.inbox")
 
 
 async def page_request_from_scope(scope: Scope, receive: Receive) -> PageRequest:
@@ -77,7 +81,26 @@ class InboxASGIApp(MountedInbox):
         if verdict is not True:
             await send_page(send, self.core.denied(self.auth))
             return
+        if request.method == "POST" and request.path.rstrip("/") == "/replay":
+            await send_page(send, await self._replay(request))
+            return
         await send_page(send, await asyncio.to_thread(self.core.handle, request))
+
+    async def _replay(self, request: PageRequest) -> PageResponse:
+        """A replay from the page: the handlers run on this loop, as for a live callback."""
+        core = self.core
+        try:
+            asked = core.replay_asked(request)
+            if isinstance(asked, PageResponse):
+                return asked
+            try:
+                outcome = await core.receiver.areplay(asked.key)
+            except KeyError:
+                return await asyncio.to_thread(core.gone, request)
+            return await asyncio.to_thread(core.replayed, request, asked.key, outcome)
+        except Exception:
+            logger.exception("suno-hooks inbox: could not answer %s", request.path)
+            return core.failed(request)
 
 
 def inbox_asgi_app(receiver: Receiver, **options: Any) -> InboxASGIApp:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from ..outcome import Outcome
 from ..receiver import Receiver
 from ..stores.base import delivery_source
 from ..stores.tasks import TASK_LISTINGS, TaskStore
@@ -21,7 +23,7 @@ from .listing import KINDS, SOURCES, STAGES, ListQuery, load_listing, statuses
 from .render import render, stylesheet
 from .request import PageRequest, PageResponse
 
-__all__ = ["REPLAYABLE", "InboxCore", "MountedInbox"]
+__all__ = ["REPLAYABLE", "InboxCore", "MountedInbox", "ReplayAsked"]
 
 logger = logging.getLogger("suno_hooks.inbox")
 
@@ -29,6 +31,15 @@ REPLAYABLE = frozenset({"failed", "abandoned"})
 """Statuses whose deliveries get a replay button."""
 
 _TASK_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayAsked:
+    """A replay the page's form asks for: the delivery's key, and whether a delivery that is
+    already done runs its handlers again (`force`)."""
+
+    key: str
+    force: bool = False
 
 
 class InboxCore:
@@ -74,9 +85,7 @@ class InboxCore:
             return handler(self, request)
         except Exception:
             logger.exception("suno-hooks inbox: could not answer %s", request.path)
-            return self._page(
-                request, 503, "problem.html", title="Unavailable", message=_UNAVAILABLE
-            )
+            return self.failed(request)
 
     def denied(self, auth: object) -> PageResponse:
         """The answer to a request the access check refused: 401 asking for Basic credentials,
@@ -114,8 +123,7 @@ class InboxCore:
         key = request.query.get("key", "")
         delivery = self.receiver.store.get(key) if key else None
         if delivery is None:
-            message = "No delivery with that key is kept (it may have been purged)."
-            return self._page(request, 404, "problem.html", title="Not found", message=message)
+            return self.gone(request)
         token, cookies = self.csrf.issue(request)
         return self._page(
             request,
@@ -135,21 +143,41 @@ class InboxCore:
 
     def replay(self, request: PageRequest) -> PageResponse:
         """Run the receivers again for one kept delivery, then show it (POST, CSRF-checked)."""
+        asked = self.replay_asked(request)
+        if isinstance(asked, PageResponse):
+            return asked
+        try:
+            outcome = self.receiver.replay(asked.key)
+        except KeyError:
+            return self.gone(request)
+        return self.replayed(request, asked.key, outcome)
+
+    def replay_asked(self, request: PageRequest) -> ReplayAsked | PageResponse:
+        """What a replay form asks for, or the page refusing it (no permission, a bad CSRF
+        token); reads nothing from the store, so an event loop may call it."""
         if not request.can_replay:
             return self._page(request, 403, "problem.html", title="Forbidden", message=_NO_REPLAY)
         if not self.csrf.verify(request):
             return self._page(request, 403, "problem.html", title="Forbidden", message=_BAD_CSRF)
-        key = request.form.get("key", "")
-        try:
-            outcome = self.receiver.replay(key)
-        except KeyError:
-            message = "No delivery with that key is kept (it may have been purged)."
-            return self._page(request, 404, "problem.html", title="Not found", message=message)
+        form = request.form
+        return ReplayAsked(form.get("key", ""), form.get("force") == "1")
+
+    def replayed(self, request: PageRequest, key: str, outcome: Outcome) -> PageResponse:
+        """The redirect to the delivery after its replay, saying where it now stands."""
         answer = outcome.body.get("status") or outcome.body.get("error") or str(outcome.status)
         kept = self.receiver.store.get(key)
         result = kept.status.value if kept is not None else answer
         location = render_url(request.root, "/delivery", key=key, replayed=result)
         return PageResponse(303, b"", [("Location", location), ("Cache-Control", "no-store")])
+
+    def gone(self, request: PageRequest) -> PageResponse:
+        """The page for a delivery the store no longer keeps."""
+        message = "No delivery with that key is kept (it may have been purged)."
+        return self._page(request, 404, "problem.html", title="Not found", message=message)
+
+    def failed(self, request: PageRequest) -> PageResponse:
+        """The page for a request that could not be answered (logged by the caller)."""
+        return self._page(request, 503, "problem.html", title="Unavailable", message=_UNAVAILABLE)
 
     def tasks(self, request: PageRequest) -> PageResponse:
         """The expected tasks (when the store keeps them): pending, overdue, settled, lost."""
