@@ -6,6 +6,7 @@ and differ only where they touch the store and the signal receivers (`processing
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from ._pipeline.config import (
 from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher
 from ._pipeline.log import internal_error, log_refusal, logged
 from ._pipeline.processing import aclaim_or_answer, adispatch, aget, aprocess, process, store_error
-from ._pipeline.trusted import readmit, replayable, trusted
+from ._pipeline.trusted import readmit, reopened, replayable, trusted
 from ._security.allow_list import SourceFilter
 from ._security.signatures import DEFAULT_TOLERANCE, HmacVerifier
 from ._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
@@ -36,7 +37,7 @@ from .errors import ConfigurationError, StoreUnavailable, SunoHooksError
 from .inbound import InboundRequest
 from .leases import has_async_api
 from .outcome import Outcome
-from .stores import ClaimResult, KnowsDone, ReplayCheck, Store, store_from_url
+from .stores import ClaimResult, Delivery, KnowsDone, ReplayCheck, Store, store_from_url
 
 __all__ = ["DEFAULT_MAX_BODY", "Receiver", "Require", "replayable"]
 
@@ -207,11 +208,12 @@ class Receiver:
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
-    def replay(self, key: str, *, sender: Any = None) -> Outcome:
+    def replay(self, key: str, *, force: bool = False, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (a `failed` or `abandoned` one), with the
         same signals, lease and bookkeeping as a live callback. A `done` delivery answers
-        `duplicate`; when no receiver is connected, nothing runs, the delivery is left as it
-        was and the answer is 503 `no_receiver`."""
+        `duplicate` unless `force=True` asks to run its handlers again; when no receiver is
+        connected, nothing runs, the delivery is left as it was and the answer is 503
+        `no_receiver`."""
         sender = self if sender is None else sender
         try:
             delivery = self.store.get(key)
@@ -220,12 +222,17 @@ class Receiver:
         if delivery is None:
             raise KeyError(f"No delivery {key!r} is kept in the store.")
         try:
-            return process(self, readmit(delivery, self.dispatcher, sender), sender)
+            admitted = readmit(delivery, self.dispatcher, sender, force=force)
+            if force:
+                early = _reopened(self.store, delivery)
+                if early is not None:
+                    return early
+            return process(self, admitted, sender)
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
-    async def areplay(self, key: str, *, sender: Any = None) -> Outcome:
-        """`replay` on an event loop."""
+    async def areplay(self, key: str, *, force: bool = False, sender: Any = None) -> Outcome:
+        """`replay` on an event loop: the receivers run on it, as for a live callback."""
         sender = self if sender is None else sender
         try:
             delivery = await aget(self, key)
@@ -234,7 +241,12 @@ class Receiver:
         if delivery is None:
             raise KeyError(f"No delivery {key!r} is kept in the store.")
         try:
-            return await aprocess(self, readmit(delivery, self.dispatcher, sender), sender)
+            admitted = readmit(delivery, self.dispatcher, sender, force=force)
+            if force:
+                early = await asyncio.to_thread(_reopened, self.store, delivery)
+                if early is not None:
+                    return early
+            return await aprocess(self, admitted, sender)
         except SunoHooksError as exc:
             return Outcome.rejected(exc)
 
@@ -259,3 +271,13 @@ class Receiver:
             sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
         )
         return Outcome.rejected(exc)
+
+
+def _reopened(store: Store, kept: Delivery) -> Outcome | None:
+    """`reopened`, a store failure turned into the 503 that answers it."""
+    try:
+        return reopened(store, kept)
+    except SunoHooksError:
+        raise
+    except Exception as exc:
+        raise store_error(exc) from None

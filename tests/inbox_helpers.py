@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from suno_hooks import Receiver, task_completed
+from blinker import Signal
+
+from suno_hooks import Receiver, callback_received, task_completed
 from suno_hooks.inbound import Headers, InboundRequest
 from suno_hooks.outcome import Outcome
 from suno_hooks.testing import encode, make_callback
@@ -33,9 +35,15 @@ def deliver(receiver: Receiver, body: bytes | dict[str, Any]) -> Outcome:
 
 
 def deliver_fixtures(receiver: Receiver) -> None:
-    """Every fixture body of tests/fixtures, one delivery each."""
-    for name in callback_files():
-        deliver(receiver, fixture_bytes(name))
+    """Every fixture body of tests/fixtures, one delivery each, heard by a handler (so each is
+    `done`)."""
+    with callback_received.connected_to(_heard):
+        for name in callback_files():
+            deliver(receiver, fixture_bytes(name))
+
+
+def _heard(sender: Any, **extra: Any) -> None:
+    """A handler that does nothing."""
 
 
 def song(
@@ -82,11 +90,14 @@ class FailingHandler:
 
 
 @contextmanager
-def failing_handler(receiver: Receiver) -> Iterator[FailingHandler]:
-    """Connect a `FailingHandler` for callbacks sent by `receiver` for the `with` block."""
+def failing_handler(
+    receiver: Receiver, signal: Signal = task_completed
+) -> Iterator[FailingHandler]:
+    """Connect a `FailingHandler` to `signal` (by default `task_completed`) for callbacks sent
+    by `receiver` for the `with` block."""
     handler = FailingHandler()
-    task_completed.connect(handler, sender=receiver, weak=False)
+    signal.connect(handler, sender=receiver, weak=False)
     try:
         yield handler
     finally:
-        task_completed.disconnect(handler, sender=receiver)
+        signal.disconnect(handler, sender=receiver)

@@ -149,8 +149,14 @@ def test_replay_to_url_reposts_failed_deliveries(tmp_path: Path):
     ):
         body = encode(make_callback())
         assert httpx.post(url, content=body, headers=sign_headers(body, KEY)).status_code == 200
+    (tmp_path / "cli_ok_handlers.py").write_text(
+        "from suno_hooks import task_completed\n"
+        "@task_completed.connect\n"
+        "def keep(sender, event, **extra):\n    pass\n"
+    )
     target_store = f"sqlite:///{tmp_path / 'target.db'}"
-    with serving("--store", target_store, env=env, cwd=tmp_path) as (target, _):
+    handlers = ("--handlers", "cli_ok_handlers")
+    with serving("--store", target_store, *handlers, env=env, cwd=tmp_path) as (target, _):
         result = run_cli("replay", "--store", source, "--to", target, env=env)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.splitlines()[-1] == "re-posted 1 of 1"

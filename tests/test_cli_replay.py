@@ -61,3 +61,44 @@ def test_replay_reaching_no_receiver_leaves_the_delivery_failed(tmp_path: Path):
     assert "failed: 503 no_receiver" in result.stdout
     assert result.stdout.splitlines()[-1] == "replayed 0 of 1; 1 failed"
     assert _status(tmp_path / "inbox.db") == (DeliveryStatus.FAILED, 1)
+
+
+def test_replay_force_runs_the_handlers_of_a_done_delivery_again(tmp_path: Path):
+    url = _failed_store(tmp_path / "inbox.db")
+    (tmp_path / "records.py").write_text(
+        '"""Handlers that write each event to a file."""\n'
+        "from pathlib import Path\n"
+        "from suno_hooks import task_completed\n\n\n"
+        "@task_completed.connect\n"
+        "def record(sender, event, **extra):\n"
+        "    with Path('seen.txt').open('a') as seen:\n"
+        "        seen.write(event.task_id + '\\n')\n"
+    )
+    key = f"{'c' * 32}:complete"
+
+    def replay(*args: str) -> Any:
+        return run_cli(
+            "replay",
+            "--store",
+            url,
+            "--handlers",
+            "records",
+            *args,
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(tmp_path)},
+        )
+
+    first = replay()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _status(tmp_path / "inbox.db") == (DeliveryStatus.DONE, 2)
+
+    plain = replay(key)
+    assert f"{key}  replayed: 200 duplicate" in plain.stdout, plain.stdout + plain.stderr
+    forced = replay("--force", key)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"{key}  replayed: 200 received" in forced.stdout
+    assert (tmp_path / "seen.txt").read_text().split() == ["c" * 32, "c" * 32]
+    assert _status(tmp_path / "inbox.db") == (DeliveryStatus.DONE, 3)
+
+    bare = replay("--force")
+    assert bare.returncode == 2 and "give their keys" in bare.stderr

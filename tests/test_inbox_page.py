@@ -12,12 +12,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-from suno_hooks import Receiver, task_completed
+from suno_hooks import Receiver, callback_received, task_completed, task_failed
 from suno_hooks._callbacks.probe import load_json, probe
 from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
 from suno_hooks.stores import ClaimResult, Delivery, MemoryStore
 from suno_hooks.stores.tasks import ExpectedTask, TaskStore
-from suno_hooks.testing import encode
+from suno_hooks.testing import encode, make_callback
 
 from .browser import asgi_server, browser, follow, wsgi_server
 from .conftest import fixture_bytes
@@ -114,7 +114,8 @@ def test_filters_narrow_the_list(browser: WebDriver, serve: Serve, receiver: Rec
     assert len(choose(source="callback")) == 50
     assert choose(source="replay") == []
     assert "No deliveries match these filters." in browser.page_source
-    polled = receiver.deliver(song("Polled", audio_url="https://x/p", image_url="https://x/q"))
+    with callback_received.connected_to(lambda sender, **extra: None):  # heard, so done
+        polled = receiver.deliver(song("Polled", audio_url="https://x/p", image_url="https://x/q"))
     assert polled.delivery is not None
     assert choose(source="poll") == [polled.delivery.key]
     follow(browser, browser.find_element(By.LINK_TEXT, "clear"))
@@ -143,9 +144,46 @@ def test_failed_delivery_replays_from_its_button_and_turns_done(
         follow(browser, browser.find_element(By.CSS_SELECTOR, "form.replay button"))
         assert browser.find_element(By.CSS_SELECTOR, "h1 .badge").text == "done"
         assert "now done" in browser.find_element(By.ID, "replayed").text
-        assert browser.find_elements(By.CSS_SELECTOR, "form.replay") == []
+        assert texts(browser, "form.replay button") == ["Run the handlers again"]
         assert handler.runs == 2
     kept = receiver.store.get(key)
+    assert kept is not None and (kept.status.value, kept.attempts) == ("done", 2)
+
+
+def test_the_tasks_outcome_shows_apart_from_the_delivery_and_done_ones_replay_on_purpose(
+    browser: WebDriver, serve: Serve, receiver: Receiver
+):
+    failed_task = make_callback(stage="error", task_id="e" * 32)
+    with failing_handler(receiver, task_failed) as handler:
+        handler.broken = False
+        assert deliver(receiver, failed_task).body == {"status": "received"}
+    unheard = deliver(receiver, make_callback(task_id="n" * 32))
+    assert unheard.delivery is not None and unheard.body == {"status": "received"}
+    base = serve(receiver)
+    browser.get(base + "/")
+    failed_row = f"tr[data-key='{'e' * 32}:error']"
+    assert texts(browser, f"{failed_row} td.outcome") == ["failed"]
+    assert texts(browser, f"{failed_row} td.status") == ["done"]
+    unheard_row = f"tr[data-key='{'n' * 32}:complete']"
+    assert texts(browser, f"{unheard_row} td.outcome") == ["completed"]
+    assert texts(browser, f"{unheard_row} td.status") == ["failed"]
+    colour = "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor"
+    done_badge = browser.execute_script(colour, f"{failed_row} td.status .badge")
+    assert done_badge != browser.execute_script(colour, f"{unheard_row} td.outcome .badge")
+
+    follow(browser, browser.find_element(By.CSS_SELECTOR, f"{unheard_row} td.when a"))
+    assert "no handler was connected" in browser.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert texts(browser, "form.replay button") == ["Replay this delivery"]
+
+    browser.get(f"{base}/delivery?key={'e' * 32}:error")
+    assert texts(browser, "dl.facts .outcome") == ["failed"]
+    assert "already ran once" in browser.find_element(By.CSS_SELECTOR, "form.replay").text
+    with failing_handler(receiver, task_failed) as again:
+        again.broken = False
+        follow(browser, browser.find_element(By.CSS_SELECTOR, "form.replay button"))
+        assert again.runs == 1
+    assert "now done" in browser.find_element(By.ID, "replayed").text
+    kept = receiver.store.get("e" * 32 + ":error")
     assert kept is not None and (kept.status.value, kept.attempts) == ("done", 2)
 
 

@@ -17,6 +17,7 @@ from .conftest import HMAC_KEY, SECRET
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("adapter", sorted(ADAPTERS))
+@pytest.mark.usefixtures("calls")  # a handler hears it, so the delivery is done
 def test_accepted_and_refused_callbacks_are_logged(adapter: str, caplog: pytest.LogCaptureFixture):
     receiver = Receiver(hmac_keys=[HMAC_KEY], secret_key=SECRET, store=MemoryStore())
     client = ADAPTERS[adapter](receiver)

@@ -61,6 +61,7 @@ def test_replayed_signature_on_a_kept_key_is_401_on_store(
     assert (after.status, after.attempts, after.error) == (expected, 1, before.error)
 
 
+@pytest.mark.usefixtures("calls")  # a handler hears it, so the delivery is done
 async def test_replayed_signature_is_401_on_the_async_path(
     store: Store, rejected: list[dict[str, Any]]
 ):

@@ -12,6 +12,7 @@ from suno_hooks.stores import (
     ClaimResult,
     Delivery,
     DeliveryStatus,
+    Reopens,
     ReplayCheck,
     Store,
 )
@@ -309,6 +310,43 @@ def test_replay_failed_runs_the_handlers_again(store: Store):
     for i in range(3):
         kept = store.get(f"replay{i}:complete")
         assert kept is not None and kept.status is DeliveryStatus.DONE and kept.attempts == 2
+
+
+def test_reopen_turns_a_done_delivery_failed_for_a_forced_replay(store: Store):
+    assert isinstance(store, Reopens)
+    assert not store.reopen("t1:complete", error="replay_requested")
+    claim = store.claim(delivery(), lease=60)
+    assert not store.reopen("t1:complete", error="replay_requested")
+    assert store.finish("t1:complete", token=claim.token)
+    assert store.reopen("t1:complete", error="replay_requested")
+    kept = store.get("t1:complete")
+    assert kept is not None and kept.status is DeliveryStatus.FAILED
+    assert (kept.error, kept.attempts) == ("replay_requested", 1)
+    assert not store.reopen("t1:complete", error="replay_requested")
+    again = store.claim(delivery(), lease=60)
+    assert (again.result, again.attempts) == (ClaimResult.NEW, 2)
+    assert store.finish("t1:complete", token=again.token)
+    assert store.claim(delivery(), lease=60).result is ClaimResult.DUPLICATE
+
+
+def test_a_forced_replay_runs_the_handlers_of_a_done_delivery_again(store: Store):
+    receiver = unverified_receiver(store=store)
+    seen: list[str] = []
+
+    def handler(sender: Any, event: Any, **extra: Any) -> None:
+        seen.append(event.source)
+
+    from suno_hooks.inbound import InboundRequest
+
+    body = encode(make_callback(task_id="forced"))
+    with task_completed.connected_to(handler):
+        assert receiver.handle(InboundRequest("POST", body)).body == {"status": "received"}
+        assert receiver.replay("forced:complete").body == {"status": "duplicate"}
+        assert receiver.replay("forced:complete", force=True).body == {"status": "received"}
+    assert seen == ["callback", "replay"]
+    kept = store.get("forced:complete")
+    assert kept is not None and kept.status is DeliveryStatus.DONE
+    assert (kept.attempts, kept.error) == (2, None)
 
 
 def test_listing_pages_through_a_large_inbox(store: Store):

@@ -22,11 +22,13 @@ from ..stores import AsyncBindsTokens, AsyncStore, BindsTokens, Claim, ClaimResu
 from ..stores.conformance import conforms
 from .admission import Admitted
 from .config import warn_once
+from .dispatch import reaches_a_receiver
 
 if TYPE_CHECKING:
     from .parts import ReceiverParts
 
 __all__ = [
+    "NO_RECEIVER",
     "aclaim_or_answer",
     "adispatch",
     "aget",
@@ -43,6 +45,11 @@ logger = logging.getLogger("suno_hooks")
 INLINE_EVENT_BYTES = 64 * 1024
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
 _OTHER_TASK = "This callback URL token was already used for another task."
+
+NO_RECEIVER = "no_receiver"
+"""The error kept on a terminal delivery that reached no handler (none connected, or a weakly
+referenced one that was garbage-collected): it stays `failed`, replayable, and the sender is still
+answered `received`."""
 
 
 def process(receiver: ReceiverParts, admitted: Admitted | Outcome, sender: Any) -> Outcome:
@@ -106,7 +113,9 @@ def dispatch(
     lease = admitted.lease
     assert lease is not None
     error: str | None = _PARSE_ERROR
-    if event is not None:
+    if event is not None and _unheard(receiver, event, sender):
+        error = NO_RECEIVER
+    elif event is not None:
         bound = lease.bind()
         try:
             error = _joined(receiver.dispatcher.send(sender, event))
@@ -127,7 +136,9 @@ async def adispatch(
     lease = admitted.lease
     assert lease is not None
     error: str | None = _PARSE_ERROR
-    if event is not None:
+    if event is not None and _unheard(receiver, event, sender):
+        error = NO_RECEIVER
+    elif event is not None:
         bound = lease.bind()
         try:
             error = _joined(await receiver.dispatcher.asend(sender, event))
@@ -139,6 +150,20 @@ async def adispatch(
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
     return event, error
+
+
+def _unheard(receiver: ReceiverParts, event: Event, sender: Any) -> bool:
+    """True, with a warning, for a completed or failed event that no handler of its signal or
+    of `callback_received` would hear; progress nobody listens to is simply done."""
+    if event.status == "progress" or reaches_a_receiver(receiver.dispatcher, sender, event):
+        return False
+    logger.warning(
+        "no handler is connected for %s (task_%s or callback_received): kept as failed "
+        "(no_receiver) for replay; connect one, with weak=False when it is defined in a function",
+        event.dedupe_key,
+        event.status,
+    )
+    return True
 
 
 def _finish(admitted: Admitted, lease: Lease, error: str | None) -> None:
@@ -223,7 +248,7 @@ def _answer_claim(receiver: ReceiverParts, admitted: Admitted, claim: Claim) -> 
 
 
 def _answer_dispatch(receiver: ReceiverParts, event: Event | None, error: str | None) -> Outcome:
-    if error is not None and receiver.retry_on_error:
+    if error is not None and error != NO_RECEIVER and receiver.retry_on_error:
         failed = Outcome.rejected(HandlerError())
         failed.event = event
         return failed

@@ -9,16 +9,21 @@ from collections.abc import Mapping
 from typing import Any, get_args
 
 from .._callbacks.probe import load_json, probe
-from ..errors import InvalidPayload, NoReceiver
+from ..errors import ConfigurationError, InvalidPayload, NoReceiver
 from ..events import EventSource
-from ..stores import REPLAYABLE, Delivery, Store
+from ..outcome import Outcome
+from ..stores import REPLAYABLE, Delivery, DeliveryStatus, Reopens, Store
 from .admission import Admitted, delivery_for
 from .dispatch import Dispatcher, reaches_a_receiver
 from .processing import event_for
 
-__all__ = ["readmit", "replayable", "trusted"]
+__all__ = ["REPLAY_REQUESTED", "readmit", "reopened", "replayable", "trusted"]
 
 _SOURCES: tuple[str, ...] = get_args(EventSource)
+_TASK_DELIVERIES = 100
+
+REPLAY_REQUESTED = "replay_requested"
+"""The error a done delivery carries from a forced replay's reopening until its claim."""
 
 
 def trusted(
@@ -39,18 +44,36 @@ def trusted(
     return Admitted(found, delivery_for(found, body, feature, context, source), None)
 
 
-def readmit(kept: Delivery, dispatcher: Dispatcher, sender: Any) -> Admitted:
+def readmit(
+    kept: Delivery, dispatcher: Dispatcher, sender: Any, *, force: bool = False
+) -> Admitted:
     """A kept delivery, ready to run through the pipeline again (it was verified on arrival);
     its event says `replay`, the inbox keeps how the delivery first arrived. A failed or
-    abandoned one that no receiver would hear raises `NoReceiver`."""
+    abandoned one (any one, when `force`) that no receiver would hear raises `NoReceiver`."""
     found = probe(load_json(kept.body))
     delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
     admitted = Admitted(found, delivery, None, "replay")
-    if kept.status in REPLAYABLE:
+    if force or kept.status in REPLAYABLE:
         event = event_for(admitted)
         if event is not None and not reaches_a_receiver(dispatcher, sender, event):
             raise NoReceiver()
     return admitted
+
+
+def reopened(store: Store, kept: Delivery) -> Outcome | None:
+    """Ready a kept delivery for a replay asked for on purpose: a done one is marked failed
+    (`replay_requested`) so the claim takes it over; None to go on, or the answer when nothing
+    should run (progress of a task that has ended is `stale`, as its redelivery would be)."""
+    if kept.status is not DeliveryStatus.DONE:
+        return None
+    if not isinstance(store, Reopens):
+        raise ConfigurationError(f"{store!r} cannot reopen a done delivery to replay it.")
+    if not kept.terminal:
+        others = store.deliveries(task_id=kept.task_id, limit=_TASK_DELIVERIES)
+        if any(other.terminal for other in others):
+            return Outcome.accepted("stale")
+    store.reopen(kept.key, error=REPLAY_REQUESTED)
+    return None
 
 
 def replayable(store: Store, limit: int) -> list[Delivery]:

@@ -29,30 +29,49 @@ Results = dict[str, tuple[bool, str]]
 @click.option("--handlers", help="Module that connects your signal receivers; replays run them.")
 @click.option("--to", "target", help="Re-POST the failed deliveries to this URL instead.")
 @click.option("--key", "keys", multiple=True, help="Replay this delivery key (task_id:stage).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run the handlers of the given keys even when a delivery is already done.",
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
 @hmac_key_option
+@click.argument("named", nargs=-1, metavar="[KEY]...")
 def replay(
     store: str,
     handlers: str | None,
     target: str | None,
     keys: tuple[str, ...],
+    force: bool,
     limit: int,
     hmac_keys: tuple[str, ...],
+    named: tuple[str, ...],
 ) -> None:
     """Replay failed and abandoned deliveries through your handlers, or re-POST them to a URL.
 
     One of --handlers or --to is required: with neither, nothing would run the deliveries. A
-    delivery that fails again is reported failed, and the command exits 1.
+    delivery that fails again is reported failed, and the command exits 1. Name deliveries by
+    key (as arguments or with --key) to replay only those; --force runs the handlers of a named
+    delivery that is already done, on purpose, once more.
 
     \b
     Examples:
       suno-hooks replay --handlers myapp.suno_handlers
+      suno-hooks replay --handlers myapp.suno_handlers --force 65e5...24a8:complete
       suno-hooks replay --to https://api.example.com/suno/callback --hmac-key whk_...
     """
     if handlers is None and target is None:
         raise click.UsageError(
             "give --handlers MODULE (the module that connects your receivers) or --to URL; "
             "without either, a replay would run nothing"
+        )
+    keys = (*keys, *named)
+    if force and not keys:
+        raise click.UsageError("--force replays only the deliveries you name: give their keys")
+    if force and target is not None:
+        raise click.UsageError(
+            "--force runs your --handlers; a re-POST with --to is answered `duplicate` by a "
+            "receiver that already handled it"
         )
     import_handlers(handlers)  # a broken handlers module shows first, work or no work
     if target is not None:
@@ -77,7 +96,7 @@ def replay(
     if target is not None:
         results = repost(receiver.store, chosen, target, hmac_keys_or_env(hmac_keys))
     else:
-        results = rerun(receiver, chosen)
+        results = rerun(receiver, chosen, force=force)
     for key, (_, line) in results.items():
         click.echo(f"{key}  {line}")
     through = sum(1 for ok, _ in results.values() if ok)
@@ -88,12 +107,13 @@ def replay(
         raise SystemExit(1)
 
 
-def rerun(receiver: Receiver, chosen: list[Delivery]) -> Results:
-    """Run each delivery through the handlers imported in this process."""
+def rerun(receiver: Receiver, chosen: list[Delivery], *, force: bool = False) -> Results:
+    """Run each delivery through the handlers imported in this process (a done one too, with
+    `force`)."""
     results: Results = {}
     with click.progressbar(chosen, label="replaying", hidden=len(chosen) < 5) as bar:
         for delivery in bar:
-            outcome = receiver.replay(delivery.key)
+            outcome = receiver.replay(delivery.key, force=force)
             after = receiver.store.get(delivery.key)
             if outcome.status == 200 and after is not None and after.status == "failed":
                 results[delivery.key] = (False, f"failed again: {after.error}")

@@ -94,7 +94,7 @@ class InboxASGIApp(MountedInbox):
             if isinstance(asked, PageResponse):
                 return asked
             try:
-                outcome = await core.receiver.areplay(asked.key)
+                outcome = await core.receiver.areplay(asked.key, force=asked.force)
             except KeyError:
                 return await asyncio.to_thread(core.gone, request)
             return await asyncio.to_thread(core.replayed, request, asked.key, outcome)

@@ -136,6 +136,7 @@ class InboxCore:
             view=event_view(delivery, now=self.clock()),
             body=pretty_body(delivery.body),
             replayable=request.can_replay and delivery.status.value in REPLAYABLE,
+            forceable=request.can_replay and delivery.status.value == "done",
             csrf_field=self.csrf.field,
             csrf_token=token,
             replayed=request.query.get("replayed"),
@@ -147,7 +148,7 @@ class InboxCore:
         if isinstance(asked, PageResponse):
             return asked
         try:
-            outcome = self.receiver.replay(asked.key)
+            outcome = self.receiver.replay(asked.key, force=asked.force)
         except KeyError:
             return self.gone(request)
         return self.replayed(request, asked.key, outcome)

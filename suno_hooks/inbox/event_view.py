@@ -12,6 +12,7 @@ from .._callbacks.parsing import build_event
 from .._callbacks.probe import load_json, probe
 from ..events import Event, Midi, Track
 from ..stores import Delivery
+from ..stores.base import PROGRESS_STAGES
 from .media import Media, media
 
 __all__ = ["EventView", "MidiLine", "TrackView", "event_of", "event_view", "pretty_body"]
@@ -42,6 +43,9 @@ class EventView:
 
     event: Event | None
     problem: str | None = None
+    outcome: str = "unknown"
+    """The task's outcome as this delivery tells it (`completed`, `failed` or `progress`),
+    whatever became of the delivery itself."""
     tracks: list[TrackView] = field(default_factory=list)
     players: list[Media] = field(default_factory=list)
     videos: list[Media] = field(default_factory=list)
@@ -86,9 +90,12 @@ def event_view(delivery: Delivery, *, now: float) -> EventView:
     try:
         event = event_of(delivery)
     except Exception as exc:
-        return EventView(None, problem=f"The body does not parse as a callback: {exc}")
+        problem = f"The body does not parse as a callback: {exc}"
+        return EventView(
+            None, problem=problem, outcome=_STAGE_OUTCOMES.get(delivery.stage, "unknown")
+        )
     born = delivery.received_at
-    view = EventView(event)
+    view = EventView(event, outcome=event.status)
     for track in event.tracks:
         made = track.created_at or born
         players = [
@@ -144,6 +151,10 @@ def pretty_body(body: bytes) -> str:
         return text
     return json.dumps(parsed, indent=2, ensure_ascii=False)
 
+
+_STAGE_OUTCOMES = {"complete": "completed", "error": "failed"} | dict.fromkeys(
+    PROGRESS_STAGES, "progress"
+)
 
 _TRACK_AUDIO = (
     ("audio_url", "audio"),

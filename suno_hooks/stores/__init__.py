@@ -16,6 +16,7 @@ from .base import (
     Delivery,
     DeliveryStatus,
     KnowsDone,
+    Reopens,
     ReplayCheck,
     Store,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "MemoryStore",
     "PostgresStore",
     "RedisStore",
+    "Reopens",
     "ReplayCheck",
     "SQLiteStore",
     "Store",

@@ -19,6 +19,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "KnowsDone",
+    "Reopens",
     "ReplayCheck",
     "Store",
     "delivery_source",
@@ -234,6 +235,17 @@ class KnowsDone(Protocol):
     def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
         """DUPLICATE when the key is done and the guard accepts `replay`, REPLAYED when the
         guard refuses it, None when the key is not done (then `claim` decides; never blocks)."""
+        ...
+
+
+@runtime_checkable
+class Reopens(Protocol):
+    """Optional for stores: turns a `done` delivery back into `failed`, so a replay asked for on
+    purpose (`Receiver.replay(key, force=True)`) can claim it and run its handlers again."""
+
+    def reopen(self, key: str, *, error: str) -> bool:
+        """Mark the delivery `key` failed with `error` when it is done; False, and nothing
+        changed, when it is not (processing, failed or gone)."""
         ...
 
 

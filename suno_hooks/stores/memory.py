@@ -220,6 +220,19 @@ class MemoryStore(MemoryTasks):
             self._leases[key] = (time.monotonic() + lease, token)
             return True
 
+    def reopen(self, key: str, *, error: str) -> bool:
+        """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
+        with self._lock:
+            if self._keys.get(key) != _DONE:
+                return False
+            delivery = self._inbox.get(key)
+            self._keys[key] = -(delivery.attempts if delivery is not None else 1)
+            if delivery is not None:
+                delivery.status = DeliveryStatus.FAILED
+                delivery.error = error
+                delivery.updated_at = time.time()
+            return True
+
     def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:
         """`claim`'s answer for a key already done (the guard first); None when it is not done."""
         if self._keys.get(key) != _DONE:

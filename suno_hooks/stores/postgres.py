@@ -28,6 +28,7 @@ from .postgres_statements import (
     FINISH,
     GET,
     PURGE,
+    REOPEN,
     SWEEP_GUARD,
     Rows,
     claim_params,
@@ -201,6 +202,10 @@ class PostgresStore(PostgresTasks):
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Push the lease to `lease` seconds from now (server time); False when not the owner."""
         return bool(self._rows(EXTEND, (float(lease), text(key), token)))
+
+    def reopen(self, key: str, *, error: str) -> bool:
+        """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
+        return bool(self._rows(REOPEN, (text(error), text(key))))
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""

@@ -16,6 +16,7 @@ __all__ = [
     "FINISH",
     "GET",
     "PURGE",
+    "REOPEN",
     "SWEEP_GUARD",
     "Rows",
     "claim_params",
@@ -37,6 +38,11 @@ UPDATE suno_hooks_deliveries SET status = %s, error = %s, lease_until = NULL,
 WHERE key = %s AND token = %s RETURNING 1
 """
 """Marks a delivery done or failed and ends its lease, only while the token still owns it."""
+REOPEN = """
+UPDATE suno_hooks_deliveries SET status = 'failed', error = %s, updated_at = clock_timestamp()
+WHERE key = %s AND status = 'done' RETURNING 1
+"""
+"""Marks a done delivery failed with an error, so a replay asked for on purpose can claim it."""
 EXTEND = """
 UPDATE suno_hooks_deliveries SET lease_until = clock_timestamp() + make_interval(secs => %s)
 WHERE key = %s AND token = %s AND status = 'processing' RETURNING 1

@@ -221,6 +221,10 @@ class RedisStore(RedisInbox, RedisTasks):
         keys, args = self._extend_call(key, token, lease)
         return bool(redis_lua.EXTEND(self._sync(), keys, args))
 
+    def reopen(self, key: str, *, error: str) -> bool:
+        """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
+        return bool(redis_lua.REOPEN(self._sync(), [self.keys.delivery(key)], [error]))
+
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         return read_delivery(key, redis_lua.READ(self._sync(), [self.keys.delivery(key)], []))

@@ -12,7 +12,16 @@ from redis.exceptions import NoScriptError
 
 from . import redis_scripts
 
-__all__ = ["CLAIM", "EXTEND", "FINISH", "FINISH_SETTLING", "PURGE", "READ", "LuaScript"]
+__all__ = [
+    "CLAIM",
+    "EXTEND",
+    "FINISH",
+    "FINISH_SETTLING",
+    "PURGE",
+    "READ",
+    "REOPEN",
+    "LuaScript",
+]
 
 
 class LuaScript:
@@ -66,3 +75,5 @@ READ = LuaScript(redis_scripts.READ)
 """The `READ` script of `redis_scripts`, ready to call."""
 PURGE = LuaScript(redis_scripts.PURGE)
 """The `PURGE` script of `redis_scripts`, ready to call."""
+REOPEN = LuaScript(redis_scripts.REOPEN)
+"""The `REOPEN` script of `redis_scripts`, ready to call."""

@@ -8,7 +8,7 @@ answers what the first run answered (the claim's fencing token doubles as the re
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "EXTEND", "FINISH", "FINISH_SETTLING", "PURGE", "READ"]
+__all__ = ["CLAIM", "EXTEND", "FINISH", "FINISH_SETTLING", "PURGE", "READ", "REOPEN"]
 
 # The numbers and the fencing token of a call travel in one space-separated ARGV (fewer
 # arguments are cheaper to send); text that comes from a callback travels on its own.
@@ -97,6 +97,17 @@ return 1
 """
 )
 """`FINISH`, then settles the delivery's expected task when the finish changed the delivery."""
+
+# KEYS: delivery hash. ARGV: error. A done delivery turns failed with `error`; anything else
+# is left alone (answers 0). A repeat finds it failed and answers 0.
+REOPEN = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'done' then return 0 end
+local clock = redis.call('TIME')
+local updated = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+redis.call('HSET', KEYS[1], 'status', 'failed', 'updated_at', updated, 'error', ARGV[1])
+return 1
+"""
+"""Marks a done delivery failed with an error, so a replay asked for on purpose can claim it."""
 
 # KEYS: delivery hash. ARGV: fencing token, lease ms. Leases run on the server's clock; a
 # repeat moves the end of the lease again, from a later now.

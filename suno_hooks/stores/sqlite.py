@@ -27,7 +27,7 @@ from .sqlite_async import SQLiteAsync
 from .sqlite_inline import CHECKPOINT_WAIT, InlineWriter
 from .sqlite_pool import ConnectionPool
 from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
-from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, STATUS_CLAUSES
+from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, REOPEN, STATUS_CLAUSES
 from .sqlite_tasks import SQLiteTasks
 from .sqlite_writes import (
     claim_params,
@@ -211,6 +211,12 @@ class SQLiteStore(SQLiteAsync, SQLiteTasks):
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""
         with self._connection() as conn:
             changed = conn.execute(EXTEND, (time.time() + lease, key, token)).rowcount
+        return changed == 1
+
+    def reopen(self, key: str, *, error: str) -> bool:
+        """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
+        with self._connection() as conn:
+            changed = conn.execute(REOPEN, (error, time.time(), key)).rowcount
         return changed == 1
 
     def get(self, key: str) -> Delivery | None:

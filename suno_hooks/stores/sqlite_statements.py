@@ -18,6 +18,7 @@ __all__ = [
     "GUARD",
     "KEEP_ROW_GUARD",
     "PURGE_KEEPS_GUARDS",
+    "REOPEN",
     "ROW_GUARD",
     "STATE",
     "STATUS_CLAUSES",
@@ -112,6 +113,11 @@ UPDATE suno_hooks_deliveries SET status = ?, error = ?, updated_at = ?, lease_un
 WHERE key = ? AND lease_token = ?
 """
 """Marks a delivery done or failed and ends its lease, only while the token still owns it."""
+REOPEN = """
+UPDATE suno_hooks_deliveries SET status = 'failed', error = ?, updated_at = ?
+WHERE key = ? AND status = 'done'
+"""
+"""Marks a done delivery failed with an error, so a replay asked for on purpose can claim it."""
 EXTEND = """
 UPDATE suno_hooks_deliveries SET lease_until = ?
 WHERE key = ? AND lease_token = ? AND status = 'processing'

@@ -169,6 +169,14 @@ class DjangoStore(DjangoTasks):
             changed = owned.update(lease_expires=until, lease_until=_moment(until))
         return int(changed) == 1
 
+    def reopen(self, key: str, *, error: str) -> bool:
+        """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
+        done = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255), status=_DONE)
+        changed = done.update(
+            status=_FAILED, error=_text(error, 4000), updated_at=_moment(time.time())
+        )
+        return int(changed) == 1
+
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
