@@ -199,6 +199,7 @@ def test_any_record_gives_nothing_or_a_terminal_body_for_the_same_task(feature, 
     build_event(found, feature=feature)
 
 
+@pytest.mark.usefixtures("calls")  # a handler hears it, so the delivery is done
 def test_the_receiver_dispatches_a_polled_record_once():
     receiver = unverified_receiver(store=MemoryStore())
     record = {"status": "SUCCESS", "response": {"sunoData": [TRACK]}}

@@ -244,6 +244,7 @@ def cluster() -> Iterator[PostgresCluster]:
         yield started
 
 
+@pytest.mark.usefixtures("calls")  # a handler hears it, so the delivery is done
 def test_a_restart_answers_503_then_recovers(cluster: PostgresCluster):
     url = postgres_schema_url(cluster.server)
     receiver = unverified_receiver(store=url)

@@ -345,6 +345,7 @@ def test_short_lived_event_loops_leave_no_connection_behind(
         admin.close()
 
 
+@pytest.mark.usefixtures("calls")  # a handler hears it, so the delivery is done
 async def test_a_terminal_callback_through_asgi_is_two_script_calls(redis_server: RedisServer):
     """Claim, then finish settling the expected task: no separate settle round trip."""
     receiver = Receiver(hmac_keys=[HMAC_KEY], store=f"{redis_server.url}?prefix={prefix()}")
