@@ -105,6 +105,11 @@ def serve(
     listening = listen(host, port)
     if not no_inbox:
         log.info("suno-hooks inbox page at http://%s:%d/", host, port)
+    if handlers is None:
+        log.info(
+            "no --handlers: completed and failed callbacks are kept as failed (no_receiver) "
+            "until `suno-hooks replay --handlers MODULE` runs them"
+        )
     log.log(
         logging.WARNING if receiver.require == "none" else logging.INFO,
         "suno-hooks receiving at http://%s:%d%s (store %s, require %s)%s",
