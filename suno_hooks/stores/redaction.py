@@ -38,17 +38,11 @@ def redacted_url(url: str) -> str:
     if _CONNINFO_START.match(url):
         return _redacted_conninfo(url)
     head, sep, rest = url.partition("://") if "://" in url else ("", "", url)
+    at, userinfo, secret = _userinfo(rest)
+    if secret is not None:
+        masked = f"{userinfo.split(':', 1)[0]}:{MASK}" if ":" in userinfo else MASK
+        rest = f"{masked}{rest[at:]}"
     query_at = rest.find("?")
-    authority_and_path = rest if query_at < 0 else rest[:query_at]
-    at = authority_and_path.rfind("@")
-    if at >= 0:
-        userinfo = authority_and_path[:at]
-        if ":" in userinfo:
-            userinfo = f"{userinfo.split(':', 1)[0]}:{MASK}"
-        elif _looks_like_a_credential(userinfo):
-            userinfo = MASK
-        rest = f"{userinfo}{rest[at:]}"
-        query_at = rest.find("?")
     if query_at < 0:
         return f"{head}{sep}{rest}"
     query, hash_mark, fragment = rest[query_at + 1 :].partition("#")
@@ -61,6 +55,19 @@ def redacted_text(text: str, url: str) -> str:
     for secret in sorted(_secrets(url), key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def _userinfo(rest: str) -> tuple[int, str, str | None]:
+    """Where the userinfo of `rest` (a URL after its scheme) ends (its `@`, else -1), the
+    userinfo, and the credential in it: the password, or all of it when it looks like one."""
+    query_at = rest.find("?")
+    at = (rest if query_at < 0 else rest[:query_at]).rfind("@")
+    if at < 0:
+        return -1, "", None
+    userinfo = rest[:at]
+    if ":" in userinfo:
+        return at, userinfo, userinfo.split(":", 1)[1]
+    return at, userinfo, userinfo if _looks_like_a_credential(userinfo) else None
 
 
 def _looks_like_a_credential(userinfo: str) -> bool:
@@ -93,15 +100,10 @@ def _secrets(url: str) -> set[str]:
     found: set[str] = set()
     if not _CONNINFO_START.match(url):
         rest = url.partition("://")[2] if "://" in url else url
+        secret = _userinfo(rest)[2]
+        if secret is not None:
+            found.add(secret)
         query_at = rest.find("?")
-        authority_and_path = rest if query_at < 0 else rest[:query_at]
-        at = authority_and_path.rfind("@")
-        if at >= 0:
-            userinfo = authority_and_path[:at]
-            if ":" in userinfo:
-                found.add(userinfo.split(":", 1)[1])
-            elif _looks_like_a_credential(userinfo):
-                found.add(userinfo)
         if query_at >= 0:
             for pair in re.split(r"[&;]", rest[query_at + 1 :].partition("#")[0]):
                 name, eq, value = pair.partition("=")
