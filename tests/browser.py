@@ -79,12 +79,13 @@ def wsgi_server(app: Any) -> Iterator[str]:
 
 
 @contextmanager
-def asgi_server(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a thread; yields its base URL."""
+def asgi_server(app: Any, *, lifespan: str = "off") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a thread (its lifespan off unless asked); yields its
+    base URL."""
     import uvicorn
 
     sock = listening_socket()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

@@ -8,11 +8,14 @@ sandbox sees them (a rate limit or a 5xx from the API side).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -149,3 +152,23 @@ def make_rig(rig_timing: Timing) -> Iterator[Any]:
 def rig_receiver(store: Any) -> Receiver:
     """A receiver that checks the sandbox's signatures and signs callback URLs."""
     return Receiver(hmac_keys=[HMAC_KEY], secret_key=SECRET, store=store)
+
+
+def run_two_reconcilers(store_url: str, sandbox_url: str, *options: str) -> list[dict[str, Any]]:
+    """Two `tests.reconcile_worker` processes over one store and sandbox, started together once
+    both are ready; the summary each printed last."""
+    command = [sys.executable, "-m", "tests.reconcile_worker", store_url, sandbox_url, *options]
+    root = Path(__file__).parent.parent
+    workers = [
+        subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    return [json.loads(worker.communicate(timeout=120)[0].splitlines()[-1]) for worker in workers]

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,27 +20,10 @@ from suno_hooks.contrib.starlette import inbox_routes, suno_routes
 from suno_hooks.stores import MemoryStore
 from suno_hooks.testing import encode, make_callback
 
-from .browser import listening_socket
+from .browser import asgi_server
 from .conftest import unverified_receiver
 
 pytestmark = pytest.mark.filterwarnings("ignore::suno_hooks.InsecureReceiverWarning")
-
-
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn, lifespan on, on a thread; yields its base URL."""
-    import uvicorn
-
-    sock = listening_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
 
 
 class Shelf:
@@ -92,7 +74,7 @@ def test_a_replay_from_the_page_awaits_async_handlers_on_the_serving_loop():
 
     task_completed.connect(shelve, weak=False)
     try:
-        with served(make_app(receiver, shelf)) as base:
+        with asgi_server(make_app(receiver, shelf), lifespan="on") as base:
             body = make_callback(task_id="a" * 32)
             answer = httpx.post(base + "/suno/callback", content=encode(body))
             assert answer.json() == {"status": "received"}

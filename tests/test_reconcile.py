@@ -3,9 +3,6 @@ exactly once whichever path wins, rate-limit and 5xx retries, tasks given up on.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,7 +16,15 @@ from suno_hooks.reconcile import Reconciler
 from suno_hooks.sandbox import SandboxHandle, Timing
 from suno_hooks.stores import SQLiteStore, TaskState
 
-from .sandbox_rig import API_KEY, CREATES, Rig, make_rig, rig_receiver, rig_timing
+from .sandbox_rig import (
+    API_KEY,
+    CREATES,
+    Rig,
+    make_rig,
+    rig_receiver,
+    rig_timing,
+    run_two_reconcilers,
+)
 
 __all__ = ["make_rig", "rig_timing"]
 
@@ -187,25 +192,7 @@ def test_two_reconcilers_in_two_processes_poll_each_task_once(
     store_url: str = request.getfixturevalue(f"{kind}_shared_url")
     rig = make_rig(rig_receiver(store_url))
     task_ids = [submit_dropped(rig, "lyrics") for _ in range(24)]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.reconcile_worker", store_url, rig.sandbox_url],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).parent.parent,
-        )
-        for _ in range(2)
-    ]
-    for worker in workers:
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-    results = [
-        json.loads(worker.communicate(timeout=120)[0].splitlines()[-1]) for worker in workers
-    ]
+    results = run_two_reconcilers(store_url, rig.sandbox_url)
     assert sorted(rig.gate.polls) == sorted(task_ids)
     assert set(rig.gate.polls.values()) == {1}
     dispatched = [task_id for result in results for task_id in result["dispatched"]]

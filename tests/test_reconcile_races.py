@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +18,15 @@ from suno_hooks.reconcile import Reconciler
 from suno_hooks.sandbox import SandboxHandle, Timing
 from suno_hooks.stores import ExpectedTask, SQLiteStore, TaskState
 
-from .sandbox_rig import API_KEY, CREATES, Rig, make_rig, rig_receiver, rig_timing
+from .sandbox_rig import (
+    API_KEY,
+    CREATES,
+    Rig,
+    make_rig,
+    rig_receiver,
+    rig_timing,
+    run_two_reconcilers,
+)
 
 __all__ = ["make_rig", "rig_timing"]
 
@@ -95,27 +100,8 @@ def test_two_reconcilers_in_two_processes_never_poll_a_task_twice_within_every(
     for task_id in task_ids:
         assert store.expect(ExpectedTask.submitted(task_id, "lyrics", after=0))
     # 12 tasks at 3 polls/s: a pass lasts twice `every`, and as long as a lease.
-    command = [sys.executable, "-m", "tests.reconcile_worker", store_url, rig.sandbox_url]
-    command += ["--for", "8", "--every", str(EVERY), "--rate", "3", "--lease", "4", "--batch", "12"]
-    workers = [
-        subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).parent.parent,
-        )
-        for _ in range(2)
-    ]
-    for worker in workers:
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
-    results = [
-        json.loads(worker.communicate(timeout=120)[0].splitlines()[-1]) for worker in workers
-    ]
+    options = ["--for", "8", "--every", str(EVERY), "--rate", "3", "--lease", "4", "--batch", "12"]
+    results = run_two_reconcilers(store_url, rig.sandbox_url, *options)
     assert all(result["polled"] > 0 for result in results), results
     assert sorted(rig.gate.times) == sorted(task_ids)
     assert all(len(rig.gate.times[task_id]) >= 2 for task_id in task_ids)

@@ -112,10 +112,8 @@ def dispatch(
     event = event_for(admitted)
     lease = admitted.lease
     assert lease is not None
-    error: str | None = _PARSE_ERROR
-    if event is not None and _unheard(receiver, event, sender):
-        error = NO_RECEIVER
-    elif event is not None:
+    error = _refusal(receiver, event, sender)
+    if event is not None and error is None:
         bound = lease.bind()
         try:
             error = _joined(receiver.dispatcher.send(sender, event))
@@ -135,10 +133,8 @@ async def adispatch(
         event = await asyncio.to_thread(event_for, admitted)
     lease = admitted.lease
     assert lease is not None
-    error: str | None = _PARSE_ERROR
-    if event is not None and _unheard(receiver, event, sender):
-        error = NO_RECEIVER
-    elif event is not None:
+    error = _refusal(receiver, event, sender)
+    if event is not None and error is None:
         bound = lease.bind()
         try:
             error = _joined(await receiver.dispatcher.asend(sender, event))
@@ -150,6 +146,14 @@ async def adispatch(
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
     return event, error
+
+
+def _refusal(receiver: ReceiverParts, event: Event | None, sender: Any) -> str | None:
+    """Why a delivery is finished without dispatching: a body that no longer parses, or a
+    terminal event no handler would hear; None when it is dispatched."""
+    if event is None:
+        return _PARSE_ERROR
+    return NO_RECEIVER if _unheard(receiver, event, sender) else None
 
 
 def _unheard(receiver: ReceiverParts, event: Event, sender: Any) -> bool:
