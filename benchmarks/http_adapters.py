@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.http_apps import KEY  # noqa: E402
 from suno_hooks._security.signatures import compute_signature  # noqa: E402
 from suno_hooks.testing import encode, make_callback  # noqa: E402
-from tests.services import RedisServer  # noqa: E402
+from tests.support.services import RedisServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PLACEHOLDER = "TASKIDPLACEHOLDER"

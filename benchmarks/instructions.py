@@ -205,7 +205,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         redis_server = None
         if "redis" in groups:
-            from tests.services import RedisServer
+            from tests.support.services import RedisServer
 
             redis_server = RedisServer(Path(tmp) / "redis", persistent=False).start()
             os.environ["SUNO_BENCH_REDIS_URL"] = redis_server.url

@@ -28,7 +28,7 @@ from suno_hooks.client import SunoClient
 from suno_hooks.reconcile import Reconciler
 from suno_hooks.sandbox import serve_sandbox
 from suno_hooks.stores import ExpectedTask, RedisStore, SQLiteStore, TaskStore
-from tests.services import RedisServer
+from tests.support.services import RedisServer
 
 API_KEY = "bench-key"
 WAV = {"taskId": "src", "audioId": "a1"}

@@ -43,8 +43,8 @@ from suno_hooks.stores import (  # noqa: E402
 )
 from suno_hooks.stores.conformance import conforms  # noqa: E402
 from suno_hooks.testing import encode, make_callback, sign_headers  # noqa: E402
-from tests.postgres import PostgresServer, running_postgres  # noqa: E402
-from tests.services import RedisServer  # noqa: E402
+from tests.support.postgres import PostgresServer, running_postgres  # noqa: E402
+from tests.support.services import RedisServer  # noqa: E402
 
 BODY = encode(make_callback())
 HEADERS = {k.lower(): v for k, v in sign_headers(BODY, "whk_bench").items()}

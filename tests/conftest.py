@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings
 from suno_hooks import Event, InsecureReceiverWarning, Receiver, callback_received
 from suno_hooks.stores import MemoryStore
 
-from .adapters import ADAPTERS, CallbackClient, mark_django_adapters
-from .stores import (
+from .support.adapters import ADAPTERS, CallbackClient, mark_django_adapters
+from .support.stores import (
     django_db_modify_db_settings,
     django_postgres_database,
     django_postgres_store_factory,
