@@ -149,6 +149,16 @@ def call_json(*args: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in call(*args, "--json").splitlines()]
 
 
+def test_command_replays_a_done_delivery_only_when_forced(inbox: dict[str, str], switch: Switch):
+    runs = switch.runs
+    assert call("replay", inbox["lyrics"]) == f"{inbox['lyrics']}: duplicate\n"
+    assert switch.runs == runs
+    assert call("replay", inbox["lyrics"], "--force") == f"{inbox['lyrics']}: received\n"
+    assert Delivery.objects.get(key=inbox["lyrics"]).attempts == 2
+    with pytest.raises(CommandError, match="give its key"):
+        call("replay", "--failed", "--force")
+
+
 def test_command_lists_with_filters_and_json(inbox: dict[str, str]):
     listed = call_json("list")
     assert {d["key"] for d in listed} == set(inbox.values())

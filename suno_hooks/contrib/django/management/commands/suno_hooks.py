@@ -39,6 +39,9 @@ class Command(BaseCommand):
         replay.add_argument("key", nargs="?", help="The delivery's key (task_id:stage).")
         replay.add_argument("--failed", action="store_true", help="Every failed delivery.")
         replay.add_argument("--limit", type=int, default=100)
+        replay.add_argument(
+            "--force", action="store_true", help="Run the handlers again even for a done delivery."
+        )
         add_task_actions(actions)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -74,9 +77,11 @@ class Command(BaseCommand):
         receiver = get_receiver()
         if options["failed"] == bool(options["key"]):
             raise CommandError("Give one delivery key, or --failed.")
+        if options["force"] and not options["key"]:
+            raise CommandError("--force replays one delivery: give its key.")
         if options["key"]:
             try:
-                outcomes = {options["key"]: receiver.replay(options["key"])}
+                outcomes = {options["key"]: receiver.replay(options["key"], force=options["force"])}
             except KeyError as exc:
                 raise CommandError(str(exc.args[0])) from None
         else:
