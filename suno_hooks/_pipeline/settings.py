@@ -40,9 +40,9 @@ REQUIRE_VALUES: tuple[str, ...] = ("signature", "token", "both", "either", "none
 _SHOWN = 60
 
 
-class Invalid(ValueError):
-    """A value a setting's parser refuses; the reader turns it into a `ConfigurationError`.
-    `detail`, when given, says what is wrong in place of "must be <help>"."""
+class Invalid(ConfigurationError):
+    """A value a setting's parser refuses; the reader turns it into a `ConfigurationError` that
+    names the setting. `detail`, when given, says what is wrong in place of "must be <help>"."""
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail)
