@@ -121,11 +121,16 @@ def _seconds(minimum: float, *, above: bool) -> Callable[[Any], float]:
     return parse
 
 
-def _float_text(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text
+def _read_as(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Text read as `kind` (a number); text it cannot read is left for the parser to refuse."""
+
+    def read(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            return text
+
+    return read
 
 
 def _whole(minimum: int) -> Callable[[Any], int]:
@@ -135,13 +140,6 @@ def _whole(minimum: int) -> Callable[[Any], int]:
         return value
 
     return parse
-
-
-def _int_text(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        return text
 
 
 def _networks(value: Any) -> list[str]:
@@ -176,7 +174,8 @@ def _flag_text(text: str) -> Any:
 class Setting:
     """One receiver setting: its `name` (`SUNO_HOOKS_<name>` in the environment and Flask, the
     key in Django's dict), the `Receiver` `keyword` it sets, its `parse`r and one line of `help`
-    saying what it must be. `text` reads the setting's text form; `secret` keeps it out of errors.
+    saying what it must be. `text` reads the setting's text form, which `as_text` describes;
+    `secret` keeps the value out of errors.
     """
 
     name: str
@@ -184,6 +183,7 @@ class Setting:
     parse: Callable[[Any], Any]
     help: str
     text: Callable[[str], Any] = _same
+    as_text: str = ""
     secret: bool = False
 
     def read(self, value: Any, label: str, *, text: bool = False) -> Any:
@@ -193,7 +193,8 @@ class Setting:
             return self.parse(self.text(value) if text and isinstance(value, str) else value)
         except Invalid as exc:
             shown = type(value).__name__ if self.secret else _shown(value)
-            problem = exc.problem() or f"must be {self.help}; got {shown}"
+            spelled = f" ({self.as_text} as text)" if text and self.as_text else ""
+            problem = exc.problem() or f"must be {self.help}{spelled}; got {shown}"
             raise ConfigurationError(f"{label} {problem}.") from None
 
 
@@ -207,8 +208,9 @@ SETTINGS: tuple[Setting, ...] = (
         "HMAC_KEYS",
         "hmac_keys",
         _keys,
-        "Kie's webhookHmacKey values, current first (a list, or comma-separated text)",
+        "a list of Kie's webhookHmacKey values, current first",
         _items,
+        "comma-separated",
         secret=True,
     ),
     Setting(
@@ -225,49 +227,51 @@ SETTINGS: tuple[Setting, ...] = (
         "tolerance",
         _seconds(0, above=False),
         "a number of seconds (0 or more) a signed timestamp may be off",
-        _float_text,
+        _read_as(float),
     ),
     Setting(
         "TOKEN_MAX_AGE",
         "token_max_age",
         _whole(1),
         "a whole number of seconds (1 or more) a callback URL's token stays valid",
-        _int_text,
+        _read_as(int),
     ),
     Setting(
         "ALLOWED_IPS",
         "allowed_ips",
         _networks,
-        "a list of addresses or networks such as '10.0.0.0/8' (comma-separated in text)",
+        "a list of addresses or networks such as '10.0.0.0/8'",
         _items,
+        "comma-separated",
     ),
     Setting(
         "TRUSTED_PROXIES",
         "trusted_proxies",
         _whole(0),
         "the number of proxies in front of the app (a whole number, 0 or more)",
-        _int_text,
+        _read_as(int),
     ),
     Setting(
         "MAX_BODY",
         "max_body",
         _whole(1),
         "the largest body accepted, in bytes (a whole number, 1 or more)",
-        _int_text,
+        _read_as(int),
     ),
     Setting(
         "LEASE",
         "lease",
         _seconds(0, above=True),
         "a number of seconds (more than 0) a claim holds a delivery",
-        _float_text,
+        _read_as(float),
     ),
     Setting(
         "RETRY_ON_ERROR",
         "retry_on_error",
         _flag,
-        "True or False (as text: true/false, yes/no, on/off, 1/0)",
+        "True or False",
         _flag_text,
+        "true/false, yes/no, on/off or 1/0",
     ),
 )
 """Every receiver setting with a plain-value form, in the order the docs list them."""
