@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from . import errors, signals
-from .errors import ConfigurationError, InsecureReceiverWarning
+from .errors import (
+    ConfigurationError,
+    InsecureReceiverWarning,
+    SunoHooksException,
+    SunoHooksWarning,
+)
 from .events import (
     CodeInfo,
     Event,
@@ -54,6 +59,8 @@ __all__ = [
     "Stem",
     "Stems",
     "Store",
+    "SunoHooksException",
+    "SunoHooksWarning",
     "Track",
     "VoiceResult",
     "__version__",

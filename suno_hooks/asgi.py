@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .errors import SunoHooksException
 from .inbound import Headers, InboundRequest, content_length
 from .outcome import Outcome
 from .receiver import Receiver
@@ -29,7 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnected(SunoHooksException):
     """The client went away before the whole body arrived; nothing is answered."""
 
 

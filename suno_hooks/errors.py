@@ -1,4 +1,46 @@
-"""Exception hierarchy: every rejection the receiver can answer, with its HTTP status and code."""
+"""Every exception suno-hooks raises derives from `SunoHooksException`; every warning it issues
+derives from `SunoHooksWarning`. The refusals of a callback (`SunoHooksError` and below) carry
+the HTTP `status`, `code` and `detail` of the answer.
+
+    SunoHooksException
+    ├── SunoHooksError                      a refused callback: status, code, detail
+    │   ├── MethodNotAllowed                405
+    │   ├── PayloadTooLarge                 413
+    │   ├── UnsupportedMediaType            415
+    │   ├── ForbiddenSource                 403
+    │   ├── InvalidJSON                     400
+    │   ├── InvalidPayload                  400
+    │   ├── SignatureError                  401
+    │   │   ├── MissingSignature
+    │   │   ├── StaleTimestamp
+    │   │   ├── InvalidSignature
+    │   │   └── ReplayedSignature
+    │   ├── InvalidToken                    401
+    │   ├── InProgress                      409
+    │   ├── HandlerError                    500
+    │   ├── StoreUnavailable                503
+    │   └── NoReceiver                      503
+    ├── ConfigurationError (ValueError)     a setting that cannot work
+    ├── ClientDisconnected                  suno_hooks.asgi: the body never arrived
+    ├── SandboxError                        suno_hooks.sandbox: a control request refused
+    ├── CreateError                         suno_hooks.sandbox: a request Kie would refuse
+    ├── InvalidRequest (ValueError)         suno_hooks.client: refused before sending
+    └── ApiError                            suno_hooks.client: Kie's error answers
+        ├── AuthenticationFailed
+        ├── InsufficientCredits
+        ├── TaskNotFound
+        ├── ValidationFailed
+        ├── RateLimited
+        ├── Maintenance
+        ├── FeatureDisabled
+        ├── ServerError
+        └── ApiConnectionError
+            └── SubmissionUncertain
+
+    SunoHooksWarning (UserWarning)
+    ├── InsecureReceiverWarning             a receiver that verifies nothing
+    └── SpanWarning                         suno_hooks.client: a span Kie advises against
+"""
 
 from __future__ import annotations
 
@@ -17,18 +59,30 @@ __all__ = [
     "InvalidToken",
     "MethodNotAllowed",
     "MissingSignature",
+    "NoReceiver",
     "PayloadTooLarge",
     "ReplayedSignature",
     "SignatureError",
     "StaleTimestamp",
     "StoreUnavailable",
     "SunoHooksError",
+    "SunoHooksException",
+    "SunoHooksWarning",
     "UnsupportedMediaType",
     "missing_extra",
 ]
 
 
-class SunoHooksError(Exception):
+class SunoHooksException(Exception):
+    """The root of every exception suno-hooks raises: `except SunoHooksException` catches them
+    all, and each keeps its standard base too (`ConfigurationError` is a `ValueError`)."""
+
+
+class SunoHooksWarning(UserWarning):
+    """The base of every warning suno-hooks issues: `filterwarnings` can act on them all."""
+
+
+class SunoHooksError(SunoHooksException):
     """Base of every error that becomes an HTTP answer: carries `status`, `code` and `detail`."""
 
     status: ClassVar[int] = 400
@@ -45,11 +99,11 @@ class SunoHooksError(Exception):
         return {"error": self.code, "detail": self.detail}
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(SunoHooksException, ValueError):
     """Raised at start-up for a setting that cannot work (bad store URL, bad `require` value)."""
 
 
-class InsecureReceiverWarning(UserWarning):
+class InsecureReceiverWarning(SunoHooksWarning):
     """A receiver was built with verification off (`require="none"`): it accepts every callback,
     forged ones included. Turn it into an error in a test suite with
     `filterwarnings = ["error::suno_hooks.InsecureReceiverWarning"]`."""

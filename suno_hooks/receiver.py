@@ -98,9 +98,10 @@ class Receiver:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Receiver:
-        """Build from `SUNO_HOOKS_HMAC_KEYS` (comma-separated), `SUNO_HOOKS_SECRET_KEY`,
-        `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`; keywords win. Any
-        other `SUNO_HOOKS_*` variable is a `ConfigurationError` naming the closest known one."""
+        """Build from the `SUNO_HOOKS_<KEYWORD>` variables, one for each keyword with a plain
+        value (`SUNO_HOOKS_HMAC_KEYS` comma-separated, `SUNO_HOOKS_STORE`, `SUNO_HOOKS_LEASE`,
+        ...); keywords win. A bad value, or any other `SUNO_HOOKS_*` variable, is a
+        `ConfigurationError` naming the variable (and, for a typo, the closest known one)."""
         options = options_from_env(os.environ if environ is None else environ)
         options.update(overrides)
         return cls(**options)

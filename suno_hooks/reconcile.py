@@ -27,7 +27,7 @@ from ._callbacks.probe import dedupe_key
 from .client.errors import ApiError
 from .client.features import feature as find_feature
 from .client.plan import Call, Pause, Plan, Remember, adrive, drive
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SunoHooksException
 from .outcome import Outcome
 from .stores.base import Delivery, DeliveryStatus, delivery_source
 from .stores.tasks import AsyncTaskStore, ExpectedTask, TaskStore
@@ -42,7 +42,7 @@ _MARGIN = 1.0  # for the store write that follows a poll
 _TERMINAL_STAGES = ("complete", "error")
 
 
-class _LeaseEnding(Exception):
+class _LeaseEnding(SunoHooksException):
     """A poll stopped because its next step could outlast the task's claim."""
 
 

@@ -1,15 +1,21 @@
-"""The receiver's settings: which proof `require` asks for, the defaults, the keys it refuses,
-and `from_env`'s reading of the environment."""
+"""What a `Receiver` checks as it is built: which proof `require` asks for, the defaults, and the
+keys it refuses. The settings table that the environment, Flask and Django read is `settings`."""
 
 from __future__ import annotations
 
-import difflib
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..errors import ConfigurationError, InsecureReceiverWarning
+from .settings import (
+    ENV_PREFIX,
+    ENV_VARIABLES,
+    REQUIRE_VALUES,
+    check_environment,
+    options_from_env,
+)
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -28,25 +34,11 @@ logger = logging.getLogger("suno_hooks")
 
 Require = Literal["signature", "token", "both", "either", "none"]
 """What a callback must carry: a signature, a token, both, either, or nothing (`"none"`)."""
-_REQUIRE_VALUES: tuple[str, ...] = ("signature", "token", "both", "either", "none")
 DEFAULT_MAX_BODY = 1024 * 1024
 """The largest body accepted by default: 1 MiB; a larger one is answered 413."""
 DEFAULT_LEASE = 60.0
 """How long a claim holds a delivery by default, in seconds, before another may take it over."""
 _warned: set[str] = set()
-
-ENV_PREFIX = "SUNO_HOOKS_"
-"""The prefix of the environment variables suno-hooks reads."""
-ENV_VARIABLES: tuple[str, ...] = (
-    "SUNO_HOOKS_HMAC_KEYS",
-    "SUNO_HOOKS_SECRET_KEY",
-    "SUNO_HOOKS_STORE",
-    "SUNO_HOOKS_REQUIRE",
-    "SUNO_HOOKS_TOLERANCE",
-    "SUNO_HOOKS_INBOX_AUTH",
-)
-"""Every `SUNO_HOOKS_*` environment variable suno-hooks reads (`from_env` and the CLI); any
-other one is refused as a typo."""
 
 _NO_VERIFICATION = (
     "A Receiver needs a way to verify callbacks: set hmac_keys (Kie's webhookHmacKey) or "
@@ -100,9 +92,9 @@ def resolve_require(require: str | None, *, has_verifier: bool, has_signer: bool
         if has_signer:
             return "token"
         raise ConfigurationError(_NO_VERIFICATION)
-    if require not in _REQUIRE_VALUES:
+    if require not in REQUIRE_VALUES:
         raise ConfigurationError(
-            f"require must be one of {', '.join(_REQUIRE_VALUES)}; got {require!r}."
+            f"require must be one of {', '.join(REQUIRE_VALUES)}; got {require!r}."
         )
     if require in ("signature", "both") and not has_verifier:
         raise ConfigurationError(f"require={require!r} needs hmac_keys.")
@@ -118,44 +110,3 @@ def resolve_require(require: str | None, *, has_verifier: bool, has_signer: bool
             stacklevel=3,
         )
     return require  # type: ignore[return-value]
-
-
-def check_environment(env: Mapping[str, str]) -> None:
-    """Refuse any `SUNO_HOOKS_*` variable suno-hooks does not read (a typo such as
-    `SUNO_HOOKS_HMAC_KEY`), naming the closest known one."""
-    unknown = sorted(name for name in env if name.startswith(ENV_PREFIX))
-    unknown = [name for name in unknown if name not in ENV_VARIABLES]
-    if not unknown:
-        return
-    problems = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, ENV_VARIABLES, n=1)
-        problems.append(f"{name} (did you mean {close[0]}?)" if close else name)
-    raise ConfigurationError(
-        f"Unknown environment variable{'s' if len(unknown) > 1 else ''} "
-        f"{', '.join(problems)}: suno-hooks reads only {', '.join(ENV_VARIABLES)}."
-    )
-
-
-def options_from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The `Receiver` keywords set by `SUNO_HOOKS_HMAC_KEYS` (comma-separated),
-    `SUNO_HOOKS_SECRET_KEY`, `SUNO_HOOKS_STORE`, `SUNO_HOOKS_REQUIRE` and `SUNO_HOOKS_TOLERANCE`
-    (an empty variable counts as unset); any other `SUNO_HOOKS_*` variable is refused."""
-    check_environment(env)
-    options: dict[str, Any] = {}
-    keys = [key.strip() for key in env.get("SUNO_HOOKS_HMAC_KEYS", "").split(",") if key.strip()]
-    if keys:
-        options["hmac_keys"] = keys
-    for name, option in (
-        ("SUNO_HOOKS_SECRET_KEY", "secret_key"),
-        ("SUNO_HOOKS_STORE", "store"),
-        ("SUNO_HOOKS_REQUIRE", "require"),
-    ):
-        if env.get(name):
-            options[option] = env[name]
-    if env.get("SUNO_HOOKS_TOLERANCE"):
-        try:
-            options["tolerance"] = float(env["SUNO_HOOKS_TOLERANCE"])
-        except ValueError:
-            raise ConfigurationError("SUNO_HOOKS_TOLERANCE must be a number of seconds.") from None
-    return options

@@ -22,7 +22,8 @@ def cli() -> None:
     """Receive, send, inspect and replay Suno API callbacks.
 
     Settings come from flags or the environment: SUNO_HOOKS_HMAC_KEYS (comma-separated),
-    SUNO_HOOKS_SECRET_KEY, SUNO_HOOKS_STORE; any other SUNO_HOOKS_* variable is refused.
+    SUNO_HOOKS_SECRET_KEY, SUNO_HOOKS_STORE and the receiver's other settings (SUNO_HOOKS_LEASE,
+    SUNO_HOOKS_TOLERANCE, ...); any other SUNO_HOOKS_* variable is refused.
     """
     check_environment_or_exit()
 

@@ -4,13 +4,14 @@ Kie answers most errors with HTTP 200 and the error in the body's `code`; the cl
 body's code first and the HTTP status when the body has none. No error ever carries the API key
 or the request's headers.
 
-    ApiError
-    ├── AuthenticationFailed, InsufficientCredits, TaskNotFound, ValidationFailed,
-    │   Maintenance, FeatureDisabled
-    ├── RateLimited, ServerError                  retried when polling; a create retries 429 only
-    └── ApiConnectionError                       no answer; retried
-        └── SubmissionUncertain                  a create sent but unanswered; never resent
-    InvalidRequest (ValueError)                  refused before sending
+    SunoHooksException                           suno_hooks.errors: the root of them all
+    ├── ApiError
+    │   ├── AuthenticationFailed, InsufficientCredits, TaskNotFound, ValidationFailed,
+    │   │   Maintenance, FeatureDisabled
+    │   ├── RateLimited, ServerError              retried when polling; a create retries 429 only
+    │   └── ApiConnectionError                   no answer; retried
+    │       └── SubmissionUncertain              a create sent but unanswered; never resent
+    └── InvalidRequest (ValueError)              refused before sending
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..errors import SunoHooksException
 
 __all__ = [
     "ApiConnectionError",
@@ -63,11 +66,11 @@ class Submission:
         return f"{self.feature} (POST {self.endpoint}, sent {sent}{token})"
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(SunoHooksException, ValueError):
     """A request the client refuses to send because Kie would refuse it (a sentence says why)."""
 
 
-class ApiError(Exception):
+class ApiError(SunoHooksException):
     """An error answer from the Suno API: `code` (Kie's code, else the HTTP status), `message`
     (Kie's `msg`, bounded) and the `endpoint` path. `retryable` says whether the client retries."""
 

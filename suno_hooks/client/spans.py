@@ -6,12 +6,13 @@ import math
 import warnings
 from dataclasses import dataclass
 
+from ..errors import SunoHooksWarning
 from .errors import InvalidRequest
 
 __all__ = ["SpanRule", "SpanWarning"]
 
 
-class SpanWarning(UserWarning):
+class SpanWarning(SunoHooksWarning):
     """A span that Kie accepts but advises against (longer than the advised share of the song)."""
 
 

@@ -24,6 +24,7 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import Rule
 
+from .._pipeline.settings import ENV_PREFIX, SETTINGS, options_from_mapping
 from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..wsgi import inbound_request_with_body, read_bounded
@@ -47,75 +48,30 @@ _ENDPOINT = f"{BLUEPRINT_NAME}.callback"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-CONFIG_OPTIONS: dict[str, str] = {
-    "SUNO_HOOKS_HMAC_KEYS": "hmac_keys",
-    "SUNO_HOOKS_SECRET_KEY": "secret_key",
-    "SUNO_HOOKS_STORE": "store",
-    "SUNO_HOOKS_REQUIRE": "require",
-    "SUNO_HOOKS_TOLERANCE": "tolerance",
-    "SUNO_HOOKS_TOKEN_MAX_AGE": "token_max_age",
-    "SUNO_HOOKS_ALLOWED_IPS": "allowed_ips",
-    "SUNO_HOOKS_TRUSTED_PROXIES": "trusted_proxies",
-    "SUNO_HOOKS_MAX_BODY": "max_body",
-    "SUNO_HOOKS_LEASE": "lease",
-    "SUNO_HOOKS_RETRY_ON_ERROR": "retry_on_error",
-}
+CONFIG_OPTIONS: dict[str, str] = {ENV_PREFIX + s.name: s.keyword for s in SETTINGS}
 """Each config key that configures the receiver, with the `Receiver` keyword it becomes."""
 
 CONFIG_KEYS: tuple[str, ...] = (*CONFIG_OPTIONS, "SUNO_HOOKS_URL_PREFIX", *INBOX_CONFIG_KEYS)
 """Every `SUNO_HOOKS_*` key the extension reads."""
 
-_NUMBERS: dict[str, type[float] | type[int]] = {
-    "SUNO_HOOKS_TOLERANCE": float,
-    "SUNO_HOOKS_LEASE": float,
-    "SUNO_HOOKS_TOKEN_MAX_AGE": int,
-}
-
 
 def unknown_config_keys(config: Mapping[str, Any]) -> dict[str, str | None]:
     """Each `SUNO_HOOKS_*` key in `config` that the extension does not read, with the closest
     known key (or None)."""
-    prefix = "SUNO_HOOKS_"
-    known = [key.removeprefix(prefix) for key in CONFIG_KEYS]
+    known = [key.removeprefix(ENV_PREFIX) for key in CONFIG_KEYS]
     unknown: dict[str, str | None] = {}
     for key in config:
-        if isinstance(key, str) and key.startswith(prefix) and key not in CONFIG_KEYS:
-            close = difflib.get_close_matches(key.removeprefix(prefix), known, n=1)
-            unknown[key] = prefix + close[0] if close else None
+        if isinstance(key, str) and key.startswith(ENV_PREFIX) and key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key.removeprefix(ENV_PREFIX), known, n=1)
+            unknown[key] = ENV_PREFIX + close[0] if close else None
     return unknown
 
 
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigurationError(f"{name} must be True or False; got {value!r}.")
-
-
 def receiver_from_config(config: Mapping[str, Any]) -> Receiver:
-    """A `Receiver` built from `SUNO_HOOKS_*` keys; the token secret defaults to `SECRET_KEY`."""
-    options: dict[str, Any] = {}
-    for name, option in CONFIG_OPTIONS.items():
-        value = config.get(name)
-        if value is None:
-            continue
-        if name in _NUMBERS:
-            try:
-                value = _NUMBERS[name](value)
-            except (TypeError, ValueError):
-                raise ConfigurationError(f"{name} must be a number of seconds.") from None
-        elif name == "SUNO_HOOKS_RETRY_ON_ERROR":
-            value = _flag(name, value)
-        elif name == "SUNO_HOOKS_HMAC_KEYS" and isinstance(value, str):
-            # Comma-separated; a value with no key at all stays an (empty) key, which is refused.
-            value = [key.strip() for key in value.split(",") if key.strip()] or [value]
-        options[option] = value
-    options["hmac_keys"] = options.get("hmac_keys") or None
-    if options.get("secret_key") is None:
+    """A `Receiver` built from `SUNO_HOOKS_*` keys (strings read as text: comma-separated lists,
+    numbers, true/false); the token secret defaults to `SECRET_KEY`."""
+    options = options_from_mapping(config, prefix=ENV_PREFIX, label="app.config[{!r}]", text=True)
+    if "secret_key" not in options:
         options["secret_key"] = config.get("SECRET_KEY") or None
     return Receiver(**options)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from ..errors import SunoHooksException
 from .app import Sandbox
 from .control import CONTROL_PREFIX
 from .timing import Timing
@@ -18,7 +19,7 @@ from .timing import Timing
 __all__ = ["SandboxError", "SandboxHandle", "serve_asgi", "serve_sandbox"]
 
 
-class SandboxError(Exception):
+class SandboxError(SunoHooksException):
     """The sandbox refused a control request or a task did not settle in time."""
 
 

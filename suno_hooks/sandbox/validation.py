@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..errors import SunoHooksException
 from .families import MARKET_MODELS, Family
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def snake(name: str) -> str:
 _SNAKE_TYPES = {snake(name): kind for name, kind in FIELD_TYPES.items()}
 
 
-class CreateError(Exception):
+class CreateError(SunoHooksException):
     """A create or polling request Kie would refuse: `code` and `msg` go in the answer's body."""
 
     def __init__(self, code: int, msg: str) -> None:

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Warning
 
+from ..._pipeline.settings import REQUIRE_VALUES, SETTINGS, EmptyKey, Invalid, UnknownValue
 from ...receiver import Receiver
-from ...stores.base import Store
 from ...stores.redaction import redacted_url
 from .conf import DEFAULT_STORE, RECEIVER_OPTIONS, SETTING, SETTING_KEYS, django_secret_key
 from .dispatcher import DjangoDispatcher, is_configured
@@ -50,43 +50,11 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("postgresql", "postgres"), ("psycopg", "postgres")),
 }
 """For each store scheme that needs an optional package: the package and the extra installing it."""
-_REQUIRE_VALUES = ("signature", "token", "both", "either", "none")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_keys(value: Any) -> bool:
-    if isinstance(value, (str, bytes)):
-        return True
-    return isinstance(value, (list, tuple)) and all(isinstance(k, (str, bytes)) for k in value)
-
-
 _TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "HMAC_KEYS": (_is_keys, "a list of strings (Kie's webhookHmacKey, current first)"),
-    "SECRET_KEY": (lambda v: isinstance(v, (str, bytes)), "a string, or None for no tokens"),
-    "STORE": (lambda v: isinstance(v, (str, Store)), "a store URL such as 'django://'"),
-    "REQUIRE": (lambda v: isinstance(v, str), f"one of {', '.join(_REQUIRE_VALUES)}"),
-    "TOLERANCE": (lambda v: _is_number(v) and v >= 0, "a number of seconds"),
-    "TOKEN_MAX_AGE": (lambda v: _is_number(v) and v > 0, "a number of seconds"),
-    "ALLOWED_IPS": (
-        lambda v: isinstance(v, (list, tuple)) and all(isinstance(i, str) for i in v),
-        "a list of addresses or networks such as '10.0.0.0/8'",
-    ),
-    "TRUSTED_PROXIES": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-        "the number of proxies in front of Django (an integer ≥ 0)",
-    ),
-    "MAX_BODY": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-        "a number of bytes",
-    ),
-    "LEASE": (lambda v: _is_number(v) and v > 0, "a number of seconds"),
-    "RETRY_ON_ERROR": (lambda v: isinstance(v, bool), "True or False"),
     "ASYNC": (lambda v: isinstance(v, bool), "True under ASGI, False under WSGI"),
     "RECEIVER": (lambda v: isinstance(v, Receiver), "a suno_hooks.Receiver"),
 }
+"""The keys that are not receiver settings, with their test and what they must be."""
 
 
 def check_settings(
@@ -206,19 +174,34 @@ def _check_keys(config: Mapping[str, Any]) -> list[CheckMessage]:
 
 def _check_types(config: Mapping[str, Any]) -> list[CheckMessage]:
     found: list[CheckMessage] = []
-    for key, (valid, expected) in _TYPES.items():
-        if key not in config or config[key] is None:
-            continue
-        if not valid(config[key]):
-            found.append(
-                Error(
-                    f"settings.{SETTING}[{key!r}] has the wrong type or value: "
-                    f"{type(config[key]).__name__}.",
-                    hint=f"{key} must be {expected}.",
-                    id="suno_hooks.E003",
-                )
+    for key, expected in _wrong_types(config):
+        found.append(
+            Error(
+                f"settings.{SETTING}[{key!r}] has the wrong type or value: "
+                f"{type(config[key]).__name__}.",
+                hint=f"{key} must be {expected}.",
+                id="suno_hooks.E003",
             )
+        )
     return found
+
+
+def _wrong_types(config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Each key whose value the receiver would refuse, with what it must be; an empty key
+    (E009), an unknown `REQUIRE` (E005) and a string `STORE` that is no URL (E004) have their
+    own checks."""
+    for setting in SETTINGS:
+        if config.get(setting.name) is None:
+            continue
+        try:
+            setting.parse(config[setting.name])
+        except (EmptyKey, UnknownValue):
+            pass
+        except Invalid:
+            yield setting.name, setting.help
+    for key, (valid, expected) in _TYPES.items():
+        if config.get(key) is not None and not valid(config[key]):
+            yield key, expected
 
 
 def _check_store(store: Any) -> list[CheckMessage]:
@@ -260,13 +243,15 @@ def _check_store_extra(store: Any) -> list[CheckMessage]:
 
 
 def _empty_key_problem(config: Mapping[str, Any]) -> str | None:
-    keys = config.get("HMAC_KEYS")
-    listed = [keys] if isinstance(keys, (str, bytes)) else list(keys or [])
-    if any(not key.strip() for key in listed):
-        return "HMAC_KEYS"
-    secret = config.get("SECRET_KEY")
-    if isinstance(secret, (str, bytes)) and not secret.strip():
-        return "SECRET_KEY"
+    for setting in SETTINGS:
+        if config.get(setting.name) is None:
+            continue
+        try:
+            setting.parse(config[setting.name])
+        except EmptyKey:
+            return setting.name
+        except Invalid:
+            pass
     return None
 
 
@@ -331,10 +316,10 @@ def _check_verification(config: Mapping[str, Any]) -> list[CheckMessage]:
 def _require_problem(require: Any, has_keys: bool, has_secret: bool) -> tuple[str, str] | None:
     if require is None:
         return None
-    if require not in _REQUIRE_VALUES:
+    if require not in REQUIRE_VALUES:
         return (
             f"settings.{SETTING}['REQUIRE'] is {require!r}.",
-            f"REQUIRE must be one of {', '.join(_REQUIRE_VALUES)}.",
+            f"REQUIRE must be one of {', '.join(REQUIRE_VALUES)}.",
         )
     if require in ("signature", "both", "either") and not has_keys:
         return (f"REQUIRE={require!r} needs HMAC keys.", "Set HMAC_KEYS or change REQUIRE.")

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from ..._pipeline.dispatch import BlinkerDispatcher
+from ..._pipeline.settings import SETTINGS, options_from_mapping
 from ...errors import ConfigurationError
 from ...receiver import Receiver
 from .dispatcher import DjangoDispatcher
@@ -33,19 +34,7 @@ SETTING = "SUNO_HOOKS"
 DEFAULT_STORE = "django://"
 """The store used when `SUNO_HOOKS` names none: the project's own database."""
 
-RECEIVER_OPTIONS: dict[str, str] = {
-    "HMAC_KEYS": "hmac_keys",
-    "SECRET_KEY": "secret_key",
-    "STORE": "store",
-    "REQUIRE": "require",
-    "TOLERANCE": "tolerance",
-    "TOKEN_MAX_AGE": "token_max_age",
-    "ALLOWED_IPS": "allowed_ips",
-    "TRUSTED_PROXIES": "trusted_proxies",
-    "MAX_BODY": "max_body",
-    "LEASE": "lease",
-    "RETRY_ON_ERROR": "retry_on_error",
-}
+RECEIVER_OPTIONS: dict[str, str] = {s.name: s.keyword for s in SETTINGS}
 """Each setting key that configures the receiver, with the `Receiver` keyword it becomes."""
 
 SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC", "API_KEY", "API_BASE_URL")
@@ -73,9 +62,11 @@ def django_secret_key() -> str | None:
 def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
     """Build the app's `Receiver` from a `SUNO_HOOKS` mapping.
 
-    A ready `RECEIVER` is used as is, except that the default blinker dispatcher is replaced
-    by the Django one (which still sends the blinker signals after the Django ones, in the
-    same transaction on the store's database).
+    Each receiver setting is parsed as the environment and Flask parse it (as Python values,
+    without their text forms); a bad one is a `ConfigurationError` naming it. A ready `RECEIVER`
+    is used as is, except that the default blinker dispatcher is replaced by the Django one
+    (which still sends the blinker signals after the Django ones, in the same transaction on the
+    store's database).
     """
     ready = config.get("RECEIVER")
     if ready is not None:
@@ -84,9 +75,10 @@ def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
         if type(plain) is BlinkerDispatcher and vars(plain) == vars(BlinkerDispatcher()):
             ready.dispatcher = DjangoDispatcher(using=getattr(ready.store, "using", None))
         return ready  # type: ignore[no-any-return]
-    options = {RECEIVER_OPTIONS[k]: v for k, v in config.items() if k in RECEIVER_OPTIONS}
+    options = options_from_mapping(config, label=f"settings.{SETTING}[{{!r}}]")
     options.setdefault("store", DEFAULT_STORE)
-    options.setdefault("secret_key", django_secret_key())
+    if "SECRET_KEY" not in config:  # a SECRET_KEY of None asks for no tokens
+        options["secret_key"] = django_secret_key()
     dispatcher = DjangoDispatcher()
     receiver = Receiver(**options, dispatcher=dispatcher)
     dispatcher.using = getattr(receiver.store, "using", dispatcher.using)

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Q
 
+from ...errors import SunoHooksException
 from ...stores.base import (
     DEFAULT_RETENTION,
     Claim,
@@ -43,7 +44,7 @@ _DONE = DeliveryStatus.DONE.value
 _FAILED = DeliveryStatus.FAILED.value
 
 
-class _Stale(Exception):
+class _Stale(SunoHooksException):
     """Rolls back the savepoint of a delivery that arrived after its task ended."""
 
 
