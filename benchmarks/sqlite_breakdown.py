@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.stores import BODY, deliveries  # noqa: E402
 from suno_hooks.stores import Delivery, ReplayCheck, SQLiteStore  # noqa: E402
-from suno_hooks.stores.sqlite_statements import FAST_CLAIM, FINISH  # noqa: E402
-from suno_hooks.stores.sqlite_writes import claim_params  # noqa: E402
+from suno_hooks.stores.sqlite._statements import FAST_CLAIM, FINISH  # noqa: E402
+from suno_hooks.stores.sqlite._writes import claim_params  # noqa: E402
 
 # The claim's columns and values without its checks: what the row itself costs to insert.
 PLAIN_ROW = """

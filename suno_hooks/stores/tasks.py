@@ -22,7 +22,6 @@ __all__ = [
     "TASK_LISTINGS",
     "AsyncFinishesSettling",
     "AsyncTaskStore",
-    "AsyncTasksFromSync",
     "ExpectedTask",
     "FinishesSettling",
     "TaskState",
@@ -238,60 +237,6 @@ def listing(state: TaskState | str | None) -> str | None:
     if name not in TASK_LISTINGS:
         raise ValueError(f"state must be one of {', '.join(TASK_LISTINGS)}; got {state!r}.")
     return name
-
-
-class AsyncTasksFromSync:
-    """The `AsyncTaskStore` methods for a store whose task operations are synchronous: each
-    runs through `_run_task_op`, which a store overrides to pick a worker thread (SQLite),
-    Django's database thread, or a direct call (memory)."""
-
-    async def _run_task_op(self, operation: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(operation, *args, **kwargs)
-
-    async def aexpect(self, task: ExpectedTask) -> bool:
-        """`expect` off the event loop."""
-        return bool(await self._run_task_op(self.expect, task))  # type: ignore[attr-defined]
-
-    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
-        """`settle` off the event loop."""
-        return bool(await self._run_task_op(self.settle, task_id, by=by))  # type: ignore[attr-defined]
-
-    async def aclaim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
-        """`claim_due` off the event loop."""
-        claimed: list[ExpectedTask] = await self._run_task_op(
-            self.claim_due,  # type: ignore[attr-defined]
-            limit=limit,
-            lease=lease,
-            now=now,
-        )
-        return claimed
-
-    async def areschedule(self, task_id: str, *, at: float) -> bool:
-        """`reschedule` off the event loop."""
-        return bool(await self._run_task_op(self.reschedule, task_id, at=at))  # type: ignore[attr-defined]
-
-    async def amark_lost(self, task_id: str) -> bool:
-        """`mark_lost` off the event loop."""
-        return bool(await self._run_task_op(self.mark_lost, task_id))  # type: ignore[attr-defined]
-
-    async def aget_task(self, task_id: str) -> ExpectedTask | None:
-        """`get_task` off the event loop."""
-        found: ExpectedTask | None = await self._run_task_op(self.get_task, task_id)  # type: ignore[attr-defined]
-        return found
-
-    async def atasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
-        """`tasks` off the event loop."""
-        found: list[ExpectedTask] = await self._run_task_op(
-            self.tasks,  # type: ignore[attr-defined]
-            state=state,
-            limit=limit,
-            now=now,
-        )
-        return found
 
 
 def settle_expected(store: object, task_id: str, source: str) -> None:

@@ -16,7 +16,7 @@ from suno_hooks.stores import (
     ReplayCheck,
     store_from_url,
 )
-from suno_hooks.stores.order import InsertionOrder
+from suno_hooks.stores.memory._order import InsertionOrder
 
 from ..support.stores import finish
 

@@ -27,7 +27,7 @@ from suno_hooks.stores import (
     TaskState,
     store_from_url,
 )
-from suno_hooks.stores.postgres_schema import SCHEMA_VERSION
+from suno_hooks.stores.postgres._schema import SCHEMA_VERSION
 from suno_hooks.testing import encode, make_callback
 
 from ..conftest import unverified_receiver

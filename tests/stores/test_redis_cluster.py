@@ -17,7 +17,7 @@ from redis.crc import key_slot
 
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, ReplayCheck, store_from_url
-from suno_hooks.stores.redis_keys import shard_of
+from suno_hooks.stores.redis._keys import shard_of
 
 from ..support.services import RedisClusterServers
 from ..support.stores import delivery

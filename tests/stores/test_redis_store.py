@@ -29,8 +29,8 @@ from suno_hooks.stores import (
     ReplayCheck,
     store_from_url,
 )
-from suno_hooks.stores.redis_inbox import SWEEP_EVERY
-from suno_hooks.stores.redis_keys import SHARDS, shard_of
+from suno_hooks.stores.redis._inbox import SWEEP_EVERY
+from suno_hooks.stores.redis._keys import SHARDS, shard_of
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 

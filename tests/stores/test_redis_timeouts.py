@@ -19,7 +19,7 @@ import redis
 from suno_hooks import callback_received
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, ReplayCheck
-from suno_hooks.stores.redis_keys import shard_of
+from suno_hooks.stores.redis._keys import shard_of
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback
 

@@ -18,8 +18,8 @@ import redis.asyncio
 import redis.exceptions
 
 from suno_hooks.stores import RedisStore
-from suno_hooks.stores.redis_clients import ClientFactory
-from suno_hooks.stores.redis_deadline import with_write_deadline
+from suno_hooks.stores.redis._clients import ClientFactory
+from suno_hooks.stores.redis._deadline import with_write_deadline
 
 from ..support.services import RedisServer
 from ..support.stores import delivery

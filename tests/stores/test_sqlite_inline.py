@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from suno_hooks.stores import ClaimResult, Delivery, DeliveryStatus, ExpectedTask, SQLiteStore
-from suno_hooks.stores.sqlite_inline import CHECKPOINT_EVERY
+from suno_hooks.stores.sqlite._inline import CHECKPOINT_EVERY
 
 
 def delivery(task_id: str, stage: str = "complete") -> Delivery:

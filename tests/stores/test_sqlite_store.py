@@ -27,7 +27,7 @@ from suno_hooks.stores import (
     store_from_url,
 )
 from suno_hooks.stores.sqlite import SCHEMA_VERSION
-from suno_hooks.stores.sqlite_schema import _MIGRATIONS, TASKS_SCHEMA
+from suno_hooks.stores.sqlite._schema import _MIGRATIONS, TASKS_SCHEMA
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
 from suno_hooks.testing import encode, make_callback, sign_headers
 

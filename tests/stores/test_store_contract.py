@@ -247,6 +247,17 @@ def test_listing_filters_by_stage_and_source_pages_with_offset_and_counts(store:
     assert [d.key for d in store.deliveries(status="abandoned", stage="complete")] == ["z:complete"]
 
 
+def test_a_limit_of_zero_or_less_lists_nothing_and_a_negative_offset_skips_nothing(store: Store):
+    now = time.time()
+    finish(store, delivery("m", "text", received_at=now))
+    finish(store, delivery("m", "complete", received_at=now + 1))
+
+    assert store.deliveries(limit=0) == []
+    assert store.deliveries(limit=-1) == []
+    assert store.deliveries(source="callback", limit=0) == []
+    assert [d.key for d in store.deliveries(offset=-3)] == ["m:complete", "m:text"]
+
+
 def test_purge_forgets_old_deliveries(store: Store):
     now = time.time()
     finish(store, delivery("old", received_at=now - 30 * 86400))

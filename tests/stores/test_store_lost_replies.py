@@ -19,8 +19,9 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, Store, redis_scripts
+from suno_hooks.stores import ClaimResult, DeliveryStatus, RedisStore, Store
 from suno_hooks.stores.postgres import PostgresStore
+from suno_hooks.stores.redis import _scripts as redis_scripts
 from suno_hooks.stores.tasks import ExpectedTask, FinishesSettling, TaskState, TaskStore
 
 from ..support.postgres import PostgresServer

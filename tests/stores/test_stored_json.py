@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from suno_hooks.stores import Delivery
-from suno_hooks.stores.postgres_statements import jsonb_value
+from suno_hooks.stores._text import jsonb_value
 
 # What a context or a header can hold once decoded from JSON or HTTP: any text, lone surrogates
 # included, and numbers of every size (NaN excepted: it never equals itself).

@@ -9,17 +9,16 @@ write lock; nothing is ever checked and then inserted.
 
 from __future__ import annotations
 
-import itertools
 import time
-from datetime import datetime, timezone
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Q
 
 from ...errors import SunoHooksException
+from ...stores._base import DeliveryQuery, StoreBase
+from ...stores._text import jsonb_value, text
 from ...stores.base import (
     DEFAULT_RETENTION,
     Claim,
@@ -27,17 +26,18 @@ from ...stores.base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
-    delivery_source,
     new_token,
 )
-from ...stores.postgres_statements import jsonb_value, text
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
-from .tasks import DjangoTasks
+from .tasks import DjangoTasks, in_database_thread
+from .tasks import moment as _moment
 
 __all__ = ["DjangoStore", "status_filter", "store_delivery"]
 
 M = TypeVar("M", bound=models.Model)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _PROCESSING = DeliveryStatus.PROCESSING.value
 _DONE = DeliveryStatus.DONE.value
@@ -46,13 +46,6 @@ _FAILED = DeliveryStatus.FAILED.value
 
 class _Stale(SunoHooksException):
     """Rolls back the savepoint of a delivery that arrived after its task ended."""
-
-
-def _moment(timestamp: float) -> datetime:
-    """A POSIX time as the database expects it: aware UTC with USE_TZ, naive local without."""
-    if settings.USE_TZ:
-        return datetime.fromtimestamp(timestamp, timezone.utc)
-    return datetime.fromtimestamp(timestamp)
 
 
 def _database_now(using: str) -> float:
@@ -113,12 +106,13 @@ def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
     )
 
 
-class DjangoStore(DjangoTasks):
+class DjangoStore(StoreBase):
     """The Store protocol (sync and async) on Django models; `using` picks the database alias."""
 
     def __init__(self, *, using: str = "default", retention: float = DEFAULT_RETENTION) -> None:
         self.using = using
         self.retention = retention
+        self._tasks = DjangoTasks(using)
 
     def __repr__(self) -> str:
         return f"DjangoStore(using={self.using!r})"
@@ -183,34 +177,23 @@ class DjangoStore(DjangoTasks):
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
         return None if row is None else store_delivery(row, _database_now(self.using))
 
-    def deliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
+    def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         now = _database_now(self.using)
         rows = DeliveryRow.objects.using(self.using).order_by("-received_at", "-id")
-        if status is not None:
-            rows = rows.filter(status_filter(DeliveryStatus(status), now))
-        if kind is not None:
-            rows = rows.filter(kind=kind)
-        if task_id is not None:
-            rows = rows.filter(task_id=task_id)
-        if stage is not None:
-            rows = rows.filter(stage=stage)
-        offset = max(0, int(offset))
-        if source is None:
-            return [store_delivery(row, now) for row in rows[offset : offset + limit]]
-        shown = (store_delivery(row, now) for row in rows.iterator())
-        matching = (d for d in shown if delivery_source(d) == source)
-        return list(itertools.islice(matching, offset, offset + limit))
+        if query.status is not None:
+            rows = rows.filter(status_filter(query.status, now))
+        for column, value in (
+            ("kind", query.kind),
+            ("task_id", query.task_id),
+            ("stage", query.stage),
+        ):
+            if value is not None:
+                rows = rows.filter(**{column: value})
+        if query.source is None:
+            end = query.offset + query.limit
+            return [store_delivery(row, now) for row in rows[query.offset : end]]
+        # The source rides in the headers JSON: rows are matched once read.
+        return query.page(store_delivery(row, now) for row in rows.iterator())
 
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
@@ -227,11 +210,9 @@ class DjangoStore(DjangoTasks):
                 counts[status] = count
         return counts
 
-    def purge(self, older_than: float | None = None) -> int:
-        """Forget deliveries and terminal tasks older than `older_than` (default: now −
-        retention) and expired signatures; the number of deliveries removed."""
+    def _purge(self, cutoff_time: float) -> int:
         now = time.time()
-        cutoff = _moment(older_than if older_than is not None else now - self.retention)
+        cutoff = _moment(cutoff_time)
         db = self.using
         with transaction.atomic(using=db):
             removed, _ = DeliveryRow.objects.using(db).filter(received_at__lt=cutoff).delete()
@@ -258,41 +239,22 @@ class DjangoStore(DjangoTasks):
                 return True
             return row.task_id == task_id
 
-    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
-        """`bind_token` in Django's database thread."""
-        return await sync_to_async(self.bind_token)(token_id, task_id, ttl)
-
     def close(self) -> None:
         """Nothing to release: the connections belong to Django."""
 
-    async def aclaim(
-        self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
-    ) -> Claim:
-        """`claim` in Django's database thread."""
-        return await sync_to_async(self.claim)(delivery, lease=lease, replay=replay)
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, and when `token` still owns the delivery, the expected task's settle in
+        the same transaction."""
+        with transaction.atomic(using=self.using):
+            finished = self.finish(key, token=token, error=error)
+            if finished:
+                self._tasks.settle(task_id, by)
+        return finished
 
-    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish` in Django's database thread."""
-        return await sync_to_async(self.finish)(key, token=token, error=error)
-
-    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
-        """`extend` in Django's database thread."""
-        return await sync_to_async(self.extend)(key, token=token, lease=lease)
-
-    async def aget(self, key: str) -> Delivery | None:
-        """`get` in Django's database thread."""
-        return await sync_to_async(self.get)(key)
-
-    async def adeliveries(self, **filters: Any) -> list[Delivery]:
-        """`deliveries` in Django's database thread."""
-        return await sync_to_async(self.deliveries)(**filters)
-
-    async def apurge(self, older_than: float | None = None) -> int:
-        """`purge` in Django's database thread."""
-        return await sync_to_async(self.purge)(older_than)
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
+    async def _off_loop(self, operation: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await in_database_thread(operation, *args, **kwargs)
 
     # -- inside the claim transaction -----------------------------------------------------------
 

@@ -8,22 +8,28 @@ two pollers that read the same due task, only the one whose `UPDATE` matched pol
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from ...stores.postgres_statements import jsonb_value
-from ...stores.tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing
+from ...stores._base import TaskTable
+from ...stores._text import jsonb_value
+from ...stores.tasks import ExpectedTask, TaskState
 from .models import ExpectedTask as TaskRow
 
-__all__ = ["DjangoTasks"]
+__all__ = ["DjangoTasks", "in_database_thread", "moment"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def _moment(timestamp: float) -> datetime:
+def moment(timestamp: float) -> datetime:
+    """A timestamp as the datetime the project's `USE_TZ` setting stores."""
     if settings.USE_TZ:
         return datetime.fromtimestamp(timestamp, timezone.utc)
     return datetime.fromtimestamp(timestamp)
@@ -43,14 +49,17 @@ def _task(row: TaskRow) -> ExpectedTask:
     )
 
 
-class DjangoTasks(AsyncTasksFromSync):
-    """Expected tasks in the `ExpectedTask` model, on the store's database alias."""
+async def in_database_thread(operation: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking ORM operation for a coroutine in Django's database thread."""
+    return await sync_to_async(operation)(*args, **kwargs)
 
-    using: str
-    retention: float
 
-    async def _run_task_op(self, operation: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return await sync_to_async(operation)(*args, **kwargs)
+class DjangoTasks(TaskTable):
+    """Expected tasks in the `ExpectedTask` model, on the database alias `using`."""
+
+    def __init__(self, using: str) -> None:
+        super().__init__(in_database_thread)
+        self.using = using
 
     def _rows(self) -> Any:
         return TaskRow.objects.using(self.using)
@@ -61,11 +70,11 @@ class DjangoTasks(AsyncTasksFromSync):
             task_id=task.task_id[:128],
             feature=task.feature[:100],
             context=jsonb_value(task.context),
-            submitted_at=_moment(task.submitted_at),
-            next_poll_at=_moment(task.next_poll_at),
+            submitted_at=moment(task.submitted_at),
+            next_poll_at=moment(task.next_poll_at),
             polls=0,
             state=TaskState.PENDING.value,
-            updated_at=_moment(time.time()),
+            updated_at=moment(time.time()),
         )
         try:
             with transaction.atomic(using=self.using):
@@ -78,11 +87,11 @@ class DjangoTasks(AsyncTasksFromSync):
         changed = (
             self._rows()
             .filter(task_id=task_id, state__in=sources)
-            .update(state=target.value, settled_by=by, updated_at=_moment(time.time()))
+            .update(state=target.value, settled_by=by, updated_at=moment(time.time()))
         )
         return bool(changed)
 
-    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+    def settle(self, task_id: str, by: str) -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
         return self._change(task_id, ["pending"], TaskState.SETTLED, by)
 
@@ -90,23 +99,20 @@ class DjangoTasks(AsyncTasksFromSync):
         """Give up on a pending task; True only for the call that changed it."""
         return self._change(task_id, ["pending"], TaskState.LOST, "timeout")
 
-    def reschedule(self, task_id: str, *, at: float) -> bool:
+    def reschedule(self, task_id: str, at: float) -> bool:
         """Set a pending task's next poll time; True when it was pending."""
         changed = (
             self._rows()
             .filter(task_id=task_id, state="pending")
-            .update(next_poll_at=_moment(at), updated_at=_moment(time.time()))
+            .update(next_poll_at=moment(at), updated_at=moment(time.time()))
         )
         return bool(changed)
 
-    def claim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def claim_due(self, limit: int, lease: float, now: float) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll, pushing each past the lease."""
-        moment = time.time() if now is None else now
         due = list(
             self._rows()
-            .filter(state="pending", next_poll_at__lte=_moment(moment))
+            .filter(state="pending", next_poll_at__lte=moment(now))
             .order_by("next_poll_at")
             .values_list("task_id", "next_poll_at")[:limit]
         )
@@ -116,9 +122,9 @@ class DjangoTasks(AsyncTasksFromSync):
                 self._rows()
                 .filter(task_id=task_id, state="pending", next_poll_at=next_poll_at)
                 .update(
-                    next_poll_at=_moment(moment + lease),
+                    next_poll_at=moment(now + lease),
                     polls=F("polls") + 1,
-                    updated_at=_moment(moment),
+                    updated_at=moment(now),
                 )
             )
             if won:
@@ -131,23 +137,18 @@ class DjangoTasks(AsyncTasksFromSync):
         row = self._rows().filter(task_id=task_id).first()
         return _task(row) if row is not None else None
 
-    def tasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def tasks(self, wanted: str | None, limit: int, now: float) -> list[ExpectedTask]:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
-        wanted = listing(state)
         rows = self._rows().order_by("-submitted_at", "task_id")
         if wanted == "overdue":
-            moment = time.time() if now is None else now
-            rows = rows.filter(state="pending", next_poll_at__lte=_moment(moment))
+            rows = rows.filter(state="pending", next_poll_at__lte=moment(now))
         elif wanted is not None:
             rows = rows.filter(state=wanted)
         return [_task(row) for row in rows[:limit]]
 
-    def purge_tasks(self, older_than: float | None = None) -> int:
-        """Forget settled and lost tasks last changed before `older_than`."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
+    def purge_tasks(self, cutoff: float) -> int:
+        """Forget settled and lost tasks last changed before `cutoff`."""
         removed, _ = (
-            self._rows().exclude(state="pending").filter(updated_at__lt=_moment(cutoff)).delete()
+            self._rows().exclude(state="pending").filter(updated_at__lt=moment(cutoff)).delete()
         )
         return int(removed)

@@ -1,7 +1,7 @@
 """`LuaScript`: one of `RedisStore`'s scripts, sent as a bare `EVALSHA` on a synchronous or an
 asyncio client (single server or cluster), and loaded again when the server answers NOSCRIPT
 (after a restart, a `SCRIPT FLUSH` or on a node that never saw it); and the delivery scripts
-of `redis_scripts` as such."""
+of `_scripts` as such."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from . import redis_scripts
+from . import _scripts
 
 __all__ = [
     "CLAIM",
@@ -63,17 +63,17 @@ class LuaScript:
         )
 
 
-CLAIM = LuaScript(redis_scripts.CLAIM)
-"""The `CLAIM` script of `redis_scripts`, ready to call."""
-FINISH = LuaScript(redis_scripts.FINISH)
-"""The `FINISH` script of `redis_scripts`, ready to call."""
-FINISH_SETTLING = LuaScript(redis_scripts.FINISH_SETTLING)
-"""The `FINISH_SETTLING` script of `redis_scripts`, ready to call."""
-EXTEND = LuaScript(redis_scripts.EXTEND)
-"""The `EXTEND` script of `redis_scripts`, ready to call."""
-READ = LuaScript(redis_scripts.READ)
-"""The `READ` script of `redis_scripts`, ready to call."""
-PURGE = LuaScript(redis_scripts.PURGE)
-"""The `PURGE` script of `redis_scripts`, ready to call."""
-REOPEN = LuaScript(redis_scripts.REOPEN)
-"""The `REOPEN` script of `redis_scripts`, ready to call."""
+CLAIM = LuaScript(_scripts.CLAIM)
+"""The `CLAIM` script of `_scripts`, ready to call."""
+FINISH = LuaScript(_scripts.FINISH)
+"""The `FINISH` script of `_scripts`, ready to call."""
+FINISH_SETTLING = LuaScript(_scripts.FINISH_SETTLING)
+"""The `FINISH_SETTLING` script of `_scripts`, ready to call."""
+EXTEND = LuaScript(_scripts.EXTEND)
+"""The `EXTEND` script of `_scripts`, ready to call."""
+READ = LuaScript(_scripts.READ)
+"""The `READ` script of `_scripts`, ready to call."""
+PURGE = LuaScript(_scripts.PURGE)
+"""The `PURGE` script of `_scripts`, ready to call."""
+REOPEN = LuaScript(_scripts.REOPEN)
+"""The `REOPEN` script of `_scripts`, ready to call."""

@@ -9,9 +9,11 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-from .base import (
+from .._base import DeliveryQuery, StoreBase
+from ..base import (
     DEFAULT_RETENTION,
     PROGRESS_STAGES,
     Claim,
@@ -19,12 +21,14 @@ from .base import (
     Delivery,
     DeliveryStatus,
     ReplayCheck,
-    delivery_source,
 )
-from .memory_tasks import MemoryTasks
-from .order import InsertionOrder
+from ._order import InsertionOrder
+from ._tasks import MemoryTasks
 
 __all__ = ["MemoryStore"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 logger = logging.getLogger("suno_hooks")
 
@@ -41,7 +45,7 @@ _Lease = tuple[float, str]
 _FINGERPRINT = (1 << 128) - 1
 
 
-class MemoryStore(MemoryTasks):
+class MemoryStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
     Each remembered key costs one small entry in a plain dict of numbers: `0` once done,
@@ -53,6 +57,8 @@ class MemoryStore(MemoryTasks):
     past `max_keys`, inbox entries past `max_deliveries`, replay-guard entries past
     `max_signatures` (default: `max_keys`).
     """
+
+    _tasks: MemoryTasks
 
     def __init__(
         self,
@@ -79,6 +85,7 @@ class MemoryStore(MemoryTasks):
         self._inbox_order = InsertionOrder()
         self._tokens = itertools.count(1)
         self._bindings: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._tasks = MemoryTasks()
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._keys)}, deliveries={len(self._inbox)})"
@@ -201,7 +208,7 @@ class MemoryStore(MemoryTasks):
     ) -> bool:
         """`finish`, then the expected task's settle when `token` still owned the delivery."""
         finished = self.finish(key, token=token, error=error)
-        if finished and task_id in self._task_table.rows:
+        if finished and task_id in self._tasks.rows:
             self.settle(task_id, by=by)
         return finished
 
@@ -258,10 +265,6 @@ class MemoryStore(MemoryTasks):
                 self._bindings.popitem(last=False)
             return True
 
-    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
-        """`bind_token` for the async path."""
-        return self.bind_token(token_id, task_id, ttl)
-
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept (`abandoned` once its lease ended)."""
         clock = time.monotonic()
@@ -269,40 +272,11 @@ class MemoryStore(MemoryTasks):
             delivery = self._inbox.get(key)
             return None if delivery is None else self._reported(delivery, clock)
 
-    def deliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
-        wanted = DeliveryStatus(status) if status is not None else None
+    def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         clock = time.monotonic()
         with self._lock:
             rows = [self._reported(delivery, clock) for delivery in self._inbox.values()]
-        found: list[Delivery] = []
-        skipped = 0
-        for delivery in sorted(rows, key=lambda d: d.received_at, reverse=True):
-            if (
-                (wanted is not None and delivery.status != wanted)
-                or (kind is not None and delivery.kind != kind)
-                or (task_id is not None and delivery.task_id != task_id)
-                or (stage is not None and delivery.stage != stage)
-                or (source is not None and delivery_source(delivery) != source)
-            ):
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            found.append(delivery)
-            if len(found) >= limit:
-                break
-        return found
+        return query.page(sorted(rows, key=lambda d: d.received_at, reverse=True))
 
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
@@ -349,9 +323,7 @@ class MemoryStore(MemoryTasks):
             and len(self._bindings) <= self.max_keys
         )
 
-    def purge(self, older_than: float | None = None) -> int:
-        """Forget inbox entries received before `older_than` (default: now − retention)."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
+    def _purge(self, cutoff: float) -> int:
         with self._lock:
             old = [key for key, d in self._inbox.items() if d.received_at < cutoff]
             for key in old:
@@ -365,6 +337,11 @@ class MemoryStore(MemoryTasks):
     def close(self) -> None:
         """Nothing to release."""
 
+    # Nothing here blocks: the asyncio twins call straight in, the hot path without a hop.
+
+    async def _off_loop(self, operation: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return operation(*args, **kwargs)
+
     async def aclaim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
@@ -375,17 +352,6 @@ class MemoryStore(MemoryTasks):
         """`finish` for the async path."""
         return self.finish(key, token=token, error=error)
 
-    async def aextend(self, key: str, *, token: str, lease: float) -> bool:
-        """`extend` for the async path."""
-        return self.extend(key, token=token, lease=lease)
-
-    async def aget(self, key: str) -> Delivery | None:
-        """`get` for the async path."""
-        return self.get(key)
-
-    async def adeliveries(self, **filters: Any) -> list[Delivery]:
-        """`deliveries` for the async path."""
-        return self.deliveries(**filters)
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
+    async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
+        """`bind_token` for the async path."""
+        return self.bind_token(token_id, task_id, ttl)

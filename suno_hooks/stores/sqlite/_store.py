@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -12,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigurationError
-from .base import (
+from ...errors import ConfigurationError
+from .._base import DeliveryQuery, StoreBase
+from ..base import (
     DEFAULT_RETENTION,
     Claim,
     ClaimResult,
@@ -22,14 +24,13 @@ from .base import (
     ReplayCheck,
     new_token,
 )
-from .records import delivery_from_columns as _delivery
-from .sqlite_async import SQLiteAsync
-from .sqlite_inline import CHECKPOINT_WAIT, InlineWriter
-from .sqlite_pool import ConnectionPool
-from .sqlite_schema import SCHEMA_VERSION, check_schema, migrate
-from .sqlite_statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, REOPEN, STATUS_CLAUSES
-from .sqlite_tasks import SQLiteTasks
-from .sqlite_writes import (
+from ..records import delivery_from_columns as _delivery
+from ._inline import CHECKPOINT_WAIT, InlineWriter
+from ._pool import ConnectionPool
+from ._schema import SCHEMA_VERSION, check_schema, migrate
+from ._statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, REOPEN, STATUS_CLAUSES
+from ._tasks import SQLiteTasks
+from ._writes import (
     claim_params,
     fast_claim_or_duplicate,
     finish,
@@ -47,14 +48,14 @@ _SYNCHRONOUS = ("off", "normal", "full", "extra")
 _GUARD_SWEEP_EVERY = 1000
 
 
-class SQLiteStore(SQLiteAsync, SQLiteTasks):
+class SQLiteStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in one SQLite file.
 
     Threads borrow connections from a small pool (at most `pool_size` kept idle; one that
     raised a database error is replaced); a new claim is one statement and any other claim one
     `BEGIN IMMEDIATE` transaction, so claims are atomic across threads and processes. On an
     event loop, a new claim and its finish are written inline when the file is free (see
-    `sqlite_inline`), never waiting on the lock. Keys are the receiver's dedupe keys,
+    `_inline`), never waiting on the lock. Keys are the receiver's dedupe keys,
     `task_id:stage`. `path=":memory:"` keeps one private database for this store object;
     `read_only=True` (`?read_only=1` in the URL) opens an existing inbox for reading only.
     """
@@ -94,6 +95,7 @@ class SQLiteStore(SQLiteAsync, SQLiteTasks):
             else InlineWriter(self._open, self._checkpoint)
         )
         self._claims = 0
+        self._tasks = SQLiteTasks(self._connection, self._transaction)
         try:
             if self.read_only:
                 with self._connection() as conn:
@@ -227,43 +229,31 @@ class SQLiteStore(SQLiteAsync, SQLiteTasks):
             ).fetchone()
         return _delivery(row) if row is not None else None
 
-    def deliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> list[Delivery]:
-        """Inbox entries, newest first (by first arrival), filtered by status, kind, task id,
-        stage and source."""
+    def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         clauses: list[str] = []
         params: list[Any] = [time.time()]
-        if status is not None:
-            wanted = DeliveryStatus(status).value
+        if query.status is not None:
+            wanted = query.status.value
             clauses.append(STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
             if wanted not in STATUS_CLAUSES:
                 params.append(wanted)
-        if kind is not None:
+        if query.kind is not None:
             clauses.append(f"kind = ?{len(params) + 1}")
-            params.append(kind)
-        if task_id is not None:
+            params.append(query.kind)
+        if query.task_id is not None:
             n = len(params)
             clauses.append(f"key > ?{n + 1} AND key < ?{n + 2} AND task_id = ?{n + 3}")
-            params.extend((f"{task_id}:", f"{task_id};", task_id))
-        if stage is not None:
+            params.extend((f"{query.task_id}:", f"{query.task_id};", query.task_id))
+        if query.stage is not None:
             clauses.append(f"stage = ?{len(params) + 1}")
-            params.append(stage)
-        if source is not None:
+            params.append(query.stage)
+        if query.source is not None:
             clauses.append(
                 f"COALESCE(json_extract(meta, '$.source'), 'callback') = ?{len(params) + 1}"
             )
-            params.append(source)
+            params.append(query.source)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.extend((int(limit), max(0, int(offset))))
+        params.extend((query.limit, query.offset))
         with self._connection() as conn:
             rows = conn.execute(
                 f"SELECT {COLUMNS} FROM suno_hooks_deliveries {where} "
@@ -282,11 +272,8 @@ class SQLiteStore(SQLiteAsync, SQLiteTasks):
             ).fetchall()
         return {str(status): int(count) for status, count in rows}
 
-    def purge(self, older_than: float | None = None) -> int:
-        """Forget inbox entries received before `older_than` (default: now − retention) and
-        expired replay-guard entries. A delivery whose lease is still live is kept."""
+    def _purge(self, cutoff: float) -> int:
         now = time.time()
-        cutoff = older_than if older_than is not None else now - self.retention
         with self._transaction() as conn:
             conn.execute(PURGE_KEEPS_GUARDS, (cutoff, now))
             removed = conn.execute(
@@ -308,6 +295,56 @@ class SQLiteStore(SQLiteAsync, SQLiteTasks):
     def _sweep_guard(self, now: float) -> None:
         with self._connection() as conn:
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
+
+    # -- on an event loop: a new claim and its finish inline when the file is free ----------------
+
+    async def aclaim(
+        self,
+        delivery: Delivery,
+        *,
+        lease: float,
+        replay: ReplayCheck | None = None,
+    ) -> Claim:
+        """`claim` without ever waiting on the file lock on the loop: a new delivery is inserted
+        inline when no other connection is writing, anything else runs in a worker thread."""
+        if self._inline is None:
+            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        params = claim_params(delivery, lease, replay, new_token())
+        answer = await self._inline.awrite(
+            lambda conn: fast_claim_or_duplicate(conn, replay, params)
+        )
+        if answer is None:
+            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        inserted, duplicate = answer
+        if duplicate:
+            return Claim(ClaimResult.DUPLICATE)
+        if not inserted:
+            return await asyncio.to_thread(self._full_claim, delivery, replay, params)
+        if self._sweep_due(replay):
+            await asyncio.to_thread(self._sweep_guard, params[5])
+        return self._claimed(delivery, 1, params[5], params[10])
+
+    async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
+        """`finish`, inline when the file is free, else in a worker thread."""
+        if self._inline is not None:
+            done = await self._inline.awrite(lambda conn: finish(conn, key, token, error))
+            if done is not None:
+                return done
+        return await asyncio.to_thread(self.finish, key, token=token, error=error)
+
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling`, inline when the file is free, else in a worker thread."""
+        if self._inline is not None:
+            done = await self._inline.awrite(
+                lambda conn: finish_settling(conn, key, token, error, task_id, by)
+            )
+            if done is not None:
+                return done
+        return await asyncio.to_thread(
+            self.finish_settling, key, token=token, error=error, task_id=task_id, by=by
+        )
 
     def _checkpoint(self) -> bool:
         """Copy the write-ahead log into the file and restart it (what inline writes leave to a

@@ -19,9 +19,9 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..errors import ConfigurationError
-from .redaction import redacted_text, redacted_url
-from .redis_deadline import with_write_deadline
+from ...errors import ConfigurationError
+from ..redaction import redacted_text, redacted_url
+from ._deadline import with_write_deadline
 
 __all__ = ["AsyncLink", "ClientFactory", "InThreads", "LoopLinks"]
 

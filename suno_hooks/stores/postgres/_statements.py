@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck, new_token
+from .._base import DeliveryQuery
+from .._text import text
+from ..base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck, new_token
 
 __all__ = [
     "BIND",
@@ -14,6 +16,7 @@ __all__ = [
     "COUNT_BY_STATUS",
     "EXTEND",
     "FINISH",
+    "FINISH_SETTLING",
     "GET",
     "PURGE",
     "REOPEN",
@@ -22,9 +25,7 @@ __all__ = [
     "claim_params",
     "claimed",
     "finish_params",
-    "jsonb_value",
     "listing",
-    "text",
 ]
 
 Rows = list[tuple[Any, ...]]
@@ -38,6 +39,16 @@ UPDATE suno_hooks_deliveries SET status = %s, error = %s, lease_until = NULL,
 WHERE key = %s AND token = %s RETURNING 1
 """
 """Marks a delivery done or failed and ends its lease, only while the token still owns it."""
+# FINISH and, when it changed the delivery, the task's settle: one
+# statement. Parameters: FINISH's four, then settled_by, updated_at, task id.
+FINISH_SETTLING = f"""
+WITH finished AS ({FINISH.strip()}), settled AS (
+    UPDATE suno_hooks_tasks SET state = 'settled', settled_by = %s, updated_at = %s
+    WHERE task_id = %s AND state = 'pending' AND EXISTS (SELECT 1 FROM finished)
+)
+SELECT 1 FROM finished
+"""
+"""Finishes a delivery and settles its expected task in one statement."""
 REOPEN = """
 UPDATE suno_hooks_deliveries SET status = 'failed', error = %s, updated_at = clock_timestamp()
 WHERE key = %s AND status = 'done' RETURNING 1
@@ -97,33 +108,6 @@ SWEEP_GUARD = "DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp(
 RESULTS = {result.value: result for result in ClaimResult}
 
 
-def text(value: str) -> str:
-    """`value` as PostgreSQL text can hold it."""
-    # PostgreSQL text holds neither NUL nor lone surrogates; the replacement is stable, so a
-    # cleaned key still matches its redeliveries.
-    value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
-def jsonb_value(value: Any) -> Any:
-    """A decoded JSON value (a context, headers) as PostgreSQL jsonb can hold it: every string
-    in it, keys too, cleaned as `text` cleans it."""
-    if isinstance(value, str):
-        return text(value)
-    if isinstance(value, dict):
-        return {
-            text(key) if isinstance(key, str) else key: jsonb_value(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        return [jsonb_value(item) for item in value]
-    return value
-
-
 def claim_params(delivery: Delivery, lease: float, replay: ReplayCheck | None) -> tuple[Any, ...]:
     """The arguments of `suno_hooks_claim` for a delivery."""
     return (
@@ -160,29 +144,21 @@ def finish_params(key: str, token: str, error: str | None) -> tuple[Any, ...]:
     return (status.value, None if error is None else text(error), text(key), token)
 
 
-def listing(
-    status: DeliveryStatus | str | None,
-    kind: str | None,
-    task_id: str | None,
-    limit: int,
-    stage: str | None = None,
-    source: str | None = None,
-    offset: int = 0,
-) -> tuple[str, tuple[Any, ...]]:
-    """The query and parameters listing deliveries with these filters, newest first."""
+def listing(query: DeliveryQuery) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters listing the deliveries `query` asks for, newest first."""
     clauses: list[str] = []
     params: list[Any] = []
-    if status is not None:
-        clauses.append(STATUS_FILTERS[DeliveryStatus(status).value])
-    for column, value in (("kind", kind), ("task_id", task_id), ("stage", stage)):
+    if query.status is not None:
+        clauses.append(STATUS_FILTERS[query.status.value])
+    for column, value in (("kind", query.kind), ("task_id", query.task_id), ("stage", query.stage)):
         if value is not None:
             clauses.append(f"{column} = %s")
             params.append(text(value))
-    if source is not None:
+    if query.source is not None:
         clauses.append("COALESCE(meta::jsonb ->> 'source', 'callback') = %s")
-        params.append(text(source))
+        params.append(text(query.source))
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    params.extend((int(limit), max(0, int(offset))))
+    params.extend((query.limit, query.offset))
     sql = (
         f"SELECT {COLUMNS} FROM suno_hooks_deliveries {where} "
         "ORDER BY received_at DESC, id DESC LIMIT %s OFFSET %s"

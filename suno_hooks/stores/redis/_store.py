@@ -3,8 +3,6 @@ Cluster; every claim is one Lua script call."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import threading
 import time
@@ -13,9 +11,9 @@ from typing import Any
 import redis.asyncio
 import redis.asyncio.cluster
 
-from ..errors import ConfigurationError
-from . import redis_lua
-from .base import (
+from ...errors import ConfigurationError
+from .._base import DeliveryQuery, StoreBase, positive_option
+from ..base import (
     DEFAULT_RETENTION,
     Claim,
     ClaimResult,
@@ -24,11 +22,12 @@ from .base import (
     ReplayCheck,
     new_token,
 )
-from .redis_clients import AsyncLink, ClientFactory, InThreads, LoopLinks
-from .redis_inbox import SWEEP_BATCH, RedisInbox, read_delivery
-from .redis_keys import RedisKeys, received_score, shard_of
-from .redis_tasks import RedisTasks
-from .tasks import asettle_expected, settle_expected
+from ..tasks import asettle_expected, settle_expected
+from . import _lua
+from ._clients import AsyncLink, ClientFactory, InThreads, LoopLinks
+from ._inbox import SWEEP_BATCH, RedisInbox, read_delivery
+from ._keys import RedisKeys, received_score, shard_of
+from ._tasks import RedisTasks
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -47,7 +46,7 @@ _REFUSALS = {
 _ASYNC_CLIENTS = (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)
 
 
-class RedisStore(RedisInbox, RedisTasks):
+class RedisStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check
@@ -87,15 +86,17 @@ class RedisStore(RedisInbox, RedisTasks):
         elif async_client is not None and not isinstance(async_client, _ASYNC_CLIENTS):
             raise ConfigurationError("async_client must be a redis.asyncio client.")
         self.prefix = prefix if prefix is not None else own.get("prefix", DEFAULT_PREFIX)
-        self.retention = _retention(retention if retention is not None else own.get("retention"))
+        seconds = retention if retention is not None else own.get("retention")
+        self.retention = positive_option("retention", seconds, DEFAULT_RETENTION)
         self.keys = RedisKeys(self.prefix)
         self._lock = threading.Lock()
-        self._claims = itertools.count(1)
         self._given = client
         self._client: Any = client
         self._links = LoopLinks(self._factory.asyncio) if self._factory is not None else None
         given = async_client if async_client is not None else InThreads(client)
         self._given_link = AsyncLink(given) if client is not None else None
+        self._inbox = RedisInbox(self.keys, self._sync)
+        self._tasks = RedisTasks(self.keys, self._sync, self._aclient, int(self.retention * 1000))
 
     @property
     def url(self) -> str | None:
@@ -186,11 +187,11 @@ class RedisStore(RedisInbox, RedisTasks):
         client = self._sync()
         token = new_token()
         keys, args = self._claim_call(delivery, lease, replay, token)
-        claim = self._claimed(delivery, redis_lua.CLAIM(client, keys, args), token)
-        shard = self._sweep_due()
+        claim = self._claimed(delivery, _lua.CLAIM(client, keys, args), token)
+        shard = self._inbox.sweep_due()
         if shard is not None:
             try:
-                self._purge_step(client, shard, self._sweep_cutoff(), 0, SWEEP_BATCH)
+                self._inbox.purge_step(client, shard, self._cutoff(None), 0, SWEEP_BATCH)
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
@@ -199,7 +200,7 @@ class RedisStore(RedisInbox, RedisTasks):
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
         keys, args = self._finish_call(key, token, error)
-        return bool(redis_lua.FINISH(self._sync(), keys, args))
+        return bool(_lua.FINISH(self._sync(), keys, args))
 
     def finish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
@@ -213,21 +214,21 @@ class RedisStore(RedisInbox, RedisTasks):
                 settle_expected(self, task_id, by)
             return finished
         keys, args = call
-        return bool(redis_lua.FINISH_SETTLING(self._sync(), keys, args))
+        return bool(_lua.FINISH_SETTLING(self._sync(), keys, args))
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now (server clock) while `token` owns
         the delivery."""
         keys, args = self._extend_call(key, token, lease)
-        return bool(redis_lua.EXTEND(self._sync(), keys, args))
+        return bool(_lua.EXTEND(self._sync(), keys, args))
 
     def reopen(self, key: str, *, error: str) -> bool:
         """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
-        return bool(redis_lua.REOPEN(self._sync(), [self.keys.delivery(key)], [error]))
+        return bool(_lua.REOPEN(self._sync(), [self.keys.delivery(key)], [error]))
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
-        return read_delivery(key, redis_lua.READ(self._sync(), [self.keys.delivery(key)], []))
+        return read_delivery(key, _lua.READ(self._sync(), [self.keys.delivery(key)], []))
 
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
@@ -237,6 +238,17 @@ class RedisStore(RedisInbox, RedisTasks):
         if client.set(key, task_id, nx=True, px=max(1, int(ttl * 1000))):
             return True
         return bool(client.get(key) == task_id.encode())
+
+    def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
+        return self._inbox.deliveries(query)
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many kept deliveries are in each status (reads the status of every entry; a
+        lapsed lease counts as abandoned)."""
+        return self._inbox.count_by_status()
+
+    def _purge(self, cutoff: float) -> int:
+        return self._inbox.purge(cutoff)
 
     def close(self) -> None:
         """Release the synchronous client's connections (a client given ready stays open)."""
@@ -256,11 +268,11 @@ class RedisStore(RedisInbox, RedisTasks):
         token = new_token()
         keys, args = self._claim_call(delivery, lease, replay, token)
         client = await self._aclient()
-        claim = self._claimed(delivery, await redis_lua.CLAIM.acall(client, keys, args), token)
-        shard = self._sweep_due()
+        claim = self._claimed(delivery, await _lua.CLAIM.acall(client, keys, args), token)
+        shard = self._inbox.sweep_due()
         if shard is not None:
             try:
-                await self._apurge_step(client, shard, self._sweep_cutoff())
+                await self._inbox.apurge_step(client, shard, self._cutoff(None))
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
@@ -268,7 +280,7 @@ class RedisStore(RedisInbox, RedisTasks):
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on the event loop's own connection."""
         keys, args = self._finish_call(key, token, error)
-        return bool(await redis_lua.FINISH.acall(await self._aclient(), keys, args))
+        return bool(await _lua.FINISH.acall(await self._aclient(), keys, args))
 
     async def afinish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
@@ -281,25 +293,17 @@ class RedisStore(RedisInbox, RedisTasks):
                 await asettle_expected(self, task_id, by)
             return finished
         keys, args = call
-        return bool(await redis_lua.FINISH_SETTLING.acall(await self._aclient(), keys, args))
+        return bool(await _lua.FINISH_SETTLING.acall(await self._aclient(), keys, args))
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on the event loop's own connection."""
         keys, args = self._extend_call(key, token, lease)
-        return bool(await redis_lua.EXTEND.acall(await self._aclient(), keys, args))
+        return bool(await _lua.EXTEND.acall(await self._aclient(), keys, args))
 
     async def aget(self, key: str) -> Delivery | None:
         """`get` on the event loop's own connection."""
-        reply = await redis_lua.READ.acall(await self._aclient(), [self.keys.delivery(key)], [])
+        reply = await _lua.READ.acall(await self._aclient(), [self.keys.delivery(key)], [])
         return read_delivery(key, reply)
-
-    async def adeliveries(self, **filters: Any) -> list[Delivery]:
-        """`deliveries` (an administrative listing) on a worker thread."""
-        return await asyncio.to_thread(lambda: self.deliveries(**filters))
-
-    async def apurge(self, older_than: float | None = None) -> int:
-        """`purge` on a worker thread."""
-        return await asyncio.to_thread(self.purge, older_than)
 
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """`bind_token` on the event loop's own connection."""
@@ -315,15 +319,3 @@ class RedisStore(RedisInbox, RedisTasks):
         if link is not None:
             await link.aclose()
         self.close()
-
-
-def _retention(value: Any) -> float:
-    if value is None:
-        return DEFAULT_RETENTION
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"retention must be a number of seconds; got {value!r}.") from None
-    if not seconds > 0:
-        raise ConfigurationError(f"retention must be positive; got {value!r}.")
-    return seconds

@@ -13,8 +13,9 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from .postgres_statements import FINISH, finish_params, jsonb_value
-from .tasks import ExpectedTask, TaskState, listing, task_from_row
+from .._base import TaskTable
+from .._text import jsonb_value
+from ..tasks import ExpectedTask, task_from_row
 
 __all__ = ["PostgresTasks"]
 
@@ -30,15 +31,6 @@ ON CONFLICT (task_id) DO NOTHING RETURNING task_id
 _CHANGE = """
 UPDATE suno_hooks_tasks SET state = %s, settled_by = %s, updated_at = %s
 WHERE task_id = %s AND state = 'pending' RETURNING task_id
-"""
-# FINISH (see postgres_statements) and, when it changed the delivery, the task's settle: one
-# statement. Parameters: FINISH's four, then settled_by, updated_at, task id.
-_FINISH_SETTLING = f"""
-WITH finished AS ({FINISH.strip()}), settled AS (
-    UPDATE suno_hooks_tasks SET state = 'settled', settled_by = %s, updated_at = %s
-    WHERE task_id = %s AND state = 'pending' AND EXISTS (SELECT 1 FROM finished)
-)
-SELECT 1 FROM finished
 """
 _RESCHEDULE = """
 UPDATE suno_hooks_tasks SET next_poll_at = %s, updated_at = %s
@@ -57,12 +49,18 @@ RETURNING {", ".join(f"t.{name}" for name in _COLUMNS.split(", "))}, d.due
 _PURGE = "DELETE FROM suno_hooks_tasks WHERE state <> 'pending' AND updated_at < %s RETURNING 1"
 
 
-class PostgresTasks:
-    """Expected tasks in the `suno_hooks_tasks` table, through the store's connections."""
+class PostgresTasks(TaskTable):
+    """Expected tasks in the `suno_hooks_tasks` table, through the store's connections: `rows`
+    runs one statement on a synchronous one, `arows` on an asyncio one."""
 
-    retention: float
-    _rows: Callable[[str, tuple[Any, ...]], Rows]
-    _arows: Callable[[str, tuple[Any, ...]], Awaitable[Rows]]
+    def __init__(
+        self,
+        rows: Callable[[str, tuple[Any, ...]], Rows],
+        arows: Callable[[str, tuple[Any, ...]], Awaitable[Rows]],
+    ) -> None:
+        super().__init__()
+        self._rows = rows
+        self._arows = arows
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -79,24 +77,19 @@ class PostgresTasks:
         )
 
     @staticmethod
-    def _claim_due_params(limit: int, lease: float, now: float | None) -> tuple[Any, ...]:
-        moment = time.time() if now is None else now
-        return (moment + lease, moment, moment, int(limit))
+    def _claim_due_params(limit: int, lease: float, now: float) -> tuple[Any, ...]:
+        return (now + lease, now, now, limit)
 
     @staticmethod
-    def _task_listing(
-        state: TaskState | str | None, limit: int, now: float | None
-    ) -> tuple[str, tuple[Any, ...]]:
-        wanted = listing(state)
+    def _task_listing(wanted: str | None, limit: int, now: float) -> tuple[str, tuple[Any, ...]]:
         where: str = ""
         params: tuple[Any, ...] = ()
         if wanted == "overdue":
-            moment = time.time() if now is None else now
-            where, params = "WHERE state = 'pending' AND next_poll_at <= %s", (moment,)
+            where, params = "WHERE state = 'pending' AND next_poll_at <= %s", (now,)
         elif wanted is not None:
             where, params = "WHERE state = %s", (wanted,)
         sql = f"SELECT {_COLUMNS} FROM suno_hooks_tasks {where} ORDER BY submitted_at DESC LIMIT %s"
-        return sql, (*params, int(limit))
+        return sql, (*params, limit)
 
     # -- synchronous ----------------------------------------------------------------------------
 
@@ -104,29 +97,19 @@ class PostgresTasks:
         """Remember a submitted task as pending; False when it is already known."""
         return bool(self._rows(_EXPECT, self._expect_params(task)))
 
-    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+    def settle(self, task_id: str, by: str) -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
         return bool(self._rows(_CHANGE, ("settled", by, time.time(), task_id)))
-
-    def finish_settling(
-        self, key: str, *, token: str, error: str | None, task_id: str, by: str
-    ) -> bool:
-        """`finish`, settling the expected task in the same statement when `token` still owns
-        the delivery."""
-        params = (*finish_params(key, token, error), by, time.time(), task_id)
-        return bool(self._rows(_FINISH_SETTLING, params))
 
     def mark_lost(self, task_id: str) -> bool:
         """Give up on a pending task; True only for the call that changed it."""
         return bool(self._rows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
 
-    def reschedule(self, task_id: str, *, at: float) -> bool:
+    def reschedule(self, task_id: str, at: float) -> bool:
         """Set a pending task's next poll time; True when it was pending."""
         return bool(self._rows(_RESCHEDULE, (at, time.time(), task_id)))
 
-    def claim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def claim_due(self, limit: int, lease: float, now: float) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll, in one statement."""
         return _claimed(self._rows(_CLAIM_DUE, self._claim_due_params(limit, lease, now)))
 
@@ -135,15 +118,12 @@ class PostgresTasks:
         rows = self._rows(f"SELECT {_COLUMNS} FROM suno_hooks_tasks WHERE task_id = %s", (task_id,))
         return task_from_row(rows[0]) if rows else None
 
-    def tasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def tasks(self, wanted: str | None, limit: int, now: float) -> list[ExpectedTask]:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
-        return [task_from_row(row) for row in self._rows(*self._task_listing(state, limit, now))]
+        return [task_from_row(row) for row in self._rows(*self._task_listing(wanted, limit, now))]
 
-    def purge_tasks(self, older_than: float | None = None) -> int:
-        """Forget settled and lost tasks last changed before `older_than`."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
+    def purge_tasks(self, cutoff: float) -> int:
+        """Forget settled and lost tasks last changed before `cutoff`."""
         return len(self._rows(_PURGE, (cutoff,)))
 
     # -- asyncio --------------------------------------------------------------------------------
@@ -152,28 +132,19 @@ class PostgresTasks:
         """`expect` on an asyncio connection."""
         return bool(await self._arows(_EXPECT, self._expect_params(task)))
 
-    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+    async def asettle(self, task_id: str, by: str) -> bool:
         """`settle` on an asyncio connection."""
         return bool(await self._arows(_CHANGE, ("settled", by, time.time(), task_id)))
-
-    async def afinish_settling(
-        self, key: str, *, token: str, error: str | None, task_id: str, by: str
-    ) -> bool:
-        """`finish_settling` on an asyncio connection."""
-        params = (*finish_params(key, token, error), by, time.time(), task_id)
-        return bool(await self._arows(_FINISH_SETTLING, params))
 
     async def amark_lost(self, task_id: str) -> bool:
         """`mark_lost` on an asyncio connection."""
         return bool(await self._arows(_CHANGE, ("lost", "timeout", time.time(), task_id)))
 
-    async def areschedule(self, task_id: str, *, at: float) -> bool:
+    async def areschedule(self, task_id: str, at: float) -> bool:
         """`reschedule` on an asyncio connection."""
         return bool(await self._arows(_RESCHEDULE, (at, time.time(), task_id)))
 
-    async def aclaim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
+    async def aclaim_due(self, limit: int, lease: float, now: float) -> list[ExpectedTask]:
         """`claim_due` on an asyncio connection: one round trip."""
         return _claimed(await self._arows(_CLAIM_DUE, self._claim_due_params(limit, lease, now)))
 
@@ -184,12 +155,10 @@ class PostgresTasks:
         )
         return task_from_row(rows[0]) if rows else None
 
-    async def atasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
+    async def atasks(self, wanted: str | None, limit: int, now: float) -> list[ExpectedTask]:
         """`tasks` on an asyncio connection."""
         return [
-            task_from_row(row) for row in await self._arows(*self._task_listing(state, limit, now))
+            task_from_row(row) for row in await self._arows(*self._task_listing(wanted, limit, now))
         ]
 
 

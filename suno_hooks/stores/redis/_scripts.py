@@ -1,5 +1,5 @@
 """The Lua scripts of `RedisStore`'s deliveries. Every key a script touches is passed in
-`KEYS` and all of them share one hash slot (see `redis_keys`), so each runs on a Redis Cluster.
+`KEYS` and all of them share one hash slot (see `_keys`), so each runs on a Redis Cluster.
 
 Every script may run twice for one call: redis-py sends a command again after a socket timeout,
 and the first copy may already have run on the server. Each is written so that the repeat
@@ -79,7 +79,7 @@ FINISH = _FINISH_DELIVERY + "return 1\n"
 """Marks a delivery done or failed and ends its lease, only while the token still owns it."""
 
 # `FINISH`, then, only when it changed the delivery, the expected task's settle as
-# `redis_tasks`' change script does it (pending -> settled, out of the due queue).
+# `_tasks`' change script does it (pending -> settled, out of the due queue).
 # KEYS: delivery hash, task hash `<tag>x:<task id>`, the task's shard queue `<tag>xq`.
 # ARGV: "status retention_ms token now", error, settled_by. A repeat finds the task settled
 # already and changes it no more; the answer is the finish's.

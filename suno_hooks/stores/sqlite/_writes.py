@@ -7,8 +7,9 @@ import sqlite3
 import time
 from typing import Any
 
-from .base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
-from .sqlite_statements import (
+from ..base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
+from ..tasks import TaskState
+from ._statements import (
     CLAIM,
     FAST_CLAIM,
     FINISH,
@@ -17,8 +18,7 @@ from .sqlite_statements import (
     ROW_GUARD,
     STATE,
 )
-from .sqlite_tasks import SETTLE
-from .tasks import TaskState
+from ._tasks import SETTLE
 
 __all__ = [
     "claim_params",

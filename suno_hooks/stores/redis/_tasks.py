@@ -1,6 +1,6 @@
 """Expected tasks in Redis: the `TaskStore` half of `RedisStore`.
 
-Each task is a hash on its task's shard (`redis_keys`); each shard's queue holds its pending
+Each task is a hash on its task's shard (`_keys`); each shard's queue holds its pending
 tasks scored by their next poll time and its index every task scored by submission time (for
 listings). Every change is one Lua script call on the task's hash slot; claiming due tasks reads
 the shards' queues, then claims the earliest on each shard atomically (keys all in `KEYS`).
@@ -8,17 +8,18 @@ the shards' queues, then claims the earliest on each shard atomically (keys all 
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import json
 import time
 import weakref
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .base import new_token
-from .redis_keys import SHARDS, RedisKeys, ShardCursor, shard_of
-from .tasks import ExpectedTask, TaskState, listing
+from .._base import TaskTable
+from ..base import new_token
+from ..tasks import ExpectedTask, TaskState
+from ._keys import SHARDS, RedisKeys, ShardCursor, shard_of
 
 __all__ = ["RedisTasks"]
 
@@ -108,25 +109,31 @@ _SCRIPTS = {
 _PAGE = 200
 
 
-class RedisTasks:
-    """Expected tasks under the store's prefix; sync calls on the store's client, async calls
-    on the event loop's own client."""
+class RedisTasks(TaskTable):
+    """Expected tasks under the store's keys, kept `retention_ms` once finished: synchronous
+    calls on the client `sync` returns, asyncio calls on the one `aclient` returns (the event
+    loop's own)."""
 
-    keys: RedisKeys
-    retention: float
-
-    def _sync(self) -> Any:
-        raise NotImplementedError
-
-    async def _aclient(self) -> Any:
-        raise NotImplementedError
+    def __init__(
+        self,
+        keys: RedisKeys,
+        sync: Callable[[], Any],
+        aclient: Callable[[], Awaitable[Any]],
+        retention_ms: int,
+    ) -> None:
+        super().__init__()
+        self.keys = keys
+        self._sync = sync
+        self._aclient = aclient
+        self._retention_ms = retention_ms
+        self._script_cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- scripts and keys -----------------------------------------------------------------------
 
     def _task_scripts(self, client: Any) -> dict[str, Any]:
-        cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = self.__dict__.setdefault(
-            "_task_script_cache", weakref.WeakKeyDictionary()
-        )
+        cache = self._script_cache
         scripts = cache.get(client)
         if scripts is None:
             scripts = {name: client.register_script(lua) for name, lua in _SCRIPTS.items()}
@@ -138,7 +145,7 @@ class RedisTasks:
         task_id = values["task"].task_id if name == "expect" else values["task_id"]
         shard, now = shard_of(task_id), repr(time.time())
         keys = [self.keys.task(task_id), self.keys.task_queue(shard)]
-        retention = int(self.retention * 1000)
+        retention = self._retention_ms
         if name == "expect":
             task: ExpectedTask = values["task"]
             context = json.dumps(task.context) if task.context is not None else ""
@@ -200,7 +207,7 @@ class RedisTasks:
         """Remember a submitted task as pending; False when it is already known."""
         return bool(self._run("expect", task=task))
 
-    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+    def settle(self, task_id: str, by: str) -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
         return bool(self._run("change", **self._change_values(task_id, TaskState.SETTLED, by)))
 
@@ -209,22 +216,19 @@ class RedisTasks:
         values = self._change_values(task_id, TaskState.LOST, "timeout")
         return bool(self._run("change", **values))
 
-    def reschedule(self, task_id: str, *, at: float) -> bool:
+    def reschedule(self, task_id: str, at: float) -> bool:
         """Set a pending task's next poll time; True when it was pending."""
         return bool(self._run("reschedule", task_id=task_id, at=at))
 
-    def claim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def claim_due(self, limit: int, lease: float, now: float) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll: one read of every shard's queue,
         then one atomic script call per shard holding some of the earliest."""
-        moment = time.time() if now is None else now
         client = self._sync()
-        queues = self._due_reads(client, moment, limit).execute()
+        queues = self._due_reads(client, now, limit).execute()
         script = self._task_scripts(client)["claim_due"]
         replies = [
             script(keys=keys, args=args)
-            for keys, args in self._due_calls(queues, moment, lease, limit)
+            for keys, args in self._due_calls(queues, now, lease, limit)
         ]
         return self._claimed_tasks(queues, replies)
 
@@ -234,12 +238,8 @@ class RedisTasks:
         row = client.hmget(self.keys.task(task_id), *_FIELDS)
         return _task(task_id, row) if row[0] is not None else None
 
-    def tasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def tasks(self, wanted: str | None, limit: int, now: float) -> list[ExpectedTask]:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
-        wanted = listing(state)
-        moment = time.time() if now is None else now
         client = self._sync()
         found: list[ExpectedTask] = []
         cursor = ShardCursor(client, self.keys.task_index, max(1, min(_PAGE, limit)))
@@ -256,20 +256,19 @@ class RedisTasks:
                     vanished[shard].append(member)
                     continue
                 task = _task(member.decode(), row)
-                if _listed(task, wanted, moment) and len(found) < limit:
+                if _listed(task, wanted, now) and len(found) < limit:
                     found.append(task)
             for shard, members in vanished.items():
                 client.zrem(self.keys.task_index(shard), *members)
                 cursor.removed(shard, len(members))
         return found
 
-    def purge_tasks(self, older_than: float | None = None) -> int:
-        """Forget settled and lost tasks last changed before `older_than` (pending ones and
-        index entries of expired tasks are left to expire or be swept by listings)."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
+    def purge_tasks(self, cutoff: float) -> int:
+        """Forget settled and lost tasks last changed before `cutoff` (pending ones and index
+        entries of expired tasks are left to expire or be swept by listings)."""
         old = [
             t.task_id
-            for t in self.tasks(limit=1_000_000)
+            for t in self.tasks(None, 1_000_000, time.time())
             if t.state is not TaskState.PENDING and t.updated_at < cutoff
         ]
         by_shard: defaultdict[int, list[str]] = defaultdict(list)
@@ -292,7 +291,7 @@ class RedisTasks:
         """`expect` on the event loop's own connection."""
         return bool(await self._arun("expect", task=task))
 
-    async def asettle(self, task_id: str, *, by: str = "callback") -> bool:
+    async def asettle(self, task_id: str, by: str) -> bool:
         """`settle` on the event loop's own connection."""
         values = self._change_values(task_id, TaskState.SETTLED, by)
         return bool(await self._arun("change", **values))
@@ -302,21 +301,18 @@ class RedisTasks:
         values = self._change_values(task_id, TaskState.LOST, "timeout")
         return bool(await self._arun("change", **values))
 
-    async def areschedule(self, task_id: str, *, at: float) -> bool:
+    async def areschedule(self, task_id: str, at: float) -> bool:
         """`reschedule` on the event loop's own connection."""
         return bool(await self._arun("reschedule", task_id=task_id, at=at))
 
-    async def aclaim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
+    async def aclaim_due(self, limit: int, lease: float, now: float) -> list[ExpectedTask]:
         """`claim_due` on the event loop's own connection."""
-        moment = time.time() if now is None else now
         client = await self._aclient()
-        queues = await self._due_reads(client, moment, limit).execute()
+        queues = await self._due_reads(client, now, limit).execute()
         script = self._task_scripts(client)["claim_due"]
         replies = [
             await script(keys=keys, args=args)
-            for keys, args in self._due_calls(queues, moment, lease, limit)
+            for keys, args in self._due_calls(queues, now, lease, limit)
         ]
         return self._claimed_tasks(queues, replies)
 
@@ -325,12 +321,6 @@ class RedisTasks:
         client = await self._aclient()
         row = await client.hmget(self.keys.task(task_id), *_FIELDS)
         return _task(task_id, row) if row[0] is not None else None
-
-    async def atasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
-        """`tasks` (an administrative listing) on a worker thread."""
-        return await asyncio.to_thread(lambda: self.tasks(state=state, limit=limit, now=now))
 
 
 def _listed(task: ExpectedTask, wanted: str | None, now: float) -> bool:

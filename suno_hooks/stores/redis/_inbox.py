@@ -3,16 +3,17 @@ sweep that keeps the indexes bounded, and reading delivery hashes back."""
 
 from __future__ import annotations
 
+import itertools
 import json
-import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-from . import redis_lua
-from .base import Delivery, DeliveryStatus
-from .records import delivery_from_row
-from .redis_keys import SHARDS, RedisKeys, ShardCursor, received_score
+from .._base import DeliveryQuery
+from ..base import Delivery, DeliveryStatus
+from ..records import delivery_from_row
+from . import _lua
+from ._keys import SHARDS, RedisKeys, ShardCursor, received_score
 
 __all__ = ["RedisInbox", "read_delivery"]
 
@@ -29,14 +30,13 @@ SWEEP_BATCH = 2 * SWEEP_EVERY
 
 
 class RedisInbox:
-    """Listing and purging the inbox; the store provides the clients and the claim counter."""
+    """Listing, counting and purging the inbox under the store's keys, on the client `sync`
+    returns; it counts the store's claims to sweep the shards in turn."""
 
-    keys: RedisKeys
-    retention: float
-    _claims: Iterator[int]
-
-    def _sync(self) -> Any:
-        raise NotImplementedError
+    def __init__(self, keys: RedisKeys, sync: Callable[[], Any]) -> None:
+        self.keys = keys
+        self._sync = sync
+        self._claims = itertools.count(1)
 
     @staticmethod
     def _matching(
@@ -59,30 +59,21 @@ class RedisInbox:
                 matches.append(member)
         return matches, vanished
 
-    def deliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
+    def deliveries(self, query: DeliveryQuery) -> list[Delivery]:
+        """The entries `query` asks for, newest first, merged over the shards' indexes."""
         filters = {
-            "task_id": task_id,
-            "status": DeliveryStatus(status).value if status is not None else None,
-            "kind": kind,
-            "stage": stage,
-            "source": source,
+            "task_id": query.task_id,
+            "status": query.status.value if query.status is not None else None,
+            "kind": query.kind,
+            "stage": query.stage,
+            "source": query.source,
         }
         wanted = {name: value for name, value in filters.items() if value is not None}
+        limit = query.limit
         client = self._sync()
         now_ms = _ms(client.time())
         found: list[Delivery] = []
-        skip = max(0, int(offset))
+        skip = query.offset
         cursor = ShardCursor(client, self.keys.inbox, max(1, min(_PAGE, limit + skip)))
         while len(found) < limit:
             batch = cursor.take(_PAGE)
@@ -141,23 +132,22 @@ class RedisInbox:
             client.zrem(self.keys.inbox(shard), *members)
             cursor.removed(shard, len(members))
 
-    def purge(self, older_than: float | None = None) -> int:
-        """Forget inbox entries received before `older_than` (default: now − retention); the
-        terminal marks and replay guard expire on their own."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
+    def purge(self, cutoff: float) -> int:
+        """Forget inbox entries received before `cutoff`; the terminal marks and replay guard
+        expire on their own."""
         client = self._sync()
         removed = 0
         for shard in range(SHARDS):
             offset = 0
             while True:
-                gone, kept, seen = self._purge_step(client, shard, cutoff, offset, _PURGE_BATCH)
+                gone, kept, seen = self.purge_step(client, shard, cutoff, offset, _PURGE_BATCH)
                 removed += gone
                 offset += kept
                 if seen < _PURGE_BATCH:
                     break
         return removed
 
-    def _purge_step(
+    def purge_step(
         self, client: Any, shard: int, cutoff: float, offset: int, count: int
     ) -> tuple[int, int, int]:
         """Remove up to `count` of a shard's entries received before `cutoff` (skipping the
@@ -167,26 +157,23 @@ class RedisInbox:
         if not members:
             return 0, 0, 0
         keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
-        gone, kept = redis_lua.PURGE(client, keys, [score, *members])
+        gone, kept = _lua.PURGE(client, keys, [score, *members])
         return int(gone), int(kept), len(members)
 
-    async def _apurge_step(self, client: Any, shard: int, cutoff: float) -> None:
-        """`_purge_step` of a sweep on the event loop's own connection."""
+    async def apurge_step(self, client: Any, shard: int, cutoff: float) -> None:
+        """`purge_step` of a sweep on the event loop's own connection."""
         index, score = self.keys.inbox(shard), received_score(cutoff)
         members = await client.zrangebyscore(index, "-inf", f"({score}", start=0, num=SWEEP_BATCH)
         if members:
             keys = [index, *(self.keys.delivery(member.decode()) for member in members)]
-            await redis_lua.PURGE.acall(client, keys, [score, *members])
+            await _lua.PURGE.acall(client, keys, [score, *members])
 
-    def _sweep_due(self) -> int | None:
+    def sweep_due(self) -> int | None:
         """The shard to sweep after this claim, on every `SWEEP_EVERY`-th claim."""
         count = next(self._claims)
         if count % SWEEP_EVERY:
             return None
         return (count // SWEEP_EVERY) % SHARDS
-
-    def _sweep_cutoff(self) -> float:
-        return time.time() - self.retention
 
 
 def _field(fields: dict[str, bytes], name: str) -> str:

@@ -10,22 +10,26 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import psycopg
 from psycopg import conninfo
 
-from ..errors import ConfigurationError
-from .base import (
+from ...errors import ConfigurationError
+from .._base import DeliveryQuery, StoreBase, positive_option
+from .._text import text
+from ..base import (
     DEFAULT_RETENTION,
     Claim,
     Delivery,
-    DeliveryStatus,
     ReplayCheck,
 )
-from .pgpool import IdleConnections, discard
-from .postgres_schema import MIGRATIONS, SCHEMA_VERSION
-from .postgres_statements import (
+from ..records import delivery_from_columns as _delivery
+from ..redaction import redacted_text, redacted_url
+from ._pool import IdleConnections, discard
+from ._schema import MIGRATIONS, SCHEMA_VERSION
+from ._statements import (
     BIND,
     CLAIM,
     COUNT_BY_STATUS,
     EXTEND,
     FINISH,
+    FINISH_SETTLING,
     GET,
     PURGE,
     REOPEN,
@@ -35,11 +39,8 @@ from .postgres_statements import (
     claimed,
     finish_params,
     listing,
-    text,
 )
-from .postgres_tasks import PostgresTasks
-from .records import delivery_from_columns as _delivery
-from .redaction import redacted_text, redacted_url
+from ._tasks import PostgresTasks
 
 __all__ = ["PostgresStore"]
 
@@ -48,7 +49,7 @@ _OWN_OPTIONS = ("retention", "pool_size")
 _GUARD_SWEEP_EVERY = 1000
 
 
-class PostgresStore(PostgresTasks):
+class PostgresStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in PostgreSQL.
 
     A claim is one call of a server-side function (one round trip) that locks the rows it
@@ -86,12 +87,16 @@ class PostgresStore(PostgresTasks):
         options.setdefault("connect_timeout", max(1, int(connect_timeout)))
         self.url = redacted_url(target)
         self._conninfo = conninfo.make_conninfo("", **options)
-        self.retention = _positive("retention", retention, own.get("retention"), DEFAULT_RETENTION)
-        size = _positive("pool_size", pool_size, own.get("pool_size"), 10)
+        given = retention if retention is not None else own.get("retention")
+        self.retention = positive_option("retention", given, DEFAULT_RETENTION)
+        size = positive_option(
+            "pool_size", pool_size if pool_size is not None else own.get("pool_size"), 10
+        )
         self._sync_idle: IdleConnections[psycopg.Connection[Any]] = IdleConnections(int(size))
         self._async_idle: IdleConnections[psycopg.AsyncConnection[Any]] = IdleConnections(int(size))
         self._migrated = False
         self._claims = 0
+        self._tasks = PostgresTasks(self._rows, self._arows)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
@@ -173,9 +178,6 @@ class PostgresStore(PostgresTasks):
 
     # -- statements and their answers ------------------------------------------------------------
 
-    def _purge_params(self, older_than: float | None) -> tuple[Any, ...]:
-        return (older_than if older_than is not None else time.time() - self.retention,)
-
     def _after_claim(self, replay: ReplayCheck | None) -> bool:
         """True once every `_GUARD_SWEEP_EVERY` guarded claims: time to drop expired entries."""
         if replay is None:
@@ -199,6 +201,14 @@ class PostgresStore(PostgresTasks):
         and nothing changed, when `token` no longer owns it."""
         return bool(self._rows(FINISH, finish_params(key, token, error)))
 
+    def finish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish`, settling the expected task in the same statement when `token` still owns
+        the delivery."""
+        params = (*finish_params(key, token, error), by, time.time(), task_id)
+        return bool(self._rows(FINISH_SETTLING, params))
+
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Push the lease to `lease` seconds from now (server time); False when not the owner."""
         return bool(self._rows(EXTEND, (float(lease), text(key), token)))
@@ -212,29 +222,15 @@ class PostgresStore(PostgresTasks):
         rows = self._rows(GET, (text(key),))
         return _delivery(rows[0]) if rows else None
 
-    def deliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> list[Delivery]:
-        """Inbox entries, newest first, filtered by status, kind, task id, stage and source."""
-        query = listing(status, kind, task_id, limit, stage, source, offset)
-        return [_delivery(row) for row in self._rows(*query)]
+    def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
+        return [_delivery(row) for row in self._rows(*listing(query))]
 
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""
         return {str(status): int(count) for status, count in self._rows(COUNT_BY_STATUS, ())}
 
-    def purge(self, older_than: float | None = None) -> int:
-        """Forget deliveries received before `older_than` (default: now − retention), expired
-        replay-guard entries and token bindings; a delivery whose lease is live is kept."""
-        return int(self._rows(PURGE, self._purge_params(older_than))[0][0])
+    def _purge(self, cutoff: float) -> int:
+        return int(self._rows(PURGE, (cutoff,))[0][0])
 
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves (for `ttl` seconds); True
@@ -263,6 +259,13 @@ class PostgresStore(PostgresTasks):
         """`finish` on an asyncio connection."""
         return bool(await self._arows(FINISH, finish_params(key, token, error)))
 
+    async def afinish_settling(
+        self, key: str, *, token: str, error: str | None, task_id: str, by: str
+    ) -> bool:
+        """`finish_settling` on an asyncio connection."""
+        params = (*finish_params(key, token, error), by, time.time(), task_id)
+        return bool(await self._arows(FINISH_SETTLING, params))
+
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on an asyncio connection."""
         return bool(await self._arows(EXTEND, (float(lease), text(key), token)))
@@ -272,33 +275,16 @@ class PostgresStore(PostgresTasks):
         rows = await self._arows(GET, (text(key),))
         return _delivery(rows[0]) if rows else None
 
-    async def adeliveries(
-        self,
-        *,
-        status: DeliveryStatus | str | None = None,
-        kind: str | None = None,
-        task_id: str | None = None,
-        limit: int = 100,
-        stage: str | None = None,
-        source: str | None = None,
-        offset: int = 0,
-    ) -> list[Delivery]:
-        """`deliveries` on an asyncio connection."""
-        query = listing(status, kind, task_id, limit, stage, source, offset)
-        return [_delivery(row) for row in await self._arows(*query)]
+    async def _adeliveries(self, query: DeliveryQuery) -> list[Delivery]:
+        return [_delivery(row) for row in await self._arows(*listing(query))]
 
-    async def apurge(self, older_than: float | None = None) -> int:
-        """`purge` on an asyncio connection."""
-        return int((await self._arows(PURGE, self._purge_params(older_than)))[0][0])
+    async def _apurge(self, cutoff: float) -> int:
+        return int((await self._arows(PURGE, (cutoff,)))[0][0])
 
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """`bind_token` on an asyncio connection."""
         rows = await self._arows(BIND, (text(token_id), text(task_id), float(ttl)))
         return bool(rows[0][0] == text(task_id))
-
-    async def aclose(self) -> None:
-        """`close`."""
-        self.close()
 
 
 def _fetch(cursor: Any) -> Rows:
@@ -309,16 +295,3 @@ def _fetch(cursor: Any) -> Rows:
 async def _afetch(cursor: Any) -> Rows:
     rows: Rows = await cursor.fetchall() if cursor.description is not None else []
     return rows
-
-
-def _positive(name: str, given: Any, from_url: Any, default: float) -> float:
-    value = given if given is not None else from_url
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{name} must be a number; got {value!r}.") from None
-    if not number > 0:
-        raise ConfigurationError(f"{name} must be positive; got {value!r}.")
-    return number

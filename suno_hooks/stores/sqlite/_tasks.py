@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .tasks import AsyncTasksFromSync, ExpectedTask, TaskState, listing, task_from_row
+from .._base import TaskTable
+from ..tasks import ExpectedTask, TaskState, task_from_row
 
 __all__ = ["SETTLE", "SQLiteTasks"]
 
@@ -45,12 +46,17 @@ UPDATE suno_hooks_tasks SET next_poll_at = ?, updated_at = ? WHERE task_id = ? A
 """
 
 
-class SQLiteTasks(AsyncTasksFromSync):
-    """Expected tasks in the `suno_hooks_tasks` table of the store's file."""
+Opener = Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
 
-    retention: float
-    _connection: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
-    _transaction: Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
+
+class SQLiteTasks(TaskTable):
+    """Expected tasks in the `suno_hooks_tasks` table of the store's file, on the store's
+    pooled connections (`connection`) and write transactions (`transaction`)."""
+
+    def __init__(self, connection: Opener, transaction: Opener) -> None:
+        super().__init__()
+        self._connection = connection
+        self._transaction = transaction
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         with self._connection() as conn:
@@ -62,7 +68,7 @@ class SQLiteTasks(AsyncTasksFromSync):
         params = (task.task_id, task.feature, context, task.submitted_at, task.next_poll_at)
         return self._write(_EXPECT, (*params, time.time())) == 1
 
-    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+    def settle(self, task_id: str, by: str) -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
         return self._write(SETTLE, (TaskState.SETTLED.value, by, time.time(), task_id)) == 1
 
@@ -70,20 +76,16 @@ class SQLiteTasks(AsyncTasksFromSync):
         """Give up on a pending task; True only for the call that changed it."""
         return self._write(_MARK_LOST, (TaskState.LOST.value, "timeout", time.time(), task_id)) == 1
 
-    def reschedule(self, task_id: str, *, at: float) -> bool:
+    def reschedule(self, task_id: str, at: float) -> bool:
         """Set a pending task's next poll time; True when it was pending."""
         return self._write(_RESCHEDULE, (at, time.time(), task_id)) == 1
 
-    def claim_due(
-        self, *, limit: int = 100, lease: float = 60.0, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def claim_due(self, limit: int, lease: float, now: float) -> list[ExpectedTask]:
         """Take up to `limit` pending tasks due for a poll, pushing each past the lease."""
-        moment = time.time() if now is None else now
         with self._transaction() as conn:
-            due = conn.execute(_DUE, (moment, int(limit))).fetchall()
+            due = conn.execute(_DUE, (now, limit)).fetchall()
             rows = [
-                conn.execute(_CLAIM, (moment + lease, moment, task_id)).fetchone()
-                for (task_id,) in due
+                conn.execute(_CLAIM, (now + lease, now, task_id)).fetchone() for (task_id,) in due
             ]
         return [task_from_row(row) for row in rows]
 
@@ -92,16 +94,12 @@ class SQLiteTasks(AsyncTasksFromSync):
         found = self._select("WHERE task_id = ?", (task_id,), 1)
         return found[0] if found else None
 
-    def tasks(
-        self, *, state: TaskState | str | None = None, limit: int = 100, now: float | None = None
-    ) -> list[ExpectedTask]:
+    def tasks(self, wanted: str | None, limit: int, now: float) -> list[ExpectedTask]:
         """Expected tasks, newest submission first, filtered by state (or "overdue")."""
-        wanted = listing(state)
         if wanted is None:
             return self._select("", (), limit)
         if wanted == "overdue":
-            moment = time.time() if now is None else now
-            return self._select("WHERE state = 'pending' AND next_poll_at <= ?", (moment,), limit)
+            return self._select("WHERE state = 'pending' AND next_poll_at <= ?", (now,), limit)
         return self._select("WHERE state = ?", (wanted,), limit)
 
     def _select(self, where: str, params: tuple[Any, ...], limit: int) -> list[ExpectedTask]:
@@ -113,9 +111,8 @@ class SQLiteTasks(AsyncTasksFromSync):
             ).fetchall()
         return [task_from_row(row) for row in rows]
 
-    def purge_tasks(self, older_than: float | None = None) -> int:
-        """Forget settled and lost tasks last changed before `older_than`."""
-        cutoff = older_than if older_than is not None else time.time() - self.retention
+    def purge_tasks(self, cutoff: float) -> int:
+        """Forget settled and lost tasks last changed before `cutoff`."""
         return self._write(
             "DELETE FROM suno_hooks_tasks WHERE state != 'pending' AND updated_at < ?", (cutoff,)
         )

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from ..errors import ConfigurationError
+from ...errors import ConfigurationError
 
 __all__ = ["SCHEMA_VERSION", "TASKS_SCHEMA", "check_schema", "migrate"]
 
