@@ -1,4 +1,4 @@
-"""Take the README's two inbox screenshots (the list; a delivery with players) in headless
+"""Take the inbox guide's two screenshots (the list; a delivery with players) in headless
 Chromium, from a demo inbox whose cover and audio are served locally.
 
     .venv-3.13/bin/python docs/screenshots.py   # docs/inbox-list.png, docs/inbox-delivery.png
