@@ -27,8 +27,8 @@ from suno_hooks import Receiver  # noqa: E402
 from suno_hooks.inbox import inbox_wsgi_app  # noqa: E402
 from suno_hooks.stores import MemoryStore  # noqa: E402
 from suno_hooks.testing import make_callback  # noqa: E402
-from tests.browser import CHROMEDRIVER, CHROMIUM, FLAGS, wsgi_server  # noqa: E402
-from tests.inbox_helpers import deliver, failing_handler, song  # noqa: E402
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, FLAGS, wsgi_server  # noqa: E402
+from tests.support.inbox_helpers import deliver, failing_handler, song  # noqa: E402
 
 
 def cover_png(size: int = 160) -> bytes:
