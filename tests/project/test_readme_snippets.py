@@ -39,6 +39,7 @@ EXPECTED_OUTPUT = {
     "docs/guides/flask.md: Flask": "7 Neon Rain https://files.example.com/suno/",
     "docs/guides/wsgi-asgi.md: Any WSGI or ASGI app": "42 Neon Rain https://files.example.com/suno/",
     "docs/guides/starlette-fastapi.md: FastAPI": "7 ['https://files.example.com/suno/",
+    "docs/guides/reconcile.md: Try it against the sandbox": " by poll https://",
 }
 
 
