@@ -17,6 +17,7 @@ import pytest
 
 from suno_hooks import ConfigurationError, Receiver
 from suno_hooks._pipeline.config import options_from_env
+from suno_hooks.client import FEATURES
 from suno_hooks.contrib.django.conf import RECEIVER_OPTIONS
 from suno_hooks.contrib.flask import CONFIG_OPTIONS
 
@@ -153,3 +154,9 @@ def test_the_receiver_page_has_a_row_for_each_argument():
         assert environment.strip("`") == env_setting(name), name
         assert flask_key.strip("`") == flask.get(name, "—"), name
         assert django_key.strip("`") == django.get(name, "—"), name
+
+
+def test_the_client_page_lists_every_feature_with_its_endpoints():
+    text = (ROOT / "docs" / "reference" / "client.md").read_text()
+    rows = re.findall(r"^\| `([\w-]+)` \| `(\S+)` \| `(\S+)` \|$", text, re.MULTILINE)
+    assert rows == [(f.name, f.create_path, f.record_path) for f in FEATURES.values()]
