@@ -1,4 +1,4 @@
-"""Take the README's two inbox screenshots (the list; a delivery with players) in headless
+"""Take the inbox guide's two screenshots (the list; a delivery with players) in headless
 Chromium, from a demo inbox whose cover and audio are served locally.
 
     .venv-3.13/bin/python docs/screenshots.py   # docs/inbox-list.png, docs/inbox-delivery.png
@@ -27,8 +27,8 @@ from suno_hooks import Receiver  # noqa: E402
 from suno_hooks.inbox import inbox_wsgi_app  # noqa: E402
 from suno_hooks.stores import MemoryStore  # noqa: E402
 from suno_hooks.testing import make_callback  # noqa: E402
-from tests.browser import CHROMEDRIVER, CHROMIUM, FLAGS, wsgi_server  # noqa: E402
-from tests.inbox_helpers import deliver, failing_handler, song  # noqa: E402
+from tests.support.browser import CHROMEDRIVER, CHROMIUM, FLAGS, wsgi_server  # noqa: E402
+from tests.support.inbox_helpers import deliver, failing_handler, song  # noqa: E402
 
 
 def cover_png(size: int = 160) -> bytes:

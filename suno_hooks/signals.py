@@ -23,18 +23,24 @@ callback_received = _signals.signal(
     "suno-hooks.callback-received",
     doc="Every accepted, non-duplicate callback, before the stage signal. Kwargs: `event` (Event).",
 )
+"""Sent for every accepted, non-duplicate callback, before the stage's own signal; kwargs:
+`event` (the `Event`)."""
 task_progress = _signals.signal(
     "suno-hooks.task-progress",
     doc="A `text` or `first` stage arrived. Kwargs: `event` (Event, status 'progress').",
 )
+"""Sent when a `text` or `first` stage arrives; kwargs: `event` (status `"progress"`)."""
 task_completed = _signals.signal(
     "suno-hooks.task-completed",
     doc="A task finished successfully. Kwargs: `event` (Event, status 'completed').",
 )
+"""Sent when a task finished successfully; kwargs: `event` (status `"completed"`)."""
 task_failed = _signals.signal(
     "suno-hooks.task-failed",
     doc="A task failed (code ≠ 200 or stage 'error'). Kwargs: `event` (Event, status 'failed').",
 )
+"""Sent when a task failed (a code other than 200, or the `error` stage); kwargs: `event`
+(status `"failed"`)."""
 callback_rejected = _signals.signal(
     "suno-hooks.callback-rejected",
     doc=(
@@ -42,3 +48,5 @@ callback_rejected = _signals.signal(
         "'invalid_signature'), `status` (HTTP status), `detail`, `peer` (address or None)."
     ),
 )
+"""Sent when a request is refused, for monitoring; kwargs: `error` (a code such as
+`"invalid_signature"`), `status` (the HTTP status), `detail` and `peer` (an address or None)."""

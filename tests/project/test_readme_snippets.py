@@ -1,7 +1,8 @@
-"""Every ```python block of the README runs: each section's blocks, in order, in a fresh process,
-then a signed callback is delivered to what they built (see `snippet_checks`). What a block
-imports must be installed by the section's own install line. The example READMEs' blocks run
-against the examples under their real servers (`test_examples.py`, `test_django_example.py`)."""
+"""Every ```python block of the README and of the documentation pages (docs/**/*.md) compiles
+and runs: each section's blocks, in order, in a fresh process, then a signed callback is
+delivered to what they built (see `snippet_checks`). What a block imports must be installed by
+the section's own install line. The example READMEs' blocks run against the examples under their
+real servers (`test_examples.py`, `test_django_example.py`)."""
 
 from __future__ import annotations
 
@@ -13,21 +14,46 @@ import pytest
 
 from ..support.snippet_checks import DJANGO_APP, DJANGO_SETTINGS, ENVIRONMENT
 from ..support.snippets import (
+    PAGES,
     READMES,
     ROOT,
+    Block,
     Section,
     imported_distributions,
     installed_by,
     sections,
 )
 
-README = ROOT / "README.md"
-SECTIONS = [section for section in sections(README) if section.python]
+SECTIONS = [section for page in PAGES for section in sections(page) if section.python]
+BLOCKS = [
+    (section, block)
+    for page in (*PAGES, *READMES[1:])
+    for section in sections(page)
+    for block in section.python
+]
 EXPECTED_OUTPUT = {
-    "Quickstart": "42 Neon Rain https://files.example.com/suno/",
-    "Flask": "7 Neon Rain https://files.example.com/suno/",
-    "FastAPI": "7 ['https://files.example.com/suno/",
+    "README.md: Flask": "Neon Rain https://files.example.com/suno/",
+    "README.md: Starlette": "['https://files.example.com/suno/",
+    "README.md: FastAPI": "['https://files.example.com/suno/",
+    "README.md: Any WSGI or ASGI app": "42 ['https://files.example.com/suno/",
+    "docs/guides/flask.md: Flask": "7 Neon Rain https://files.example.com/suno/",
+    "docs/guides/wsgi-asgi.md: Any WSGI or ASGI app": "42 Neon Rain https://files.example.com/suno/",
+    "docs/guides/starlette-fastapi.md: FastAPI": "7 ['https://files.example.com/suno/",
+    "docs/guides/reconcile.md: Try it against the sandbox": " by poll https://",
 }
+
+
+def test_the_pages_hold_the_sections_the_expected_output_names():
+    names = {section.name for section in SECTIONS}
+    assert set(EXPECTED_OUTPUT) <= names, sorted(set(EXPECTED_OUTPUT) - names)
+    assert {page.relative_to(ROOT).parts[0] for page in PAGES} == {"README.md", "docs"}
+
+
+@pytest.mark.parametrize(
+    ("section", "block"), BLOCKS, ids=[f"{s.name}:{b.line}" for s, b in BLOCKS]
+)
+def test_every_python_block_compiles(section: Section, block: Block):
+    compile(block.text, f"{section.readme.relative_to(ROOT)}:{block.line}", "exec")
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -50,8 +76,8 @@ def write_files(section: Section, directory: Path) -> list[str]:
     return written
 
 
-@pytest.mark.parametrize("section", SECTIONS, ids=lambda section: section.title)
-def test_readme_section_runs(section: Section, tmp_path: Path):
+@pytest.mark.parametrize("section", SECTIONS, ids=lambda section: section.name)
+def test_readme_and_docs_section_runs(section: Section, tmp_path: Path):
     files = write_files(section, tmp_path)
     if "settings.py" in files:
         build_django_project(tmp_path)
@@ -68,11 +94,11 @@ def test_readme_section_runs(section: Section, tmp_path: Path):
             assert " passed" in tested.stdout
     assert result.returncode == 0, f"{section.name}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
-    assert EXPECTED_OUTPUT.get(section.title, "") in result.stdout
+    assert EXPECTED_OUTPUT.get(section.name, "") in result.stdout
 
 
 def build_django_project(directory: Path) -> None:
-    """A bare project and a `tracks` app around the README's settings, urls and receivers."""
+    """A bare project and a `tracks` app around the page's settings, urls and receivers."""
     for path, text in DJANGO_APP.items():
         (directory / path).parent.mkdir(parents=True, exist_ok=True)
         (directory / path).write_text(text)
@@ -84,7 +110,7 @@ def build_django_project(directory: Path) -> None:
 
 @pytest.mark.parametrize(
     "section",
-    [s for readme in READMES for s in sections(readme) if s.python],
+    [s for page in (*PAGES, *READMES[1:]) for s in sections(page) if s.python],
     ids=lambda section: section.name,
 )
 def test_a_snippet_imports_only_what_its_install_line_installs(section: Section):

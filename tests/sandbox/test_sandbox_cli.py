@@ -1,5 +1,5 @@
 """`suno-hooks sandbox` as a real process against a receiver under uvicorn (one log line per
-callback with its answer), and the README's fixture example run by pytest as a user would."""
+callback with its answer), and the sandbox guide's fixture example run by pytest as a user would."""
 
 from __future__ import annotations
 
@@ -73,14 +73,14 @@ def test_serve_sandbox_stops_its_server_on_exit() -> None:
         httpx.get(url + "/sandbox/tasks", timeout=2)
 
 
-def _readme_test() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _guide_test() -> str:
+    text = (ROOT / "docs" / "guides" / "sandbox.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     (block,) = [b for b in blocks if "def test_" in b and "suno_sandbox" in b]
     return block
 
 
-def test_the_readme_fixture_example_passes_under_pytest(tmp_path: Path) -> None:
+def test_the_guide_fixture_example_passes_under_pytest(tmp_path: Path) -> None:
     stopped_check = (
         "\n\nSEEN = []\n\n\n"
         "def test_remember_the_url(suno_sandbox):\n"
@@ -90,7 +90,7 @@ def test_the_readme_fixture_example_passes_under_pytest(tmp_path: Path) -> None:
         "    with pytest.raises(httpx.TransportError):\n"
         "        httpx.get(SEEN[0] + '/sandbox/tasks', timeout=2)\n"
     )
-    (tmp_path / "test_readme_sandbox.py").write_text(_readme_test() + stopped_check)
+    (tmp_path / "test_guide_sandbox.py").write_text(_guide_test() + stopped_check)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:django", "."],
         capture_output=True,

@@ -1,5 +1,5 @@
-"""Read the Python snippets of a README: sections, code blocks, the packages its install lines
-name, and whether what a snippet imports is installed by them."""
+"""Read the Python snippets of a README or a documentation page: sections, code blocks, the
+packages its install lines name, and whether what a snippet imports is installed by them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 READMES = [ROOT / "README.md", *sorted((ROOT / "examples").glob("*/README.md"))]
+# The pages whose Python blocks run as the README's do: the README and every documentation page.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _HEADING = re.compile(r"^#{1,3} (.+)$")
 _FILE_LINE = re.compile(r"^# ([\w./-]+\.py)\b")
@@ -58,12 +60,13 @@ class Section:
 
     @property
     def name(self) -> str:
-        """`README.md: Title` (relative to the repository)."""
+        """`README.md: Title` or `docs/guides/flask.md: Title` (relative to the repository)."""
         return f"{self.readme.relative_to(ROOT)}: {self.title}"
 
 
 def sections(readme: Path) -> list[Section]:
-    """The sections of a README, each with its blocks and what its install lines name."""
+    """The sections of a README or a page, each with its blocks and what its install lines
+    name."""
     found = [Section(readme, readme.parent.name)]
     language: str | None = None
     lines: list[str] = []
