@@ -12,6 +12,8 @@ from blinker import Namespace
 __all__ = [
     "callback_received",
     "callback_rejected",
+    "media_failed",
+    "media_kept",
     "task_completed",
     "task_failed",
     "task_progress",
@@ -40,5 +42,20 @@ callback_rejected = _signals.signal(
     doc=(
         "A request was refused, for monitoring. Kwargs: `error` (code such as "
         "'invalid_signature'), `status` (HTTP status), `detail`, `peer` (address or None)."
+    ),
+)
+media_kept = _signals.signal(
+    "suno-hooks.media-kept",
+    doc=(
+        "A `MediaArchive` kept one file of an event; sent with the archive as sender. Kwargs: "
+        "`event` (Event), `kept` (KeptFile)."
+    ),
+)
+media_failed = _signals.signal(
+    "suno-hooks.media-failed",
+    doc=(
+        "A `MediaArchive` gave up on one file after its last try; sent with the archive as "
+        "sender. Kwargs: `event` (Event), `name` (the file's name), `url` (without its query, "
+        "None for inline data), `error` (MediaError)."
     ),
 )
