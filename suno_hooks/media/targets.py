@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -14,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 __all__ = ["LocalTarget", "Target", "record_key", "target_from"]
 
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "az", "azure", "abfs", "abfss")
+STALE_PART = 3600.0
+"""Seconds after which a temporary file left by a killed writer is removed."""
 
 
 def record_key(key: str) -> str:
@@ -41,8 +44,10 @@ class Target(Protocol):
 
 
 class LocalTarget:
-    """A local directory: each file is written to a hidden temporary name in its final folder,
-    flushed to disk, then renamed, so a crash never leaves a partial file under the final name."""
+    """A local directory: each file is written to a hidden temporary name in its final folder
+    (`.{name}.*.part`), flushed to disk, then renamed, so a crash never leaves a partial file
+    under the final name; temporary files a killed writer left are removed by the next write of
+    the same name once they are an hour old."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -72,6 +77,7 @@ class LocalTarget:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
+        _sweep(path)
 
     def save(self, key: str, chunks: Iterable[bytes], content_type: str | None) -> str:
         """Write the file under `root/key` atomically; its absolute path."""
@@ -89,6 +95,14 @@ class LocalTarget:
     def write_record(self, key: str, data: bytes) -> None:
         """Replace the record under `key` atomically."""
         self._write(self._path(key), [data])
+
+
+def _sweep(path: Path) -> None:
+    old = time.time() - STALE_PART
+    for left in path.parent.glob(f".{path.name}.*.part"):
+        with contextlib.suppress(OSError):
+            if left.stat().st_mtime < old:
+                left.unlink()
 
 
 def target_from(value: str | os.PathLike[str] | Target) -> Target:
