@@ -16,6 +16,7 @@ from .wanted import WantedFile, wanted_files
 if TYPE_CHECKING:
     from .archive import DEFAULT_MAX_BYTES, MediaArchive
     from .fetch import MAX_REDIRECTS, MediaTimeouts
+    from .objectstore import ObjectStoreTarget
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -30,6 +31,7 @@ __all__ = [
     "MediaRefused",
     "MediaTimeouts",
     "MediaTooLarge",
+    "ObjectStoreTarget",
     "Target",
     "WantedFile",
     "is_public_address",
@@ -42,12 +44,13 @@ _NEEDS_HTTPX = {
     "MediaArchive": "archive",
     "MAX_REDIRECTS": "fetch",
     "MediaTimeouts": "fetch",
+    "ObjectStoreTarget": "objectstore",
 }
 
 
 def __getattr__(name: str) -> Any:
-    # The records and the policy import without httpx (a store reads `KeptFile`); the archive
-    # and its fetcher need it and load on first use.
+    # The records and the policy import without httpx or obstore (a store reads `KeptFile`);
+    # the archive, its fetcher and the object store target load on first use.
     module = _NEEDS_HTTPX.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
