@@ -18,9 +18,14 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from suno_hooks import Event, Receiver
+from suno_hooks.sandbox import SandboxHandle
 from suno_hooks.testing import capture_events
 
 from .kie_stub import serving
+from .sandbox_rig import API_KEY, CREATES, Rig
+
+LOCAL: dict[str, Any] = {"allowed_hosts": ["127.0.0.1"], "allow_http": True, "allow_private": True}
+"""Archive options that let a test fetch from a server on 127.0.0.1."""
 
 
 def file_bytes(name: str, size: int) -> bytes:
@@ -110,3 +115,15 @@ def music_body(task_id: str, tracks: list[dict[str, Any]]) -> dict[str, Any]:
         "msg": "All generated successfully.",
         "data": {"callbackType": "complete", "task_id": task_id, "data": tracks},
     }
+
+
+def settled_event(rig: Rig, feature: str, **extra: Any) -> Event:
+    """Create a `feature` task at the rig's sandbox with the client, wait until it has settled
+    and return its terminal event."""
+    control = SandboxHandle(rig.sandbox_url, api_key=API_KEY)
+    with rig.client() as client:
+        task_id = client.create(feature, **CREATES[feature], **extra).task_id
+    control.wait(task_id)
+    control.close()
+    (event,) = rig.terminal(task_id)
+    return event

@@ -7,13 +7,11 @@ import sys
 
 from suno_hooks.media import MediaArchive
 
-from .media_helpers import event_of, music_body
+from .media_helpers import LOCAL, event_of, music_body
 
 
 def main(directory: str, url: str) -> None:
-    archive = MediaArchive(
-        directory, allowed_hosts=["127.0.0.1"], allow_http=True, allow_private=True
-    )
+    archive = MediaArchive(directory, **LOCAL)
     archive.keep(event_of(music_body("killed", [{"id": "song", "audio_url": url}])))
     print("kept", flush=True)
 

@@ -24,7 +24,7 @@ from suno_hooks.media import (
 from suno_hooks.signals import media_failed, media_kept
 from suno_hooks.testing import make_callback
 
-from .media_helpers import MediaServer, event_of, file_bytes, media_server, music_body
+from .media_helpers import LOCAL, MediaServer, event_of, file_bytes, media_server, music_body
 
 
 @pytest.fixture
@@ -35,9 +35,7 @@ def server() -> Iterator[MediaServer]:
 
 def archive_for(root: Path, **options: Any) -> MediaArchive:
     options.setdefault("backoff", 0.01)
-    return MediaArchive(
-        root, allowed_hosts=["127.0.0.1"], allow_http=True, allow_private=True, **options
-    )
+    return MediaArchive(root, **LOCAL, **options)
 
 
 def sha(data: bytes) -> str:

@@ -17,16 +17,15 @@ from suno_hooks.contrib.django import signals as django_signals
 from suno_hooks.contrib.django.media import DjangoStorageTarget, get_archive
 from suno_hooks.contrib.django.media_checks import check_media
 from suno_hooks.media import KeptFile, MediaArchive
-from suno_hooks.sandbox import SandboxHandle
 from suno_hooks.sandbox.media import media_bytes
 from suno_hooks.stores import SQLiteStore
 
-from .media_helpers import event_of, file_bytes, media_server, music_body
-from .sandbox_rig import API_KEY, CREATES, Rig, make_rig, rig_receiver, rig_timing
+from .media_helpers import LOCAL, event_of, file_bytes, media_server, music_body, settled_event
+from .sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
 
 __all__ = ["make_rig", "rig_timing"]
 
-LOCAL = {"ALLOWED_HOSTS": ["127.0.0.1"], "ALLOW_HTTP": True, "ALLOW_PRIVATE": True}
+SETTINGS_LOCAL = {"ALLOWED_HOSTS": ["127.0.0.1"], "ALLOW_HTTP": True, "ALLOW_PRIVATE": True}
 
 
 @pytest.fixture
@@ -43,7 +42,7 @@ def storage(tmp_path: Path) -> FileSystemStorage:
 def test_a_sandbox_song_is_kept_in_a_file_system_storage(
     rig: Rig, storage: FileSystemStorage
 ) -> None:
-    archive = MediaArchive(DjangoStorageTarget(storage), **local_options(), backoff=0.01)
+    archive = MediaArchive(DjangoStorageTarget(storage), **LOCAL, backoff=0.01)
     archive.connect(rig.receiver)
     heard: list[KeptFile] = []
 
@@ -52,15 +51,10 @@ def test_a_sandbox_song_is_kept_in_a_file_system_storage(
 
     django_signals.media_kept.connect(on_kept)
     try:
-        with rig.client() as suno:
-            task_id = suno.create("generate", **CREATES["generate"]).task_id
-        control = SandboxHandle(rig.sandbox_url, api_key=API_KEY)
-        control.wait(task_id)
-        control.close()
+        event = settled_event(rig, "generate")
     finally:
         django_signals.media_kept.disconnect(on_kept)
         archive.close()
-    (event,) = rig.terminal(task_id)
     assert len(event.kept) == 4 and heard == event.kept
     for record in event.kept:
         assert record.location == f"suno/{record.key}"
@@ -72,14 +66,10 @@ def test_a_sandbox_song_is_kept_in_a_file_system_storage(
         assert made is not None and data == made[0]
 
 
-def local_options() -> dict[str, Any]:
-    return {"allowed_hosts": ["127.0.0.1"], "allow_http": True, "allow_private": True}
-
-
 def test_the_name_the_storage_returns_is_recorded(storage: FileSystemStorage) -> None:
     storage.save("suno/taken/complete/a.mp3", ContentFile(b"someone else's file"))
     with media_server() as server:
-        archive = MediaArchive(DjangoStorageTarget(storage), **local_options())
+        archive = MediaArchive(DjangoStorageTarget(storage), **LOCAL)
         url = f"{server.url}/files/a.mp3"
         event = event_of(music_body("taken", [{"id": "a", "audio_url": url}]))
         (record,) = archive.keep(event)
@@ -103,7 +93,9 @@ def test_the_archive_from_settings_uses_the_default_storage(tmp_path: Path) -> N
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    with override_settings(SUNO_HOOKS={"STORE": "memory://", "MEDIA": LOCAL}, STORAGES=storages):
+    with override_settings(
+        SUNO_HOOKS={"STORE": "memory://", "MEDIA": SETTINGS_LOCAL}, STORAGES=storages
+    ):
         archive = get_archive()
         assert get_archive() is archive
         assert isinstance(archive.target, DjangoStorageTarget)
@@ -124,7 +116,7 @@ def media_ids(media: Any, **extra: Any) -> list[str]:
 
 
 def test_a_misconfigured_target_is_named_by_a_check() -> None:
-    assert media_ids({"TARGET": "django", "STORAGE": "default", **LOCAL}) == []
+    assert media_ids({"TARGET": "django", "STORAGE": "default", **SETTINGS_LOCAL}) == []
     assert media_ids({"TARGET": "/srv/music", "MAX_BYTES": 10}) == []
     assert media_ids({"TARGET": "s3://bucket/prefix"}) == []
     assert media_ids(["not", "a", "dict"]) == ["suno_hooks.E101"]

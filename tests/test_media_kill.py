@@ -15,7 +15,7 @@ import pytest
 
 from suno_hooks.media import MediaArchive
 
-from .media_helpers import event_of, file_bytes, media_server, music_body
+from .media_helpers import LOCAL, event_of, file_bytes, media_server, music_body
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 400_000  # 98 steps of 4 KiB, 0.05 s apart: about 5 s
@@ -57,9 +57,7 @@ def test_a_killed_download_leaves_no_partial_file_and_the_next_keep_completes_it
         an_hour_ago = time.time() - 3700
         os.utime(left, (an_hour_ago, an_hour_ago))
 
-        archive = MediaArchive(
-            tmp_path, allowed_hosts=["127.0.0.1"], allow_http=True, allow_private=True
-        )
+        archive = MediaArchive(tmp_path, **LOCAL)
         (record,) = archive.keep(event_of(music_body("killed", [{"id": "song", "audio_url": url}])))
         archive.close()
     expected = file_bytes("song.mp3", SIZE)

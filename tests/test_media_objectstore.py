@@ -14,11 +14,10 @@ from moto.server import ThreadedMotoServer
 
 from suno_hooks.media import KeepFailed, MediaArchive, MediaTooLarge, target_from
 from suno_hooks.media.objectstore import ObjectStoreTarget
-from suno_hooks.sandbox import SandboxHandle
 from suno_hooks.stores import SQLiteStore
 
-from .media_helpers import event_of, file_bytes, media_server, music_body
-from .sandbox_rig import API_KEY, CREATES, Rig, make_rig, rig_receiver, rig_timing
+from .media_helpers import LOCAL, event_of, file_bytes, media_server, music_body, settled_event
+from .sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
 from .services import free_port
 
 __all__ = ["make_rig", "rig_timing"]
@@ -70,21 +69,11 @@ def rig(make_rig: Any, tmp_path: Path) -> Rig:
 
 
 def test_a_sandbox_song_is_kept_in_s3_byte_for_byte(rig: Rig, s3: str) -> None:
-    archive = MediaArchive(
-        target(s3),
-        allowed_hosts=["127.0.0.1"],
-        allow_http=True,
-        allow_private=True,
-        backoff=0.01,
-    )
+    archive = MediaArchive(target(s3), **LOCAL, backoff=0.01)
     archive.connect(rig.receiver)
     try:
-        with rig.client() as suno:
-            task_id = suno.create("generate", **CREATES["generate"]).task_id
-        control = SandboxHandle(rig.sandbox_url, api_key=API_KEY)
-        control.wait(task_id)
-        control.close()
-        (event,) = rig.terminal(task_id)
+        event = settled_event(rig, "generate")
+        task_id = event.task_id
         stored = objects(s3, f"archive/{task_id}/")
         assert len(event.kept) == 4
         for record in event.kept:
@@ -103,13 +92,7 @@ def test_a_sandbox_song_is_kept_in_s3_byte_for_byte(rig: Rig, s3: str) -> None:
 
 
 def test_an_upload_past_the_cap_leaves_no_object(s3: str) -> None:
-    archive = MediaArchive(
-        target(s3, "s3://music/capped"),
-        allowed_hosts=["127.0.0.1"],
-        allow_http=True,
-        allow_private=True,
-        max_bytes=12 * 1024 * 1024,
-    )
+    archive = MediaArchive(target(s3, "s3://music/capped"), **LOCAL, max_bytes=12 * 1024 * 1024)
     with media_server() as server:
         tracks = [
             {"id": "big", "audio_url": f"{server.url}/endless/big.mp3"},

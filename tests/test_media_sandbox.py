@@ -14,11 +14,11 @@ import pytest
 
 from suno_hooks import Event
 from suno_hooks.media import KeepFailed, KeptFile, MediaArchive, MediaTimeouts
-from suno_hooks.sandbox import SandboxHandle
 from suno_hooks.sandbox.media import media_bytes
 from suno_hooks.stores import SQLiteStore
 
-from .sandbox_rig import API_KEY, CREATES, Rig, make_rig, rig_receiver, rig_timing
+from .media_helpers import LOCAL, settled_event
+from .sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
 
 __all__ = ["make_rig", "rig_timing"]
 
@@ -37,23 +37,13 @@ def archive(rig: Rig, tmp_path: Path) -> Iterator[MediaArchive]:
     kept = MediaArchive(
         tmp_path / "kept",
         allowed_hosts=["127.0.0.1"],
-        allow_http=["127.0.0.1"],
+        allow_http=["127.0.0.1"],  # named hosts only, as a project would write it
         allow_private=["127.0.0.1"],
         backoff=0.01,
     )
     kept.connect(rig.receiver)
     yield kept
     kept.close()
-
-
-def run_task(rig: Rig, feature: str, **extra: Any) -> Event:
-    control = SandboxHandle(rig.sandbox_url, api_key=API_KEY)
-    with rig.client() as client:
-        task_id = client.create(feature, **CREATES[feature], **extra).task_id
-    control.wait(task_id)
-    control.close()
-    (event,) = rig.terminal(task_id)
-    return event
 
 
 def expected_bytes(record: KeptFile, event: Event) -> bytes:
@@ -69,7 +59,7 @@ def expected_bytes(record: KeptFile, event: Event) -> bytes:
 def test_every_file_of_a_task_is_kept_byte_for_byte(
     rig: Rig, archive: MediaArchive, feature: str
 ) -> None:
-    event = run_task(rig, feature)
+    event = settled_event(rig, feature)
     assert event.status == "completed" and event.kept
     for record in event.kept:
         data = Path(record.location).read_bytes()
@@ -85,11 +75,11 @@ def test_every_file_of_a_task_is_kept_byte_for_byte(
 
 
 def test_the_music_of_a_song_is_all_there(rig: Rig, archive: MediaArchive) -> None:
-    event = run_task(rig, "generate")
+    event = settled_event(rig, "generate")
     names = sorted(record.name for record in event.kept)
     tracks = sorted(track.id or "" for track in event.tracks)
     assert names == sorted([f"{t}.mp3" for t in tracks] + [f"{t}.cover.png" for t in tracks])
-    advanced = run_task(rig, "stems", type="split_stem_advanced")
+    advanced = settled_event(rig, "stems", type="split_stem_advanced")
     assert sorted(r.name for r in advanced.kept) == [
         "lead_vocal_extract.mp3",
         "lead_vocal_remove.mp3",
@@ -100,7 +90,7 @@ def test_the_music_of_a_song_is_all_there(rig: Rig, archive: MediaArchive) -> No
 def test_a_missing_or_expired_file_is_final(
     rig: Rig, archive: MediaArchive, mode: str, status: int
 ) -> None:
-    event = run_task(rig, "video", sandbox=[f"media:{mode}"])
+    event = settled_event(rig, "video", sandbox=[f"media:{mode}"])
     assert event.kept == []
     delivery = rig.receiver.store.get(event.dedupe_key)  # type: ignore[attr-defined]
     assert delivery.status == "failed" and f"{status}:" in (delivery.error or "")
@@ -110,16 +100,10 @@ def test_a_missing_or_expired_file_is_final(
 def test_a_slow_file_is_kept_within_its_time_and_refused_past_it(
     rig: Rig, archive: MediaArchive, tmp_path: Path
 ) -> None:
-    event = run_task(rig, "wav", sandbox=["media:slow"])  # 16 KB in 4 KiB steps of 0.1 s
+    event = settled_event(rig, "wav", sandbox=["media:slow"])  # 16 KB in 4 KiB steps of 0.1 s
     (record,) = event.kept
     assert Path(record.location).read_bytes() == expected_bytes(record, event)
-    impatient = MediaArchive(
-        tmp_path / "impatient",
-        allowed_hosts=["127.0.0.1"],
-        allow_http=True,
-        allow_private=True,
-        timeouts=MediaTimeouts(total=0.25),
-    )
+    impatient = MediaArchive(tmp_path / "impatient", **LOCAL, timeouts=MediaTimeouts(total=0.25))
     event.kept.clear()
     with pytest.raises(KeepFailed, match="time ran out"):
         impatient.keep(event)
