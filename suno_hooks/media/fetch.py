@@ -131,6 +131,9 @@ class MediaFetcher:
                 "Host": destination.host_header,
                 "Accept-Encoding": "identity",
                 "User-Agent": _USER_AGENT,
+                # The pool knows connections by address alone: one verified for another host
+                # name on the same address must not carry this request.
+                "Connection": "close",
             },
             # The connection goes to the checked address; TLS still names the host, so SNI
             # and the certificate check are against the name, not the address.
@@ -141,7 +144,7 @@ class MediaFetcher:
         except httpx.TimeoutException:
             raise MediaError("the request timed out", retryable=True) from None
         except httpx.TransportError as exc:
-            detail = f"{type(exc).__name__} reaching {destination.host}"
+            detail = f"{type(exc).__name__} reaching {destination.host}: {str(exc)[:200]}"
             raise MediaError(detail, retryable=True) from None
 
     @contextlib.contextmanager
