@@ -146,11 +146,17 @@ class MediaArchive:
             return None
 
     def _keep_file(self, key: str, wanted: WantedFile) -> KeptFile:
-        if wanted.content is not None:
-            record = self._store(key, wanted, [wanted.content], wanted.content_type)
-        else:
-            record = self._fetch(key, wanted)
-        self.target.write_record(record_key(key), json.dumps(record.to_dict()).encode())
+        try:
+            if wanted.content is not None:
+                record = self._store(key, wanted, [wanted.content], wanted.content_type)
+            else:
+                record = self._fetch(key, wanted)
+            self.target.write_record(record_key(key), json.dumps(record.to_dict()).encode())
+        except MediaError:
+            raise
+        except Exception as exc:  # the target's own failure: a full disk, a refused upload …
+            detail = f"the target could not keep it: {type(exc).__name__}: {str(exc)[:200]}"
+            raise MediaError(detail) from exc
         return record
 
     def _fetch(self, key: str, wanted: WantedFile) -> KeptFile:
