@@ -6,9 +6,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from .media.kept import KeptFile
 
 __all__ = [
     "CodeInfo",
@@ -297,6 +300,8 @@ class Event:
     """A market callback's model name (`data.model`)."""
     source: EventSource = "callback"
     """How the event reached the receiver: `callback`, `poll` (reconciler) or `replay`."""
+    kept: list[KeptFile] = field(default_factory=list)
+    """The files a `MediaArchive` has kept for this event so far (`suno_hooks.media`)."""
 
     @property
     def ok(self) -> bool:

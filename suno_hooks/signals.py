@@ -12,6 +12,8 @@ from blinker import Namespace
 __all__ = [
     "callback_received",
     "callback_rejected",
+    "media_failed",
+    "media_kept",
     "task_completed",
     "task_failed",
     "task_progress",
@@ -50,3 +52,23 @@ callback_rejected = _signals.signal(
 )
 """Sent when a request is refused, for monitoring; kwargs: `error` (a code such as
 `"invalid_signature"`), `status` (the HTTP status), `detail` and `peer` (an address or None)."""
+media_kept = _signals.signal(
+    "suno-hooks.media-kept",
+    doc=(
+        "A `MediaArchive` kept one file of an event; sent with the archive as sender. Kwargs: "
+        "`event` (Event), `kept` (KeptFile)."
+    ),
+)
+"""Sent when a `MediaArchive` kept one file of an event, with the archive as sender; kwargs:
+`event` (the Event) and `kept` (the KeptFile)."""
+media_failed = _signals.signal(
+    "suno-hooks.media-failed",
+    doc=(
+        "A `MediaArchive` gave up on one file after its last try; sent with the archive as "
+        "sender. Kwargs: `event` (Event), `name` (the file's name), `url` (without its query, "
+        "None for inline data), `error` (MediaError)."
+    ),
+)
+"""Sent when a `MediaArchive` gave up on one file after its last try, with the archive as sender;
+kwargs: `event`, `name` (the file's name), `url` (without its query; None for inline data) and
+`error` (the MediaError)."""

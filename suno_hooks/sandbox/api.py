@@ -21,8 +21,9 @@ from .families import (
     Family,
 )
 from .market import market_record
+from .media import MEDIA_PREFIX
 from .records import poll_record
-from .results import make_results
+from .results import FILES, make_results
 from .scenarios import Scenario, failure_code, parse_scenarios, plan_steps
 from .tasks import Task, now_ms
 from .validation import CreateError, check_create, check_market, check_source, check_style
@@ -56,6 +57,11 @@ def style_boost(body: dict[str, Any]) -> dict[str, Any]:
         "errorMsg": "",
         "createTime": now_ms(),
     }
+
+
+def _files(request: Request) -> str:
+    """The base URL of the files the sandbox serves, as the creating client reached it."""
+    return str(request.base_url).rstrip("/") + MEDIA_PREFIX
 
 
 def _authorize(sandbox: Sandbox, request: Request) -> None:
@@ -97,8 +103,10 @@ def build_task(
     params: dict[str, Any],
     *,
     model: str | None = None,
+    files: str = FILES,
 ) -> Task:
-    """A task for a checked create request, with the sandbox's and the request's scenarios."""
+    """A task for a checked create request, with the sandbox's and the request's scenarios;
+    its files are named under `files`."""
     own = parse_scenarios(request.get("sandbox"))
     scenarios = sandbox.book.scenarios + sandbox.book.next_scenarios + own
     market = model is not None or any(s.name == "market" for s in scenarios)
@@ -116,7 +124,7 @@ def build_task(
         market=market,
         model=model,
     )
-    task.results = make_results(task.task_id, family.kind, family.feature, params)
+    task.results = make_results(task.task_id, family.kind, family.feature, params, files)
     sandbox.book.next_scenarios = ()
     return task
 
@@ -130,7 +138,7 @@ def api_routes(sandbox: Sandbox) -> list[Route]:
             _authorize(sandbox, request)
             body = check_create(family, await _json_body(request), sandbox.span)
             check_source(family, body, sandbox.book)
-            task = build_task(sandbox, family, body, body)
+            task = build_task(sandbox, family, body, body, files=_files(request))
         except CreateError as exc:
             return kie_answer(exc.code, exc.msg)
         sandbox.start(task)
@@ -141,7 +149,8 @@ def api_routes(sandbox: Sandbox) -> list[Route]:
             _authorize(sandbox, request)
             body = await _json_body(request)
             model, feature, inputs = check_market(body, sandbox.span)
-            task = build_task(sandbox, FAMILIES[feature], body, inputs, model=model)
+            files = _files(request)
+            task = build_task(sandbox, FAMILIES[feature], body, inputs, model=model, files=files)
         except CreateError as exc:
             return kie_answer(exc.code, exc.msg)
         sandbox.start(task)

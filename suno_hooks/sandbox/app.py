@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 
 import httpx
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from .api import api_routes
 from .control import control_routes
+from .media import media_routes
 from .runner import run_task
 from .scenarios import Scenario, parse_scenarios
 from .sender import CallbackSender
@@ -49,8 +51,9 @@ class Sandbox:
         self.book.scenarios = self.initial_scenarios
         self.sender: CallbackSender | None = None
         self.running: set[asyncio.Task[None]] = set()
+        self.media_requests: Counter[str] = Counter()
         self.app = Starlette(
-            routes=[*api_routes(self), *control_routes(self)],
+            routes=[*api_routes(self), *control_routes(self), *media_routes(self)],
             exception_handlers={HTTPException: _kie_http_error},
             lifespan=self._lifespan,
         )
@@ -84,6 +87,7 @@ class Sandbox:
     def reset(self) -> None:
         """Forget every task and the scenarios set by the control API (running tasks finish)."""
         self.book.clear()
+        self.media_requests.clear()
         self.book.scenarios = self.initial_scenarios
 
 

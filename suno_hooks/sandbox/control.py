@@ -1,5 +1,5 @@
 """The control API under `/sandbox/`: list tasks and callback attempts, wait until a task has
-settled, set scenarios for every task or for the next one, reset."""
+settled, set scenarios for every task or for the next one, count media requests, reset."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
             book.scenarios = chosen
         return JSONResponse(scenario_state())
 
+    async def media(request: Request) -> JSONResponse:
+        return JSONResponse({"requests": dict(sandbox.media_requests)})
+
     async def reset(request: Request) -> JSONResponse:
         sandbox.reset()
         return JSONResponse({"status": "reset"})
@@ -104,5 +107,6 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         Route(f"{prefix}/tasks/{{task_id}}/wait", wait, methods=["GET"]),
         Route(f"{prefix}/attempts", attempts, methods=["GET"]),
         Route(f"{prefix}/scenarios", scenarios, methods=["GET", "PUT", "POST"]),
+        Route(f"{prefix}/media", media, methods=["GET"]),
         Route(f"{prefix}/reset", reset, methods=["POST"]),
     ]

@@ -93,6 +93,11 @@ class SandboxHandle:
         found: dict[str, Any] = self._json(response)
         return found
 
+    def media_requests(self) -> dict[str, int]:
+        """How many times each media path (`/media/{task_id}/{name}`) was requested."""
+        found: dict[str, int] = self._json(self._http.get(f"{CONTROL_PREFIX}/media"))["requests"]
+        return found
+
     def set_scenarios(self, scenarios: Iterable[str], *, next_only: bool = False) -> None:
         """Scenarios for every new task, or (`next_only`) for the next task created only."""
         body = {"scenarios": list(scenarios), "next": next_only}

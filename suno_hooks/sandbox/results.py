@@ -10,6 +10,7 @@ from typing import Any
 __all__ = ["STEM_NAMES", "make_results"]
 
 FILES = "https://files.example.com/sandbox"
+"""Where files live when the sandbox's own address is not known."""
 STEM_NAMES = (
     "backing_vocals",
     "bass",
@@ -37,15 +38,17 @@ def _text(params: dict[str, Any], *names: str, default: str) -> str:
     return default
 
 
-def _track(task_id: str, params: dict[str, Any], feature: str, number: int) -> dict[str, Any]:
+def _track(
+    files: str, task_id: str, params: dict[str, Any], feature: str, number: int
+) -> dict[str, Any]:
     audio_id = str(uuid.uuid4())
-    base = f"{FILES}/{task_id}/{audio_id}"
+    base = f"{files}/{task_id}/{audio_id}"
     title = _text(params, "title", default="Sandbox Song")
     track: dict[str, Any] = {
         "id": audio_id,
         "audio_url": f"{base}.mp3",
-        "stream_audio_url": f"https://stream.example.com/sandbox/{audio_id}",
-        "image_url": f"{base}.jpeg",
+        "stream_audio_url": f"{base}.stream.mp3",
+        "image_url": f"{base}.png",
         "prompt": _text(params, "prompt", "lyrics", default="[Verse]\nA sandbox song"),
         "model_name": "chirp-v4-5",
         "title": title if number == 1 else f"{title} (take {number})",
@@ -58,17 +61,20 @@ def _track(task_id: str, params: dict[str, Any], feature: str, number: int) -> d
         track |= {
             "source_audio_url": source,
             "source_stream_audio_url": source,
-            "source_image_url": f"{base}.source.jpeg",
+            "source_image_url": f"{base}.source.png",
         }
     return track
 
 
-def make_results(task_id: str, kind: str, feature: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The results a task of `kind` produces, in the callbacks' snake_case spelling."""
-    base = f"{FILES}/{task_id}"
+def make_results(
+    task_id: str, kind: str, feature: str, params: dict[str, Any], files: str = FILES
+) -> dict[str, Any]:
+    """The results a task of `kind` produces, in the callbacks' snake_case spelling, with file
+    URLs under `files` (the sandbox's own `/media` when it serves them)."""
+    base = f"{files}/{task_id}"
     if kind == "music":
         count = 1 if feature in _ONE_TRACK else 2
-        return {"tracks": [_track(task_id, params, feature, n) for n in range(1, count + 1)]}
+        return {"tracks": [_track(files, task_id, params, feature, n) for n in range(1, count + 1)]}
     if kind == "lyrics":
         topic = _text(params, "prompt", default="a sandbox")
         return {

@@ -11,7 +11,18 @@ from typing import Any
 from .families import Family
 from .validation import CreateError
 
-__all__ = ["SCENARIOS", "Scenario", "Step", "failure_code", "parse_scenarios", "plan_steps"]
+MEDIA_MODES = ("missing", "slow", "expired")
+"""The arguments of the `media` scenario."""
+
+__all__ = [
+    "MEDIA_MODES",
+    "SCENARIOS",
+    "Scenario",
+    "Step",
+    "failure_code",
+    "parse_scenarios",
+    "plan_steps",
+]
 
 SCENARIOS: dict[str, str] = {
     "drop": "the stage's callback is never sent; only polling shows it",
@@ -23,6 +34,8 @@ SCENARIOS: dict[str, str] = {
     "variant": "the documented alternate spelling of the family's body (`variant:2` the next)",
     "forge": "an extra copy with a forged signature arrives before the stage's callback",
     "replay": "an extra copy with the stage's signature and another body arrives after it",
+    "media": "the task's files answer 404 (`media:missing`), a 403 expired-link answer "
+    "(`media:expired`) or trickle in (`media:slow`)",
 }
 """Every scenario by name, with what it does to a task's callbacks."""
 
@@ -53,6 +66,10 @@ class Scenario:
             )
         if stage and name not in _STAGE_SCENARIOS:
             raise CreateError(422, f"The {name} scenario takes no @stage.")
+        if name == "media":
+            if arg.strip().lower() not in MEDIA_MODES:
+                raise CreateError(422, f"The media scenario takes one of {', '.join(MEDIA_MODES)}.")
+            return cls(name, arg.strip().lower(), stage.strip().lower() or None)
         if arg and not arg.strip().isdigit():
             raise CreateError(422, f"The {name} scenario's argument must be a number.")
         return cls(name, arg.strip() or None, stage.strip().lower() or None)

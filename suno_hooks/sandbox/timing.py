@@ -22,6 +22,8 @@ class Timing:
     """Wait before the first retry; it doubles for each further one."""
     attempts: int = 3
     """Deliveries tried per callback before the sender gives up (Kie: 3)."""
+    media_delay: float = 0.1
+    """The wait before each 4 KiB of a media file under the `media:slow` scenario."""
 
     @classmethod
     def fast(cls) -> Timing:

@@ -31,6 +31,11 @@ BLOCKS = [
     for section in sections(page)
     for block in section.python
 ]
+# Sections whose handlers must refuse the exercise's callback: the media archive keeps only files
+# on Kie's media hosts, and the exercise's files are on files.example.com.
+EXPECTED_REFUSAL = {
+    "docs/guides/media.md: Keep the music": "files.example.com is not an allowed media host",
+}
 EXPECTED_OUTPUT = {
     "README.md: Flask": "Neon Rain https://files.example.com/suno/",
     "README.md: Starlette": "['https://files.example.com/suno/",
@@ -39,7 +44,7 @@ EXPECTED_OUTPUT = {
     "docs/guides/flask.md: Flask": "7 Neon Rain https://files.example.com/suno/",
     "docs/guides/wsgi-asgi.md: Any WSGI or ASGI app": "42 Neon Rain https://files.example.com/suno/",
     "docs/guides/starlette-fastapi.md: FastAPI": "7 ['https://files.example.com/suno/",
-    "docs/guides/reconcile.md: Try it against the sandbox": " by poll https://",
+    "docs/guides/reconcile.md: Try it against the sandbox": " by poll http://127.0.0.1:",
 }
 
 
@@ -92,6 +97,9 @@ def test_readme_and_docs_section_runs(section: Section, tmp_path: Path):
             tested = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", test_file], tmp_path)
             assert tested.returncode == 0, tested.stdout + tested.stderr
             assert " passed" in tested.stdout
+    if section.name in EXPECTED_REFUSAL:
+        assert result.returncode != 0 and EXPECTED_REFUSAL[section.name] in result.stderr
+        return
     assert result.returncode == 0, f"{section.name}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
     assert EXPECTED_OUTPUT.get(section.name, "") in result.stdout

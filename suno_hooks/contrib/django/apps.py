@@ -19,6 +19,8 @@ class SunoHooksConfig(AppConfig):
         """Register the settings check, and forget the cached receiver when a setting changes."""
         from .checks import check_settings
         from .conf import forget_receiver
+        from .media import register_media
 
         checks.register(check_settings, "suno_hooks")
+        register_media()
         setting_changed.connect(forget_receiver, dispatch_uid="suno_hooks.forget_receiver")

@@ -37,7 +37,14 @@ DEFAULT_STORE = "django://"
 RECEIVER_OPTIONS: dict[str, str] = {s.name: s.keyword for s in SETTINGS}
 """Each setting key that configures the receiver, with the `Receiver` keyword it becomes."""
 
-SETTING_KEYS: tuple[str, ...] = (*RECEIVER_OPTIONS, "RECEIVER", "ASYNC", "API_KEY", "API_BASE_URL")
+SETTING_KEYS: tuple[str, ...] = (
+    *RECEIVER_OPTIONS,
+    "RECEIVER",
+    "ASYNC",
+    "API_KEY",
+    "API_BASE_URL",
+    "MEDIA",
+)
 """Every key `SUNO_HOOKS` may hold."""
 
 _lock = threading.Lock()

@@ -12,6 +12,8 @@ from django.dispatch import Signal
 __all__ = [
     "callback_received",
     "callback_rejected",
+    "media_failed",
+    "media_kept",
     "task_completed",
     "task_failed",
     "task_progress",
@@ -32,3 +34,11 @@ task_failed = Signal(use_caching=True)
 callback_rejected = Signal(use_caching=True)
 """A request was refused, for monitoring. Kwargs: `error` (code such as `"invalid_signature"`),
 `status` (HTTP status), `detail` (one sentence), `peer` (address or None)."""
+
+media_kept = Signal(use_caching=True)
+"""A `MediaArchive` kept one file; the sender is the archive. Kwargs: `event` (Event), `kept`
+(KeptFile)."""
+
+media_failed = Signal(use_caching=True)
+"""A `MediaArchive` gave up on one file after its last try; the sender is the archive. Kwargs:
+`event` (Event), `name`, `url` (without its query), `error` (MediaError)."""
