@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..errors import SunoHooksException
+
 if TYPE_CHECKING:
     from .kept import KeptFile
 
 __all__ = ["KeepFailed", "MediaError", "MediaRefused", "MediaTooLarge"]
 
 
-class MediaError(Exception):
+class MediaError(SunoHooksException):
     """A file could not be kept; `retryable` says whether another try may succeed (a 429, a
     5xx, a timeout or a dropped connection) and `status` is the HTTP status when there was one."""
 
