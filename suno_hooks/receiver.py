@@ -27,9 +27,9 @@ from ._pipeline.config import (
 )
 from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher
 from ._pipeline.operations import acknowledge_plan, deliver_plan, handle_plan, replay_plan
-from ._pipeline.performers import Performer
+from ._pipeline.performers import awaiting, blocking
 from ._pipeline.processing import dispatch_plan
-from ._pipeline.steps import Step, adrive, drive
+from ._pipeline.steps import adrive, drive
 from ._pipeline.store_calls import StoreCalls
 from ._pipeline.trusted import replayable
 from ._security.allow_list import SourceFilter
@@ -120,9 +120,8 @@ class Receiver:
         self._claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None = (
             self._calls.claim_done
         )
-        performer = Performer(self._calls, self._dispatcher)
-        self._perform: Callable[[Step], Any] = performer.perform
-        self._aperform: Callable[[Step], Awaitable[Any]] = performer.aperform
+        self._blocking = blocking(self._calls, self._dispatcher)
+        self._awaiting = awaiting(self._calls, self._dispatcher)
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"
@@ -154,12 +153,12 @@ class Receiver:
     def handle(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
         """Answer one request synchronously (WSGI, Flask, sync Django views)."""
         plan = handle_plan(self, request, self if sender is None else sender)
-        return drive(plan, self._perform)
+        return drive(plan, self._blocking)
 
     async def ahandle(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
         """Answer one request on an event loop (ASGI, Starlette, async Django views)."""
         plan = handle_plan(self, request, self if sender is None else sender)
-        return await adrive(plan, self._aperform)
+        return await adrive(plan, self._awaiting)
 
     async def aacknowledge(
         self, request: InboundRequest, *, sender: Any = None
@@ -173,14 +172,14 @@ class Receiver:
         sender = self if sender is None else sender
         if self.retry_on_error:
             return await self.ahandle(request, sender=sender), None
-        answer, admitted = await adrive(acknowledge_plan(self, request, sender), self._aperform)
+        answer, admitted = await adrive(acknowledge_plan(self, request, sender), self._awaiting)
         if admitted is None:
             return answer, None
 
         async def dispatch_and_finish() -> None:
             # A failure to record is logged; the delivery turns `abandoned` when its lease ends.
             with contextlib.suppress(StoreUnavailable):
-                await adrive(dispatch_plan(self, admitted, sender), self._aperform)
+                await adrive(dispatch_plan(self, admitted, sender), self._awaiting)
 
         return answer, dispatch_and_finish
 
@@ -203,7 +202,7 @@ class Receiver:
         finish run exactly as for a callback, with `Event.source` set to `source`."""
         sender = self if sender is None else sender
         plan = deliver_plan(self, body, feature, context, source, sender)
-        return drive(plan, self._perform)
+        return drive(plan, self._blocking)
 
     async def adeliver(
         self,
@@ -217,7 +216,7 @@ class Receiver:
         """`deliver` on an event loop."""
         sender = self if sender is None else sender
         plan = deliver_plan(self, body, feature, context, source, sender)
-        return await adrive(plan, self._aperform)
+        return await adrive(plan, self._awaiting)
 
     def replay(self, key: str, *, force: bool = False, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (a `failed` or `abandoned` one), with the
@@ -226,12 +225,12 @@ class Receiver:
         connected, nothing runs, the delivery is left as it was and the answer is 503
         `no_receiver`."""
         plan = replay_plan(self, key, force, self if sender is None else sender)
-        return drive(plan, self._perform)
+        return drive(plan, self._blocking)
 
     async def areplay(self, key: str, *, force: bool = False, sender: Any = None) -> Outcome:
         """`replay` on an event loop: the receivers run on it, as for a live callback."""
         plan = replay_plan(self, key, force, self if sender is None else sender)
-        return await adrive(plan, self._aperform)
+        return await adrive(plan, self._awaiting)
 
     def replay_failed(self, *, limit: int = 100, sender: Any = None) -> dict[str, Outcome]:
         """Replay up to `limit` failed and abandoned deliveries, oldest first; the outcome of

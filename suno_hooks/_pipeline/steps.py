@@ -2,12 +2,13 @@
 
 A plan is a generator written once: it yields a step wherever it needs the store or the signal
 handlers and receives the step's result (or has the step's exception raised at the `yield`).
-`drive` performs each step with blocking calls, `adrive` awaits it; only the performers differ.
+Each step says once which performer it calls, with what; `drive` gives it blocking performers,
+`adrive` awaiting ones (see `performers`), and they are all that differs between the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +25,7 @@ __all__ = [
     "ClaimLease",
     "FinishLease",
     "GetDelivery",
+    "Performers",
     "Plan",
     "Refuse",
     "Reopen",
@@ -37,6 +39,21 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
+class Performers:
+    """What each step calls: all blocking (for `drive`), or all returning awaitables (for
+    `adrive`); built once per receiver (see `performers`)."""
+
+    bind_token: Callable[[str, str, float], Any]
+    build_event: Callable[..., Any]
+    claim: Callable[..., Any]
+    finish: Callable[..., Any]
+    get: Callable[[str], Any]
+    rejected: Callable[..., Any]
+    reopen: Callable[..., Any]
+    send: Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
 class BindToken:
     """Bind a callback URL token to its task in the store; replies whether the token's task is
     `task_id` (a store that cannot bind replies True, with a warning once)."""
@@ -44,6 +61,10 @@ class BindToken:
     token_id: str
     task_id: str
     ttl: float
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.bind_token(self.token_id, self.task_id, self.ttl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +75,10 @@ class ClaimLease:
     replay: ReplayCheck | None
     seconds: float
 
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.claim(self.delivery, lease=self.seconds, replay=self.replay)
+
 
 @dataclass(frozen=True, slots=True)
 class BuildEvent:
@@ -63,6 +88,10 @@ class BuildEvent:
 
     admitted: Admitted
 
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.build_event(self.admitted)
+
 
 @dataclass(frozen=True, slots=True)
 class SendSignals:
@@ -70,6 +99,10 @@ class SendSignals:
 
     sender: Any
     event: Event
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.send(self.sender, self.event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +115,20 @@ class FinishLease:
     settles: str | None
     by: str
 
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.finish(self.lease, self.error, settles=self.settles, by=self.by)
+
 
 @dataclass(frozen=True, slots=True)
 class GetDelivery:
     """Read the kept delivery `key`; replies with it, or None."""
 
     key: str
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.get(self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +137,10 @@ class Reopen:
     when nothing should run."""
 
     kept: Delivery
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.reopen(self.kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +151,13 @@ class Refuse:
     error: SunoHooksError
     peer: str | None
 
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        error = self.error
+        return do.rejected(
+            self.sender, error=error.code, status=error.status, detail=error.detail, peer=self.peer
+        )
+
 
 Step = (
     BindToken | ClaimLease | BuildEvent | SendSignals | FinishLease | GetDelivery | Reopen | Refuse
@@ -114,9 +166,9 @@ Plan = Generator[Step, Any, _T]
 """A generator of steps that `drive` or `adrive` runs to its result."""
 
 
-def drive(plan: Plan[_T], perform: Callable[[Step], Any]) -> _T:
-    """Run `plan` to its result, performing each step with `perform` (blocking); a step's
-    exception is raised inside the plan, at its `yield`."""
+def drive(plan: Plan[_T], do: Performers) -> _T:
+    """Run `plan` to its result with blocking performers; a step's exception is raised inside
+    the plan, at its `yield`."""
     send, throw = plan.send, plan.throw
     reply: Any = None
     failure: BaseException | None = None
@@ -127,13 +179,13 @@ def drive(plan: Plan[_T], perform: Callable[[Step], Any]) -> _T:
             return done.value  # type: ignore[no-any-return]
         failure = None
         try:
-            reply = perform(step)
+            reply = step.run(do)
         except BaseException as exc:
             failure = exc
 
 
-async def adrive(plan: Plan[_T], perform: Callable[[Step], Awaitable[Any]]) -> _T:
-    """`drive`, awaiting each step."""
+async def adrive(plan: Plan[_T], do: Performers) -> _T:
+    """`drive` with awaiting performers: each step's awaitable is awaited."""
     send, throw = plan.send, plan.throw
     reply: Any = None
     failure: BaseException | None = None
@@ -144,6 +196,6 @@ async def adrive(plan: Plan[_T], perform: Callable[[Step], Awaitable[Any]]) -> _
             return done.value  # type: ignore[no-any-return]
         failure = None
         try:
-            reply = await perform(step)
+            reply = await step.run(do)
         except BaseException as exc:
             failure = exc

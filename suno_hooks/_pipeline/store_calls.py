@@ -32,7 +32,7 @@ from ..stores import (
 from ..stores.conformance import conforms
 from .config import warn_once
 
-__all__ = ["StoreCalls"]
+__all__ = ["StoreCalls", "in_thread"]
 
 logger = logging.getLogger("suno_hooks")
 
@@ -40,7 +40,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _in_thread(call: Callable[_P, _R]) -> Callable[_P, Awaitable[_R]]:
+def in_thread(call: Callable[_P, _R]) -> Callable[_P, Awaitable[_R]]:
     """`call` as a coroutine function that runs it in a worker thread."""
 
     async def in_thread(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -103,29 +103,29 @@ class StoreCalls:
             self.aextend: Callable[..., Awaitable[bool]] = native.aextend
             self._afinish: Callable[..., Awaitable[bool]] = native.afinish
         else:
-            self.aclaim = _in_thread(store.claim)
-            self.aget = _in_thread(store.get)
-            self.aextend = _in_thread(store.extend)
-            self._afinish = _in_thread(store.finish)
+            self.aclaim = in_thread(store.claim)
+            self.aget = in_thread(store.get)
+            self.aextend = in_thread(store.extend)
+            self._afinish = in_thread(store.finish)
         self.abind_token: Callable[[str, str, float], Awaitable[bool]]
         if conforms(store, AsyncBindsTokens):
             self.abind_token = cast(AsyncBindsTokens, store).abind_token
         elif conforms(store, BindsTokens):
-            self.abind_token = _in_thread(self.bind_token)
+            self.abind_token = in_thread(self.bind_token)
         else:
             self.abind_token = self._ano_bind
         self._asettle: Callable[..., Awaitable[Any]] | None = None
         if conforms(store, AsyncTaskStore):
             self._asettle = cast(AsyncTaskStore, store).asettle
         elif self._settle is not None:
-            self._asettle = _in_thread(self._settle)
+            self._asettle = in_thread(self._settle)
         self._afinish_settling: Callable[..., Awaitable[bool]]
         if not conforms(store, FinishesSettling):
             self._afinish_settling = self._asettle_then_finish
         elif conforms(store, AsyncFinishesSettling):
             self._afinish_settling = cast(AsyncFinishesSettling, store).afinish_settling
         else:
-            self._afinish_settling = _in_thread(self._finish_settling)
+            self._afinish_settling = in_thread(self._finish_settling)
 
     def __repr__(self) -> str:
         return f"<StoreCalls store={self.store!r}>"
