@@ -158,9 +158,9 @@ def event_for(admitted: Admitted) -> Event | None:
 def _answer_claim(receiver: ReceiverParts, admitted: Admitted, claim: Claim) -> Outcome | None:
     result = claim.result
     if result is ClaimResult.NEW:
-        admitted.lease = Lease(
-            receiver.store, admitted.delivery.key, claim.token, receiver.lease, receiver._calls
-        )
+        calls = receiver._calls
+        key = admitted.delivery.key
+        admitted.lease = Lease(calls.store, key, claim.token, receiver.lease, calls)
         return None
     if result is ClaimResult.DUPLICATE:
         return Outcome.accepted("duplicate")

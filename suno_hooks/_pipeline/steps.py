@@ -53,7 +53,9 @@ class Performers:
     send: Callable[..., Any]
 
 
-@dataclass(frozen=True, slots=True)
+# Steps are made on every request: plain slotted classes (a frozen one costs more to build);
+# nothing changes a step once it is yielded.
+@dataclass(slots=True)
 class BindToken:
     """Bind a callback URL token to its task in the store; replies whether the token's task is
     `task_id` (a store that cannot bind replies True, with a warning once)."""
@@ -67,7 +69,7 @@ class BindToken:
         return do.bind_token(self.token_id, self.task_id, self.ttl)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClaimLease:
     """Claim `delivery` in the store for `seconds`; replies with the store's `Claim`."""
 
@@ -80,7 +82,7 @@ class ClaimLease:
         return do.claim(self.delivery, lease=self.seconds, replay=self.replay)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BuildEvent:
     """Build the event of a large body (its lenient repair can take milliseconds, so an event
     loop builds it in a worker thread); replies with the event, or None when it cannot be
@@ -93,7 +95,7 @@ class BuildEvent:
         return do.build_event(self.admitted)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendSignals:
     """Run the handlers of `event`; replies with their failures, one line each."""
 
@@ -105,7 +107,7 @@ class SendSignals:
         return do.send(self.sender, self.event)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FinishLease:
     """Record done (`error` None) or failed under `lease`, settling the expected task
     `settles` (when not None) by `by`; replies whether the lease still owned the delivery."""
@@ -120,7 +122,7 @@ class FinishLease:
         return do.finish(self.lease, self.error, settles=self.settles, by=self.by)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GetDelivery:
     """Read the kept delivery `key`; replies with it, or None."""
 
@@ -131,7 +133,7 @@ class GetDelivery:
         return do.get(self.key)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reopen:
     """Ready a kept delivery for a forced replay; replies None to go on, or the answer to give
     when nothing should run."""
@@ -143,7 +145,7 @@ class Reopen:
         return do.reopen(self.kept)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refuse:
     """Tell monitors (`callback_rejected`) that a request was refused; replies None."""
 
