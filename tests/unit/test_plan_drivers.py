@@ -19,7 +19,7 @@ from suno_hooks.stores import Claim, Delivery, DeliveryStatus, MemoryStore, Repl
 from suno_hooks.stores import conformance as conformance_module
 from suno_hooks.testing import encode, make_callback
 
-from .conftest import SECRET, unverified_receiver
+from ..conftest import SECRET, unverified_receiver
 
 
 class SyncOnlyStore:
