@@ -43,10 +43,10 @@ _R = TypeVar("_R")
 def in_thread(call: Callable[_P, _R]) -> Callable[_P, Awaitable[_R]]:
     """`call` as a coroutine function that runs it in a worker thread."""
 
-    async def in_thread(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+    async def run_in_thread(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         return await asyncio.to_thread(call, *args, **kwargs)
 
-    return in_thread
+    return run_in_thread
 
 
 class StoreCalls:
