@@ -69,14 +69,24 @@ class Lease:
         """Record done (`error=None`) or failed; False (and logged) for a stale owner. With
         `settles`, the expected task of that id is settled by `by` too: in the same write when
         the store is a `FinishesSettling`, else just before."""
-        kept = self.calls.finish(self.key, self.token, error, settles, by)
+        calls, key, token = self.calls, self.key, self.token
+        if settles is None:
+            kept = calls.finish(key, token=token, error=error)
+        else:
+            kept = calls.finish_settling(key, token=token, error=error, task_id=settles, by=by)
         return self._kept(kept, "finish")
 
     async def afinish(
         self, error: str | None, *, settles: str | None = None, by: str = "callback"
     ) -> bool:
         """`finish` without blocking the event loop."""
-        kept = await self.calls.afinish(self.key, self.token, error, settles, by)
+        calls, key, token = self.calls, self.key, self.token
+        if settles is None:
+            kept = await calls.afinish(key, token=token, error=error)
+        else:
+            kept = await calls.afinish_settling(
+                key, token=token, error=error, task_id=settles, by=by
+            )
         return self._kept(kept, "finish")
 
     def bind(self) -> contextvars.Token[Lease | None]:

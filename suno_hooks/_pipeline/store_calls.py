@@ -51,24 +51,25 @@ def in_thread(call: Callable[_P, _R]) -> Callable[_P, Awaitable[_R]]:
 
 class StoreCalls:
     """A store's operations as the pipeline calls them, each bound once (see the module
-    docstring): `claim`, `get`, `extend`, `bind_token`, `finish` (which settles a terminal
-    delivery's expected task too) and their `a`-prefixed coroutine twins."""
+    docstring): `claim`, `get`, `extend`, `bind_token`, `finish`, `finish_settling` (which
+    settles the expected task too: in the same write when the store can, else just before)
+    and their `a`-prefixed coroutine twins."""
 
     __slots__ = (
-        "_afinish",
-        "_afinish_settling",
         "_asettle",
-        "_finish",
-        "_finish_settling",
         "_settle",
         "abind_token",
         "aclaim",
         "aextend",
+        "afinish",
+        "afinish_settling",
         "aget",
         "bind_token",
         "claim",
         "claim_done",
         "extend",
+        "finish",
+        "finish_settling",
         "get",
         "store",
     )
@@ -78,7 +79,7 @@ class StoreCalls:
         self.claim: Callable[..., Claim] = store.claim
         self.get: Callable[[str], Delivery | None] = store.get
         self.extend: Callable[..., bool] = store.extend
-        self._finish: Callable[..., bool] = store.finish
+        self.finish: Callable[..., bool] = store.finish
         self.claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None = (
             store.claim_done if isinstance(store, KnowsDone) else None
         )
@@ -88,7 +89,7 @@ class StoreCalls:
         self._settle: Callable[..., Any] | None = (
             cast(TaskStore, store).settle if conforms(store, TaskStore) else None
         )
-        self._finish_settling: Callable[..., bool] = (
+        self.finish_settling: Callable[..., bool] = (
             cast(FinishesSettling, store).finish_settling
             if conforms(store, FinishesSettling)
             else self._settle_then_finish
@@ -101,56 +102,38 @@ class StoreCalls:
             self.aclaim: Callable[..., Awaitable[Claim]] = native.aclaim
             self.aget: Callable[[str], Awaitable[Delivery | None]] = native.aget
             self.aextend: Callable[..., Awaitable[bool]] = native.aextend
-            self._afinish: Callable[..., Awaitable[bool]] = native.afinish
+            self.afinish: Callable[..., Awaitable[bool]] = native.afinish
         else:
             self.aclaim = in_thread(store.claim)
             self.aget = in_thread(store.get)
             self.aextend = in_thread(store.extend)
-            self._afinish = in_thread(store.finish)
+            self.afinish = in_thread(store.finish)
         self.abind_token: Callable[[str, str, float], Awaitable[bool]]
         if conforms(store, AsyncBindsTokens):
             self.abind_token = cast(AsyncBindsTokens, store).abind_token
         elif conforms(store, BindsTokens):
             self.abind_token = in_thread(self.bind_token)
         else:
-            self.abind_token = self._ano_bind
+            self.abind_token = in_thread(self._no_bind)
         self._asettle: Callable[..., Awaitable[Any]] | None = None
         if conforms(store, AsyncTaskStore):
             self._asettle = cast(AsyncTaskStore, store).asettle
         elif self._settle is not None:
             self._asettle = in_thread(self._settle)
-        self._afinish_settling: Callable[..., Awaitable[bool]]
+        self.afinish_settling: Callable[..., Awaitable[bool]]
         if not conforms(store, FinishesSettling):
-            self._afinish_settling = self._asettle_then_finish
+            self.afinish_settling = self._asettle_then_finish
         elif conforms(store, AsyncFinishesSettling):
-            self._afinish_settling = cast(AsyncFinishesSettling, store).afinish_settling
+            self.afinish_settling = cast(AsyncFinishesSettling, store).afinish_settling
         else:
-            self._afinish_settling = in_thread(self._finish_settling)
+            self.afinish_settling = in_thread(self.finish_settling)
 
     def __repr__(self) -> str:
         return f"<StoreCalls store={self.store!r}>"
 
-    def finish(self, key: str, token: str, error: str | None, settles: str | None, by: str) -> bool:
-        """Record done or failed for `token`; with `settles`, the expected task of that id is
-        settled by `by` too (in the same write when the store can). The store's answer."""
-        if settles is None:
-            return self._finish(key, token=token, error=error)
-        return self._finish_settling(key, token=token, error=error, task_id=settles, by=by)
-
-    async def afinish(
-        self, key: str, token: str, error: str | None, settles: str | None, by: str
-    ) -> bool:
-        """`finish` without blocking the event loop."""
-        if settles is None:
-            return await self._afinish(key, token=token, error=error)
-        return await self._afinish_settling(key, token=token, error=error, task_id=settles, by=by)
-
     def _no_bind(self, token_id: str, task_id: str, ttl: float) -> bool:
         warn_once("bind", f"{self.store!r} cannot bind tokens to their task.")
         return True
-
-    async def _ano_bind(self, token_id: str, task_id: str, ttl: float) -> bool:
-        return self._no_bind(token_id, task_id, ttl)
 
     def _settle_then_finish(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
@@ -160,7 +143,7 @@ class StoreCalls:
                 self._settle(task_id, by=by)
             except Exception:
                 logger.exception("could not settle the expected task %s", task_id)
-        return self._finish(key, token=token, error=error)
+        return self.finish(key, token=token, error=error)
 
     async def _asettle_then_finish(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
@@ -170,4 +153,4 @@ class StoreCalls:
                 await self._asettle(task_id, by=by)
             except Exception:
                 logger.exception("could not settle the expected task %s", task_id)
-        return await self._afinish(key, token=token, error=error)
+        return await self.afinish(key, token=token, error=error)

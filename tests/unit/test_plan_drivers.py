@@ -14,8 +14,17 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from suno_hooks import Event, Receiver, callback_received, current_lease, task_completed
+from suno_hooks._pipeline import config as config_module
 from suno_hooks.inbound import InboundRequest
-from suno_hooks.stores import Claim, Delivery, DeliveryStatus, MemoryStore, ReplayCheck
+from suno_hooks.stores import (
+    Claim,
+    Delivery,
+    DeliveryStatus,
+    ExpectedTask,
+    MemoryStore,
+    ReplayCheck,
+    TaskState,
+)
 from suno_hooks.stores import conformance as conformance_module
 from suno_hooks.testing import encode, make_callback
 
@@ -62,6 +71,35 @@ class SyncOnlyStore:
         self._inner.close()
 
 
+class SettlesApart(SyncOnlyStore):
+    """`SyncOnlyStore` that keeps expected tasks but cannot settle one in its `finish`."""
+
+    def expect(self, task: ExpectedTask) -> bool:
+        return self._inner.expect(task)
+
+    def settle(self, task_id: str, *, by: str = "callback") -> bool:
+        self.threads.append(("settle", threading.get_ident()))
+        return self._inner.settle(task_id, by=by)
+
+    def claim_due(self, **options: Any) -> list[ExpectedTask]:
+        return self._inner.claim_due(**options)
+
+    def reschedule(self, task_id: str, *, at: float) -> bool:
+        return self._inner.reschedule(task_id, at=at)
+
+    def mark_lost(self, task_id: str) -> bool:
+        return self._inner.mark_lost(task_id)
+
+    def get_task(self, task_id: str) -> ExpectedTask | None:
+        return self._inner.get_task(task_id)
+
+    def tasks(self, **options: Any) -> list[ExpectedTask]:
+        return self._inner.tasks(**options)
+
+    def purge_tasks(self, older_than: float | None = None) -> int:
+        return self._inner.purge_tasks(older_than)
+
+
 def token_request(receiver: Receiver, body: dict[str, Any]) -> InboundRequest:
     url = receiver.callback_url("https://app.example/suno/callback")
     return InboundRequest("POST", encode(body), query=dict(parse_qsl(urlsplit(url).query)))
@@ -95,8 +133,9 @@ async def test_the_old_async_spellings_answer_and_dispatch():
 
 
 async def test_a_sync_only_store_runs_in_a_worker_thread_on_the_event_loop(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ):
+    monkeypatch.setattr(config_module, "_warned", set())  # warned once per process otherwise
     store = SyncOnlyStore()
     receiver = Receiver(secret_key=SECRET, store=store)  # type: ignore[arg-type]
     loop_thread = threading.get_ident()
@@ -111,6 +150,8 @@ async def test_a_sync_only_store_runs_in_a_worker_thread_on_the_event_loop(
     with task_completed.connected_to(handler), caplog.at_level(logging.WARNING, "suno_hooks"):
         answer = await receiver.ahandle(token_request(receiver, make_callback(task_id="t1")))
     assert answer.body == {"status": "received"}
+    cannot_bind = [r for r in caplog.records if "cannot bind tokens" in r.getMessage()]
+    assert len(cannot_bind) == 1
     assert seen == ["t1"]
     assert [name for name, _ in store.threads] == ["claim", "extend", "finish"]
     assert all(thread != loop_thread for _, thread in store.threads)
@@ -130,6 +171,36 @@ class CountingAnswers(dict[Any, bool]):
     def get(self, key: Any, default: Any = None) -> Any:
         type(self).asked += 1
         return super().get(key, default)
+
+
+@pytest.mark.parametrize("on_the_loop", [False, True])
+def test_a_store_that_cannot_finish_settling_settles_just_before_finishing(on_the_loop: bool):
+    store = SettlesApart()
+    receiver = unverified_receiver(store=store)
+    for task_id in ("progress", "terminal"):
+        assert store.expect(ExpectedTask.submitted(task_id, "generate"))
+    seen: list[str] = []
+
+    def handler(sender: Any, event: Event, **extra: Any) -> None:
+        seen.append(event.task_id)
+
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        request = InboundRequest("POST", encode(body))
+        if on_the_loop:
+            return asyncio.run(receiver.ahandle(request)).body
+        return receiver.handle(request).body
+
+    with callback_received.connected_to(handler):
+        assert post(make_callback(task_id="progress", stage="first")) == {"status": "received"}
+        assert post(make_callback(task_id="terminal")) == {"status": "received"}
+    assert seen == ["progress", "terminal"]
+    assert [name for name, _ in store.threads] == ["claim", "finish", "claim", "settle", "finish"]
+    pending, settled = store.get_task("progress"), store.get_task("terminal")
+    assert pending is not None and pending.state is TaskState.PENDING
+    assert settled is not None and (settled.state, settled.settled_by) == (
+        TaskState.SETTLED,
+        "callback",
+    )
 
 
 def test_no_request_asks_the_store_what_it_can_do(monkeypatch: pytest.MonkeyPatch):
