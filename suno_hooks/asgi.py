@@ -120,10 +120,10 @@ async def answer_callback(
     except ClientDisconnected:
         return None
     if not acknowledge_first:
-        outcome = await receiver.handle_async(request)
+        outcome = await receiver.ahandle(request)
         await send_outcome(send, outcome)
         return outcome
-    outcome, dispatch = await receiver.acknowledge_async(request)
+    outcome, dispatch = await receiver.aacknowledge(request)
     await send_outcome(send, outcome)
     if dispatch is not None:
         await dispatch()

@@ -7,20 +7,14 @@ another claim took the delivery over, both change nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
-from dataclasses import dataclass
-from typing import TypeGuard, cast
+from dataclasses import dataclass, field
+from typing import TypeGuard
 
+from ._pipeline.store_calls import StoreCalls
 from .stores import AsyncStore, Store
 from .stores.conformance import conforms
-from .stores.tasks import (
-    AsyncFinishesSettling,
-    FinishesSettling,
-    asettle_expected,
-    settle_expected,
-)
 
 __all__ = ["Lease", "current_lease", "has_async_api"]
 
@@ -43,29 +37,30 @@ def current_lease() -> Lease | None:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A claimed delivery's key and fencing token in its store; `seconds` is the claim's lease."""
+    """A claimed delivery's key and fencing token in its store; `seconds` is the claim's lease.
+
+    `calls` are the store's operations as the receiver resolved them when it was built; a lease
+    made without them resolves its own."""
 
     store: Store
     key: str
     token: str
     seconds: float
+    calls: StoreCalls = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.calls is None:
+            object.__setattr__(self, "calls", StoreCalls(self.store))
 
     def extend(self, seconds: float | None = None) -> bool:
         """Keep the delivery `seconds` (default: the claim's lease) from now; False when the
         lease was lost to another claim, which then owns the delivery."""
-        kept = self.store.extend(self.key, token=self.token, lease=self._length(seconds))
+        kept = self.calls.extend(self.key, token=self.token, lease=self._length(seconds))
         return self._kept(kept, "extend")
 
     async def aextend(self, seconds: float | None = None) -> bool:
         """`extend` without blocking the event loop."""
-        length = self._length(seconds)
-        store = self.store
-        if has_async_api(store):
-            kept = await store.aextend(self.key, token=self.token, lease=length)
-        else:
-            kept = await asyncio.to_thread(
-                self.store.extend, self.key, token=self.token, lease=length
-            )
+        kept = await self.calls.aextend(self.key, token=self.token, lease=self._length(seconds))
         return self._kept(kept, "extend")
 
     def finish(
@@ -74,45 +69,23 @@ class Lease:
         """Record done (`error=None`) or failed; False (and logged) for a stale owner. With
         `settles`, the expected task of that id is settled by `by` too: in the same write when
         the store is a `FinishesSettling`, else just before."""
-        store = self.store
+        calls, key, token = self.calls, self.key, self.token
         if settles is None:
-            kept = store.finish(self.key, token=self.token, error=error)
-        elif conforms(store, FinishesSettling):
-            kept = cast(FinishesSettling, store).finish_settling(
-                self.key, token=self.token, error=error, task_id=settles, by=by
-            )
+            kept = calls.finish(key, token=token, error=error)
         else:
-            settle_expected(store, settles, by)
-            kept = store.finish(self.key, token=self.token, error=error)
+            kept = calls.finish_settling(key, token=token, error=error, task_id=settles, by=by)
         return self._kept(kept, "finish")
 
     async def afinish(
         self, error: str | None, *, settles: str | None = None, by: str = "callback"
     ) -> bool:
         """`finish` without blocking the event loop."""
-        store = self.store
-        if settles is not None and not conforms(store, FinishesSettling):
-            await asettle_expected(store, settles, by)
-            settles = None
+        calls, key, token = self.calls, self.key, self.token
         if settles is None:
-            if has_async_api(store):
-                kept = await store.afinish(self.key, token=self.token, error=error)
-            else:
-                kept = await asyncio.to_thread(
-                    store.finish, self.key, token=self.token, error=error
-                )
-        elif conforms(store, AsyncFinishesSettling):
-            kept = await cast(AsyncFinishesSettling, store).afinish_settling(
-                self.key, token=self.token, error=error, task_id=settles, by=by
-            )
+            kept = await calls.afinish(key, token=token, error=error)
         else:
-            kept = await asyncio.to_thread(
-                cast(FinishesSettling, store).finish_settling,
-                self.key,
-                token=self.token,
-                error=error,
-                task_id=settles,
-                by=by,
+            kept = await calls.afinish_settling(
+                key, token=token, error=error, task_id=settles, by=by
             )
         return self._kept(kept, "finish")
 

@@ -1,18 +1,17 @@
 """`Receiver`: the sans-I/O pipeline that turns an `InboundRequest` into an `Outcome`.
 
-One pipeline, two drivers: `handle` and `handle_async` run the same pure steps (`admission`)
-and differ only where they touch the store and the signal receivers (`processing`).
+One pipeline, two drivers: each operation is one plan (`_pipeline.operations`) that `handle`,
+`deliver` and `replay` run with blocking store calls and `ahandle`, `adeliver` and `areplay` run
+on an event loop. The store's capabilities are resolved once, when the store is set.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from ._pipeline.admission import admit
 from ._pipeline.config import (
     DEFAULT_LEASE,
     DEFAULT_MAX_BODY,
@@ -27,17 +26,19 @@ from ._pipeline.config import (
     _warned as _warned,
 )
 from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher
-from ._pipeline.log import internal_error, log_refusal, logged
-from ._pipeline.processing import aclaim_or_answer, adispatch, aget, aprocess, process, store_error
-from ._pipeline.trusted import readmit, reopened, replayable, trusted
+from ._pipeline.operations import acknowledge_plan, deliver_plan, handle_plan, replay_plan
+from ._pipeline.performers import awaiting, blocking
+from ._pipeline.processing import dispatch_plan
+from ._pipeline.steps import adrive, drive
+from ._pipeline.store_calls import StoreCalls
+from ._pipeline.trusted import replayable
 from ._security.allow_list import SourceFilter
 from ._security.signatures import DEFAULT_TOLERANCE, HmacVerifier
 from ._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
-from .errors import ConfigurationError, StoreUnavailable, SunoHooksError
+from .errors import ConfigurationError, StoreUnavailable
 from .inbound import InboundRequest
-from .leases import has_async_api
 from .outcome import Outcome
-from .stores import ClaimResult, Delivery, KnowsDone, ReplayCheck, Store, store_from_url
+from .stores import ClaimResult, ReplayCheck, Store, store_from_url
 
 __all__ = ["DEFAULT_MAX_BODY", "Receiver", "Require", "replayable"]
 
@@ -48,6 +49,9 @@ class Receiver:
     `hmac_keys` are Kie's `webhookHmacKey`s (several during a rotation, the current one first);
     `secret_key` signs callback URLs; `store` is a `Store` or a store URL. Without either key
     it refuses to be built unless `require="none"` is written (which warns).
+
+    `handle_async` and `acknowledge_async` are the old spellings of `ahandle` and `aacknowledge`
+    and keep working.
     """
 
     def __init__(
@@ -83,15 +87,41 @@ class Receiver:
                 "no store configured; using memory://, which forgets on restart.",
             )
             store = "memory://"
-        self.store: Store = store_from_url(store) if isinstance(store, str) else store
         self.max_body = max_body
         self.lease = lease
         self.retry_on_error = retry_on_error
-        self.dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
-        self._async_store = has_async_api(self.store)
+        self._store: Store = store_from_url(store) if isinstance(store, str) else store
+        self._dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
+        self._resolve()
+
+    @property
+    def store(self) -> Store:
+        """Where deliveries, leases and expected tasks are kept."""
+        return self._store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self._store = store
+        self._resolve()
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """What sends the signals to the handlers (and tells monitors about refusals)."""
+        return self._dispatcher
+
+    @dispatcher.setter
+    def dispatcher(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._resolve()
+
+    def _resolve(self) -> None:
+        """Bind the store's operations and the dispatcher once, for every request to come."""
+        self._calls = StoreCalls(self._store)
         self._claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None = (
-            self.store.claim_done if isinstance(self.store, KnowsDone) else None
+            self._calls.claim_done
         )
+        self._blocking = blocking(self._calls, self._dispatcher)
+        self._awaiting = awaiting(self._calls, self._dispatcher)
 
     def __repr__(self) -> str:
         return f"<Receiver require={self.require!r} store={self.store!r}>"
@@ -122,58 +152,41 @@ class Receiver:
 
     def handle(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
         """Answer one request synchronously (WSGI, Flask, sync Django views)."""
-        sender = self if sender is None else sender
-        try:
-            return logged(process(self, admit(self, request), sender))
-        except SunoHooksError as exc:
-            return self._reject(exc, request, sender)
-        except Exception:
-            return internal_error()
+        plan = handle_plan(self, request, self if sender is None else sender)
+        return drive(plan, self._blocking)
 
-    async def handle_async(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
+    async def ahandle(self, request: InboundRequest, *, sender: Any = None) -> Outcome:
         """Answer one request on an event loop (ASGI, Starlette, async Django views)."""
-        sender = self if sender is None else sender
-        try:
-            return logged(await aprocess(self, admit(self, request), sender))
-        except SunoHooksError as exc:
-            return await self._areject(exc, request, sender)
-        except Exception:
-            return internal_error()
+        plan = handle_plan(self, request, self if sender is None else sender)
+        return await adrive(plan, self._awaiting)
 
-    async def acknowledge_async(
+    async def aacknowledge(
         self, request: InboundRequest, *, sender: Any = None
     ) -> tuple[Outcome, Callable[[], Awaitable[None]] | None]:
         """Admit and claim a request, answering as soon as the delivery is stored in the inbox.
 
         Returns the answer and, for a new delivery, a coroutine function to run after sending
         it: it builds the event, runs the receivers and records `done` or `failed` (for replay).
-        With `retry_on_error=True` the receivers run before answering, as in `handle_async`.
+        With `retry_on_error=True` the receivers run before answering, as in `ahandle`.
         """
         sender = self if sender is None else sender
         if self.retry_on_error:
-            return await self.handle_async(request, sender=sender), None
-        try:
-            admitted = admit(self, request)
-            if isinstance(admitted, Outcome):
-                return logged(admitted), None
-            early = await aclaim_or_answer(self, admitted)
-        except SunoHooksError as exc:
-            return await self._areject(exc, request, sender), None
-        except Exception:
-            return internal_error(), None
-        if early is not None:
-            early.delivery = admitted.delivery
-            return logged(early), None
-        accepted = Outcome.accepted("received")
-        accepted.delivery = admitted.delivery
-        logged(accepted)
+            return await self.ahandle(request, sender=sender), None
+        answer, admitted = await adrive(acknowledge_plan(self, request, sender), self._awaiting)
+        if admitted is None:
+            return answer, None
 
         async def dispatch_and_finish() -> None:
             # A failure to record is logged; the delivery turns `abandoned` when its lease ends.
             with contextlib.suppress(StoreUnavailable):
-                await adispatch(self, admitted, sender)
+                await adrive(dispatch_plan(self, admitted, sender), self._awaiting)
 
-        return accepted, dispatch_and_finish
+        return answer, dispatch_and_finish
+
+    handle_async = ahandle
+    """The old spelling of `ahandle`, kept working."""
+    acknowledge_async = aacknowledge
+    """The old spelling of `aacknowledge`, kept working."""
 
     def deliver(
         self,
@@ -188,10 +201,8 @@ class Receiver:
         HTTP checks (method, type, peer, signature, token) are skipped; parse, claim, dispatch and
         finish run exactly as for a callback, with `Event.source` set to `source`."""
         sender = self if sender is None else sender
-        try:
-            return process(self, trusted(body, feature, context, source), sender)
-        except SunoHooksError as exc:
-            return Outcome.rejected(exc)
+        plan = deliver_plan(self, body, feature, context, source, sender)
+        return drive(plan, self._blocking)
 
     async def adeliver(
         self,
@@ -204,10 +215,8 @@ class Receiver:
     ) -> Outcome:
         """`deliver` on an event loop."""
         sender = self if sender is None else sender
-        try:
-            return await aprocess(self, trusted(body, feature, context, source), sender)
-        except SunoHooksError as exc:
-            return Outcome.rejected(exc)
+        plan = deliver_plan(self, body, feature, context, source, sender)
+        return await adrive(plan, self._awaiting)
 
     def replay(self, key: str, *, force: bool = False, sender: Any = None) -> Outcome:
         """Run the receivers again for a kept delivery (a `failed` or `abandoned` one), with the
@@ -215,70 +224,15 @@ class Receiver:
         `duplicate` unless `force=True` asks to run its handlers again; when no receiver is
         connected, nothing runs, the delivery is left as it was and the answer is 503
         `no_receiver`."""
-        sender = self if sender is None else sender
-        try:
-            delivery = self.store.get(key)
-        except Exception as exc:
-            return Outcome.rejected(store_error(exc))
-        if delivery is None:
-            raise KeyError(f"No delivery {key!r} is kept in the store.")
-        try:
-            admitted = readmit(delivery, self.dispatcher, sender, force=force)
-            if force:
-                early = _reopened(self.store, delivery)
-                if early is not None:
-                    return early
-            return process(self, admitted, sender)
-        except SunoHooksError as exc:
-            return Outcome.rejected(exc)
+        plan = replay_plan(self, key, force, self if sender is None else sender)
+        return drive(plan, self._blocking)
 
     async def areplay(self, key: str, *, force: bool = False, sender: Any = None) -> Outcome:
         """`replay` on an event loop: the receivers run on it, as for a live callback."""
-        sender = self if sender is None else sender
-        try:
-            delivery = await aget(self, key)
-        except Exception as exc:
-            return Outcome.rejected(store_error(exc))
-        if delivery is None:
-            raise KeyError(f"No delivery {key!r} is kept in the store.")
-        try:
-            admitted = readmit(delivery, self.dispatcher, sender, force=force)
-            if force:
-                early = await asyncio.to_thread(_reopened, self.store, delivery)
-                if early is not None:
-                    return early
-            return await aprocess(self, admitted, sender)
-        except SunoHooksError as exc:
-            return Outcome.rejected(exc)
+        plan = replay_plan(self, key, force, self if sender is None else sender)
+        return await adrive(plan, self._awaiting)
 
     def replay_failed(self, *, limit: int = 100, sender: Any = None) -> dict[str, Outcome]:
         """Replay up to `limit` failed and abandoned deliveries, oldest first; the outcome of
         each by key."""
         return {d.key: self.replay(d.key, sender=sender) for d in replayable(self.store, limit)}
-
-    def _reject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
-        log_refusal(exc, request)
-        self.dispatcher.rejected(
-            sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
-        )
-        return Outcome.rejected(exc)
-
-    async def _areject(self, exc: SunoHooksError, request: InboundRequest, sender: Any) -> Outcome:
-        arejected = getattr(self.dispatcher, "arejected", None)
-        if arejected is None:
-            return self._reject(exc, request, sender)
-        log_refusal(exc, request)
-        await arejected(
-            sender, error=exc.code, status=exc.status, detail=exc.detail, peer=request.peer
-        )
-        return Outcome.rejected(exc)
-
-
-def _reopened(store: Store, kept: Delivery) -> Outcome | None:
-    """`reopened`, a store failure turned into the 503 that answers it."""
-    try:
-        return reopened(store, kept)
-    except SunoHooksError:
-        raise
-    except Exception as exc:
-        raise store_error(exc) from None

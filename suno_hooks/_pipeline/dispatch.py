@@ -197,7 +197,7 @@ def _run_awaitable(awaitable: Awaitable[Any]) -> Any:
         awaitable.close()
     raise RuntimeError(
         "An async receiver cannot run on the synchronous path inside a running event loop; "
-        "use Receiver.handle_async."
+        "use Receiver.ahandle."
     )
 
 

@@ -12,6 +12,7 @@ from .._security.tokens import TokenSigner
 from ..stores import ClaimResult, ReplayCheck, Store
 from .config import Require
 from .dispatch import Dispatcher
+from .store_calls import StoreCalls
 
 __all__ = ["ReceiverParts"]
 
@@ -28,9 +29,9 @@ class ReceiverParts(Protocol):
     lease: float
     retry_on_error: bool
     dispatcher: Dispatcher
+    _calls: StoreCalls
+    """The store's operations, resolved once when the receiver was built."""
     _guard_ttl: float
     """How long the replay guard remembers a signature: twice the timestamp tolerance."""
     _claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None
     """The store's `claim_done` when it can answer a done key without I/O."""
-    _async_store: bool
-    """Whether the store has native `a*` methods."""

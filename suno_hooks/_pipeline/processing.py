@@ -1,48 +1,47 @@
-"""Processing an admitted delivery against the store: bind a sole token, claim, build the
-event, run the receivers under the lease, settle the expected task and record done or failed.
+"""Processing an admitted delivery against the store, written once as plans: bind a sole
+token, claim, build the event, run the handlers under the lease, then record done or failed and
+settle the expected task in the same step.
 
-`process` and `aprocess` are the two drivers; they differ only where they touch the store and
-the signal receivers.
+Each plan yields a step wherever it needs the store or the handlers (see `steps`); the receiver
+runs it with `drive` or `adrive`. The plans compose: `process_plan` is `claim_plan` then
+`dispatch_plan`, and a worker running a stored delivery claims it with `claim_plan` and
+dispatches it with `dispatch_plan` as well.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 from .._callbacks.parsing import build_event
-from .._security.tokens import TokenClaims
 from ..errors import HandlerError, InProgress, InvalidToken, ReplayedSignature, StoreUnavailable
 from ..events import Event, EventSource
 from ..leases import Lease
 from ..outcome import Outcome
-from ..stores import AsyncBindsTokens, AsyncStore, BindsTokens, Claim, ClaimResult, Delivery
-from ..stores.conformance import conforms
+from ..stores import Claim, ClaimResult, Delivery
 from .admission import Admitted
-from .config import warn_once
 from .dispatch import reaches_a_receiver
+from .steps import BindToken, BuildEvent, ClaimLease, FinishLease, Plan, SendSignals
 
 if TYPE_CHECKING:
     from .parts import ReceiverParts
 
 __all__ = [
+    "INLINE_EVENT_BYTES",
     "NO_RECEIVER",
-    "aclaim_or_answer",
-    "adispatch",
-    "aget",
-    "aprocess",
+    "claim_plan",
+    "dispatch_plan",
     "event_for",
-    "process",
+    "process_plan",
     "store_error",
 ]
 
 logger = logging.getLogger("suno_hooks")
 
-# Bodies up to this size build their event on the loop; larger ones (their lenient repair can
-# take milliseconds) in a worker thread.
 INLINE_EVENT_BYTES = 64 * 1024
+"""Bodies up to this size build their event where the plan runs; larger ones (their lenient
+repair can take milliseconds) through a `BuildEvent` step, in a worker thread on an event loop."""
 _PARSE_ERROR = "suno-hooks could not build the event; see the log"
 _OTHER_TASK = "This callback URL token was already used for another task."
 
@@ -52,97 +51,61 @@ referenced one that was garbage-collected): it stays `failed`, replayable, and t
 answered `received`."""
 
 
-def process(receiver: ReceiverParts, admitted: Admitted | Outcome, sender: Any) -> Outcome:
+def process_plan(
+    receiver: ReceiverParts, admitted: Admitted | Outcome, sender: Any
+) -> Plan[Outcome]:
     """Claim an admitted delivery and, when it is new, dispatch and finish it; the answer."""
     if isinstance(admitted, Outcome):
         return admitted
-    outcome = claim_or_answer(receiver, admitted)
+    outcome = yield from claim_plan(receiver, admitted)
     if outcome is None:
-        outcome = _answer_dispatch(receiver, *dispatch(receiver, admitted, sender))
+        event, error = yield from dispatch_plan(receiver, admitted, sender)
+        outcome = _answer_dispatch(receiver, event, error)
     outcome.delivery = admitted.delivery
     return outcome
 
 
-async def aprocess(receiver: ReceiverParts, admitted: Admitted | Outcome, sender: Any) -> Outcome:
-    """`process` on an event loop."""
-    if isinstance(admitted, Outcome):
-        return admitted
-    outcome = await aclaim_or_answer(receiver, admitted)
-    if outcome is None:
-        outcome = _answer_dispatch(receiver, *await adispatch(receiver, admitted, sender))
-    outcome.delivery = admitted.delivery
-    return outcome
-
-
-def claim_or_answer(receiver: ReceiverParts, admitted: Admitted) -> Outcome | None:
-    """Claim the delivery; None when it is new (to dispatch), else the answer to give."""
-    if admitted.sole_token is not None:
-        _bind_token(receiver, admitted.sole_token, admitted.delivery.task_id)
-    try:
-        claim = receiver.store.claim(
-            admitted.delivery, lease=receiver.lease, replay=admitted.replay
-        )
-    except Exception as exc:
-        raise store_error(exc) from None
-    return _answer_claim(receiver, admitted, claim)
-
-
-async def aclaim_or_answer(receiver: ReceiverParts, admitted: Admitted) -> Outcome | None:
-    """`claim_or_answer` on an event loop."""
-    delivery, replay = admitted.delivery, admitted.replay
-    if admitted.sole_token is not None:
-        await _abind_token(receiver, admitted.sole_token, delivery.task_id)
-    try:
-        if receiver._async_store:
-            store: AsyncStore = receiver.store  # type: ignore[assignment]
-            claim = await store.aclaim(delivery, lease=receiver.lease, replay=replay)
-        else:
-            claim = await asyncio.to_thread(
-                receiver.store.claim, delivery, lease=receiver.lease, replay=replay
-            )
-    except Exception as exc:
-        raise store_error(exc) from None
-    return _answer_claim(receiver, admitted, claim)
-
-
-def dispatch(
-    receiver: ReceiverParts, admitted: Admitted, sender: Any
-) -> tuple[Event | None, str | None]:
-    """Build the event, run the receivers, record done or failed; the event and the error."""
-    event = event_for(admitted)
-    lease = admitted.lease
-    assert lease is not None
-    error = _refusal(receiver, event, sender)
-    if event is not None and error is None:
-        bound = lease.bind()
+def claim_plan(receiver: ReceiverParts, admitted: Admitted) -> Plan[Outcome | None]:
+    """Bind a sole token to its task, then claim the delivery; None when it is new (its lease
+    is set on `admitted`, to dispatch), else the answer to give."""
+    delivery = admitted.delivery
+    token = admitted.sole_token
+    if token is not None:
         try:
-            error = _joined(receiver.dispatcher.send(sender, event))
-        finally:
-            lease.unbind(bound)
-    _finish(admitted, lease, error)
-    return event, error
+            bound: bool = yield BindToken(token.token_id, delivery.task_id, token.expires_in)
+        except Exception as exc:
+            raise store_error(exc) from None
+        if not bound:
+            raise InvalidToken(_OTHER_TASK)
+    try:
+        claim: Claim = yield ClaimLease(delivery, admitted.replay, receiver.lease)
+    except Exception as exc:
+        raise store_error(exc) from None
+    return _answer_claim(receiver, admitted, claim)
 
 
-async def adispatch(
+def dispatch_plan(
     receiver: ReceiverParts, admitted: Admitted, sender: Any
-) -> tuple[Event | None, str | None]:
-    """`dispatch` on an event loop."""
-    if len(admitted.delivery.body) <= INLINE_EVENT_BYTES:
+) -> Plan[tuple[Event | None, str | None]]:
+    """Build the event, run the handlers under the claimed lease, record done or failed
+    (settling a terminal delivery's expected task); the event and the handlers' error."""
+    delivery = admitted.delivery
+    event: Event | None
+    if len(delivery.body) <= INLINE_EVENT_BYTES:
         event = event_for(admitted)
     else:
-        event = await asyncio.to_thread(event_for, admitted)
+        event = yield BuildEvent(admitted)
     lease = admitted.lease
     assert lease is not None
     error = _refusal(receiver, event, sender)
     if event is not None and error is None:
         bound = lease.bind()
         try:
-            error = _joined(await receiver.dispatcher.asend(sender, event))
+            error = _joined((yield SendSignals(sender, event)))
         finally:
             lease.unbind(bound)
-    delivery = admitted.delivery
     try:
-        await lease.afinish(error, settles=_settles(delivery), by=delivery.source)
+        yield FinishLease(lease, error, _settles(delivery), delivery.source)
     except Exception as exc:
         raise _unrecorded(admitted, exc) from None
     return event, error
@@ -170,54 +133,9 @@ def _unheard(receiver: ReceiverParts, event: Event, sender: Any) -> bool:
     return True
 
 
-def _finish(admitted: Admitted, lease: Lease, error: str | None) -> None:
-    """Record done or failed, settling a terminal delivery's expected task with it."""
-    delivery = admitted.delivery
-    try:
-        lease.finish(error, settles=_settles(delivery), by=delivery.source)
-    except Exception as exc:
-        raise _unrecorded(admitted, exc) from None
-
-
 def _settles(delivery: Delivery) -> str | None:
     """The expected task a delivery settles when it is finished: its own, once terminal."""
     return delivery.task_id if delivery.terminal else None
-
-
-async def aget(receiver: ReceiverParts, key: str) -> Delivery | None:
-    """The kept delivery `key` (or None), read without blocking the loop."""
-    if receiver._async_store:
-        store: AsyncStore = receiver.store  # type: ignore[assignment]
-        return await store.aget(key)
-    return await asyncio.to_thread(receiver.store.get, key)
-
-
-def _bind_token(receiver: ReceiverParts, token: TokenClaims, task_id: str) -> None:
-    """Refuse a token already bound to another task (token-only requests)."""
-    store = receiver.store
-    if not conforms(store, BindsTokens):
-        warn_once("bind", f"{store!r} cannot bind tokens to their task.")
-        return
-    try:
-        bound = cast(BindsTokens, store).bind_token(token.token_id, task_id, token.expires_in)
-    except Exception as exc:
-        raise store_error(exc) from None
-    if not bound:
-        raise InvalidToken(_OTHER_TASK)
-
-
-async def _abind_token(receiver: ReceiverParts, token: TokenClaims, task_id: str) -> None:
-    store = receiver.store
-    if not conforms(store, AsyncBindsTokens):
-        await asyncio.to_thread(_bind_token, receiver, token, task_id)
-        return
-    try:
-        binds = cast(AsyncBindsTokens, store)
-        bound = await binds.abind_token(token.token_id, task_id, token.expires_in)
-    except Exception as exc:
-        raise store_error(exc) from None
-    if not bound:
-        raise InvalidToken(_OTHER_TASK)
 
 
 def event_for(admitted: Admitted) -> Event | None:
@@ -240,7 +158,9 @@ def event_for(admitted: Admitted) -> Event | None:
 def _answer_claim(receiver: ReceiverParts, admitted: Admitted, claim: Claim) -> Outcome | None:
     result = claim.result
     if result is ClaimResult.NEW:
-        admitted.lease = Lease(receiver.store, admitted.delivery.key, claim.token, receiver.lease)
+        calls = receiver._calls
+        key = admitted.delivery.key
+        admitted.lease = Lease(calls.store, key, claim.token, receiver.lease, calls)
         return None
     if result is ClaimResult.DUPLICATE:
         return Outcome.accepted("duplicate")

@@ -161,8 +161,9 @@ def test_the_cycle_finder_finds_a_cycle_and_nothing_else():
 
 def test_the_graph_sees_the_receiver_and_its_steps():
     graph = import_graph(with_type_only=True)
-    assert "suno_hooks._pipeline.admission" in graph["suno_hooks.receiver"]
+    assert "suno_hooks._pipeline.operations" in graph["suno_hooks.receiver"]
     assert "suno_hooks._pipeline.processing" in graph["suno_hooks.receiver"]
+    assert "suno_hooks._pipeline.admission" in graph["suno_hooks._pipeline.operations"]
     assert "suno_hooks._pipeline.parts" in graph["suno_hooks._pipeline.processing"]
 
 

@@ -71,7 +71,7 @@ async def async_callback(request: HttpRequest) -> HttpResponse:
     """Answer one Suno callback on the event loop (ASGI); store and signals never block it."""
     receiver = get_receiver()
     inbound = to_inbound_request(request, receiver.max_body)
-    outcome = await receiver.handle_async(inbound)
+    outcome = await receiver.ahandle(inbound)
     if outcome.error is not None and isinstance(receiver.dispatcher, DjangoDispatcher):
         await receiver.dispatcher.settle()
     return to_response(outcome)

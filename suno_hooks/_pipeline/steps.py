@@ -1,0 +1,203 @@
+"""The steps a receiver plan yields, and the two drivers that run a plan.
+
+A plan is a generator written once: it yields a step wherever it needs the store or the signal
+handlers and receives the step's result (or has the step's exception raised at the `yield`).
+Each step says once which performer it calls, with what; `drive` gives it blocking performers,
+`adrive` awaiting ones (see `performers`), and they are all that differs between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..errors import SunoHooksError
+    from ..events import Event
+    from ..leases import Lease
+    from ..stores import Delivery, ReplayCheck
+    from .admission import Admitted
+
+__all__ = [
+    "BindToken",
+    "BuildEvent",
+    "ClaimLease",
+    "FinishLease",
+    "GetDelivery",
+    "Performers",
+    "Plan",
+    "Refuse",
+    "Reopen",
+    "SendSignals",
+    "Step",
+    "adrive",
+    "drive",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Performers:
+    """What each step calls: all blocking (for `drive`), or all returning awaitables (for
+    `adrive`); built once per receiver (see `performers`)."""
+
+    bind_token: Callable[[str, str, float], Any]
+    build_event: Callable[..., Any]
+    claim: Callable[..., Any]
+    finish: Callable[..., Any]
+    get: Callable[[str], Any]
+    rejected: Callable[..., Any]
+    reopen: Callable[..., Any]
+    send: Callable[..., Any]
+
+
+# Steps are made on every request: plain slotted classes (a frozen one costs more to build);
+# nothing changes a step once it is yielded.
+@dataclass(slots=True)
+class BindToken:
+    """Bind a callback URL token to its task in the store; replies whether the token's task is
+    `task_id` (a store that cannot bind replies True, with a warning once)."""
+
+    token_id: str
+    task_id: str
+    ttl: float
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.bind_token(self.token_id, self.task_id, self.ttl)
+
+
+@dataclass(slots=True)
+class ClaimLease:
+    """Claim `delivery` in the store for `seconds`; replies with the store's `Claim`."""
+
+    delivery: Delivery
+    replay: ReplayCheck | None
+    seconds: float
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.claim(self.delivery, lease=self.seconds, replay=self.replay)
+
+
+@dataclass(slots=True)
+class BuildEvent:
+    """Build the event of a large body (its lenient repair can take milliseconds, so an event
+    loop builds it in a worker thread); replies with the event, or None when it cannot be
+    built."""
+
+    admitted: Admitted
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.build_event(self.admitted)
+
+
+@dataclass(slots=True)
+class SendSignals:
+    """Run the handlers of `event`; replies with their failures, one line each."""
+
+    sender: Any
+    event: Event
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.send(self.sender, self.event)
+
+
+@dataclass(slots=True)
+class FinishLease:
+    """Record done (`error` None) or failed under `lease`, settling the expected task
+    `settles` (when not None) by `by`; replies whether the lease still owned the delivery."""
+
+    lease: Lease
+    error: str | None
+    settles: str | None
+    by: str
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.finish(self.lease, self.error, settles=self.settles, by=self.by)
+
+
+@dataclass(slots=True)
+class GetDelivery:
+    """Read the kept delivery `key`; replies with it, or None."""
+
+    key: str
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.get(self.key)
+
+
+@dataclass(slots=True)
+class Reopen:
+    """Ready a kept delivery for a forced replay; replies None to go on, or the answer to give
+    when nothing should run."""
+
+    kept: Delivery
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.reopen(self.kept)
+
+
+@dataclass(slots=True)
+class Refuse:
+    """Tell monitors (`callback_rejected`) that a request was refused; replies None."""
+
+    sender: Any
+    error: SunoHooksError
+    peer: str | None
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        error = self.error
+        return do.rejected(
+            self.sender, error=error.code, status=error.status, detail=error.detail, peer=self.peer
+        )
+
+
+Step = (
+    BindToken | ClaimLease | BuildEvent | SendSignals | FinishLease | GetDelivery | Reopen | Refuse
+)
+Plan = Generator[Step, Any, _T]
+"""A generator of steps that `drive` or `adrive` runs to its result."""
+
+
+def drive(plan: Plan[_T], do: Performers) -> _T:
+    """Run `plan` to its result with blocking performers; a step's exception is raised inside
+    the plan, at its `yield`."""
+    send, throw = plan.send, plan.throw
+    reply: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            step = send(reply) if failure is None else throw(failure)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        failure = None
+        try:
+            reply = step.run(do)
+        except BaseException as exc:
+            failure = exc
+
+
+async def adrive(plan: Plan[_T], do: Performers) -> _T:
+    """`drive` with awaiting performers: each step's awaitable is awaited."""
+    send, throw = plan.send, plan.throw
+    reply: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            step = send(reply) if failure is None else throw(failure)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        failure = None
+        try:
+            reply = await step.run(do)
+        except BaseException as exc:
+            failure = exc
