@@ -85,8 +85,10 @@ class CeleryHandoff:
             "reject_on_worker_lost": True,
             "ignore_result": True,
         }
-        register = celery_app.task if celery_app is not None else shared_task
-        self.task = register(**options)(run_queued)
+        if celery_app is None:
+            self.task = shared_task(**options)(run_queued)
+        else:  # this app only: a shared task would reach every app created afterwards
+            self.task = celery_app.task(shared=False, **options)(run_queued)
 
     def __repr__(self) -> str:
         return f"CeleryHandoff(task={self.name!r}, queue={self.queue!r})"

@@ -11,11 +11,12 @@ worker runs it:
 Without `receiver=`, the job uses the receiver bound in the worker's own process, which is
 there only when the worker imported the module that builds it (a custom worker script).
 
-RQ marks a job `started` while a worker runs it. A worker killed outright (SIGKILL, power loss)
-leaves it there until a worker's registry cleanup finds it abandoned, after the job's timeout
-(`job_timeout=`, RQ's default is 180 s), and moves it to the failed registry; it is not run
-again by RQ. The next ring after that (the library's sweeper rings every delivery still queued)
-queues it again. A work-horse killed while its worker survives is marked failed at once.
+RQ marks a job `started` while a worker runs it, and a ring then adds nothing. A worker killed
+outright (SIGKILL, power loss) leaves the job there until its heartbeat has lapsed (about 90 s)
+and a worker's registry cleanup (when a worker starts, then every 10 minutes) moves it to the
+failed registry as abandoned; RQ does not run it again. The next ring after that (the library's
+sweeper rings every delivery still queued) queues it afresh. A work-horse killed while its
+worker survives has its job marked failed at once.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,11 +16,6 @@ from suno_hooks.handoff import HandoffError, ThreadHandoff, ring_or_log
 
 from ..browser import asgi_server, wsgi_server
 from ..support.handoff_ledger import Ledger, RecordingReceiver
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite3")
 
 
 def bound(ledger: Ledger, **options: int) -> ThreadHandoff:
