@@ -22,6 +22,7 @@ worker survives has its job marked failed at once.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from typing import Any
 
@@ -101,6 +102,14 @@ class RQHandoff:
         after `timeout` seconds, so a broker that is down cannot hold a callback's answer."""
         connection = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         return cls(Queue(queue_name, connection=connection), receiver=receiver, **options)
+
+    @classmethod
+    def from_environ(cls) -> RQHandoff:
+        """What `handoff="rq"` builds: a hand-off to the queue `suno-hooks` on the Redis at
+        `SUNO_HOOKS_RQ_URL` (default `redis://localhost:6379/0`), whose jobs import the receiver
+        at the dotted path `SUNO_HOOKS_RECEIVER`."""
+        url = os.environ.get("SUNO_HOOKS_RQ_URL", "redis://localhost:6379/0")
+        return cls.from_url(url, receiver=os.environ.get("SUNO_HOOKS_RECEIVER") or None)
 
     def __repr__(self) -> str:
         return f"RQHandoff(queue={self.queue.name!r}, receiver={self.receiver!r})"

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-
 from ..errors import ConfigurationError, missing_extra
 from ._protocol import Handoff, import_object
-from ._thread import ThreadHandoff
 
 __all__ = ["ENGINES", "handoff_from_setting"]
 
 
-def _thread() -> Handoff:
-    return ThreadHandoff()
-
-
-def _celery() -> Handoff:
-    from ..contrib.celery import CeleryHandoff
-
-    return CeleryHandoff()
-
-
-def _rq() -> Handoff:
-    from ..contrib.rq import RQHandoff
-
-    url = os.environ.get("SUNO_HOOKS_RQ_URL", "redis://localhost:6379/0")
-    return RQHandoff.from_url(url, receiver=os.environ.get("SUNO_HOOKS_RECEIVER") or None)
-
-
-def _django() -> Handoff:
-    from ..contrib.django.handoff import DjangoTasksHandoff
-
-    return DjangoTasksHandoff()
-
-
-ENGINES: dict[str, tuple[Callable[[], Handoff], str, tuple[str, ...]]] = {
-    "thread": (_thread, "", ()),
-    "celery": (_celery, "celery", ("celery", "kombu")),
-    "rq": (_rq, "rq", ("rq", "redis")),
-    "django": (_django, "django-tasks", ("django", "django_tasks")),
+ENGINES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "thread": ("suno_hooks.handoff._thread:ThreadHandoff", "", ()),
+    "celery": ("suno_hooks.contrib.celery:CeleryHandoff", "celery", ("celery", "kombu")),
+    "rq": ("suno_hooks.contrib.rq:RQHandoff.from_environ", "rq", ("rq", "redis")),
+    "django": (
+        "suno_hooks.contrib.django.handoff:DjangoTasksHandoff",
+        "django-tasks",
+        ("django", "django_tasks"),
+    ),
 }
-"""Each word `handoff=` takes: its factory, the extra that installs its engine, and the top-level
-modules whose absence means that extra is missing."""
+"""Each word `handoff=` takes: the factory it calls (imported only then), the extra that
+installs its engine, and the top-level modules whose absence means that extra is missing."""
 
 
 def handoff_from_setting(value: object) -> Handoff | None:
@@ -59,14 +36,18 @@ def handoff_from_setting(value: object) -> Handoff | None:
         )
     word = value.strip().lower()
     if word in ENGINES:
-        factory, extra, modules = ENGINES[word]
+        path, extra, modules = ENGINES[word]
         try:
-            return factory()
-        except ModuleNotFoundError as exc:
-            missing = (exc.name or "").split(".")[0]
-            if missing not in modules:
+            factory = import_object(path, "handoff")
+        except ConfigurationError as exc:
+            cause = exc.__cause__
+            missing = getattr(cause, "name", None) or ""
+            if not isinstance(cause, ModuleNotFoundError) or missing.split(".")[0] not in modules:
                 raise
-            raise ConfigurationError(missing_extra(extra, missing, f'handoff="{word}"')) from None
+            raise ConfigurationError(
+                missing_extra(extra, missing.split(".")[0], f'handoff="{word}"')
+            ) from None
+        return factory()  # type: ignore[no-any-return]
     if "." not in value and ":" not in value:
         known = ", ".join(f'"{name}"' for name in ENGINES)
         raise ConfigurationError(

@@ -37,7 +37,7 @@ except ImportError:  # Django < 6: the backport
             name="django_tasks",
         ) from exc
 
-__all__ = ["DjangoTasksHandoff", "run_queued"]
+__all__ = ["DjangoTasksHandoff"]
 
 logger = logging.getLogger("suno_hooks.handoff")
 
