@@ -31,9 +31,10 @@ def env(database: Path, ledger: Ledger) -> dict[str, str]:
     )
 
 
-def manage(database: Path, ledger: Ledger, *args: str) -> str:
+def python(database: Path, ledger: Ledger, *args: str) -> str:
+    """Run `python *args` with the tasks settings; its output, or the test fails."""
     done = subprocess.run(
-        [sys.executable, "-m", "django", *args],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env(database, ledger),
         capture_output=True,
@@ -44,17 +45,13 @@ def manage(database: Path, ledger: Ledger, *args: str) -> str:
     return done.stdout
 
 
+def manage(database: Path, ledger: Ledger, *args: str) -> str:
+    return python(database, ledger, "-m", "django", *args)
+
+
 def ring(database: Path, ledger: Ledger, *args: str) -> dict[str, int]:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.support.handoff_django_ring", *args],
-        cwd=ROOT,
-        env=env(database, ledger),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    counts: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    output = python(database, ledger, "-m", "tests.support.handoff_django_ring", *args)
+    counts: dict[str, int] = json.loads(output.strip().splitlines()[-1])
     return counts
 
 

@@ -76,10 +76,7 @@ def test_a_ring_while_the_job_waits_adds_nothing_and_one_after_it_finished_queue
         ledger.wait_for("done", ["twice"])
         assert handoff.queue.fetch_job(job_id("twice")).get_status() == JobStatus.FINISHED
         handoff.ring("twice")
-        deadline = time.monotonic() + 30
-        while ledger.phases("done")["twice"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ledger.phases("done")["twice"] == 2
+        assert ledger.wait_for("done", ["twice"], times=2)["twice"] == 2
     finally:
         worker.stop()
 
@@ -94,10 +91,7 @@ def test_a_failed_job_is_queued_again_by_the_next_ring(
         job = wait_status(handoff.queue, "fail:once", JobStatus.FAILED)
         assert job is not None
         handoff.ring("fail:once")
-        deadline = time.monotonic() + 30
-        while ledger.phases("started")["fail:once"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ledger.phases("started")["fail:once"] == 2
+        assert ledger.wait_for("started", ["fail:once"], times=2)["fail:once"] == 2
     finally:
         worker.stop()
 

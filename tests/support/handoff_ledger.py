@@ -60,15 +60,18 @@ class Ledger:
             rows = db.execute("SELECT pid FROM runs WHERE key = ?", (key,)).fetchall()
         return {pid for (pid,) in rows}
 
-    def wait_for(self, phase: str, keys: list[str], timeout: float = 30) -> Counter[str]:
-        """The `phase` counts once every key in `keys` reached it; fails after `timeout`."""
+    def wait_for(
+        self, phase: str, keys: list[str], timeout: float = 30, *, times: int = 1
+    ) -> Counter[str]:
+        """The `phase` counts once every key in `keys` reached it `times` times; fails after
+        `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             counts = self.phases(phase)
-            if all(counts[key] for key in keys):
+            if all(counts[key] >= times for key in keys):
                 return counts
             if time.monotonic() > deadline:
-                missing = sorted(key for key in keys if not counts[key])
+                missing = sorted(key for key in keys if counts[key] < times)
                 raise AssertionError(f"never {phase} within {timeout}s: {missing[:10]}")
             time.sleep(0.05)
 
