@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ..services import RedisServer
 from ..support.handoff_ledger import Ledger
+from ..support.services import RedisServer
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from suno_hooks.contrib.celery import TASK_NAME, CeleryHandoff, bound_receiver
 from suno_hooks.handoff import HandoffError
 
-from ..services import RedisServer
 from ..support.handoff_celery_app import QUEUE, build
 from ..support.handoff_ledger import Ledger
 from ..support.handoff_workers import BIN, WorkerProcess, worker_env
+from ..support.services import RedisServer
 
 
 def celery_worker(broker: RedisServer, ledger: Ledger, log: Path, **env: str) -> WorkerProcess:

@@ -19,10 +19,10 @@ from suno_hooks.contrib import rq as rq_engine
 from suno_hooks.contrib.rq import RQHandoff, job_id
 from suno_hooks.handoff import HandoffError
 
-from ..browser import wsgi_server
-from ..services import RedisServer
+from ..support.browser import wsgi_server
 from ..support.handoff_ledger import Ledger, RecordingReceiver
 from ..support.handoff_workers import BIN, WorkerProcess, worker_env
+from ..support.services import RedisServer
 
 QUEUE = "suno-hooks"
 RECEIVER_PATH = "tests.support.handoff_rq_app:receiver"

@@ -14,7 +14,7 @@ import pytest
 
 from suno_hooks.handoff import HandoffError, ThreadHandoff, ring_or_log
 
-from ..browser import asgi_server, wsgi_server
+from ..support.browser import asgi_server, wsgi_server
 from ..support.handoff_ledger import Ledger, RecordingReceiver
 
 
