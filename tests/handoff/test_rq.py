@@ -74,7 +74,7 @@ def test_a_ring_while_the_job_waits_adds_nothing_and_one_after_it_finished_queue
     worker = rq_worker(broker, ledger, tmp_path / "worker.log").start()
     try:
         ledger.wait_for("done", ["twice"])
-        assert handoff.queue.fetch_job(job_id("twice")).get_status() == JobStatus.FINISHED
+        wait_status(handoff.queue, "twice", JobStatus.FINISHED)  # set just after the job returns
         handoff.ring("twice")
         assert ledger.wait_for("done", ["twice"], times=2)["twice"] == 2
     finally:
