@@ -24,6 +24,7 @@ PUBLIC_MODULES = (
     "suno_hooks.wsgi",
     "suno_hooks.asgi",
     "suno_hooks.stores",
+    "suno_hooks.handoff",
     "suno_hooks.client",
     "suno_hooks.reconcile",
     "suno_hooks.sandbox",

@@ -1,0 +1,85 @@
+"""What a hand-off is, what it asks of the receiver, and how a failed ring is reported."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import ConfigurationError
+
+__all__ = ["Handoff", "HandoffError", "QueuedRunner", "import_object", "ring_or_log"]
+
+logger = logging.getLogger("suno_hooks.handoff")
+
+
+@runtime_checkable
+class QueuedRunner(Protocol):
+    """What an engine calls in the worker: the receiver's way to run one stored delivery by its
+    dedupe key (claim the lease, dispatch the stored body, finish)."""
+
+    def run_queued(self, key: str) -> object:
+        """Run the handlers of the delivery stored under `key`, at most once."""
+
+    async def arun_queued(self, key: str) -> object:
+        """The same, awaited on an event loop."""
+
+
+@runtime_checkable
+class Handoff(Protocol):
+    """Anything that can take a queued delivery's dedupe key to a worker.
+
+    `ring(key)` sends only the key (the body stays in the store) and raises `HandoffError` when
+    the message cannot be sent; `bind(receiver)` is called once by the receiver built with this
+    hand-off. `out_of_process` is true when the work runs in another process, which then needs a
+    store it can read too."""
+
+    out_of_process: bool
+
+    def bind(self, receiver: QueuedRunner) -> None:
+        """Remember the receiver whose `run_queued` the worker side calls."""
+
+    def ring(self, key: str) -> None:
+        """Ask a worker to run the queued delivery `key`; raise `HandoffError` on failure."""
+
+
+class HandoffError(RuntimeError):
+    """A ring could not be sent (full queue, broker down). The delivery stays `queued` in the
+    store, so the sweeper rings it again later; the message never carries a credential."""
+
+
+def ring_or_log(handoff: Handoff, key: str) -> bool:
+    """Ring `key` and return True, or log the failure at WARNING and return False: a callback
+    whose delivery is recorded is answered 200 whatever the broker does."""
+    try:
+        handoff.ring(key)
+    except HandoffError as exc:
+        logger.warning("hand-off of %s failed, the sweeper will ring again: %s", key, exc)
+        return False
+    except Exception as exc:  # an engine's own error: never fail the callback for it
+        logger.warning(
+            "hand-off of %s failed, the sweeper will ring again: %s", key, type(exc).__name__
+        )
+        return False
+    return True
+
+
+def import_object(path: str, what: str) -> Any:
+    """The object a dotted path names, as `package.module:attribute` or `package.module.attribute`;
+    a `ConfigurationError` naming `what` when it cannot be imported."""
+    module_name, sep, attribute = path.partition(":")
+    if not sep:
+        module_name, _, attribute = path.rpartition(".")
+    if not module_name or not attribute:
+        raise ConfigurationError(f"{what} {path!r} is not a path like 'package.module:name'.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"{what} {path!r}: cannot import {module_name}: {exc}") from exc
+    found = module
+    for part in attribute.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise ConfigurationError(f"{what} {path!r}: no {attribute} in {module_name}.") from None
+    return found

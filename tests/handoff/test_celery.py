@@ -1,0 +1,112 @@
+"""`CeleryHandoff` with a real `celery worker --pool=solo` on a real redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from suno_hooks.contrib.celery import TASK_NAME, CeleryHandoff, bound_receiver
+from suno_hooks.handoff import HandoffError
+
+from ..support.handoff_celery_app import QUEUE, build
+from ..support.handoff_ledger import Ledger
+from ..support.handoff_workers import BIN, WorkerProcess, worker_env
+from ..support.services import RedisServer
+
+
+def celery_worker(broker: RedisServer, ledger: Ledger, log: Path, **env: str) -> WorkerProcess:
+    command = [str(BIN / "celery"), "-A", "tests.support.handoff_celery_app", "worker"]
+    command += ["--pool=solo", "-Q", QUEUE, "--without-gossip", "--without-mingle"]
+    command += ["--without-heartbeat", "--loglevel=INFO"]
+    environment = worker_env(ledger, SUNO_HOOKS_TEST_BROKER=broker.url, **env)
+    return WorkerProcess(command, environment, log, ready="ready.")
+
+
+@pytest.fixture
+def handoff(broker: RedisServer) -> Iterator[CeleryHandoff]:
+    """The web side's hand-off: same app module, no receiver needed to ring."""
+    app, handoff = build(broker.url)
+    yield handoff
+    app.close()
+
+
+def test_each_ring_runs_once_in_the_worker(
+    broker: RedisServer, ledger: Ledger, handoff: CeleryHandoff, tmp_path: Path
+):
+    worker = celery_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        keys = [f"celery-{n}" for n in range(25)]
+        for key in keys:
+            handoff.ring(key)
+        done = ledger.wait_for("done", keys)
+        time.sleep(0.5)  # a duplicate would land now
+        assert ledger.phases("done") == dict.fromkeys(keys, 1) == done
+        assert {pid for key in keys for pid in ledger.pids(key)} == {worker.pid}
+    finally:
+        worker.stop()
+
+
+def test_a_killed_worker_s_message_comes_back_after_the_visibility_timeout(
+    broker: RedisServer, ledger: Ledger, handoff: CeleryHandoff, tmp_path: Path
+):
+    log = tmp_path / "worker.log"
+    first = celery_worker(broker, ledger, log, SUNO_HOOKS_TEST_VISIBILITY="2").start()
+    handoff.ring("slow:killed")
+    ledger.wait_for("started", ["slow:killed"])
+    first.kill()  # acknowledged late: the message stays unacked in Redis
+    ledger.release("slow:killed")
+    second = celery_worker(broker, ledger, log, SUNO_HOOKS_TEST_VISIBILITY="2").start()
+    try:
+        ledger.wait_for("done", ["slow:killed"], timeout=30)
+        assert ledger.phases("started")["slow:killed"] == 2
+        assert ledger.phases("done")["slow:killed"] == 1
+        assert ledger.pids("slow:killed") == {first_pid(ledger, "slow:killed"), second.pid}
+    finally:
+        second.stop()
+
+
+def first_pid(ledger: Ledger, key: str) -> int:
+    with ledger._connect() as db:
+        row = db.execute("SELECT pid FROM runs WHERE key = ? ORDER BY at LIMIT 1", (key,))
+        (pid,) = row.fetchone()
+    return int(pid)
+
+
+def test_a_broker_that_is_down_fails_the_ring_quickly_and_the_next_ring_goes_through(
+    broker: RedisServer, ledger: Ledger, handoff: CeleryHandoff, tmp_path: Path
+):
+    worker = celery_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        handoff.ring("before")
+        ledger.wait_for("done", ["before"])
+        broker.stop()
+        started = time.monotonic()
+        with pytest.raises(HandoffError, match="Celery could not send during") as caught:
+            handoff.ring("during")
+        assert time.monotonic() - started < 15
+        assert "redis://" not in str(caught.value)
+        time.sleep(2)
+        broker.start()
+        handoff.ring("after")
+        ledger.wait_for("done", ["after"], timeout=60)
+        assert ledger.phases("done") == {"before": 1, "after": 1}
+    finally:
+        worker.stop()
+
+
+def test_the_task_is_registered_acknowledged_late_and_runs_the_bound_receiver(
+    broker: RedisServer, ledger: Ledger
+):
+    from ..support.handoff_ledger import RecordingReceiver
+
+    app, handoff = build(broker.url)
+    task = app.tasks[TASK_NAME]
+    assert task.acks_late and task.reject_on_worker_lost and task.ignore_result
+    handoff.bind(RecordingReceiver(ledger))
+    assert isinstance(bound_receiver(), RecordingReceiver)
+    task("in-process")  # the task body, called directly
+    assert ledger.phases("done") == {"in-process": 1}
+    app.close()

@@ -1,0 +1,180 @@
+"""`RQHandoff` with a real `rq worker` on a real redis-server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.job import JobStatus
+from rq.registry import StartedJobRegistry
+
+from suno_hooks.contrib import rq as rq_engine
+from suno_hooks.contrib.rq import RQHandoff, job_id
+from suno_hooks.handoff import HandoffError
+
+from ..support.browser import wsgi_server
+from ..support.handoff_ledger import Ledger, RecordingReceiver
+from ..support.handoff_workers import BIN, WorkerProcess, worker_env
+from ..support.services import RedisServer
+
+QUEUE = "suno-hooks"
+RECEIVER_PATH = "tests.support.handoff_rq_app:receiver"
+
+
+def rq_worker(broker: RedisServer, ledger: Ledger, log: Path) -> WorkerProcess:
+    command = [str(BIN / "rq"), "worker", "--url", broker.url, QUEUE]
+    return WorkerProcess(command, worker_env(ledger), log, ready="Listening on")
+
+
+def handoff_on(broker: RedisServer) -> RQHandoff:
+    return RQHandoff.from_url(broker.url, queue_name=QUEUE, receiver=RECEIVER_PATH, timeout=2)
+
+
+def wsgi_ringing(handoff: RQHandoff) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        handoff.ring(parse_qs(environ["QUERY_STRING"])["key"][0])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"queued"]
+
+    return app
+
+
+def test_each_ring_runs_once_in_the_worker(broker: RedisServer, ledger: Ledger, tmp_path: Path):
+    handoff = handoff_on(broker)
+    worker = rq_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        direct = [f"rq-{n}" for n in range(6)]
+        served = [f"rq-web-{n}" for n in range(4)]
+        for key in direct:
+            handoff.ring(key)
+        with wsgi_server(wsgi_ringing(handoff)) as url:
+            for key in served:
+                assert httpx.get(url, params={"key": key}, timeout=5).status_code == 200
+        ledger.wait_for("done", direct + served)
+        time.sleep(0.5)
+        assert ledger.phases("done") == dict.fromkeys(direct + served, 1)
+    finally:
+        worker.stop()
+
+
+def test_a_ring_while_the_job_waits_adds_nothing_and_one_after_it_finished_queues_it_again(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    handoff = handoff_on(broker)
+    for _ in range(3):
+        handoff.ring("twice")
+    assert handoff.queue.job_ids == [job_id("twice")]
+    worker = rq_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        ledger.wait_for("done", ["twice"])
+        wait_status(handoff.queue, "twice", JobStatus.FINISHED)  # set just after the job returns
+        handoff.ring("twice")
+        assert ledger.wait_for("done", ["twice"], times=2)["twice"] == 2
+    finally:
+        worker.stop()
+
+
+def test_a_failed_job_is_queued_again_by_the_next_ring(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    handoff = handoff_on(broker)
+    worker = rq_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        handoff.ring("fail:once")
+        job = wait_status(handoff.queue, "fail:once", JobStatus.FAILED)
+        assert job is not None
+        handoff.ring("fail:once")
+        assert ledger.wait_for("started", ["fail:once"], times=2)["fail:once"] == 2
+    finally:
+        worker.stop()
+
+
+def wait_status(queue: Queue, key: str, status: JobStatus, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = queue.fetch_job(job_id(key))
+        if job is not None and job.get_status(refresh=True) == status:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the job of {key} never became {status}")
+
+
+def test_a_killed_worker_leaves_the_job_started_until_rq_finds_it_abandoned(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    handoff = handoff_on(broker)
+    log = tmp_path / "worker.log"
+    first = rq_worker(broker, ledger, log).start()
+    handoff.ring("slow:killed")
+    ledger.wait_for("started", ["slow:killed"])
+    first.kill()
+    job = handoff.queue.fetch_job(job_id("slow:killed"))
+    assert job.get_status(refresh=True) == JobStatus.STARTED
+    handoff.ring("slow:killed")  # RQ still thinks it runs: nothing is added
+    assert handoff.queue.count == 0
+    # RQ calls it abandoned once its heartbeat has lapsed (about 90 s); look that far ahead.
+    registry = StartedJobRegistry(queue=handoff.queue)
+    registry.cleanup(timestamp=time.time() + 600)
+    assert job.get_status(refresh=True) == JobStatus.FAILED
+    ledger.release("slow:killed")
+    handoff.ring("slow:killed")  # as the sweeper will
+    second = rq_worker(broker, ledger, log).start()
+    try:
+        ledger.wait_for("done", ["slow:killed"])
+        assert ledger.phases("started")["slow:killed"] == 2
+        assert ledger.phases("done")["slow:killed"] == 1
+    finally:
+        second.stop()
+
+
+def test_a_broker_that_is_down_fails_the_ring_within_its_timeout(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    handoff = handoff_on(broker)
+    broker.stop()
+    started = time.monotonic()
+    with pytest.raises(HandoffError, match="RQ could not queue during: ConnectionError"):
+        handoff.ring("during")
+    assert time.monotonic() - started < 10
+    broker.start()
+    handoff.ring("after")
+    worker = rq_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        ledger.wait_for("done", ["after"])
+        assert ledger.phases("done") == {"after": 1}
+    finally:
+        worker.stop()
+
+
+def test_a_password_is_masked_in_the_ring_error(broker: RedisServer):
+    connection = Redis.from_url(broker.url, password="hunter2-secret")
+    text = "AUTH hunter2-secret failed"
+    assert rq_engine._without_password(text, connection) == "AUTH *** failed"
+
+
+def test_without_a_path_the_job_uses_the_receiver_bound_in_its_process(
+    broker: RedisServer, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(rq_engine, "_bound", [])
+    with pytest.raises(LookupError, match="receiver="):
+        rq_engine.run_queued("k")
+    RQHandoff(Queue(QUEUE, connection=Redis.from_url(broker.url))).bind(RecordingReceiver(ledger))
+    rq_engine.run_queued("k")
+    assert ledger.phases("done") == {"k": 1}
+
+
+def test_the_job_id_is_stable_distinct_and_safe():
+    assert job_id("a") == job_id("a") != job_id("b")
+    assert job_id("task:x/é space").replace("-", "").isalnum()
+
+
+def test_a_receiver_that_is_not_a_path_is_refused(broker: RedisServer):
+    with pytest.raises(ValueError, match="dotted path"):
+        RQHandoff(Queue(QUEUE, connection=Redis.from_url(broker.url)), receiver="receiver")
