@@ -102,7 +102,7 @@ def main() -> None:
 
     def async_path(receiver: Receiver) -> Callable[[int], None]:
         async def drive(count: int) -> None:
-            handle = receiver.handle_async
+            handle = receiver.ahandle
             for raw, headers in requests[:count]:
                 outcome = await handle(InboundRequest("POST", raw, headers))
                 if outcome.status != 200:
