@@ -25,6 +25,7 @@ the HTTP `status`, `code` and `detail` of the answer.
     ├── SandboxError                        suno_hooks.sandbox: a control request refused
     ├── CreateError                         suno_hooks.sandbox: a request Kie would refuse
     ├── InvalidRequest (ValueError)         suno_hooks.client: refused before sending
+    ├── HandoffError (RuntimeError)         suno_hooks.handoff: a ring that could not be sent
     ├── MediaError                          suno_hooks.media: a file that could not be kept
     │   ├── MediaRefused                    a URL or address the rules refuse
     │   ├── MediaTooLarge                   a body past the size cap

@@ -6,7 +6,7 @@ import importlib
 import logging
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, SunoHooksException
 
 __all__ = ["Handoff", "HandoffError", "QueuedRunner", "import_object", "ring_or_log"]
 
@@ -43,7 +43,7 @@ class Handoff(Protocol):
         """Ask a worker to run the queued delivery `key`; raise `HandoffError` on failure."""
 
 
-class HandoffError(RuntimeError):
+class HandoffError(SunoHooksException, RuntimeError):
     """A ring could not be sent (full queue, broker down). The delivery stays `queued` in the
     store, so the sweeper rings it again later; the message never carries a credential."""
 
