@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from .._callbacks.parsing import build_event
-from .._callbacks.probe import load_json, probe
+from .._callbacks.stored import event_of
 from ..events import Event, Midi, Track
 from ..stores import Delivery
 from ..stores.base import PROGRESS_STAGES
@@ -72,17 +70,6 @@ class EventView:
         if event.midi is not None:
             return f"{len(event.midi.instruments)} MIDI instruments"
         return event.msg
-
-
-def event_of(delivery: Delivery) -> Event:
-    """The `Event` handlers received for this delivery (parsed again from its kept body)."""
-    return build_event(
-        probe(load_json(delivery.body)),
-        feature=delivery.feature,
-        context=delivery.context,
-        received_at=datetime.fromtimestamp(delivery.received_at, timezone.utc),
-        kind=delivery.kind,  # type: ignore[arg-type]
-    )
 
 
 def event_view(delivery: Delivery, *, now: float) -> EventView:
