@@ -221,7 +221,7 @@ def test_abandoned_rows_are_listed_and_the_replay_action_recovers_them(
 
 
 def test_change_page_lists_the_kept_media_escaped(admin_client: Client, inbox: dict[str, str]):
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
     from suno_hooks.media import KeptFile
 
@@ -231,7 +231,7 @@ def test_change_page_lists_the_kept_media_escaped(admin_client: Client, inbox: d
     assert "nothing kept" in page
     record = KeptFile(
         "t/complete/lyrics-1.txt", "lyrics-1.txt", "suno/<i>x</i>.txt", 12, "9" * 64, None,
-        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
     )  # fmt: skip
     assert store.record_kept(inbox["lyrics"], [record])  # type: ignore[attr-defined]
     page = admin_client.get(f"/admin/suno_hooks/delivery/{row.pk}/change/").content.decode()

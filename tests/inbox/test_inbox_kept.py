@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -49,7 +49,7 @@ def test_the_delivery_page_lists_its_kept_media_escaped(browser: WebDriver, serv
         bytes=4096,
         sha256="0123456789ab" + "f" * 52,
         content_type="audio/mpeg",
-        kept_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+        kept_at=datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc),
     )
     assert receiver.store.record_kept(key, [record])  # type: ignore[attr-defined]
     browser.get(serve(receiver) + "/")

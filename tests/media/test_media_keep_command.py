@@ -12,22 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from suno_hooks.cli.keep import parse_duration
-from suno_hooks.stores import SQLiteStore
 
 from ..support.cli_helpers import run_cli
-from ..support.media_helpers import settled_event
-from ..support.sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
+from ..support.media_helpers import rig, settled_event
+from ..support.sandbox_rig import Rig, make_rig, rig_timing
 
-__all__ = ["make_rig", "rig_timing"]
-
-
-@pytest.fixture
-def rig(make_rig: Any, tmp_path: Path) -> Rig:
-    built: Rig = make_rig(rig_receiver(SQLiteStore(tmp_path / "rig.db")))
-    return built
+__all__ = ["make_rig", "rig", "rig_timing"]
 
 
 def keep(tmp_path: Path, *args: str) -> Any:

@@ -4,46 +4,31 @@ against the sandbox), and a later keep trusts the store's record as it trusts th
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from suno_hooks.media import MediaArchive
 from suno_hooks.media.archive import store_of
-from suno_hooks.stores import MemoryStore, SQLiteStore
+from suno_hooks.stores import MemoryStore
 from suno_hooks.stores.delivery_json import delivery_document
 
 from ..support.media_helpers import (
     LOCAL,
     event_of,
     file_bytes,
+    kept_archive,
     media_server,
     music_body,
+    rig,
     settled_event,
 )
-from ..support.sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
+from ..support.sandbox_rig import Rig, make_rig, rig_timing
 
-__all__ = ["make_rig", "rig_timing"]
-
-
-@pytest.fixture
-def rig(make_rig: Any, tmp_path: Path) -> Rig:
-    built: Rig = make_rig(rig_receiver(SQLiteStore(tmp_path / "rig.db")))
-    return built
-
-
-@pytest.fixture
-def archive(rig: Rig, tmp_path: Path) -> Iterator[MediaArchive]:
-    kept = MediaArchive(tmp_path / "kept", **LOCAL, backoff=0.01)
-    kept.connect(rig.receiver)
-    yield kept
-    kept.close()
+__all__ = ["kept_archive", "make_rig", "rig", "rig_timing"]
 
 
 def test_the_store_records_what_was_kept_and_a_second_keep_sends_nothing(
-    rig: Rig, archive: MediaArchive, tmp_path: Path
+    rig: Rig, kept_archive: MediaArchive, tmp_path: Path
 ) -> None:
     event = settled_event(rig, "generate")
     store = rig.receiver.store
@@ -55,21 +40,21 @@ def test_the_store_records_what_was_kept_and_a_second_keep_sends_nothing(
     requests = dict(rig.sandbox.media_requests)
     for sidecars in (tmp_path / "kept").rglob(".kept"):  # only the store's record is left
         shutil.rmtree(sidecars)
-    again = archive.keep(event, store=store)
+    again = kept_archive.keep(event, store=store)
     assert sorted(again, key=lambda record: record.name) == list(delivery.kept)
     assert dict(rig.sandbox.media_requests) == requests
 
 
 def test_the_store_catches_up_with_files_kept_before_it_recorded_them(
-    rig: Rig, archive: MediaArchive, tmp_path: Path
+    rig: Rig, kept_archive: MediaArchive, tmp_path: Path
 ) -> None:
-    archive.disconnect(rig.receiver)
+    kept_archive.disconnect(rig.receiver)
     event = settled_event(rig, "wav")
     store = rig.receiver.store
     assert store.get(event.dedupe_key).kept == ()  # type: ignore[union-attr]
-    (record,) = archive.keep(event)  # no store: the sidecar alone records it
+    (record,) = kept_archive.keep(event)  # no store: the sidecar alone records it
     requests = dict(rig.sandbox.media_requests)
-    assert archive.keep(event, store=store) == [record]
+    assert kept_archive.keep(event, store=store) == [record]
     assert dict(rig.sandbox.media_requests) == requests
     assert store.get(event.dedupe_key).kept == (record,)  # type: ignore[union-attr]
 

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -307,7 +307,7 @@ def test_a_version_2_schema_gains_kept_media_in_place(postgres_server: PostgresS
     second = PostgresStore(url)
     assert second.get("old:complete").kept == ()  # type: ignore[union-attr]
     record = KeptFile(
-        "old/complete/a.mp3", "a.mp3", "s3://b/a.mp3", 1, "0" * 64, None, datetime.now(UTC)
+        "old/complete/a.mp3", "a.mp3", "s3://b/a.mp3", 1, "0" * 64, None, datetime.now(timezone.utc)
     )
     assert second.record_kept("old:complete", [record])
     done = second.get("old:complete")

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +328,7 @@ def test_a_version_5_file_gains_kept_media_in_place_and_reads_read_only_before(t
     reader.close()
     store = SQLiteStore(path)
     record = KeptFile(
-        "old/complete/a.mp3", "a.mp3", "/m/a.mp3", 1, "0" * 64, None, datetime.now(UTC)
+        "old/complete/a.mp3", "a.mp3", "/m/a.mp3", 1, "0" * 64, None, datetime.now(timezone.utc)
     )
     assert store.record_kept("old:complete", [record])
     done = store.get("old:complete")
