@@ -110,9 +110,12 @@ class MediaArchive:
 
     def keep(self, event: Event, *, store: RecordsKept | None = None) -> list[KeptFile]:
         """Copy every file `event` names that is not kept yet; every file now kept, also on
-        `event.kept`. With a `store`, a file its delivery records as kept is not fetched again,
-        and what is kept is recorded there. Raise `KeepFailed` (after every other file was
-        tried) when some could not be kept; each such file was announced by `media_failed`."""
+        `event.kept`. With a `store` (by default the store of the one receiver connected, if
+        any), a file its delivery records as kept is not fetched again, and what is kept is
+        recorded there. Raise `KeepFailed` (after every other file was tried) when some could
+        not be kept; each such file was announced by `media_failed`."""
+        if store is None and len(self._connected) == 1:
+            store = store_of(self._connected[0])
         task = safe_name(event.task_id, "task")
         stage = safe_name(event.stage, "stage")
         stored = _stored(store, event.dedupe_key)

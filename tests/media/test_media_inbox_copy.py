@@ -34,6 +34,7 @@ from .test_media_objectstore import target as s3_target
 __all__ = ["browser", "kept_archive", "make_rig", "rig", "rig_timing", "s3"]
 
 LATER = 20 * 24 * 3600.0
+NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -185,3 +186,17 @@ def test_the_django_admin_mount_serves_the_kept_copy(
     assert answer.status_code == 206 and b"".join(answer.streaming_content) == b"ID3"
     assert answer["Content-Range"] == "bytes 0-2/503"
     assert admin_client.get(url, {**query, "name": "../song.mp3"}).status_code == 404
+
+
+def test_a_django_storage_copy_is_answered_with_its_storage_url(tmp_path: Path) -> None:
+    from django.core.files.storage import FileSystemStorage
+
+    from suno_hooks.contrib.django.media import DjangoStorageTarget
+    from suno_hooks.inbox.kept import serve_kept
+
+    target = DjangoStorageTarget(FileSystemStorage(tmp_path / "media", base_url="/files/"))
+    location = target.save("t1/complete/a.mp3", [b"abc"], "audio/mpeg")
+    record = KeptFile("t1/complete/a.mp3", "a.mp3", location, 3, "0" * 64, None, NOW)
+    answer = serve_kept(target, record, "bytes=0-1")
+    assert answer.status == 303
+    assert dict(answer.headers)["Location"] == "/files/suno/t1/complete/a.mp3"

@@ -77,3 +77,21 @@ def test_a_store_that_cannot_record_never_loses_the_files(tmp_path: Path) -> Non
         assert archive.keep(event, store=Sender.store) == [record]
         assert server.total == 1
     archive.close()
+
+
+def test_a_manual_keep_uses_the_connected_receivers_store_and_flask_apps_have_one(
+    rig: Rig, kept_archive: MediaArchive, tmp_path: Path
+) -> None:
+    from flask import Flask
+
+    from suno_hooks.contrib.flask import SunoHooks
+
+    kept_archive.disconnect(rig.receiver)
+    event = settled_event(rig, "wav")
+    kept_archive.connect(rig.receiver)
+    (record,) = kept_archive.keep(event)  # no store named: the connected receiver's
+    assert rig.receiver.store.get(event.dedupe_key).kept == (record,)  # type: ignore[union-attr]
+    app = Flask("kept")
+    app.config["SUNO_HOOKS_SECRET_KEY"] = "flask-secret"
+    SunoHooks().init_app(app, receiver=rig.receiver)
+    assert store_of(app) is rig.receiver.store
