@@ -246,6 +246,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "client": ("httpx",),
     "sandbox": ("starlette", "uvicorn", "httpx"),
     "inbox": ("jinja2",),
+    "media": ("httpx",),
 }
 """The modules each extra installs, by the extra's name."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .inbox import events
+from .keep import keep
 from .options import check_environment_or_exit
 from .replay import replay
 from .sandbox import sandbox as sandbox_command
@@ -28,7 +29,7 @@ def cli() -> None:
     check_environment_or_exit()
 
 
-for command in (serve, send, events, replay, url, check):
+for command in (serve, send, events, replay, keep, url, check):
     cli.add_command(command)
 cli.add_command(sandbox_command)
 cli.add_command(reconcile)

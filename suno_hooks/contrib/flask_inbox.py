@@ -1,5 +1,7 @@
 """The inbox page in Flask: `SunoHooks(app, inbox=True, inbox_auth=...)` or the config keys
-`SUNO_HOOKS_INBOX` and `SUNO_HOOKS_INBOX_AUTH` serve it at `<prefix>/inbox/`.
+`SUNO_HOOKS_INBOX` and `SUNO_HOOKS_INBOX_AUTH` serve it at `<prefix>/inbox/`;
+`SUNO_HOOKS_INBOX_MEDIA` names the media archive's target, whose kept copies the page plays once
+the originals expired.
 
 `inbox_auth` is required: a function of no arguments returning True for users who may see it
 (it reads `flask.request` or your login library), or HTTP Basic as `"user:password"`.
@@ -18,7 +20,7 @@ from ..receiver import Receiver
 
 __all__ = ["INBOX_CONFIG_KEYS", "mount_inbox"]
 
-INBOX_CONFIG_KEYS = ("SUNO_HOOKS_INBOX", "SUNO_HOOKS_INBOX_AUTH")
+INBOX_CONFIG_KEYS = ("SUNO_HOOKS_INBOX", "SUNO_HOOKS_INBOX_AUTH", "SUNO_HOOKS_INBOX_MEDIA")
 """The config keys of the inbox page."""
 
 InboxAuth = Callable[[], bool] | str | tuple[str, str]
@@ -56,7 +58,7 @@ def mount_inbox(
     else:
         check = basic_auth(auth)
     secret = config.get("SUNO_HOOKS_SECRET_KEY") or config.get("SECRET_KEY") or None
-    core = InboxCore(receiver, secret_key=secret)
+    core = InboxCore(receiver, secret_key=secret, media=config.get("SUNO_HOOKS_INBOX_MEDIA"))
 
     def inbox(rest: str = "") -> Response:
         base = request.path[: len(request.path) - len(rest)] if rest else request.path
@@ -72,7 +74,10 @@ def mount_inbox(
             if request.method == "POST":  # a form past MAX_FORM is not read: it is no replay form
                 page = replace(page, body=read_wsgi_body(request.environ, MAX_FORM)[0])
             answer = core.handle(page)
-        return Response(answer.body, status=answer.status, headers=answer.headers)
+        if answer.chunks is None:
+            return Response(answer.body, status=answer.status, headers=answer.headers)
+        headers = [*answer.headers, ("Content-Length", str(answer.length))]
+        return Response(answer.chunks, status=answer.status, headers=headers)
 
     blueprint.add_url_rule("/inbox/", "inbox", inbox, methods=["GET", "HEAD", "POST"])
     blueprint.add_url_rule("/inbox/<path:rest>", "inbox_page", inbox, methods=["GET", "POST"])

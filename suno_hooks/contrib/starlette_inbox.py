@@ -28,8 +28,10 @@ def inbox_routes(
     *,
     auth: RequestCheck | str | tuple[str, str] | Any,
     secret_key: str | bytes | None = None,
+    media: Any = None,
 ) -> list[BaseRoute]:
-    """The inbox page's routes (one mount of the page's ASGI app), behind `auth`."""
+    """The inbox page's routes (one mount of the page's ASGI app), behind `auth`; `media` (the
+    archive's target) lets it play kept copies once the originals expired."""
     from ..inbox import BasicAuth, InboxASGIApp, basic_auth
     from ..inbox.request import PageRequest
 
@@ -43,5 +45,5 @@ def inbox_routes(
         def check(page: PageRequest) -> bool | Awaitable[bool]:
             return request_check(Request(page.native))
 
-    page = InboxASGIApp(receiver, auth=check, secret_key=secret_key)
+    page = InboxASGIApp(receiver, auth=check, secret_key=secret_key, media=media)
     return [Mount("", app=page, name="inbox")]

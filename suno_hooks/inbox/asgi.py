@@ -50,9 +50,20 @@ async def page_request_from_scope(scope: Scope, receive: Receive) -> PageRequest
 async def send_page(send: Send, response: PageResponse) -> None:
     """Send a `PageResponse` as an ASGI response."""
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    headers.append((b"content-length", str(len(response.body)).encode()))
+    headers.append((b"content-length", str(response.content_length).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
+    if response.chunks is None:
+        await send({"type": "http.response.body", "body": response.body})
+        return
+    chunks = iter(response.chunks)  # a file: each chunk read on a worker thread
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class InboxASGIApp(MountedInbox):
@@ -106,5 +117,6 @@ class InboxASGIApp(MountedInbox):
 def inbox_asgi_app(receiver: Receiver, **options: Any) -> InboxASGIApp:
     """The inbox page as an ASGI app over `receiver`'s store (`auth=`, `secret_key=`); without
     `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400).
-    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens."""
+    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens.
+    `media=` (the archive's target) lets the page play kept copies once the originals expired."""
     return InboxASGIApp(receiver, **options)

@@ -1,24 +1,28 @@
 """`InboxCore`: the page's request handling, shared by the WSGI, ASGI and framework adapters.
 
 Routes, relative to where the page is mounted: `/` (the deliveries), `/delivery?key=…` (one
-delivery), `/replay` (POST, CSRF-checked), `/tasks` (expected tasks) and `/inbox.css`.
+delivery), `/replay` (POST, CSRF-checked), `/tasks` (expected tasks), `/kept?key=…&name=…` (a
+file the archive kept for a delivery) and `/inbox.css`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from ..media.targets import Target, target_from
 from ..outcome import Outcome
 from ..receiver import Receiver
-from ..stores.base import delivery_source
+from ..stores.base import Delivery, delivery_source
 from ..stores.tasks import TASK_LISTINGS, TaskStore
 from .event_view import event_view, pretty_body
 from .guards import BasicAuth, Check, CsrfGuard, LoopbackOnly, SignedCsrf, csrf_key
+from .kept import kept_copy, serve_kept
 from .listing import KINDS, SOURCES, STAGES, ListQuery, load_listing, statuses
 from .render import render, stylesheet
 from .request import PageRequest, PageResponse
@@ -49,6 +53,8 @@ class InboxCore:
     The token's key is derived from `secret_key`, else from the receiver's secret (`csrf_key`),
     so it verifies in every worker; a receiver without one needs `secret_key=`, unless
     `per_process_key=True` says one process serves the page (a random key of its own then signs).
+    With `media` (the archive's target: a directory, an object store URL or a `Target`), a file
+    whose link expired plays from the copy the archive kept.
     """
 
     def __init__(
@@ -60,8 +66,10 @@ class InboxCore:
         page_size: int = 50,
         clock: Callable[[], float] = time.time,
         per_process_key: bool = False,
+        media: str | os.PathLike[str] | Target | None = None,
     ) -> None:
         self.receiver = receiver
+        self.media = target_from(media) if media is not None else None
         self.csrf: CsrfGuard = csrf or SignedCsrf(
             csrf_key(receiver, secret_key, per_process=per_process_key)
         )
@@ -133,7 +141,7 @@ class InboxCore:
             title=f"{delivery.task_id} · {delivery.stage}",
             delivery=delivery,
             source=delivery_source(delivery),
-            view=event_view(delivery, now=self.clock()),
+            view=event_view(delivery, now=self.clock(), copy=self._copies(request, delivery)),
             body=pretty_body(delivery.body),
             replayable=request.can_replay and delivery.status.value in REPLAYABLE,
             forceable=request.can_replay and delivery.status.value == "done",
@@ -141,6 +149,31 @@ class InboxCore:
             csrf_token=token,
             replayed=request.query.get("replayed"),
         )
+
+    def kept(self, request: PageRequest) -> PageResponse:
+        """A file the archive kept for a delivery: only one its record in the store names."""
+        key, name = request.query.get("key", ""), request.query.get("name", "")
+        delivery = self.receiver.store.get(key) if key and self.media is not None else None
+        kept = delivery.kept if delivery is not None else ()
+        record = next((record for record in kept if record.name == name), None)
+        if record is None:
+            message = "No kept copy of that file is recorded."
+            return self._page(request, 404, "problem.html", title="Not found", message=message)
+        return serve_kept(self.media, record, request.headers.get("range"))
+
+    def _copies(
+        self, request: PageRequest, delivery: Delivery
+    ) -> Callable[[object], str | None] | None:
+        if self.media is None or not delivery.kept:
+            return None
+
+        def copy(url: object) -> str | None:
+            record = kept_copy(delivery, url)
+            if record is None:
+                return None
+            return render_url(request.root, "/kept", key=delivery.key, name=record.name)
+
+        return copy
 
     def replay(self, request: PageRequest) -> PageResponse:
         """Run the receivers again for one kept delivery, then show it (POST, CSRF-checked)."""
@@ -236,9 +269,10 @@ class MountedInbox:
         auth: Check | None = None,
         secret_key: str | bytes | None = None,
         csrf: CsrfGuard | None = None,
+        media: str | os.PathLike[str] | Target | None = None,
     ) -> None:
         self.core = InboxCore(
-            receiver, csrf=csrf, secret_key=secret_key, per_process_key=auth is None
+            receiver, csrf=csrf, secret_key=secret_key, per_process_key=auth is None, media=media
         )
         self.auth: Check = auth if auth is not None else LoopbackOnly()
 
@@ -253,6 +287,7 @@ _ROUTES: dict[str, tuple[str, Callable[[InboxCore, PageRequest], PageResponse]]]
     "/delivery": ("GET", InboxCore.delivery),
     "/replay": ("POST", InboxCore.replay),
     "/tasks": ("GET", InboxCore.tasks),
+    "/kept": ("GET", InboxCore.kept),
     "/inbox.css": ("GET", InboxCore.css),
 }
 

@@ -3,17 +3,18 @@ parser, and laid out for the page: covers, players, lyrics, video, images, MIDI.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from .._callbacks.parsing import build_event
-from .._callbacks.probe import load_json, probe
+from .._callbacks.stored import event_of
 from ..events import Event, Midi, Track
 from ..stores import Delivery
 from ..stores.base import PROGRESS_STAGES
-from .media import Media, media
+from .media import Media, MediaTag, media
 
 __all__ = ["EventView", "MidiLine", "TrackView", "event_of", "event_view", "pretty_body"]
 
@@ -74,19 +75,19 @@ class EventView:
         return event.msg
 
 
-def event_of(delivery: Delivery) -> Event:
-    """The `Event` handlers received for this delivery (parsed again from its kept body)."""
-    return build_event(
-        probe(load_json(delivery.body)),
-        feature=delivery.feature,
-        context=delivery.context,
-        received_at=datetime.fromtimestamp(delivery.received_at, timezone.utc),
-        kind=delivery.kind,  # type: ignore[arg-type]
-    )
+def event_view(
+    delivery: Delivery, *, now: float, copy: Callable[[object], str | None] | None = None
+) -> EventView:
+    """The page's view of a delivery's event; a body the parser refuses gives a `problem`.
+    `copy` gives the link to the kept copy of a file (by its URL), played once it expired."""
 
+    def shown(tag: MediaTag, label: str, value: object, born: datetime | float) -> Media:
+        item = media(tag, label, value, born=born, now=now)
+        url = copy(value) if copy is not None and item.expired else None
+        if url is None:
+            return item
+        return dataclasses.replace(item, url=url, expired=False, kept=True)
 
-def event_view(delivery: Delivery, *, now: float) -> EventView:
-    """The page's view of a delivery's event; a body the parser refuses gives a `problem`."""
     try:
         event = event_of(delivery)
     except Exception as exc:
@@ -99,25 +100,25 @@ def event_view(delivery: Delivery, *, now: float) -> EventView:
     for track in event.tracks:
         made = track.created_at or born
         players = [
-            media("audio", label, getattr(track, name), born=made, now=now)
+            shown("audio", label, getattr(track, name), made)
             for name, label in _TRACK_AUDIO
             if getattr(track, name)
         ]
-        cover = media("image", "cover", track.image_url, born=made, now=now)
+        cover = shown("image", "cover", track.image_url, made)
         view.tracks.append(TrackView(track, cover, players))
     if event.wav_url:
-        view.players.append(media("audio", "WAV", event.wav_url, born=born, now=now))
+        view.players.append(shown("audio", "WAV", event.wav_url, born))
     if event.stems is not None:
         for name, url in event.stems.urls().items():
-            view.players.append(media("audio", name, url, born=born, now=now))
+            view.players.append(shown("audio", name, url, born))
     for item in event.recovered:
         if item.audio_url:
             label = item.title or item.id or "recovered"
-            view.players.append(media("audio", label, item.audio_url, born=born, now=now))
+            view.players.append(shown("audio", label, item.audio_url, born))
     if event.video_url:
-        view.videos.append(media("video", "video", event.video_url, born=born, now=now))
+        view.videos.append(shown("video", "video", event.video_url, born))
     for number, url in enumerate(event.images, 1):
-        view.images.append(media("image", f"image {number}", url, born=born, now=now))
+        view.images.append(shown("image", f"image {number}", url, born))
     if event.midi is not None:
         view.midi = midi_lines(event.midi)
     return view

@@ -42,6 +42,8 @@ class Media:
     url: str | None
     expired: bool = False
     given: bool = True
+    kept: bool = False
+    """True when `url` is the page's link to the archive's copy (the original expired)."""
 
     @property
     def playable(self) -> bool:

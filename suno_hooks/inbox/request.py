@@ -3,7 +3,7 @@ adapters, answered by `InboxCore`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.cookies import CookieError, SimpleCookie
@@ -53,11 +53,23 @@ class PageRequest:
 
 @dataclass
 class PageResponse:
-    """A page's answer: status, headers and the encoded body."""
+    """A page's answer: status, headers and the encoded body, or for a file too large to hold,
+    its `chunks` (`length` bytes in all), read as they are sent."""
 
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    chunks: Iterable[bytes] | None = None
+    length: int = 0
+
+    @property
+    def content_length(self) -> int:
+        """How many bytes the body has."""
+        return len(self.body) if self.chunks is None else self.length
+
+    def parts(self) -> Iterable[bytes]:
+        """The body as it is sent: `chunks`, or `body` in one piece."""
+        return [self.body] if self.chunks is None else self.chunks
 
     @classmethod
     def html(

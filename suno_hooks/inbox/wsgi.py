@@ -15,12 +15,12 @@ from .request import MAX_FORM, PageRequest, PageResponse, page_request_from_envi
 __all__ = ["InboxWSGIApp", "inbox_wsgi_app", "start_page"]
 
 
-def start_page(response: PageResponse, start_response: StartResponse) -> list[bytes]:
+def start_page(response: PageResponse, start_response: StartResponse) -> Iterable[bytes]:
     """Send a `PageResponse` through WSGI's `start_response`."""
     phrase = HTTPStatus(response.status).phrase
-    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    headers = [*response.headers, ("Content-Length", str(response.content_length))]
     start_response(f"{response.status} {phrase}", headers)
-    return [response.body]
+    return response.parts()
 
 
 def allowed(auth: Check | None, request: PageRequest) -> bool:
@@ -57,5 +57,6 @@ class InboxWSGIApp(MountedInbox):
 def inbox_wsgi_app(receiver: Receiver, **options: Any) -> InboxWSGIApp:
     """The inbox page as a WSGI app over `receiver`'s store (`auth=`, `secret_key=`); without
     `auth` it answers only at `localhost`, `127.0.0.1` or `[::1]` (any other `Host` gets a 400).
-    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens."""
+    With `auth`, the receiver's secret (or `secret_key=`) keys the replay form's CSRF tokens.
+    `media=` (the archive's target) lets the page play kept copies once the originals expired."""
     return InboxWSGIApp(receiver, **options)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import KeepFailed, MediaError, MediaRefused, MediaTooLarge
 from .kept import KeptFile
 from .policy import KIE_MEDIA_HOSTS, MediaPolicy, is_public_address
-from .targets import LocalTarget, Target, target_from
+from .targets import LinksFiles, LocalTarget, Target, target_from
 from .wanted import WantedFile, wanted_files
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "MAX_REDIRECTS",
     "KeepFailed",
     "KeptFile",
+    "LinksFiles",
     "LocalTarget",
     "MediaArchive",
     "MediaError",

@@ -16,6 +16,7 @@ import httpx
 
 from ..events import Event
 from ..signals import media_failed, media_kept, task_completed
+from ..stores.base import RecordsKept
 from .errors import KeepFailed, MediaError
 from .fetch import MediaFetcher, MediaTimeouts, shown_url
 from .kept import KeptFile
@@ -93,7 +94,8 @@ class MediaArchive:
 
     def connect(self, receiver: Any) -> None:
         """Keep the files of every completed event `receiver` dispatches (a `Receiver`, or the
-        Flask app for the Flask adapter). The copy runs in the handler: a file that cannot be
+        Flask app for the Flask adapter), recording them with the event's delivery in the
+        receiver's store (`Delivery.kept`). The copy runs in the handler: a file that cannot be
         kept fails the delivery, so a replay tries again and skips what was kept."""
         task_completed.connect(self._on_completed, sender=receiver, weak=False)
         self._connected.append(receiver)
@@ -104,19 +106,26 @@ class MediaArchive:
         self._connected = [sender for sender in self._connected if sender is not receiver]
 
     def _on_completed(self, sender: Any, *, event: Event, **extra: Any) -> None:
-        self.keep(event)
+        self.keep(event, store=store_of(sender))
 
-    def keep(self, event: Event) -> list[KeptFile]:
+    def keep(self, event: Event, *, store: RecordsKept | None = None) -> list[KeptFile]:
         """Copy every file `event` names that is not kept yet; every file now kept, also on
-        `event.kept`. Raise `KeepFailed` (after every other file was tried) when some could not
-        be kept; each such file was announced by `media_failed`."""
+        `event.kept`. With a `store` (by default the store of the one receiver connected, if
+        any), a file its delivery records as kept is not fetched again, and what is kept is
+        recorded there. Raise `KeepFailed` (after every other file was tried) when some could
+        not be kept; each such file was announced by `media_failed`."""
+        if store is None and len(self._connected) == 1:
+            store = store_of(self._connected[0])
         task = safe_name(event.task_id, "task")
         stage = safe_name(event.stage, "stage")
+        stored = _stored(store, event.dedupe_key)
         kept: list[KeptFile] = []
         failures: dict[str, MediaError] = {}
         for wanted in wanted_files(event):
             key = f"{task}/{stage}/{wanted.name}"
-            found = self._recorded(key)
+            found = stored.get(wanted.name)
+            if found is None or found.key != key:
+                found = self._recorded(key)
             if found is not None:
                 kept.append(found)
                 continue
@@ -132,6 +141,9 @@ class MediaArchive:
             media_kept.send(self, event=event, kept=record)
         known = {record.key for record in event.kept}
         event.kept.extend(record for record in kept if record.key not in known)
+        fresh = [record for record in kept if stored.get(record.name) != record]
+        if store is not None and fresh:
+            _record(store, event.dedupe_key, fresh)
         if failures:
             raise KeepFailed(kept, failures)
         return kept
@@ -192,3 +204,33 @@ class MediaArchive:
             kept_at=datetime.now(timezone.utc),
             source=shown_url(wanted.url) if wanted.url else None,
         )
+
+
+def store_of(sender: Any) -> RecordsKept | None:
+    """The store that records kept media for `sender`'s deliveries: a `Receiver`'s store, or
+    the store of the Flask app's receiver; None when there is none that records them."""
+    store = getattr(sender, "store", None)
+    extension = getattr(sender, "extensions", {}).get("suno_hooks") if store is None else None
+    if extension is not None:
+        store = extension.receiver_for(sender).store
+    return store if isinstance(store, RecordsKept) else None
+
+
+def _stored(store: RecordsKept | None, key: str) -> dict[str, KeptFile]:
+    get = getattr(store, "get", None)
+    if get is None:
+        return {}
+    try:
+        delivery = get(key)
+    except Exception as exc:  # the store is down: the sidecar records still say what is kept
+        logger.warning("media: the store could not be read for %s: %s", key, type(exc).__name__)
+        return {}
+    return {record.name: record for record in getattr(delivery, "kept", ())}
+
+
+def _record(store: RecordsKept, key: str, files: list[KeptFile]) -> None:
+    try:
+        if not store.record_kept(key, files):
+            logger.info("media: %s is not in the store; %d file(s) not recorded", key, len(files))
+    except Exception as exc:  # the files and their sidecar records are kept all the same
+        logger.warning("media: the store could not record %s: %s", key, type(exc).__name__)

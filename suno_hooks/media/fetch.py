@@ -8,11 +8,12 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from .errors import MediaError, MediaRefused, MediaTooLarge
+from .kept import shown_url
 from .policy import Destination, MediaPolicy
 
 __all__ = ["MAX_REDIRECTS", "Download", "MediaFetcher", "MediaTimeouts", "shown_url"]
@@ -21,17 +22,6 @@ MAX_REDIRECTS = 3
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
 _USER_AGENT = "suno-hooks-media"
-
-
-def shown_url(url: str) -> str:
-    """`url` without its query and fragment (signed links carry tokens there), for records,
-    logs and errors."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["KeptFile"]
+__all__ = ["KeptFile", "shown_url"]
 
 _FIELDS = ("key", "name", "location", "bytes", "sha256", "content_type", "source")
+
+
+def shown_url(url: str) -> str:
+    """`url` without its query and fragment (signed links carry tokens there), for records,
+    logs and errors: what `KeptFile.source` holds."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True, slots=True)

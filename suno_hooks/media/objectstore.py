@@ -5,6 +5,7 @@ all."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -66,6 +67,15 @@ class ObjectStoreTarget:
             max_concurrency=2,
         )
         return f"{self.url}/{key}"
+
+    def link(self, key: str, location: str, expires: float) -> str | None:
+        """A presigned GET URL of the object under `key`, valid for `expires` seconds (None
+        when the store cannot sign, such as one with no credentials to sign with)."""
+        try:
+            url = _obstore().sign(self.store, "GET", self._path(key), timedelta(seconds=expires))
+        except Exception:
+            return None
+        return str(url)
 
     def read_record(self, key: str) -> bytes | None:
         """The record object under `key`, or None when there is none."""

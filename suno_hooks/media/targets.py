@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["LocalTarget", "Target", "record_key", "target_from"]
+__all__ = ["LinksFiles", "LocalTarget", "Target", "record_key", "target_from"]
 
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "az", "azure", "abfs", "abfss")
 STALE_PART = 3600.0
@@ -43,6 +43,16 @@ class Target(Protocol):
         """Store (or replace) the record under `key`."""
 
 
+@runtime_checkable
+class LinksFiles(Protocol):
+    """Optional for targets: a link a browser may fetch a kept file from for a while, such as
+    an object store's presigned URL; the inbox page plays the kept copy through it."""
+
+    def link(self, key: str, location: str, expires: float) -> str | None:
+        """A URL for the file kept under `key` at `location`, valid for `expires` seconds;
+        None when there is none."""
+
+
 class LocalTarget:
     """A local directory: each file is written to a hidden temporary name in its final folder
     (`.{name}.*.part`), flushed to disk, then renamed, so a crash never leaves a partial file
@@ -55,7 +65,9 @@ class LocalTarget:
     def __repr__(self) -> str:
         return f"LocalTarget({str(self.root)!r})"
 
-    def _path(self, key: str) -> Path:
+    def path(self, key: str) -> Path:
+        """Where the file under `key` is; ValueError for a key that leaves the directory (an
+        absolute path, `..`, or a link pointing outside)."""
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):
             raise ValueError(f"the key {key!r} leaves the archive's directory")
@@ -81,20 +93,20 @@ class LocalTarget:
 
     def save(self, key: str, chunks: Iterable[bytes], content_type: str | None) -> str:
         """Write the file under `root/key` atomically; its absolute path."""
-        path = self._path(key)
+        path = self.path(key)
         self._write(path, chunks)
         return str(path)
 
     def read_record(self, key: str) -> bytes | None:
         """The record under `key`, or None when there is none."""
         try:
-            return self._path(key).read_bytes()
+            return self.path(key).read_bytes()
         except OSError:
             return None
 
     def write_record(self, key: str, data: bytes) -> None:
         """Replace the record under `key` atomically."""
-        self._write(self._path(key), [data])
+        self._write(self.path(key), [data])
 
 
 def _sweep(path: Path) -> None:

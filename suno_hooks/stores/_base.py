@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from ..errors import ConfigurationError
+from ..media.kept import KeptFile
 from .base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck, delivery_source
 from .tasks import ExpectedTask, TaskState, listing, settle_expected
 
@@ -228,6 +229,11 @@ class StoreBase(abc.ABC):
         when it is `task_id`."""
 
     @abc.abstractmethod
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the delivery's `kept` by name, its status and lease untouched;
+        False when the delivery is not kept."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release connections."""
 
@@ -318,6 +324,10 @@ class StoreBase(abc.ABC):
     async def abind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """`bind_token` without blocking the event loop."""
         return await self._off_loop(self.bind_token, token_id, task_id, ttl)
+
+    async def arecord_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """`record_kept` without blocking the event loop."""
+        return await self._off_loop(self.record_kept, key, tuple(files))
 
     async def aclose(self) -> None:
         """`close`."""

@@ -7,10 +7,13 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic_core import PydanticSerializationError, to_json
+
+from ..media.kept import KeptFile
 
 __all__ = [
     "AsyncStore",
@@ -19,6 +22,7 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "KnowsDone",
+    "RecordsKept",
     "Reopens",
     "ReplayCheck",
     "Store",
@@ -81,6 +85,9 @@ class Delivery:
     source: str = "callback"
     """How it reached the receiver: `callback`, `poll` (reconciler) or `replay`; kept in the
     stores' meta JSON."""
+    kept: tuple[KeptFile, ...] = ()
+    """The media files a `MediaArchive` kept for this delivery, ordered by name; recorded with
+    `record_kept`, never changed by a claim, a finish or a replay."""
 
     @property
     def terminal(self) -> bool:
@@ -104,6 +111,7 @@ class Delivery:
             "received_at": self.received_at,
             "updated_at": self.updated_at,
             "headers": self.headers,
+            "kept": [record.to_dict() for record in self.kept],
             "body": self.body.decode("utf-8", "replace"),
         }
 
@@ -246,6 +254,22 @@ class Reopens(Protocol):
     def reopen(self, key: str, *, error: str) -> bool:
         """Mark the delivery `key` failed with `error` when it is done; False, and nothing
         changed, when it is not (processing, failed or gone)."""
+        ...
+
+
+@runtime_checkable
+class RecordsKept(Protocol):
+    """Optional for stores (every built-in store has it): records the media a `MediaArchive`
+    kept for a delivery, so `Delivery.kept` lists them and a later keep sends no request."""
+
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the `kept` of the delivery `key` (a file of the same name is
+        replaced), leaving its status, lease and attempts as they are; False when the delivery
+        is not kept (any more)."""
+        ...
+
+    async def arecord_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """`record_kept` without blocking the event loop."""
         ...
 
 

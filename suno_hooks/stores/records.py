@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ._kept import kept_from_json
 from .base import Delivery, DeliveryStatus
 from .redaction import redacted_url
 
@@ -24,8 +25,10 @@ def delivery_from_row(
     status: str,
     attempts: int,
     error: str | None,
+    kept: str | bytes | None = None,
 ) -> Delivery:
-    """A `Delivery` from the columns a store keeps, `meta` being `Delivery.meta_json()`."""
+    """A `Delivery` from the columns a store keeps, `meta` being `Delivery.meta_json()` and
+    `kept` the JSON array of its kept media (None: nothing kept)."""
     extra: dict[str, Any] = json.loads(meta) if meta else {}
     return Delivery(
         key=key,
@@ -43,13 +46,14 @@ def delivery_from_row(
         attempts=int(attempts),
         error=error or None,
         source=extra.get("source") or "callback",
+        kept=kept_from_json(kept),
     )
 
 
 def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
     """A `Delivery` from a row of (key, task_id, stage, body, meta, received_at, updated_at,
-    status, attempts, error), the order the SQL stores select them in."""
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
+    status, attempts, error, kept), the order the SQL stores select them in."""
+    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error, kept = row
     return delivery_from_row(
         key=key,
         task_id=task_id,
@@ -61,4 +65,5 @@ def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
         status=status,
         attempts=attempts,
         error=error,
+        kept=kept,
     )

@@ -218,3 +218,22 @@ def test_abandoned_rows_are_listed_and_the_replay_action_recovers_them(
     assert statuses == {"a" * 32: ("done", 2), "b" * 32: ("done", 2), "c" * 32: ("processing", 1)}
     after = admin_client.get(url).content.decode()
     assert '<td class="field-reported_status">abandoned</td>' not in after
+
+
+def test_change_page_lists_the_kept_media_escaped(admin_client: Client, inbox: dict[str, str]):
+    from datetime import datetime, timezone
+
+    from suno_hooks.media import KeptFile
+
+    store = get_receiver().store
+    row = Delivery.objects.get(key=inbox["lyrics"])
+    page = admin_client.get(f"/admin/suno_hooks/delivery/{row.pk}/change/").content.decode()
+    assert "nothing kept" in page
+    record = KeptFile(
+        "t/complete/lyrics-1.txt", "lyrics-1.txt", "suno/<i>x</i>.txt", 12, "9" * 64, None,
+        datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )  # fmt: skip
+    assert store.record_kept(inbox["lyrics"], [record])  # type: ignore[attr-defined]
+    page = admin_client.get(f"/admin/suno_hooks/delivery/{row.pk}/change/").content.decode()
+    assert "<code>lyrics-1.txt</code> 12 bytes" in page
+    assert "suno/&lt;i&gt;x&lt;/i&gt;.txt" in page and "<i>x</i>" not in page

@@ -229,6 +229,7 @@ def run_without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
         ("httpx", ["check", "http://127.0.0.1:9/cb"], "client", ""),
         ("httpx", ["reconcile", "--once", "--api-key", "k", "--store", "memory://"], "client", ""),
         ("httpx", ["replay", "--store", "STORE", "--to", "http://127.0.0.1:9/cb"], "client", ""),
+        ("httpx", ["keep", "--store", "memory://"], "media", ""),
         ("starlette", ["sandbox"], "sandbox", ""),
         (
             "jinja2",

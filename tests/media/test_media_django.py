@@ -18,7 +18,6 @@ from suno_hooks.contrib.django.media import DjangoStorageTarget, get_archive
 from suno_hooks.contrib.django.media_checks import check_media
 from suno_hooks.media import KeptFile, MediaArchive
 from suno_hooks.sandbox.media import media_bytes
-from suno_hooks.stores import SQLiteStore
 
 from ..support.media_helpers import (
     LOCAL,
@@ -26,19 +25,14 @@ from ..support.media_helpers import (
     file_bytes,
     media_server,
     music_body,
+    rig,
     settled_event,
 )
-from ..support.sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
+from ..support.sandbox_rig import Rig, make_rig, rig_timing
 
-__all__ = ["make_rig", "rig_timing"]
+__all__ = ["make_rig", "rig", "rig_timing"]
 
 SETTINGS_LOCAL = {"ALLOWED_HOSTS": ["127.0.0.1"], "ALLOW_HTTP": True, "ALLOW_PRIVATE": True}
-
-
-@pytest.fixture
-def rig(make_rig: Any, tmp_path: Path) -> Rig:
-    built: Rig = make_rig(rig_receiver(SQLiteStore(tmp_path / "rig.db")))
-    return built
 
 
 @pytest.fixture

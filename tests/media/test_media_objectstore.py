@@ -14,7 +14,6 @@ from moto.server import ThreadedMotoServer
 
 from suno_hooks.media import KeepFailed, MediaArchive, MediaTooLarge, target_from
 from suno_hooks.media.objectstore import ObjectStoreTarget
-from suno_hooks.stores import SQLiteStore
 
 from ..support.media_helpers import (
     LOCAL,
@@ -22,12 +21,13 @@ from ..support.media_helpers import (
     file_bytes,
     media_server,
     music_body,
+    rig,
     settled_event,
 )
-from ..support.sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
+from ..support.sandbox_rig import Rig, make_rig, rig_timing
 from ..support.services import free_port
 
-__all__ = ["make_rig", "rig_timing"]
+__all__ = ["make_rig", "rig", "rig_timing"]
 
 CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
 
@@ -67,12 +67,6 @@ def objects(endpoint: str, prefix: str) -> dict[str, bytes]:
         item["Key"]: s3.get_object(Bucket="music", Key=item["Key"])["Body"].read()
         for item in listing
     }
-
-
-@pytest.fixture
-def rig(make_rig: Any, tmp_path: Path) -> Rig:
-    built: Rig = make_rig(rig_receiver(SQLiteStore(tmp_path / "rig.db")))
-    return built
 
 
 def test_a_sandbox_song_is_kept_in_s3_byte_for_byte(rig: Rig, s3: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,21 +14,14 @@ import pytest
 from suno_hooks import Event
 from suno_hooks.media import KeepFailed, KeptFile, MediaArchive, MediaTimeouts
 from suno_hooks.sandbox.media import media_bytes
-from suno_hooks.stores import SQLiteStore
 
-from ..support.media_helpers import LOCAL, settled_event
-from ..support.sandbox_rig import Rig, make_rig, rig_receiver, rig_timing
+from ..support.media_helpers import LOCAL, rig, settled_event
+from ..support.sandbox_rig import Rig, make_rig, rig_timing
 
-__all__ = ["make_rig", "rig_timing"]
+__all__ = ["make_rig", "rig", "rig_timing"]
 
 FEATURES = ["generate", "upload_cover", "wav", "stems", "midi", "video", "cover_image", "lyrics"]
 FEATURES += ["ai-music-api/generate-lyrics", "ai-music-api/replace-section"]
-
-
-@pytest.fixture
-def rig(make_rig: Any, tmp_path: Path) -> Rig:
-    built: Rig = make_rig(rig_receiver(SQLiteStore(tmp_path / "rig.db")))
-    return built
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ import pytest
 
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import InboundRequest
+from suno_hooks.media import KeptFile
 from suno_hooks.stores import (
     ClaimResult,
     Delivery,
@@ -292,3 +294,23 @@ def test_a_version_1_schema_whose_tasks_table_exists_migrates(postgres_server: P
     assert second._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
     for store in (first, second):
         store.close()
+
+
+def test_a_version_2_schema_gains_kept_media_in_place(postgres_server: PostgresServer):
+    url = postgres_schema_url(postgres_server)
+    first = PostgresStore(url)
+    claim = first.claim(delivery("old"), lease=60)
+    assert first.finish("old:complete", token=claim.token)
+    first._rows("ALTER TABLE suno_hooks_deliveries DROP COLUMN kept", ())
+    first._rows("UPDATE suno_hooks_schema SET version = 2", ())
+    first.close()
+    second = PostgresStore(url)
+    assert second.get("old:complete").kept == ()  # type: ignore[union-attr]
+    record = KeptFile(
+        "old/complete/a.mp3", "a.mp3", "s3://b/a.mp3", 1, "0" * 64, None, datetime.now(timezone.utc)
+    )
+    assert second.record_kept("old:complete", [record])
+    done = second.get("old:complete")
+    assert done is not None and done.status is DeliveryStatus.DONE and done.kept == (record,)
+    assert second._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
+    second.close()

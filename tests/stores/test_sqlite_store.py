@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from suno_hooks import Receiver, callback_received
 from suno_hooks.asgi import asgi_app
 from suno_hooks.errors import ConfigurationError
 from suno_hooks.inbound import InboundRequest
+from suno_hooks.media import KeptFile
 from suno_hooks.stores import (
     ClaimResult,
     Delivery,
@@ -304,3 +306,35 @@ def test_a_new_file_has_the_expected_task_table_before_any_task_call(tmp_path: P
     reader = SQLiteStore(tmp_path / "fresh.db", read_only=True)
     assert reader.tasks() == []
     reader.close()
+
+
+def test_a_version_5_file_gains_kept_media_in_place_and_reads_read_only_before(tmp_path: Path):
+    path = tmp_path / "v5.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in _MIGRATIONS[:5]:
+        for statement in script:
+            conn.execute(statement)
+    conn.execute("CREATE TABLE suno_hooks_schema (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO suno_hooks_schema (version) VALUES (5)")
+    conn.execute(
+        "INSERT INTO suno_hooks_deliveries (key, task_id, stage, terminal, kind, status, "
+        "attempts, received_at, updated_at, meta, body) VALUES ('old:complete', 'old', "
+        "'complete', 1, 'music', 'done', 1, 1.0, 1.0, '{}', x'7b7d')"
+    )
+    conn.close()
+    reader = SQLiteStore(path, read_only=True)  # an old file, read as it is
+    (old,) = reader.deliveries()
+    assert (old.key, old.kept) == ("old:complete", ())
+    reader.close()
+    store = SQLiteStore(path)
+    record = KeptFile(
+        "old/complete/a.mp3", "a.mp3", "/m/a.mp3", 1, "0" * 64, None, datetime.now(timezone.utc)
+    )
+    assert store.record_kept("old:complete", [record])
+    done = store.get("old:complete")
+    assert done is not None and done.status is DeliveryStatus.DONE and done.kept == (record,)
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT version FROM suno_hooks_schema").fetchone() == (
+            SCHEMA_VERSION,
+        )
+    store.close()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from suno_hooks import task_completed
+from suno_hooks.media import KeptFile
 from suno_hooks.stores import (
     ClaimResult,
     Delivery,
     DeliveryStatus,
+    RecordsKept,
     Reopens,
     ReplayCheck,
     Store,
@@ -19,7 +23,7 @@ from suno_hooks.stores import (
 from suno_hooks.testing import encode, make_callback
 
 from ..conftest import unverified_receiver
-from ..support.stores import StoreFactory, delivery, finish
+from ..support.stores import STORE_KINDS, StoreFactory, delivery, finish
 
 
 def test_claim_lifecycle(store: Store):
@@ -372,3 +376,67 @@ def test_listing_pages_through_a_large_inbox(store: Store):
     assert [d.key for d in store.deliveries(status="failed", limit=1000)] == failed
     assert [d.key for d in store.deliveries(status="failed", limit=5)] == failed[:5]
     assert [d.key for d in store.deliveries(task_id="bulk003")] == ["bulk003:complete"]
+
+
+def _kept_file(name: str, size: int = 3, task: str = "k1") -> KeptFile:
+    return KeptFile(
+        key=f"{task}/complete/{name}",
+        name=name,
+        location=f"/music/{task}/complete/{name}",
+        bytes=size,
+        sha256="ab" * 32,
+        content_type="audio/mpeg",
+        kept_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        source=f"https://tempfile.aiquickdraw.com/{name}",
+    )
+
+
+def test_kept_media_is_merged_by_name_and_outlives_a_replay(store: Store):
+    assert isinstance(store, RecordsKept)
+    assert not store.record_kept("k1:complete", [_kept_file("a.mp3")])  # no such delivery
+    first = store.claim(delivery("k1"), lease=60)
+    assert store.get("k1:complete").kept == ()  # type: ignore[union-attr]
+    assert store.record_kept("k1:complete", [_kept_file("b.mp3"), _kept_file("a.mp3")])
+    assert store.record_kept("k1:complete", [_kept_file("b.mp3", size=9), _kept_file("c.txt")])
+    kept = store.get("k1:complete")
+    assert kept is not None and kept.status is DeliveryStatus.PROCESSING
+    assert [(f.name, f.bytes) for f in kept.kept] == [("a.mp3", 3), ("b.mp3", 9), ("c.txt", 3)]
+    assert kept.kept[0] == _kept_file("a.mp3")
+    assert store.extend("k1:complete", token=first.token, lease=60)  # the lease is untouched
+    assert store.finish("k1:complete", token=first.token, error="one file failed")
+    retry = store.claim(delivery("k1"), lease=60)
+    assert (retry.result, retry.attempts) == (ClaimResult.NEW, 2)
+    assert store.finish("k1:complete", token=retry.token)
+    done = store.get("k1:complete")
+    assert done is not None and done.status is DeliveryStatus.DONE
+    assert [f.name for f in done.kept] == ["a.mp3", "b.mp3", "c.txt"]
+    (listed,) = store.deliveries(task_id="k1")
+    assert listed.kept == done.kept
+    assert listed.to_dict()["kept"][1]["bytes"] == 9
+
+
+# Django on the test settings' in-memory SQLite cannot take writes from several threads (its
+# shared cache answers "table is locked" at once); Django on PostgreSQL is among these kinds.
+@pytest.mark.parametrize(
+    "make_store", [kind for kind in STORE_KINDS if kind != "django"], indirect=True
+)
+def test_kept_media_recorded_at_once_from_threads_is_all_kept(make_store: StoreFactory):
+    store = make_store()
+    assert isinstance(store, RecordsKept)
+    store.claim(delivery("k2"), lease=60)
+    names = [f"f{number}.mp3" for number in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        done = list(
+            pool.map(lambda n: store.record_kept("k2:complete", [_kept_file(n, task="k2")]), names)
+        )
+    assert all(done)
+    kept = store.get("k2:complete")
+    assert kept is not None and [f.name for f in kept.kept] == names
+
+
+async def test_kept_media_async(store: Any):
+    await store.aclaim(delivery("k3"), lease=60)
+    assert await store.arecord_kept("k3:complete", iter([_kept_file("x.mp3", task="k3")]))
+    assert not await store.arecord_kept("k4:complete", [_kept_file("x.mp3", task="k4")])
+    kept = await store.aget("k3:complete")
+    assert [f.key for f in kept.kept] == ["k3/complete/x.mp3"]

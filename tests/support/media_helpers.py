@@ -10,19 +10,23 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from suno_hooks import Event, Receiver
+from suno_hooks.media import MediaArchive
 from suno_hooks.sandbox import SandboxHandle
+from suno_hooks.stores import SQLiteStore
 from suno_hooks.testing import capture_events
 
 from .kie_stub import serving
-from .sandbox_rig import API_KEY, CREATES, Rig
+from .sandbox_rig import API_KEY, CREATES, Rig, rig_receiver
 
 LOCAL: dict[str, Any] = {"allowed_hosts": ["127.0.0.1"], "allow_http": True, "allow_private": True}
 """Archive options that let a test fetch from a server on 127.0.0.1."""
@@ -127,3 +131,19 @@ def settled_event(rig: Rig, feature: str, **extra: Any) -> Event:
     control.close()
     (event,) = rig.terminal(task_id)
     return event
+
+
+@pytest.fixture
+def rig(make_rig: Any, tmp_path: Path) -> Rig:
+    """The sandbox rig whose receiver keeps its inbox in a SQLite file (`tmp_path/rig.db`)."""
+    built: Rig = make_rig(rig_receiver(SQLiteStore(tmp_path / "rig.db")))
+    return built
+
+
+@pytest.fixture
+def kept_archive(rig: Rig, tmp_path: Path) -> Iterator[MediaArchive]:
+    """An archive in `tmp_path/kept`, fetching from the sandbox, connected to the rig."""
+    archive = MediaArchive(tmp_path / "kept", **LOCAL, backoff=0.01)
+    archive.connect(rig.receiver)
+    yield archive
+    archive.close()

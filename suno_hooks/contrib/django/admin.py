@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import URLPattern, re_path
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ...stores.base import DeliveryStatus
@@ -100,6 +100,7 @@ class DeliveryAdmin(_ModelAdmin):
         "lease_until",
         "context_json",
         "players",
+        "kept_files",
         "headers_json",
         "body_json",
     )
@@ -134,6 +135,19 @@ class DeliveryAdmin(_ModelAdmin):
         if obj.status == DeliveryStatus.PROCESSING.value and not _lease_live(obj, time.time()):
             return DeliveryStatus.ABANDONED.value
         return obj.status
+
+    @admin.display(description="kept media")
+    def kept_files(self, obj: Delivery) -> SafeString:
+        """The media a `MediaArchive` kept for the delivery: name, size, SHA-256, location."""
+        kept = store_delivery(obj).kept
+        if not kept:
+            return format_html("{}", "nothing kept")
+        rows = format_html_join(
+            "",
+            "<li><code>{}</code> {} bytes, sha256 <code>{}</code>, at <code>{}</code></li>",
+            ((record.name, record.bytes, record.sha256[:16], record.location) for record in kept),
+        )
+        return format_html("<ul>{}</ul>", rows)
 
     @admin.display(description="body")
     def body_json(self, obj: Delivery) -> SafeString:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import get_token
 from django.utils.safestring import SafeString, mark_safe
 
@@ -34,12 +35,12 @@ class DjangoCsrf:
         return True
 
 
-def inbox_view(request: HttpRequest, rest: str = "") -> HttpResponse:
+def inbox_view(request: HttpRequest, rest: str = "") -> HttpResponseBase:
     """Serve the inbox page under the admin (wrap with `admin_site.admin_view`: staff only)."""
     from ...inbox import InboxCore
     from ...inbox.request import MAX_FORM, page_request_from_environ
 
-    core = InboxCore(get_receiver(), csrf=DjangoCsrf())
+    core = InboxCore(get_receiver(), csrf=DjangoCsrf(), media=_media_target())
     # `request.path` already starts with the script prefix (SCRIPT_NAME or FORCE_SCRIPT_NAME).
     base = request.path[: len(request.path) - len(rest)] if rest else request.path
     page = page_request_from_environ(
@@ -52,10 +53,23 @@ def inbox_view(request: HttpRequest, rest: str = "") -> HttpResponse:
         secure=request.is_secure(),
     )
     answer = core.handle(page)
-    response = HttpResponse(answer.body, status=answer.status)
+    response: HttpResponseBase
+    if answer.chunks is None:
+        response = HttpResponse(answer.body, status=answer.status)
+    else:  # a kept file, streamed as it is read
+        response = StreamingHttpResponse(answer.chunks, status=answer.status)
+        response["Content-Length"] = str(answer.length)
     for name, value in answer.headers:
         response[name] = value
     return response
+
+
+def _media_target() -> Any:
+    """The archive's target `SUNO_HOOKS["MEDIA"]` names, or None when it names none."""
+    from .media import media_settings, target_from_settings
+
+    config = media_settings()
+    return target_from_settings(config) if config else None
 
 
 def event_players(delivery: Delivery) -> SafeString:

@@ -58,6 +58,14 @@ class DjangoStorageTarget:
             name = self._name(key)
             return self.storage.save(name, File(temporary, name=name.rpartition("/")[2]))
 
+    def link(self, key: str, location: str, expires: float) -> str | None:
+        """The storage's URL of the file (`storage.url`; signed by storages that sign, such as
+        S3's), or None when the storage has none."""
+        try:
+            return str(self.storage.url(location))
+        except Exception:
+            return None
+
     def read_record(self, key: str) -> bytes | None:
         """The record under `key`, or None when the storage has none."""
         name = self._name(key)

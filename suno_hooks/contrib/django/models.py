@@ -34,6 +34,8 @@ class Delivery(models.Model):
     # The lease as POSIX seconds (no zone, no DST) and the fencing token of its owner.
     lease_expires = models.FloatField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, default="", blank=True)
+    # The media a `MediaArchive` kept for the delivery: `KeptFile.to_dict()` records by name.
+    kept = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "delivery"

@@ -10,14 +10,16 @@ write lock; nothing is ever checked and then inserted.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import Q
 
 from ...errors import SunoHooksException
+from ...media.kept import KeptFile
 from ...stores._base import DeliveryQuery, StoreBase
+from ...stores._kept import merge_kept, records_from
 from ...stores._text import jsonb_value, text
 from ...stores.base import (
     DEFAULT_RETENTION,
@@ -103,6 +105,7 @@ def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
         attempts=row.attempts,
         error=row.error,
         source=source,
+        kept=records_from(row.kept if isinstance(row.kept, list) else ()),
     )
 
 
@@ -176,6 +179,21 @@ class DjangoStore(StoreBase):
         """The inbox entry for a dedupe key, if still kept."""
         row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
         return None if row is None else store_delivery(row, _database_now(self.using))
+
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the delivery's `kept` by name, its row locked meanwhile; False
+        when the delivery is not kept."""
+        files = tuple(files)
+        with transaction.atomic(using=self.using):
+            rows = DeliveryRow.objects.using(self.using).select_for_update()
+            row = rows.filter(key=_text(key, 255)).only("id", "kept").first()
+            if row is None:
+                return False
+            existing = records_from(row.kept if isinstance(row.kept, list) else ())
+            merged = merge_kept(existing, files)
+            row.kept = [record.to_dict() for record in merged]
+            row.save(update_fields=["kept"])
+        return True
 
     def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         now = _database_now(self.using)

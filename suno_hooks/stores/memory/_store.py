@@ -9,10 +9,12 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
+from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase
+from .._kept import merge_kept
 from ..base import (
     DEFAULT_RETENTION,
     PROGRESS_STAGES,
@@ -110,6 +112,8 @@ class MemoryStore(StoreBase):
                     return _IN_PROGRESS
                 previous = inbox.get(key)
                 attempts = previous.attempts + 1 if previous is not None else 2
+                if previous is not None:
+                    delivery.kept = previous.kept
             task_id = delivery.task_id
             if delivery.stage not in PROGRESS_STAGES:
                 if task_id not in self._terminal:
@@ -238,6 +242,15 @@ class MemoryStore(StoreBase):
                 delivery.status = DeliveryStatus.FAILED
                 delivery.error = error
                 delivery.updated_at = time.time()
+            return True
+
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the delivery's `kept` by name; False when it is not kept."""
+        with self._lock:
+            delivery = self._inbox.get(key)
+            if delivery is None:
+                return False
+            delivery.kept = merge_kept(delivery.kept, files)
             return True
 
     def claim_done(self, key: str, replay: ReplayCheck | None) -> ClaimResult | None:

@@ -150,6 +150,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Created here, under the migration lock, so that no two processes race to create them.
     TASKS_SCHEMA,
+    # The media kept for the delivery: a JSON array of records, merged by `record_kept`; the
+    # claim function never writes it, so it outlives a failed try and its replay.
+    ("ALTER TABLE suno_hooks_deliveries ADD COLUMN IF NOT EXISTS kept text",),
 )
 """Each entry migrates the schema from the version before it; append, never edit."""
 SCHEMA_VERSION = len(MIGRATIONS)

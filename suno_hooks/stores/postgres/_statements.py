@@ -19,6 +19,7 @@ __all__ = [
     "FINISH_SETTLING",
     "GET",
     "PURGE",
+    "RECORD_KEPT",
     "REOPEN",
     "SWEEP_GUARD",
     "Rows",
@@ -63,9 +64,26 @@ COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::f
     extract(epoch FROM updated_at)::float8,
     CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
         ELSE status END,
-    attempts, error"""
+    attempts, error, kept"""
 """The columns a `Delivery` is read from; a processing delivery whose lease has expired is
 reported as abandoned."""
+RECORD_KEPT = """
+UPDATE suno_hooks_deliveries d SET kept = (
+    SELECT jsonb_agg(merged.value ORDER BY merged.value->>'name' COLLATE "C")::text
+    FROM (
+        SELECT DISTINCT ON (given.value->>'name') given.value
+        FROM (
+            SELECT value, 1 AS rank FROM jsonb_array_elements(%s::jsonb)
+            UNION ALL
+            SELECT value, 2 FROM jsonb_array_elements(COALESCE(d.kept, '[]')::jsonb)
+        ) given
+        ORDER BY given.value->>'name', given.rank
+    ) merged
+)
+WHERE key = %s RETURNING 1
+"""
+"""Merges the given records (a JSON array) into a delivery's kept media, a record of the same
+name replaced, ordered by name; one statement, so two merges never lose each other's files."""
 GET = f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = %s"
 """One delivery by its key."""
 COUNT_BY_STATUS = """

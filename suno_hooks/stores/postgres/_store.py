@@ -4,6 +4,7 @@ without Django; psycopg 3, synchronous and asyncio."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -11,7 +12,9 @@ import psycopg
 from psycopg import conninfo
 
 from ...errors import ConfigurationError
+from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase, positive_option
+from .._kept import kept_json
 from .._text import text
 from ..base import (
     DEFAULT_RETENTION,
@@ -32,6 +35,7 @@ from ._statements import (
     FINISH_SETTLING,
     GET,
     PURGE,
+    RECORD_KEPT,
     REOPEN,
     SWEEP_GUARD,
     Rows,
@@ -224,6 +228,15 @@ class PostgresStore(StoreBase):
 
     def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         return [_delivery(row) for row in self._rows(*listing(query))]
+
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the delivery's `kept` by name, in one statement; False when the
+        delivery is not kept."""
+        return bool(self._rows(RECORD_KEPT, (kept_json(files), text(key))))
+
+    async def arecord_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """`record_kept` on an asyncio connection."""
+        return bool(await self._arows(RECORD_KEPT, (kept_json(files), text(key))))
 
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (a lapsed lease counts as abandoned)."""

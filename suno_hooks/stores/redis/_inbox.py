@@ -10,13 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 from .._base import DeliveryQuery
+from .._kept import records_from
 from ..base import Delivery, DeliveryStatus
 from ..records import delivery_from_row
 from . import _lua
 from ._keys import SHARDS, RedisKeys, ShardCursor, received_score
 
-__all__ = ["RedisInbox", "read_delivery"]
+__all__ = ["KEPT_FIELD", "RedisInbox", "read_delivery"]
 
+KEPT_FIELD = b"kept:"
+"""The prefix of a delivery hash's fields that each hold one kept file's record."""
 _PAGE = 200
 _PURGE_BATCH = 500
 _FILTERED = ("task_id", "status", "kind", "stage", "meta", "lease_until")
@@ -211,7 +214,7 @@ def read_delivery(key: str, reply: list[Any]) -> Delivery | None:
 
 def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
     error = fields.get(b"error")
-    return delivery_from_row(
+    delivery = delivery_from_row(
         key=key,
         task_id=fields[b"task_id"].decode(),
         stage=fields.get(b"stage", b"").decode(),
@@ -223,3 +226,14 @@ def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
         attempts=int(fields.get(b"attempts", b"1")),
         error=error.decode("utf-8", "replace") if error else None,
     )
+    kept = [value for name, value in fields.items() if name.startswith(KEPT_FIELD)]
+    if kept:
+        delivery.kept = records_from(_loaded(value) for value in kept)
+    return delivery
+
+
+def _loaded(value: bytes) -> object:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None

@@ -19,6 +19,7 @@ __all__ = [
     "FINISH_SETTLING",
     "PURGE",
     "READ",
+    "RECORD_KEPT",
     "REOPEN",
     "LuaScript",
 ]
@@ -75,5 +76,7 @@ READ = LuaScript(_scripts.READ)
 """The `READ` script of `_scripts`, ready to call."""
 PURGE = LuaScript(_scripts.PURGE)
 """The `PURGE` script of `_scripts`, ready to call."""
+RECORD_KEPT = LuaScript(_scripts.RECORD_KEPT)
+"""The `RECORD_KEPT` script of `_scripts`, ready to call."""
 REOPEN = LuaScript(_scripts.REOPEN)
 """The `REOPEN` script of `_scripts`, ready to call."""

@@ -8,7 +8,16 @@ answers what the first run answered (the claim's fencing token doubles as the re
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "EXTEND", "FINISH", "FINISH_SETTLING", "PURGE", "READ", "REOPEN"]
+__all__ = [
+    "CLAIM",
+    "EXTEND",
+    "FINISH",
+    "FINISH_SETTLING",
+    "PURGE",
+    "READ",
+    "RECORD_KEPT",
+    "REOPEN",
+]
 
 # The numbers and the fencing token of a call travel in one space-separated ARGV (fewer
 # arguments are cheaper to send); text that comes from a callback travels on its own.
@@ -120,6 +129,18 @@ redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[2]))
 return 1
 """
 """Moves the end of a processing delivery's lease, only for the token that owns it."""
+
+# KEYS: delivery hash. ARGV: file name, record JSON, file name, record JSON, ... Each record is
+# its own field `kept:<name>`, so a record of the same name is replaced and two calls never lose
+# each other's files; a repeat writes the same fields again. Answers 0 when the delivery is gone.
+RECORD_KEPT = """
+if redis.call('HEXISTS', KEYS[1], 'task_id') == 0 then return 0 end
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], 'kept:' .. ARGV[i], ARGV[i + 1])
+end
+return 1
+"""
+"""Records the media kept for a delivery, one hash field per file name."""
 
 # KEYS: delivery hash. The hash and the clock of the server that keeps it, read together.
 READ = """

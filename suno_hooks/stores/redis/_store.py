@@ -3,15 +3,18 @@ Cluster; every claim is one Lua script call."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio
 import redis.asyncio.cluster
 
 from ...errors import ConfigurationError
+from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase, positive_option
 from ..base import (
     DEFAULT_RETENTION,
@@ -230,6 +233,17 @@ class RedisStore(StoreBase):
         """The inbox entry for a dedupe key, if still kept."""
         return read_delivery(key, _lua.READ(self._sync(), [self.keys.delivery(key)], []))
 
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the delivery's `kept`, one hash field per name; False when the
+        delivery is not kept."""
+        return bool(_lua.RECORD_KEPT(self._sync(), [self.keys.delivery(key)], _kept_args(files)))
+
+    async def arecord_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """`record_kept` on the asyncio client."""
+        args = _kept_args(files)
+        client = await self._aclient()
+        return bool(await _lua.RECORD_KEPT.acall(client, [self.keys.delivery(key)], args))
+
     def bind_token(self, token_id: str, task_id: str, ttl: float) -> bool:
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
         SET NX decides the first use; a later use reads the binding (it expires with the token)."""
@@ -319,3 +333,10 @@ class RedisStore(StoreBase):
         if link is not None:
             await link.aclose()
         self.close()
+
+
+def _kept_args(files: Iterable[KeptFile]) -> list[Any]:
+    args: list[Any] = []
+    for record in files:
+        args += [record.name, json.dumps(record.to_dict(), ensure_ascii=False)]
+    return args

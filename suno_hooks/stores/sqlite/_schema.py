@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 
 from ...errors import ConfigurationError
 
-__all__ = ["SCHEMA_VERSION", "TASKS_SCHEMA", "check_schema", "migrate"]
+__all__ = ["KEPT_VERSION", "SCHEMA_VERSION", "TASKS_SCHEMA", "check_schema", "migrate"]
 
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
@@ -78,18 +78,24 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE suno_hooks_deliveries ADD COLUMN guard_until REAL",
     ),
     TASKS_SCHEMA,
+    # The media kept for the delivery: a JSON array of records, merged by `record_kept`; a
+    # claim never writes it, so it outlives a failed try and its replay.
+    ("ALTER TABLE suno_hooks_deliveries ADD COLUMN kept TEXT",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version a file gets; an older file is migrated, a newer one refused."""
+KEPT_VERSION = 6
+"""The first schema version with the `kept` column (a read-only store reads older files)."""
 
 
-def check_schema(conn: sqlite3.Connection, path: str) -> None:
-    """For a read-only store: the file must hold an inbox this version can read."""
+def check_schema(conn: sqlite3.Connection, path: str) -> int:
+    """For a read-only store: the file must hold an inbox this version can read; its version."""
     row = conn.execute("SELECT version FROM suno_hooks_schema").fetchone()
     if row is None or int(row[0]) > SCHEMA_VERSION:
         raise ConfigurationError(
             f"The SQLite store at {path!r} is not an inbox this suno-hooks can read."
         )
+    return int(row[0])
 
 
 def migrate(

@@ -12,12 +12,15 @@ __all__ = [
     "BIND",
     "CLAIM",
     "COLUMNS",
+    "COLUMNS_BEFORE_KEPT",
     "EXTEND",
     "FAST_CLAIM",
     "FINISH",
     "GUARD",
     "KEEP_ROW_GUARD",
+    "KEPT",
     "PURGE_KEEPS_GUARDS",
+    "RECORD_KEPT",
     "REOPEN",
     "ROW_GUARD",
     "STATE",
@@ -132,13 +135,20 @@ RETURNING task_id
 """
 """Binds a token to its task; a token keeps its task until the binding expires (with the token
 itself). Returns the bound task."""
-COLUMNS = (
+_READ = (
     "key, task_id, stage, body, meta, received_at, updated_at, "
     "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
     "attempts, error"
 )
+COLUMNS = f"{_READ}, kept"
 """The columns a `Delivery` is read from; `?1` is now: a processing row whose lease ended is
 reported as abandoned."""
+COLUMNS_BEFORE_KEPT = f"{_READ}, NULL"
+"""`COLUMNS` for a file opened read-only before its schema had the `kept` column."""
+KEPT = "SELECT kept FROM suno_hooks_deliveries WHERE key = ?"
+"""The kept media of a delivery, by key."""
+RECORD_KEPT = "UPDATE suno_hooks_deliveries SET kept = ? WHERE key = ?"
+"""Replaces a delivery's kept media (read with `KEPT` in the same transaction)."""
 STATUS_CLAUSES = {
     "processing": "status = 'processing' AND lease_until > ?1",
     "abandoned": "status = 'processing' AND lease_until <= ?1",

@@ -9,12 +9,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ...errors import ConfigurationError
+from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase
+from .._kept import kept_from_json, kept_json, merge_kept
 from ..base import (
     DEFAULT_RETENTION,
     Claim,
@@ -27,8 +29,18 @@ from ..base import (
 from ..records import delivery_from_columns as _delivery
 from ._inline import CHECKPOINT_WAIT, InlineWriter
 from ._pool import ConnectionPool
-from ._schema import SCHEMA_VERSION, check_schema, migrate
-from ._statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, REOPEN, STATUS_CLAUSES
+from ._schema import KEPT_VERSION, SCHEMA_VERSION, check_schema, migrate
+from ._statements import (
+    BIND,
+    COLUMNS,
+    COLUMNS_BEFORE_KEPT,
+    EXTEND,
+    KEPT,
+    PURGE_KEEPS_GUARDS,
+    RECORD_KEPT,
+    REOPEN,
+    STATUS_CLAUSES,
+)
 from ._tasks import SQLiteTasks
 from ._writes import (
     claim_params,
@@ -96,10 +108,12 @@ class SQLiteStore(StoreBase):
         )
         self._claims = 0
         self._tasks = SQLiteTasks(self._connection, self._transaction)
+        self._columns = COLUMNS
         try:
             if self.read_only:
                 with self._connection() as conn:
-                    check_schema(conn, self.path)
+                    if check_schema(conn, self.path) < KEPT_VERSION:
+                        self._columns = COLUMNS_BEFORE_KEPT
             else:
                 migrate(self._transaction, self.path, self.timeout)
         except sqlite3.Error as exc:
@@ -225,9 +239,21 @@ class SQLiteStore(StoreBase):
         """The inbox entry for a dedupe key, if still kept."""
         with self._connection() as conn:
             row = conn.execute(
-                f"SELECT {COLUMNS} FROM suno_hooks_deliveries WHERE key = ?2", (time.time(), key)
+                f"SELECT {self._columns} FROM suno_hooks_deliveries WHERE key = ?2",
+                (time.time(), key),
             ).fetchone()
         return _delivery(row) if row is not None else None
+
+    def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
+        """Merge `files` into the delivery's `kept` by name, in one write transaction; False
+        when the delivery is not kept."""
+        files = tuple(files)
+        with self._transaction() as conn:
+            row = conn.execute(KEPT, (key,)).fetchone()
+            if row is None:
+                return False
+            conn.execute(RECORD_KEPT, (kept_json(merge_kept(kept_from_json(row[0]), files)), key))
+        return True
 
     def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         clauses: list[str] = []
@@ -256,7 +282,7 @@ class SQLiteStore(StoreBase):
         params.extend((query.limit, query.offset))
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM suno_hooks_deliveries {where} "
+                f"SELECT {self._columns} FROM suno_hooks_deliveries {where} "
                 f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}",
                 params,
             ).fetchall()
