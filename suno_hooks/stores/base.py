@@ -13,12 +13,14 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic_core import PydanticSerializationError, to_json
 
 __all__ = [
+    "AsyncQueues",
     "AsyncStore",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
     "KnowsDone",
+    "Queues",
     "Reopens",
     "ReplayCheck",
     "Store",
@@ -36,10 +38,12 @@ _META_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class DeliveryStatus(str, enum.Enum):
-    """Where a delivery stands: being processed, processed, failed and kept for replay, or
-    abandoned: still `processing` after its lease ended (its worker died or hung), so it is
-    replayed like a failed one. Stores keep `processing`; `get` and `deliveries` report it."""
+    """Where a delivery stands: queued for a worker, being processed, processed, failed and
+    kept for replay, or abandoned: still `processing` after its lease ended (its worker died or
+    hung), so it is replayed like a failed one. Stores keep `processing`; `get` and
+    `deliveries` report it."""
 
+    QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
@@ -81,6 +85,8 @@ class Delivery:
     source: str = "callback"
     """How it reached the receiver: `callback`, `poll` (reconciler) or `replay`; kept in the
     stores' meta JSON."""
+    rings: int = 0
+    """How many times the sweeper rang the hand-off again for this delivery (`note_ring`)."""
 
     @property
     def terminal(self) -> bool:
@@ -100,6 +106,7 @@ class Delivery:
             "attempts": self.attempts,
             "error": self.error,
             "source": self.source,
+            "rings": self.rings,
             "peer": self.peer,
             "received_at": self.received_at,
             "updated_at": self.updated_at,
@@ -246,6 +253,48 @@ class Reopens(Protocol):
     def reopen(self, key: str, *, error: str) -> bool:
         """Mark the delivery `key` failed with `error` when it is done; False, and nothing
         changed, when it is not (processing, failed or gone)."""
+        ...
+
+
+@runtime_checkable
+class Queues(Protocol):
+    """Optional for stores: records a delivery as `queued` for a worker in one write, and finds
+    the queued or abandoned deliveries whose hand-off should be rung again."""
+
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s checks in the same order and one atomic write; where `claim` would answer
+        NEW, the delivery is recorded `queued` (no lease, no attempt counted) and NEW answered;
+        a key already queued answers IN_PROGRESS and nothing changes."""
+        ...
+
+    def sweepable(self, *, older_than: float, max_rings: int, limit: int = 100) -> list[Delivery]:
+        """Queued deliveries rung (or received) more than `older_than` seconds ago, and
+        processing ones whose lease ended that long ago, with `rings < max_rings`; oldest
+        first."""
+        ...
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when the delivery
+        is not kept)."""
+        ...
+
+
+@runtime_checkable
+class AsyncQueues(Protocol):
+    """The asyncio flavour of `Queues`."""
+
+    async def aqueue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`Queues.queue` without blocking the event loop."""
+        ...
+
+    async def asweepable(
+        self, *, older_than: float, max_rings: int, limit: int = 100
+    ) -> list[Delivery]:
+        """`Queues.sweepable` without blocking the event loop."""
+        ...
+
+    async def anote_ring(self, key: str) -> int:
+        """`Queues.note_ring` without blocking the event loop."""
         ...
 
 

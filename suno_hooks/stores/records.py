@@ -24,6 +24,7 @@ def delivery_from_row(
     status: str,
     attempts: int,
     error: str | None,
+    rings: int = 0,
 ) -> Delivery:
     """A `Delivery` from the columns a store keeps, `meta` being `Delivery.meta_json()`."""
     extra: dict[str, Any] = json.loads(meta) if meta else {}
@@ -43,13 +44,14 @@ def delivery_from_row(
         attempts=int(attempts),
         error=error or None,
         source=extra.get("source") or "callback",
+        rings=int(rings or 0),
     )
 
 
 def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
     """A `Delivery` from a row of (key, task_id, stage, body, meta, received_at, updated_at,
-    status, attempts, error), the order the SQL stores select them in."""
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row
+    status, attempts, error, rings), the order the SQL stores select them in."""
+    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error, rings = row
     return delivery_from_row(
         key=key,
         task_id=task_id,
@@ -61,4 +63,5 @@ def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
         status=status,
         attempts=attempts,
         error=error,
+        rings=rings,
     )

@@ -17,7 +17,9 @@ __all__ = [
     "EXTEND",
     "FINISH",
     "FINISH_SETTLING",
+    "NOTE_RING",
     "PURGE",
+    "QUEUE",
     "READ",
     "REOPEN",
     "LuaScript",
@@ -77,3 +79,7 @@ PURGE = LuaScript(_scripts.PURGE)
 """The `PURGE` script of `_scripts`, ready to call."""
 REOPEN = LuaScript(_scripts.REOPEN)
 """The `REOPEN` script of `_scripts`, ready to call."""
+QUEUE = LuaScript(_scripts.QUEUE)
+"""The `QUEUE` script of `_scripts`, ready to call."""
+NOTE_RING = LuaScript(_scripts.NOTE_RING)
+"""The `NOTE_RING` script of `_scripts`, ready to call."""

@@ -78,6 +78,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE suno_hooks_deliveries ADD COLUMN guard_until REAL",
     ),
     TASKS_SCHEMA,
+    # Deliveries queued for a worker: how many times the sweeper rang the hand-off again, and
+    # when it was last rung (or queued); a row never queued has no `rung_at`.
+    (
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN rings INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN rung_at REAL",
+        """CREATE INDEX suno_hooks_deliveries_handoff ON suno_hooks_deliveries (received_at)
+            WHERE rung_at IS NOT NULL AND status IN ('queued', 'processing')""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version a file gets; an older file is migrated, a newer one refused."""

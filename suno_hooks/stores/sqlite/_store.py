@@ -28,7 +28,16 @@ from ..records import delivery_from_columns as _delivery
 from ._inline import CHECKPOINT_WAIT, InlineWriter
 from ._pool import ConnectionPool
 from ._schema import SCHEMA_VERSION, check_schema, migrate
-from ._statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, REOPEN, STATUS_CLAUSES
+from ._statements import (
+    BIND,
+    COLUMNS,
+    EXTEND,
+    NOTE_RING,
+    PURGE_KEEPS_GUARDS,
+    REOPEN,
+    STATUS_CLAUSES,
+    SWEEPABLE,
+)
 from ._tasks import SQLiteTasks
 from ._writes import (
     claim_params,
@@ -179,19 +188,58 @@ class SQLiteStore(StoreBase):
         return claim
 
     def _full_claim(
-        self, delivery: Delivery, replay: ReplayCheck | None, params: tuple[Any, ...]
+        self,
+        delivery: Delivery,
+        replay: ReplayCheck | None,
+        params: tuple[Any, ...],
+        queue: bool = False,
     ) -> Claim:
         with self._transaction() as conn:
-            decided = full_claim(conn, replay, params)
+            decided = full_claim(conn, replay, params, queue)
         if isinstance(decided, Claim):
             return decided
+        if queue:
+            return self._claimed(delivery, *decided, "", DeliveryStatus.QUEUED)
         return self._claimed(delivery, *decided, params[10])
 
-    def _claimed(self, delivery: Delivery, attempts: int, now: float, token: str) -> Claim:
-        delivery.status = DeliveryStatus.PROCESSING
+    def _claimed(
+        self,
+        delivery: Delivery,
+        attempts: int,
+        now: float,
+        token: str,
+        status: DeliveryStatus = DeliveryStatus.PROCESSING,
+    ) -> Claim:
+        delivery.status = status
         delivery.attempts = attempts
         delivery.updated_at = now
         return Claim(ClaimResult.NEW, attempts, token)
+
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s decision in one transaction, recording a new delivery `queued` (no lease,
+        no attempt counted); a key already queued is in progress."""
+        params = claim_params(delivery, 0.0, replay, "")
+        inserted, duplicate = self._run(fast_claim_or_duplicate, replay, params, True)
+        if duplicate:
+            return Claim(ClaimResult.DUPLICATE)
+        if not inserted:
+            return self._full_claim(delivery, replay, params, True)
+        delivery.rings = 0
+        return self._claimed(delivery, 0, params[5], "", DeliveryStatus.QUEUED)
+
+    def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
+        now = time.time()
+        with self._connection() as conn:
+            rows = conn.execute(
+                SWEEPABLE.format(columns=COLUMNS), (now, now - older_than, max_rings, limit)
+            ).fetchall()
+        return [_delivery(row) for row in rows]
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
+        with self._connection() as conn:
+            row = conn.execute(NOTE_RING, (time.time(), key)).fetchone()
+        return int(row[0]) if row is not None else 0
 
     def _sweep_due(self, replay: ReplayCheck | None) -> bool:
         self._claims += 1

@@ -12,9 +12,11 @@ from ..tasks import TaskState
 from ._statements import (
     CLAIM,
     FAST_CLAIM,
+    FAST_QUEUE,
     FINISH,
     GUARD,
     KEEP_ROW_GUARD,
+    QUEUE,
     ROW_GUARD,
     STATE,
 )
@@ -59,9 +61,10 @@ def claim_params(
     )
 
 
-def fast_claim(conn: sqlite3.Connection, params: tuple[Any, ...]) -> bool:
-    """Insert a new delivery in one statement; False when the full claim must decide."""
-    return conn.execute(FAST_CLAIM, params).rowcount == 1
+def fast_claim(conn: sqlite3.Connection, params: tuple[Any, ...], queue: bool = False) -> bool:
+    """Insert a new delivery (leased, or `queued` when `queue`) in one statement; False when
+    the full claim must decide."""
+    return conn.execute(FAST_QUEUE if queue else FAST_CLAIM, params).rowcount == 1
 
 
 def known_duplicate(
@@ -80,19 +83,26 @@ def known_duplicate(
 
 
 def fast_claim_or_duplicate(
-    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+    conn: sqlite3.Connection,
+    replay: ReplayCheck | None,
+    params: tuple[Any, ...],
+    queue: bool = False,
 ) -> tuple[bool, bool]:
-    """Whether `FAST_CLAIM` inserted the delivery, and when not, whether it is a known
+    """Whether `fast_claim` inserted the delivery, and when not, whether it is a known
     duplicate (answered without the write lock)."""
-    inserted = fast_claim(conn, params)
+    inserted = fast_claim(conn, params, queue)
     return inserted, not inserted and known_duplicate(conn, replay, params)
 
 
 def full_claim(
-    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+    conn: sqlite3.Connection,
+    replay: ReplayCheck | None,
+    params: tuple[Any, ...],
+    queue: bool = False,
 ) -> Claim | tuple[int, float]:
-    """The claim `FAST_CLAIM` could not make, inside a `BEGIN IMMEDIATE` transaction: a
-    refusal, or the attempt number and the clock of a new claim or takeover."""
+    """The claim (or with `queue`, the queueing) `fast_claim` could not make, inside a
+    `BEGIN IMMEDIATE` transaction: a refusal, or the attempt number and the clock of a new
+    claim or takeover. A queued key is claimed, but not queued again (in progress)."""
     # Read under the write lock: claims in every process see the clock in commit order.
     now = time.time()
     params = (*params[:5], now, *params[6:])
@@ -111,8 +121,10 @@ def full_claim(
             return Claim(ClaimResult.DUPLICATE)
         if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
             return Claim(ClaimResult.IN_PROGRESS)
+        if queue and state[0] == DeliveryStatus.QUEUED.value:
+            return Claim(ClaimResult.IN_PROGRESS)
         conn.execute(KEEP_ROW_GUARD, (key, now))
-    row = conn.execute(CLAIM, params).fetchone()
+    row = conn.execute(QUEUE if queue else CLAIM, params).fetchone()
     if row is None:
         return Claim(ClaimResult.STALE)
     return int(row[0]), now
