@@ -23,6 +23,16 @@ _QUEUED_SINCE_SQLITE = 6
 _QUEUED_SINCE_POSTGRES = 3
 
 
+def _queues_a_delivery_kept_before(store: SQLiteStore | PostgresStore) -> None:
+    """The failed delivery `old:complete` written by the older schema reads with no rings, is
+    queued again keeping its attempts, and is then due for a ring."""
+    kept = store.get("old:complete")
+    assert kept is not None and (kept.status, kept.rings) == (DeliveryStatus.FAILED, 0)
+    queued = store.queue(delivery("old"))
+    assert (queued.result, queued.attempts) == (ClaimResult.NEW, 2)
+    assert [d.key for d in store.sweepable(older_than=0, max_rings=1)] == ["old:complete"]
+
+
 def test_a_sqlite_file_from_before_queued_migrates_in_place(tmp_path: Path):
     path = tmp_path / "v5.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -41,11 +51,7 @@ def test_a_sqlite_file_from_before_queued_migrates_in_place(tmp_path: Path):
     )
     conn.close()
     store = SQLiteStore(path)
-    kept = store.get("old:complete")
-    assert kept is not None and (kept.status, kept.rings) == (DeliveryStatus.FAILED, 0)
-    queued = store.queue(delivery("old"))
-    assert (queued.result, queued.attempts) == (ClaimResult.NEW, 2)
-    assert [d.key for d in store.sweepable(older_than=0, max_rings=1)] == ["old:complete"]
+    _queues_a_delivery_kept_before(store)
     with sqlite3.connect(path) as check:
         version = check.execute("SELECT version FROM suno_hooks_schema").fetchone()
     assert version == (SCHEMA_VERSION,)
@@ -70,11 +76,7 @@ def test_a_postgresql_schema_from_before_queued_migrates_in_place(
             "'old', 'complete', true, 'music', 'failed', 2, 'boom', now(), now(), '{}', '{}')"
         )
     store = PostgresStore(url)
-    kept = store.get("old:complete")
-    assert kept is not None and (kept.status, kept.rings) == (DeliveryStatus.FAILED, 0)
-    queued = store.queue(delivery("old"))
-    assert (queued.result, queued.attempts) == (ClaimResult.NEW, 2)
-    assert [d.key for d in store.sweepable(older_than=0, max_rings=1)] == ["old:complete"]
+    _queues_a_delivery_kept_before(store)
     rows = store._rows("SELECT version FROM suno_hooks_schema", ())
     assert rows == [(len(MIGRATIONS),)]
     store.close()

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TASKS_SCHEMA"]
 
-_CLAIM_FUNCTION = r"""
-CREATE OR REPLACE FUNCTION suno_hooks_claim(
-    p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
-    p_lease double precision, p_received_at double precision, p_meta text, p_body bytea,
-    p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
-) RETURNS TABLE (result text, attempts integer, token text)
-LANGUAGE plpgsql AS $fn$
-DECLARE
+# The start of the claim function and of the queue function: the variables, the replay guard,
+# the delivery's row locked and read, and `duplicate` for a done one.
+_GUARD_AND_ROW = r"""DECLARE
     v_now timestamptz := clock_timestamp();
     v_seen text;
     v_row record;
@@ -46,7 +41,26 @@ BEGIN
                 RETURN QUERY SELECT 'duplicate'::text, 0, ''::text;
                 RETURN;
             END IF;
-            IF v_row.status = 'processing' AND v_row.token = p_token THEN
+"""
+# Progress after its task's terminal stage is `stale`.
+_STALE = r"""        IF NOT p_terminal AND EXISTS (
+            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
+        ) THEN
+            RETURN QUERY SELECT 'stale'::text, 0, ''::text;
+            RETURN;
+        END IF;
+"""
+_CLAIM_FUNCTION = (
+    r"""
+CREATE OR REPLACE FUNCTION suno_hooks_claim(
+    p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
+    p_lease double precision, p_received_at double precision, p_meta text, p_body bytea,
+    p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
+) RETURNS TABLE (result text, attempts integer, token text)
+LANGUAGE plpgsql AS $fn$
+"""
+    + _GUARD_AND_ROW
+    + r"""            IF v_row.status = 'processing' AND v_row.token = p_token THEN
                 -- The same claim sent again (its answer was lost): it still holds the lease.
                 RETURN QUERY SELECT 'new'::text, v_row.attempts, p_token;
                 RETURN;
@@ -56,13 +70,9 @@ BEGIN
                 RETURN;
             END IF;
         END IF;
-        IF NOT p_terminal AND EXISTS (
-            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
-        ) THEN
-            RETURN QUERY SELECT 'stale'::text, 0, ''::text;
-            RETURN;
-        END IF;
-        IF v_kept THEN
+"""
+    + _STALE
+    + r"""        IF v_kept THEN
             -- Take over a failed delivery, or one whose lease expired.
             UPDATE suno_hooks_deliveries d SET
                 stage = p_stage, terminal = p_terminal, kind = p_kind, status = 'processing',
@@ -92,47 +102,22 @@ BEGIN
 END
 $fn$
 """
+)
 
 # `suno_hooks_claim`'s decision, recording a new delivery `queued` (no lease, no attempt counted,
 # its rings counted afresh, `rung_at` now) where the claim would take it; a queued key is in
 # progress, unless it is the same call sent again (its token), which answers `new` again.
-_QUEUE_FUNCTION = r"""
+_QUEUE_FUNCTION = (
+    r"""
 CREATE OR REPLACE FUNCTION suno_hooks_queue(
     p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
     p_received_at double precision, p_meta text, p_body bytea,
     p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
 ) RETURNS TABLE (result text, attempts integer, token text)
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_seen text;
-    v_row record;
-    v_attempts integer;
-    v_kept boolean;
-BEGIN
-    IF p_signature_key IS NOT NULL THEN
-        INSERT INTO suno_hooks_guard AS g (signature_key, digest, expires_at)
-        VALUES (p_signature_key, p_digest, v_now + make_interval(secs => p_guard_ttl))
-        ON CONFLICT (signature_key) DO UPDATE SET
-            digest = CASE WHEN g.expires_at <= v_now THEN excluded.digest ELSE g.digest END,
-            expires_at = CASE WHEN g.expires_at <= v_now
-                THEN excluded.expires_at ELSE g.expires_at END
-        RETURNING g.digest INTO v_seen;
-        IF v_seen <> p_digest THEN
-            RETURN QUERY SELECT 'replayed'::text, 0, ''::text;
-            RETURN;
-        END IF;
-    END IF;
-    LOOP
-        SELECT d.status, d.lease_until, d.attempts, d.token INTO v_row
-        FROM suno_hooks_deliveries d WHERE d.key = p_key FOR UPDATE;
-        v_kept := FOUND;
-        IF v_kept THEN
-            IF v_row.status = 'done' THEN
-                RETURN QUERY SELECT 'duplicate'::text, 0, ''::text;
-                RETURN;
-            END IF;
-            IF v_row.status = 'queued' AND v_row.token = p_token THEN
+"""
+    + _GUARD_AND_ROW
+    + r"""            IF v_row.status = 'queued' AND v_row.token = p_token THEN
                 RETURN QUERY SELECT 'new'::text, v_row.attempts, ''::text;
                 RETURN;
             END IF;
@@ -142,13 +127,9 @@ BEGIN
                 RETURN;
             END IF;
         END IF;
-        IF NOT p_terminal AND EXISTS (
-            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
-        ) THEN
-            RETURN QUERY SELECT 'stale'::text, 0, ''::text;
-            RETURN;
-        END IF;
-        IF v_kept THEN
+"""
+    + _STALE
+    + r"""        IF v_kept THEN
             UPDATE suno_hooks_deliveries d SET
                 stage = p_stage, terminal = p_terminal, kind = p_kind, status = 'queued',
                 lease_until = NULL, token = p_token, error = NULL,
@@ -174,6 +155,7 @@ BEGIN
 END
 $fn$
 """
+)
 
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (

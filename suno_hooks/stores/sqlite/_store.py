@@ -28,16 +28,7 @@ from ..records import delivery_from_columns as _delivery
 from ._inline import CHECKPOINT_WAIT, InlineWriter
 from ._pool import ConnectionPool
 from ._schema import SCHEMA_VERSION, check_schema, migrate
-from ._statements import (
-    BIND,
-    COLUMNS,
-    EXTEND,
-    NOTE_RING,
-    PURGE_KEEPS_GUARDS,
-    REOPEN,
-    STATUS_CLAUSES,
-    SWEEPABLE,
-)
+from ._statements import BIND, COLUMNS, EXTEND, PURGE_KEEPS_GUARDS, REOPEN, STATUS_CLAUSES
 from ._tasks import SQLiteTasks
 from ._writes import (
     claim_params,
@@ -45,6 +36,8 @@ from ._writes import (
     finish,
     finish_settling,
     full_claim,
+    note_ring,
+    sweepable_rows,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -208,9 +201,9 @@ class SQLiteStore(StoreBase):
         attempts: int,
         now: float,
         token: str,
-        status: DeliveryStatus = DeliveryStatus.PROCESSING,
+        status: DeliveryStatus | None = None,
     ) -> Claim:
-        delivery.status = status
+        delivery.status = status or DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = now
         return Claim(ClaimResult.NEW, attempts, token)
@@ -228,18 +221,11 @@ class SQLiteStore(StoreBase):
         return self._claimed(delivery, 0, params[5], "", DeliveryStatus.QUEUED)
 
     def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
-        now = time.time()
-        with self._connection() as conn:
-            rows = conn.execute(
-                SWEEPABLE.format(columns=COLUMNS), (now, now - older_than, max_rings, limit)
-            ).fetchall()
-        return [_delivery(row) for row in rows]
+        return [_delivery(row) for row in self._run(sweepable_rows, older_than, max_rings, limit)]
 
     def note_ring(self, key: str) -> int:
         """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
-        with self._connection() as conn:
-            row = conn.execute(NOTE_RING, (time.time(), key)).fetchone()
-        return int(row[0]) if row is not None else 0
+        return self._run(note_ring, key)
 
     def _sweep_due(self, replay: ReplayCheck | None) -> bool:
         self._claims += 1

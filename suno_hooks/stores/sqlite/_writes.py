@@ -11,14 +11,17 @@ from ..base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
 from ..tasks import TaskState
 from ._statements import (
     CLAIM,
+    COLUMNS,
     FAST_CLAIM,
     FAST_QUEUE,
     FINISH,
     GUARD,
     KEEP_ROW_GUARD,
+    NOTE_RING,
     QUEUE,
     ROW_GUARD,
     STATE,
+    SWEEPABLE,
 )
 from ._tasks import SETTLE
 
@@ -30,6 +33,8 @@ __all__ = [
     "finish_settling",
     "full_claim",
     "known_duplicate",
+    "note_ring",
+    "sweepable_rows",
 ]
 
 
@@ -155,3 +160,18 @@ def finish_settling(
             conn.execute("ROLLBACK")
         raise
     return changed
+
+
+def sweepable_rows(
+    conn: sqlite3.Connection, older_than: float, max_rings: int, limit: int
+) -> list[tuple[Any, ...]]:
+    """The rows of the deliveries to ring again (`COLUMNS`), oldest received first."""
+    now = time.time()
+    statement = SWEEPABLE.format(columns=COLUMNS)
+    return conn.execute(statement, (now, now - older_than, max_rings, limit)).fetchall()
+
+
+def note_ring(conn: sqlite3.Connection, key: str) -> int:
+    """Count one more ring of `key` and remember when; the new count, 0 when not kept."""
+    row = conn.execute(NOTE_RING, (time.time(), key)).fetchone()
+    return int(row[0]) if row is not None else 0
