@@ -3,6 +3,7 @@ abandoned deliveries to ring again through the shards' hand-off indexes."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,16 @@ class RedisHandoff:
         keys = [self.keys.delivery(key), self.keys.handoff(shard_of(key))]
         return int(_lua.NOTE_RING(self._sync(), keys, [key, nonce]))
 
+    def _prune(self, client: Any, finished: list[tuple[int, str]]) -> None:
+        """Remove the members whose delivery was seen done or gone, each shard in one script
+        call that checks them again (one queued since stays)."""
+        by_shard: defaultdict[int, list[str]] = defaultdict(list)
+        for shard, key in finished:
+            by_shard[shard].append(key)
+        for shard, members in by_shard.items():
+            hashes = [self.keys.delivery(key) for key in members]
+            _lua.PRUNE(client, [self.keys.handoff(shard), *hashes], members)
+
     def sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
         """The deliveries to ring again, oldest received first: the members of the hand-off
         indexes scored before the cutoff, read and checked; members whose delivery is done or
@@ -99,8 +110,7 @@ class RedisHandoff:
                 or (status == b"processing" and float(lease_until or 0) <= cutoff)
             ):
                 due.append((float(received_at or 0), key))
-        for shard, key in finished:
-            client.zrem(self.keys.handoff(shard), key)
+        self._prune(client, finished)
         due.sort()
         pipe = client.pipeline(transaction=False)
         for _, key in due[:limit]:

@@ -18,6 +18,7 @@ __all__ = [
     "FINISH",
     "FINISH_SETTLING",
     "NOTE_RING",
+    "PRUNE",
     "PURGE",
     "QUEUE",
     "READ",
@@ -83,3 +84,5 @@ QUEUE = LuaScript(_scripts.QUEUE)
 """The `QUEUE` script of `_scripts`, ready to call."""
 NOTE_RING = LuaScript(_scripts.NOTE_RING)
 """The `NOTE_RING` script of `_scripts`, ready to call."""
+PRUNE = LuaScript(_scripts.PRUNE)
+"""The `PRUNE` script of `_scripts`, ready to call."""

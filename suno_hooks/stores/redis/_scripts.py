@@ -14,6 +14,7 @@ __all__ = [
     "FINISH",
     "FINISH_SETTLING",
     "NOTE_RING",
+    "PRUNE",
     "PURGE",
     "QUEUE",
     "READ",
@@ -129,6 +130,17 @@ redis.call('ZADD', KEYS[2], now, ARGV[1])
 return rings
 """
 """Counts one more ring of a delivery and when it was rung; answers the new count (0: gone)."""
+
+# KEYS: a shard's hand-off index, then the delivery hashes of ARGV's members in the same order.
+# Removes the members whose delivery is done or gone, checked as they are removed.
+PRUNE = """
+for i = 2, #KEYS do
+  local status = redis.call('HGET', KEYS[i], 'status')
+  if not status or status == 'done' then redis.call('ZREM', KEYS[1], ARGV[i - 1]) end
+end
+return 0
+"""
+"""Removes from a shard's hand-off index the members whose delivery is done or gone."""
 
 # KEYS: delivery hash. ARGV: "status retention_ms token", error.
 # Changes nothing (and answers 0) unless the token still owns the delivery; a repeat of the
