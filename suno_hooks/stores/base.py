@@ -268,9 +268,9 @@ class Queues(Protocol):
         ...
 
     def sweepable(self, *, older_than: float, max_rings: int, limit: int = 100) -> list[Delivery]:
-        """Queued deliveries rung (or received) more than `older_than` seconds ago, and
-        processing ones whose lease ended that long ago, with `rings < max_rings`; oldest
-        first."""
+        """Deliveries that were queued and should be rung again, oldest received first: still
+        `queued` and last rung (or queued) more than `older_than` seconds ago, or `processing`
+        with a lease that ended that long ago; only those with `rings < max_rings`."""
         ...
 
     def note_ring(self, key: str) -> int:
