@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from ..errors import ConfigurationError
 from ..media.kept import KeptFile
+from ._queue import QueueBase
 from .base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck, delivery_source
 from .tasks import ExpectedTask, TaskState, listing, settle_expected
 
@@ -174,8 +175,8 @@ def _moment(now: float | None) -> float:
     return time.time() if now is None else now
 
 
-class StoreBase(abc.ABC):
-    """What every built-in store offers: the `Store`, `AsyncStore`, `TaskStore` and
+class StoreBase(QueueBase):
+    """What every built-in store offers: the `Store`, `AsyncStore`, `Queues`, `TaskStore` and
     `AsyncTaskStore` contracts, token binding, `reopen`, `claim_done` and `finish_settling`."""
 
     retention: float

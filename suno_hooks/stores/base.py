@@ -16,12 +16,14 @@ from pydantic_core import PydanticSerializationError, to_json
 from ..media.kept import KeptFile
 
 __all__ = [
+    "AsyncQueues",
     "AsyncStore",
     "Claim",
     "ClaimResult",
     "Delivery",
     "DeliveryStatus",
     "KnowsDone",
+    "Queues",
     "RecordsKept",
     "Reopens",
     "ReplayCheck",
@@ -40,10 +42,12 @@ _META_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class DeliveryStatus(str, enum.Enum):
-    """Where a delivery stands: being processed, processed, failed and kept for replay, or
-    abandoned: still `processing` after its lease ended (its worker died or hung), so it is
-    replayed like a failed one. Stores keep `processing`; `get` and `deliveries` report it."""
+    """Where a delivery stands: queued for a worker, being processed, processed, failed and
+    kept for replay, or abandoned: still `processing` after its lease ended (its worker died or
+    hung), so it is replayed like a failed one. Stores keep `processing`; `get` and
+    `deliveries` report it."""
 
+    QUEUED = "queued"
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
@@ -88,6 +92,8 @@ class Delivery:
     kept: tuple[KeptFile, ...] = ()
     """The media files a `MediaArchive` kept for this delivery, ordered by name; recorded with
     `record_kept`, never changed by a claim, a finish or a replay."""
+    rings: int = 0
+    """How many times the sweeper rang the hand-off again for this delivery (`note_ring`)."""
 
     @property
     def terminal(self) -> bool:
@@ -107,6 +113,7 @@ class Delivery:
             "attempts": self.attempts,
             "error": self.error,
             "source": self.source,
+            "rings": self.rings,
             "peer": self.peer,
             "received_at": self.received_at,
             "updated_at": self.updated_at,
@@ -270,6 +277,47 @@ class RecordsKept(Protocol):
 
     async def arecord_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
         """`record_kept` without blocking the event loop."""
+
+
+@runtime_checkable
+class Queues(Protocol):
+    """Optional for stores: records a delivery as `queued` for a worker in one write, and finds
+    the queued or abandoned deliveries whose hand-off should be rung again."""
+
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s checks in the same order and one atomic write; where `claim` would answer
+        NEW, the delivery is recorded `queued` (no lease, no attempt counted) and NEW answered;
+        a key already queued answers IN_PROGRESS and nothing changes."""
+        ...
+
+    def sweepable(self, *, older_than: float, max_rings: int, limit: int = 100) -> list[Delivery]:
+        """Deliveries that were queued and should be rung again, oldest received first: still
+        `queued` and last rung (or queued) more than `older_than` seconds ago, or `processing`
+        with a lease that ended that long ago; only those with `rings < max_rings`."""
+        ...
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when the delivery
+        is not kept)."""
+        ...
+
+
+@runtime_checkable
+class AsyncQueues(Protocol):
+    """The asyncio flavour of `Queues`."""
+
+    async def aqueue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`Queues.queue` without blocking the event loop."""
+        ...
+
+    async def asweepable(
+        self, *, older_than: float, max_rings: int, limit: int = 100
+    ) -> list[Delivery]:
+        """`Queues.sweepable` without blocking the event loop."""
+        ...
+
+    async def anote_ring(self, key: str) -> int:
+        """`Queues.note_ring` without blocking the event loop."""
         ...
 
 

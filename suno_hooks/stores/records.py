@@ -26,6 +26,7 @@ def delivery_from_row(
     attempts: int,
     error: str | None,
     kept: str | bytes | None = None,
+    rings: int = 0,
 ) -> Delivery:
     """A `Delivery` from the columns a store keeps, `meta` being `Delivery.meta_json()` and
     `kept` the JSON array of its kept media (None: nothing kept)."""
@@ -47,13 +48,15 @@ def delivery_from_row(
         error=error or None,
         source=extra.get("source") or "callback",
         kept=kept_from_json(kept),
+        rings=int(rings or 0),
     )
 
 
 def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
     """A `Delivery` from a row of (key, task_id, stage, body, meta, received_at, updated_at,
-    status, attempts, error, kept), the order the SQL stores select them in."""
-    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error, kept = row
+    status, attempts, error, kept, rings), the order the SQL stores select them in."""
+    key, task_id, stage, body, meta, received_at, updated_at, status, attempts, error = row[:10]
+    kept, rings = row[10:]
     return delivery_from_row(
         key=key,
         task_id=task_id,
@@ -66,4 +69,5 @@ def delivery_from_columns(row: tuple[Any, ...]) -> Delivery:
         attempts=attempts,
         error=error,
         kept=kept,
+        rings=rings,
     )

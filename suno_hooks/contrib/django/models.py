@@ -36,11 +36,22 @@ class Delivery(models.Model):
     lease_token = models.CharField(max_length=32, default="", blank=True)
     # The media a `MediaArchive` kept for the delivery: `KeptFile.to_dict()` records by name.
     kept = models.JSONField(default=list, blank=True)
+    # How many times the sweeper rang the hand-off again, and when it was last rung (or
+    # queued), as POSIX seconds; a row never queued has no `rung_at`.
+    rings = models.PositiveIntegerField(default=0)
+    rung_at = models.FloatField(null=True, blank=True)
 
     class Meta:
         verbose_name = "delivery"
         verbose_name_plural = "deliveries"
         ordering = ("-received_at",)
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="suno_hooks_handoff",
+                condition=models.Q(rung_at__isnull=False, status__in=["queued", "processing"]),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status})"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, connections, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from ...errors import SunoHooksException
 from ...media.kept import KeptFile
@@ -44,6 +44,7 @@ T = TypeVar("T")
 _PROCESSING = DeliveryStatus.PROCESSING.value
 _DONE = DeliveryStatus.DONE.value
 _FAILED = DeliveryStatus.FAILED.value
+_QUEUED = DeliveryStatus.QUEUED.value
 
 
 class _Stale(SunoHooksException):
@@ -106,6 +107,7 @@ def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
         error=row.error,
         source=source,
         kept=records_from(row.kept if isinstance(row.kept, list) else ()),
+        rings=row.rings,
     )
 
 
@@ -124,6 +126,15 @@ class DjangoStore(StoreBase):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
+        return self._take(delivery, lease, replay)
+
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s decision in one transaction, recording a new delivery `queued` (no lease,
+        no attempt counted); a key already queued is in progress."""
+        return self._take(delivery, None, replay)
+
+    def _take(self, delivery: Delivery, lease: float | None, replay: ReplayCheck | None) -> Claim:
+        """Claim (`lease` seconds) or queue (`lease=None`) a delivery in one transaction."""
         with transaction.atomic(using=self.using):
             now = _database_now(self.using)
             if replay is not None and not self._remember_signature(replay, now):
@@ -135,10 +146,37 @@ class DjangoStore(StoreBase):
                     ignore_conflicts=True,
                 )
         if result.result is ClaimResult.NEW:
-            delivery.status = DeliveryStatus.PROCESSING
+            delivery.status = (
+                DeliveryStatus.PROCESSING if lease is not None else DeliveryStatus.QUEUED
+            )
             delivery.attempts = result.attempts
             delivery.updated_at = now
+            if lease is None:
+                delivery.rings = 0
         return result
+
+    def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
+        now = _database_now(self.using)
+        cutoff = now - older_than
+        ended = Q(lease_expires__lte=cutoff) | Q(
+            lease_expires__isnull=True, lease_until__lte=_moment(cutoff)
+        )
+        rows = DeliveryRow.objects.using(self.using).filter(
+            Q(status=_QUEUED) | (Q(status=_PROCESSING) & ended),
+            rung_at__isnull=False,
+            rung_at__lte=cutoff,
+            rings__lt=max_rings,
+        )
+        return [store_delivery(row, now) for row in rows.order_by("received_at", "id")[:limit]]
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
+        with transaction.atomic(using=self.using):
+            now = _database_now(self.using)
+            kept = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255))
+            if not kept.update(rings=F("rings") + 1, rung_at=now):
+                return 0
+            return int(kept.values_list("rings", flat=True).get())
 
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
@@ -315,7 +353,7 @@ class DjangoStore(StoreBase):
         terminal = TerminalTask.objects.using(self.using)
         return bool(terminal.filter(task_id=_text(delivery.task_id, 128)).exists())
 
-    def _claim_key(self, delivery: Delivery, lease: float, now: float) -> Claim:
+    def _claim_key(self, delivery: Delivery, lease: float | None, now: float) -> Claim:
         key = _text(delivery.key, 255)
         fields: dict[str, Any] = {
             "key": key,
@@ -332,10 +370,13 @@ class DjangoStore(StoreBase):
             "status": _PROCESSING,
             "attempts": 1,
             "error": None,
-            "lease_until": _moment(now + lease),
-            "lease_expires": now + lease,
-            "lease_token": new_token(),
         }
+        if lease is None:
+            fields.update(status=_QUEUED, attempts=0, rings=0, rung_at=now)
+            fields.update(lease_until=None, lease_expires=None, lease_token="")
+        else:
+            fields.update(lease_until=_moment(now + lease), lease_expires=now + lease)
+            fields["lease_token"] = new_token()
         try:
             with transaction.atomic(using=self.using):
                 row, inserted = self._insert_or_lock(DeliveryRow, key, fields)
@@ -344,14 +385,16 @@ class DjangoStore(StoreBase):
         except _Stale:
             return Claim(ClaimResult.STALE)
         if inserted:
-            return Claim(ClaimResult.NEW, 1, fields["lease_token"])
+            return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
         if row.status == _DONE:
             return Claim(ClaimResult.DUPLICATE)
         if row.status == _PROCESSING and _lease_live(row, now):
             return Claim(ClaimResult.IN_PROGRESS)
+        if row.status == _QUEUED and lease is None:
+            return Claim(ClaimResult.IN_PROGRESS)
         if self._is_stale(delivery):
             return Claim(ClaimResult.STALE)
-        fields["attempts"] = row.attempts + 1
+        fields["attempts"] = row.attempts + (0 if lease is None else 1)
         for name, value in fields.items():
             setattr(row, name, value)
         row.save()

@@ -36,6 +36,7 @@ logger = logging.getLogger("suno_hooks")
 
 _DONE = 0
 _PROCESSING = 1
+_QUEUED = 2
 _DUPLICATE = Claim(ClaimResult.DUPLICATE)
 _IN_PROGRESS = Claim(ClaimResult.IN_PROGRESS)
 _STALE = Claim(ClaimResult.STALE)
@@ -51,9 +52,10 @@ class MemoryStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and a bounded inbox in this process.
 
     Each remembered key costs one small entry in a plain dict of numbers: `0` once done,
-    `-attempts` when failed, `1` while processing (its `(lease deadline, token)` is kept aside
-    until it finishes), so the cyclic garbage collector never walks them. Leases run on
-    `time.monotonic`, so a step of the wall clock neither expires nor prolongs them. Every
+    `-attempts` when failed, `2` while queued, `1` while processing (its `(lease deadline,
+    token)` is kept aside until it finishes), so the cyclic garbage collector never walks them.
+    Leases run on `time.monotonic`, so a step of the wall clock neither expires nor prolongs
+    them. Every
     structure is bounded and evicts its oldest entry first in O(1): keys (done, failed and
     leased alike; a live lease is passed over a few times before it goes) and terminal tasks
     past `max_keys`, inbox entries past `max_deliveries`, replay-guard entries past
@@ -85,6 +87,7 @@ class MemoryStore(StoreBase):
         self._guard_order = InsertionOrder()
         self._inbox: dict[str, Delivery] = {}
         self._inbox_order = InsertionOrder()
+        self._rung_at: dict[str, float] = {}
         self._tokens = itertools.count(1)
         self._bindings: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._tasks = MemoryTasks()
@@ -96,6 +99,15 @@ class MemoryStore(StoreBase):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """Atomically decide: new, duplicate, in progress, stale or replayed."""
+        return self._take(delivery, lease, replay)
+
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s decision, recording a new delivery `queued` (no lease, no attempt counted);
+        a key already queued is in progress."""
+        return self._take(delivery, None, replay)
+
+    def _take(self, delivery: Delivery, lease: float | None, replay: ReplayCheck | None) -> Claim:
+        """Claim (`lease` seconds) or queue (`lease=None`) a delivery, under the lock."""
         now = time.time()
         clock = time.monotonic()
         key = delivery.key
@@ -104,14 +116,16 @@ class MemoryStore(StoreBase):
             if replay is not None and self._seen_other_body(replay, clock):
                 return _REPLAYED
             state = keys.get(key)
-            attempts = 1
+            attempts = 0
             if state is not None:
                 if state == _DONE:
                     return _DUPLICATE
+                if state == _QUEUED and lease is None:
+                    return _IN_PROGRESS
                 if state == _PROCESSING and self._leases[key][0] > clock:
                     return _IN_PROGRESS
                 previous = inbox.get(key)
-                attempts = previous.attempts + 1 if previous is not None else 2
+                attempts = previous.attempts if previous is not None else 1
                 if previous is not None:
                     delivery.kept = previous.kept
             task_id = delivery.task_id
@@ -123,14 +137,23 @@ class MemoryStore(StoreBase):
                         del self._terminal[self._terminal_order.pop_oldest()]
             elif task_id in self._terminal:
                 return _STALE
-            token = str(next(self._tokens))
-            keys[key] = _PROCESSING
-            self._leases[key] = (clock + lease, token)
+            if lease is None:
+                token = ""
+                keys[key] = _QUEUED
+                self._leases.pop(key, None)
+                self._rung_at[key] = clock
+                delivery.status = DeliveryStatus.QUEUED
+                delivery.rings = 0
+            else:
+                token = str(next(self._tokens))
+                attempts += 1
+                keys[key] = _PROCESSING
+                self._leases[key] = (clock + lease, token)
+                delivery.status = DeliveryStatus.PROCESSING
             if state is None:
                 self._key_order.push(key)
             else:
                 self._key_order.moved(key)
-            delivery.status = DeliveryStatus.PROCESSING
             delivery.attempts = attempts
             delivery.updated_at = now
             if key in inbox:
@@ -141,8 +164,41 @@ class MemoryStore(StoreBase):
             if len(keys) > self.max_keys:
                 self._evict_key(clock)
             if len(inbox) > self.max_deliveries:
-                del inbox[self._inbox_order.pop_oldest()]
+                self._forget_delivery(self._inbox_order.pop_oldest())
             return Claim(ClaimResult.NEW, attempts, token)
+
+    def _forget_delivery(self, key: str) -> None:
+        del self._inbox[key]
+        self._rung_at.pop(key, None)
+
+    def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
+        clock = time.monotonic()
+        cutoff = clock - older_than
+        found: list[Delivery] = []
+        with self._lock:
+            for key, rung in self._rung_at.items():
+                delivery = self._inbox.get(key)
+                if delivery is None or rung > cutoff or delivery.rings >= max_rings:
+                    continue
+                lease = self._leases.get(key)
+                if delivery.status is DeliveryStatus.QUEUED or (
+                    delivery.status is DeliveryStatus.PROCESSING
+                    and lease is not None
+                    and lease[0] <= cutoff
+                ):
+                    found.append(dataclasses.replace(self._reported(delivery, clock)))
+        found.sort(key=lambda d: d.received_at)
+        return found[:limit]
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
+        with self._lock:
+            delivery = self._inbox.get(key)
+            if delivery is None:
+                return 0
+            delivery.rings += 1
+            self._rung_at[key] = time.monotonic()
+            return delivery.rings
 
     def _seen_other_body(self, replay: ReplayCheck, clock: float) -> bool:
         # One int per entry: the deadline in ms above 128 bits of the body's SHA-256 (as strong
@@ -340,7 +396,7 @@ class MemoryStore(StoreBase):
         with self._lock:
             old = [key for key, d in self._inbox.items() if d.received_at < cutoff]
             for key in old:
-                del self._inbox[key]
+                self._forget_delivery(key)
                 self._inbox_order.forget(key)
                 if self._keys.get(key) == _DONE:
                     del self._keys[key]
@@ -359,7 +415,7 @@ class MemoryStore(StoreBase):
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
         """`claim` for the async path (no I/O, so it never blocks the loop)."""
-        return self.claim(delivery, lease=lease, replay=replay)
+        return self._take(delivery, lease, replay)
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` for the async path."""

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TASKS_SCHEMA"]
 
-_CLAIM_FUNCTION = r"""
-CREATE OR REPLACE FUNCTION suno_hooks_claim(
-    p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
-    p_lease double precision, p_received_at double precision, p_meta text, p_body bytea,
-    p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
-) RETURNS TABLE (result text, attempts integer, token text)
-LANGUAGE plpgsql AS $fn$
-DECLARE
+# The start of the claim function and of the queue function: the variables, the replay guard,
+# the delivery's row locked and read, and `duplicate` for a done one.
+_GUARD_AND_ROW = r"""DECLARE
     v_now timestamptz := clock_timestamp();
     v_seen text;
     v_row record;
@@ -46,7 +41,26 @@ BEGIN
                 RETURN QUERY SELECT 'duplicate'::text, 0, ''::text;
                 RETURN;
             END IF;
-            IF v_row.status = 'processing' AND v_row.token = p_token THEN
+"""
+# Progress after its task's terminal stage is `stale`.
+_STALE = r"""        IF NOT p_terminal AND EXISTS (
+            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
+        ) THEN
+            RETURN QUERY SELECT 'stale'::text, 0, ''::text;
+            RETURN;
+        END IF;
+"""
+_CLAIM_FUNCTION = (
+    r"""
+CREATE OR REPLACE FUNCTION suno_hooks_claim(
+    p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
+    p_lease double precision, p_received_at double precision, p_meta text, p_body bytea,
+    p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
+) RETURNS TABLE (result text, attempts integer, token text)
+LANGUAGE plpgsql AS $fn$
+"""
+    + _GUARD_AND_ROW
+    + r"""            IF v_row.status = 'processing' AND v_row.token = p_token THEN
                 -- The same claim sent again (its answer was lost): it still holds the lease.
                 RETURN QUERY SELECT 'new'::text, v_row.attempts, p_token;
                 RETURN;
@@ -56,13 +70,9 @@ BEGIN
                 RETURN;
             END IF;
         END IF;
-        IF NOT p_terminal AND EXISTS (
-            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
-        ) THEN
-            RETURN QUERY SELECT 'stale'::text, 0, ''::text;
-            RETURN;
-        END IF;
-        IF v_kept THEN
+"""
+    + _STALE
+    + r"""        IF v_kept THEN
             -- Take over a failed delivery, or one whose lease expired.
             UPDATE suno_hooks_deliveries d SET
                 stage = p_stage, terminal = p_terminal, kind = p_kind, status = 'processing',
@@ -92,6 +102,60 @@ BEGIN
 END
 $fn$
 """
+)
+
+# `suno_hooks_claim`'s decision, recording a new delivery `queued` (no lease, no attempt counted,
+# its rings counted afresh, `rung_at` now) where the claim would take it; a queued key is in
+# progress, unless it is the same call sent again (its token), which answers `new` again.
+_QUEUE_FUNCTION = (
+    r"""
+CREATE OR REPLACE FUNCTION suno_hooks_queue(
+    p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
+    p_received_at double precision, p_meta text, p_body bytea,
+    p_token text, p_signature_key text, p_digest text, p_guard_ttl double precision
+) RETURNS TABLE (result text, attempts integer, token text)
+LANGUAGE plpgsql AS $fn$
+"""
+    + _GUARD_AND_ROW
+    + r"""            IF v_row.status = 'queued' AND v_row.token = p_token THEN
+                RETURN QUERY SELECT 'new'::text, v_row.attempts, ''::text;
+                RETURN;
+            END IF;
+            IF v_row.status = 'queued'
+                OR (v_row.status = 'processing' AND v_row.lease_until > v_now) THEN
+                RETURN QUERY SELECT 'in_progress'::text, 0, ''::text;
+                RETURN;
+            END IF;
+        END IF;
+"""
+    + _STALE
+    + r"""        IF v_kept THEN
+            UPDATE suno_hooks_deliveries d SET
+                stage = p_stage, terminal = p_terminal, kind = p_kind, status = 'queued',
+                lease_until = NULL, token = p_token, error = NULL,
+                received_at = to_timestamp(p_received_at), updated_at = v_now,
+                meta = p_meta, body = p_body, rings = 0, rung_at = v_now
+            WHERE d.key = p_key
+            RETURNING d.attempts INTO v_attempts;
+            RETURN QUERY SELECT 'new'::text, v_attempts, ''::text;
+            RETURN;
+        END IF;
+        INSERT INTO suno_hooks_deliveries AS d (
+            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
+            received_at, updated_at, meta, body, rings, rung_at
+        ) VALUES (
+            p_key, p_task_id, p_stage, p_terminal, p_kind, 'queued', NULL, p_token, 0, NULL,
+            to_timestamp(p_received_at), v_now, p_meta, p_body, 0, v_now
+        ) ON CONFLICT (key) DO NOTHING;
+        IF FOUND THEN
+            RETURN QUERY SELECT 'new'::text, 0, ''::text;
+            RETURN;
+        END IF;
+    END LOOP;
+END
+$fn$
+"""
+)
 
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
@@ -153,6 +217,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # The media kept for the delivery: a JSON array of records, merged by `record_kept`; the
     # claim function never writes it, so it outlives a failed try and its replay.
     ("ALTER TABLE suno_hooks_deliveries ADD COLUMN IF NOT EXISTS kept text",),
+    # Deliveries queued for a worker: how many times the sweeper rang the hand-off again and
+    # when it was last rung (or queued); a row never queued has no `rung_at`.
+    (
+        """ALTER TABLE suno_hooks_deliveries
+            ADD COLUMN IF NOT EXISTS rings integer NOT NULL DEFAULT 0,
+            ADD COLUMN IF NOT EXISTS rung_at timestamptz""",
+        """CREATE INDEX IF NOT EXISTS suno_hooks_deliveries_handoff
+            ON suno_hooks_deliveries (received_at, id)
+            WHERE rung_at IS NOT NULL AND status IN ('queued', 'processing')""",
+        _QUEUE_FUNCTION,
+    ),
 )
 """Each entry migrates the schema from the version before it; append, never edit."""
 SCHEMA_VERSION = len(MIGRATIONS)

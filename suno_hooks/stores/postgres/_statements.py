@@ -18,15 +18,19 @@ __all__ = [
     "FINISH",
     "FINISH_SETTLING",
     "GET",
+    "NOTE_RING",
     "PURGE",
+    "QUEUE",
     "RECORD_KEPT",
     "REOPEN",
+    "SWEEPABLE",
     "SWEEP_GUARD",
     "Rows",
     "claim_params",
     "claimed",
     "finish_params",
     "listing",
+    "queue_params",
 ]
 
 Rows = list[tuple[Any, ...]]
@@ -34,6 +38,9 @@ Rows = list[tuple[Any, ...]]
 CLAIM = "SELECT result, attempts, token FROM suno_hooks_claim(" + ", ".join(["%s"] * 13) + ")"
 """Claims a delivery in one call of the `suno_hooks_claim` function: its answer, the attempt
 number and the fencing token."""
+QUEUE = "SELECT result, attempts, token FROM suno_hooks_queue(" + ", ".join(["%s"] * 12) + ")"
+"""Queues a delivery in one call of the `suno_hooks_queue` function (`CLAIM`'s arguments but
+the lease)."""
 FINISH = """
 UPDATE suno_hooks_deliveries SET status = %s, error = %s, lease_until = NULL,
     updated_at = clock_timestamp()
@@ -64,7 +71,7 @@ COLUMNS = """key, task_id, stage, body, meta, extract(epoch FROM received_at)::f
     extract(epoch FROM updated_at)::float8,
     CASE WHEN status = 'processing' AND lease_until <= clock_timestamp() THEN 'abandoned'
         ELSE status END,
-    attempts, error, kept"""
+    attempts, error, kept, rings"""
 """The columns a `Delivery` is read from; a processing delivery whose lease has expired is
 reported as abandoned."""
 RECORD_KEPT = """
@@ -93,6 +100,7 @@ FROM suno_hooks_deliveries GROUP BY shown
 """
 """How many deliveries each status has, abandoned ones apart from processing ones."""
 STATUS_FILTERS = {
+    "queued": "status = 'queued'",
     "processing": "status = 'processing' AND lease_until > clock_timestamp()",
     "abandoned": "status = 'processing' AND lease_until <= clock_timestamp()",
     "done": "status = 'done'",
@@ -121,6 +129,20 @@ ON CONFLICT (token_id) DO UPDATE SET
 RETURNING b.task_id
 """
 """Binds a token to its task; an unexpired binding keeps its task. Returns the bound task."""
+SWEEPABLE = f"""
+WITH moment AS (SELECT clock_timestamp() - make_interval(secs => %s) AS cutoff)
+SELECT {COLUMNS} FROM suno_hooks_deliveries, moment
+WHERE rung_at IS NOT NULL AND status IN ('queued', 'processing') AND rung_at <= cutoff
+AND rings < %s AND (status = 'queued' OR lease_until <= cutoff)
+ORDER BY received_at, id LIMIT %s
+"""
+"""The deliveries of the hand-off to ring again (parameters: seconds, most rings, limit):
+queued, or processing with a lease ended, and last rung that many seconds ago."""
+NOTE_RING = """
+UPDATE suno_hooks_deliveries SET rings = rings + 1, rung_at = clock_timestamp()
+WHERE key = %s RETURNING rings
+"""
+"""Counts one more ring of a delivery and when it was rung; returns the new count."""
 SWEEP_GUARD = "DELETE FROM suno_hooks_guard WHERE expires_at <= clock_timestamp()"
 """Deletes the expired replay-guard entries."""
 RESULTS = {result.value: result for result in ClaimResult}
@@ -145,12 +167,23 @@ def claim_params(delivery: Delivery, lease: float, replay: ReplayCheck | None) -
     )
 
 
-def claimed(delivery: Delivery, rows: Rows) -> Claim:
-    """The claim that `suno_hooks_claim` answered; a new one marks `delivery` processing."""
+def queue_params(delivery: Delivery, replay: ReplayCheck | None) -> tuple[Any, ...]:
+    """The arguments of `suno_hooks_queue` for a delivery: `claim_params` but the lease."""
+    params = claim_params(delivery, 0.0, replay)
+    return params[:5] + params[6:]
+
+
+def claimed(
+    delivery: Delivery, rows: Rows, status: DeliveryStatus = DeliveryStatus.PROCESSING
+) -> Claim:
+    """The claim that `suno_hooks_claim` (or `suno_hooks_queue`) answered; a new one marks
+    `delivery` with `status`."""
     result, attempts, token = rows[0]
     if result != "new":
         return Claim(RESULTS[result])
-    delivery.status = DeliveryStatus.PROCESSING
+    if status is DeliveryStatus.QUEUED:
+        delivery.rings = 0
+    delivery.status = status
     delivery.attempts = int(attempts)
     delivery.updated_at = time.time()
     return Claim(ClaimResult.NEW, int(attempts), token)

@@ -20,6 +20,7 @@ from ..base import (
     DEFAULT_RETENTION,
     Claim,
     Delivery,
+    DeliveryStatus,
     ReplayCheck,
 )
 from ..records import delivery_from_columns as _delivery
@@ -34,15 +35,19 @@ from ._statements import (
     FINISH,
     FINISH_SETTLING,
     GET,
+    NOTE_RING,
     PURGE,
+    QUEUE,
     RECORD_KEPT,
     REOPEN,
     SWEEP_GUARD,
+    SWEEPABLE,
     Rows,
     claim_params,
     claimed,
     finish_params,
     listing,
+    queue_params,
 )
 from ._tasks import PostgresTasks
 
@@ -200,6 +205,23 @@ class PostgresStore(StoreBase):
             self._rows(SWEEP_GUARD, ())
         return claim
 
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s decision in one round trip, recording a new delivery `queued` (no lease,
+        no attempt counted); a key already queued is in progress."""
+        rows = self._rows(QUEUE, queue_params(delivery, replay))
+        claim = claimed(delivery, rows, DeliveryStatus.QUEUED)
+        if self._after_claim(replay):
+            self._rows(SWEEP_GUARD, ())
+        return claim
+
+    def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
+        return [_delivery(row) for row in self._rows(SWEEPABLE, (older_than, max_rings, limit))]
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
+        rows = self._rows(NOTE_RING, (text(key),))
+        return int(rows[0][0]) if rows else 0
+
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False,
         and nothing changed, when `token` no longer owns it."""
@@ -264,6 +286,14 @@ class PostgresStore(StoreBase):
         """`claim` on an asyncio connection: one round trip, no thread."""
         rows = await self._arows(CLAIM, claim_params(delivery, lease, replay))
         claim = claimed(delivery, rows)
+        if self._after_claim(replay):
+            await self._arows(SWEEP_GUARD, ())
+        return claim
+
+    async def aqueue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`queue` on an asyncio connection: one round trip, no thread."""
+        rows = await self._arows(QUEUE, queue_params(delivery, replay))
+        claim = claimed(delivery, rows, DeliveryStatus.QUEUED)
         if self._after_claim(replay):
             await self._arows(SWEEP_GUARD, ())
         return claim

@@ -16,7 +16,7 @@ from ..records import delivery_from_row
 from . import _lua
 from ._keys import SHARDS, RedisKeys, ShardCursor, received_score
 
-__all__ = ["KEPT_FIELD", "RedisInbox", "read_delivery"]
+__all__ = ["KEPT_FIELD", "RedisInbox", "delivery_of", "read_delivery", "server_ms"]
 
 KEPT_FIELD = b"kept:"
 """The prefix of a delivery hash's fields that each hold one kept file's record."""
@@ -74,7 +74,7 @@ class RedisInbox:
         wanted = {name: value for name, value in filters.items() if value is not None}
         limit = query.limit
         client = self._sync()
-        now_ms = _ms(client.time())
+        now_ms = server_ms(client.time())
         found: list[Delivery] = []
         skip = query.offset
         cursor = ShardCursor(client, self.keys.inbox, max(1, min(_PAGE, limit + skip)))
@@ -97,14 +97,14 @@ class RedisInbox:
                 pipe.hgetall(self.keys.delivery(member.decode()))
             for member, fields in zip(matches, pipe.execute(), strict=True):
                 if b"task_id" in fields:
-                    found.append(_delivery(member.decode(), fields, now_ms))
+                    found.append(delivery_of(member.decode(), fields, now_ms))
         return found
 
     def count_by_status(self) -> dict[str, int]:
         """How many kept deliveries are in each status (reads the status of every entry; a
         lapsed lease counts as abandoned)."""
         client = self._sync()
-        now_ms = _ms(client.time())
+        now_ms = server_ms(client.time())
         counts: Counter[str] = Counter()
         for shard in range(SHARDS):
             start = 0
@@ -191,7 +191,7 @@ def _field(fields: dict[str, bytes], name: str) -> str:
     return source if isinstance(source, str) and source else "callback"
 
 
-def _ms(clock: tuple[int, int]) -> float:
+def server_ms(clock: tuple[int, int]) -> float:
     """Redis `TIME` (seconds, microseconds) in milliseconds, the unit of `lease_until`."""
     return clock[0] * 1000 + clock[1] / 1000
 
@@ -208,11 +208,11 @@ def read_delivery(key: str, reply: list[Any]) -> Delivery | None:
     """The delivery from the `READ` script's reply (the server's clock, the hash's fields)."""
     clock, flat = reply
     fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    now_ms = _ms((int(clock[0]), int(clock[1])))
-    return _delivery(key, fields, now_ms) if b"task_id" in fields else None
+    now_ms = server_ms((int(clock[0]), int(clock[1])))
+    return delivery_of(key, fields, now_ms) if b"task_id" in fields else None
 
 
-def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
+def delivery_of(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
     error = fields.get(b"error")
     delivery = delivery_from_row(
         key=key,
@@ -225,6 +225,7 @@ def _delivery(key: str, fields: dict[bytes, bytes], now_ms: float) -> Delivery:
         status=_reported_status(fields.get(b"status"), fields.get(b"lease_until"), now_ms),
         attempts=int(fields.get(b"attempts", b"1")),
         error=error.decode("utf-8", "replace") if error else None,
+        rings=int(fields.get(b"rings", b"0")),
     )
     kept = [value for name, value in fields.items() if name.startswith(KEPT_FIELD)]
     if kept:

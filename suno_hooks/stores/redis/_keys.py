@@ -57,6 +57,11 @@ class RedisKeys:
         (`received_score`)."""
         return f"{self.tags[shard]}r"
 
+    def handoff(self, shard: int) -> str:
+        """One shard's hand-off index: the dedupe keys of queued deliveries, scored by when
+        they were queued or last rung (milliseconds of the server's clock)."""
+        return f"{self.tags[shard]}q"
+
     def claim_keys(self, key: str, task_id: str, signature_key: str) -> list[str]:
         """The keys of a claim, in the `CLAIM` script's order: `delivery`, `terminal`, `guard`
         and `inbox`, all on the key's shard."""

@@ -17,7 +17,10 @@ __all__ = [
     "EXTEND",
     "FINISH",
     "FINISH_SETTLING",
+    "NOTE_RING",
+    "PRUNE",
     "PURGE",
+    "QUEUE",
     "READ",
     "RECORD_KEPT",
     "REOPEN",
@@ -80,3 +83,9 @@ RECORD_KEPT = LuaScript(_scripts.RECORD_KEPT)
 """The `RECORD_KEPT` script of `_scripts`, ready to call."""
 REOPEN = LuaScript(_scripts.REOPEN)
 """The `REOPEN` script of `_scripts`, ready to call."""
+QUEUE = LuaScript(_scripts.QUEUE)
+"""The `QUEUE` script of `_scripts`, ready to call."""
+NOTE_RING = LuaScript(_scripts.NOTE_RING)
+"""The `NOTE_RING` script of `_scripts`, ready to call."""
+PRUNE = LuaScript(_scripts.PRUNE)
+"""The `PRUNE` script of `_scripts`, ready to call."""

@@ -13,7 +13,10 @@ __all__ = [
     "EXTEND",
     "FINISH",
     "FINISH_SETTLING",
+    "NOTE_RING",
+    "PRUNE",
     "PURGE",
+    "QUEUE",
     "READ",
     "RECORD_KEPT",
     "REOPEN",
@@ -33,28 +36,37 @@ __all__ = [
 # Answers the attempt number (>= 1) of a new claim, else 0 (duplicate), -1 (in progress),
 # -2 (stale) or -3 (replayed): one integer is the cheapest reply to read.
 # A repeat of the same claim (same token) finds its own lease and is answered `new` again.
-CLAIM = """
-local lease, retention, terminal, ttl, score, received, token =
-  string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-local clock = redis.call('TIME')
+# The replay guard, the server's clock and the delivery's state, as `CLAIM` and `QUEUE` start.
+_GUARD = """local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 if ARGV[2] ~= '' and not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ttl) then
   if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -3 end
 end
 local state = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts', 'token')
-local attempts = 1
+"""
+# The terminal mark of a terminal stage, or `stale` for progress after it.
+_TERMINAL = """if terminal == '1' then
+  redis.call('SET', KEYS[2], '1', 'PX', retention)
+elseif redis.call('EXISTS', KEYS[2]) == 1 then
+  return -2
+end
+"""
+CLAIM = (
+    """
+local lease, retention, terminal, ttl, score, received, token =
+  string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+"""
+    + _GUARD
+    + """local attempts = 1
 if state[1] then
   if state[1] == 'processing' and state[4] == token then return tonumber(state[3]) or 1 end
   if state[1] == 'done' then return 0 end
   if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then return -1 end
   attempts = (tonumber(state[3]) or 1) + 1
 end
-if terminal == '1' then
-  redis.call('SET', KEYS[2], '1', 'PX', retention)
-elseif redis.call('EXISTS', KEYS[2]) == 1 then
-  return -2
-end
-if state[1] then redis.call('HDEL', KEYS[1], 'error') end
+"""
+    + _TERMINAL
+    + """if state[1] then redis.call('HDEL', KEYS[1], 'error') end
 local past_tag = #KEYS[4] + 2
 redis.call('HSET', KEYS[1], 'status', 'processing', 'lease_until', now + tonumber(lease),
   'attempts', attempts, 'task_id', string.sub(KEYS[2], past_tag), 'stage', ARGV[3],
@@ -64,8 +76,72 @@ redis.call('PEXPIRE', KEYS[1], retention)
 redis.call('ZADD', KEYS[4], score, string.sub(KEYS[1], past_tag))
 return attempts
 """
+)
 """Claims a delivery: records it, leased, unless it is a duplicate, in progress, stale or a
 replayed signature."""
+
+# KEYS: `CLAIM`'s four, then the shard's hand-off index `<tag>q` (dedupe keys scored by when
+#       they were queued or last rung, in ms of the server's clock).
+# ARGV: "retention_ms terminal(0|1) guard_ttl_ms received_us received_at token", then as
+#       `CLAIM`'s. Answers the attempts kept + 1 (>= 1) when queued, else `CLAIM`'s refusals; a
+#       key already queued is in progress (-1) unless the same call (token) queued it.
+QUEUE = (
+    """
+local retention, terminal, ttl, score, received, token =
+  string.match(ARGV[1], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+"""
+    + _GUARD
+    + """local attempts = 0
+if state[1] then
+  if state[1] == 'queued' and state[4] == token then return (tonumber(state[3]) or 0) + 1 end
+  if state[1] == 'done' then return 0 end
+  if state[1] == 'queued' then return -1 end
+  if state[1] == 'processing' and (tonumber(state[2]) or 0) > now then return -1 end
+  attempts = tonumber(state[3]) or 1
+end
+"""
+    + _TERMINAL
+    + """if state[1] then redis.call('HDEL', KEYS[1], 'error', 'lease_until') end
+local past_tag = #KEYS[4] + 2
+local member = string.sub(KEYS[1], past_tag)
+redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', attempts,
+  'task_id', string.sub(KEYS[2], past_tag), 'stage', ARGV[3], 'kind', ARGV[4],
+  'body', ARGV[5], 'meta', ARGV[6], 'received_at', received, 'updated_at', now / 1000,
+  'token', token, 'rings', 0, 'rung_at', now)
+redis.call('PEXPIRE', KEYS[1], retention)
+redis.call('ZADD', KEYS[4], score, member)
+redis.call('ZADD', KEYS[5], now, member)
+return attempts + 1
+"""
+)
+"""Queues a delivery: `CLAIM`'s checks, recording it `queued` (no lease, no attempt counted) in
+the inbox and the shard's hand-off index."""
+
+# KEYS: delivery hash, the shard's hand-off index. ARGV: the member, a nonce. Counts one more
+# ring and when (server clock); a repeat of the same call (nonce) counts nothing more.
+NOTE_RING = """
+local state = redis.call('HMGET', KEYS[1], 'task_id', 'rings', 'ring_nonce')
+if not state[1] then return 0 end
+if state[3] == ARGV[2] then return tonumber(state[2]) or 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local rings = redis.call('HINCRBY', KEYS[1], 'rings', 1)
+redis.call('HSET', KEYS[1], 'rung_at', now, 'ring_nonce', ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+return rings
+"""
+"""Counts one more ring of a delivery and when it was rung; answers the new count (0: gone)."""
+
+# KEYS: a shard's hand-off index, then the delivery hashes of ARGV's members in the same order.
+# Removes the members whose delivery is done or gone, checked as they are removed.
+PRUNE = """
+for i = 2, #KEYS do
+  local status = redis.call('HGET', KEYS[i], 'status')
+  if not status or status == 'done' then redis.call('ZREM', KEYS[1], ARGV[i - 1]) end
+end
+return 0
+"""
+"""Removes from a shard's hand-off index the members whose delivery is done or gone."""
 
 # KEYS: delivery hash. ARGV: "status retention_ms token", error.
 # Changes nothing (and answers 0) unless the token still owns the delivery; a repeat of the

@@ -28,6 +28,7 @@ from ..base import (
 from ..tasks import asettle_expected, settle_expected
 from . import _lua
 from ._clients import AsyncLink, ClientFactory, InThreads, LoopLinks
+from ._handoff import RedisHandoff
 from ._inbox import SWEEP_BATCH, RedisInbox, read_delivery
 from ._keys import RedisKeys, received_score, shard_of
 from ._tasks import RedisTasks
@@ -99,6 +100,7 @@ class RedisStore(StoreBase):
         given = async_client if async_client is not None else InThreads(client)
         self._given_link = AsyncLink(given) if client is not None else None
         self._inbox = RedisInbox(self.keys, self._sync)
+        self._handoff = RedisHandoff(self.keys, self._sync, int(self.retention * 1000))
         self._tasks = RedisTasks(self.keys, self._sync, self._aclient, int(self.retention * 1000))
 
     @property
@@ -199,6 +201,20 @@ class RedisStore(StoreBase):
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
 
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s decision in one script call, recording a new delivery `queued` (no lease,
+        no attempt counted); a key already queued is in progress."""
+        keys, args = self._handoff.queue_call(delivery, replay, new_token())
+        return self._handoff.queued(delivery, _lua.QUEUE(self._sync(), keys, args))
+
+    def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
+        return self._handoff.sweepable(older_than, max_rings, limit)
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when (server clock); the new count (0
+        when not kept)."""
+        return self._handoff.note_ring(key, new_token())
+
     def finish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """Mark a claimed delivery done (`error=None`) or failed and kept for replay; False and
         nothing changed when `token` no longer owns the delivery."""
@@ -290,6 +306,12 @@ class RedisStore(StoreBase):
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
         return claim
+
+    async def aqueue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`queue` on the event loop's own connection: one round trip, no thread."""
+        keys, args = self._handoff.queue_call(delivery, replay, new_token())
+        answer = await _lua.QUEUE.acall(await self._aclient(), keys, args)
+        return self._handoff.queued(delivery, answer)
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
         """`finish` on the event loop's own connection."""

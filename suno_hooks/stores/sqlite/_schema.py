@@ -81,6 +81,14 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # The media kept for the delivery: a JSON array of records, merged by `record_kept`; a
     # claim never writes it, so it outlives a failed try and its replay.
     ("ALTER TABLE suno_hooks_deliveries ADD COLUMN kept TEXT",),
+    # Deliveries queued for a worker: how many times the sweeper rang the hand-off again, and
+    # when it was last rung (or queued); a row never queued has no `rung_at`.
+    (
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN rings INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE suno_hooks_deliveries ADD COLUMN rung_at REAL",
+        """CREATE INDEX suno_hooks_deliveries_handoff ON suno_hooks_deliveries (received_at)
+            WHERE rung_at IS NOT NULL AND status IN ('queued', 'processing')""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version a file gets; an older file is migrated, a newer one refused."""

@@ -13,28 +13,38 @@ __all__ = [
     "CLAIM",
     "COLUMNS",
     "COLUMNS_BEFORE_KEPT",
+    "COLUMNS_BEFORE_RINGS",
     "EXTEND",
     "FAST_CLAIM",
+    "FAST_QUEUE",
     "FINISH",
     "GUARD",
     "KEEP_ROW_GUARD",
     "KEPT",
+    "NOTE_RING",
     "PURGE_KEEPS_GUARDS",
+    "QUEUE",
     "RECORD_KEPT",
     "REOPEN",
     "ROW_GUARD",
     "STATE",
     "STATUS_CLAUSES",
+    "SWEEPABLE",
 ]
 
 # ?1 key, ?2 task id, ?3 stage, ?4 terminal, ?5 kind, ?6 now, ?7 lease seconds, ?8 received_at,
 # ?9 meta, ?10 body, ?11 fencing token, ?12 signature key, ?13 body digest, ?14 guard ttl.
-FAST_CLAIM = """
+# A claimed row is `processing`, leased, its first attempt; a queued row is `queued`, without a
+# lease, token or attempt, and remembers when it was queued (`rung_at`) for the sweeper.
+_INSERT = """
 INSERT INTO suno_hooks_deliveries (
     key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
-    updated_at, meta, body, lease_token, signature_key, digest, guard_until
+    updated_at, meta, body, lease_token, signature_key, digest, guard_until, rung_at
 )
-SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6 + ?7, 1, NULL, ?8, ?6, ?9, ?10, ?11, ?12, ?13, ?6 + ?14
+SELECT ?1, ?2, ?3, ?4, ?5, {row}, ?8, ?6, ?9, ?10, {token}, ?12, ?13, ?6 + ?14, {rung}"""
+_CLAIMED = _INSERT.format(row="'processing', ?6 + ?7, 1, NULL", token="?11", rung="NULL")
+_QUEUED = _INSERT.format(row="'queued', NULL, 0, NULL", token="NULL", rung="?6")
+_FAST = """
 WHERE NOT EXISTS (
     SELECT 1 FROM suno_hooks_deliveries
     WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2
@@ -44,8 +54,11 @@ WHERE NOT EXISTS (
 )
 ON CONFLICT (key) DO NOTHING
 """
+FAST_CLAIM = _CLAIMED + _FAST
 """Inserts a new delivery, leased; inserts nothing when the key exists, when a terminal row makes
 this progress stale, or when the signature already carried another body."""
+FAST_QUEUE = _QUEUED + _FAST
+"""`FAST_CLAIM`, inserting the delivery `queued` instead."""
 
 # ?1 task id, ?2 signature key, ?3 now: the digests the task's live rows keep for a signature.
 ROW_GUARD = """
@@ -85,29 +98,45 @@ ON CONFLICT (signature_key) DO NOTHING
 """
 """Before `purge` deletes rows, moves their live guard entries to the guard table."""
 
-CLAIM = """
-INSERT INTO suno_hooks_deliveries (
-    key, task_id, stage, terminal, kind, status, lease_until, attempts, error, received_at,
-    updated_at, meta, body, lease_token, signature_key, digest, guard_until
-)
-SELECT ?1, ?2, ?3, ?4, ?5, 'processing', ?6 + ?7, 1, NULL, ?8, ?6, ?9, ?10, ?11, ?12, ?13, ?6 + ?14
+_TAKE_OVER = """
 WHERE ?4 OR NOT EXISTS (
     SELECT 1 FROM suno_hooks_deliveries
     WHERE key > ?2 || ':' AND key < ?2 || ';' AND task_id = ?2 AND terminal
 )
 ON CONFLICT (key) DO UPDATE SET
     stage = excluded.stage, terminal = excluded.terminal, kind = excluded.kind,
-    status = 'processing', lease_until = excluded.lease_until, attempts = attempts + 1,
+    status = excluded.status, lease_until = excluded.lease_until, attempts = {attempts},
     error = NULL, received_at = excluded.received_at, updated_at = excluded.updated_at,
     meta = excluded.meta, body = excluded.body, lease_token = excluded.lease_token,
     signature_key = excluded.signature_key, digest = excluded.digest,
-    guard_until = excluded.guard_until
-WHERE status = 'failed' OR (status = 'processing' AND lease_until <= ?6)
+    guard_until = excluded.guard_until{queued}
+WHERE status IN ({statuses}) OR (status = 'processing' AND lease_until <= ?6)
 RETURNING attempts
 """
-"""The full claim, parameters as `FAST_CLAIM`'s: inserts a new delivery, or takes over a failed or
-lease-expired one; progress after the task's terminal stage inserts nothing. A returned row means
-the caller now holds the lease."""
+CLAIM = _CLAIMED + _TAKE_OVER.format(
+    attempts="attempts + 1", queued="", statuses="'failed', 'queued'"
+)
+"""The full claim, parameters as `FAST_CLAIM`'s: inserts a new delivery, or takes over a queued,
+failed or lease-expired one; progress after the task's terminal stage inserts nothing. A
+returned row means the caller now holds the lease."""
+QUEUE = _QUEUED + _TAKE_OVER.format(
+    attempts="attempts", queued=", rings = 0, rung_at = excluded.rung_at", statuses="'failed'"
+)
+"""The full queue, parameters as `FAST_CLAIM`'s: `CLAIM`, recording the delivery `queued` (no
+lease, no attempt counted, its rings counted afresh); a row returned means it was queued."""
+SWEEPABLE = """
+SELECT {columns} FROM suno_hooks_deliveries
+WHERE rung_at IS NOT NULL AND status IN ('queued', 'processing') AND rung_at <= ?2
+AND rings < ?3 AND (status = 'queued' OR lease_until <= ?2)
+ORDER BY received_at, id LIMIT ?4
+"""
+"""The deliveries of the hand-off to ring again (`?1` now, `?2` the cutoff, `?3` the most
+rings, `?4` the limit): queued, or processing with a lease ended, and last rung before the
+cutoff; `{columns}` is `COLUMNS`."""
+NOTE_RING = """
+UPDATE suno_hooks_deliveries SET rings = rings + 1, rung_at = ?1 WHERE key = ?2 RETURNING rings
+"""
+"""Counts one more ring of a delivery and when it was rung; returns the new count."""
 
 STATE = "SELECT status, lease_until FROM suno_hooks_deliveries WHERE key = ?"
 """A delivery's status and lease end, by key."""
@@ -140,11 +169,13 @@ _READ = (
     "CASE WHEN status = 'processing' AND lease_until <= ?1 THEN 'abandoned' ELSE status END, "
     "attempts, error"
 )
-COLUMNS = f"{_READ}, kept"
+COLUMNS = f"{_READ}, kept, rings"
 """The columns a `Delivery` is read from; `?1` is now: a processing row whose lease ended is
 reported as abandoned."""
-COLUMNS_BEFORE_KEPT = f"{_READ}, NULL"
+COLUMNS_BEFORE_KEPT = f"{_READ}, NULL, 0"
 """`COLUMNS` for a file opened read-only before its schema had the `kept` column."""
+COLUMNS_BEFORE_RINGS = f"{_READ}, kept, 0"
+"""`COLUMNS` for a file opened read-only before its schema had the `rings` column."""
 KEPT = "SELECT kept FROM suno_hooks_deliveries WHERE key = ?"
 """The kept media of a delivery, by key."""
 RECORD_KEPT = "UPDATE suno_hooks_deliveries SET kept = ? WHERE key = ?"

@@ -34,6 +34,7 @@ from ._statements import (
     BIND,
     COLUMNS,
     COLUMNS_BEFORE_KEPT,
+    COLUMNS_BEFORE_RINGS,
     EXTEND,
     KEPT,
     PURGE_KEEPS_GUARDS,
@@ -48,6 +49,8 @@ from ._writes import (
     finish,
     finish_settling,
     full_claim,
+    note_ring,
+    sweepable_rows,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -112,8 +115,11 @@ class SQLiteStore(StoreBase):
         try:
             if self.read_only:
                 with self._connection() as conn:
-                    if check_schema(conn, self.path) < KEPT_VERSION:
+                    version = check_schema(conn, self.path)
+                    if version < KEPT_VERSION:
                         self._columns = COLUMNS_BEFORE_KEPT
+                    elif version < SCHEMA_VERSION:
+                        self._columns = COLUMNS_BEFORE_RINGS
             else:
                 migrate(self._transaction, self.path, self.timeout)
         except sqlite3.Error as exc:
@@ -193,19 +199,51 @@ class SQLiteStore(StoreBase):
         return claim
 
     def _full_claim(
-        self, delivery: Delivery, replay: ReplayCheck | None, params: tuple[Any, ...]
+        self,
+        delivery: Delivery,
+        replay: ReplayCheck | None,
+        params: tuple[Any, ...],
+        queue: bool = False,
     ) -> Claim:
         with self._transaction() as conn:
-            decided = full_claim(conn, replay, params)
+            decided = full_claim(conn, replay, params, queue)
         if isinstance(decided, Claim):
             return decided
+        if queue:
+            return self._claimed(delivery, *decided, "", DeliveryStatus.QUEUED)
         return self._claimed(delivery, *decided, params[10])
 
-    def _claimed(self, delivery: Delivery, attempts: int, now: float, token: str) -> Claim:
-        delivery.status = DeliveryStatus.PROCESSING
+    def _claimed(
+        self,
+        delivery: Delivery,
+        attempts: int,
+        now: float,
+        token: str,
+        status: DeliveryStatus | None = None,
+    ) -> Claim:
+        delivery.status = status or DeliveryStatus.PROCESSING
         delivery.attempts = attempts
         delivery.updated_at = now
         return Claim(ClaimResult.NEW, attempts, token)
+
+    def queue(self, delivery: Delivery, *, replay: ReplayCheck | None = None) -> Claim:
+        """`claim`'s decision in one transaction, recording a new delivery `queued` (no lease,
+        no attempt counted); a key already queued is in progress."""
+        params = claim_params(delivery, 0.0, replay, "")
+        inserted, duplicate = self._run(fast_claim_or_duplicate, replay, params, True)
+        if duplicate:
+            return Claim(ClaimResult.DUPLICATE)
+        if not inserted:
+            return self._full_claim(delivery, replay, params, True)
+        delivery.rings = 0
+        return self._claimed(delivery, 0, params[5], "", DeliveryStatus.QUEUED)
+
+    def _sweepable(self, older_than: float, max_rings: int, limit: int) -> list[Delivery]:
+        return [_delivery(row) for row in self._run(sweepable_rows, older_than, max_rings, limit)]
+
+    def note_ring(self, key: str) -> int:
+        """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
+        return self._run(note_ring, key)
 
     def _sweep_due(self, replay: ReplayCheck | None) -> bool:
         self._claims += 1

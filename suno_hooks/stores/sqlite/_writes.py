@@ -11,12 +11,17 @@ from ..base import Claim, ClaimResult, Delivery, DeliveryStatus, ReplayCheck
 from ..tasks import TaskState
 from ._statements import (
     CLAIM,
+    COLUMNS,
     FAST_CLAIM,
+    FAST_QUEUE,
     FINISH,
     GUARD,
     KEEP_ROW_GUARD,
+    NOTE_RING,
+    QUEUE,
     ROW_GUARD,
     STATE,
+    SWEEPABLE,
 )
 from ._tasks import SETTLE
 
@@ -28,6 +33,8 @@ __all__ = [
     "finish_settling",
     "full_claim",
     "known_duplicate",
+    "note_ring",
+    "sweepable_rows",
 ]
 
 
@@ -59,9 +66,10 @@ def claim_params(
     )
 
 
-def fast_claim(conn: sqlite3.Connection, params: tuple[Any, ...]) -> bool:
-    """Insert a new delivery in one statement; False when the full claim must decide."""
-    return conn.execute(FAST_CLAIM, params).rowcount == 1
+def fast_claim(conn: sqlite3.Connection, params: tuple[Any, ...], queue: bool = False) -> bool:
+    """Insert a new delivery (leased, or `queued` when `queue`) in one statement; False when
+    the full claim must decide."""
+    return conn.execute(FAST_QUEUE if queue else FAST_CLAIM, params).rowcount == 1
 
 
 def known_duplicate(
@@ -80,19 +88,26 @@ def known_duplicate(
 
 
 def fast_claim_or_duplicate(
-    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+    conn: sqlite3.Connection,
+    replay: ReplayCheck | None,
+    params: tuple[Any, ...],
+    queue: bool = False,
 ) -> tuple[bool, bool]:
-    """Whether `FAST_CLAIM` inserted the delivery, and when not, whether it is a known
+    """Whether `fast_claim` inserted the delivery, and when not, whether it is a known
     duplicate (answered without the write lock)."""
-    inserted = fast_claim(conn, params)
+    inserted = fast_claim(conn, params, queue)
     return inserted, not inserted and known_duplicate(conn, replay, params)
 
 
 def full_claim(
-    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+    conn: sqlite3.Connection,
+    replay: ReplayCheck | None,
+    params: tuple[Any, ...],
+    queue: bool = False,
 ) -> Claim | tuple[int, float]:
-    """The claim `FAST_CLAIM` could not make, inside a `BEGIN IMMEDIATE` transaction: a
-    refusal, or the attempt number and the clock of a new claim or takeover."""
+    """The claim (or with `queue`, the queueing) `fast_claim` could not make, inside a
+    `BEGIN IMMEDIATE` transaction: a refusal, or the attempt number and the clock of a new
+    claim or takeover. A queued key is claimed, but not queued again (in progress)."""
     # Read under the write lock: claims in every process see the clock in commit order.
     now = time.time()
     params = (*params[:5], now, *params[6:])
@@ -111,8 +126,10 @@ def full_claim(
             return Claim(ClaimResult.DUPLICATE)
         if state[0] == DeliveryStatus.PROCESSING.value and state[1] > now:
             return Claim(ClaimResult.IN_PROGRESS)
+        if queue and state[0] == DeliveryStatus.QUEUED.value:
+            return Claim(ClaimResult.IN_PROGRESS)
         conn.execute(KEEP_ROW_GUARD, (key, now))
-    row = conn.execute(CLAIM, params).fetchone()
+    row = conn.execute(QUEUE if queue else CLAIM, params).fetchone()
     if row is None:
         return Claim(ClaimResult.STALE)
     return int(row[0]), now
@@ -143,3 +160,18 @@ def finish_settling(
             conn.execute("ROLLBACK")
         raise
     return changed
+
+
+def sweepable_rows(
+    conn: sqlite3.Connection, older_than: float, max_rings: int, limit: int
+) -> list[tuple[Any, ...]]:
+    """The rows of the deliveries to ring again (`COLUMNS`), oldest received first."""
+    now = time.time()
+    statement = SWEEPABLE.format(columns=COLUMNS)
+    return conn.execute(statement, (now, now - older_than, max_rings, limit)).fetchall()
+
+
+def note_ring(conn: sqlite3.Connection, key: str) -> int:
+    """Count one more ring of `key` and remember when; the new count, 0 when not kept."""
+    row = conn.execute(NOTE_RING, (time.time(), key)).fetchone()
+    return int(row[0]) if row is not None else 0
