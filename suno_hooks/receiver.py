@@ -1,8 +1,9 @@
 """`Receiver`: the sans-I/O pipeline that turns an `InboundRequest` into an `Outcome`.
 
-One pipeline, two drivers: each operation is one plan (`_pipeline.operations`) that `handle`,
-`deliver` and `replay` run with blocking store calls and `ahandle`, `adeliver` and `areplay` run
-on an event loop. The store's capabilities are resolved once, when the store is set.
+One pipeline, two drivers: each operation is one plan (`_pipeline.operations`,
+`_pipeline.queued`) that `handle`, `deliver`, `replay`, `run_queued` and `sweep` run with
+blocking store calls and their `a`-prefixed twins run on an event loop. The store's
+capabilities are resolved once, when the store is set.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher
 from ._pipeline.operations import acknowledge_plan, deliver_plan, handle_plan, replay_plan
 from ._pipeline.performers import awaiting, blocking
 from ._pipeline.processing import dispatch_plan
+from ._pipeline.queued import (
+    DEFAULT_MAX_RINGS,
+    DEFAULT_SWEEP_AFTER,
+    check_handoff_store,
+    run_queued_plan,
+    sweep_plan,
+)
 from ._pipeline.steps import adrive, drive
 from ._pipeline.store_calls import StoreCalls
 from ._pipeline.trusted import replayable
@@ -36,6 +44,8 @@ from ._security.allow_list import SourceFilter
 from ._security.signatures import DEFAULT_TOLERANCE, HmacVerifier
 from ._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 from .errors import ConfigurationError, StoreUnavailable
+from .handoff import Handoff, handoff_from_setting
+from .handoff._protocol import ringer
 from .inbound import InboundRequest
 from .outcome import Outcome
 from .stores import ClaimResult, ReplayCheck, Store, store_from_url
@@ -49,6 +59,9 @@ class Receiver:
     `hmac_keys` are Kie's `webhookHmacKey`s (several during a rotation, the current one first);
     `secret_key` signs callback URLs; `store` is a `Store` or a store URL. Without either key
     it refuses to be built unless `require="none"` is written (which warns).
+
+    `handoff` (a hand-off, or a setting such as `"thread"` or `"celery"`) answers each new
+    callback `queued` once it is stored and runs its handlers in a worker (`run_queued`).
 
     `handle_async` and `acknowledge_async` are the old spellings of `ahandle` and `aacknowledge`
     and keep working.
@@ -69,6 +82,7 @@ class Receiver:
         lease: float = DEFAULT_LEASE,
         retry_on_error: bool = False,
         dispatcher: Dispatcher | None = None,
+        handoff: Handoff | str | None = None,
     ) -> None:
         keys = checked_hmac_keys(hmac_keys)
         self.verifier = HmacVerifier(keys, tolerance=tolerance) if keys else None
@@ -92,7 +106,10 @@ class Receiver:
         self.retry_on_error = retry_on_error
         self._store: Store = store_from_url(store) if isinstance(store, str) else store
         self._dispatcher: Dispatcher = dispatcher or BlinkerDispatcher()
+        self.handoff: Handoff | None = handoff_from_setting(handoff)
         self._resolve()
+        if self.handoff is not None:
+            self.handoff.bind(self)
 
     @property
     def store(self) -> Store:
@@ -120,11 +137,21 @@ class Receiver:
         self._claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None = (
             self._calls.claim_done
         )
-        self._blocking = blocking(self._calls, self._dispatcher)
-        self._awaiting = awaiting(self._calls, self._dispatcher)
+        handoff = getattr(self, "handoff", None)
+        if handoff is None:
+            self._blocking = blocking(self._calls, self._dispatcher)
+            self._awaiting = awaiting(self._calls, self._dispatcher)
+            return
+        check_handoff_store(handoff, self._store, self._calls)
+        ring = ringer(handoff, self._store)
+        self._blocking = blocking(self._calls, self._dispatcher, ring)
+        self._awaiting = awaiting(
+            self._calls, self._dispatcher, ring, ring_blocks=handoff.out_of_process
+        )
 
     def __repr__(self) -> str:
-        return f"<Receiver require={self.require!r} store={self.store!r}>"
+        handoff = "" if self.handoff is None else f" handoff={self.handoff!r}"
+        return f"<Receiver require={self.require!r} store={self.store!r}{handoff}>"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Receiver:
@@ -167,10 +194,11 @@ class Receiver:
 
         Returns the answer and, for a new delivery, a coroutine function to run after sending
         it: it builds the event, runs the receivers and records `done` or `failed` (for replay).
-        With `retry_on_error=True` the receivers run before answering, as in `ahandle`.
+        With `retry_on_error=True` the receivers run before answering, as in `ahandle`; with a
+        hand-off the answer is `ahandle`'s and there is nothing to run after it.
         """
         sender = self if sender is None else sender
-        if self.retry_on_error:
+        if self.retry_on_error or self.handoff is not None:
             return await self.ahandle(request, sender=sender), None
         answer, admitted = await adrive(acknowledge_plan(self, request, sender), self._awaiting)
         if admitted is None:
@@ -231,6 +259,44 @@ class Receiver:
         """`replay` on an event loop: the receivers run on it, as for a live callback."""
         plan = replay_plan(self, key, force, self if sender is None else sender)
         return await adrive(plan, self._awaiting)
+
+    # -- the hand-off's worker side ------------------------------------------------------------
+
+    def run_queued(self, key: str, *, sender: Any = None) -> Outcome:
+        """Run the handlers of the delivery `key` that a hand-off queued: claim its lease,
+        dispatch the stored body, record done or failed, as `handle` does inline. One that
+        already ran answers `duplicate` and one a live lease holds answers 409 `in_progress`,
+        both running nothing; a `KeyError` when no delivery `key` is kept."""
+        plan = run_queued_plan(self, key, self if sender is None else sender)
+        return drive(plan, self._blocking)
+
+    async def arun_queued(self, key: str, *, sender: Any = None) -> Outcome:
+        """`run_queued` on an event loop: the handlers run on it, as for a live callback."""
+        plan = run_queued_plan(self, key, self if sender is None else sender)
+        return await adrive(plan, self._awaiting)
+
+    def sweep(
+        self,
+        *,
+        older_than: float = DEFAULT_SWEEP_AFTER,
+        max_rings: int = DEFAULT_MAX_RINGS,
+        limit: int = 100,
+    ) -> dict[str, bool]:
+        """Ring the hand-off again for up to `limit` deliveries still `queued` `older_than`
+        seconds after their last ring, or `processing` that long after their lease ended, each
+        at most `max_rings` times; whether each ring was sent, by key. Run it every minute or
+        so: from cron, Celery beat, `suno-hooks reconcile` or `manage.py suno_hooks sweep`."""
+        return drive(sweep_plan(older_than, max_rings, limit), self._blocking)
+
+    async def asweep(
+        self,
+        *,
+        older_than: float = DEFAULT_SWEEP_AFTER,
+        max_rings: int = DEFAULT_MAX_RINGS,
+        limit: int = 100,
+    ) -> dict[str, bool]:
+        """`sweep` on an event loop."""
+        return await adrive(sweep_plan(older_than, max_rings, limit), self._awaiting)
 
     def replay_failed(self, *, limit: int = 100, sender: Any = None) -> dict[str, Outcome]:
         """Replay up to `limit` failed and abandoned deliveries, oldest first; the outcome of

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SunoHooksError
 from ..inbound import InboundRequest
 from ..outcome import Outcome
-from ..stores import Delivery
 from .admission import Admitted, admit
 from .log import internal_error, log_refusal, logged
 from .processing import claim_plan, process_plan, store_error
-from .steps import GetDelivery, Plan, Refuse, Reopen
-from .trusted import readmit, trusted
+from .queued import queue_plan
+from .steps import Plan, Refuse, Reopen
+from .trusted import kept_plan, readmit, trusted
 
 if TYPE_CHECKING:
     from .parts import ReceiverParts
@@ -24,10 +24,14 @@ __all__ = ["acknowledge_plan", "deliver_plan", "handle_plan", "replay_plan"]
 
 
 def handle_plan(receiver: ReceiverParts, request: InboundRequest, sender: Any) -> Plan[Outcome]:
-    """Admit, claim, dispatch and finish one request; the answer, a refusal told to monitors,
+    """Admit, claim, dispatch and finish one request (with a hand-off: admit, queue and ring);
+    the answer, a refusal told to monitors,
     or 500 `internal_error` for an unexpected exception (logged)."""
     try:
-        return logged((yield from process_plan(receiver, admit(receiver, request), sender)))
+        admitted = admit(receiver, request)
+        if receiver.handoff is None:
+            return logged((yield from process_plan(receiver, admitted, sender)))
+        return logged((yield from queue_plan(admitted)))
     except SunoHooksError as exc:
         return (yield from _refusal(exc, request, sender))
     except Exception:
@@ -75,12 +79,9 @@ def deliver_plan(
 def replay_plan(receiver: ReceiverParts, key: str, force: bool, sender: Any) -> Plan[Outcome]:
     """Run a kept delivery through claim, dispatch and finish again (see `Receiver.replay`);
     a `KeyError` when no delivery `key` is kept."""
-    try:
-        kept: Delivery | None = yield GetDelivery(key)
-    except Exception as exc:
-        return Outcome.rejected(store_error(exc))
-    if kept is None:
-        raise KeyError(f"No delivery {key!r} is kept in the store.")
+    kept = yield from kept_plan(key)
+    if isinstance(kept, Outcome):
+        return kept
     try:
         admitted = readmit(kept, receiver.dispatcher, sender, force=force)
         if force:

@@ -9,6 +9,7 @@ from typing import Protocol
 from .._security.allow_list import SourceFilter
 from .._security.signatures import HmacVerifier
 from .._security.tokens import TokenSigner
+from ..handoff import Handoff
 from ..stores import ClaimResult, ReplayCheck, Store
 from .config import Require
 from .dispatch import Dispatcher
@@ -29,6 +30,8 @@ class ReceiverParts(Protocol):
     lease: float
     retry_on_error: bool
     dispatcher: Dispatcher
+    handoff: Handoff | None
+    """Where queued deliveries go to be run (None: the handlers run inline)."""
     _calls: StoreCalls
     """The store's operations, resolved once when the receiver was built."""
     _guard_ttl: float

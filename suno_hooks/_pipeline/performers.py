@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from ..errors import ConfigurationError
 from ..leases import Lease
 from .dispatch import Dispatcher
 from .processing import event_for
@@ -17,9 +18,24 @@ from .trusted import reopened
 
 __all__ = ["awaiting", "blocking"]
 
+_R = TypeVar("_R")
 
-def blocking(calls: StoreCalls, dispatcher: Dispatcher) -> Performers:
-    """The performers `drive` runs: the store's and the dispatcher's blocking calls."""
+
+def _no_ring(key: str) -> bool:
+    """The ring of a receiver without a hand-off: it never queues, so nothing rings."""
+    raise ConfigurationError("this receiver has no hand-off to ring.")
+
+
+def _cannot_queue(*args: Any, **kwargs: Any) -> Any:
+    """What a store without `queue` does when asked to queue: refuse, clearly."""
+    raise ConfigurationError("this store cannot queue deliveries for a hand-off.")
+
+
+def blocking(
+    calls: StoreCalls, dispatcher: Dispatcher, ring: Callable[[str], bool] = _no_ring
+) -> Performers:
+    """The performers `drive` runs: the store's and the dispatcher's blocking calls, and `ring`
+    (which rings the receiver's hand-off, logging a failure)."""
     return Performers(
         bind_token=calls.bind_token,
         build_event=event_for,
@@ -29,12 +45,24 @@ def blocking(calls: StoreCalls, dispatcher: Dispatcher) -> Performers:
         rejected=dispatcher.rejected,
         reopen=functools.partial(reopened, calls.store),
         send=dispatcher.send,
+        queue=calls.queue or _cannot_queue,
+        ring=ring,
+        sweepable=calls.sweepable or _cannot_queue,
+        note_ring=calls.note_ring or _cannot_queue,
     )
 
 
-def awaiting(calls: StoreCalls, dispatcher: Dispatcher) -> Performers:
+def awaiting(
+    calls: StoreCalls,
+    dispatcher: Dispatcher,
+    ring: Callable[[str], bool] = _no_ring,
+    *,
+    ring_blocks: bool = False,
+) -> Performers:
     """The performers `adrive` awaits: native coroutines where the store and dispatcher have
-    them, the blocking calls in a worker thread where they do not (chosen once, here)."""
+    them, the blocking calls in a worker thread where they do not (chosen once, here). A ring
+    that talks to a broker (`ring_blocks`) runs in a worker thread; an in-process one runs on
+    the loop, where it starts its task."""
     arejected: Callable[..., Awaitable[None]] | None = getattr(dispatcher, "arejected", None)
     return Performers(
         bind_token=calls.abind_token,
@@ -45,13 +73,18 @@ def awaiting(calls: StoreCalls, dispatcher: Dispatcher) -> Performers:
         rejected=_in_line(dispatcher.rejected) if arejected is None else arejected,
         reopen=in_thread(functools.partial(reopened, calls.store)),
         send=dispatcher.asend,
+        queue=calls.aqueue or in_thread(_cannot_queue),
+        ring=in_thread(ring) if ring_blocks else _in_line(ring),
+        sweepable=calls.asweepable or in_thread(_cannot_queue),
+        note_ring=calls.anote_ring or in_thread(_cannot_queue),
     )
 
 
-def _in_line(rejected: Callable[..., None]) -> Callable[..., Awaitable[None]]:
-    """A dispatcher without `arejected` tells its monitors synchronously, as on WSGI."""
+def _in_line(call: Callable[..., _R]) -> Callable[..., Awaitable[_R]]:
+    """`call` run on the loop itself (a dispatcher without `arejected` tells its monitors
+    synchronously, as on WSGI; an in-process ring starts a task on the loop)."""
 
-    async def told(*args: Any, **kwargs: Any) -> None:
-        rejected(*args, **kwargs)
+    async def called(*args: Any, **kwargs: Any) -> _R:
+        return call(*args, **kwargs)
 
-    return told
+    return called

@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 __all__ = [
     "INLINE_EVENT_BYTES",
     "NO_RECEIVER",
+    "bind_plan",
     "claim_plan",
     "dispatch_plan",
     "event_for",
     "process_plan",
+    "settled_answer",
     "store_error",
 ]
 
@@ -69,19 +71,26 @@ def claim_plan(receiver: ReceiverParts, admitted: Admitted) -> Plan[Outcome | No
     """Bind a sole token to its task, then claim the delivery; None when it is new (its lease
     is set on `admitted`, to dispatch), else the answer to give."""
     delivery = admitted.delivery
-    token = admitted.sole_token
-    if token is not None:
-        try:
-            bound: bool = yield BindToken(token.token_id, delivery.task_id, token.expires_in)
-        except Exception as exc:
-            raise store_error(exc) from None
-        if not bound:
-            raise InvalidToken(_OTHER_TASK)
+    yield from bind_plan(admitted)
     try:
         claim: Claim = yield ClaimLease(delivery, admitted.replay, receiver.lease)
     except Exception as exc:
         raise store_error(exc) from None
     return _answer_claim(receiver, admitted, claim)
+
+
+def bind_plan(admitted: Admitted) -> Plan[None]:
+    """Bind the token that is a request's only proof to the request's task in the store; an
+    `InvalidToken` when it was bound to another task."""
+    token = admitted.sole_token
+    if token is None:
+        return
+    try:
+        bound: bool = yield BindToken(token.token_id, admitted.delivery.task_id, token.expires_in)
+    except Exception as exc:
+        raise store_error(exc) from None
+    if not bound:
+        raise InvalidToken(_OTHER_TASK)
 
 
 def dispatch_plan(
@@ -162,12 +171,18 @@ def _answer_claim(receiver: ReceiverParts, admitted: Admitted, claim: Claim) -> 
         key = admitted.delivery.key
         admitted.lease = Lease(calls.store, key, claim.token, receiver.lease, calls)
         return None
+    if result is ClaimResult.IN_PROGRESS:
+        raise InProgress()
+    return settled_answer(result)
+
+
+def settled_answer(result: ClaimResult) -> Outcome:
+    """The answer to a claim that found nothing to run: a duplicate of a done delivery, stale
+    progress, or a `ReplayedSignature` raised."""
     if result is ClaimResult.DUPLICATE:
         return Outcome.accepted("duplicate")
     if result is ClaimResult.STALE:
         return Outcome.accepted("stale")
-    if result is ClaimResult.IN_PROGRESS:
-        raise InProgress()
     raise ReplayedSignature()
 
 

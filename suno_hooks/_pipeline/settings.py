@@ -102,6 +102,16 @@ def _store(value: Any) -> str | Store:
     raise Invalid()
 
 
+def _handoff(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise Invalid()
+        return value.strip()
+    if isinstance(value, type) or not (callable(getattr(value, "ring", None))):
+        raise Invalid()
+    return value
+
+
 def _require(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid()
@@ -273,10 +283,16 @@ SETTINGS: tuple[Setting, ...] = (
         _flag_text,
         "true/false, yes/no, on/off or 1/0",
     ),
+    Setting(
+        "HANDOFF",
+        "handoff",
+        _handoff,
+        "a hand-off: 'thread', 'celery', 'rq', 'django', a dotted path or a hand-off object",
+    ),
 )
 """Every receiver setting with a plain-value form, in the order the docs list them."""
 
-_ENV_ONLY = ("SUNO_HOOKS_INBOX_AUTH",)
+_ENV_ONLY = ("SUNO_HOOKS_INBOX_AUTH", "SUNO_HOOKS_RQ_URL", "SUNO_HOOKS_RECEIVER")
 ENV_VARIABLES: tuple[str, ...] = (*(ENV_PREFIX + s.name for s in SETTINGS), *_ENV_ONLY)
 """Every `SUNO_HOOKS_*` environment variable suno-hooks reads (`from_env` and the CLI); any
 other one is refused as a typo."""

@@ -23,12 +23,16 @@ __all__ = [
     "BindToken",
     "BuildEvent",
     "ClaimLease",
+    "FindSweepable",
     "FinishLease",
     "GetDelivery",
+    "NoteRing",
     "Performers",
     "Plan",
+    "QueueDelivery",
     "Refuse",
     "Reopen",
+    "Ring",
     "SendSignals",
     "Step",
     "adrive",
@@ -51,6 +55,10 @@ class Performers:
     rejected: Callable[..., Any]
     reopen: Callable[..., Any]
     send: Callable[..., Any]
+    queue: Callable[..., Any]
+    ring: Callable[[str], Any]
+    sweepable: Callable[..., Any]
+    note_ring: Callable[[str], Any]
 
 
 # Steps are made on every request: plain slotted classes (a frozen one costs more to build);
@@ -161,8 +169,68 @@ class Refuse:
         )
 
 
+@dataclass(slots=True)
+class QueueDelivery:
+    """Record `delivery` as `queued` for a worker, with `claim`'s checks, in one write; replies
+    with the store's `Claim`."""
+
+    delivery: Delivery
+    replay: ReplayCheck | None
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.queue(self.delivery, replay=self.replay)
+
+
+@dataclass(slots=True)
+class Ring:
+    """Ring the hand-off with `key` once its write has committed; replies whether the ring was
+    sent (a failure is logged, never raised)."""
+
+    key: str
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.ring(self.key)
+
+
+@dataclass(slots=True)
+class FindSweepable:
+    """Find the deliveries whose hand-off should be rung again; replies with them."""
+
+    older_than: float
+    max_rings: int
+    limit: int
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.sweepable(older_than=self.older_than, max_rings=self.max_rings, limit=self.limit)
+
+
+@dataclass(slots=True)
+class NoteRing:
+    """Count one more ring of `key` in the store; replies with the new count."""
+
+    key: str
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.note_ring(self.key)
+
+
 Step = (
-    BindToken | ClaimLease | BuildEvent | SendSignals | FinishLease | GetDelivery | Reopen | Refuse
+    BindToken
+    | ClaimLease
+    | BuildEvent
+    | SendSignals
+    | FinishLease
+    | GetDelivery
+    | Reopen
+    | Refuse
+    | QueueDelivery
+    | Ring
+    | FindSweepable
+    | NoteRing
 )
 Plan = Generator[Step, Any, _T]
 """A generator of steps that `drive` or `adrive` runs to its result."""

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 from ..stores import (
     AsyncBindsTokens,
     AsyncFinishesSettling,
+    AsyncQueues,
     AsyncStore,
     AsyncTaskStore,
     BindsTokens,
@@ -25,6 +26,7 @@ from ..stores import (
     Delivery,
     FinishesSettling,
     KnowsDone,
+    Queues,
     ReplayCheck,
     Store,
     TaskStore,
@@ -52,7 +54,8 @@ def in_thread(call: Callable[_P, _R]) -> Callable[_P, Awaitable[_R]]:
 class StoreCalls:
     """A store's operations as the pipeline calls them, each bound once (see the module
     docstring): `claim`, `get`, `extend`, `bind_token`, `finish`, `finish_settling` (which
-    settles the expected task too: in the same write when the store can, else just before)
+    settles the expected task too: in the same write when the store can, else just before),
+    the hand-off's `queue`, `sweepable` and `note_ring` (None when the store cannot queue),
     and their `a`-prefixed coroutine twins."""
 
     __slots__ = (
@@ -64,6 +67,9 @@ class StoreCalls:
         "afinish",
         "afinish_settling",
         "aget",
+        "anote_ring",
+        "aqueue",
+        "asweepable",
         "bind_token",
         "claim",
         "claim_done",
@@ -71,7 +77,10 @@ class StoreCalls:
         "finish",
         "finish_settling",
         "get",
+        "note_ring",
+        "queue",
         "store",
+        "sweepable",
     )
 
     def __init__(self, store: Store) -> None:
@@ -95,6 +104,28 @@ class StoreCalls:
             else self._settle_then_finish
         )
         self._resolve_async(store)
+        self._resolve_queue(store)
+
+    def _resolve_queue(self, store: Store) -> None:
+        queues = conforms(store, Queues)
+        self.queue: Callable[..., Claim] | None = cast(Queues, store).queue if queues else None
+        self.sweepable: Callable[..., list[Delivery]] | None = (
+            cast(Queues, store).sweepable if queues else None
+        )
+        self.note_ring: Callable[[str], int] | None = (
+            cast(Queues, store).note_ring if queues else None
+        )
+        self.aqueue: Callable[..., Awaitable[Claim]] | None = None
+        self.asweepable: Callable[..., Awaitable[list[Delivery]]] | None = None
+        self.anote_ring: Callable[[str], Awaitable[int]] | None = None
+        if conforms(store, AsyncQueues):
+            native = cast(AsyncQueues, store)
+            self.aqueue, self.asweepable = native.aqueue, native.asweepable
+            self.anote_ring = native.anote_ring
+        elif queues:
+            blocking = cast(Queues, store)
+            self.aqueue, self.asweepable = in_thread(blocking.queue), in_thread(blocking.sweepable)
+            self.anote_ring = in_thread(blocking.note_ring)
 
     def _resolve_async(self, store: Store) -> None:
         if conforms(store, AsyncStore):

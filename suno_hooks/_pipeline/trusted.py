@@ -15,9 +15,18 @@ from ..outcome import Outcome
 from ..stores import REPLAYABLE, Delivery, DeliveryStatus, Reopens, Store
 from .admission import Admitted, delivery_for
 from .dispatch import Dispatcher, reaches_a_receiver
-from .processing import event_for
+from .processing import event_for, store_error
+from .steps import GetDelivery, Plan
 
-__all__ = ["REPLAY_REQUESTED", "readmit", "reopened", "replayable", "trusted"]
+__all__ = [
+    "REPLAY_REQUESTED",
+    "kept_admitted",
+    "kept_plan",
+    "readmit",
+    "reopened",
+    "replayable",
+    "trusted",
+]
 
 _SOURCES: tuple[str, ...] = get_args(EventSource)
 _TASK_DELIVERIES = 100
@@ -50,14 +59,32 @@ def readmit(
     """A kept delivery, ready to run through the pipeline again (it was verified on arrival);
     its event says `replay`, the inbox keeps how the delivery first arrived. A failed or
     abandoned one (any one, when `force`) that no receiver would hear raises `NoReceiver`."""
-    found = probe(load_json(kept.body))
-    delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
-    admitted = Admitted(found, delivery, None, "replay")
+    admitted = kept_admitted(kept, "replay")
     if force or kept.status in REPLAYABLE:
         event = event_for(admitted)
         if event is not None and not reaches_a_receiver(dispatcher, sender, event):
             raise NoReceiver()
     return admitted
+
+
+def kept_plan(key: str) -> Plan[Delivery | Outcome]:
+    """Read the kept delivery `key`: it, or the 503 to answer when the store is down; a
+    `KeyError` when no delivery `key` is kept."""
+    try:
+        kept: Delivery | None = yield GetDelivery(key)
+    except Exception as exc:
+        return Outcome.rejected(store_error(exc))
+    if kept is None:
+        raise KeyError(f"No delivery {key!r} is kept in the store.")
+    return kept
+
+
+def kept_admitted(kept: Delivery, source: str | None = None) -> Admitted:
+    """A kept delivery, ready to claim again (it was verified on arrival); `source`, when
+    given, is its event's source in place of how it first arrived."""
+    found = probe(load_json(kept.body))
+    delivery = dataclasses.replace(kept, headers=dict(kept.headers), error=None)
+    return Admitted(found, delivery, None, source)
 
 
 def reopened(store: Store, kept: Delivery) -> Outcome | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, SunoHooksException
 
-__all__ = ["Handoff", "HandoffError", "QueuedRunner", "import_object", "ring_or_log"]
+__all__ = ["Handoff", "HandoffError", "QueuedRunner", "import_object", "ring_or_log", "ringer"]
 
 logger = logging.getLogger("suno_hooks.handoff")
 
@@ -62,6 +64,17 @@ def ring_or_log(handoff: Handoff, key: str) -> bool:
         )
         return False
     return True
+
+
+def ringer(handoff: Handoff, store: object) -> Callable[[str], bool]:
+    """How a receiver rings `handoff` once its write has committed: `ring_or_log`, deferred
+    to the commit of the open transaction when `store` writes through Django's ORM."""
+    ring = functools.partial(ring_or_log, handoff)
+    if type(store).__module__.startswith("suno_hooks.contrib.django"):
+        from ..contrib.django._commit import after_commit
+
+        return after_commit(ring, getattr(store, "using", None))
+    return ring
 
 
 def import_object(path: str, what: str) -> Any:

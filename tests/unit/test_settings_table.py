@@ -23,6 +23,7 @@ from suno_hooks.contrib.django.checks import check_settings
 from suno_hooks.contrib.django.conf import RECEIVER_OPTIONS, get_receiver
 from suno_hooks.contrib.flask import CONFIG_OPTIONS, SunoHooks
 from suno_hooks.errors import InvalidToken
+from suno_hooks.handoff import ThreadHandoff
 from suno_hooks.stores import MemoryStore
 from suno_hooks.stores.sqlite import SQLiteStore
 
@@ -107,6 +108,7 @@ ROWS = [
     Row("MAX_BODY", "4096", 4096, lambda r: r.max_body == 4096),
     Row("LEASE", "12.5", 12.5, lambda r: r.lease == 12.5),
     Row("RETRY_ON_ERROR", "yes", True, lambda r: r.retry_on_error is True),
+    Row("HANDOFF", "thread", "thread", lambda r: isinstance(r.handoff, ThreadHandoff)),
 ]
 # Settings that only act with an allow-list.
 NEEDS = {"TRUSTED_PROXIES": {"ALLOWED_IPS": ["127.0.0.0/8"]}}
@@ -189,6 +191,7 @@ BAD = [
     Bad("MAX_BODY", "big", True),
     Bad("LEASE", "0", 0),
     Bad("RETRY_ON_ERROR", "sometimes", "true"),
+    Bad("HANDOFF", "  ", 42),
 ]
 
 
