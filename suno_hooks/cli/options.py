@@ -110,14 +110,14 @@ def build_receiver(**options: Any) -> Receiver:
         raise click.UsageError(str(exc)) from None
 
 
-def offline_receiver(url: str) -> Receiver:
+def offline_receiver(url: str, handoff: str | None = None) -> Receiver:
     """A receiver over the store at `url` for work that takes no HTTP request (listing the
-    inbox, replaying, polling): nothing arrives through it, so nothing is verified and
-    `InsecureReceiverWarning` does not apply."""
+    inbox, replaying, polling, sweeping with `handoff`): nothing arrives through it, so nothing
+    is verified and `InsecureReceiverWarning` does not apply."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InsecureReceiverWarning)
-            return Receiver(store=url, require="none")
+            return Receiver(store=url, require="none", handoff=handoff or None)
     except (ConfigurationError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
 

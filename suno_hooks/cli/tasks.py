@@ -21,7 +21,7 @@ from ..stores.tasks import TASK_LISTINGS, ExpectedTask, TaskStore
 from .inbox import columns, open_store, when
 from .options import import_handlers, inbox_here, needs, offline_receiver, store_option
 
-__all__ = ["reconcile", "start_reconciler", "tasks"]
+__all__ = ["reconcile", "start_reconciler", "sweep_and_log", "tasks"]
 
 log = logging.getLogger("suno_hooks.reconcile")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +50,18 @@ def make_reconciler(
         raise click.UsageError(str(exc)) from None
 
 
+def sweep_and_log(receiver: Receiver) -> int:
+    """With a hand-off, ring again the deliveries left `queued` or abandoned (`Receiver.sweep`)
+    and log how many; the number rung (0 without a hand-off)."""
+    if receiver.handoff is None:
+        return 0
+    rung = receiver.sweep()
+    if rung:
+        failed = sum(1 for sent in rung.values() if not sent)
+        log.info("sweep: rang %d queued deliveries again (%d rings failed)", len(rung), failed)
+    return len(rung)
+
+
 def start_reconciler(
     receiver: Receiver,
     *,
@@ -58,9 +70,10 @@ def start_reconciler(
     base_url: str | None = None,
     api_key: str | None = None,
 ) -> Callable[[], None]:
-    """Run a reconciler in a background thread; returns the function that stops it. The key
-    and the API's URL default to `SUNO_API_KEY` and `SUNO_API_BASE_URL` (else Kie's API); each
-    task is first polled `after` seconds after its submission."""
+    """Run a reconciler in a background thread (which also sweeps, when the receiver has a
+    hand-off); returns the function that stops it. The key and the API's URL default to
+    `SUNO_API_KEY` and `SUNO_API_BASE_URL` (else Kie's API); each task is first polled `after`
+    seconds after its submission."""
     reconciler = make_reconciler(
         receiver,
         api_key or os.environ.get(API_KEY_ENV),
@@ -74,6 +87,7 @@ def start_reconciler(
         while not stop.is_set():
             try:
                 log.info("reconcile: %s", reconciler.run_once().summary())
+                sweep_and_log(receiver)
             except Exception:
                 log.exception("a reconcile run failed")
             stop.wait(reconciler.every)
@@ -97,6 +111,12 @@ def start_reconciler(
 @click.option("--after", default=600.0, show_default=True, help=AFTER_HELP)
 @click.option("--give-up", default=86400.0, show_default=True, help="Report lost after (s).")
 @click.option("--handlers", help="Module to import that connects your signal receivers.")
+@click.option(
+    "--handoff",
+    envvar="SUNO_HOOKS_HANDOFF",
+    help="The hand-off to ring again for deliveries left queued (the sweeper): 'celery', 'rq', "
+    "'django' or a dotted path. Default: $SUNO_HOOKS_HANDOFF.",
+)
 def reconcile(
     store: str,
     api_key: str | None,
@@ -106,8 +126,10 @@ def reconcile(
     after: float,
     give_up: float,
     handlers: str | None,
+    handoff: str | None = None,
 ) -> None:
-    """Poll the expected tasks whose callback is late and dispatch their results.
+    """Poll the expected tasks whose callback is late and dispatch their results; with a
+    hand-off, also ring again the deliveries left queued or abandoned (the sweeper).
 
     \b
     Results reach your signal receivers in this process (import them with --handlers),
@@ -116,7 +138,7 @@ def reconcile(
     """
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(message)s")
     import_handlers(handlers)
-    receiver = offline_receiver(inbox_here(store))
+    receiver = offline_receiver(inbox_here(store), handoff)
     reconciler = make_reconciler(
         receiver, api_key, base_url, after=after, every=every, give_up=give_up
     )
@@ -124,6 +146,8 @@ def reconcile(
         if once:
             report = reconciler.run_once()
             click.echo(report.summary())
+            if receiver.handoff is not None:
+                click.echo(f"sweep: rang {sweep_and_log(receiver)} queued deliveries again")
             for line in report.errors:
                 click.echo(f"error: {line}", err=True)
             return
@@ -134,6 +158,7 @@ def reconcile(
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.is_set():
                 log.info("reconcile: %s", reconciler.run_once().summary())
+                sweep_and_log(receiver)
                 stop.wait(reconciler.every)
     finally:
         reconciler.client.close()

@@ -1,5 +1,6 @@
-"""`manage.py suno_hooks reconcile|tasks`: poll late tasks and list the expected ones, with the
-project's receiver (so results reach the project's signal receivers)."""
+"""`manage.py suno_hooks reconcile|sweep|tasks`: poll late tasks, ring the hand-off again for
+deliveries left queued, and list the expected tasks, with the project's receiver (so results
+reach the project's signal receivers)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ...._pipeline.queued import DEFAULT_MAX_RINGS, DEFAULT_SWEEP_AFTER
 from ....errors import ConfigurationError
 from ....reconcile import Reconciler
 from ....stores.tasks import TASK_LISTINGS, TaskStore
@@ -18,17 +20,23 @@ from ..conf import get_receiver, hooks_settings
 
 __all__ = ["TASK_ACTIONS", "add_task_actions", "run_task_action"]
 
-TASK_ACTIONS = ("reconcile", "tasks")
-"""The sub-commands for expected tasks: `reconcile` (poll late ones) and `tasks` (list them)."""
+TASK_ACTIONS = ("reconcile", "sweep", "tasks")
+"""The sub-commands for expected tasks and queued deliveries: `reconcile` (poll late tasks, and
+sweep), `sweep` (ring the hand-off again for deliveries left queued) and `tasks` (list them)."""
 
 
 def add_task_actions(actions: _SubParsersAction[Any]) -> None:
-    """Add the `reconcile` and `tasks` sub-commands."""
+    """Add the `reconcile`, `sweep` and `tasks` sub-commands."""
     reconcile = actions.add_parser("reconcile", help="Poll the tasks whose callback is late.")
     reconcile.add_argument("--once", action="store_true", help="One pass, then exit.")
     reconcile.add_argument("--every", type=float, default=30.0)
     reconcile.add_argument("--after", type=float, default=600.0)
     reconcile.add_argument("--give-up", type=float, default=86400.0)
+    sweep = actions.add_parser("sweep", help="Ring the hand-off again for stuck deliveries.")
+    sweep.add_argument("--once", action="store_true", help="One pass, then exit.")
+    sweep.add_argument("--every", type=float, default=30.0)
+    sweep.add_argument("--older-than", type=float, default=DEFAULT_SWEEP_AFTER)
+    sweep.add_argument("--max-rings", type=int, default=DEFAULT_MAX_RINGS)
     listing = actions.add_parser("tasks", help="List the expected tasks.")
     listing.add_argument("--state", choices=TASK_LISTINGS)
     listing.add_argument("--limit", type=int, default=50)
@@ -36,8 +44,11 @@ def add_task_actions(actions: _SubParsersAction[Any]) -> None:
 
 
 def run_task_action(command: BaseCommand, options: dict[str, Any]) -> None:
-    """Run `reconcile` or `tasks` for the project's receiver."""
+    """Run `reconcile`, `sweep` or `tasks` for the project's receiver."""
     receiver = get_receiver()
+    if options["action"] == "sweep":
+        _sweep(command, receiver, options)
+        return
     if not isinstance(receiver.store, TaskStore):
         raise CommandError(f"{receiver.store!r} does not keep expected tasks.")
     if options["action"] == "tasks":
@@ -58,8 +69,26 @@ def run_task_action(command: BaseCommand, options: dict[str, Any]) -> None:
         command.stdout.write(report.summary())
         for line in report.errors:
             command.stderr.write(f"error: {line}")
+        if receiver.handoff is not None:
+            command.stdout.write(_swept(receiver.sweep()))
         if options["once"] or stop.wait(reconciler.every):
             return
+
+
+def _sweep(command: BaseCommand, receiver: Any, options: dict[str, Any]) -> None:
+    if receiver.handoff is None:
+        raise CommandError("SUNO_HOOKS has no HANDOFF: nothing is queued, so nothing to sweep.")
+    stop = threading.Event()
+    while True:
+        rung = receiver.sweep(older_than=options["older_than"], max_rings=options["max_rings"])
+        command.stdout.write(_swept(rung))
+        if options["once"] or stop.wait(options["every"]):
+            return
+
+
+def _swept(rung: dict[str, bool]) -> str:
+    failed = sum(1 for sent in rung.values() if not sent)
+    return f"sweep: rang {len(rung)} queued deliveries again ({failed} rings failed)"
 
 
 def _reconciler(receiver: Any, options: dict[str, Any]) -> Reconciler:

@@ -1,4 +1,4 @@
-"""`manage.py suno_hooks list|replay|reconcile|tasks`: read the inbox, re-run failed
+"""`manage.py suno_hooks list|replay|reconcile|sweep|tasks`: read the inbox, re-run failed
 deliveries, poll late tasks and list the expected ones."""
 
 from __future__ import annotations
