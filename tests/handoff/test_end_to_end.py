@@ -1,0 +1,225 @@
+"""A real Receiver with a hand-off, end to end: gunicorn (sync workers) or uvicorn receive signed
+callbacks, a real `rq worker` or `celery worker --pool=solo` runs a 2-second handler, against a
+real redis-server; with a ring lost on purpose, a worker killed mid-handler and the broker
+stopped, the sweeper brings every delivery to done.
+
+Each test counts what happened to the callbacks it sent: sent, run once, doubled (a handler
+started twice; allowed only where a killed worker's handler had already started) and lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from suno_hooks import Receiver
+from suno_hooks.contrib.rq import RQHandoff
+from suno_hooks.stores import DeliveryStatus
+from suno_hooks.testing import encode, make_callback, sign_headers
+
+from ..support.faults import HMAC_KEY, fault_server
+from ..support.handoff_celery_app import QUEUE as CELERY_QUEUE
+from ..support.handoff_celery_app import build
+from ..support.handoff_ledger import LEDGER_ENV, Ledger
+from ..support.handoff_workers import BIN, ROOT, WorkerProcess, worker_env
+from ..support.services import RedisServer
+
+SITE = "tests.support.handoff_site"
+RQ_QUEUE = "suno-hooks-site"  # as in handoff_site, which reads its environment on import
+
+
+def site_env(engine: str, broker: RedisServer, ledger: Ledger, store: str, **extra: str) -> Any:
+    return worker_env(
+        ledger,
+        SITE_ENGINE=engine,
+        SITE_BROKER=broker.url,
+        SITE_STORE=store,
+        SITE_HMAC=HMAC_KEY,
+        FAULT_LOG=str(ledger.path.with_suffix(".log")),  # the server helper's, unused here
+        **extra,
+    )
+
+
+def worker(engine: str, env: dict[str, str], log: Path) -> WorkerProcess:
+    if engine == "rq":
+        command = [str(BIN / "rq"), "worker", "--url", env["SITE_BROKER"], RQ_QUEUE]
+        return WorkerProcess(command, env, log, ready="Listening on")
+    command = [str(BIN / "celery"), "-A", SITE, "worker", "--pool=solo", "-Q", CELERY_QUEUE]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
+    return WorkerProcess(command, env, log, ready="ready.")
+
+
+@contextmanager
+def sweeper(engine: str, broker: RedisServer, store: str) -> Iterator[Receiver]:
+    """What `suno-hooks reconcile` runs: a receiver over the same store and hand-off."""
+    if engine == "rq":
+        handoff: Any = RQHandoff.from_url(
+            broker.url, queue_name=RQ_QUEUE, receiver=f"{SITE}:receiver", timeout=2
+        )
+        yield Receiver(hmac_keys=[HMAC_KEY], store=store, handoff=handoff)
+        return
+    app, handoff = build(broker.url)
+    try:
+        yield Receiver(hmac_keys=[HMAC_KEY], store=store, handoff=handoff)
+    finally:
+        app.close()
+
+
+def send(url: str, task_id: str, ledger: Ledger) -> str:
+    """POST one signed callback; assert it was answered `queued` before its handler finished."""
+    body = encode(make_callback("music", "complete", task_id=task_id))
+    answer = httpx.post(url, content=body, headers=sign_headers(body, HMAC_KEY), timeout=30)
+    key = f"{task_id}:complete"
+    assert (answer.status_code, answer.json()) == (200, {"status": "queued"}), answer.text
+    assert ledger.phases("done")[key] == 0, f"{key} was answered after its handler finished"
+    return key
+
+
+def counts(ledger: Ledger, keys: list[str]) -> dict[str, int]:
+    started, done = ledger.phases("started"), ledger.phases("done")
+    return {
+        "sent": len(keys),
+        "run once": sum(1 for key in keys if started[key] == 1 and done[key] == 1),
+        "doubled": sum(1 for key in keys if started[key] > 1),
+        "lost": sum(1 for key in keys if done[key] == 0),
+    }
+
+
+def all_done(receiver: Receiver, keys: list[str]) -> bool:
+    kept = [receiver.store.get(key) for key in keys]
+    return all(k is not None and k.status is DeliveryStatus.DONE for k in kept)
+
+
+@pytest.mark.parametrize(("engine", "server"), [("rq", "gunicorn"), ("celery", "uvicorn")])
+def test_answers_come_before_the_handlers_and_each_runs_once(
+    engine: str, server: str, broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    store = f"sqlite:///{tmp_path / 'site.db'}"
+    env = site_env(engine, broker, ledger, store)
+    app = f"{SITE}:{'wsgi' if server == 'gunicorn' else 'asgi'}"
+    running = worker(engine, env, tmp_path / "worker.log").start()
+    try:
+        with fault_server(server, app, env) as site:
+            keys = [send(site.url, f"e2e-{engine}-{n}", ledger) for n in range(4)]
+        ledger.wait_for("done", keys, timeout=60)
+        time.sleep(0.5)
+    finally:
+        running.stop()
+    assert counts(ledger, keys) == {"sent": 4, "run once": 4, "doubled": 0, "lost": 0}
+    with sweeper(engine, broker, store) as receiver:
+        assert all_done(receiver, keys)
+        assert receiver.sweep(older_than=0) == {}
+
+
+def test_a_lost_ring_and_a_stopped_broker_are_swept_later_with_rq(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    store = f"sqlite:///{tmp_path / 'site.db'}"
+    env = site_env("rq", broker, ledger, store, SITE_HANDLER_SECONDS="0.2")
+    with fault_server("gunicorn", f"{SITE}:wsgi", env) as site:
+        lost = send(site.url, "e2e-lost-ring", ledger)
+        with sweeper("rq", broker, store) as receiver:
+            handoff: Any = receiver.handoff
+            handoff.queue.empty()  # the ring is lost on purpose
+        broker.stop()
+        during = [send(site.url, f"e2e-broker-down-{n}", ledger) for n in range(2)]
+        broker.start()
+    keys = [lost, *during]
+    running = worker("rq", env, tmp_path / "worker.log").start()
+    try:
+        time.sleep(1.0)
+        assert ledger.phases("started") == {}  # nothing reached the worker
+        with sweeper("rq", broker, store) as receiver:
+            assert receiver.sweep(older_than=0.5) == dict.fromkeys(keys, True)
+            ledger.wait_for("done", keys, timeout=60)
+            deadline = time.monotonic() + 10
+            while not all_done(receiver, keys):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        running.stop()
+    assert counts(ledger, keys) == {"sent": 3, "run once": 3, "doubled": 0, "lost": 0}
+
+
+def test_a_worker_killed_mid_handler_is_swept_and_run_again_with_celery(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    store = f"sqlite:///{tmp_path / 'site.db'}"
+    env = site_env("celery", broker, ledger, store, SITE_LEASE="2", SITE_HANDLER_SECONDS="3")
+    log = tmp_path / "worker.log"
+    first = worker("celery", env, log).start()
+    with fault_server("uvicorn", f"{SITE}:asgi", env) as site:
+        keys = [send(site.url, f"e2e-killed-{n}", ledger) for n in range(3)]
+    ledger.wait_for("started", keys[:1], timeout=60)
+    first.kill()  # SIGKILL mid-handler: its message stays unacknowledged for an hour
+    killed = [key for key in keys if ledger.phases("started")[key] > 0]
+    second = worker("celery", env, log).start()
+    try:
+        with sweeper("celery", broker, store) as receiver:
+            deadline = time.monotonic() + 90
+            while not all_done(receiver, keys):
+                assert time.monotonic() < deadline, receiver.store.get(keys[0])
+                receiver.sweep(older_than=1)
+                time.sleep(0.5)
+    finally:
+        second.stop()
+    tally = counts(ledger, keys)
+    print(f"\nkilled worker: {tally} (handlers started before the kill: {len(killed)})")
+    assert tally["lost"] == 0 and tally["sent"] == 3
+    doubled = [key for key in keys if ledger.phases("started")[key] > 1]
+    assert set(doubled) <= set(killed)
+    assert all(ledger.phases("done")[key] == 1 for key in keys)
+    assert LEDGER_ENV in env
+
+
+DJANGO_SITE = "tests.support.handoff_django_site"
+
+
+def test_django_views_and_db_worker_run_each_handler_once(ledger: Ledger, tmp_path: Path):
+    database = tmp_path / "site.sqlite3"
+    env = worker_env(
+        ledger,
+        DJANGO_SETTINGS_MODULE=DJANGO_SITE,
+        SUNO_HOOKS_TEST_DJANGO_DB=str(database),
+        SITE_HMAC=HMAC_KEY,
+        FAULT_LOG=str(tmp_path / "unused.log"),
+    )
+    migrated = subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--verbosity=0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    command = [sys.executable, "-m", "django", "db_worker", "--no-startup-delay"]
+    command += ["--interval", "0.1", "--no-reload"]
+    running = WorkerProcess(command, env, tmp_path / "worker.log", ready="Starting worker").start()
+    keys = []
+    try:
+        wsgi = "django.core.wsgi:get_wsgi_application()"
+        with fault_server("gunicorn", wsgi, env) as site:
+            keys += [send(site.url, f"e2e-django-sync-{n}", ledger) for n in range(2)]
+        asgi = ["--factory"]
+        with fault_server(
+            "uvicorn", "django.core.asgi:get_asgi_application", env, options=asgi
+        ) as site:
+            url = site.url.replace("/suno/callback", "/suno-async/callback")
+            keys += [send(url, f"e2e-django-async-{n}", ledger) for n in range(2)]
+        ledger.wait_for("done", keys, timeout=60)
+        time.sleep(0.5)
+    finally:
+        running.stop()
+    assert counts(ledger, keys) == {"sent": 4, "run once": 4, "doubled": 0, "lost": 0}
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT status FROM suno_hooks_delivery").fetchall()
+    assert sorted(status for (status,) in rows) == ["done"] * 4
