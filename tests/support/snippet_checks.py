@@ -1,6 +1,7 @@
 """Run inside a README snippet's process, after it: deliver a signed callback to what the
 snippet built (its Flask or ASGI `app`, else its `receiver`) through the callback URL its own
-view mints, and fail unless the answer is `received` and no receiver failed."""
+view mints, and fail unless the answer is `received` (`queued` with a hand-off, whose work is
+then finished as its worker would) and no receiver failed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from suno_hooks import Receiver
+from suno_hooks.handoff import ThreadHandoff
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 TASK_ID = "readme0snippet0task0000000000001"
@@ -23,6 +25,11 @@ ENVIRONMENT = {
     "KIE_WEBHOOK_HMAC_KEY": HMAC_KEY,
     "SUNO_HOOKS_SECRET_KEY": "readme-snippet-secret",
     "SECRET_KEY": "readme-snippet-flask-secret",
+    # The hand-off guide's brokers: Celery's in-process one, and an RQ one nothing listens on
+    # (its ring fails and is logged; the check then runs the delivery as the worker would).
+    "CELERY_BROKER_URL": "memory://",
+    "SUNO_HOOKS_RQ_URL": "redis://127.0.0.1:9/0",
+    "SUNO_HOOKS_RECEIVER": "myapp.hooks:receiver",
 }
 _PARAMETER = re.compile(r"<[^>]+>|\{[^}]+\}")
 
@@ -45,8 +52,8 @@ def exercise(namespace: dict[str, Any]) -> None:
     if app is not None and type(app).__module__.startswith("flask"):
         receiver = _exercise_flask(app)
     elif app is not None and callable(app):
-        asyncio.run(_exercise_asgi(app))
         receiver = namespace["receiver"]
+        asyncio.run(_exercise_asgi(app, receiver))
     elif isinstance(namespace.get("receiver"), Receiver):
         receiver = namespace["receiver"]
         _exercise_receiver(receiver, namespace.get("url"))
@@ -56,6 +63,28 @@ def exercise(namespace: dict[str, Any]) -> None:
     assert not failed, f"a receiver failed: {failed[0].error}"
     delivered = receiver.store.get(f"{TASK_ID}:complete")
     assert delivered is not None and delivered.status == "done", delivered
+
+
+def answered(receiver: Receiver) -> str:
+    """What the receiver answers a new callback: `queued` with a hand-off, else `received`."""
+    return "received" if receiver.handoff is None else "queued"
+
+
+def finish(receiver: Receiver) -> None:
+    """With a hand-off, finish the callback's work as its worker would: let the thread hand-off
+    finish, or run the queued delivery here."""
+    if isinstance(receiver.handoff, ThreadHandoff):
+        assert receiver.handoff.close(), "the thread hand-off did not finish"
+    elif receiver.handoff is not None:
+        assert receiver.run_queued(f"{TASK_ID}:complete").ok
+
+
+async def afinish(receiver: Receiver) -> None:
+    """`finish` on the loop that served the callback."""
+    if isinstance(receiver.handoff, ThreadHandoff):
+        assert await receiver.handoff.aclose(), "the thread hand-off did not finish"
+    elif receiver.handoff is not None:
+        assert (await receiver.arun_queued(f"{TASK_ID}:complete")).ok
 
 
 def _exercise_flask(app: Any) -> Receiver:
@@ -68,11 +97,13 @@ def _exercise_flask(app: Any) -> Receiver:
             url = answer.json["callBackUrl"]
     body, headers = signed_callback()
     answer = client.post(target(url), data=body, headers=headers)
-    assert answer.json == {"status": "received"}, answer.text
-    return app.extensions["suno_hooks"].receiver_for(app)  # type: ignore[no-any-return]
+    receiver: Receiver = app.extensions["suno_hooks"].receiver_for(app)
+    assert answer.json == {"status": answered(receiver)}, answer.text
+    finish(receiver)
+    return receiver
 
 
-async def _exercise_asgi(app: Any) -> None:
+async def _exercise_asgi(app: Any, receiver: Receiver) -> None:
     import httpx
 
     async with lifespan(app):
@@ -87,7 +118,8 @@ async def _exercise_asgi(app: Any) -> None:
                     url = answer.json()["callBackUrl"]
             body, headers = signed_callback()
             answer = await client.post(target(url), content=body, headers=headers)
-            assert answer.json() == {"status": "received"}, answer.text
+            assert answer.json() == {"status": answered(receiver)}, answer.text
+            await afinish(receiver)
 
 
 @asynccontextmanager
@@ -127,7 +159,8 @@ def _exercise_receiver(receiver: Receiver, url: str | None) -> None:
     environ.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
     statuses: list[str] = []
     answer = b"".join(wsgi_app(receiver)(environ, lambda status, _: statuses.append(status)))
-    assert statuses == ["200 OK"] and b'"received"' in answer, (statuses, answer)
+    assert statuses == ["200 OK"] and f'"{answered(receiver)}"'.encode() in answer, answer
+    finish(receiver)
 
 
 DJANGO_SETTINGS = """\
@@ -176,7 +209,11 @@ def exercise_django(directory: str) -> None:
     call_command("migrate", run_syncdb=True, verbosity=0)
     body, headers = signed_callback()
     answer = Client().post("/suno/callback", body, "application/json", headers=headers)
-    assert answer.json() == {"status": "received"}, answer.content
+    from suno_hooks.contrib.django.conf import get_receiver
+
+    assert answer.json() == {"status": answered(get_receiver())}, answer.content
+    if get_receiver().handoff is not None:  # the tasks framework's worker, one batch
+        call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     from tracks.models import Track  # type: ignore[import-not-found]
 
     assert Track.objects.count() == 2
