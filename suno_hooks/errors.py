@@ -247,6 +247,9 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "sandbox": ("starlette", "uvicorn", "httpx"),
     "inbox": ("jinja2",),
     "media": ("httpx",),
+    "celery": ("celery", "kombu"),
+    "rq": ("rq", "redis"),
+    "django-tasks": ("django", "django_tasks"),
 }
 """The modules each extra installs, by the extra's name."""
 
