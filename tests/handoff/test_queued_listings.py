@@ -1,5 +1,6 @@
-"""`queued` deliveries in what people look at (`suno-hooks events`, the admin and its filter),
-and the sweeper where operators run it (`suno-hooks reconcile`, `manage.py suno_hooks sweep`)."""
+"""`queued` deliveries in what people look at (`suno-hooks events`, the inbox page, the admin
+and their status filters), and the sweeper where operators run it (`suno-hooks reconcile`,
+`manage.py suno_hooks sweep`)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,22 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
 
-from suno_hooks import Receiver
+from suno_hooks import Receiver, callback_received
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.inbound import InboundRequest
+from suno_hooks.inbox import inbox_wsgi_app
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from ..conftest import HMAC_KEY
+from ..support.browser import browser, follow, wsgi_server
 from ..support.cli_helpers import run_cli
 from ..support.handoff_bell import Bell
+
+__all__ = ["browser"]
 
 
 def queue(receiver: Receiver, task_id: str) -> str:
@@ -89,3 +97,24 @@ def test_the_sweep_command_needs_a_hand_off():
         pytest.raises(CommandError, match="HANDOFF"),
     ):
         call("sweep", "--once")
+
+
+def test_the_inbox_page_lists_and_filters_queued_deliveries(browser: WebDriver, tmp_path: Path):
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=f"sqlite:///{tmp_path / 'page.db'}")
+    waiting = Receiver(hmac_keys=[HMAC_KEY], store=receiver.store, handoff=Bell())
+    key = queue(waiting, "pageq")
+    with callback_received.connected_to(lambda sender, **extra: None):
+        ran = receiver.handle(signed(make_callback("music", "complete", task_id="pagedone")))
+    assert ran.body == {"status": "received"}
+    with wsgi_server(inbox_wsgi_app(receiver)) as base:
+        browser.get(base + "/")
+        Select(browser.find_element(By.NAME, "status")).select_by_visible_text("queued")
+        follow(browser, browser.find_element(By.CSS_SELECTOR, ".filters button"))
+        rows = browser.find_elements(By.CSS_SELECTOR, "table.deliveries tbody tr")
+        assert [row.get_attribute("data-key") for row in rows] == [key]
+        assert browser.find_elements(By.CSS_SELECTOR, "tbody .status-queued")
+
+
+def signed(body: dict[str, Any]) -> InboundRequest:
+    data = encode(body)
+    return InboundRequest("POST", data, sign_headers(data, HMAC_KEY))
