@@ -186,7 +186,8 @@ def test_a_worker_killed_mid_handler_is_swept_and_run_again_with_celery(
 DJANGO_SITE = "tests.support.handoff_django_site"
 
 
-def test_django_views_and_db_worker_run_each_handler_once(ledger: Ledger, tmp_path: Path):
+def django_site(ledger: Ledger, tmp_path: Path, **extra: str) -> tuple[dict[str, str], Path]:
+    """The Django project's environment, its database migrated."""
     database = tmp_path / "site.sqlite3"
     env = worker_env(
         ledger,
@@ -194,19 +195,39 @@ def test_django_views_and_db_worker_run_each_handler_once(ledger: Ledger, tmp_pa
         SUNO_HOOKS_TEST_DJANGO_DB=str(database),
         SITE_HMAC=HMAC_KEY,
         FAULT_LOG=str(tmp_path / "unused.log"),
+        **extra,
     )
-    migrated = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--verbosity=0"],
+    manage(env, "migrate", "--verbosity=0")
+    return env, database
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "django", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert migrated.returncode == 0, migrated.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def db_worker(env: dict[str, str], log: Path) -> WorkerProcess:
     command = [sys.executable, "-m", "django", "db_worker", "--no-startup-delay"]
     command += ["--interval", "0.1", "--no-reload"]
-    running = WorkerProcess(command, env, tmp_path / "worker.log", ready="Starting worker").start()
+    return WorkerProcess(command, env, log, ready="Starting worker")
+
+
+def statuses(database: Path) -> dict[str, str]:
+    with sqlite3.connect(database) as db:
+        return dict(db.execute("SELECT key, status FROM suno_hooks_delivery").fetchall())
+
+
+def test_django_views_and_db_worker_run_each_handler_once(ledger: Ledger, tmp_path: Path):
+    env, database = django_site(ledger, tmp_path)
+    running = db_worker(env, tmp_path / "worker.log").start()
     keys = []
     try:
         wsgi = "django.core.wsgi:get_wsgi_application()"
@@ -223,6 +244,29 @@ def test_django_views_and_db_worker_run_each_handler_once(ledger: Ledger, tmp_pa
     finally:
         running.stop()
     assert counts(ledger, keys) == {"sent": 4, "run once": 4, "doubled": 0, "lost": 0}
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT status FROM suno_hooks_delivery").fetchall()
-    assert sorted(status for (status,) in rows) == ["done"] * 4
+    assert statuses(database) == dict.fromkeys(keys, "done")
+
+
+def test_a_killed_db_worker_is_swept_by_the_management_command(ledger: Ledger, tmp_path: Path):
+    env, database = django_site(ledger, tmp_path, SITE_LEASE="2", SITE_HANDLER_SECONDS="3")
+    log = tmp_path / "worker.log"
+    first = db_worker(env, log).start()
+    with fault_server("gunicorn", "django.core.wsgi:get_wsgi_application()", env) as site:
+        keys = [send(site.url, f"e2e-django-killed-{n}", ledger) for n in range(2)]
+    ledger.wait_for("started", keys[:1], timeout=60)
+    first.kill()  # the task stays RUNNING in the database for good
+    killed = [key for key in keys if ledger.phases("started")[key] > 0]
+    second = db_worker(env, log).start()
+    try:
+        deadline = time.monotonic() + 90
+        while statuses(database) != dict.fromkeys(keys, "done"):
+            assert time.monotonic() < deadline, statuses(database)
+            manage(env, "suno_hooks", "sweep", "--once", "--older-than", "1")
+            time.sleep(1)
+    finally:
+        second.stop()
+    tally = counts(ledger, keys)
+    print(f"\nkilled db_worker: {tally} (handlers started before the kill: {len(killed)})")
+    assert tally["lost"] == 0 and tally["sent"] == 2
+    assert {key for key in keys if ledger.phases("started")[key] > 1} <= set(killed)
+    assert all(ledger.phases("done")[key] == 1 for key in keys)

@@ -1,7 +1,7 @@
 """Django settings of the end-to-end hand-off test: a project whose `SUNO_HOOKS` names the
 `django` hand-off and the `django://` store, on a SQLite file (`SUNO_HOOKS_TEST_DJANGO_DB`)
 shared by the web server and `db_worker`; its handler (`HandoffSiteConfig.ready`) works for
-`SITE_HANDLER_SECONDS` and writes to the ledger."""
+`SITE_HANDLER_SECONDS` and writes to the ledger; `SITE_LEASE` is the receiver's lease."""
 
 from __future__ import annotations
 
@@ -34,7 +34,12 @@ DATABASES = {
     }
 }
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-SUNO_HOOKS = {"HMAC_KEYS": [os.environ["SITE_HMAC"]], "STORE": "django://", "HANDOFF": "django"}
+SUNO_HOOKS = {
+    "HMAC_KEYS": [os.environ["SITE_HMAC"]],
+    "STORE": "django://",
+    "HANDOFF": "django",
+    "LEASE": float(os.environ.get("SITE_LEASE", "60")),
+}
 
 
 class HandoffSiteConfig(AppConfig):
