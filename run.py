@@ -241,7 +241,8 @@ def test(argv: list[str]) -> None:
         docs = dict(os.environ, NO_MKDOCS_2_WARNING="1")
         run(tools / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "site", env=docs)
     services()
-    workers = ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "loadfile"]
+    # Two workers a core: most tests wait on a server, a worker process or a timer.
+    workers = ["-n", str(min(2 * (os.cpu_count() or 1), 4)), "--dist", "loadfile"]
     for python in envs:
         run(python, "-m", "pytest", "-q", *workers, *argv)
 
