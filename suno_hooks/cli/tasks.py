@@ -87,9 +87,12 @@ def start_reconciler(
         while not stop.is_set():
             try:
                 log.info("reconcile: %s", reconciler.run_once().summary())
-                sweep_and_log(receiver)
             except Exception:
                 log.exception("a reconcile run failed")
+            try:  # a failed poll must not keep the queued deliveries from being rung
+                sweep_and_log(receiver)
+            except Exception:
+                log.exception("a sweep failed")
             stop.wait(reconciler.every)
 
     thread = threading.Thread(target=run, name="suno-hooks-reconcile", daemon=True)
