@@ -106,7 +106,7 @@ def wait_status(queue: Queue, key: str, status: JobStatus, timeout: float = 30) 
     raise AssertionError(f"the job of {key} never became {status}")
 
 
-def test_a_killed_worker_leaves_the_job_started_until_rq_finds_it_abandoned(
+def test_a_killed_worker_s_job_runs_again_once_rq_calls_it_failed(
     broker: RedisServer, ledger: Ledger, tmp_path: Path
 ):
     handoff = handoff_on(broker)
@@ -116,12 +116,15 @@ def test_a_killed_worker_leaves_the_job_started_until_rq_finds_it_abandoned(
     ledger.wait_for("started", ["slow:killed"])
     first.kill()
     job = handoff.queue.fetch_job(job_id("slow:killed"))
-    assert job.get_status(refresh=True) == JobStatus.STARTED
-    handoff.ring("slow:killed")  # RQ still thinks it runs: nothing is added
-    assert handoff.queue.count == 0
-    # RQ calls it abandoned once its heartbeat has lapsed (about 90 s); look that far ahead.
-    registry = StartedJobRegistry(queue=handoff.queue)
-    registry.cleanup(timestamp=time.time() + 600)
+    # The work horse may see its worker die and fail the job at once; otherwise the job stays
+    # started, a ring adds nothing, and RQ calls it abandoned once its heartbeat has lapsed
+    # (about 90 s): look that far ahead.
+    status = job.get_status(refresh=True)
+    assert status in (JobStatus.STARTED, JobStatus.FAILED)
+    if status == JobStatus.STARTED:
+        handoff.ring("slow:killed")
+        assert handoff.queue.count == 0
+        StartedJobRegistry(queue=handoff.queue).cleanup(timestamp=time.time() + 600)
     assert job.get_status(refresh=True) == JobStatus.FAILED
     ledger.release("slow:killed")
     handoff.ring("slow:killed")  # as the sweeper will
