@@ -17,27 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import http_runs  # noqa: E402
 from benchmarks.http_apps import KEY  # noqa: E402
-from suno_hooks._security.signatures import compute_signature  # noqa: E402
-from suno_hooks.testing import encode, make_callback  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
-
-BIN = Path(sys.executable).parent
-PLACEHOLDER = "TASKIDPLACEHOLDER"
 
 # (label, server, app) pairs: each adapter followed by its baseline.
 PAIRS = [
@@ -51,39 +41,6 @@ PAIRS = [
     ("ASGI sqlite://", "uvicorn", "suno_asgi_sqlite", "baseline_asgi_sqlite"),
     ("ASGI redis://", "uvicorn", "suno_asgi_redis", "baseline_asgi_redis"),
 ]
-# Requests/s no server here reaches: each run's file holds duration x this many signed ids.
-MAX_RPS = 15_000
-
-LUA = """
-local prefix = [==[{prefix}]==]
-local suffix = [==[{suffix}]==]
-local ids = {{}}
-local signatures = {{}}
-local stamp = ""
-local counter = 0
-
-function init(args)
-  local file = io.open(args[1])
-  stamp = file:read("*l")
-  for line in file:lines() do
-    local space = line:find(" ")
-    ids[#ids + 1] = line:sub(1, space - 1)
-    signatures[#signatures + 1] = line:sub(space + 1)
-  end
-  file:close()
-end
-
-function request()
-  counter = counter + 1
-  local i = (counter - 1) % #ids + 1
-  local headers = {{
-    ["Content-Type"] = "application/json",
-    ["X-Webhook-Timestamp"] = stamp,
-    ["X-Webhook-Signature"] = signatures[i],
-  }}
-  return wrk.format("POST", "/suno/callback", headers, prefix .. ids[i] .. suffix)
-end
-"""
 
 
 @dataclass
@@ -92,100 +49,21 @@ class Result:
     p99_ms: float
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def lua_script(directory: Path) -> Path:
-    body = encode(make_callback("music", "complete", task_id=PLACEHOLDER)).decode()
-    prefix, suffix = body.split(PLACEHOLDER)
-    path = directory / "callback.lua"
-    path.write_text(LUA.format(prefix=prefix, suffix=suffix))
-    return path
-
-
-def signed_ids(directory: Path, count: int) -> Path:
-    """A file of `count` fresh task ids, each with its signature at the current time."""
-    stamp = int(time.time())
-    tag = uuid.uuid4().hex[:8]
-    lines = [str(stamp)]
-    for i in range(count):
-        task_id = f"{tag}x{i}"
-        lines.append(f"{task_id} {compute_signature(KEY, task_id, stamp)}")
-    path = directory / f"ids-{tag}.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def server_command(server: str, app: str, port: int) -> list[str]:
-    target = f"benchmarks.http_apps:{app}"
-    if server == "uvicorn":
-        return [
-            str(BIN / "uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--log-level", "warning", "--no-access-log",
-        ]  # fmt: skip
-    return [
-        str(BIN / "gunicorn"), target, "--bind", f"127.0.0.1:{port}", "--workers", "1",
-        "--worker-class", "sync", "--log-level", "warning",
-    ]  # fmt: skip
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
-def parse_latency(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def measure(
     server: str, app: str, script: Path, args: argparse.Namespace, environ: dict[str, str]
 ) -> Result:
-    port = free_port()
-    command = ["taskset", "-c", "0", *server_command(server, app, port)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=environ)
-    directory = script.parent
-    try:
-        wait_ready(port, process)
-        wrk = [
-            "taskset", "-c", "1", "wrk", "-t1", f"-c{args.connections}", "--latency",
-            "-s", str(script), f"http://127.0.0.1:{port}/suno/callback",
-        ]  # fmt: skip
-        warm = signed_ids(directory, 2 * MAX_RPS)
-        subprocess.run(
-            [*wrk[:6], "-d2s", *wrk[6:], "--", str(warm)], check=True, capture_output=True
-        )
-        ids = signed_ids(directory, args.duration * MAX_RPS)
-        out = subprocess.run(
-            [*wrk[:6], f"-d{args.duration}s", *wrk[6:], "--", str(ids)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    finally:
-        process.terminate()
-        process.wait(10)
-    bad = [line for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
-    sent = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    if sent > args.duration * MAX_RPS:
-        bad.append(f"{sent} requests reused task ids (raise MAX_RPS)")
-    if bad:
-        print(f"  warning: {app}: {'; '.join(b.strip() for b in bad)}", file=sys.stderr)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = parse_latency(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    return Result(rps, p99)
+    run = http_runs.measure(
+        server,
+        f"benchmarks.http_apps:{app}",
+        script,
+        KEY,
+        connections=args.connections,
+        duration=args.duration,
+        environ=environ,
+    )
+    if run.problems:
+        print(f"  warning: {app}: {'; '.join(run.problems)}", file=sys.stderr)
+    return Result(run.rps, run.p99_ms)
 
 
 def best(results: list[Result]) -> Result:
@@ -203,15 +81,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.duration, args.rounds = 2, 1
-    for tool in ("wrk", "taskset", "redis-server"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} is needed: apt-get install wrk util-linux")
-    try:
-        import httptools  # noqa: F401
-
-        http = "httptools"
-    except ImportError:
-        http = "h11"
+    http_runs.check_tools("redis-server")
+    http = http_runs.uvicorn_http()
     print(
         f"{args.duration}s x best of {args.rounds}, {args.connections} connections, "
         f"server on core 0 (uvicorn http={http}; gunicorn sync), wrk on core 1",
@@ -220,7 +91,7 @@ def main() -> None:
     rows = []
     pairs = [pair for pair in PAIRS if not args.only or pair[0] in args.only]
     with tempfile.TemporaryDirectory() as tmp:
-        script = lua_script(Path(tmp))
+        script = http_runs.lua_script(Path(tmp))
         redis_server = None
         if any("redis" in pair[2] for pair in pairs):
             redis_server = RedisServer(Path(tmp) / "redis", persistent=False).start()
