@@ -7,7 +7,8 @@ insert), the full receiver path (signed two-track body, memory store, one no-op 
 same on the async path with an async receiver and with a sync one (which runs in a worker
 thread there: the difference is the cost of the thread hop), a duplicate, a forged signature,
 a stale timestamp, and standardwebhooks' verify+parse of a same-size body. Each figure is the
-best of `--repeat` runs; ratios are to the floor (DESIGN §9 sets the targets) and to a new
+best of `--repeat` runs; ratios are to the floor (the performance budget
+sets the targets) and to a new
 callback.
 """
 

@@ -1,5 +1,5 @@
 """How long the answer to a callback takes over HTTP with a hand-off and a slow handler, against
-the inline path with a no-op handler on the same server and store (DESIGN §9: p99 within 1.5×).
+the inline path with a no-op handler on the same server and store (the target: p99 within 1.5×).
 
     pip install -e ".[bench,celery,rq,django-tasks]" && apt-get install wrk redis-server
     python benchmarks/handoff.py [--duration 10] [--connections 32] [--rounds 2] [--handler 2.0]
@@ -216,7 +216,7 @@ def main() -> None:
             f"{mine.p99_ms / base.p99_ms:.2f} | {mine.rps:,.0f} | {mine.failed_rings} |"
         )
     print(
-        f"(target, DESIGN §9: each hand-off row's p99 × at most 1.5; the handler sleeps "
+        f"(target: each hand-off row's p99 × at most 1.5; the handler sleeps "
         f"{args.handler:g} s; no Celery, RQ or Django task worker runs)"
     )
     if args.json:

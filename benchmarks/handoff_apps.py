@@ -1,7 +1,7 @@
 """The servers `benchmarks/handoff.py` measures: one receiver on a SQLite store
 (`SUNO_BENCH_SQLITE_DIR`), answering inline with a no-op handler (`inline_asgi`, `inline_wsgi`)
 or through a hand-off with a handler that sleeps `SUNO_BENCH_HANDLER` seconds (`thread_*`,
-`celery_*`, `rq_*`). On ASGI paths the handlers are async (DESIGN §9), on WSGI paths sync.
+`celery_*`, `rq_*`). On ASGI paths the handlers are async, on WSGI paths sync.
 
 Celery and RQ ring the redis-server at `SUNO_BENCH_REDIS_URL`; no worker runs here. The thread
 hand-off is `ThreadHandoff(workers=SUNO_BENCH_THREAD_WORKERS, queue_size=SUNO_BENCH_THREAD_QUEUE)`.

@@ -6,7 +6,7 @@ pydantic model, check Kie's HMAC signature, remember the body under its dedupe k
 Every request is signed (`KEY`). The memory rows remember in a dict (`suno_asgi_keys_only` is
 the reference row: `asgi_app` on a store that keeps only the keys); the durable rows write
 once: `INSERT OR IGNORE` on SQLite (`SUNO_BENCH_SQLITE_DIR`), `SET NX` on Redis
-(`SUNO_BENCH_REDIS_URL`). On ASGI paths the receiver is a no-op async one (DESIGN §9; a sync
+(`SUNO_BENCH_REDIS_URL`). On ASGI paths the receiver is a no-op async one (a sync
 one would run in a worker thread there), on WSGI paths a no-op sync one. The durable apps are
 built on first use, so the memory rows need no Redis server.
 """
@@ -132,7 +132,7 @@ baseline_asgi = raw_asgi_endpoint(_remember_in_dict)
 class KeysOnlyStore(MemoryStore):
     """A reference, not a store to use: it remembers each dedupe key in a dict and nothing else
     (no inbox record, replay guard, stale check or lease), so `asgi_app` on it measures the
-    adapter and the core without what `MemoryStore` keeps for DESIGN §3."""
+    adapter and the core without what `MemoryStore` keeps for exactly-once processing."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -11,7 +11,7 @@ store keeps counts; bodies are one shared object (a real inbox adds each body's 
 Pauses: the objects the collector must walk, per key (a repeatable count); every collection
 while `--keys` signed callbacks are claimed and finished (default bounds: 100,000 keys, 10,000
 deliveries) is timed with `gc.callbacks`; then one full collection with the store filled
-against one without it. DESIGN §9: under 300 bytes per remembered key,
+against one without it. The target: under 300 bytes per remembered key,
 no pause over 10 ms at 100k keys.
 """
 

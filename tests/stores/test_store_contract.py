@@ -1,4 +1,4 @@
-"""The store contract (DESIGN §6): the same assertions for every store in `STORE_KINDS`."""
+"""The store contract: the same assertions for every store in `STORE_KINDS`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The expected-task contract (DESIGN §11): the same assertions for every store."""
+"""The expected-task contract: the same assertions for every store."""
 
 from __future__ import annotations
 
