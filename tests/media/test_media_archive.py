@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from suno_hooks import Receiver
+from suno_hooks import Event, Receiver, task_completed
+from suno_hooks.handoff import ThreadHandoff
+from suno_hooks.inbound import InboundRequest
 from suno_hooks.media import (
     KeepFailed,
     KeptFile,
@@ -22,7 +25,7 @@ from suno_hooks.media import (
     wanted_files,
 )
 from suno_hooks.signals import media_failed, media_kept
-from suno_hooks.testing import make_callback
+from suno_hooks.testing import encode, make_callback, sign_headers
 
 from ..support.media_helpers import (
     LOCAL,
@@ -32,6 +35,8 @@ from ..support.media_helpers import (
     media_server,
     music_body,
 )
+
+HANDOFF_KEY = "whk_media_handoff_0123456789"
 
 
 @pytest.fixture
@@ -263,3 +268,35 @@ def test_connect_keeps_every_completed_event(tmp_path: Path, server: MediaServer
         archive.close()
     receiver.deliver(music_body("c3", [{"id": "e", "audio_url": f"{server.url}/files/e.mp3"}]))
     assert "/files/e.mp3" not in server.requests
+
+
+def test_with_a_hand_off_the_files_are_kept_by_the_worker_after_the_answer(
+    tmp_path: Path, server: MediaServer
+) -> None:
+    handoff = ThreadHandoff(workers=1)
+    store = f"sqlite:///{tmp_path / 'inbox.db'}"
+    receiver = Receiver(hmac_keys=[HANDOFF_KEY], store=store, handoff=handoff)
+    gate = threading.Event()
+
+    def held(sender: Any, event: Event, **extra: Any) -> None:
+        gate.wait(10)  # connected before the archive, so it runs first: the worker waits here
+
+    task_completed.connect(held, sender=receiver, weak=False)
+    archive = archive_for(tmp_path / "kept")
+    archive.connect(receiver)
+    try:
+        raw = encode(music_body("h1", [{"id": "h", "audio_url": f"{server.url}/files/h.mp3"}]))
+        answer = receiver.handle(InboundRequest("POST", raw, sign_headers(raw, HANDOFF_KEY)))
+        assert (answer.status, answer.body) == (200, {"status": "queued"})
+        assert server.total == 0  # answered before the worker fetched anything
+        gate.set()
+        assert handoff.close(timeout=10)
+        kept = receiver.store.get("h1:complete")
+        assert kept is not None and kept.status == "done"
+        assert [record.name for record in kept.kept] == ["h.mp3"]
+        assert (tmp_path / "kept/h1/complete/h.mp3").read_bytes() == file_bytes("h.mp3", 4096)
+        assert server.requests["/files/h.mp3"] == 1
+    finally:
+        gate.set()
+        task_completed.disconnect(held, sender=receiver)
+        archive.close()
