@@ -26,6 +26,7 @@ from werkzeug.routing import Rule
 
 from .._pipeline.settings import ENV_PREFIX, SETTINGS, options_from_mapping
 from ..errors import ConfigurationError
+from ..outcome import Outcome
 from ..receiver import Receiver
 from ..wsgi import inbound_request_with_body, read_bounded
 from .flask_inbox import INBOX_CONFIG_KEYS, InboxAuth, mount_inbox
@@ -35,6 +36,7 @@ __all__ = [
     "CONFIG_KEYS",
     "CONFIG_OPTIONS",
     "DEFAULT_URL_PREFIX",
+    "AppRunner",
     "SunoHooks",
     "receiver_from_config",
     "unknown_config_keys",
@@ -168,6 +170,8 @@ class SunoHooks:
             # Flask's own 405 page would be HTML.
             app.url_map.add(Rule(prefix + rule, endpoint=f"{BLUEPRINT_NAME}.callback"))
         self._receivers[app] = receiver
+        if receiver.handoff is not None:
+            receiver.handoff.bind(AppRunner(app, receiver))
         app.extensions["suno_hooks"] = self
         if not _exempt_from_csrf(app):
             self._exempt_when_csrf_arrives(app)
@@ -214,3 +218,25 @@ class SunoHooks:
             with self._app().app_context():
                 base = url_for(_ENDPOINT, _external=True)
         return self.receiver.callback_url(base, context=context, feature=feature)
+
+
+class AppRunner:
+    """What a hand-off's worker runs for a Flask app: the queued delivery's handlers inside the
+    app's context, with the app as sender, as the callback view would have run them."""
+
+    def __init__(self, app: Flask, receiver: Receiver) -> None:
+        self.app = app
+        self.receiver = receiver
+
+    def __repr__(self) -> str:
+        return f"AppRunner({self.app.name!r})"
+
+    def run_queued(self, key: str) -> Outcome:
+        """`Receiver.run_queued` inside the app's context, sent by the app."""
+        with self.app.app_context():
+            return self.receiver.run_queued(key, sender=self.app)
+
+    async def arun_queued(self, key: str) -> Outcome:
+        """`Receiver.arun_queued` inside the app's context, sent by the app."""
+        with self.app.app_context():
+            return await self.receiver.arun_queued(key, sender=self.app)

@@ -4,15 +4,19 @@ ran, rings once, and the worker side then runs the handlers once."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
 from fastapi import FastAPI
+from flask import Flask, current_app
 
-from suno_hooks import Event, Receiver, callback_received
+from suno_hooks import Event, Receiver, callback_received, task_completed
 from suno_hooks.contrib.django.store import DjangoStore
 from suno_hooks.contrib.fastapi import suno_router
+from suno_hooks.contrib.flask import SunoHooks
+from suno_hooks.handoff import ThreadHandoff
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.stores import DeliveryStatus, MemoryStore
 from suno_hooks.testing import encode, make_callback, sign_headers
@@ -77,3 +81,31 @@ def failing_view(receiver: Receiver, request: InboundRequest) -> None:
     with transaction.atomic():
         assert receiver.handle(request).ok
         raise RuntimeError("the view failed")
+
+
+def test_flask_handlers_run_in_the_worker_with_the_app_as_sender_and_its_context(
+    tmp_path: Path,
+) -> None:
+    handoff = ThreadHandoff(workers=1)
+    receiver = Receiver(
+        hmac_keys=[HMAC_KEY], store=f"sqlite:///{tmp_path / 'inbox.db'}", handoff=handoff
+    )
+    app = Flask("worker-context")
+    SunoHooks(app, receiver=receiver)
+    seen: list[tuple[str, str]] = []
+
+    @task_completed.connect_via(app)
+    def label(sender: Flask, event: Event, **extra: Any) -> None:
+        seen.append((current_app.name, event.task_id))
+
+    try:
+        raw = encode(make_callback(task_id="f" * 32))
+        headers = sign_headers(raw, HMAC_KEY)
+        answer = app.test_client().post("/suno/callback", data=raw, headers=headers)
+        assert (answer.status_code, answer.get_json()) == (200, {"status": "queued"})
+        assert handoff.close(timeout=10)
+        assert seen == [("worker-context", "f" * 32)]
+        done = receiver.store.get(f"{'f' * 32}:complete")
+        assert done is not None and done.status is DeliveryStatus.DONE
+    finally:
+        task_completed.disconnect(label, sender=app)
