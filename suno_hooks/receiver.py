@@ -145,9 +145,7 @@ class Receiver:
         check_handoff_store(handoff, self._store, self._calls)
         ring = ringer(handoff, self._store)
         self._blocking = blocking(self._calls, self._dispatcher, ring)
-        self._awaiting = awaiting(
-            self._calls, self._dispatcher, ring, ring_blocks=handoff.out_of_process
-        )
+        self._awaiting = awaiting(self._calls, self._dispatcher, ring)
 
     def __repr__(self) -> str:
         handoff = "" if self.handoff is None else f" handoff={self.handoff!r}"

@@ -67,9 +67,15 @@ def ring_or_log(handoff: Handoff, key: str) -> bool:
 
 
 def ringer(handoff: Handoff, store: object) -> Callable[[str], bool]:
-    """How a receiver rings `handoff` once its write has committed: `ring_or_log`, deferred
-    to the commit of the open transaction when `store` writes through Django's ORM."""
-    ring = functools.partial(ring_or_log, handoff)
+    """How a receiver rings `handoff` once its write has committed: `ring_or_log`, from a
+    thread of its own when the work runs in another process (the answer does not wait on the
+    broker), deferred to the commit of the open transaction when `store` writes through
+    Django's ORM."""
+    ring: Callable[[str], bool] = functools.partial(ring_or_log, handoff)
+    if handoff.out_of_process:
+        from ._background import BackgroundRinger
+
+        ring = BackgroundRinger(ring)
     if type(store).__module__.startswith("suno_hooks.contrib.django"):
         from ..contrib.django._commit import after_commit
 

@@ -138,6 +138,10 @@ def test_a_lost_ring_and_a_stopped_broker_are_swept_later_with_rq(
         lost = send(site.url, "e2e-lost-ring", ledger)
         with sweeper("rq", broker, store) as receiver:
             handoff: Any = receiver.handoff
+            deadline = time.monotonic() + 10
+            while handoff.queue.count < 1:  # the server rings from its sending thread
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
             handoff.queue.empty()  # the ring is lost on purpose
         broker.stop()
         during = [send(site.url, f"e2e-broker-down-{n}", ledger) for n in range(2)]
