@@ -45,7 +45,7 @@ from ._security.signatures import DEFAULT_TOLERANCE, HmacVerifier
 from ._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
 from .errors import ConfigurationError, StoreUnavailable
 from .handoff import Handoff, handoff_from_setting
-from .handoff._protocol import ringer
+from .handoff._protocol import ringer, rings_in_background
 from .inbound import InboundRequest
 from .outcome import Outcome
 from .stores import ClaimResult, ReplayCheck, Store, store_from_url
@@ -145,7 +145,8 @@ class Receiver:
         check_handoff_store(handoff, self._store, self._calls)
         ring = ringer(handoff, self._store)
         self._blocking = blocking(self._calls, self._dispatcher, ring)
-        self._awaiting = awaiting(self._calls, self._dispatcher, ring)
+        blocks = handoff.out_of_process and not rings_in_background(handoff)
+        self._awaiting = awaiting(self._calls, self._dispatcher, ring, ring_blocks=blocks)
 
     def __repr__(self) -> str:
         handoff = "" if self.handoff is None else f" handoff={self.handoff!r}"

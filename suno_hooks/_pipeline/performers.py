@@ -56,11 +56,14 @@ def awaiting(
     calls: StoreCalls,
     dispatcher: Dispatcher,
     ring: Callable[[str], bool] = _no_ring,
+    *,
+    ring_blocks: bool = False,
 ) -> Performers:
     """The performers `adrive` awaits: native coroutines where the store and dispatcher have
-    them, the blocking calls in a worker thread where they do not (chosen once, here). The ring
-    runs on the loop: an in-process one starts its task there, one for a broker hands the key
-    to its sending thread."""
+    them, the blocking calls in a worker thread where they do not (chosen once, here). A ring
+    that writes or talks to a broker in the request (`ring_blocks`) runs in a worker thread;
+    any other runs on the loop (an in-process one starts its task there, one with a sending
+    thread hands it the key)."""
     arejected: Callable[..., Awaitable[None]] | None = getattr(dispatcher, "arejected", None)
     return Performers(
         bind_token=calls.abind_token,
@@ -72,7 +75,7 @@ def awaiting(
         reopen=in_thread(functools.partial(reopened, calls.store)),
         send=dispatcher.asend,
         queue=calls.aqueue or in_thread(_cannot_queue),
-        ring=_in_line(ring),
+        ring=in_thread(ring) if ring_blocks else _in_line(ring),
         sweepable=calls.asweepable or in_thread(_cannot_queue),
         note_ring=calls.anote_ring or in_thread(_cannot_queue),
     )

@@ -10,7 +10,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, SunoHooksException
 
-__all__ = ["Handoff", "HandoffError", "QueuedRunner", "import_object", "ring_or_log", "ringer"]
+__all__ = [
+    "Handoff",
+    "HandoffError",
+    "QueuedRunner",
+    "import_object",
+    "ring_or_log",
+    "ringer",
+    "rings_in_background",
+]
 
 logger = logging.getLogger("suno_hooks.handoff")
 
@@ -34,7 +42,8 @@ class Handoff(Protocol):
     `ring(key)` sends only the key (the body stays in the store) and raises `HandoffError` when
     the message cannot be sent; `bind(receiver)` is called once by the receiver built with this
     hand-off. `out_of_process` is true when the work runs in another process, which then needs a
-    store it can read too."""
+    store it can read too; such a hand-off is rung from a thread of its own unless it sets
+    `ring_in_background = False`."""
 
     out_of_process: bool
 
@@ -69,10 +78,10 @@ def ring_or_log(handoff: Handoff, key: str) -> bool:
 def ringer(handoff: Handoff, store: object) -> Callable[[str], bool]:
     """How a receiver rings `handoff` once its write has committed: `ring_or_log`, from a
     thread of its own when the work runs in another process (the answer does not wait on the
-    broker), deferred to the commit of the open transaction when `store` writes through
-    Django's ORM."""
+    broker; a hand-off whose `ring_in_background` is False rings in the request), deferred to
+    the commit of the open transaction when `store` writes through Django's ORM."""
     ring: Callable[[str], bool] = functools.partial(ring_or_log, handoff)
-    if handoff.out_of_process:
+    if rings_in_background(handoff):
         from ._background import BackgroundRinger
 
         ring = BackgroundRinger(ring)
@@ -81,6 +90,12 @@ def ringer(handoff: Handoff, store: object) -> Callable[[str], bool]:
 
         return after_commit(ring, getattr(store, "using", None))
     return ring
+
+
+def rings_in_background(handoff: Handoff) -> bool:
+    """Whether `handoff` is rung from a thread of its own: one that runs the work in another
+    process, unless it sets `ring_in_background = False`."""
+    return bool(getattr(handoff, "ring_in_background", handoff.out_of_process))
 
 
 def import_object(path: str, what: str) -> Any:

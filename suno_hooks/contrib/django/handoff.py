@@ -55,6 +55,9 @@ class DjangoTasksHandoff:
     the receiver's store's)."""
 
     out_of_process = True
+    ring_in_background = False
+    """A ring is a row in the project's database, written in the request like the delivery (a
+    thread of its own would hold a connection Django never recycles)."""
 
     def __init__(
         self,
