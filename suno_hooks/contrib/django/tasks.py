@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from ...stores._base import TaskTable
+from ...stores._task_table import TaskTable
 from ...stores._text import jsonb_value
 from ...stores.tasks import ExpectedTask, TaskState
 from .models import ExpectedTask as TaskRow

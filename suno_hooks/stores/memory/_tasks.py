@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import time
 
-from .._base import TaskTable, run_here
+from .._task_table import TaskTable, run_here
 from ..tasks import ExpectedTask, TaskState
 
 __all__ = ["MemoryTasks"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from .._base import TaskTable
+from .._task_table import TaskTable
 from .._text import jsonb_value
 from ..tasks import ExpectedTask, task_from_row
 

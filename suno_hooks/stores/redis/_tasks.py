@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._base import TaskTable
+from .._task_table import TaskTable
 from ..base import new_token
 from ..tasks import ExpectedTask, TaskState
 from ._keys import SHARDS, RedisKeys, ShardCursor, shard_of

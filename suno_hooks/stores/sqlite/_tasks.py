@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._base import TaskTable
+from .._task_table import TaskTable
 from ..tasks import ExpectedTask, TaskState, task_from_row
 
 __all__ = ["SETTLE", "SQLiteTasks"]
