@@ -14,10 +14,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from ...stores.base import DeliveryStatus
+from ._rows import lease_live, status_filter, store_delivery
 from .conf import get_receiver
 from .inbox import event_players, inbox_view
 from .models import Delivery
-from .store import _lease_live, status_filter, store_delivery
 
 __all__ = ["DeliveryAdmin", "DeliveryStatusFilter", "pretty_json"]
 
@@ -132,7 +132,7 @@ class DeliveryAdmin(_ModelAdmin):
     @admin.display(description="status", ordering="status")
     def reported_status(self, obj: Delivery) -> str:
         """The status as the store reports it: `abandoned` once a `processing` lease ended."""
-        if obj.status == DeliveryStatus.PROCESSING.value and not _lease_live(obj, time.time()):
+        if obj.status == DeliveryStatus.PROCESSING.value and not lease_live(obj, time.time()):
             return DeliveryStatus.ABANDONED.value
         return obj.status
 

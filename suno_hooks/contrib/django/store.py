@@ -20,7 +20,7 @@ from ...errors import SunoHooksException
 from ...media.kept import KeptFile
 from ...stores._base import DeliveryQuery, StoreBase
 from ...stores._kept import merge_kept, records_from
-from ...stores._text import jsonb_value, text
+from ...stores._text import jsonb_value
 from ...stores.base import (
     DEFAULT_RETENTION,
     Claim,
@@ -30,6 +30,7 @@ from ...stores.base import (
     ReplayCheck,
     new_token,
 )
+from ._rows import lease_live, status_filter, store_delivery, stored_headers, table_text
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
 from .tasks import DjangoTasks, in_database_thread
@@ -63,54 +64,6 @@ def _database_now(using: str) -> float:
     return float(seconds)
 
 
-def _text(value: str, limit: int) -> str:
-    # PostgreSQL text holds neither NUL nor a lone surrogate: cleaned as the PostgreSQL store
-    # cleans them (stably, so keys stay consistent), on every database for the same answers.
-    return text(value)[:limit]
-
-
-# The Django table has no meta column: a non-default source rides in the headers JSON under a
-# name no HTTP header can have.
-_SOURCE_KEY = ":source"
-
-
-def _stored_headers(delivery: Delivery) -> dict[str, str]:
-    headers: dict[str, str] = jsonb_value(delivery.headers)
-    if delivery.source != "callback":
-        headers[_SOURCE_KEY] = delivery.source
-    return headers
-
-
-def store_delivery(row: DeliveryRow, now: float | None = None) -> Delivery:
-    """The store's `Delivery` of an ORM row; `processing` past its lease at `now` (default:
-    this host's clock) is reported `abandoned`."""
-    status = DeliveryStatus(row.status)
-    moment = time.time() if now is None else now
-    if status is DeliveryStatus.PROCESSING and not _lease_live(row, moment):
-        status = DeliveryStatus.ABANDONED
-    headers = dict(row.headers or {})
-    source = headers.pop(_SOURCE_KEY, None) or "callback"
-    return Delivery(
-        key=row.key,
-        task_id=row.task_id,
-        stage=row.stage,
-        body=bytes(row.body),
-        kind=row.kind,
-        feature=row.feature,
-        context=row.context,
-        headers=headers,
-        peer=row.peer,
-        received_at=row.received_at.timestamp(),
-        updated_at=row.updated_at.timestamp(),
-        status=status,
-        attempts=row.attempts,
-        error=row.error,
-        source=source,
-        kept=records_from(row.kept if isinstance(row.kept, list) else ()),
-        rings=row.rings,
-    )
-
-
 class DjangoStore(StoreBase):
     """The Store protocol (sync and async) on Django models; `using` picks the database alias."""
 
@@ -142,7 +95,11 @@ class DjangoStore(StoreBase):
             result = self._claim_key(delivery, lease, now)
             if result.result is ClaimResult.NEW and delivery.terminal:
                 TerminalTask.objects.using(self.using).bulk_create(
-                    [TerminalTask(task_id=_text(delivery.task_id, 128), created_at=_moment(now))],
+                    [
+                        TerminalTask(
+                            task_id=table_text(delivery.task_id, 128), created_at=_moment(now)
+                        )
+                    ],
                     ignore_conflicts=True,
                 )
         if result.result is ClaimResult.NEW:
@@ -173,7 +130,7 @@ class DjangoStore(StoreBase):
         """Count one more ring for `key` and remember when; the new count (0 when not kept)."""
         with transaction.atomic(using=self.using):
             now = _database_now(self.using)
-            kept = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255))
+            kept = DeliveryRow.objects.using(self.using).filter(key=table_text(key, 255))
             if not kept.update(rings=F("rings") + 1, rung_at=now):
                 return 0
             return int(kept.values_list("rings", flat=True).get())
@@ -183,10 +140,12 @@ class DjangoStore(StoreBase):
         nothing changed when `token` no longer owns the delivery."""
         if not token:
             return False
-        owned = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255), lease_token=token)
+        owned = DeliveryRow.objects.using(self.using).filter(
+            key=table_text(key, 255), lease_token=token
+        )
         changed = owned.update(
             status=_DONE if error is None else _FAILED,
-            error=None if error is None else _text(error, 4000),
+            error=None if error is None else table_text(error, 4000),
             lease_until=None,
             lease_expires=None,
             updated_at=_moment(time.time()),
@@ -200,22 +159,22 @@ class DjangoStore(StoreBase):
         with transaction.atomic(using=self.using):
             until = _database_now(self.using) + lease
             owned = DeliveryRow.objects.using(self.using).filter(
-                key=_text(key, 255), lease_token=token, status=_PROCESSING
+                key=table_text(key, 255), lease_token=token, status=_PROCESSING
             )
             changed = owned.update(lease_expires=until, lease_until=_moment(until))
         return int(changed) == 1
 
     def reopen(self, key: str, *, error: str) -> bool:
         """Mark a done delivery failed with `error` (for a replay asked for on purpose)."""
-        done = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255), status=_DONE)
+        done = DeliveryRow.objects.using(self.using).filter(key=table_text(key, 255), status=_DONE)
         changed = done.update(
-            status=_FAILED, error=_text(error, 4000), updated_at=_moment(time.time())
+            status=_FAILED, error=table_text(error, 4000), updated_at=_moment(time.time())
         )
         return int(changed) == 1
 
     def get(self, key: str) -> Delivery | None:
         """The inbox entry for a dedupe key, if still kept."""
-        row = DeliveryRow.objects.using(self.using).filter(key=_text(key, 255)).first()
+        row = DeliveryRow.objects.using(self.using).filter(key=table_text(key, 255)).first()
         return None if row is None else store_delivery(row, _database_now(self.using))
 
     def record_kept(self, key: str, files: Iterable[KeptFile]) -> bool:
@@ -224,7 +183,7 @@ class DjangoStore(StoreBase):
         files = tuple(files)
         with transaction.atomic(using=self.using):
             rows = DeliveryRow.objects.using(self.using).select_for_update()
-            row = rows.filter(key=_text(key, 255)).only("id", "kept").first()
+            row = rows.filter(key=table_text(key, 255)).only("id", "kept").first()
             if row is None:
                 return False
             existing = records_from(row.kept if isinstance(row.kept, list) else ())
@@ -281,9 +240,9 @@ class DjangoStore(StoreBase):
         """Bind a callback URL token to the first task id it serves; True when it is `task_id`.
         The binding row is inserted, or locked while it is read."""
         now = time.time()
-        task_id = _text(task_id, 128)
+        task_id = table_text(task_id, 128)
         expires_at = _moment(now + ttl)
-        token_id = _text(token_id, 64)
+        token_id = table_text(token_id, 64)
         fields = {"token_id": token_id, "task_id": task_id, "expires_at": expires_at}
         with transaction.atomic(using=self.using):
             row, inserted = self._insert_or_lock(TokenBinding, token_id, fields)
@@ -326,7 +285,7 @@ class DjangoStore(StoreBase):
 
     def _remember_signature(self, replay: ReplayCheck, now: float) -> bool:
         """Record the signature; False when it is still remembered with another body."""
-        signature_key = _text(replay.signature_key, 255)
+        signature_key = table_text(replay.signature_key, 255)
         body_digest = replay.body_digest
         expires_at = _moment(now + replay.ttl)
         row, inserted = self._insert_or_lock(
@@ -351,20 +310,20 @@ class DjangoStore(StoreBase):
         if delivery.terminal:
             return False
         terminal = TerminalTask.objects.using(self.using)
-        return bool(terminal.filter(task_id=_text(delivery.task_id, 128)).exists())
+        return bool(terminal.filter(task_id=table_text(delivery.task_id, 128)).exists())
 
     def _claim_key(self, delivery: Delivery, lease: float | None, now: float) -> Claim:
-        key = _text(delivery.key, 255)
+        key = table_text(delivery.key, 255)
         fields: dict[str, Any] = {
             "key": key,
-            "task_id": _text(delivery.task_id, 128),
-            "stage": _text(delivery.stage, 64),
+            "task_id": table_text(delivery.task_id, 128),
+            "stage": table_text(delivery.stage, 64),
             "kind": delivery.kind[:32],
-            "feature": _text(delivery.feature, 100) if delivery.feature else None,
+            "feature": table_text(delivery.feature, 100) if delivery.feature else None,
             "context": jsonb_value(delivery.context),
             "body": delivery.body,
-            "headers": _stored_headers(delivery),
-            "peer": _text(delivery.peer, 64) if delivery.peer else None,
+            "headers": stored_headers(delivery),
+            "peer": table_text(delivery.peer, 64) if delivery.peer else None,
             "received_at": _moment(delivery.received_at),
             "updated_at": _moment(now),
             "status": _PROCESSING,
@@ -388,7 +347,7 @@ class DjangoStore(StoreBase):
             return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
         if row.status == _DONE:
             return Claim(ClaimResult.DUPLICATE)
-        if row.status == _PROCESSING and _lease_live(row, now):
+        if row.status == _PROCESSING and lease_live(row, now):
             return Claim(ClaimResult.IN_PROGRESS)
         if row.status == _QUEUED and lease is None:
             return Claim(ClaimResult.IN_PROGRESS)
@@ -399,19 +358,3 @@ class DjangoStore(StoreBase):
             setattr(row, name, value)
         row.save()
         return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
-
-
-def status_filter(status: DeliveryStatus, now: float) -> Q:
-    """The rows a listing by `status` shows: `processing` splits on whether the lease runs."""
-    if status not in (DeliveryStatus.PROCESSING, DeliveryStatus.ABANDONED):
-        return Q(status=status.value)
-    ended = Q(lease_expires__lte=now) | Q(lease_expires__isnull=True, lease_until__lte=_moment(now))
-    processing = Q(status=_PROCESSING)
-    return processing & ended if status is DeliveryStatus.ABANDONED else processing & ~ended
-
-
-def _lease_live(row: DeliveryRow, now: float) -> bool:
-    """True while the row's lease runs; rows from before the numeric lease use `lease_until`."""
-    if row.lease_expires is not None:
-        return row.lease_expires > now
-    return row.lease_until is not None and row.lease_until.timestamp() > now
