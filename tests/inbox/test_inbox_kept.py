@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import datetime, timezone
 
 import pytest
@@ -11,30 +9,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from suno_hooks import Receiver
-from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
 from suno_hooks.media import KeptFile
 from suno_hooks.stores import MemoryStore
 
-from ..support.browser import asgi_server, browser, follow, wsgi_server
-from ..support.inbox_helpers import deliver, song
+from ..support.browser import browser, follow
+from ..support.inbox_helpers import Serve, deliver, serve, song
 
 pytestmark = pytest.mark.filterwarnings("ignore::suno_hooks.InsecureReceiverWarning")
 
-__all__ = ["browser"]
-
-Serve = Callable[[Receiver], str]
-
-
-@pytest.fixture(params=["wsgi", "asgi"])
-def serve(request: pytest.FixtureRequest) -> Iterator[Serve]:
-    with ExitStack() as stack:
-
-        def start(receiver: Receiver) -> str:
-            if request.param == "wsgi":
-                return stack.enter_context(wsgi_server(inbox_wsgi_app(receiver)))
-            return stack.enter_context(asgi_server(inbox_asgi_app(receiver)))
-
-        yield start
+__all__ = ["browser", "serve"]
 
 
 def test_the_delivery_page_lists_its_kept_media_escaped(browser: WebDriver, serve: Serve):

@@ -4,8 +4,6 @@ every family listed, filters, paging, players, escaping, expiry, and replay from
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -14,40 +12,26 @@ from selenium.webdriver.support.ui import Select
 
 from suno_hooks import Receiver, callback_received, task_completed, task_failed
 from suno_hooks._callbacks.probe import load_json, probe
-from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
 from suno_hooks.stores import ClaimResult, Delivery, MemoryStore
 from suno_hooks.stores.tasks import ExpectedTask, TaskStore
 from suno_hooks.testing import encode, make_callback
 
 from ..conftest import fixture_bytes
-from ..support.browser import asgi_server, browser, follow, wsgi_server
+from ..support.browser import browser, follow
 from ..support.inbox_helpers import (
     FAMILIES,
+    Serve,
     deliver,
     deliver_fixtures,
     failing_handler,
+    serve,
     song,
 )
 
 # The page is what these tests are about: their receivers accept callbacks unverified.
 pytestmark = pytest.mark.filterwarnings("ignore::suno_hooks.InsecureReceiverWarning")
 
-__all__ = ["browser"]
-
-Serve = Callable[[Receiver], str]
-
-
-@pytest.fixture(params=["wsgi", "asgi"])
-def serve(request: pytest.FixtureRequest) -> Iterator[Serve]:
-    """Serve a receiver's inbox page under a real server (werkzeug or uvicorn); its base URL."""
-    with ExitStack() as stack:
-
-        def start(receiver: Receiver) -> str:
-            if request.param == "wsgi":
-                return stack.enter_context(wsgi_server(inbox_wsgi_app(receiver)))
-            return stack.enter_context(asgi_server(inbox_asgi_app(receiver)))
-
-        yield start
+__all__ = ["browser", "serve"]
 
 
 @pytest.fixture

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import pytest
 from blinker import Signal
 
 from suno_hooks import Receiver, callback_received, task_completed
 from suno_hooks.inbound import Headers, InboundRequest
+from suno_hooks.inbox import inbox_asgi_app, inbox_wsgi_app
 from suno_hooks.outcome import Outcome
 from suno_hooks.testing import encode, make_callback
 
 from ..conftest import callback_files, fixture_bytes
+from .browser import asgi_server, wsgi_server
 
 FAMILIES = ("music", "lyrics", "wav", "stems", "midi", "video", "cover_image", "recovery", "voice")
 
@@ -101,3 +104,20 @@ def failing_handler(
         yield handler
     finally:
         signal.disconnect(handler, sender=receiver)
+
+
+Serve = Callable[[Receiver], str]
+"""Starts a receiver's inbox page under a real server and answers its base URL."""
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def serve(request: pytest.FixtureRequest) -> Iterator[Serve]:
+    """Serve a receiver's inbox page under a real server (werkzeug or uvicorn); its base URL."""
+    with ExitStack() as stack:
+
+        def start(receiver: Receiver) -> str:
+            if request.param == "wsgi":
+                return stack.enter_context(wsgi_server(inbox_wsgi_app(receiver)))
+            return stack.enter_context(asgi_server(inbox_asgi_app(receiver)))
+
+        yield start
