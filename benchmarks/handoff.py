@@ -165,9 +165,10 @@ def main() -> None:
     if args.thread_queue is None:  # room for every callback a run can send: no refusals
         args.thread_queue = (args.duration + args.warm) * http_runs.MAX_RPS
     http_runs.check_tools("redis-server")
+    http_runs.check_uvicorn_standard()
     print(
         f"{args.duration}s x best of {args.rounds}, at 1 and {args.connections} connections; "
-        f"server on core 0 (uvicorn http={http_runs.uvicorn_http()}; gunicorn sync), wrk on "
+        "server on core 0 (uvicorn: uvloop + httptools; gunicorn sync), wrk on "
         f"core 1; handler {args.handler:g} s; ThreadHandoff(workers={args.thread_workers}, "
         f"queue_size={args.thread_queue})",
         flush=True,

@@ -1,5 +1,6 @@
 """Requests/s and p99 of each suno-hooks adapter against a hand-written endpoint in the same
-framework, under real servers: uvicorn (1 worker) for ASGI, gunicorn (1 sync worker) for WSGI;
+framework, under real servers: uvicorn (1 worker, uvloop + httptools; one h11 row for reference)
+for ASGI, gunicorn (1 sync worker) for WSGI;
 the ASGI app on `sqlite://` and `redis://` against raw ASGI endpoints doing one write.
 
     pip install -e ".[bench]" && apt-get install wrk
@@ -35,6 +36,8 @@ PAIRS = [
     # Reference: the same app on a store that keeps only the keys (what MemoryStore's inbox,
     # replay guard, stale check and lease cost is the difference from the row above).
     ("raw ASGI, keys only", "uvicorn", "suno_asgi_keys_only", "baseline_asgi"),
+    # The pure-Python loop and parser, for reference: users run uvicorn[standard].
+    ("raw ASGI, h11", "uvicorn-h11", "suno_asgi", "baseline_asgi"),
     ("Starlette", "uvicorn", "suno_starlette", "baseline_starlette"),
     ("Flask", "gunicorn", "suno_flask", "baseline_flask"),
     ("raw WSGI", "gunicorn", "suno_wsgi", "baseline_wsgi"),
@@ -82,10 +85,11 @@ def main() -> None:
     if args.quick:
         args.duration, args.rounds = 2, 1
     http_runs.check_tools("redis-server")
-    http = http_runs.uvicorn_http()
+    http_runs.check_uvicorn_standard()
     print(
         f"{args.duration}s x best of {args.rounds}, {args.connections} connections, "
-        f"server on core 0 (uvicorn http={http}; gunicorn sync), wrk on core 1",
+        "server on core 0 (uvicorn: uvloop + httptools, uvicorn-h11: asyncio + h11; "
+        "gunicorn sync), wrk on core 1",
         flush=True,
     )
     rows = []

@@ -3,7 +3,8 @@
 
 Every request is a new, signed two-track callback POSTed to `/suno/callback`: the Lua script
 reads a file of fresh task ids and their signatures, made for each run. A run starts its own
-server (uvicorn, 1 worker, for ASGI; gunicorn, 1 sync worker, for WSGI), warms it up, measures
+server (uvicorn, 1 worker, with uvloop and httptools — `uvicorn-h11` for the pure-Python loop
+and parser — for ASGI; gunicorn, 1 sync worker, for WSGI), warms it up, measures
 with `wrk --latency`, and stops it. Needs `wrk` and `taskset`.
 """
 
@@ -26,6 +27,8 @@ from suno_hooks._security.signatures import compute_signature  # noqa: E402
 from suno_hooks.testing import encode, make_callback  # noqa: E402
 
 BIN = Path(sys.executable).parent
+UVICORN = {"uvicorn": ("uvloop", "httptools"), "uvicorn-h11": ("asyncio", "h11")}
+"""uvicorn as users deploy it (`uvicorn[standard]`), and with its pure-Python parts."""
 PLACEHOLDER = "TASKIDPLACEHOLDER"
 # Requests/s no server here reaches: each run's file holds duration x this many signed ids.
 MAX_RPS = 15_000
@@ -79,13 +82,14 @@ def check_tools(*tools: str) -> None:
             raise SystemExit(f"{tool} is needed: apt-get install wrk util-linux redis-server")
 
 
-def uvicorn_http() -> str:
-    """The HTTP parser uvicorn uses here (httptools with `uvicorn[standard]`)."""
+def check_uvicorn_standard() -> None:
+    """Stop with a clear message unless uvicorn's fast parts (`uvicorn[standard]`: uvloop and
+    httptools, what users deploy) are installed: the `uvicorn` rows run on them."""
     try:
         import httptools  # noqa: F401
+        import uvloop  # noqa: F401
     except ImportError:
-        return "h11"
-    return "httptools"
+        raise SystemExit('uvloop and httptools are needed: pip install -e ".[bench]"') from None
 
 
 def free_port() -> int:
@@ -117,10 +121,12 @@ def signed_ids(directory: Path, count: int, key: str) -> Path:
 
 def server_command(server: str, target: str, port: int) -> list[str]:
     """The command serving `target` ("module:app") with `server` ("uvicorn" or "gunicorn")."""
-    if server == "uvicorn":
+    if server in UVICORN:
+        loop, http = UVICORN[server]
         return [
             str(BIN / "uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
             "--workers", "1", "--log-level", "warning", "--no-access-log",
+            "--loop", loop, "--http", http,
         ]  # fmt: skip
     return [
         str(BIN / "gunicorn"), target, "--bind", f"127.0.0.1:{port}", "--workers", "1",
