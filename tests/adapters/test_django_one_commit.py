@@ -27,7 +27,7 @@ from suno_hooks.contrib.django import signals
 from suno_hooks.contrib.django.dispatcher import DjangoDispatcher
 from suno_hooks.contrib.django.models import Delivery as DeliveryRow
 from suno_hooks.contrib.django.store import DjangoStore
-from suno_hooks.inbound import InboundRequest
+from suno_hooks.inbound import Headers, InboundRequest
 from suno_hooks.outcome import Outcome
 from suno_hooks.stores import MemoryStore
 from suno_hooks.stores.tasks import ExpectedTask, TaskState
@@ -104,7 +104,7 @@ def signed_body(task_id: str) -> tuple[bytes, dict[str, str]]:
 def signed(task_id: str) -> InboundRequest:
     """A signed `complete` callback of `task_id`, as Kie posts it."""
     raw, headers = signed_body(task_id)
-    return InboundRequest("POST", raw, headers, peer="127.0.0.1")
+    return InboundRequest("POST", raw, Headers.of(headers), peer="127.0.0.1")
 
 
 def answer(receiver: Receiver, request: InboundRequest, driver: str) -> Outcome:
@@ -117,14 +117,17 @@ def answer(receiver: Receiver, request: InboundRequest, driver: str) -> Outcome:
 
 def kept(store: DjangoStore, task_id: str) -> DeliveryRow:
     """The inbox row of the task's `complete` delivery."""
-    return DeliveryRow.objects.using(store.using).get(key=f"{task_id}:complete")
+    row: DeliveryRow = DeliveryRow.objects.using(store.using).get(key=f"{task_id}:complete")
+    return row
 
 
 def new_task() -> str:
+    """A fresh task id."""
     return uuid.uuid4().hex
 
 
 def the_one_writing(found: list[Transaction], table: str) -> Transaction:
+    """The only transaction of `found` that writes `table`."""
     [writing] = [transaction for transaction in found if transaction.writes(table)]
     return writing
 
@@ -132,7 +135,7 @@ def the_one_writing(found: list[Transaction], table: str) -> Transaction:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_the_handlers_row_the_done_mark_and_the_settling_commit_in_one_transaction(
     orm_store: DjangoStore, driver: str
-):
+) -> None:
     using = orm_store.using
     orders = Orders(using)
     joined_task, apart_task = new_task(), new_task()
@@ -167,17 +170,20 @@ def test_the_handlers_row_the_done_mark_and_the_settling_commit_in_one_transacti
 
 
 @pytest.mark.parametrize("path", ["/suno/callback", "/suno-async/callback"])
-def test_the_views_commit_the_done_mark_with_the_handlers_writes(orm_store: DjangoStore, path: str):
+def test_the_views_commit_the_done_mark_with_the_handlers_writes(
+    orm_store: DjangoStore, path: str
+) -> None:
     using = orm_store.using
     orders = Orders(using)
     task_id = new_task()
     raw, headers = signed_body(task_id)
     content_type = headers.pop("Content-Type")
-    options = {"data": raw, "content_type": content_type, "headers": headers}
     settings = {"HMAC_KEYS": [HMAC_KEY], "STORE": f"django://?using={using}"}
 
     async def post_async() -> Any:
-        return await AsyncClient().generic("POST", path, **options)
+        return await AsyncClient().generic(
+            "POST", path, raw, content_type=content_type, headers=headers
+        )
 
     with (
         override_settings(SUNO_HOOKS=settings),
@@ -187,7 +193,9 @@ def test_the_views_commit_the_done_mark_with_the_handlers_writes(orm_store: Djan
         if path.startswith("/suno-async"):
             response = async_to_sync(post_async)()
         else:
-            response = Client().generic("POST", path, **options)
+            response = Client().generic(
+                "POST", path, raw, content_type=content_type, headers=headers
+            )
     assert response.json() == {"status": "received"}
     found = committed(queries.captured_queries)
     effects = the_one_writing(found, "auth_group")
@@ -225,7 +233,7 @@ def taken_over(using: str, task_id: str) -> Callable[[], None]:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_a_lease_taken_over_rolls_the_handlers_writes_back_with_the_done_mark(
     orm_store: DjangoStore, driver: str, caplog: pytest.LogCaptureFixture
-):
+) -> None:
     """The first run's done mark finds another claim's token: its row is rolled back with the
     mark, the answer is 409 (the claim that took the delivery over ran it), and the task's
     order is saved once, by that claim; the sender's retry is a duplicate."""
@@ -261,7 +269,7 @@ def failing_done_marks(*, all_writes: bool) -> Callable[..., Any]:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_a_done_mark_the_database_refuses_rolls_the_handlers_writes_back(
     orm_store: DjangoStore, driver: str
-):
+) -> None:
     """The mark fails after the row was written: the row is rolled back with it, the delivery
     is kept as failed (recorded in the store's own transaction) and answered as a handler's
     failure is; the redelivery runs it again, and the order is saved once."""
@@ -287,7 +295,7 @@ def test_a_done_mark_the_database_refuses_rolls_the_handlers_writes_back(
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_an_outcome_that_cannot_be_written_leaves_nothing_applied_and_the_delivery_held(
     orm_store: DjangoStore, driver: str
-):
+) -> None:
     """No outcome can be written at all (as when the process dies before the commit): the row
     is rolled back, the answer is 503 and the delivery stays `processing` under its lease; once
     the lease ends the sender's retry runs it, and the order is saved once."""
@@ -314,13 +322,14 @@ def test_an_outcome_that_cannot_be_written_leaves_nothing_applied_and_the_delive
 
 
 def refuse(sender: Any, event: Any, **kwargs: Any) -> None:
+    """A receiver that fails."""
     raise RuntimeError("warehouse offline")
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_a_failing_receiver_commits_nothing_and_is_kept_failed_as_before(
     orm_store: DjangoStore, driver: str
-):
+) -> None:
     using = orm_store.using
     orders = Orders(using)
     joined_task, apart_task = new_task(), new_task()
@@ -342,46 +351,47 @@ def test_a_failing_receiver_commits_nothing_and_is_kept_failed_as_before(
         assert orders.saved(task_id) == []
 
 
+def shapes_of(
+    receiver: Receiver, task_id: str, driver: str, databases: tuple[str, ...]
+) -> list[list[tuple[str, tuple[str, ...]]]]:
+    """Answer the task's callback; the shapes of the transactions each database saw."""
+    with (
+        CaptureQueriesContext(connections[databases[0]]) as first,
+        CaptureQueriesContext(connections[databases[1]]) as second,
+    ):
+        assert answer(receiver, signed(task_id), driver).body == {"status": "received"}
+    return [[t.shape() for t in transactions(q.captured_queries)] for q in (first, second)]
+
+
 @pytest.mark.parametrize("kind", ["django_postgres"], indirect=True)
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_receivers_on_another_database_record_the_outcome_apart_as_before(
     orm_store: DjangoStore, driver: str
-):
-    """The store on PostgreSQL, the receivers' transaction on the SQLite `default`: each
-    database sees the same transactions as when the outcome is recorded apart; with a store
-    that is not the ORM's, the receivers' row and the outcome are recorded as before too."""
-    assert orm_store.using != "default"
-    orders = Orders("default")
-    joined_task, apart_task = new_task(), new_task()
-    apart = receiver_on(orm_store, FinishApart(DjangoDispatcher(using="default")))
+) -> None:
+    """The receivers' transaction on the SQLite `default`, the store on PostgreSQL or in
+    memory: each database sees the same transactions as when the outcome is recorded apart,
+    and the receivers' row commits without the done mark."""
     databases = ("default", orm_store.using)
+    orders = Orders("default")
+    runs: list[tuple[Any, list[tuple[str, Any]]]] = []
     with connected(orders):
-        captured = {}
-        for label, receiver, task_id in (
-            ("joined", receiver_on(orm_store, DjangoDispatcher(using="default")), joined_task),
-            ("apart", apart, apart_task),
-        ):
-            with (
-                CaptureQueriesContext(connections[databases[0]]) as receivers_queries,
-                CaptureQueriesContext(connections[databases[1]]) as store_queries,
+        for store in (orm_store, MemoryStore()):
+            both = []
+            for dispatcher in (
+                DjangoDispatcher(using="default"),
+                FinishApart(DjangoDispatcher(using="default")),
             ):
-                assert answer(receiver, signed(task_id), driver).body == {"status": "received"}
-            captured[label] = [
-                [t.shape() for t in transactions(queries.captured_queries)]
-                for queries in (receivers_queries, store_queries)
-            ]
-        memory = MemoryStore()
-        in_memory = receiver_on(memory, DjangoDispatcher(using="default"))
-        memory_task = new_task()
-        assert answer(in_memory, signed(memory_task), driver).body == {"status": "received"}
-    assert captured["joined"] == captured["apart"]
-    receivers_side = captured["joined"][0]
-    assert ("COMMIT", ("auth_group",)) in receivers_side
-    assert all("suno_hooks_delivery" not in tables for _, tables in receivers_side)
-    for task_id in (joined_task, apart_task):
-        assert kept(orm_store, task_id).status == "done"
-    assert orders.saved(joined_task) == [f"{joined_task}-0"]
-    assert orders.saved(apart_task) == [f"{apart_task}-1"]
-    assert orders.saved(memory_task) == [f"{memory_task}-2"]
-    remembered = memory.get(f"{memory_task}:complete")
-    assert remembered is not None and remembered.status.value == "done"
+                task_id = new_task()
+                shapes = shapes_of(receiver_on(store, dispatcher), task_id, driver, databases)
+                both.append((task_id, shapes))
+            runs.append((store, both))
+    for store, [(joined_task, joined), (apart_task, apart)] in runs:
+        assert joined == apart
+        receivers_side = joined[0]
+        assert ("COMMIT", ("auth_group",)) in receivers_side
+        assert all("suno_hooks_delivery" not in tables for _, tables in receivers_side)
+        for task_id in (joined_task, apart_task):
+            kept_now = store.get(f"{task_id}:complete")
+            assert kept_now is not None and kept_now.status.value == "done"
+            assert len(orders.saved(task_id)) == 1
+    assert orders.runs == 4
