@@ -206,6 +206,67 @@ def test_the_views_commit_the_done_mark_with_the_handlers_writes(
     assert orders.saved(task_id) == [f"{task_id}-0"]
 
 
+def touch_nothing(sender: Any, event: Any, **kwargs: Any) -> None:
+    """A receiver that does no database work."""
+
+
+def reader(using: str) -> Callable[..., None]:
+    """A receiver that only reads the orders of its task."""
+
+    def read(sender: Any, event: Any, **kwargs: Any) -> None:
+        Group.objects.using(using).filter(name__startswith=f"{event.task_id}-").count()
+
+    return read
+
+
+def joined_and_apart(
+    store: DjangoStore, driver: str
+) -> tuple[list[Transaction], list[Transaction]]:
+    """The transactions of one callback answered with the done mark handed to the Django
+    dispatcher, then of another with it recorded apart."""
+    using = store.using
+    found = []
+    for dispatcher in (DjangoDispatcher(using=using), FinishApart(DjangoDispatcher(using=using))):
+        task_id = new_task()
+        with CaptureQueriesContext(connections[using]) as queries:
+            outcome = answer(receiver_on(store, dispatcher), signed(task_id), driver)
+        assert outcome.body == {"status": "received"}
+        assert kept(store, task_id).status == "done"
+        found.append(transactions(queries.captured_queries))
+    return found[0], found[1]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_receivers_that_do_no_database_work_leave_the_done_mark_on_its_own(
+    orm_store: DjangoStore, driver: str
+) -> None:
+    """Nothing to commit with the mark: it is written after the receivers' transaction, in
+    the store's own, as before (on PostgreSQL that keeps it one round trip's worth of work)."""
+    with connected(touch_nothing):
+        joined, apart = joined_and_apart(orm_store, driver)
+    assert [t.shape() for t in joined] == [t.shape() for t in apart]
+    assert joined[-1].writes("suno_hooks_delivery")
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_receivers_that_only_read_leave_the_mark_apart_on_sqlite_and_join_it_on_postgresql(
+    orm_store: DjangoStore, driver: str
+) -> None:
+    """SQLite would have to upgrade the readers' lock to write the mark, which it refuses at
+    once while another connection writes: the mark is written on its own, as before. On
+    PostgreSQL the transaction is open already, and the mark joins it."""
+    with connected(reader(orm_store.using)):
+        joined, apart = joined_and_apart(orm_store, driver)
+    committed_joined = [t for t in joined if t.committed]
+    assert len(committed_joined) == len([t for t in apart if t.committed])
+    [receivers] = [t for t in joined if any('FROM "auth_group"' in sql for sql in t.statements)]
+    if connections[orm_store.using].vendor == "sqlite":
+        assert [t.shape() for t in joined] == [t.shape() for t in apart]
+        assert not receivers.writes("suno_hooks_delivery")
+    else:
+        assert receivers.writes("suno_hooks_delivery") and receivers.end == "COMMIT"
+
+
 def taken_over(using: str, task_id: str) -> Callable[[], None]:
     """While the first run's handlers work, its lease ends and another process (a thread with
     its own connection) claims the delivery, runs it and marks it done."""

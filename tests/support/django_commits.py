@@ -30,11 +30,10 @@ class Transaction:
 
     @property
     def committed(self) -> bool:
-        """True when the transaction committed something: it ended in COMMIT, or it is an
-        autocommitted write."""
-        if self.end == "AUTOCOMMIT":
-            return any(sql.upper().startswith(_WRITES) for sql in self.statements)
-        return self.end == "COMMIT"
+        """True when the transaction committed a write: it ended in COMMIT, or it is an
+        autocommitted statement, and it inserted, updated or deleted."""
+        wrote = any(sql.upper().startswith(_WRITES) for sql in self.statements)
+        return wrote and self.end in ("COMMIT", "AUTOCOMMIT")
 
     def shape(self) -> tuple[str, tuple[str, ...]]:
         """How it ended and the tables it wrote, sorted: what two runs can be compared by."""

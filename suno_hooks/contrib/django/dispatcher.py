@@ -5,11 +5,11 @@ returned (as `describe_failure` words it) so the delivery is kept as `failed` fo
 receivers of one delivery run in one transaction on the store's database (a savepoint inside an
 outer one): when any of them fails, their writes are rolled back together, so a replay runs them
 all again from scratch, and the inbox's own writes, made outside it, are never rolled back. When
-they all succeed and the store is the ORM store on that database, the delivery's `done` mark is
-written in the same transaction: their writes and the mark commit together or not at all, so a
-crash never leaves the effects applied and the delivery replayable (exactly-once effects for
-writes to the store's database). A project without a database (`DATABASES = {}`) runs them
-without a transaction.
+they all succeed, wrote to that database, and the store is the ORM store on it, the delivery's
+`done` mark is written in the same transaction: their writes and the mark commit together or not
+at all, so a crash never leaves the effects applied and the delivery replayable (exactly-once
+effects for writes to the store's database). A project without a database (`DATABASES = {}`)
+runs them without a transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..._pipeline.dispatch import (
 )
 from ...events import Event
 from . import signals
+from ._transaction_work import work_check
 
 __all__ = ["DjangoDispatcher"]
 
@@ -138,10 +139,11 @@ class DjangoDispatcher:
     def send_finishing(
         self, sender: Any, event: Event, finish: Finish | None
     ) -> tuple[list[str], bool | None]:
-        """`send`, then, when no receiver failed and `finish`'s store is the ORM store on
-        `database()`, `finish` in the receivers' transaction: the failures, and whether
-        `finish` was recorded (None when it was not tried; False when its lease was lost, and
-        the receivers' writes were rolled back with it)."""
+        """`send`, then, when no receiver failed, they did database work (see `work_check`)
+        and `finish`'s store is the ORM store on `database()`, `finish` in the receivers'
+        transaction: the failures, and whether `finish` was recorded (None when it was not
+        tried; False when its lease was lost, and the receivers' writes were rolled back with
+        it)."""
         if not self.receives(sender, event):
             return [], None
         joined = self._joinable(finish)
@@ -174,9 +176,9 @@ class DjangoDispatcher:
         self, send: Callable[[], list[str]], finish: Finish | None = None
     ) -> tuple[list[str], bool | None]:
         """Run `send` inside `transaction()`, rolled back when a receiver failed; when none
-        did, `finish` in it too, and all rolled back when its lease was lost. A transaction
-        that cannot open or commit is a failure, and then nothing of it was recorded. Without
-        a database, `send` runs as is."""
+        did and they wrote, `finish` in it too, and all rolled back when its lease was lost. A
+        transaction that cannot open or commit is a failure, and then nothing of it was
+        recorded. Without a database, `send` runs as is."""
         using = self.database()
         if using is None:
             return send(), None
@@ -184,10 +186,11 @@ class DjangoDispatcher:
         recorded: bool | None = None
         try:
             with self.transaction():
+                worked = None if finish is None else work_check(using)
                 failures = send()
                 if failures:
                     transaction.set_rollback(True, using=using)
-                elif finish is not None:
+                elif finish is not None and worked is not None and worked():
                     recorded = finish.record()
                     if not recorded:
                         transaction.set_rollback(True, using=using)
