@@ -313,6 +313,28 @@ def test_a_lease_taken_over_rolls_the_handlers_writes_back_with_the_done_mark(
     assert "was taken over before its outcome was recorded" in caplog.text
 
 
+def test_after_an_early_answer_a_lease_taken_over_is_left_to_the_claim_that_took_it(
+    orm_store: DjangoStore,
+) -> None:
+    """`aacknowledge` answers first and runs the receivers after: the lease lost meanwhile
+    rolls their row back there too, quietly, and the order is saved once, by the other claim."""
+    task_id = new_task()
+    receiver = receiver_on(orm_store)
+    orders = Orders(orm_store.using, during=taken_over(orm_store.using, task_id))
+
+    async def acknowledge_then_run() -> Outcome:
+        early, later = await receiver.aacknowledge(signed(task_id))
+        assert later is not None
+        await later()
+        return early
+
+    with connected(orders):
+        early = async_to_sync(acknowledge_then_run)()
+    assert early.body == {"status": "received"}
+    assert orders.saved(task_id) == [f"{task_id}-1"]
+    assert (kept(orm_store, task_id).status, kept(orm_store, task_id).attempts) == ("done", 2)
+
+
 def failing_done_marks(*, all_writes: bool) -> Callable[..., Any]:
     """An execute wrapper under which the inbox's `done` mark fails as a lost connection would
     (with `all_writes`, every write of a delivery's outcome)."""
