@@ -26,7 +26,7 @@ from ._pipeline.config import (
 from ._pipeline.config import (
     _warned as _warned,
 )
-from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher
+from ._pipeline.dispatch import BlinkerDispatcher, Dispatcher, as_finishing
 from ._pipeline.operations import acknowledge_plan, deliver_plan, handle_plan, replay_plan
 from ._pipeline.performers import awaiting, blocking
 from ._pipeline.processing import dispatch_plan
@@ -43,7 +43,7 @@ from ._pipeline.trusted import replayable
 from ._security.allow_list import SourceFilter
 from ._security.signatures import DEFAULT_TOLERANCE, HmacVerifier
 from ._security.tokens import DEFAULT_TOKEN_MAX_AGE, TokenSigner
-from .errors import ConfigurationError, StoreUnavailable
+from .errors import ConfigurationError, InProgress, StoreUnavailable
 from .handoff import Handoff, handoff_from_setting
 from .handoff._protocol import ringer, rings_in_background
 from .inbound import InboundRequest
@@ -137,6 +137,7 @@ class Receiver:
         self._claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None = (
             self._calls.claim_done
         )
+        self._finishes_with_handlers = as_finishing(self._dispatcher) is not None
         handoff = getattr(self, "handoff", None)
         if handoff is None:
             self._blocking = blocking(self._calls, self._dispatcher)
@@ -205,7 +206,8 @@ class Receiver:
 
         async def dispatch_and_finish() -> None:
             # A failure to record is logged; the delivery turns `abandoned` when its lease ends.
-            with contextlib.suppress(StoreUnavailable):
+            # A lease taken over leaves the delivery to the claim that took it.
+            with contextlib.suppress(StoreUnavailable, InProgress):
                 await adrive(dispatch_plan(self, admitted, sender), self._awaiting)
 
         return answer, dispatch_and_finish

@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from blinker import Signal
 
@@ -20,7 +20,18 @@ from .. import signals
 from ..events import Event
 from .signal_receivers import ReceiverLookup, is_async
 
-__all__ = ["BlinkerDispatcher", "Dispatcher", "describe_failure", "reaches_a_receiver"]
+if TYPE_CHECKING:
+    from ..leases import Lease
+
+__all__ = [
+    "BlinkerDispatcher",
+    "Dispatcher",
+    "Finish",
+    "FinishingDispatcher",
+    "as_finishing",
+    "describe_failure",
+    "reaches_a_receiver",
+]
 
 logger = logging.getLogger("suno_hooks")
 
@@ -50,6 +61,46 @@ class Dispatcher(Protocol):
     ) -> None:
         """Tell monitors that a request was refused; never raises."""
         ...
+
+
+class Finish(Protocol):
+    """A delivery's outcome as the pipeline hands it to a `FinishingDispatcher`: the `lease` it
+    is recorded under, and `record()`, which records it with blocking store calls."""
+
+    lease: Lease
+
+    def record(self) -> bool:
+        """Record the outcome; whether the lease still owned the delivery."""
+        ...
+
+
+class FinishingDispatcher(Dispatcher, Protocol):
+    """A dispatcher whose handlers' transaction can hold the delivery's outcome too (the Django
+    one, when the store writes to that database), so effects and the `done` mark commit
+    together or not at all."""
+
+    def send_finishing(
+        self, sender: Any, event: Event, finish: Finish
+    ) -> tuple[list[str], bool | None]:
+        """`send`, then, when no receiver failed, `finish.record()` in their transaction where
+        it can: the failures, and whether `finish` was recorded (None: it was not, so the
+        caller records the outcome; False: the lease was lost, and the receivers' writes were
+        rolled back with it)."""
+        ...
+
+    async def asend_finishing(
+        self, sender: Any, event: Event, finish: Finish
+    ) -> tuple[list[str], bool | None]:
+        """`send_finishing` on an event loop."""
+        ...
+
+
+def as_finishing(dispatcher: Dispatcher) -> FinishingDispatcher | None:
+    """`dispatcher` when it is a `FinishingDispatcher` (it has both of its methods), else None."""
+    methods = ("send_finishing", "asend_finishing")
+    if all(callable(getattr(dispatcher, name, None)) for name in methods):
+        return cast(FinishingDispatcher, dispatcher)
+    return None
 
 
 def reaches_a_receiver(dispatcher: Dispatcher, sender: Any, event: Event) -> bool:

@@ -38,3 +38,6 @@ class ReceiverParts(Protocol):
     """How long the replay guard remembers a signature: twice the timestamp tolerance."""
     _claim_done: Callable[[str, ReplayCheck | None], ClaimResult | None] | None
     """The store's `claim_done` when it can answer a done key without I/O."""
+    _finishes_with_handlers: bool
+    """True when the dispatcher is a `FinishingDispatcher`: a delivery's `done` mark is handed
+    to it, to commit with the handlers' writes where it can."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
 from ..leases import Lease
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, as_finishing
 from .processing import event_for
 from .steps import Performers
 from .store_calls import StoreCalls, in_thread
@@ -31,11 +31,18 @@ def _cannot_queue(*args: Any, **kwargs: Any) -> Any:
     raise ConfigurationError("this store cannot queue deliveries for a hand-off.")
 
 
+def _cannot_finish(*args: Any, **kwargs: Any) -> Any:
+    """What a dispatcher that cannot hold the outcome in its handlers' transaction does when
+    asked to: refuse, clearly (the plan asks only a `FinishingDispatcher`)."""
+    raise ConfigurationError("this dispatcher cannot record the outcome with its handlers.")
+
+
 def blocking(
     calls: StoreCalls, dispatcher: Dispatcher, ring: Callable[[str], bool] = _no_ring
 ) -> Performers:
     """The performers `drive` runs: the store's and the dispatcher's blocking calls, and `ring`
     (which rings the receiver's hand-off, logging a failure)."""
+    finishing = as_finishing(dispatcher)
     return Performers(
         bind_token=calls.bind_token,
         build_event=event_for,
@@ -45,6 +52,7 @@ def blocking(
         rejected=dispatcher.rejected,
         reopen=functools.partial(reopened, calls.store),
         send=dispatcher.send,
+        send_finishing=_cannot_finish if finishing is None else finishing.send_finishing,
         queue=calls.queue or _cannot_queue,
         ring=ring,
         sweepable=calls.sweepable or _cannot_queue,
@@ -65,6 +73,7 @@ def awaiting(
     any other runs on the loop (an in-process one starts its task there, one with a sending
     thread hands it the key)."""
     arejected: Callable[..., Awaitable[None]] | None = getattr(dispatcher, "arejected", None)
+    finishing = as_finishing(dispatcher)
     return Performers(
         bind_token=calls.abind_token,
         build_event=in_thread(event_for),
@@ -74,6 +83,9 @@ def awaiting(
         rejected=_in_line(dispatcher.rejected) if arejected is None else arejected,
         reopen=in_thread(functools.partial(reopened, calls.store)),
         send=dispatcher.asend,
+        send_finishing=(
+            in_thread(_cannot_finish) if finishing is None else finishing.asend_finishing
+        ),
         queue=calls.aqueue or in_thread(_cannot_queue),
         ring=in_thread(ring) if ring_blocks else _in_line(ring),
         sweepable=calls.asweepable or in_thread(_cannot_queue),

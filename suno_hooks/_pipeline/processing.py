@@ -1,6 +1,7 @@
 """Processing an admitted delivery against the store, written once as plans: bind a sole
 token, claim, build the event, run the handlers under the lease, then record done or failed and
-settle the expected task in the same step.
+settle the expected task in the same step (with a dispatcher that can, `done` in the handlers'
+own transaction).
 
 Each plan yields a step wherever it needs the store or the handlers (see `steps`); the receiver
 runs it with `drive` or `adrive`. The plans compose: `process_plan` is `claim_plan` then
@@ -22,7 +23,15 @@ from ..outcome import Outcome
 from ..stores import Claim, ClaimResult, Delivery
 from .admission import Admitted
 from .dispatch import reaches_a_receiver
-from .steps import BindToken, BuildEvent, ClaimLease, FinishLease, Plan, SendSignals
+from .steps import (
+    BindToken,
+    BuildEvent,
+    ClaimLease,
+    FinishLease,
+    Plan,
+    SendAndFinish,
+    SendSignals,
+)
 
 if TYPE_CHECKING:
     from .parts import ReceiverParts
@@ -97,7 +106,11 @@ def dispatch_plan(
     receiver: ReceiverParts, admitted: Admitted, sender: Any
 ) -> Plan[tuple[Event | None, str | None]]:
     """Build the event, run the handlers under the claimed lease, record done or failed
-    (settling a terminal delivery's expected task); the event and the handlers' error."""
+    (settling a terminal delivery's expected task); the event and the handlers' error.
+
+    A dispatcher that can records `done` in the transaction of the handlers' writes, so both
+    commit or neither does; when its lease was lost meanwhile, neither did, and the answer is
+    `InProgress` (the claim that took the delivery over runs it)."""
     delivery = admitted.delivery
     event: Event | None
     if len(delivery.body) <= INLINE_EVENT_BYTES:
@@ -106,17 +119,27 @@ def dispatch_plan(
         event = yield BuildEvent(admitted)
     lease = admitted.lease
     assert lease is not None
+    settles = _settles(delivery)
+    recorded: bool | None = None
     error = _refusal(receiver, event, sender)
     if event is not None and error is None:
         bound = lease.bind()
         try:
-            error = _joined((yield SendSignals(sender, event)))
+            if receiver._finishes_with_handlers:
+                done = FinishLease(lease, None, settles, delivery.source)
+                failures, recorded = yield SendAndFinish(sender, event, done)
+            else:
+                failures = yield SendSignals(sender, event)
+            error = _joined(failures)
         finally:
             lease.unbind(bound)
-    try:
-        yield FinishLease(lease, error, _settles(delivery), delivery.source)
-    except Exception as exc:
-        raise _unrecorded(admitted, exc) from None
+    if recorded is None:
+        try:
+            yield FinishLease(lease, error, settles, delivery.source)
+        except Exception as exc:
+            raise _unrecorded(admitted, exc) from None
+    elif not recorded:
+        raise _taken_over(admitted)
     return event, error
 
 
@@ -212,6 +235,17 @@ def _unrecorded(admitted: Admitted, exc: Exception) -> StoreUnavailable:
         exc,
     )
     return StoreUnavailable()
+
+
+def _taken_over(admitted: Admitted) -> InProgress:
+    """The answer when the lease was lost before the handlers' writes and the `done` mark
+    committed: both were rolled back, and the claim that took the delivery over owns it."""
+    logger.warning(
+        "the lease of %s was taken over before its outcome was recorded: its handlers' writes "
+        "were rolled back with the done mark, and the claim that took it over runs it",
+        admitted.delivery.key,
+    )
+    return InProgress()
 
 
 def _joined(failures: list[str]) -> str | None:

@@ -33,6 +33,7 @@ __all__ = [
     "Refuse",
     "Reopen",
     "Ring",
+    "SendAndFinish",
     "SendSignals",
     "Step",
     "adrive",
@@ -55,6 +56,7 @@ class Performers:
     rejected: Callable[..., Any]
     reopen: Callable[..., Any]
     send: Callable[..., Any]
+    send_finishing: Callable[..., Any]
     queue: Callable[..., Any]
     ring: Callable[[str], Any]
     sweepable: Callable[..., Any]
@@ -128,6 +130,27 @@ class FinishLease:
     def run(self, do: Performers) -> Any:
         """Call the performer."""
         return do.finish(self.lease, self.error, settles=self.settles, by=self.by)
+
+    def record(self) -> bool:
+        """Record it with blocking store calls where the caller runs (a dispatcher, in the
+        thread that holds its handlers' transaction); whether the lease still owned it."""
+        return self.lease.finish(self.error, settles=self.settles, by=self.by)
+
+
+@dataclass(slots=True)
+class SendAndFinish:
+    """Run the handlers of `event` and, when none failed, record `finish` in the transaction
+    that holds their writes, where the dispatcher can; replies with their failures and whether
+    `finish` was recorded there: None when it was not (the plan records the outcome itself),
+    False when the lease was lost, and the handlers' writes were then rolled back with it."""
+
+    sender: Any
+    event: Event
+    finish: FinishLease
+
+    def run(self, do: Performers) -> Any:
+        """Call the performer."""
+        return do.send_finishing(self.sender, self.event, self.finish)
 
 
 @dataclass(slots=True)
@@ -223,6 +246,7 @@ Step = (
     | ClaimLease
     | BuildEvent
     | SendSignals
+    | SendAndFinish
     | FinishLease
     | GetDelivery
     | Reopen

@@ -4,8 +4,12 @@ A receiver that raises never stops the others and never breaks the HTTP answer: 
 returned (as `describe_failure` words it) so the delivery is kept as `failed` for replay. All the
 receivers of one delivery run in one transaction on the store's database (a savepoint inside an
 outer one): when any of them fails, their writes are rolled back together, so a replay runs them
-all again from scratch, and the inbox's own writes, made outside it, are never rolled back. A
-project without a database (`DATABASES = {}`) runs them without a transaction.
+all again from scratch, and the inbox's own writes, made outside it, are never rolled back. When
+they all succeed, wrote to that database, and the store is the ORM store on it, the delivery's
+`done` mark is written in the same transaction: their writes and the mark commit together or not
+at all, so a crash never leaves the effects applied and the delivery replayable (exactly-once
+effects for writes to the store's database). A project without a database (`DATABASES = {}`)
+runs them without a transaction.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from django.dispatch import Signal
 from ..._pipeline.dispatch import (
     BlinkerDispatcher,
     Dispatcher,
+    Finish,
     describe_failure,
     reaches_a_receiver,
 )
 from ...events import Event
 from . import signals
+from ._transaction_work import work_check
 
 __all__ = ["DjangoDispatcher"]
 
@@ -122,37 +128,77 @@ class DjangoDispatcher:
     def send(self, sender: Any, event: Event) -> list[str]:
         """Call every receiver in one transaction (async ones through `async_to_sync`); their
         failures."""
-        if not self.receives(sender, event):
-            return []
-        return self._in_transaction(lambda: self._send_all(sender, event))
+        return self.send_finishing(sender, event, None)[0]
 
     async def asend(self, sender: Any, event: Event) -> list[str]:
         """`send` on an event loop: the transaction is opened in Django's thread for this
         context, and `asend_robust` is driven from there, so the sync receivers it runs through
         `sync_to_async` come back to that thread; async receivers are awaited on the loop."""
-        if not self.receives(sender, event):
-            return []
-        if self.database() is None:
-            return await self._asend_all(sender, event)
-        in_thread = sync_to_async(self._in_transaction)
-        return await in_thread(lambda: async_to_sync(self._asend_all)(sender, event))
+        return (await self.asend_finishing(sender, event, None))[0]
 
-    def _in_transaction(self, send: Callable[[], list[str]]) -> list[str]:
-        """Run `send` inside `transaction()`, rolled back when a receiver failed; a transaction
-        that cannot open or commit is a failure too. Without a database, `send` runs as is."""
+    def send_finishing(
+        self, sender: Any, event: Event, finish: Finish | None
+    ) -> tuple[list[str], bool | None]:
+        """`send`, then, when no receiver failed, they did database work (see `work_check`)
+        and `finish`'s store is the ORM store on `database()`, `finish` in the receivers'
+        transaction: the failures, and whether `finish` was recorded (None when it was not
+        tried; False when its lease was lost, and the receivers' writes were rolled back with
+        it)."""
+        if not self.receives(sender, event):
+            return [], None
+        joined = self._joinable(finish)
+        return self._in_transaction(lambda: self._send_all(sender, event), joined)
+
+    async def asend_finishing(
+        self, sender: Any, event: Event, finish: Finish | None
+    ) -> tuple[list[str], bool | None]:
+        """`send_finishing` on an event loop, as `asend` sends: `finish` is recorded with the
+        store's blocking calls in the thread that holds the transaction."""
+        if not self.receives(sender, event):
+            return [], None
+        if self.database() is None:
+            return await self._asend_all(sender, event), None
+        joined = self._joinable(finish)
+        in_thread = sync_to_async(self._in_transaction)
+        return await in_thread(lambda: async_to_sync(self._asend_all)(sender, event), joined)
+
+    def _joinable(self, finish: Finish | None) -> Finish | None:
+        """`finish` when its store writes on the receivers' database (so both can commit in
+        one transaction), else None: the pipeline records it in the store's own."""
+        if finish is None:
+            return None
+        from .store import DjangoStore  # the models load once the apps are ready
+
+        store = finish.lease.store
+        return finish if isinstance(store, DjangoStore) and store.using == self.database() else None
+
+    def _in_transaction(
+        self, send: Callable[[], list[str]], finish: Finish | None = None
+    ) -> tuple[list[str], bool | None]:
+        """Run `send` inside `transaction()`, rolled back when a receiver failed; when none
+        did and they wrote, `finish` in it too, and all rolled back when its lease was lost. A
+        transaction that cannot open or commit is a failure, and then nothing of it was
+        recorded. Without a database, `send` runs as is."""
         using = self.database()
         if using is None:
-            return send()
+            return send(), None
         failures: list[str] = []
+        recorded: bool | None = None
         try:
             with self.transaction():
+                worked = None if finish is None else work_check(using)
                 failures = send()
                 if failures:
                     transaction.set_rollback(True, using=using)
+                elif finish is not None and worked is not None and worked():
+                    recorded = finish.record()
+                    if not recorded:
+                        transaction.set_rollback(True, using=using)
         except Exception as exc:
             logger.exception("the receivers' transaction failed")
             failures.append(describe_failure(self.transaction, exc))
-        return failures
+            recorded = None
+        return failures, recorded
 
     def _send_all(self, sender: Any, event: Event) -> list[str]:
         failures: list[str] = []

@@ -261,8 +261,9 @@ class DjangoStore(StoreBase):
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
         """`finish`, and when `token` still owns the delivery, the expected task's settle in
-        the same transaction."""
-        with transaction.atomic(using=self.using):
+        the same transaction (the caller's, without a savepoint, when one is open: a failure
+        here fails it whole)."""
+        with transaction.atomic(using=self.using, savepoint=False):
             finished = self.finish(key, token=token, error=error)
             if finished:
                 self._tasks.settle(task_id, by)
