@@ -190,6 +190,39 @@ async def test_a_failed_commit_fails_every_claim_of_the_batch_and_keeps_none(
     store.close()
 
 
+class FullDiskStore(SQLiteStore):
+    """A store whose connections opened while `full` is set cannot grow the file (as if the
+    disk were full when they were opened)."""
+
+    full = False
+
+    def _open(self) -> sqlite3.Connection:
+        conn = super()._open()
+        if self.full:
+            (pages,) = conn.execute("PRAGMA page_count").fetchone()
+            conn.execute(f"PRAGMA max_page_count={pages}")
+        return conn
+
+
+async def test_a_database_fault_fails_the_batch_and_its_connection_is_not_kept(
+    tmp_path: Path,
+) -> None:
+    store = FullDiskStore(tmp_path / "inbox.db")
+    store.full = True
+    big = [delivery(t, body=b"x" * 50_000) for t in "abc"]
+    outcomes = await asyncio.gather(
+        *(store.aclaim(d, lease=60) for d in big), return_exceptions=True
+    )
+    assert all(isinstance(o, sqlite3.OperationalError) for o in outcomes), outcomes
+    assert "full" in str(outcomes[0])
+    store.full = False
+    # The cause has passed: the retries are claimed on a fresh connection.
+    retried = await asyncio.gather(*(store.aclaim(d, lease=60) for d in big))
+    assert [(c.result, c.attempts) for c in retried] == [(ClaimResult.NEW, 1)] * 3
+    assert store.batch_sizes.claims == Counter({3: 2})
+    store.close()
+
+
 async def test_a_lone_claim_is_a_batch_of_one_written_on_the_next_turn(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "inbox.db")
     store.get("warm:complete")  # the file is open and migrated before the count starts
