@@ -129,3 +129,7 @@ class BatchedWrites:
         if answers is None:
             answers = await asyncio.to_thread(self._pool.run, batch)
         return answers
+
+    def close(self) -> None:
+        """Close the inline connection; a batch written later opens a new one."""
+        self._inline.close()

@@ -107,17 +107,14 @@ class SQLiteStore(StoreBase):
         )
         self._shared: sqlite3.Connection | None = None
         self.pool = ConnectionPool(self._open, size=pool_size)
-        self._inline = (
-            None
-            if self._in_memory or self.read_only
-            else InlineWriter(self._open, self._checkpoint)
-        )
         self._claims = 0
         self._batch_sizes = BatchSizes()
         self._batched = (
             None
-            if self._inline is None
-            else BatchedWrites(self._inline, self.pool, self._batch_sizes)
+            if self._in_memory or self.read_only
+            else BatchedWrites(
+                InlineWriter(self._open, self._checkpoint), self.pool, self._batch_sizes
+            )
         )
         self._tasks = SQLiteTasks(self._connection, self._transaction)
         self._columns = COLUMNS
@@ -399,8 +396,8 @@ class SQLiteStore(StoreBase):
     def close(self) -> None:
         """Close the pooled connections; the store must not be used afterwards."""
         self.pool.close()
-        if self._inline is not None:
-            self._inline.close()
+        if self._batched is not None:
+            self._batched.close()
         if self._shared is not None:
             self._shared.close()
             self._shared = None
