@@ -137,9 +137,15 @@ async def test_a_claim_that_fails_after_writing_is_rolled_back_alone(
     assert store.batch_sizes.claims == Counter({3: 1})
     assert store.get("broken:complete") is None
     monkeypatch.undo()
-    # Nothing of it stayed, not even its signature: the sender's retry is a new claim.
-    again = await store.aclaim(requests[1][0], lease=60, replay=requests[1][1])
+    # Nothing of it stayed, not even its signature's guard: the same signature with another
+    # body would be refused as replayed if it had.
+    retry, guard = signed("broken", "complete", b"another body", "sig-broken")
+    again = await store.aclaim(retry, lease=60, replay=guard)
     assert (again.result, again.attempts) == (ClaimResult.NEW, 1)
+    # The retry's guard is kept, as the failed claim's would have been.
+    third, third_guard = signed("broken", "first", b"a third body", "sig-broken")
+    refused = await store.aclaim(third, lease=60, replay=third_guard)
+    assert refused.result is ClaimResult.REPLAYED
     store.close()
 
 

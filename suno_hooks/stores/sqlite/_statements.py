@@ -1,9 +1,10 @@
 """The SQLite store's statements.
 
-A new claim is one statement in its own transaction (`FAST_CLAIM`): it inserts the row, with the
-signature that claimed it as the row's replay-guard entry, unless the task's rows or the guard
-table say otherwise. Anything else (a duplicate, a takeover, a stale or replayed request) is
-decided by the full claim in a `BEGIN IMMEDIATE` transaction, which keeps the guard table.
+A new claim is one statement (`FAST_CLAIM`), in its own transaction or in a batch's: it inserts
+the row, with the signature that claimed it as the row's replay-guard entry, unless the task's
+rows or the guard table say otherwise. Anything else (a duplicate, a takeover, a stale or
+replayed request) is decided by the full claim in a `BEGIN IMMEDIATE` transaction, which keeps
+the guard table.
 """
 
 from __future__ import annotations
