@@ -2,7 +2,7 @@
 `FAULT_STORE` (store URL), `FAULT_HMAC`, `FAULT_LEASE` (seconds, default 60) and what
 `tests/support/fault_handlers.py` reads. `wsgi` and `asgi` serve the callback at /suno/callback;
 `flask` is a Flask app with the extension; GET /sizes on `asgi` answers the memory store's
-sizes and `bounded`."""
+sizes and `bounded`, GET /batches a durable store's `batch_sizes`."""
 
 from __future__ import annotations
 
@@ -30,11 +30,22 @@ SunoHooks(flask, receiver=receiver)
 _callbacks = asgi_app(receiver)
 
 
+def _report(path: str) -> dict[str, Any] | None:
+    store: Any = receiver.store
+    if path == "/sizes":
+        return dict(store.sizes(), bounded=store.bounded)
+    if path == "/batches":
+        sizes = store.batch_sizes
+        return {"claims": dict(sizes.claims), "finishes": dict(sizes.finishes)}
+    return None
+
+
 async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The callback app, plus GET /sizes for the memory store's bounds."""
-    if scope["type"] == "http" and scope["path"] == "/sizes":
-        store: Any = receiver.store
-        body = json.dumps(dict(store.sizes(), bounded=store.bounded)).encode()
+    """The callback app, plus GET /sizes for the memory store's bounds and GET /batches for a
+    durable store's batch sizes."""
+    report = _report(scope["path"]) if scope["type"] == "http" else None
+    if report is not None:
+        body = json.dumps(report).encode()
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["CHECKPOINT_EVERY", "CHECKPOINT_WAIT", "InlineWriter"]
+__all__ = ["CHECKPOINT_EVERY", "CHECKPOINT_WAIT", "InlineWriter", "checkpoint"]
 
 T = TypeVar("T")
 
@@ -117,6 +117,21 @@ class InlineWriter:
             self._checkpoint()
             return
         self._checkpointing = loop.run_in_executor(None, self._checkpoint)
+
+
+def checkpoint(conn: sqlite3.Connection, timeout: float) -> bool:
+    """Copy the write-ahead log into the file and restart it; False when a reader or writer kept
+    it from finishing. `timeout` is the connection's busy timeout, restored afterwards.
+
+    A restarting checkpoint holds off writers while it waits for readers, so it waits at most
+    `CHECKPOINT_WAIT` seconds, not the store's timeout: a long-lived reader (a shell with a
+    transaction open) delays the log's restart, never the callbacks."""
+    conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT * 1000)}")
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    return not busy
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -1,12 +1,17 @@
 """The SQLite store's statements.
 
-A new claim is one statement in its own transaction (`FAST_CLAIM`): it inserts the row, with the
-signature that claimed it as the row's replay-guard entry, unless the task's rows or the guard
-table say otherwise. Anything else (a duplicate, a takeover, a stale or replayed request) is
-decided by the full claim in a `BEGIN IMMEDIATE` transaction, which keeps the guard table.
+A new claim is one statement (`FAST_CLAIM`), in its own transaction or in a batch's: it inserts
+the row, with the signature that claimed it as the row's replay-guard entry, unless the task's
+rows or the guard table say otherwise. Anything else (a duplicate, a takeover, a stale or
+replayed request) is decided by the full claim in a `BEGIN IMMEDIATE` transaction, which keeps
+the guard table.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from .._base import DeliveryQuery
 
 __all__ = [
     "BIND",
@@ -30,6 +35,7 @@ __all__ = [
     "STATE",
     "STATUS_CLAUSES",
     "SWEEPABLE",
+    "listing",
 ]
 
 # ?1 key, ?2 task id, ?3 stage, ?4 terminal, ?5 kind, ?6 now, ?7 lease seconds, ?8 received_at,
@@ -185,3 +191,35 @@ STATUS_CLAUSES = {
     "abandoned": "status = 'processing' AND lease_until <= ?1",
 }
 """The `WHERE` clause of the statuses a row's status column alone does not tell."""
+
+
+def listing(query: DeliveryQuery, columns: str, now: float) -> tuple[str, list[Any]]:
+    """The `SELECT` of an inbox listing, newest first, and its parameters; `columns` is
+    `COLUMNS` or the one the file's schema has."""
+    clauses: list[str] = []
+    params: list[Any] = [now]
+    if query.status is not None:
+        wanted = query.status.value
+        clauses.append(STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
+        if wanted not in STATUS_CLAUSES:
+            params.append(wanted)
+    if query.kind is not None:
+        clauses.append(f"kind = ?{len(params) + 1}")
+        params.append(query.kind)
+    if query.task_id is not None:
+        n = len(params)
+        clauses.append(f"key > ?{n + 1} AND key < ?{n + 2} AND task_id = ?{n + 3}")
+        params.extend((f"{query.task_id}:", f"{query.task_id};", query.task_id))
+    if query.stage is not None:
+        clauses.append(f"stage = ?{len(params) + 1}")
+        params.append(query.stage)
+    if query.source is not None:
+        clauses.append(f"COALESCE(json_extract(meta, '$.source'), 'callback') = ?{len(params) + 1}")
+        params.append(query.source)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    params.extend((query.limit, query.offset))
+    statement = (
+        f"SELECT {columns} FROM suno_hooks_deliveries {where} "
+        f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}"
+    )
+    return statement, params

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from ...errors import ConfigurationError
 from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase
+from .._group import BatchSizes
 from .._kept import kept_from_json, kept_json, merge_kept
 from ..base import (
     DEFAULT_RETENTION,
@@ -27,7 +28,8 @@ from ..base import (
     new_token,
 )
 from ..records import delivery_from_columns as _delivery
-from ._inline import CHECKPOINT_WAIT, InlineWriter
+from ._batches import BatchedWrites, ClaimItem, FinishItem
+from ._inline import InlineWriter, checkpoint
 from ._pool import ConnectionPool
 from ._schema import KEPT_VERSION, SCHEMA_VERSION, check_schema, migrate
 from ._statements import (
@@ -40,7 +42,7 @@ from ._statements import (
     PURGE_KEEPS_GUARDS,
     RECORD_KEPT,
     REOPEN,
-    STATUS_CLAUSES,
+    listing,
 )
 from ._tasks import SQLiteTasks
 from ._writes import (
@@ -69,8 +71,9 @@ class SQLiteStore(StoreBase):
     Threads borrow connections from a small pool (at most `pool_size` kept idle; one that
     raised a database error is replaced); a new claim is one statement and any other claim one
     `BEGIN IMMEDIATE` transaction, so claims are atomic across threads and processes. On an
-    event loop, a new claim and its finish are written inline when the file is free (see
-    `_inline`), never waiting on the lock. Keys are the receiver's dedupe keys,
+    event loop, the claims waiting at the same moment go to the file as one transaction, and so
+    do the finishes (group commit; `batch_sizes` counts them), written inline when the file is
+    free, never waiting on the lock. Keys are the receiver's dedupe keys,
     `task_id:stage`. `path=":memory:"` keeps one private database for this store object;
     `read_only=True` (`?read_only=1` in the URL) opens an existing inbox for reading only.
     """
@@ -104,12 +107,15 @@ class SQLiteStore(StoreBase):
         )
         self._shared: sqlite3.Connection | None = None
         self.pool = ConnectionPool(self._open, size=pool_size)
-        self._inline = (
+        self._claims = 0
+        self._batch_sizes = BatchSizes()
+        self._batched = (
             None
             if self._in_memory or self.read_only
-            else InlineWriter(self._open, self._checkpoint)
+            else BatchedWrites(
+                InlineWriter(self._open, self._checkpoint), self.pool, self._batch_sizes
+            )
         )
-        self._claims = 0
         self._tasks = SQLiteTasks(self._connection, self._transaction)
         self._columns = COLUMNS
         try:
@@ -294,36 +300,9 @@ class SQLiteStore(StoreBase):
         return True
 
     def _deliveries(self, query: DeliveryQuery) -> list[Delivery]:
-        clauses: list[str] = []
-        params: list[Any] = [time.time()]
-        if query.status is not None:
-            wanted = query.status.value
-            clauses.append(STATUS_CLAUSES.get(wanted, f"status = ?{len(params) + 1}"))
-            if wanted not in STATUS_CLAUSES:
-                params.append(wanted)
-        if query.kind is not None:
-            clauses.append(f"kind = ?{len(params) + 1}")
-            params.append(query.kind)
-        if query.task_id is not None:
-            n = len(params)
-            clauses.append(f"key > ?{n + 1} AND key < ?{n + 2} AND task_id = ?{n + 3}")
-            params.extend((f"{query.task_id}:", f"{query.task_id};", query.task_id))
-        if query.stage is not None:
-            clauses.append(f"stage = ?{len(params) + 1}")
-            params.append(query.stage)
-        if query.source is not None:
-            clauses.append(
-                f"COALESCE(json_extract(meta, '$.source'), 'callback') = ?{len(params) + 1}"
-            )
-            params.append(query.source)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        params.extend((query.limit, query.offset))
+        statement, params = listing(query, self._columns, time.time())
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {self._columns} FROM suno_hooks_deliveries {where} "
-                f"ORDER BY id DESC LIMIT ?{len(params) - 1} OFFSET ?{len(params)}",
-                params,
-            ).fetchall()
+            rows = conn.execute(statement, params).fetchall()
         return [_delivery(row) for row in rows]
 
     def count_by_status(self) -> dict[str, int]:
@@ -360,7 +339,14 @@ class SQLiteStore(StoreBase):
         with self._connection() as conn:
             conn.execute("DELETE FROM suno_hooks_guard WHERE expires_at <= ?", (now,))
 
-    # -- on an event loop: a new claim and its finish inline when the file is free ----------------
+    # -- on an event loop: claims, and finishes, waiting at the same moment written together -----
+
+    @property
+    def batch_sizes(self) -> BatchSizes:
+        """How many batches of each size the claims and the finishes made on event loops were
+        written in: `batch_sizes.claims[n]` batches of `n` claims went to the file as one
+        transaction (likewise `finishes`). Empty for `:memory:` and read-only stores."""
+        return self._batch_sizes
 
     async def aclaim(
         self,
@@ -369,71 +355,49 @@ class SQLiteStore(StoreBase):
         lease: float,
         replay: ReplayCheck | None = None,
     ) -> Claim:
-        """`claim` without ever waiting on the file lock on the loop: a new delivery is inserted
-        inline when no other connection is writing, anything else runs in a worker thread."""
-        if self._inline is None:
-            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
+        """`claim`, in one transaction with the claims waiting at the same moment on this event
+        loop, never waiting on the file lock on the loop; each gets its own answer, lease token
+        or error, once the transaction has committed."""
+        if self._batched is None:
+            return await super().aclaim(delivery, lease=lease, replay=replay)
         params = claim_params(delivery, lease, replay, new_token())
-        answer = await self._inline.awrite(
-            lambda conn: fast_claim_or_duplicate(conn, replay, params)
-        )
-        if answer is None:
-            return await asyncio.to_thread(self.claim, delivery, lease=lease, replay=replay)
-        inserted, duplicate = answer
-        if duplicate:
-            return Claim(ClaimResult.DUPLICATE)
-        if not inserted:
-            return await asyncio.to_thread(self._full_claim, delivery, replay, params)
+        decided = await self._batched.claims.submit(ClaimItem(replay, params))
+        if isinstance(decided, Claim):
+            return decided
         if self._sweep_due(replay):
-            await asyncio.to_thread(self._sweep_guard, params[5])
-        return self._claimed(delivery, 1, params[5], params[10])
+            await asyncio.to_thread(self._sweep_guard, decided[1])
+        return self._claimed(delivery, *decided, params[10])
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish`, inline when the file is free, else in a worker thread."""
-        if self._inline is not None:
-            done = await self._inline.awrite(lambda conn: finish(conn, key, token, error))
-            if done is not None:
-                return done
-        return await asyncio.to_thread(self.finish, key, token=token, error=error)
+        """`finish`, in one transaction with the finishes waiting at the same moment."""
+        if self._batched is None:
+            return await super().afinish(key, token=token, error=error)
+        return await self._batched.finishes.submit(FinishItem(key, token, error))
 
     async def afinish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
-        """`finish_settling`, inline when the file is free, else in a worker thread."""
-        if self._inline is not None:
-            done = await self._inline.awrite(
-                lambda conn: finish_settling(conn, key, token, error, task_id, by)
+        """`finish_settling`, in one transaction with the finishes waiting at the same moment."""
+        if self._batched is None:
+            return await super().afinish_settling(
+                key, token=token, error=error, task_id=task_id, by=by
             )
-            if done is not None:
-                return done
-        return await asyncio.to_thread(
-            self.finish_settling, key, token=token, error=error, task_id=task_id, by=by
-        )
+        return await self._batched.finishes.submit(FinishItem(key, token, error, (task_id, by)))
 
     def _checkpoint(self) -> bool:
-        """Copy the write-ahead log into the file and restart it (what inline writes leave to a
-        worker thread); False when a reader or writer kept it from finishing.
-
-        A restarting checkpoint holds off writers while it waits for readers, so it waits at
-        most `CHECKPOINT_WAIT` seconds, not the store's timeout: a long-lived reader (a shell
-        with a transaction open) delays the log's restart, never the callbacks."""
+        """`checkpoint` on a pooled connection (what inline writes leave to a worker thread);
+        False, and logged, when it failed."""
         try:
-            with self._connection() as conn:
-                conn.execute(f"PRAGMA busy_timeout={int(CHECKPOINT_WAIT * 1000)}")
-                try:
-                    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-                finally:
-                    conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            return self._run(checkpoint, self.timeout)
         except sqlite3.Error as exc:
             logger.warning("SQLite checkpoint of %s failed: %s", self.path, exc)
             return False
-        return not busy
 
     def close(self) -> None:
         """Close the pooled connections; the store must not be used afterwards."""
         self.pool.close()
-        if self._inline is not None:
-            self._inline.close()
+        if self._batched is not None:
+            self._batched.close()
         if self._shared is not None:
             self._shared.close()
             self._shared = None

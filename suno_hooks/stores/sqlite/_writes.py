@@ -26,10 +26,12 @@ from ._statements import (
 from ._tasks import SETTLE
 
 __all__ = [
+    "claim_in_transaction",
     "claim_params",
     "fast_claim",
     "fast_claim_or_duplicate",
     "finish",
+    "finish_and_settle",
     "finish_settling",
     "full_claim",
     "known_duplicate",
@@ -135,11 +137,22 @@ def full_claim(
     return int(row[0]), now
 
 
+def claim_in_transaction(
+    conn: sqlite3.Connection, replay: ReplayCheck | None, params: tuple[Any, ...]
+) -> Claim | tuple[int, float]:
+    """The claim inside the caller's write transaction: `fast_claim`, else `full_claim`; a
+    refusal, or the attempt number and the clock of the new claim or takeover."""
+    now = time.time()
+    params = (*params[:5], now, *params[6:])
+    if fast_claim(conn, params):
+        return 1, now
+    return full_claim(conn, replay, params)
+
+
 def finish(conn: sqlite3.Connection, key: str, token: str, error: str | None) -> bool:
     """Record done (`error=None`) or failed in one statement (its own transaction); False and
     nothing changed when `token` no longer owns the delivery."""
-    status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
-    return conn.execute(FINISH, (status.value, error, time.time(), key, token)).rowcount == 1
+    return finish_and_settle(conn, key, token, error, None)
 
 
 def finish_settling(
@@ -147,18 +160,32 @@ def finish_settling(
 ) -> bool:
     """`finish`, and the expected task's settle in the same transaction when it changed the
     delivery."""
-    status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
     conn.execute("BEGIN IMMEDIATE")
     try:
-        now = time.time()
-        changed = conn.execute(FINISH, (status.value, error, now, key, token)).rowcount == 1
-        if changed:
-            conn.execute(SETTLE, (TaskState.SETTLED.value, by, now, task_id))
+        changed = finish_and_settle(conn, key, token, error, (task_id, by))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return changed
+
+
+def finish_and_settle(
+    conn: sqlite3.Connection,
+    key: str,
+    token: str,
+    error: str | None,
+    settles: tuple[str, str] | None,
+) -> bool:
+    """Record done or failed while `token` owns the delivery and then, with `settles` (a task
+    id and who settled it), settle that expected task; in the caller's transaction, if any."""
+    status = DeliveryStatus.DONE if error is None else DeliveryStatus.FAILED
+    now = time.time()
+    changed = conn.execute(FINISH, (status.value, error, now, key, token)).rowcount == 1
+    if changed and settles is not None:
+        task_id, by = settles
+        conn.execute(SETTLE, (TaskState.SETTLED.value, by, now, task_id))
     return changed
 
 

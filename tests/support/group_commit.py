@@ -1,0 +1,136 @@
+"""Shared by the group-commit tests: a counter of event-loop turns, the write lock held by another
+connection, faults injected into one item of a batch, and a worker process killed in the middle
+of a batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from suno_hooks.stores import Delivery, DeliveryStatus, SQLiteStore
+from suno_hooks.stores.sqlite import _batches
+from suno_hooks.stores.sqlite._writes import claim_in_transaction
+
+
+def delivery(task_id: str, stage: str = "complete", body: bytes = b"{}") -> Delivery:
+    """A delivery of `task_id:stage`."""
+    return Delivery(key=f"{task_id}:{stage}", task_id=task_id, stage=stage, body=body)
+
+
+def batched(sizes: Counter[int]) -> int:
+    """How many requests the batches counted in `sizes` held."""
+    return sum(size * count for size, count in sizes.items())
+
+
+class LoopTurns:
+    """Counts the turns of the running event loop: a task that yields once per turn."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LoopTurns:
+        self._task = asyncio.ensure_future(self._count())
+        await asyncio.sleep(0)  # the counter's first turn
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _count(self) -> None:
+        while True:
+            self.turns += 1
+            await asyncio.sleep(0)
+
+
+@contextmanager
+def write_lock_held(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another connection holds the file's write lock until the block ends (or it commits)."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        if other.in_transaction:
+            other.execute("COMMIT")
+        other.close()
+
+
+def refuse_rows_of(path: Path, task_id: str) -> None:
+    """A trigger that aborts any insert of a delivery of `task_id`, as a constraint would."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"CREATE TRIGGER refuse_{task_id} BEFORE INSERT ON suno_hooks_deliveries "
+            f"WHEN NEW.task_id = '{task_id}' BEGIN SELECT RAISE(ABORT, 'refused {task_id}'); END"
+        )
+    conn.close()
+
+
+class Injected(Exception):
+    """The failure a test injects into one item of a batch."""
+
+
+def fail_after_writing(monkeypatch: pytest.MonkeyPatch, name: str, key: str) -> None:
+    """Make `_batches.<name>` (`claim_in_transaction` or `finish_and_settle`) raise `Injected`
+    for `key`'s item after it has written it."""
+    real: Callable[..., Any] = getattr(_batches, name)
+
+    def write_then_fail(conn: sqlite3.Connection, *args: Any) -> Any:
+        answer = real(conn, *args)
+        # claim_in_transaction(conn, replay, params) or finish_and_settle(conn, key, ...)
+        item_key = args[1][0] if name == "claim_in_transaction" else args[0]
+        if item_key == key:
+            raise Injected(f"injected after writing {key}")
+        return answer
+
+    monkeypatch.setattr(_batches, name, write_then_fail)
+
+
+def wait_abandoned(store: SQLiteStore, key: str) -> None:
+    """Until `key`'s lease has ended with nobody finishing it (listed as abandoned)."""
+    for _ in range(2000):
+        kept = store.get(key)
+        assert kept is not None and kept.status in (
+            DeliveryStatus.PROCESSING,
+            DeliveryStatus.ABANDONED,
+        ), kept
+        if kept.status is DeliveryStatus.ABANDONED:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"{key} was never listed as abandoned")
+
+
+def hang_mid_batch(path: str, task_ids: list[str], after: int, marker: str) -> None:
+    """In a worker process: claim one delivery of each task at once on an event loop, and block
+    inside the batch's transaction once `after` of them are written (the test kills it)."""
+    written = 0
+
+    def write_then_block(conn: sqlite3.Connection, *args: Any) -> Any:
+        nonlocal written
+        answer = claim_in_transaction(conn, *args)
+        written += 1
+        if written == after:
+            Path(marker).write_text(str(written))
+            time.sleep(600)
+        return answer
+
+    store = SQLiteStore(path)
+
+    async def claim_all() -> None:
+        await asyncio.gather(*(store.aclaim(delivery(t), lease=60) for t in task_ids))
+
+    with mock.patch.object(_batches, "claim_in_transaction", write_then_block):
+        asyncio.run(claim_all())
