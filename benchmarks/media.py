@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/media.py [--files 20] [--size-mib 8] [--big-mib 100]
     .venv/bin/python benchmarks/media.py --quick        # 4 files of 1 MiB, a 16 MiB file
 
-The test suite's media server (uvicorn on 127.0.0.1, deterministic bytes) serves the files.
-Rows:
+The test suite's media server (its Starlette app under uvicorn on 127.0.0.1, in a process of its
+own, as a media host is; deterministic bytes) serves the files. Rows:
 - throughput: `MediaArchive.keep` of one event naming `--files` tracks of `--size-mib` each,
   into a fresh directory, against a plain streamed `httpx` download of the same URLs into
   another directory (64 KiB chunks, no checks, no fsync); best of `--rounds`, the two
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ import httpx  # noqa: E402
 from suno_hooks import Event, Receiver  # noqa: E402
 from suno_hooks.media import MediaArchive  # noqa: E402
 from suno_hooks.testing import capture_events  # noqa: E402
-from tests.support.media_helpers import media_server  # noqa: E402
+from tests.support.services import free_port, running  # noqa: E402
 
 MIB = 1024 * 1024
 LOCAL: dict[str, Any] = {"allowed_hosts": ["127.0.0.1"], "allow_http": True, "allow_private": True}
@@ -123,6 +126,18 @@ def peak_memory(base: str, size: int) -> dict[str, float]:
     return {name: value / 1024 for name, value in found.items()}
 
 
+@contextmanager
+def media_host() -> Iterator[str]:
+    """The media server in a uvicorn process of its own; its base URL."""
+    port = free_port()
+    app = "tests.support.media_helpers:media_app"
+    command = [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    url = f"http://127.0.0.1:{port}"
+    with running(command, f"{url}/", env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT):
+        yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=20)
@@ -138,9 +153,9 @@ def main() -> None:
     files, size, big = args.files, int(args.size_mib * MIB), int(args.big_mib * MIB)
     if args.quick:
         files, size, big = 4, MIB, 16 * MIB
-    with media_server() as server:
-        kept, plain = throughput(server.url, files, size, max(1, args.rounds))
-        memory = peak_memory(server.url, big)
+    with media_host() as url:
+        kept, plain = throughput(url, files, size, max(1, args.rounds))
+        memory = peak_memory(url, big)
     label = f"{files} files of {size / MIB:g} MiB"
     print(f"{'media archive, ' + label:52} {'MiB/s':>8}")
     print(f"{'MediaArchive.keep (checked, hashed, fsync, rename)':52} {kept:8.1f}")

@@ -17,6 +17,7 @@ import httpx
 from ..events import Event
 from ..signals import media_failed, media_kept, task_completed
 from ..stores.base import RecordsKept
+from ._readahead import read_ahead
 from .errors import KeepFailed, MediaError
 from .fetch import MediaFetcher, MediaTimeouts, shown_url
 from .kept import KeptFile
@@ -176,8 +177,11 @@ class MediaArchive:
         deadline = time.monotonic() + self.timeouts.total
         for attempt in range(1, self.tries + 1):
             try:
-                with self.fetcher.open(wanted.url, deadline) as download:
-                    return self._store(key, wanted, download.chunks(), download.content_type)
+                with (
+                    self.fetcher.open(wanted.url, deadline) as download,
+                    read_ahead(download.chunks()) as chunks,
+                ):
+                    return self._store(key, wanted, chunks, download.content_type)
             except MediaError as error:
                 wait = self.backoff * 2 ** (attempt - 1)
                 if error.retry_after is not None:

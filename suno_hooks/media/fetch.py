@@ -20,7 +20,6 @@ __all__ = ["MAX_REDIRECTS", "Download", "MediaFetcher", "MediaTimeouts", "shown_
 
 MAX_REDIRECTS = 3
 _REDIRECTS = (301, 302, 303, 307, 308)
-_CHUNK = 64 * 1024
 _USER_AGENT = "suno-hooks-media"
 
 
@@ -71,7 +70,7 @@ class Download:
         when the connection fails, a read times out or the file's deadline passes."""
         size = 0
         try:
-            for chunk in self.response.iter_bytes(_CHUNK):
+            for chunk in self.response.iter_bytes():
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise MediaTooLarge(

@@ -17,6 +17,8 @@ __all__ = ["LinksFiles", "LocalTarget", "Target", "record_key", "target_from"]
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "az", "azure", "abfs", "abfss")
 STALE_PART = 3600.0
 """Seconds after which a temporary file left by a killed writer is removed."""
+WRITEBACK_EVERY = 1024 * 1024
+"""Bytes written between two requests to the kernel to start writing them to disk."""
 
 
 def record_key(key: str) -> str:
@@ -73,17 +75,24 @@ class LocalTarget:
             raise ValueError(f"the key {key!r} leaves the archive's directory")
         return path
 
-    def _write(self, path: Path, chunks: Iterable[bytes]) -> None:
+    def _write(self, path: Path, chunks: Iterable[bytes], *, durable: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.", suffix=".part"
         )
         try:
             with os.fdopen(handle, "wb") as file:
+                written = synced = 0
                 for chunk in chunks:
                     file.write(chunk)
+                    written += len(chunk)
+                    if durable and written - synced >= WRITEBACK_EVERY:
+                        file.flush()
+                        _start_writeback(file.fileno(), synced, written - synced)
+                        synced = written
                 file.flush()
-                os.fsync(file.fileno())
+                if durable:
+                    os.fsync(file.fileno())
             os.replace(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -105,8 +114,18 @@ class LocalTarget:
             return None
 
     def write_record(self, key: str, data: bytes) -> None:
-        """Replace the record under `key` atomically."""
-        self._write(self.path(key), [data])
+        """Replace the record under `key` atomically. It is not flushed to disk: a record lost
+        with the machine only means the file is fetched again."""
+        self._write(self.path(key), [data], durable=False)
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Have the kernel start writing a range already written to disk, without waiting, so the
+    final `fsync` has little left to wait for (Linux does this for `POSIX_FADV_DONTNEED`, and
+    drops the pages once written: an archive is rarely read back)."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def _sweep(path: Path) -> None:

@@ -16,7 +16,8 @@ from suno_hooks.media import MediaArchive
 from ..support.media_helpers import LOCAL, event_of, file_bytes, media_server, music_body
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE = 400_000  # 98 steps of 4 KiB, 0.05 s apart: about 5 s
+STEP = 64 * 1024
+SIZE = 48 * STEP  # 48 steps 0.05 s apart, about 2.5 s; the first 1 MiB block is on disk at 0.8 s
 
 
 def test_a_killed_download_leaves_no_partial_file_and_the_next_keep_completes_it(
@@ -25,7 +26,7 @@ def test_a_killed_download_leaves_no_partial_file_and_the_next_keep_completes_it
     folder = tmp_path / "killed" / "complete"
     final = folder / "song.mp3"
     with media_server() as server:
-        url = f"{server.url}/slow/song.mp3?size={SIZE}"
+        url = f"{server.url}/slow/song.mp3?size={SIZE}&step={STEP}"
         keeper = subprocess.Popen(
             [sys.executable, "-m", "tests.support.media_keeper", str(tmp_path), url],
             cwd=ROOT,

@@ -75,7 +75,8 @@ class MediaServer:
         if kind == "endless":
             return StreamingResponse(_endless(rest), media_type="audio/mpeg")
         if kind == "slow":
-            return StreamingResponse(_slow(rest, size), media_type="audio/mpeg")
+            step = int(request.query_params.get("step", "4096"))
+            return StreamingResponse(_slow(rest, size, step), media_type="audio/mpeg")
         return Response("no such file", status_code=404)
 
 
@@ -86,19 +87,25 @@ async def _endless(name: str) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-async def _slow(name: str, size: int) -> AsyncIterator[bytes]:
+async def _slow(name: str, size: int, step: int) -> AsyncIterator[bytes]:
     data = file_bytes(name, size)
-    for start in range(0, size, 4096):
-        yield data[start : start + 4096]
+    for start in range(0, size, step):
+        yield data[start : start + step]
         await asyncio.sleep(0.05)
+
+
+def media_app(server: MediaServer | None = None) -> Starlette:
+    """The media server's ASGI app (a new `MediaServer` unless given): for uvicorn's
+    `--factory`, so a benchmark can serve it from a process of its own."""
+    server = server or MediaServer()
+    return Starlette(routes=[Route("/{path:path}", server.endpoint, methods=["GET"])])
 
 
 @contextmanager
 def media_server() -> Iterator[MediaServer]:
     """A running media server on a free loopback port."""
     server = MediaServer()
-    routes = [Route("/{path:path}", server.endpoint, methods=["GET"])]
-    with serving(Starlette(routes=routes)) as url:
+    with serving(media_app(server)) as url:
         server.url = url
         yield server
 
