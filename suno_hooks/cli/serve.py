@@ -9,6 +9,7 @@ import socket
 
 import click
 
+from .._pipeline.queued import DEFAULT_SWEEP_AFTER
 from ..asgi import ASGIApp, SunoHooksASGIMiddleware, asgi_app
 from ..stores.redaction import redacted_url
 from .options import (
@@ -22,7 +23,7 @@ from .options import (
     store_option,
 )
 from .page import inbox_options, is_loopback, with_inbox
-from .tasks import AFTER_HELP, BASE_URL_ENV, BASE_URL_HELP, start_reconciler
+from .tasks import AFTER_HELP, BASE_URL_ENV, BASE_URL_HELP, start_reconciler, sweep_after_option
 
 log = logging.getLogger("suno_hooks.serve")
 
@@ -53,6 +54,7 @@ def _refusal(host: str) -> str:
 @click.option(
     "--reconcile-after", default=600.0, show_default=True, help=f"{AFTER_HELP} For --reconcile."
 )
+@sweep_after_option(" For --reconcile.")
 @log_level_option
 @inbox_options
 def serve(
@@ -69,6 +71,7 @@ def serve(
     reconcile: bool = False,
     base_url: str | None = None,
     reconcile_after: float = 600.0,
+    sweep_after: float = DEFAULT_SWEEP_AFTER,
 ) -> None:
     """Run a standalone receiver with a SQLite inbox (one log line per callback) and the inbox
     page at / (loopback only unless --inbox-auth is set). Without a key it accepts callbacks
@@ -122,7 +125,9 @@ def serve(
     )
     halt = None
     if reconcile:
-        halt = start_reconciler(receiver, after=reconcile_after, base_url=base_url)
+        halt = start_reconciler(
+            receiver, after=reconcile_after, base_url=base_url, sweep_after=sweep_after
+        )
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30)
     uvicorn.Server(config).run(sockets=[listening])
     if halt is not None:

@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from .._pipeline.queued import DEFAULT_SWEEP_AFTER
 from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ..reconcile import Reconciler
@@ -21,7 +23,14 @@ from ..stores.tasks import TASK_LISTINGS, ExpectedTask, TaskStore
 from .inbox import columns, open_store, when
 from .options import import_handlers, inbox_here, needs, offline_receiver, store_option
 
-__all__ = ["reconcile", "start_reconciler", "sweep_and_log", "tasks"]
+__all__ = [
+    "reconcile",
+    "reconcile_and_sweep",
+    "start_reconciler",
+    "sweep_after_option",
+    "sweep_and_log",
+    "tasks",
+]
 
 log = logging.getLogger("suno_hooks.reconcile")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,6 +41,24 @@ BASE_URL_HELP = (
     "https://api.kie.ai."
 )
 AFTER_HELP = "First poll of a task this many seconds after its submission."
+SWEEP_AFTER_HELP = (
+    "With a hand-off, ring again a delivery still queued this many seconds after it was queued "
+    "or last rung, or processing this long after its lease ended."
+)
+_SWEEP_AT_MOST_EVERY = 1.0  # seconds: a tiny --sweep-after must not become a busy loop
+
+
+def sweep_after_option(more: str = "") -> Callable[[F], F]:
+    """`--sweep-after SECONDS`: how long a delivery waits before the sweeper rings it again
+    (positive; `Receiver.sweep`'s default when not given), its help followed by `more`."""
+    return click.option(
+        "--sweep-after",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_SWEEP_AFTER,
+        show_default=True,
+        metavar="SECONDS",
+        help=SWEEP_AFTER_HELP + more,
+    )
 
 
 def make_reconciler(
@@ -50,16 +77,43 @@ def make_reconciler(
         raise click.UsageError(str(exc)) from None
 
 
-def sweep_and_log(receiver: Receiver) -> int:
-    """With a hand-off, ring again the deliveries left `queued` or abandoned (`Receiver.sweep`)
-    and log how many; the number rung (0 without a hand-off)."""
+def sweep_and_log(receiver: Receiver, older_than: float = DEFAULT_SWEEP_AFTER) -> int:
+    """With a hand-off, ring again the deliveries left `queued` or abandoned for `older_than`
+    seconds (`Receiver.sweep`) and log how many; the number rung (0 without a hand-off)."""
     if receiver.handoff is None:
         return 0
-    rung = receiver.sweep()
+    rung = receiver.sweep(older_than=older_than)
     if rung:
         failed = sum(1 for sent in rung.values() if not sent)
         log.info("sweep: rang %d queued deliveries again (%d rings failed)", len(rung), failed)
     return len(rung)
+
+
+def reconcile_and_sweep(
+    reconciler: Reconciler,
+    receiver: Receiver,
+    stop: threading.Event,
+    sweep_after: float = DEFAULT_SWEEP_AFTER,
+) -> None:
+    """Until `stop` is set, poll the due tasks every `reconciler.every` seconds and, with a
+    hand-off, sweep as often, or every `sweep_after` seconds when that is sooner (at most once
+    a second); a failing pass is logged and tried again, and never keeps the other from running."""
+    pause = reconciler.every
+    if receiver.handoff is not None:
+        pause = min(pause, max(sweep_after, _SWEEP_AT_MOST_EVERY))
+    next_poll = time.monotonic()
+    while not stop.is_set():
+        if time.monotonic() >= next_poll:
+            try:
+                log.info("reconcile: %s", reconciler.run_once().summary())
+            except Exception:
+                log.exception("a reconcile run failed")
+            next_poll = time.monotonic() + reconciler.every
+        try:
+            sweep_and_log(receiver, sweep_after)
+        except Exception:
+            log.exception("a sweep failed")
+        stop.wait(pause)
 
 
 def start_reconciler(
@@ -69,11 +123,12 @@ def start_reconciler(
     after: float = 600.0,
     base_url: str | None = None,
     api_key: str | None = None,
+    sweep_after: float = DEFAULT_SWEEP_AFTER,
 ) -> Callable[[], None]:
     """Run a reconciler in a background thread (which also sweeps, when the receiver has a
-    hand-off); returns the function that stops it. The key and the API's URL default to
-    `SUNO_API_KEY` and `SUNO_API_BASE_URL` (else Kie's API); each task is first polled `after`
-    seconds after its submission."""
+    hand-off, the deliveries left for `sweep_after` seconds); returns the function that stops
+    it. The key and the API's URL default to `SUNO_API_KEY` and `SUNO_API_BASE_URL` (else
+    Kie's API); each task is first polled `after` seconds after its submission."""
     reconciler = make_reconciler(
         receiver,
         api_key or os.environ.get(API_KEY_ENV),
@@ -82,20 +137,12 @@ def start_reconciler(
         after=after,
     )
     stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                log.info("reconcile: %s", reconciler.run_once().summary())
-            except Exception:
-                log.exception("a reconcile run failed")
-            try:  # a failed poll must not keep the queued deliveries from being rung
-                sweep_and_log(receiver)
-            except Exception:
-                log.exception("a sweep failed")
-            stop.wait(reconciler.every)
-
-    thread = threading.Thread(target=run, name="suno-hooks-reconcile", daemon=True)
+    thread = threading.Thread(
+        target=reconcile_and_sweep,
+        args=(reconciler, receiver, stop, sweep_after),
+        name="suno-hooks-reconcile",
+        daemon=True,
+    )
     thread.start()
 
     def halt() -> None:
@@ -120,6 +167,7 @@ def start_reconciler(
     help="The hand-off to ring again for deliveries left queued (the sweeper): 'celery', 'rq', "
     "'django' or a dotted path. Default: $SUNO_HOOKS_HANDOFF.",
 )
+@sweep_after_option()
 def reconcile(
     store: str,
     api_key: str | None,
@@ -130,6 +178,7 @@ def reconcile(
     give_up: float,
     handlers: str | None,
     handoff: str | None = None,
+    sweep_after: float = DEFAULT_SWEEP_AFTER,
 ) -> None:
     """Poll the expected tasks whose callback is late and dispatch their results; with a
     hand-off, also ring again the deliveries left queued or abandoned (the sweeper).
@@ -150,19 +199,16 @@ def reconcile(
             report = reconciler.run_once()
             click.echo(report.summary())
             if receiver.handoff is not None:
-                click.echo(f"sweep: rang {sweep_and_log(receiver)} queued deliveries again")
+                rung = sweep_and_log(receiver, sweep_after)
+                click.echo(f"sweep: rang {rung} queued deliveries again")
             for line in report.errors:
                 click.echo(f"error: {line}", err=True)
             return
         log.info(
             "reconciling %s every %g s (Ctrl+C to stop)", redacted_url(store), reconciler.every
         )
-        stop = threading.Event()
         with contextlib.suppress(KeyboardInterrupt):
-            while not stop.is_set():
-                log.info("reconcile: %s", reconciler.run_once().summary())
-                sweep_and_log(receiver)
-                stop.wait(reconciler.every)
+            reconcile_and_sweep(reconciler, receiver, threading.Event(), sweep_after)
     finally:
         reconciler.client.close()
         receiver.store.close()

@@ -2,25 +2,30 @@
 
 A ring enqueues `suno_hooks.contrib.rq.run_queued(key, receiver)` with a job id derived from the
 delivery's dedupe key, so ringing again while that job waits or runs adds nothing; once the job
-has finished, failed or been stopped, the next ring queues it afresh. The job imports the
-receiver from the dotted path given as `receiver=` (e.g. `"myapp.hooks:receiver"`), so a plain
-worker runs it:
+has finished or been stopped, the next ring queues it afresh, and a failed job is requeued from
+RQ's failed registry. The job imports the receiver from the dotted path given as `receiver=`
+(e.g. `"myapp.hooks:receiver"`), so a plain worker runs it:
 
     rq worker --url redis://localhost:6379/0 suno-hooks
 
 Without `receiver=`, the job uses the receiver bound in the worker's own process, which is
 there only when the worker imported the module that builds it (a custom worker script).
 
-RQ marks a job `started` while a worker runs it, and a ring then adds nothing. A worker killed
-outright (SIGKILL, power loss) leaves the job there until its heartbeat has lapsed (about 90 s)
-and a worker's registry cleanup (when a worker starts, then every 10 minutes) moves it to the
-failed registry as abandoned; RQ does not run it again. The next ring after that (the library's
-sweeper rings every delivery still queued) queues it afresh. A work-horse killed while its
-worker survives has its job marked failed at once.
+RQ marks a job `started` while a worker runs it, and a ring adds nothing while RQ still counts
+the job as running: its worker renews the job's heartbeat every `--job-monitoring-interval`
+seconds (30 by default). A worker killed outright (SIGKILL, power loss) renews it no more; once
+the last heartbeat has lapsed (that interval, or the job's time left if shorter, plus 60 s), a
+ring that finds the job still `started` runs RQ's cleanup of the started registry
+(`StartedJobRegistry.cleanup`, which a worker otherwise runs every 10 minutes). RQ then moves
+the job to its failed registry as abandoned, and the ring requeues it. The library's sweeper
+rings every delivery still queued, or processing after its lease ended, so a delivery whose
+worker was killed runs again about 90 s after the kill plus the sweeper's own delay. A
+work-horse killed while its worker survives has its job marked failed at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -29,8 +34,9 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from rq.exceptions import DuplicateJobError
-from rq.job import JobStatus
+from rq.exceptions import DuplicateJobError, InvalidJobOperation
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
 from ..handoff import HandoffError, QueuedRunner
 from ..handoff._protocol import import_object
@@ -141,10 +147,27 @@ class RQHandoff:
                 job = self.queue.fetch_job(identity)
                 if job is None:
                     continue  # it expired between the two commands
-                if job.get_status(refresh=True) not in _DONE:
+                status = self._status(job)
+                if status not in _DONE:
                     return  # waiting or running: this ring adds nothing
-                job.delete()
+                if status != JobStatus.FAILED:
+                    job.delete()
+                    continue
+                # Requeued rather than deleted: deleting a job that RQ called abandoned fails
+                # for a minute, while its execution is listed but its record has expired.
+                with contextlib.suppress(InvalidJobOperation):  # another ring requeued it
+                    self.queue.failed_job_registry.requeue(job)
+                    return
         raise HandoffError(f"RQ could not queue {key}: its job id stayed taken")
+
+    def _status(self, job: Job) -> JobStatus:
+        """The job's status; for one RQ calls started, once RQ's cleanup has moved the jobs whose
+        heartbeat lapsed (their worker was killed) to the failed registry."""
+        status = job.get_status(refresh=True)
+        if status != JobStatus.STARTED:
+            return status
+        StartedJobRegistry(queue=self.queue).cleanup()
+        return job.get_status(refresh=True)
 
 
 def _without_password(text: str, connection: Redis) -> str:

@@ -12,100 +12,26 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from suno_hooks import Receiver
-from suno_hooks.contrib.rq import RQHandoff
-from suno_hooks.stores import DeliveryStatus
-from suno_hooks.testing import encode, make_callback, sign_headers
-
 from ..support.faults import HMAC_KEY, fault_server
-from ..support.handoff_celery_app import QUEUE as CELERY_QUEUE
-from ..support.handoff_celery_app import build
+from ..support.handoff_e2e import (
+    SITE,
+    all_done,
+    counts,
+    send,
+    site_env,
+    survived_a_kill,
+    sweeper,
+    worker,
+)
 from ..support.handoff_ledger import LEDGER_ENV, Ledger
-from ..support.handoff_workers import BIN, ROOT, WorkerProcess, worker_env
+from ..support.handoff_rq_worker import PROMPT_WORKER
+from ..support.handoff_workers import ROOT, WorkerProcess, worker_env
 from ..support.services import RedisServer
-
-SITE = "tests.support.handoff_site"
-RQ_QUEUE = "suno-hooks-site"  # as in handoff_site, which reads its environment on import
-
-
-def site_env(engine: str, broker: RedisServer, ledger: Ledger, store: str, **extra: str) -> Any:
-    return worker_env(
-        ledger,
-        SITE_ENGINE=engine,
-        SITE_BROKER=broker.url,
-        SITE_STORE=store,
-        SITE_HMAC=HMAC_KEY,
-        FAULT_LOG=str(ledger.path.with_suffix(".log")),  # the server helper's, unused here
-        **extra,
-    )
-
-
-def worker(engine: str, env: dict[str, str], log: Path) -> WorkerProcess:
-    if engine == "rq":
-        command = [str(BIN / "rq"), "worker", "--url", env["SITE_BROKER"], RQ_QUEUE]
-        return WorkerProcess(command, env, log, ready="Listening on")
-    command = [str(BIN / "celery"), "-A", SITE, "worker", "--pool=solo", "-Q", CELERY_QUEUE]
-    command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
-    return WorkerProcess(command, env, log, ready="ready.")
-
-
-@contextmanager
-def sweeper(engine: str, broker: RedisServer, store: str) -> Iterator[Receiver]:
-    """What `suno-hooks reconcile` runs: a receiver over the same store and hand-off."""
-    if engine == "rq":
-        handoff: Any = RQHandoff.from_url(
-            broker.url, queue_name=RQ_QUEUE, receiver=f"{SITE}:receiver", timeout=2
-        )
-        yield Receiver(hmac_keys=[HMAC_KEY], store=store, handoff=handoff)
-        return
-    app, handoff = build(broker.url)
-    try:
-        yield Receiver(hmac_keys=[HMAC_KEY], store=store, handoff=handoff)
-    finally:
-        app.close()
-
-
-def send(url: str, task_id: str, ledger: Ledger) -> str:
-    """POST one signed callback; assert it was answered `queued` before its handler finished."""
-    body = encode(make_callback("music", "complete", task_id=task_id))
-    answer = httpx.post(url, content=body, headers=sign_headers(body, HMAC_KEY), timeout=30)
-    key = f"{task_id}:complete"
-    assert (answer.status_code, answer.json()) == (200, {"status": "queued"}), answer.text
-    assert ledger.phases("done")[key] == 0, f"{key} was answered after its handler finished"
-    return key
-
-
-def counts(ledger: Ledger, keys: list[str]) -> dict[str, int]:
-    started, done = ledger.phases("started"), ledger.phases("done")
-    return {
-        "sent": len(keys),
-        "run once": sum(1 for key in keys if started[key] == 1 and done[key] == 1),
-        "doubled": sum(1 for key in keys if started[key] > 1),
-        "lost": sum(1 for key in keys if done[key] == 0),
-    }
-
-
-def survived_a_kill(worker: str, ledger: Ledger, keys: list[str], killed: list[str]) -> None:
-    """Every delivery done once, none lost, and only those whose handler had started when the
-    worker was killed started twice; prints the tally."""
-    tally = counts(ledger, keys)
-    print(f"\nkilled {worker}: {tally} (handlers started before the kill: {len(killed)})")
-    assert tally["lost"] == 0 and tally["sent"] == len(keys)
-    assert {key for key in keys if ledger.phases("started")[key] > 1} <= set(killed)
-    assert all(ledger.phases("done")[key] == 1 for key in keys)
-
-
-def all_done(receiver: Receiver, keys: list[str]) -> bool:
-    kept = [receiver.store.get(key) for key in keys]
-    return all(k is not None and k.status is DeliveryStatus.DONE for k in kept)
 
 
 @pytest.mark.parametrize(("engine", "server"), [("rq", "gunicorn"), ("celery", "uvicorn")])
@@ -190,6 +116,33 @@ def test_a_worker_killed_mid_handler_is_swept_and_run_again_with_celery(
         second.stop()
     survived_a_kill("worker", ledger, keys, killed)
     assert LEDGER_ENV in env
+
+
+def test_a_worker_killed_mid_handler_is_swept_and_run_again_with_rq(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    store = f"sqlite:///{tmp_path / 'site.db'}"
+    env = site_env("rq", broker, ledger, store, SITE_LEASE="3")  # the handler takes 2 s
+    log = tmp_path / "worker.log"
+    # Its job's heartbeat lapses seconds after the kill, where RQ's own margin is a minute.
+    first = worker("rq", env, log, *PROMPT_WORKER).start()
+    with fault_server("gunicorn", f"{SITE}:wsgi", env) as site:
+        keys = [send(site.url, f"e2e-rq-killed-{n}", ledger) for n in range(4)]
+    ledger.wait_for("started", keys[:1], timeout=60)
+    first.kill()  # the worker and its work horse: RQ keeps the job `started`
+    killed = [key for key in keys if ledger.phases("started")[key] > 0]
+    second = worker("rq", env, log, *PROMPT_WORKER).start()
+    try:
+        with sweeper("rq", broker, store) as receiver:
+            deadline = time.monotonic() + 60
+            while not all_done(receiver, keys):
+                assert time.monotonic() < deadline, receiver.store.get(keys[0])
+                receiver.sweep(older_than=2)
+                time.sleep(0.5)
+    finally:
+        second.stop()
+    survived_a_kill("rq worker", ledger, keys, killed)
+    assert killed and all(ledger.phases("started")[key] == 2 for key in killed)
 
 
 DJANGO_SITE = "tests.support.handoff_django_site"

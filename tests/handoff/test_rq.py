@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 from redis import Redis
 from rq import Queue
 from rq.job import JobStatus
-from rq.registry import StartedJobRegistry
 
 from suno_hooks.contrib import rq as rq_engine
 from suno_hooks.contrib.rq import RQHandoff, job_id
@@ -21,6 +21,7 @@ from suno_hooks.handoff import HandoffError
 
 from ..support.browser import wsgi_server
 from ..support.handoff_ledger import Ledger, RecordingReceiver
+from ..support.handoff_rq_worker import HEARTBEAT_MARGIN, PROMPT_WORKER
 from ..support.handoff_workers import BIN, WorkerProcess, worker_env
 from ..support.services import RedisServer
 
@@ -28,8 +29,8 @@ QUEUE = "suno-hooks"
 RECEIVER_PATH = "tests.support.handoff_rq_app:receiver"
 
 
-def rq_worker(broker: RedisServer, ledger: Ledger, log: Path) -> WorkerProcess:
-    command = [str(BIN / "rq"), "worker", "--url", broker.url, QUEUE]
+def rq_worker(broker: RedisServer, ledger: Ledger, log: Path, *options: str) -> WorkerProcess:
+    command = [str(BIN / "rq"), "worker", "--url", broker.url, *options, QUEUE]
     return WorkerProcess(command, worker_env(ledger), log, ready="Listening on")
 
 
@@ -106,28 +107,37 @@ def wait_status(queue: Queue, key: str, status: JobStatus, timeout: float = 30) 
     raise AssertionError(f"the job of {key} never became {status}")
 
 
-def test_a_killed_worker_s_job_runs_again_once_rq_calls_it_failed(
-    broker: RedisServer, ledger: Ledger, tmp_path: Path
+def ring_until_queued(handoff: RQHandoff, key: str, timeout: float = 30) -> int:
+    """Ring `key` every 0.2 s, as a sweeper would, until a ring queues its job afresh; how many
+    rings added nothing before that."""
+    deadline = time.monotonic() + timeout
+    refused = 0
+    while True:
+        handoff.ring(key)
+        if job_id(key) in handoff.queue.job_ids:
+            return refused
+        assert time.monotonic() < deadline, f"no ring queued {key} again within {timeout} s"
+        refused += 1
+        time.sleep(0.2)
+
+
+def test_a_killed_worker_s_job_is_queued_again_once_its_heartbeat_lapsed(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
+    caplog.set_level(logging.WARNING, logger="rq.registry")
     handoff = handoff_on(broker)
     log = tmp_path / "worker.log"
-    first = rq_worker(broker, ledger, log).start()
+    first = rq_worker(broker, ledger, log, *PROMPT_WORKER).start()
     handoff.ring("slow:killed")
     ledger.wait_for("started", ["slow:killed"])
-    first.kill()
+    first.kill()  # the worker and its work horse, mid-job
     job = handoff.queue.fetch_job(job_id("slow:killed"))
-    # The work horse may see its worker die and fail the job at once; otherwise the job stays
-    # started, a ring adds nothing, and RQ calls it abandoned once its heartbeat has lapsed
-    # (about 90 s): look that far ahead.
-    status = job.get_status(refresh=True)
-    assert status in (JobStatus.STARTED, JobStatus.FAILED)
-    if status == JobStatus.STARTED:
-        handoff.ring("slow:killed")
-        assert handoff.queue.count == 0
-        StartedJobRegistry(queue=handoff.queue).cleanup(timestamp=time.time() + 600)
-    assert job.get_status(refresh=True) == JobStatus.FAILED
+    assert job.get_status(refresh=True) == JobStatus.STARTED
+    handoff.ring("slow:killed")  # its heartbeat still holds: RQ counts it as running
+    assert handoff.queue.count == 0
     ledger.release("slow:killed")
-    handoff.ring("slow:killed")  # as the sweeper will
+    assert ring_until_queued(handoff, "slow:killed") > 0
+    assert f"{job.id} Moved to FailedJobRegistry, due to AbandonedJobError" in caplog.text
     second = rq_worker(broker, ledger, log).start()
     try:
         ledger.wait_for("done", ["slow:killed"])
@@ -135,6 +145,28 @@ def test_a_killed_worker_s_job_runs_again_once_rq_calls_it_failed(
         assert ledger.phases("done")["slow:killed"] == 1
     finally:
         second.stop()
+
+
+def test_a_live_job_is_never_queued_twice_however_long_it_runs(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+):
+    handoff = handoff_on(broker)
+    worker = rq_worker(broker, ledger, tmp_path / "worker.log", *PROMPT_WORKER).start()
+    try:
+        handoff.ring("slow:alive")
+        ledger.wait_for("started", ["slow:alive"])
+        running = time.monotonic()
+        while time.monotonic() - running < 3 * (1 + HEARTBEAT_MARGIN):  # heartbeats outlived
+            handoff.ring("slow:alive")
+            assert handoff.queue.count == 0
+            assert handoff.queue.failed_job_registry.count == 0
+            time.sleep(0.2)
+        ledger.release("slow:alive")
+        ledger.wait_for("done", ["slow:alive"])
+        wait_status(handoff.queue, "slow:alive", JobStatus.FINISHED)
+    finally:
+        worker.stop()
+    assert ledger.phases("started") == {"slow:alive": 1}
 
 
 def test_a_broker_that_is_down_fails_the_ring_within_its_timeout(

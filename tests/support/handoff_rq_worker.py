@@ -1,0 +1,27 @@
+"""An `rq worker` for the hand-off tests that RQ finds dead within seconds once it is killed.
+
+RQ keeps a running job's heartbeat for the worker's `--job-monitoring-interval` plus 60 s, so a
+killed worker's job is called abandoned a minute or more after the kill. `PromptWorker` keeps the
+same heartbeats with a 3-second margin: started with `--job-monitoring-interval 1`, its job
+lapses about 4 s after its last beat, while a live job, beating every second, never does.
+"""
+
+from __future__ import annotations
+
+from rq import Worker
+from rq.job import Job
+
+HEARTBEAT_MARGIN = 3
+"""Seconds a running job's heartbeat outlives the worker's monitoring interval."""
+
+PROMPT_WORKER = ["--worker-class", f"{__name__}.PromptWorker", "--job-monitoring-interval", "1"]
+"""The `rq worker` options that run `PromptWorker`, beating every second."""
+
+
+class PromptWorker(Worker):
+    """RQ's forking worker, whose running job's heartbeat lasts the monitoring interval plus
+    `HEARTBEAT_MARGIN` seconds."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """How long this heartbeat of `job` holds: until just after the next one is due."""
+        return int(self.job_monitoring_interval) + HEARTBEAT_MARGIN
