@@ -1,6 +1,7 @@
-"""Django request/response cycle: the suno-hooks views against hand-written Django views doing
-the same work, measured in the same run through Django's test clients (full handler and
-middleware stack).
+"""Django request/response cycle in process: the suno-hooks views against hand-written Django
+views doing the same work, measured in the same run through Django's test clients (full handler
+and middleware stack), on the memory store. The Django target, the sync view on `django://`
+under gunicorn with a receiver writing one row, is a row of `benchmarks/http_adapters.py`.
 
 The hand-written view reads the body, parses and validates it as an equivalent pydantic model
 (`model_validate_json`),

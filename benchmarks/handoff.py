@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -56,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import http_runs  # noqa: E402
+from benchmarks.django_settings import migrate_project  # noqa: E402
 from benchmarks.handoff_apps import KEY, count_failed_rings  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
 
@@ -69,7 +69,8 @@ class Row:
 
 
 APPS = "benchmarks.handoff_apps"
-DJANGO = "benchmarks.handoff_django:application"
+DJANGO_PROJECT = "benchmarks.handoff_django"
+DJANGO = f"{DJANGO_PROJECT}:application"
 # Each group's first row is its baseline: the inline path with a no-op handler.
 GROUPS: dict[str, list[Row]] = {
     "asgi": [
@@ -122,12 +123,7 @@ def measure(
     )
     environ.update(row.environ)
     if row.target == DJANGO:
-        subprocess.run(
-            [sys.executable, "-c", "import benchmarks.handoff_django as d; d.migrate()"],
-            cwd=ROOT,
-            env=environ,
-            check=True,
-        )
+        migrate_project(DJANGO_PROJECT, environ)
     run = http_runs.measure(
         row.server,
         row.target,

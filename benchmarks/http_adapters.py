@@ -1,7 +1,10 @@
 """Requests/s and p99 of each suno-hooks adapter against a hand-written endpoint in the same
 framework, under real servers: uvicorn (1 worker, uvloop + httptools; one h11 row for reference)
 for ASGI, gunicorn (1 sync worker) for WSGI;
-the ASGI app on `sqlite://` and `redis://` against raw ASGI endpoints doing one write.
+the ASGI app on `sqlite://` and `redis://` against raw ASGI endpoints doing one write; and
+Django's sync view on `django://` (a SQLite file) with a receiver inserting one row through the
+ORM, against a hand-written Django view doing verify + JSON + the same `INSERT`
+(`benchmarks/http_django.py`; its tables are created before each run).
 
     pip install -e ".[bench]" && apt-get install wrk
     python benchmarks/http_adapters.py [--duration 10] [--connections 8] [--rounds 2]
@@ -27,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import http_runs  # noqa: E402
-from benchmarks.http_apps import KEY  # noqa: E402
+from benchmarks.baseline import KEY  # noqa: E402
+from benchmarks.django_settings import migrate_project  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
 
 # (label, server, app) pairs: each adapter followed by its baseline.
@@ -43,7 +47,12 @@ PAIRS = [
     ("raw WSGI", "gunicorn", "suno_wsgi", "baseline_wsgi"),
     ("ASGI sqlite://", "uvicorn", "suno_asgi_sqlite", "baseline_asgi_sqlite"),
     ("ASGI redis://", "uvicorn", "suno_asgi_redis", "baseline_asgi_redis"),
+    ("Django sync view, django:// (SQLite file)", "gunicorn", "suno_django", "baseline_django"),
 ]
+# The Django row's apps: `benchmarks/http_django.py` serving the view SUNO_BENCH_DJANGO_VIEW
+# names. The other apps are attributes of `benchmarks/http_apps.py`.
+DJANGO = "benchmarks.http_django"
+DJANGO_VIEWS = {"suno_django": "suno", "baseline_django": "hand"}
 
 
 @dataclass
@@ -55,9 +64,14 @@ class Result:
 def measure(
     server: str, app: str, script: Path, args: argparse.Namespace, environ: dict[str, str]
 ) -> Result:
+    target = f"benchmarks.http_apps:{app}"
+    if app in DJANGO_VIEWS:
+        target = f"{DJANGO}:application"
+        environ = {**environ, "SUNO_BENCH_DJANGO_VIEW": DJANGO_VIEWS[app]}
+        migrate_project(DJANGO, environ)
     run = http_runs.measure(
         server,
-        f"benchmarks.http_apps:{app}",
+        target,
         script,
         KEY,
         connections=args.connections,

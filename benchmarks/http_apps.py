@@ -13,9 +13,6 @@ built on first use, so the memory rows need no Redis server.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import os
 import sqlite3
@@ -29,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from benchmarks.baseline import BaselineCallback
+from benchmarks.baseline import ANSWERS, FORGED, KEY, verified
 from suno_hooks import Event, MemoryStore, Receiver, task_completed
 from suno_hooks.asgi import asgi_app
 from suno_hooks.contrib.flask import SunoHooks
@@ -38,11 +35,6 @@ from suno_hooks.stores import Claim, ClaimResult, Delivery, ReplayCheck, Store
 from suno_hooks.wsgi import wsgi_app
 
 logging.getLogger("suno_hooks").setLevel(logging.ERROR)
-
-KEY = "whk_http_benchmark_key"
-ANSWERS = {True: b'{"status": "received"}', False: b'{"status": "duplicate"}'}
-FORGED = b'{"error": "invalid_signature"}'
-_KEY_BYTES = KEY.encode()
 
 
 def _receiver(store: Store | str | None = None, *, on_loop: bool = False) -> Receiver:
@@ -64,11 +56,7 @@ def _receiver(store: Store | str | None = None, *, on_loop: bool = False) -> Rec
 
 def _verified(body: bytes, timestamp: str | None, signature: str | None) -> tuple[str, bytes]:
     """Validate the model and check the signature; the dedupe key and the body to keep."""
-    callback = BaselineCallback.model_validate_json(body)
-    message = f"{callback.data.task_id}.{timestamp}".encode()
-    expected = base64.b64encode(hmac.new(_KEY_BYTES, message, hashlib.sha256).digest())
-    if signature is None or not hmac.compare_digest(expected, signature.encode()):
-        raise PermissionError("invalid signature")
+    callback = verified(body, timestamp, signature)
     return f"{callback.data.task_id}:{callback.data.callbackType}", body
 
 
