@@ -132,9 +132,9 @@ def test_a_killed_worker_s_job_is_queued_again_once_its_heartbeat_lapsed(
     ledger.wait_for("started", ["slow:killed"])
     first.kill()  # the worker and its work horse, mid-job
     job = handoff.queue.fetch_job(job_id("slow:killed"))
+    # Whether a ring right now still finds the heartbeat holding depends on the machine's
+    # speed; that a live job is never queued twice is the next test's.
     assert job.get_status(refresh=True) == JobStatus.STARTED
-    handoff.ring("slow:killed")  # its heartbeat still holds: RQ counts it as running
-    assert handoff.queue.count == 0
     ledger.release("slow:killed")
     assert ring_until_queued(handoff, "slow:killed") > 0
     assert f"{job.id} Moved to FailedJobRegistry, due to AbandonedJobError" in caplog.text
