@@ -47,24 +47,25 @@ def _own_error(error: Exception) -> bool:
 
 
 async def _send(
-    conn: AsyncConnection[Any], pipeline: psycopg.AsyncPipeline, commands: list[Statement]
+    conn: AsyncConnection[Any], commands: list[Statement]
 ) -> tuple[list[AsyncCursor[Any]], list[Exception]]:
-    """Send `commands` and a sync in one round trip: one cursor per command sent (in order) and
-    the errors raised, first one first; after an error the rest are not sent."""
+    """Send `commands` in pipeline mode, ending with one sync (one round trip): one cursor per
+    command sent, in order, and the errors raised, first one first; after an error the rest are
+    not sent."""
     cursors: list[AsyncCursor[Any]] = []
     errors: list[Exception] = []
     try:
-        for sql, params in commands:
-            cursor = conn.cursor()
-            cursors.append(cursor)
-            # Never prepared: a statement prepared in a round the server skipped after an error
-            # would be taken for prepared in the next one.
-            await cursor.execute(sql, params or None, prepare=False)
-    except psycopg.Error as exc:
-        errors.append(exc)
-    try:
-        await pipeline.sync()
-    except psycopg.Error as exc:
+        async with conn.pipeline():
+            try:
+                for sql, params in commands:
+                    cursor = conn.cursor()
+                    cursors.append(cursor)
+                    # Never prepared: a statement prepared in a round the server skipped after
+                    # an error would be taken for prepared in the next one.
+                    await cursor.execute(sql, params or None, prepare=False)
+            except psycopg.Error as exc:
+                errors.append(exc)
+    except psycopg.Error as exc:  # from the sync that leaving pipeline mode sends
         errors.append(exc)
     return cursors, errors
 
@@ -77,26 +78,25 @@ async def in_one_transaction(
     when anything else failed (the connection, a savepoint, the commit)."""
     answers: list[Answer] = []
     commands: list[Statement] = [(_BEGIN, ())]
-    async with conn.pipeline() as pipeline:
-        while True:
-            items: list[int] = []  # where each statement is among the commands
-            for statement in statements[len(answers) :]:
-                commands.append((_SAVEPOINT, ()))
-                items.append(len(commands))
-                commands += [statement, (_RELEASE, ())]
-            commands.append((_COMMIT, ()))
-            cursors, errors = await _send(conn, pipeline, commands)
-            # The first command without a result is the one that failed; the rest were skipped.
-            failed = next(
-                (n for n, cursor in enumerate(cursors) if cursor.pgresult is None), len(commands)
-            )
-            if errors and (failed not in items or conn.closed or not _own_error(errors[0])):
-                raise errors[0]
-            answers += [await afetch(cursors[n]) for n in items if n < failed]
-            if not errors:
-                return answers
-            answers.append(errors[0])
-            commands = [(_ROLLBACK_TO, ()), (_RELEASE, ())]
+    while True:
+        items: list[int] = []  # where each statement is among the commands
+        for statement in statements[len(answers) :]:
+            commands.append((_SAVEPOINT, ()))
+            items.append(len(commands))
+            commands += [statement, (_RELEASE, ())]
+        commands.append((_COMMIT, ()))
+        cursors, errors = await _send(conn, commands)
+        # The first command without a result is the one that failed; the rest were skipped.
+        failed = next(
+            (n for n, cursor in enumerate(cursors) if cursor.pgresult is None), len(commands)
+        )
+        if errors and (failed not in items or conn.closed or not _own_error(errors[0])):
+            raise errors[0]
+        answers += [await afetch(cursors[n]) for n in items if n < failed]
+        if not errors:
+            return answers
+        answers.append(errors[0])
+        commands = [(_ROLLBACK_TO, ()), (_RELEASE, ())]
 
 
 class BatchedWrites:
