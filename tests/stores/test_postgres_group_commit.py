@@ -169,7 +169,7 @@ async def test_a_failed_commit_fails_every_claim_of_the_batch_and_keeps_none(
 
 
 async def test_a_lone_claim_is_a_batch_of_one_taken_on_the_next_turn(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch, round_trips: list[list[str]]
 ) -> None:
     await store.aget("warm:complete")  # an asyncio connection is open and kept
     taken: list[int] = []
@@ -186,8 +186,10 @@ async def test_a_lone_claim_is_a_batch_of_one_taken_on_the_next_turn(
         asked_to_finish = loop.turns
         assert await store.afinish("lone:complete", token=claim.token)
     assert claim.result is ClaimResult.NEW
-    # Written on the loop's next turn: nothing waits for company.
+    # Written on the loop's next turn: nothing waits for company, and a batch of one is sent
+    # as its statement alone, as unbatched (no pipeline, no savepoint).
     assert taken[0] - asked <= 1 and taken[1] - asked_to_finish <= 1, (asked, taken)
+    assert round_trips == []
     assert store.batch_sizes.claims == store.batch_sizes.finishes == Counter({1: 1})
 
 

@@ -2,7 +2,8 @@
 the same moment on a loop go to the server as one transaction, sent in pipeline mode (one round
 trip), and so do the finishes.
 
-Each item is one statement (a claim is one call of the claim function) under its own savepoint.
+Each item is one statement (a claim is one call of the claim function) under its own savepoint;
+a batch of one is its statement alone, as unbatched.
 An item's own error (a constraint, data the server refuses, a lock conflict or a cancelled
 statement) is rolled back alone: the rest of the batch is sent again after a `ROLLBACK TO`, one
 more round trip, and the item gets its error. Any other failure (the connection, a savepoint,
@@ -75,7 +76,10 @@ async def in_one_transaction(
 ) -> list[Answer]:
     """Run each statement under a savepoint, in one transaction sent in pipeline mode: each
     one's rows or its own error, once the transaction has committed. Raises, with nothing kept,
-    when anything else failed (the connection, a savepoint, the commit)."""
+    when anything else failed (the connection, a savepoint, the commit). A lone statement is
+    sent alone, its own transaction, as it would be unbatched."""
+    if len(statements) == 1:
+        return [await afetch(await conn.execute(*statements[0]))]
     answers: list[Answer] = []
     commands: list[Statement] = [(_BEGIN, ())]
     while True:
