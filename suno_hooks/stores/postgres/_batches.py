@@ -3,11 +3,11 @@ the same moment on a loop go to the server as one transaction, sent in pipeline 
 trip), and so do the finishes.
 
 Each item is one statement (a claim is one call of the claim function) under its own savepoint;
-a batch of one is its statement alone, as unbatched.
-An item's own error (a constraint, data the server refuses, a lock conflict or a cancelled
-statement) is rolled back alone: the rest of the batch is sent again after a `ROLLBACK TO`, one
-more round trip, and the item gets its error. Any other failure (the connection, a savepoint,
-the `COMMIT`) fails the whole batch: nothing of it is kept, and every item gets the error.
+a batch of one is its statement alone, as unbatched. An item's own error (a constraint, data the
+server refuses, a lock conflict or a cancelled statement) is rolled back alone: the rest of the
+batch is sent again after a `ROLLBACK TO`, one more round trip, and the item gets its error. Any
+other failure (the connection, a savepoint, the `COMMIT`) fails the whole batch: nothing of it
+is kept, and every item gets the error.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ Runner = Callable[
 # a cancelled statement, an error raised by a trigger. Any other error fails the batch.
 _ITEM_ERRORS = ("22", "23", "40", "55P03", "57014", "P0")
 
-_BEGIN = "BEGIN"
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # what the claim function is written for
 _SAVEPOINT = "SAVEPOINT item"
 _RELEASE = "RELEASE SAVEPOINT item"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT item"
