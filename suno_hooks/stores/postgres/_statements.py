@@ -26,8 +26,10 @@ __all__ = [
     "SWEEPABLE",
     "SWEEP_GUARD",
     "Rows",
+    "afetch",
     "claim_params",
     "claimed",
+    "fetch",
     "finish_params",
     "listing",
     "queue_params",
@@ -187,6 +189,18 @@ def claimed(
     delivery.attempts = int(attempts)
     delivery.updated_at = time.time()
     return Claim(ClaimResult.NEW, int(attempts), token)
+
+
+def fetch(cursor: Any) -> Rows:
+    """The rows a statement's cursor holds (none for a statement that returns no rows)."""
+    rows: Rows = cursor.fetchall() if cursor.description is not None else []
+    return rows
+
+
+async def afetch(cursor: Any) -> Rows:
+    """`fetch` for an asyncio cursor."""
+    rows: Rows = await cursor.fetchall() if cursor.description is not None else []
+    return rows
 
 
 def finish_params(key: str, token: str, error: str | None) -> tuple[Any, ...]:

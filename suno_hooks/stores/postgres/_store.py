@@ -4,8 +4,8 @@ without Django; psycopg 3, synchronous and asyncio."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
@@ -14,6 +14,7 @@ from psycopg import conninfo
 from ...errors import ConfigurationError
 from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase, positive_option
+from .._group import BatchSizes
 from .._kept import kept_json
 from .._text import text
 from ..base import (
@@ -25,6 +26,7 @@ from ..base import (
 )
 from ..records import delivery_from_columns as _delivery
 from ..redaction import redacted_text, redacted_url
+from ._batches import BatchedWrites
 from ._pool import IdleConnections, discard
 from ._schema import MIGRATIONS, SCHEMA_VERSION
 from ._statements import (
@@ -43,8 +45,10 @@ from ._statements import (
     SWEEP_GUARD,
     SWEEPABLE,
     Rows,
+    afetch,
     claim_params,
     claimed,
+    fetch,
     finish_params,
     listing,
     queue_params,
@@ -52,6 +56,8 @@ from ._statements import (
 from ._tasks import PostgresTasks
 
 __all__ = ["PostgresStore"]
+
+T = TypeVar("T")
 
 _OWN_OPTIONS = ("retention", "pool_size")
 
@@ -62,10 +68,12 @@ class PostgresStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in PostgreSQL.
 
     A claim is one call of a server-side function (one round trip) that locks the rows it
-    decides on; leases run on the server's clock. Connections are opened on demand and kept
-    (`pool_size` idle ones per kind); when the server restarts they are replaced, and while it
-    is down every operation raises, which the receiver answers with 503 `store_unavailable`.
-    The schema is created or upgraded on first use.
+    decides on; leases run on the server's clock. On an event loop, the claims waiting at the
+    same moment go to the server as one transaction in one round trip (pipeline mode), and so
+    do the finishes (group commit; `batch_sizes` counts them). Connections are opened on demand
+    and kept (`pool_size` idle ones per kind); when the server restarts they are replaced, and
+    while it is down every operation raises, which the receiver answers with 503
+    `store_unavailable`. The schema is created or upgraded on first use.
     """
 
     def __init__(
@@ -105,6 +113,8 @@ class PostgresStore(StoreBase):
         self._async_idle: IdleConnections[psycopg.AsyncConnection[Any]] = IdleConnections(int(size))
         self._migrated = False
         self._claims = 0
+        self._batch_sizes = BatchSizes()
+        self._batched = BatchedWrites(self._arun, self._batch_sizes)
         self._tasks = PostgresTasks(self._rows, self._arows)
 
     def __repr__(self) -> str:
@@ -160,30 +170,39 @@ class PostgresStore(StoreBase):
         reused = self._sync_idle.take()
         connection = reused or self._connect()
         try:
-            return _fetch(connection.execute(sql, params))
+            return fetch(connection.execute(sql, params))
         except psycopg.OperationalError:
             if reused is None or not connection.closed:
                 raise
             self._sync_idle.clear()
             connection = self._connect()
-            return _fetch(connection.execute(sql, params))
+            return fetch(connection.execute(sql, params))
         finally:
             self._sync_idle.give(connection)
 
-    async def _arows(self, sql: str, params: tuple[Any, ...]) -> Rows:
-        """`_rows` on an asyncio connection."""
+    async def _arun(self, operation: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """`operation(connection)` on a kept asyncio connection, else a new one; as in `_rows`,
+        a connection found dead is replaced once, so `operation` must be safe to repeat."""
         reused = self._async_idle.take()
         connection = reused or await self._aconnect()
         try:
-            return await _afetch(await connection.execute(sql, params))
+            return await operation(connection)
         except psycopg.OperationalError:
             if reused is None or not connection.closed:
                 raise
             self._async_idle.clear()
             connection = await self._aconnect()
-            return await _afetch(await connection.execute(sql, params))
+            return await operation(connection)
         finally:
             self._async_idle.give(connection)
+
+    async def _arows(self, sql: str, params: tuple[Any, ...]) -> Rows:
+        """`_rows` on an asyncio connection."""
+
+        async def fetch(connection: psycopg.AsyncConnection[Any]) -> Rows:
+            return await afetch(await connection.execute(sql, params))
+
+        return await self._arun(fetch)
 
     # -- statements and their answers ------------------------------------------------------------
 
@@ -280,11 +299,20 @@ class PostgresStore(StoreBase):
 
     # -- the contract, asyncio -------------------------------------------------------------------
 
+    @property
+    def batch_sizes(self) -> BatchSizes:
+        """How many batches of each size the claims and the finishes made on event loops were
+        written in: `batch_sizes.claims[n]` batches of `n` claims went to the server as one
+        transaction (likewise `finishes`)."""
+        return self._batch_sizes
+
     async def aclaim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
-        """`claim` on an asyncio connection: one round trip, no thread."""
-        rows = await self._arows(CLAIM, claim_params(delivery, lease, replay))
+        """`claim`, in one transaction and round trip with the claims waiting at the same moment
+        on this event loop; each gets its own answer, lease token or error, once the transaction
+        has committed."""
+        rows = await self._batched.claims.submit((CLAIM, claim_params(delivery, lease, replay)))
         claim = claimed(delivery, rows)
         if self._after_claim(replay):
             await self._arows(SWEEP_GUARD, ())
@@ -299,15 +327,15 @@ class PostgresStore(StoreBase):
         return claim
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish` on an asyncio connection."""
-        return bool(await self._arows(FINISH, finish_params(key, token, error)))
+        """`finish`, in one transaction with the finishes waiting at the same moment."""
+        return bool(await self._batched.finishes.submit((FINISH, finish_params(key, token, error))))
 
     async def afinish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
-        """`finish_settling` on an asyncio connection."""
+        """`finish_settling`, in one transaction with the finishes waiting at the same moment."""
         params = (*finish_params(key, token, error), by, time.time(), task_id)
-        return bool(await self._arows(FINISH_SETTLING, params))
+        return bool(await self._batched.finishes.submit((FINISH_SETTLING, params)))
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on an asyncio connection."""
@@ -328,13 +356,3 @@ class PostgresStore(StoreBase):
         """`bind_token` on an asyncio connection."""
         rows = await self._arows(BIND, (text(token_id), text(task_id), float(ttl)))
         return bool(rows[0][0] == text(task_id))
-
-
-def _fetch(cursor: Any) -> Rows:
-    rows: Rows = cursor.fetchall() if cursor.description is not None else []
-    return rows
-
-
-async def _afetch(cursor: Any) -> Rows:
-    rows: Rows = await cursor.fetchall() if cursor.description is not None else []
-    return rows

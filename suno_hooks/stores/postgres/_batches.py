@@ -1,0 +1,119 @@
+"""The PostgreSQL store's claims and finishes on event loops, in batches: the claims waiting at
+the same moment on a loop go to the server as one transaction, sent in pipeline mode (one round
+trip), and so do the finishes.
+
+Each item is one statement (a claim is one call of the claim function) under its own savepoint;
+a batch of one is its statement alone, as unbatched. An item's own error (a constraint, data the
+server refuses, a lock conflict or a cancelled statement) is rolled back alone: the rest of the
+batch is sent again after a `ROLLBACK TO`, one more round trip, and the item gets its error. Any
+other failure (the connection, a savepoint, the `COMMIT`) fails the whole batch: nothing of it
+is kept, and every item gets the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, AsyncCursor
+
+from .._group import BatchSizes, GroupCommit
+from ._statements import Rows, afetch
+
+__all__ = ["BatchedWrites", "Statement", "in_one_transaction"]
+
+Statement = tuple[str, tuple[Any, ...]]
+"""One item of a batch: a statement and its parameters."""
+Answer = Rows | Exception
+Runner = Callable[
+    [Callable[[AsyncConnection[Any]], Awaitable[list[Answer]]]], Awaitable[list[Answer]]
+]
+
+# SQLSTATEs (or their classes) of the errors that belong to the statement that raised them: data
+# exceptions, constraint violations, a deadlock or serialization failure, a lock not available,
+# a cancelled statement, an error raised by a trigger. Any other error fails the batch.
+_ITEM_ERRORS = ("22", "23", "40", "55P03", "57014", "P0")
+
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"  # what the claim function is written for
+_SAVEPOINT = "SAVEPOINT item"
+_RELEASE = "RELEASE SAVEPOINT item"
+_ROLLBACK_TO = "ROLLBACK TO SAVEPOINT item"
+_COMMIT = "COMMIT"
+
+
+def _own_error(error: Exception) -> bool:
+    sqlstate = getattr(error, "sqlstate", None)
+    return bool(sqlstate) and str(sqlstate).startswith(_ITEM_ERRORS)
+
+
+async def _send(
+    conn: AsyncConnection[Any], commands: list[Statement]
+) -> tuple[list[AsyncCursor[Any]], list[Exception]]:
+    """Send `commands` in pipeline mode, ending with one sync (one round trip): one cursor per
+    command sent, in order, and the errors raised, first one first; after an error the rest are
+    not sent."""
+    cursors: list[AsyncCursor[Any]] = []
+    errors: list[Exception] = []
+    try:
+        async with conn.pipeline():
+            try:
+                for sql, params in commands:
+                    cursor = conn.cursor()
+                    cursors.append(cursor)
+                    # Never prepared: a statement prepared in a round the server skipped after
+                    # an error would be taken for prepared in the next one.
+                    await cursor.execute(sql, params or None, prepare=False)
+            except psycopg.Error as exc:
+                errors.append(exc)
+    except psycopg.Error as exc:  # from the sync that leaving pipeline mode sends
+        errors.append(exc)
+    return cursors, errors
+
+
+async def in_one_transaction(
+    conn: AsyncConnection[Any], statements: Sequence[Statement]
+) -> list[Answer]:
+    """Run each statement under a savepoint, in one transaction sent in pipeline mode: each
+    one's rows or its own error, once the transaction has committed. Raises, with nothing kept,
+    when anything else failed (the connection, a savepoint, the commit). A lone statement is
+    sent alone, its own transaction, as it would be unbatched."""
+    if len(statements) == 1:
+        return [await afetch(await conn.execute(*statements[0]))]
+    answers: list[Answer] = []
+    commands: list[Statement] = [(_BEGIN, ())]
+    while True:
+        items: list[int] = []  # where each statement is among the commands
+        for statement in statements[len(answers) :]:
+            commands.append((_SAVEPOINT, ()))
+            items.append(len(commands))
+            commands += [statement, (_RELEASE, ())]
+        commands.append((_COMMIT, ()))
+        cursors, errors = await _send(conn, commands)
+        # The first command without a result is the one that failed; the rest were skipped.
+        failed = next(
+            (n for n, cursor in enumerate(cursors) if cursor.pgresult is None), len(commands)
+        )
+        if errors and (failed not in items or conn.closed or not _own_error(errors[0])):
+            raise errors[0]
+        answers += [await afetch(cursors[n]) for n in items if n < failed]
+        if not errors:
+            return answers
+        answers.append(errors[0])
+        commands = [(_ROLLBACK_TO, ()), (_RELEASE, ())]
+
+
+class BatchedWrites:
+    """A store's claims and finishes on event loops, each kind grouped (`GroupCommit`) and
+    written by `in_one_transaction` on a connection that `run` lends."""
+
+    def __init__(self, run: Runner, sizes: BatchSizes) -> None:
+        self._run = run
+        self.claims: GroupCommit[Statement, Rows] = GroupCommit(self._write, sizes.claims)
+        self.finishes: GroupCommit[Statement, Rows] = GroupCommit(self._write, sizes.finishes)
+
+    async def _write(self, statements: list[Statement]) -> list[Answer]:
+        async def batch(conn: AsyncConnection[Any]) -> list[Answer]:
+            return await in_one_transaction(conn, statements)
+
+        return await self._run(batch)
