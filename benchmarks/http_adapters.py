@@ -1,7 +1,8 @@
 """Requests/s and p99 of each suno-hooks adapter against a hand-written endpoint in the same
 framework, under real servers: uvicorn (1 worker, uvloop + httptools; one h11 row for reference)
 for ASGI, gunicorn (1 sync worker) for WSGI;
-the ASGI app on `sqlite://` and `redis://` against raw ASGI endpoints doing one write; and
+the ASGI app on `sqlite://`, `redis://` and `postgresql://` against raw ASGI endpoints doing one
+unbatched write (the table's last column: the group-commit batch sizes the store saw); and
 Django's sync view on `django://` (a SQLite file) with a receiver inserting one row through the
 ORM, against a hand-written Django view doing verify + JSON + the same `INSERT`
 (`benchmarks/http_django.py`; its tables are created before each run).
@@ -12,13 +13,15 @@ ORM, against a hand-written Django view doing verify + JSON + the same `INSERT`
 
 The server runs on core 0, `wrk` on core 1 (`taskset`); every request is a new, signed
 two-track callback (the Lua script reads a file of fresh task ids and their signatures, made
-for each run). Starts its own redis-server (no persistence) for the Redis row. Needs `wrk`
-(apt-get install wrk), `taskset` and `redis-server`.
+for each run). Starts its own redis-server (no persistence) for the Redis row and PostgreSQL (the
+test suite's server, `fsync=off`; a new database per run) for the PostgreSQL row. Needs `wrk`
+(apt-get install wrk), `taskset`, `redis-server` and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -26,12 +29,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import http_runs  # noqa: E402
 from benchmarks.baseline import KEY  # noqa: E402
 from benchmarks.django_settings import migrate_project  # noqa: E402
+from tests.support.postgres import PostgresServer, running_postgres  # noqa: E402
 from tests.support.services import RedisServer  # noqa: E402
 
 # (label, server, app) pairs: each adapter followed by its baseline.
@@ -47,6 +53,7 @@ PAIRS = [
     ("raw WSGI", "gunicorn", "suno_wsgi", "baseline_wsgi"),
     ("ASGI sqlite://", "uvicorn", "suno_asgi_sqlite", "baseline_asgi_sqlite"),
     ("ASGI redis://", "uvicorn", "suno_asgi_redis", "baseline_asgi_redis"),
+    ("ASGI postgresql://", "uvicorn", "suno_asgi_postgres", "baseline_asgi_postgres"),
     ("Django sync view, django:// (SQLite file)", "gunicorn", "suno_django", "baseline_django"),
 ]
 # The Django row's apps: `benchmarks/http_django.py` serving the view SUNO_BENCH_DJANGO_VIEW
@@ -58,7 +65,33 @@ DJANGO_VIEWS = {"suno_django": "suno", "baseline_django": "hand"}
 @dataclass
 class Result:
     rps: float
+    p50_ms: float
     p99_ms: float
+    batches: str = ""
+
+
+def fresh_database(server: PostgresServer, name: str) -> str:
+    """The URL of a new, empty database `name` on `server`."""
+    admin = f"postgresql://{server.user}@{server.host}:{server.port}/{server.name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql://{server.user}@{server.host}:{server.port}/{name}"
+
+
+def batch_sizes(directory: Path) -> str:
+    """The group-commit batches a run's server wrote (`batches.json`), as "claims: mean size
+    (largest); finishes: ..." or "" when it wrote none (warm-up included)."""
+    path = directory / "batches.json"
+    if not path.exists():
+        return ""
+    found = json.loads(path.read_text())
+    parts = []
+    for kind in ("claims", "finishes"):
+        sizes = {int(size): count for size, count in found[kind].items()}
+        if sizes:
+            mean = sum(size * count for size, count in sizes.items()) / sum(sizes.values())
+            parts.append(f"{kind} {mean:.1f} (max {max(sizes)})")
+    return ", ".join(parts)
 
 
 def measure(
@@ -80,7 +113,7 @@ def measure(
     )
     if run.problems:
         print(f"  warning: {app}: {'; '.join(run.problems)}", file=sys.stderr)
-    return Result(run.rps, run.p99_ms)
+    return Result(run.rps, run.p50_ms, run.p99_ms)
 
 
 def best(results: list[Result]) -> Result:
@@ -110,10 +143,13 @@ def main() -> None:
     pairs = [pair for pair in PAIRS if not args.only or pair[0] in args.only]
     with tempfile.TemporaryDirectory() as tmp:
         script = http_runs.lua_script(Path(tmp))
-        redis_server = None
-        if any("redis" in pair[2] for pair in pairs):
-            redis_server = RedisServer(Path(tmp) / "redis", persistent=False).start()
-        try:
+        with contextlib.ExitStack() as services:
+            redis_server = postgres = None
+            if any("redis" in pair[2] for pair in pairs):
+                redis_server = RedisServer(Path(tmp) / "redis", persistent=False).start()
+                services.callback(redis_server.stop)
+            if any("postgres" in pair[2] for pair in pairs):
+                postgres = services.enter_context(running_postgres())
             for row, (label, server, ours, baseline) in enumerate(pairs):
                 runs: dict[str, list[Result]] = {ours: [], baseline: []}
                 for round_number in range(args.rounds):
@@ -124,27 +160,31 @@ def main() -> None:
                         environ["SUNO_BENCH_SQLITE_DIR"] = str(sqlite_dir)
                         if redis_server is not None:
                             environ["SUNO_BENCH_REDIS_URL"] = redis_server.url
-                        runs[app].append(measure(server, app, script, args, environ))
+                        if postgres is not None:
+                            database = f"bench_{row}_{round_number}_{app}"
+                            environ["SUNO_BENCH_POSTGRES_URL"] = fresh_database(postgres, database)
+                        result = measure(server, app, script, args, environ)
+                        result.batches = batch_sizes(sqlite_dir)
+                        runs[app].append(result)
                 mine, base = best(runs[ours]), best(runs[baseline])
                 rows.append((label, server, base, mine))
                 print(
-                    f"  {label}: baseline {base.rps:,.0f} req/s, suno-hooks {mine.rps:,.0f} req/s",
+                    f"  {label}: baseline {base.rps:,.0f} req/s, suno-hooks {mine.rps:,.0f} req/s"
+                    f"{'; batches ' + mine.batches if mine.batches else ''}",
                     flush=True,
                 )
-        finally:
-            if redis_server is not None:
-                redis_server.stop()
     print()
     print(
         "| adapter | server | baseline req/s | suno-hooks req/s | ratio | "
-        "baseline p99 ms | suno-hooks p99 ms | p99 ratio |"
+        "baseline p50 / p99 ms | suno-hooks p50 / p99 ms | p99 ratio | batch sizes |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for label, server, base, mine in rows:
         print(
             f"| {label} | {server} | {base.rps:,.0f} | {mine.rps:,.0f} | "
-            f"{mine.rps / base.rps:.2f} | {base.p99_ms:.2f} | {mine.p99_ms:.2f} | "
-            f"{mine.p99_ms / base.p99_ms:.2f} |"
+            f"{mine.rps / base.rps:.2f} | {base.p50_ms:.2f} / {base.p99_ms:.2f} | "
+            f"{mine.p50_ms:.2f} / {mine.p99_ms:.2f} | {mine.p99_ms / base.p99_ms:.2f} | "
+            f"{mine.batches or '-'} |"
         )
     if args.json:
         print(

@@ -6,13 +6,16 @@ pydantic model, check Kie's HMAC signature, remember the body under its dedupe k
 Every request is signed (`KEY`). The memory rows remember in a dict (`suno_asgi_keys_only` is
 the reference row: `asgi_app` on a store that keeps only the keys); the durable rows write
 once: `INSERT OR IGNORE` on SQLite (`SUNO_BENCH_SQLITE_DIR`), `SET NX` on Redis
-(`SUNO_BENCH_REDIS_URL`). On ASGI paths the receiver is a no-op async one (a sync
-one would run in a worker thread there), on WSGI paths a no-op sync one. The durable apps are
-built on first use, so the memory rows need no Redis server.
+(`SUNO_BENCH_REDIS_URL`), `INSERT ... ON CONFLICT DO NOTHING` on PostgreSQL
+(`SUNO_BENCH_POSTGRES_URL`). The suno-hooks apps on a durable store write the group-commit batch
+sizes they saw to `batches.json` in `SUNO_BENCH_SQLITE_DIR` at exit. On ASGI paths the receiver
+is a no-op async one (a sync one would run in a worker thread there), on WSGI paths a no-op sync
+one. The durable apps are built on first use, so the memory rows need no Redis server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -238,8 +241,34 @@ def _sqlite_dir() -> Path:
     return Path(os.environ["SUNO_BENCH_SQLITE_DIR"])
 
 
+def _durable_asgi(url: str) -> Any:
+    """`asgi_app` on the store at `url`; at the server's shutdown (lifespan), the store's
+    group-commit batch sizes go to `batches.json` in the run's directory."""
+    receiver = _receiver(url, on_loop=True)
+    app = asgi_app(receiver)
+
+    def write_batch_sizes() -> None:
+        sizes = getattr(receiver.store, "batch_sizes", None)
+        if sizes is not None:
+            found = {"claims": dict(sizes.claims), "finishes": dict(sizes.finishes)}
+            (_sqlite_dir() / "batches.json").write_text(json.dumps(found))
+
+    async def counted(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                write_batch_sizes()
+            await send(message)
+
+        return await app(scope, receive, sending)
+
+    return counted
+
+
 def _suno_asgi_sqlite() -> Any:
-    return asgi_app(_receiver(f"sqlite:///{_sqlite_dir() / 'suno.db'}", on_loop=True))
+    return _durable_asgi(f"sqlite:///{_sqlite_dir() / 'suno.db'}")
 
 
 def _baseline_asgi_sqlite() -> Any:
@@ -258,7 +287,7 @@ def _baseline_asgi_sqlite() -> Any:
 
 
 def _suno_asgi_redis() -> Any:
-    return asgi_app(_receiver(os.environ["SUNO_BENCH_REDIS_URL"], on_loop=True))
+    return _durable_asgi(os.environ["SUNO_BENCH_REDIS_URL"])
 
 
 def _baseline_asgi_redis() -> Any:
@@ -273,7 +302,44 @@ def _baseline_asgi_redis() -> Any:
     return raw_asgi_endpoint(set_nx)
 
 
+def _suno_asgi_postgres() -> Any:
+    return _durable_asgi(os.environ["SUNO_BENCH_POSTGRES_URL"])
+
+
+def _baseline_asgi_postgres() -> Any:
+    """Verify + JSON + one `INSERT ... ON CONFLICT DO NOTHING` in its own transaction
+    (autocommit), on one of 10 psycopg async connections opened at the first request."""
+    import asyncio
+
+    import psycopg
+
+    url = os.environ["SUNO_BENCH_POSTGRES_URL"]
+    idle: asyncio.Queue[psycopg.AsyncConnection[Any]] = asyncio.Queue()
+    opened: list[psycopg.AsyncConnection[Any]] = []
+    statement = "INSERT INTO seen VALUES (%s, %s) ON CONFLICT DO NOTHING"
+
+    async def insert(key: str, body: bytes) -> bool:
+        if not opened:
+            for _ in range(10):
+                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+                opened.append(conn)
+                idle.put_nowait(conn)
+            await opened[0].execute(
+                "CREATE TABLE IF NOT EXISTS seen (key text PRIMARY KEY, body bytea)"
+            )
+        conn = await idle.get()
+        try:
+            cursor = await conn.execute(statement, (key, body))
+            return cursor.rowcount == 1
+        finally:
+            idle.put_nowait(conn)
+
+    return raw_asgi_endpoint(insert)
+
+
 _DURABLE = {
+    "suno_asgi_postgres": _suno_asgi_postgres,
+    "baseline_asgi_postgres": _baseline_asgi_postgres,
     "suno_asgi_sqlite": _suno_asgi_sqlite,
     "baseline_asgi_sqlite": _baseline_asgi_sqlite,
     "suno_asgi_redis": _suno_asgi_redis,
