@@ -214,6 +214,28 @@ async def test_a_sync_handler_returning_an_awaitable_that_needs_the_thread_compl
     assert outcome.body == {"status": "received"} and ran == ["inner"]
 
 
+async def test_a_parked_call_gets_its_result_and_its_exception():
+    handlers = HandlerThread()
+    release = threading.Event()
+
+    def slow_value() -> str:
+        release.wait(WAIT)
+        return "slow"
+
+    def slow_boom() -> None:
+        release.wait(WAIT)
+        raise ValueError("late")
+
+    value = asyncio.create_task(handlers.run(slow_value))
+    boom = asyncio.create_task(handlers.run(slow_boom))
+    for _ in range(20):  # long enough for both to stop yielding and wait for the thread
+        await asyncio.sleep(0)
+    release.set()
+    assert await value == "slow"
+    with pytest.raises(ValueError, match="late"):
+        await boom
+
+
 async def test_a_call_cancelled_before_it_starts_never_runs():
     handlers = HandlerThread()
     entered, release = threading.Event(), threading.Event()
@@ -225,13 +247,17 @@ async def test_a_call_cancelled_before_it_starts_never_runs():
 
     blocking = asyncio.create_task(handlers.run(block))
     assert await asyncio.to_thread(entered.wait, WAIT)
-    waiting = asyncio.create_task(handlers.run(lambda: ran.append("cancelled")))
+    early = asyncio.create_task(handlers.run(lambda: ran.append("early")))
+    parked = asyncio.create_task(handlers.run(lambda: ran.append("parked")))
     await asyncio.sleep(0)
-    waiting.cancel()
+    early.cancel()  # while it still yields to the loop
+    for _ in range(20):
+        await asyncio.sleep(0)
+    parked.cancel()  # while it waits for the thread to wake it
     release.set()
     await blocking
     assert await handlers.run(lambda: "after") == "after"
-    assert waiting.cancelled() and ran == []
+    assert early.cancelled() and parked.cancelled() and ran == []
 
 
 def test_the_thread_ends_when_its_owner_is_collected():
