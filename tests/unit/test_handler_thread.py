@@ -49,7 +49,6 @@ async def test_deliveries_sync_handlers_run_in_the_order_they_reached_the_thread
     ran: list[str] = []
     threads: set[int] = set()
     first_entered, release = threading.Event(), threading.Event()
-
     all_handed = asyncio.Event()
 
     async def hand_over(sender: Any, event: Event, **extra: Any) -> None:
