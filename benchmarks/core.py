@@ -4,12 +4,11 @@
 
 Rows: the floor (HMAC check + `model_validate_json` of an equivalent pydantic model + a dict
 insert), the full receiver path (signed two-track body, memory store, one no-op receiver), the
-same on the async path with an async receiver and with a sync one (which runs in a worker
-thread there: the difference is the cost of the thread hop), a duplicate, a forged signature,
-a stale timestamp, and standardwebhooks' verify+parse of a same-size body. Each figure is the
-best of `--repeat` runs; ratios are to the floor (the performance budget
-sets the targets) and to a new
-callback.
+same on the async path with an async receiver and with a sync one (which runs in the
+receiver's handler thread there: the difference is the cost of handing it over), a duplicate,
+a forged signature, a stale timestamp, and standardwebhooks' verify+parse of a same-size body.
+Each figure is the best of `--repeat` runs; ratios are to the floor (the performance budget
+sets the targets) and to a new callback.
 """
 
 from __future__ import annotations
@@ -170,7 +169,7 @@ def main() -> None:
         accepted_us = new_callbacks(full_path)
         rows.append(("suno-hooks: new signed callback (memory store)", accepted_us))
         rows.append(("suno-hooks async: async receiver", async_us))
-        rows.append(("suno-hooks async: sync receiver (worker thread)", new_callbacks(async_path)))
+        rows.append(("suno-hooks async: sync receiver (handler thread)", new_callbacks(async_path)))
 
         receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
         full_path(receiver)(n)

@@ -2,8 +2,8 @@
 
 A receiver that raises never stops the others and never breaks the HTTP answer: its failure is
 returned so the receiver can keep the delivery as `failed` for replay. On an event loop, sync
-receivers run in a worker thread (consecutive ones share one hop) and async ones on the loop,
-always in the receivers' order, so a blocking receiver never stalls the loop.
+receivers run in the dispatcher's handler thread (consecutive ones share one hand-over) and async
+ones on the loop, always in the receivers' order, so a blocking receiver never stalls the loop.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from blinker import Signal
 
 from .. import signals
 from ..events import Event
+from .handler_thread import HandlerThread
 from .signal_receivers import ReceiverLookup, is_async
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ _lookup = ReceiverLookup(
 )
 
 ThreadHop = Callable[[Callable[[], list[str]]], Awaitable[list[str]]]
-"""Runs a batch of sync receivers off the event loop (by default `asyncio.to_thread`)."""
+"""Runs a batch of sync receivers off the event loop (by default in a `HandlerThread`)."""
 
 AwaitableRunner = Callable[[Awaitable[Any]], Any]
 """Runs an async receiver's awaitable to completion from sync code (by default `asyncio.run`)."""
@@ -129,14 +130,16 @@ AwaitableRunner = Callable[[Awaitable[Any]], Any]
 
 class BlinkerDispatcher:
     """Sends `callback_received` then the stage signal (`task_progress`/`completed`/`failed`).
-    On an event loop, sync receivers run through `to_thread`; on the sync path, async ones
-    through `run_async` (the Django adapter's keep both on the thread that holds the delivery's
-    transaction)."""
+    On an event loop, sync receivers run through `to_thread` (by default the dispatcher's own
+    handler thread: one at a time, in the order deliveries reach it); on the sync path, async
+    ones through `run_async` (the Django adapter's keep both on the thread that holds the
+    delivery's transaction). `own_hooks` says whether either was given."""
 
     def __init__(
         self, *, to_thread: ThreadHop | None = None, run_async: AwaitableRunner | None = None
     ) -> None:
-        self.to_thread: ThreadHop = asyncio.to_thread if to_thread is None else to_thread
+        self.own_hooks = to_thread is not None or run_async is not None
+        self.to_thread: ThreadHop = HandlerThread().run if to_thread is None else to_thread
         self.run_async: AwaitableRunner = _run_awaitable if run_async is None else run_async
 
     def _targets(self, sender: Any, event: Event) -> list[tuple[Callable[..., Any], bool]]:
@@ -166,8 +169,8 @@ class BlinkerDispatcher:
         return failures
 
     async def asend(self, sender: Any, event: Event) -> list[str]:
-        """Call every receiver in order: async ones awaited on the loop, sync ones in a worker
-        thread (a run of consecutive sync receivers shares one thread hop)."""
+        """Call every receiver in order: async ones awaited on the loop, sync ones through
+        `to_thread` (a run of consecutive sync receivers shares one hand-over)."""
         failures: list[str] = []
         named = {"event": event}
         pending: list[Callable[..., Any]] = []
@@ -204,7 +207,7 @@ class BlinkerDispatcher:
     async def _in_thread(
         self, receivers: list[Callable[..., Any]], sender: Any, named: dict[str, Any], label: str
     ) -> list[str]:
-        """Call sync receivers in order in one worker thread; the failures, one line each. An
+        """Call sync receivers in order through `to_thread`; the failures, one line each. An
         awaitable one of them returns is awaited on the loop before the next receiver runs."""
         loop = asyncio.get_running_loop()
 
@@ -225,7 +228,7 @@ class BlinkerDispatcher:
     async def arejected(
         self, sender: Any, *, error: str, status: int, detail: str, peer: str | None
     ) -> None:
-        """`rejected` on an event loop: async monitors awaited, sync ones in a worker thread."""
+        """`rejected` on an event loop: async monitors awaited, sync ones through `to_thread`."""
         if not signals.callback_rejected.receivers:
             return
         named = {"error": error, "status": status, "detail": detail, "peer": peer}

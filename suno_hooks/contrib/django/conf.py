@@ -79,7 +79,7 @@ def receiver_from_settings(config: Mapping[str, Any]) -> Receiver:
     if ready is not None:
         plain = ready.dispatcher
         # Only a default one: a blinker dispatcher given its own hooks is kept as `also`.
-        if type(plain) is BlinkerDispatcher and vars(plain) == vars(BlinkerDispatcher()):
+        if type(plain) is BlinkerDispatcher and not plain.own_hooks:
             ready.dispatcher = DjangoDispatcher(using=getattr(ready.store, "using", None))
         return ready  # type: ignore[no-any-return]
     options = options_from_mapping(config, label=f"settings.{SETTING}[{{!r}}]")
