@@ -15,10 +15,8 @@ import pytest
 from suno_hooks.stores import (
     Claim,
     ClaimResult,
-    Delivery,
     DeliveryStatus,
     ExpectedTask,
-    ReplayCheck,
     SQLiteStore,
     TaskState,
 )
@@ -26,61 +24,18 @@ from suno_hooks.stores import (
 from ..support.group_commit import (
     Injected,
     LoopTurns,
+    answers,
     batched,
     delivery,
     fail_after_writing,
+    history,
+    kept,
     refuse_rows_of,
+    requests,
+    signed,
     wait_abandoned,
     write_lock_held,
 )
-
-Request = tuple[Delivery, ReplayCheck | None]
-
-
-def signed(task_id: str, stage: str, body: bytes, signature: str) -> Request:
-    """A delivery with the replay check of its signature."""
-    return delivery(task_id, stage, body), ReplayCheck(signature, body, 600)
-
-
-def history(store: SQLiteStore) -> None:
-    """What the store holds before the batch: done, failed, lapsed, busy and guarded keys."""
-    for i in range(3):
-        done = store.claim(delivery(f"done{i}"), lease=60)
-        assert store.finish(f"done{i}:complete", token=done.token)
-        failed = store.claim(delivery(f"failed{i}"), lease=60)
-        assert store.finish(f"failed{i}:complete", token=failed.token, error="boom")
-        store.claim(delivery(f"lapsed{i}"), lease=0.001)
-        store.claim(delivery(f"busy{i}"), lease=600)
-        first = signed(f"guarded{i}", "first", b"first", f"sig-g{i}")
-        guarded = store.claim(first[0], lease=60, replay=first[1])
-        assert store.finish(f"guarded{i}:first", token=guarded.token)
-
-
-def requests() -> list[Request]:
-    """50 new signed deliveries, with in-flight duplicates, a progress stage after its task's
-    end, a signature reused with another body, and claims of every key `history` left."""
-    sequence: list[Request] = []
-    for i in range(50):
-        sequence.append(signed(f"new{i}", "complete", b"new %d" % i, f"sig-n{i}"))
-        if i % 5 == 0:
-            sequence.append(signed(f"new{i}", "complete", b"new %d" % i, f"sig-n{i}"))
-        if i % 7 == 0:
-            sequence.append((delivery(f"new{i}", "text"), None))
-        if i % 11 == 0:
-            sequence.append(signed(f"new{i}", "first", b"another body", f"sig-n{i}"))
-    for i in range(3):
-        sequence += [(delivery(f"{name}{i}"), None) for name in ("done", "failed", "lapsed")]
-        sequence.append((delivery(f"busy{i}"), None))
-        sequence.append(signed(f"guarded{i}", "complete", b"other", f"sig-g{i}"))
-    return sequence
-
-
-def answers(claims: list[Claim]) -> list[tuple[ClaimResult, int, bool]]:
-    return [(claim.result, claim.attempts, bool(claim.token)) for claim in claims]
-
-
-def kept(store: SQLiteStore) -> dict[str, tuple[DeliveryStatus, int, str | None]]:
-    return {d.key: (d.status, d.attempts, d.error) for d in store.deliveries(limit=1000)}
 
 
 async def test_concurrent_claims_form_batches_and_each_gets_the_unbatched_answer(

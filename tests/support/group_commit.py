@@ -1,4 +1,5 @@
-"""Shared by the group-commit tests: a counter of event-loop turns, the write lock held by another
+"""Shared by the group-commit tests: the claims a batch is checked on (each answered as the
+unbatched path answers it), a counter of event-loop turns, the write lock held by another
 connection, faults injected into one item of a batch, and a worker process killed in the middle
 of a batch."""
 
@@ -17,7 +18,15 @@ from unittest import mock
 
 import pytest
 
-from suno_hooks.stores import Delivery, DeliveryStatus, SQLiteStore
+from suno_hooks.stores import (
+    Claim,
+    ClaimResult,
+    Delivery,
+    DeliveryStatus,
+    ReplayCheck,
+    SQLiteStore,
+    Store,
+)
 from suno_hooks.stores.sqlite import _batches
 from suno_hooks.stores.sqlite._writes import claim_in_transaction
 
@@ -30,6 +39,57 @@ def delivery(task_id: str, stage: str = "complete", body: bytes = b"{}") -> Deli
 def batched(sizes: Counter[int]) -> int:
     """How many requests the batches counted in `sizes` held."""
     return sum(size * count for size, count in sizes.items())
+
+
+Request = tuple[Delivery, ReplayCheck | None]
+
+
+def signed(task_id: str, stage: str, body: bytes, signature: str) -> Request:
+    """A delivery with the replay check of its signature."""
+    return delivery(task_id, stage, body), ReplayCheck(signature, body, 600)
+
+
+def history(store: Store) -> None:
+    """What the store holds before the batch: done, failed, lapsed, busy and guarded keys."""
+    for i in range(3):
+        done = store.claim(delivery(f"done{i}"), lease=60)
+        assert store.finish(f"done{i}:complete", token=done.token)
+        failed = store.claim(delivery(f"failed{i}"), lease=60)
+        assert store.finish(f"failed{i}:complete", token=failed.token, error="boom")
+        store.claim(delivery(f"lapsed{i}"), lease=0.001)
+        store.claim(delivery(f"busy{i}"), lease=600)
+        first = signed(f"guarded{i}", "first", b"first", f"sig-g{i}")
+        guarded = store.claim(first[0], lease=60, replay=first[1])
+        assert store.finish(f"guarded{i}:first", token=guarded.token)
+
+
+def requests() -> list[Request]:
+    """50 new signed deliveries, with in-flight duplicates, a progress stage after its task's
+    end, a signature reused with another body, and claims of every key `history` left."""
+    sequence: list[Request] = []
+    for i in range(50):
+        sequence.append(signed(f"new{i}", "complete", b"new %d" % i, f"sig-n{i}"))
+        if i % 5 == 0:
+            sequence.append(signed(f"new{i}", "complete", b"new %d" % i, f"sig-n{i}"))
+        if i % 7 == 0:
+            sequence.append((delivery(f"new{i}", "text"), None))
+        if i % 11 == 0:
+            sequence.append(signed(f"new{i}", "first", b"another body", f"sig-n{i}"))
+    for i in range(3):
+        sequence += [(delivery(f"{name}{i}"), None) for name in ("done", "failed", "lapsed")]
+        sequence.append((delivery(f"busy{i}"), None))
+        sequence.append(signed(f"guarded{i}", "complete", b"other", f"sig-g{i}"))
+    return sequence
+
+
+def answers(claims: list[Claim]) -> list[tuple[ClaimResult, int, bool]]:
+    """What each claim answered: its result, attempt number and whether it holds a token."""
+    return [(claim.result, claim.attempts, bool(claim.token)) for claim in claims]
+
+
+def kept(store: Store) -> dict[str, tuple[DeliveryStatus, int, str | None]]:
+    """Every delivery the store keeps: its status, attempts and error, by key."""
+    return {d.key: (d.status, d.attempts, d.error) for d in store.deliveries(limit=1000)}
 
 
 class LoopTurns:
@@ -99,7 +159,7 @@ def fail_after_writing(monkeypatch: pytest.MonkeyPatch, name: str, key: str) -> 
     monkeypatch.setattr(_batches, name, write_then_fail)
 
 
-def wait_abandoned(store: SQLiteStore, key: str) -> None:
+def wait_abandoned(store: Store, key: str) -> None:
     """Until `key`'s lease has ended with nobody finishing it (listed as abandoned)."""
     for _ in range(2000):
         kept = store.get(key)
