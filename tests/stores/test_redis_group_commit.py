@@ -49,6 +49,7 @@ class Servers:
     clients: list[Any] = field(default_factory=list)
 
     def store(self, **options: Any) -> RedisStore:
+        """A new store under a prefix of its own."""
         store = RedisStore(self.url, prefix=f"batch-{uuid.uuid4().hex}:", **options)
         self.opened.append(store)
         return store
@@ -63,6 +64,7 @@ class Servers:
         return client
 
     def nodes(self) -> list[redis.Redis]:
+        """A client of each node (the one server, or each primary of the cluster)."""
         clients = [redis.Redis(port=port) for port in self.ports]
         self.clients += clients
         return clients
@@ -76,6 +78,7 @@ class Servers:
         return total
 
     def close(self) -> None:
+        """Close the stores and clients the test made."""
         for store in self.opened:
             store.close()
         for client in self.clients:
