@@ -1,6 +1,7 @@
-"""Shared by the group-commit tests: a history and a sequence of claims whose answers a batch must
-keep, a counter of event-loop turns, the write lock held by another connection, faults injected
-into one item of a batch, and a worker process killed in the middle of a batch."""
+"""Shared by the group-commit tests: the claims a batch is checked on (each answered as the
+unbatched path answers it), a counter of event-loop turns, the write lock held by another
+connection, faults injected into one item of a batch, and a worker process killed in the middle
+of a batch."""
 
 from __future__ import annotations
 
@@ -158,7 +159,7 @@ def fail_after_writing(monkeypatch: pytest.MonkeyPatch, name: str, key: str) -> 
     monkeypatch.setattr(_batches, name, write_then_fail)
 
 
-def wait_abandoned(store: SQLiteStore, key: str) -> None:
+def wait_abandoned(store: Store, key: str) -> None:
     """Until `key`'s lease has ended with nobody finishing it (listed as abandoned)."""
     for _ in range(2000):
         kept = store.get(key)

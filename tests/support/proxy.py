@@ -1,5 +1,6 @@
 """A TCP proxy for the tests that can hold back one reply: the client's socket timeout fires
-although the server already ran the command, as after a fork pause or a failover."""
+although the server already ran the command, as after a fork pause or a failover (or, once the
+reply was cut, every later connection is refused, as when the server went away)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class DelayingProxy:
         self.port: int = self._listener.getsockname()[1]
         self._marker: bytes | None = None
         self._cut = False
+        self._refuse_after_cut = False
+        self.refusing = False
         self.held = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -36,13 +39,17 @@ class DelayingProxy:
         """For a cluster client's `address_remap`: this proxy's address for its target node."""
         return ("127.0.0.1", self.port) if address[1] == self.target_port else address
 
-    def hold_next_reply(self, marker: bytes = b"EVALSHA", *, cut: bool = False) -> None:
+    def hold_next_reply(
+        self, marker: bytes = b"EVALSHA", *, cut: bool = False, then_refuse: bool = False
+    ) -> None:
         """Swallow the server's reply to the next request that holds `marker`; with `cut`, close
-        that connection too (a failover) instead of leaving the client to time out."""
+        that connection too (a failover) instead of leaving the client to time out, and with
+        `then_refuse` close every connection made after it as soon as it is accepted."""
         with self._lock:
             self.held.clear()
             self._marker = marker
             self._cut = cut
+            self._refuse_after_cut = then_refuse
 
     def disarm(self) -> None:
         """Swallow nothing more."""
@@ -55,6 +62,9 @@ class DelayingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.refusing:
+                client.close()
+                continue
             server = socket.create_connection(("127.0.0.1", self.target_port))
             with self._lock:
                 self._sockets += [client, server]
@@ -73,6 +83,7 @@ class DelayingProxy:
             while data := source.recv(65536):
                 if replies and hold.is_set():
                     hold.clear()
+                    self.refusing = self._cut and self._refuse_after_cut
                     self.held.set()
                     if self._cut:
                         break

@@ -131,8 +131,9 @@ class _PipelineInThreads:
 
         return queue
 
-    async def execute(self) -> list[Any]:
-        return list(await asyncio.to_thread(self._pipe.execute))
+    async def execute(self, **options: Any) -> list[Any]:
+        """The pipeline's answers (`options` as the synchronous `execute` takes them)."""
+        return list(await asyncio.to_thread(self._pipe.execute, **options))
 
 
 class AsyncLink:

@@ -1,7 +1,7 @@
 """`LuaScript`: one of `RedisStore`'s scripts, sent as a bare `EVALSHA` on a synchronous or an
-asyncio client (single server or cluster), and loaded again when the server answers NOSCRIPT
-(after a restart, a `SCRIPT FLUSH` or on a node that never saw it); and the delivery scripts
-of `_scripts` as such."""
+asyncio client (single server or cluster) or queued on a pipeline, and loaded again when the
+server answers NOSCRIPT (after a restart, a `SCRIPT FLUSH` or on a node that never saw it); and
+the delivery scripts of `_scripts` as such."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ class LuaScript:
         except NoScriptError:
             await client.script_load(self.lua)
             return await client.execute_command(*command)
+
+    def queue(self, pipeline: Any, keys: list[str], args: list[Any]) -> None:
+        """Queue the script's `EVALSHA` on a pipeline; its answer, or NOSCRIPT, comes back with
+        the pipeline's (the caller loads the script and sends the call again)."""
+        pipeline.execute_command(*self._command(keys, args))
 
     def _command(self, keys: list[str], args: list[Any]) -> tuple[Any, ...]:
         # Text encoded here, once, spares redis-py's encoder its type checks on every argument.

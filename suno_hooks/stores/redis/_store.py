@@ -16,6 +16,7 @@ import redis.asyncio.cluster
 from ...errors import ConfigurationError
 from ...media.kept import KeptFile
 from .._base import DeliveryQuery, StoreBase, positive_option
+from .._group import BatchSizes
 from ..base import (
     DEFAULT_RETENTION,
     Claim,
@@ -27,6 +28,7 @@ from ..base import (
 )
 from ..tasks import asettle_expected, settle_expected
 from . import _lua
+from ._batches import BatchedScripts, ScriptCall
 from ._clients import AsyncLink, ClientFactory, InThreads, LoopLinks
 from ._handoff import RedisHandoff
 from ._inbox import SWEEP_BATCH, RedisInbox, read_delivery
@@ -54,10 +56,12 @@ class RedisStore(StoreBase):
     """Keeps dedupe facts, terminal tasks, the replay guard and the inbox in Redis.
 
     A claim is one `EVALSHA` of a script that does the replay guard, dedupe, lease, stale check
-    and inbox record atomically. Every key starts with `{prefix`, so several apps can share one
-    Redis; each expires after `retention` seconds (the replay guard after its own ttl). A
-    `redis+cluster://` URL (or a ready `RedisCluster` client) works on a Redis Cluster: the keys
-    of one task share a hash slot.
+    and inbox record atomically. On an event loop, the claims waiting at the same moment go to
+    Redis as one pipelined round trip, and so do the finishes (`batch_sizes` counts them). Every
+    key starts with `{prefix`, so several apps can share one Redis; each expires after
+    `retention` seconds (the replay guard after its own ttl). A `redis+cluster://` URL (or a
+    ready `RedisCluster` client) works on a Redis Cluster: the keys of one task share a hash
+    slot.
     """
 
     def __init__(
@@ -102,6 +106,8 @@ class RedisStore(StoreBase):
         self._inbox = RedisInbox(self.keys, self._sync)
         self._handoff = RedisHandoff(self.keys, self._sync, int(self.retention * 1000))
         self._tasks = RedisTasks(self.keys, self._sync, self._aclient, int(self.retention * 1000))
+        self._batch_sizes = BatchSizes()
+        self._batched = BatchedScripts(self._aclient, self._batch_sizes)
 
     @property
     def url(self) -> str | None:
@@ -291,17 +297,27 @@ class RedisStore(StoreBase):
 
     # -- the contract, asyncio -------------------------------------------------------------------
 
+    @property
+    def batch_sizes(self) -> BatchSizes:
+        """How many batches of each size the claims and the finishes made on event loops were
+        sent in: `batch_sizes.claims[n]` batches of `n` claims went to Redis as one pipelined
+        round trip (likewise `finishes`)."""
+        return self._batch_sizes
+
     async def aclaim(
         self, delivery: Delivery, *, lease: float, replay: ReplayCheck | None = None
     ) -> Claim:
-        """`claim` on the event loop's own connection: one round trip, no thread."""
+        """`claim` on the event loop's own connection, no thread: in one pipelined round trip
+        with the claims waiting at the same moment on this loop, each with its own answer,
+        lease token or error."""
         token = new_token()
         keys, args = self._claim_call(delivery, lease, replay, token)
-        client = await self._aclient()
-        claim = self._claimed(delivery, await _lua.CLAIM.acall(client, keys, args), token)
+        answer = await self._batched.claims.submit(ScriptCall(_lua.CLAIM, keys, args))
+        claim = self._claimed(delivery, answer, token)
         shard = self._inbox.sweep_due()
         if shard is not None:
             try:
+                client = await self._aclient()
                 await self._inbox.apurge_step(client, shard, self._cutoff(None))
             except Exception:  # the claim stands; the next sweep of this shard tries again
                 logger.warning("Sweeping the Redis inbox index failed", exc_info=True)
@@ -314,14 +330,16 @@ class RedisStore(StoreBase):
         return self._handoff.queued(delivery, answer)
 
     async def afinish(self, key: str, *, token: str, error: str | None = None) -> bool:
-        """`finish` on the event loop's own connection."""
+        """`finish` on the event loop's own connection, in one pipelined round trip with the
+        finishes waiting at the same moment."""
         keys, args = self._finish_call(key, token, error)
-        return bool(await _lua.FINISH.acall(await self._aclient(), keys, args))
+        return bool(await self._batched.finishes.submit(ScriptCall(_lua.FINISH, keys, args)))
 
     async def afinish_settling(
         self, key: str, *, token: str, error: str | None, task_id: str, by: str
     ) -> bool:
-        """`finish_settling` on the event loop's own connection."""
+        """`finish_settling` on the event loop's own connection, in one pipelined round trip with
+        the finishes waiting at the same moment."""
         call = self._finish_settling_call(key, token, error, task_id, by)
         if call is None:
             finished = await self.afinish(key, token=token, error=error)
@@ -329,7 +347,8 @@ class RedisStore(StoreBase):
                 await asettle_expected(self, task_id, by)
             return finished
         keys, args = call
-        return bool(await _lua.FINISH_SETTLING.acall(await self._aclient(), keys, args))
+        settling = ScriptCall(_lua.FINISH_SETTLING, keys, args)
+        return bool(await self._batched.finishes.submit(settling))
 
     async def aextend(self, key: str, *, token: str, lease: float) -> bool:
         """`extend` on the event loop's own connection."""
