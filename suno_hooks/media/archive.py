@@ -9,6 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +18,7 @@ import httpx
 from ..events import Event
 from ..signals import media_failed, media_kept, task_completed
 from ..stores.base import RecordsKept
-from ._readahead import read_ahead
+from ._blocks import gathered
 from .errors import KeepFailed, MediaError
 from .fetch import MediaFetcher, MediaTimeouts, shown_url
 from .kept import KeptFile
@@ -34,17 +35,17 @@ DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 
 
 class _Digest:
-    """Counts and hashes the chunks that pass through it."""
+    """Counts and hashes the bytes that pass through it, gathered into blocks."""
 
     def __init__(self) -> None:
         self.sha256 = hashlib.sha256()
         self.size = 0
 
     def through(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        for chunk in chunks:
-            self.sha256.update(chunk)
-            self.size += len(chunk)
-            yield chunk
+        for block in gathered(chunks):
+            self.sha256.update(block)
+            self.size += len(block)
+            yield block
 
 
 class MediaArchive:
@@ -54,7 +55,8 @@ class MediaArchive:
     Only `https` URLs on `allowed_hosts` (Kie's media hosts unless given) whose every address is
     public are fetched; `allow_http` and `allow_private` take True or host names, for a local
     server such as the sandbox. Each file is streamed, capped at `max_bytes`, tried `tries`
-    times with exponential `backoff` on a 429, a 5xx or a timeout, and written atomically."""
+    times with exponential `backoff` on a 429, a 5xx or a timeout, and written atomically; an
+    event's files are fetched `parallel` at a time."""
 
     def __init__(
         self,
@@ -67,11 +69,14 @@ class MediaArchive:
         timeouts: MediaTimeouts | None = None,
         tries: int = 4,
         backoff: float = 0.5,
+        parallel: int = 3,
         client: httpx.Client | None = None,
         resolver: Resolver | None = None,
     ) -> None:
-        if max_bytes < 1 or tries < 1 or backoff < 0:
-            raise ValueError("max_bytes and tries must be positive and backoff not negative")
+        if max_bytes < 1 or tries < 1 or parallel < 1 or backoff < 0:
+            raise ValueError(
+                "max_bytes, tries and parallel must be positive and backoff not negative"
+            )
         self.target = target_from(target)
         self.policy = MediaPolicy(
             allowed_hosts, allow_http=allow_http, allow_private=allow_private, resolver=resolver
@@ -82,6 +87,7 @@ class MediaArchive:
         )
         self.tries = tries
         self.backoff = backoff
+        self.parallel = parallel
         self._connected: list[Any] = []
 
     def __repr__(self) -> str:
@@ -122,24 +128,28 @@ class MediaArchive:
         stored = _stored(store, event.dedupe_key)
         kept: list[KeptFile] = []
         failures: dict[str, MediaError] = {}
-        for wanted in wanted_files(event):
+        missing: list[tuple[str, WantedFile]] = []
+        named = wanted_files(event)
+        for wanted in named:
             key = f"{task}/{stage}/{wanted.name}"
             found = stored.get(wanted.name)
             if found is None or found.key != key:
                 found = self._recorded(key)
             if found is not None:
                 kept.append(found)
-                continue
-            try:
-                record = self._keep_file(key, wanted)
-            except MediaError as error:
-                failures[wanted.name] = error
+            else:
+                missing.append((key, wanted))
+        for (key, wanted), outcome in zip(missing, self._keep_files(missing), strict=True):
+            if isinstance(outcome, MediaError):
+                failures[wanted.name] = outcome
                 source = shown_url(wanted.url) if wanted.url else None
-                logger.warning("media: %s not kept (%s): %s", key, source, error.detail)
-                media_failed.send(self, event=event, name=wanted.name, url=source, error=error)
+                logger.warning("media: %s not kept (%s): %s", key, source, outcome.detail)
+                media_failed.send(self, event=event, name=wanted.name, url=source, error=outcome)
                 continue
-            kept.append(record)
-            media_kept.send(self, event=event, kept=record)
+            kept.append(outcome)
+            media_kept.send(self, event=event, kept=outcome)
+        order = {wanted.name: place for place, wanted in enumerate(named)}
+        kept.sort(key=lambda record: order[record.name])
         known = {record.key for record in event.kept}
         event.kept.extend(record for record in kept if record.key not in known)
         fresh = [record for record in kept if stored.get(record.name) != record]
@@ -148,6 +158,22 @@ class MediaArchive:
         if failures:
             raise KeepFailed(kept, failures)
         return kept
+
+    def _keep_files(self, missing: list[tuple[str, WantedFile]]) -> Iterator[KeptFile | MediaError]:
+        """Keep each of `missing`, up to `parallel` at once; each one's record or error, in
+        order."""
+
+        def keep_one(item: tuple[str, WantedFile]) -> KeptFile | MediaError:
+            try:
+                return self._keep_file(*item)
+            except MediaError as error:
+                return error
+
+        if self.parallel == 1 or len(missing) < 2:
+            yield from map(keep_one, missing)
+            return
+        with ThreadPoolExecutor(min(self.parallel, len(missing)), "suno-hooks-media") as pool:
+            yield from pool.map(keep_one, missing)
 
     def _recorded(self, key: str) -> KeptFile | None:
         data = self.target.read_record(record_key(key))
@@ -177,11 +203,8 @@ class MediaArchive:
         deadline = time.monotonic() + self.timeouts.total
         for attempt in range(1, self.tries + 1):
             try:
-                with (
-                    self.fetcher.open(wanted.url, deadline) as download,
-                    read_ahead(download.chunks()) as chunks,
-                ):
-                    return self._store(key, wanted, chunks, download.content_type)
+                with self.fetcher.open(wanted.url, deadline) as download:
+                    return self._store(key, wanted, download.chunks(), download.content_type)
             except MediaError as error:
                 wait = self.backoff * 2 ** (attempt - 1)
                 if error.retry_after is not None:

@@ -300,3 +300,35 @@ def test_with_a_hand_off_the_files_are_kept_by_the_worker_after_the_answer(
         gate.set()
         task_completed.disconnect(held, sender=receiver)
         archive.close()
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_an_event_s_files_are_fetched_parallel_at_a_time(
+    tmp_path: Path, server: MediaServer, parallel: int
+) -> None:
+    tracks = [
+        {"id": f"s{n}", "audio_url": f"{server.url}/slow/s{n}.mp3?size=40960&step=4096"}
+        for n in range(4)
+    ]
+    tracks[1]["audio_url"] = f"{server.url}/files/missing.mp3"
+    server.fail("/files/missing.mp3", *[404] * 5)
+    archive = archive_for(tmp_path, parallel=parallel)
+    announced: list[str] = []
+
+    def on_kept(sender: Any, *, event: Any, kept: KeptFile) -> None:
+        announced.append(kept.name)
+
+    with media_kept.connected_to(on_kept), pytest.raises(KeepFailed) as caught:
+        archive.keep(event_of(music_body("parallel", tracks)))
+    archive.close()
+    assert server.most_streaming == min(parallel, 3)
+    assert [record.name for record in caught.value.kept] == ["s0.mp3", "s2.mp3", "s3.mp3"]
+    assert announced == ["s0.mp3", "s2.mp3", "s3.mp3"]  # in the event's order, whatever ends first
+    assert list(caught.value.failures) == ["s1.mp3"]
+    for record in caught.value.kept:
+        assert Path(record.location).read_bytes() == file_bytes(f"{record.name}", 40960)
+
+
+def test_parallel_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="parallel"):
+        MediaArchive(tmp_path, parallel=0)

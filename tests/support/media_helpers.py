@@ -46,6 +46,8 @@ class MediaServer:
     requests: Counter[str] = field(default_factory=Counter)
     failures: dict[str, list[int]] = field(default_factory=dict)
     headers: list[dict[str, str]] = field(default_factory=list)
+    streaming: int = 0
+    most_streaming: int = 0
 
     @property
     def total(self) -> int:
@@ -76,8 +78,21 @@ class MediaServer:
             return StreamingResponse(_endless(rest), media_type="audio/mpeg")
         if kind == "slow":
             step = int(request.query_params.get("step", "4096"))
-            return StreamingResponse(_slow(rest, size, step), media_type="audio/mpeg")
+            return StreamingResponse(self._slow(rest, size, step), media_type="audio/mpeg")
         return Response("no such file", status_code=404)
+
+    async def _slow(self, name: str, size: int, step: int) -> AsyncIterator[bytes]:
+        """`name`'s bytes, `step` at a time 0.05 s apart, counting the slow bodies being sent
+        at once (`streaming`, and the most there were, `most_streaming`)."""
+        data = file_bytes(name, size)
+        self.streaming += 1
+        self.most_streaming = max(self.most_streaming, self.streaming)
+        try:
+            for start in range(0, size, step):
+                yield data[start : start + step]
+                await asyncio.sleep(0.05)
+        finally:
+            self.streaming -= 1
 
 
 async def _endless(name: str) -> AsyncIterator[bytes]:
@@ -85,13 +100,6 @@ async def _endless(name: str) -> AsyncIterator[bytes]:
     for _ in range(100_000):
         yield chunk
         await asyncio.sleep(0)
-
-
-async def _slow(name: str, size: int, step: int) -> AsyncIterator[bytes]:
-    data = file_bytes(name, size)
-    for start in range(0, size, step):
-        yield data[start : start + step]
-        await asyncio.sleep(0.05)
 
 
 def media_app(server: MediaServer | None = None) -> Starlette:
