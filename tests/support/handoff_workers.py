@@ -87,6 +87,18 @@ class WorkerProcess:
         assert self.process is not None
         return self.process.pid
 
+    def wait(self, timeout: float = 60) -> int:
+        """Wait for the worker to exit by itself (a burst worker once its queue is empty); its
+        exit status."""
+        assert self.process is not None
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"{self.command[0]} did not finish:\n{self.output()[-4000:]}")
+        self.process = None
+        return status
+
     def kill(self) -> None:
         """SIGKILL the worker and every process it started (even in a session of its own, as
         RQ's work-horse is), as a power cut would."""
