@@ -49,7 +49,8 @@ class Handoff(Protocol):
     the message cannot be sent; `bind(receiver)` is called once by the receiver built with this
     hand-off. `out_of_process` is true when the work runs in another process, which then needs a
     store it can read too; such a hand-off is rung from a thread of its own unless it sets
-    `ring_in_background = False`."""
+    `ring_in_background = False`, and the keys waiting there go as one batch when it also has
+    `ring_many` (`RingsMany`)."""
 
     out_of_process: bool
 
@@ -62,8 +63,8 @@ class Handoff(Protocol):
 
 @runtime_checkable
 class RingsMany(Protocol):
-    """A hand-off that can send several keys at once, cheaper than one `ring` each; the receiver
-    rings such a hand-off's waiting keys as one batch."""
+    """A hand-off that can send several keys at once, cheaper than one `ring` each: a receiver
+    ringing it from its own thread sends the keys waiting there with one `ring_many` call."""
 
     def ring_many(self, keys: Sequence[str]) -> Mapping[str, HandoffError]:
         """Ask a worker to run each queued delivery in `keys`, in order; the keys it could not
