@@ -42,6 +42,8 @@ __all__ = ["TASK_NAME", "CeleryHandoff", "bound_receiver"]
 TASK_NAME = "suno_hooks.run_queued"
 """The name of the task `CeleryHandoff` registers (unless given another `name=`)."""
 
+_REPR_LIMIT = 1000
+
 _lock = threading.Lock()
 _receivers: dict[str, QueuedRunner] = {}
 
@@ -113,7 +115,7 @@ class CeleryHandoff:
     def ring_many(self, keys: Sequence[str]) -> dict[str, HandoffError]:
         """Send the task with each of `keys`, in order, over one producer; the keys not sent
         after the first that failed, with that error (`HandoffError` when none was sent)."""
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"kwargsrepr": "{}"}
         if self.queue is not None:
             options["queue"] = self.queue
         if self.retry_policy is not None:
@@ -123,7 +125,10 @@ class CeleryHandoff:
         try:
             with app.producer_or_acquire() as producer:
                 for key in keys:
-                    self.task.apply_async((key,), producer=producer, **options)
+                    # The headers' text of the arguments, as Celery's saferepr writes it for
+                    # any key under its size limit, without its cost on every message.
+                    argsrepr = repr((key,)) if len(key) < _REPR_LIMIT else None
+                    self.task.apply_async((key,), producer=producer, argsrepr=argsrepr, **options)
                     sent += 1
         except Exception as exc:
             detail = redacted_text(str(exc), str(app.conf.broker_url or ""))

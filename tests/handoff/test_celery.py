@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
+from celery.utils.saferepr import saferepr
 
 from suno_hooks.contrib.celery import TASK_NAME, CeleryHandoff, bound_receiver
 from suno_hooks.handoff import HandoffError
@@ -192,3 +194,22 @@ def test_a_batch_whose_broker_stops_midway_reports_the_keys_it_did_not_send(
         assert ledger.phases("done") == dict.fromkeys(keys, 1)
     finally:
         worker.stop()
+
+
+def test_the_messages_show_their_arguments_as_celery_writes_them(
+    handoff: CeleryHandoff,
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def published(headers: dict[str, Any], **_: Any) -> None:
+        sent.append(headers)
+
+    keys = ["task-a:complete", "task-é:first", "x" * 2000]
+    before_task_publish.connect(published, weak=False)
+    try:
+        assert handoff.ring_many(keys) == {}
+    finally:
+        before_task_publish.disconnect(published)
+    assert [(h["argsrepr"], h["kwargsrepr"]) for h in sent] == [
+        (saferepr((key,), 1024), saferepr({}, 1024)) for key in keys
+    ]
