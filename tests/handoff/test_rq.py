@@ -263,6 +263,25 @@ def test_a_batch_keeps_the_rule_of_one_live_job_per_key(
     assert ledger.phases("started") == {"finished": 2, "fail:failed": 2, "waiting": 1, "new": 1}
 
 
+def test_a_job_another_ring_queues_while_a_batch_is_read_is_not_queued_twice(
+    broker: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handoff, elsewhere = handoff_on(broker), handoff_on(broker)  # two processes' hand-offs
+    enqueue_many = handoff.queue.enqueue_many
+    raced: list[str] = []
+
+    def racing(job_datas: Any, pipeline: Any = None, group_id: str | None = None) -> Any:
+        if not raced:  # between the batch's read and its write, the other rings "raced"
+            raced.append("raced")
+            elsewhere.ring("raced")
+        return enqueue_many(job_datas, pipeline=pipeline, group_id=group_id)
+
+    monkeypatch.setattr(handoff.queue, "enqueue_many", racing)
+    assert handoff.ring_many(["raced", "calm"]) == {}
+    assert raced == ["raced"]
+    assert handoff.queue.job_ids == [job_id("raced"), job_id("calm")]
+
+
 def post(receiver: Receiver, task_id: str) -> str:
     """Send `receiver` one signed callback; the key of its delivery, answered `queued`."""
     body = encode(make_callback("music", "complete", task_id=task_id))
