@@ -19,22 +19,30 @@ dispatching again). The library's sweeper is what brings such a delivery back wi
 Publishing retries a few times, briefly (Celery's default policy), then the ring raises
 `HandoffError`; set `broker_transport_options = {"socket_connect_timeout": 5, "socket_timeout": 5}`
 so that a broker which vanishes without closing the connection cannot hold a request either.
+
+`ring_many(keys)` sends the task once per key over one producer taken from the app's pool, so a
+batch pays for one checkout; the receiver uses it for the rings that wait while one is sent. A
+batch stops at its first failed publish: the keys after it are reported unsent, not retried.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery, shared_task
 
 from ..handoff import HandoffError, QueuedRunner
+from ..handoff._protocol import named
 from ..stores.redaction import redacted_text
 
 __all__ = ["TASK_NAME", "CeleryHandoff", "bound_receiver"]
 
 TASK_NAME = "suno_hooks.run_queued"
 """The name of the task `CeleryHandoff` registers (unless given another `name=`)."""
+
+_REPR_LIMIT = 1000
 
 _lock = threading.Lock()
 _receivers: dict[str, QueuedRunner] = {}
@@ -101,16 +109,34 @@ class CeleryHandoff:
 
     def ring(self, key: str) -> None:
         """Send the task with `key`; `HandoffError` when the broker cannot take it."""
-        options: dict[str, Any] = {"args": (key,)}
+        for error in self.ring_many([key]).values():
+            raise error
+
+    def ring_many(self, keys: Sequence[str]) -> dict[str, HandoffError]:
+        """Send the task with each of `keys`, in order, over one producer; the keys not sent
+        after the first that failed, with that error (`HandoffError` when none was sent)."""
+        options: dict[str, Any] = {"kwargsrepr": "{}"}
         if self.queue is not None:
             options["queue"] = self.queue
         if self.retry_policy is not None:
             options["retry_policy"] = self.retry_policy
+        app = self.app or self.task.app
+        sent = 0
         try:
-            self.task.apply_async(**options)
+            with app.producer_or_acquire() as producer:
+                for key in keys:
+                    # The headers' text of the arguments, as Celery's saferepr writes it for
+                    # any key under its size limit, without its cost on every message.
+                    argsrepr = repr((key,)) if len(key) < _REPR_LIMIT else None
+                    self.task.apply_async((key,), producer=producer, argsrepr=argsrepr, **options)
+                    sent += 1
         except Exception as exc:
-            app = self.app or self.task.app
             detail = redacted_text(str(exc), str(app.conf.broker_url or ""))
-            raise HandoffError(
-                f"Celery could not send {key}: {type(exc).__name__}: {detail}"
-            ) from None
+            unsent = keys[sent:]
+            error = HandoffError(
+                f"Celery could not send {named(unsent)}: {type(exc).__name__}: {detail}"
+            )
+            if not sent:
+                raise error from None
+            return dict.fromkeys(unsent, error)
+        return {}

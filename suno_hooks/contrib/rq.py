@@ -3,8 +3,10 @@
 A ring enqueues `suno_hooks.contrib.rq.run_queued(key, receiver)` with a job id derived from the
 delivery's dedupe key, so ringing again while that job waits or runs adds nothing; once the job
 has finished or been stopped, the next ring queues it afresh, and a failed job is requeued from
-RQ's failed registry. The job imports the receiver from the dotted path given as `receiver=`
-(e.g. `"myapp.hooks:receiver"`), so a plain worker runs it:
+RQ's failed registry. `ring_many(keys)` applies the same rule to each of many keys, queueing the
+new jobs in order in one Redis transaction (failed jobs are requeued after them); the receiver
+uses it for the rings that wait while one is sent. The job imports the receiver from the dotted
+path given as `receiver=` (e.g. `"myapp.hooks:receiver"`), so a plain worker runs it:
 
     rq worker --url redis://localhost:6379/0 suno-hooks
 
@@ -25,26 +27,34 @@ work-horse killed while its worker survives has its job marked failed at once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from rq import Queue
-from rq.exceptions import DuplicateJobError, InvalidJobOperation
-from rq.job import Job, JobStatus
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
 from ..handoff import HandoffError, QueuedRunner
-from ..handoff._protocol import import_object
+from ..handoff._protocol import import_object, named
 from ..stores.redaction import MASK
 
 __all__ = ["RQHandoff", "job_id", "run_queued"]
 
-_DONE = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+_ENDED = frozenset(
+    status.value for status in (JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
+)
+_TRIES = 3
+_REFUSED = ("depends_on", "job_id", "pipeline", "rate_limit", "unique")
+_KEPT = (
+    *("timeout", "result_ttl", "ttl", "failure_ttl", "description", "at_front", "meta"),
+    *("retry", "on_success", "on_failure", "on_stopped", "repeat", "webhooks"),
+)
 
 _lock = threading.Lock()
 _bound: list[QueuedRunner] = []
@@ -83,7 +93,8 @@ def _receiver(path: str | None) -> QueuedRunner:
 
 class RQHandoff:
     """A hand-off to the RQ queue `queue`; `receiver` is the dotted path the job imports the
-    receiver from; `options` go to `Queue.enqueue` (`job_timeout`, `result_ttl`, ...)."""
+    receiver from; `options` are `Queue.enqueue`'s job options (`job_timeout`, `result_ttl`,
+    `ttl`, `failure_ttl`, `description`, `meta`, `retry`, `on_success`, ...)."""
 
     out_of_process = True
 
@@ -93,6 +104,7 @@ class RQHandoff:
         self.queue = queue
         self.receiver = receiver
         self.options = options
+        self._job_options = _job_options(options)
 
     @classmethod
     def from_url(
@@ -126,48 +138,125 @@ class RQHandoff:
             _bound.append(receiver)
 
     def ring(self, key: str) -> None:
-        """Enqueue the job for `key` unless one is already waiting or running."""
+        """Enqueue the job for `key` unless one is already waiting or running; `HandoffError`
+        when it cannot."""
+        for error in self.ring_many([key]).values():
+            raise error
+
+    def ring_many(self, keys: Sequence[str]) -> dict[str, HandoffError]:
+        """Enqueue the jobs for `keys` in order, each unless one is already waiting or running,
+        in one Redis transaction; the keys whose job id another queue's job holds, each with its
+        error; `HandoffError` when Redis cannot be reached."""
         try:
-            self._enqueue(key)
+            return self._enqueue(list(dict.fromkeys(keys)))
         except RedisError as exc:
             detail = _without_password(str(exc), self.queue.connection)
             raise HandoffError(
-                f"RQ could not queue {key}: {type(exc).__name__}: {detail}"
+                f"RQ could not queue {named(keys)}: {type(exc).__name__}: {detail}"
             ) from None
 
-    def _enqueue(self, key: str) -> None:
-        identity = job_id(key)
-        for _ in range(3):
-            try:
-                self.queue.enqueue(
-                    run_queued, key, self.receiver, job_id=identity, unique=True, **self.options
-                )
-                return
-            except DuplicateJobError:
-                job = self.queue.fetch_job(identity)
-                if job is None:
-                    continue  # it expired between the two commands
-                status = self._status(job)
-                if status not in _DONE:
-                    return  # waiting or running: this ring adds nothing
-                if status != JobStatus.FAILED:
-                    job.delete()
-                    continue
-                # Requeued rather than deleted: deleting a job that RQ called abandoned fails
-                # for a minute, while its execution is listed but its record has expired.
-                with contextlib.suppress(InvalidJobOperation):  # another ring requeued it
-                    self.queue.failed_job_registry.requeue(job)
-                    return
-        raise HandoffError(f"RQ could not queue {key}: its job id stayed taken")
+    def _enqueue(self, keys: list[str]) -> dict[str, HandoffError]:
+        if len(keys) == 1 and self._enqueue_unique(keys[0]):
+            return {}
+        for attempt in range(_TRIES):
+            taken = self._try_enqueue(keys, clean=attempt == 0)
+            if taken is not None:
+                return {key: _taken(key) for key in taken}
+        return {key: _taken(key) for key in keys}
 
-    def _status(self, job: Job) -> JobStatus:
-        """The job's status; for one RQ calls started, once RQ's cleanup has moved the jobs whose
-        heartbeat lapsed (their worker was killed) to the failed registry."""
-        status = job.get_status(refresh=True)
-        if status != JobStatus.STARTED:
-            return status
-        StartedJobRegistry(queue=self.queue).cleanup()
-        return job.get_status(refresh=True)
+    def _enqueue_unique(self, key: str) -> bool:
+        """Enqueue the job of `key` in one atomic command if its id is free, the common case
+        for a lone ring (cheaper than the transaction); whether it was."""
+        try:
+            self.queue.enqueue_call(
+                run_queued,
+                (key, self.receiver),
+                job_id=job_id(key),
+                unique=True,
+                **self._job_options,
+            )
+        except DuplicateJobError:
+            return False
+        return True
+
+    def _try_enqueue(self, keys: list[str], *, clean: bool) -> list[str] | None:
+        """Read the jobs of `keys`; queue a job for each key with none or an ended one, in a
+        transaction that fails when any job read changed meanwhile, then requeue the failed
+        ones; a key whose job waits or runs gets nothing. The keys whose job id another
+        queue's job holds, or None to read again: after a failed transaction, or after RQ's
+        cleanup of the started registry (when `clean` and a job was started) moved the jobs
+        whose heartbeat lapsed, their worker killed, to the failed registry."""
+        queue = self.queue
+        identities = [job_id(key) for key in keys]
+        job_keys = [queue.job_class.key_for(identity) for identity in identities]
+        with queue.connection.pipeline() as transaction:
+            transaction.watch(*job_keys)  # type: ignore[no-untyped-call]
+            with queue.connection.pipeline(transaction=False) as reads:
+                for job_key in job_keys:
+                    reads.hmget(job_key, "status", "origin")
+                found = [(_text(status), _text(origin)) for status, origin in reads.execute()]
+            if clean and any(status == JobStatus.STARTED.value for status, _ in found):
+                StartedJobRegistry(queue=queue).cleanup()
+                return None
+            fresh, ended, failed, taken = [], [], [], []
+            for key, identity, (status, origin) in zip(keys, identities, found, strict=True):
+                if status is None:
+                    fresh.append(key)
+                elif origin != queue.name:
+                    taken.append(key)
+                elif status == JobStatus.FAILED.value:
+                    failed.append(key)
+                elif status in _ENDED:
+                    ended.append(identity)
+                    fresh.append(key)
+            if fresh:
+                transaction.multi()
+                for identity in ended:
+                    job = queue.fetch_job(identity)
+                    if job is not None:
+                        job.delete(pipeline=transaction)
+                queue.enqueue_many([self._job_data(key) for key in fresh], pipeline=transaction)
+                try:
+                    transaction.execute()
+                except WatchError:
+                    return None
+        for key in failed:
+            self._requeue(key)
+        return taken
+
+    def _requeue(self, key: str) -> None:
+        """Put the failed job of `key` back in the queue. Requeued rather than deleted: deleting
+        a job that RQ called abandoned fails for a minute, while its execution is listed but
+        its record has expired."""
+        try:
+            self.queue.failed_job_registry.requeue(job_id(key))
+        except InvalidJobOperation:
+            pass  # another ring requeued it
+        except NoSuchJobError:
+            self._enqueue_unique(key)  # it expired since it was read
+
+    def _job_data(self, key: str) -> Any:
+        return Queue.prepare_data(
+            run_queued, (key, self.receiver), job_id=job_id(key), **self._job_options
+        )
+
+
+def _job_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`Queue.enqueue`'s job options as `Queue.prepare_data` takes them; a `ValueError` for one a
+    ring cannot use (its job id is the key's, unique, with no dependency) or does not know."""
+    parsed = Queue.parse_args(run_queued, **options)._asdict()
+    refused = [name for name in _REFUSED if parsed[name]] + sorted(parsed["kwargs"] or ())
+    if refused or parsed["args"]:
+        raise ValueError(f"RQHandoff cannot take the job option(s) {', '.join(refused)}.")
+    return {name: parsed[name] for name in _KEPT}
+
+
+def _taken(key: str) -> HandoffError:
+    return HandoffError(f"RQ could not queue {key}: its job id stayed taken")
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _without_password(text: str, connection: Redis) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
+from celery.utils.saferepr import saferepr
 
 from suno_hooks.contrib.celery import TASK_NAME, CeleryHandoff, bound_receiver
 from suno_hooks.handoff import HandoffError
@@ -110,3 +113,103 @@ def test_the_task_is_registered_acknowledged_late_and_runs_the_bound_receiver(
     task("in-process")  # the task body, called directly
     assert ledger.phases("done") == {"in-process": 1}
     app.close()
+
+
+def test_a_batch_goes_over_one_producer_and_each_key_runs_once_in_order(
+    broker: RedisServer,
+    ledger: Ledger,
+    handoff: CeleryHandoff,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = handoff.task.app.producer_pool
+    acquired: list[object] = []
+    acquire = pool.acquire
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        acquired.append(args)
+        return acquire(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "acquire", counted)
+    keys = [f"celery-batch-{n}" for n in range(30)]
+    assert handoff.ring_many(keys) == {}
+    assert len(acquired) == 1  # one checkout for the whole batch
+    handoff.ring("celery-lone")
+    assert len(acquired) == 2
+    worker = celery_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        ledger.wait_for("done", [*keys, "celery-lone"])
+        time.sleep(0.5)  # a duplicate would land now
+        assert ledger.phases("done") == dict.fromkeys([*keys, "celery-lone"], 1)
+        assert ledger.order("started") == [*keys, "celery-lone"]
+    finally:
+        worker.stop()
+
+
+def test_a_batch_to_a_broker_that_is_down_fails_whole_and_the_next_goes_through(
+    broker: RedisServer, ledger: Ledger, handoff: CeleryHandoff, tmp_path: Path
+) -> None:
+    keys = [f"celery-down-{n}" for n in range(5)]
+    broker.stop()
+    with pytest.raises(HandoffError, match="Celery could not send 5 deliveries") as caught:
+        handoff.ring_many(keys)
+    assert "redis://" not in str(caught.value)
+    broker.start()
+    assert handoff.ring_many(keys) == {}
+    worker = celery_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        ledger.wait_for("done", keys, timeout=60)
+        time.sleep(0.5)
+        assert ledger.phases("done") == dict.fromkeys(keys, 1)
+    finally:
+        worker.stop()
+
+
+def test_a_batch_whose_broker_stops_midway_reports_the_keys_it_did_not_send(
+    broker: RedisServer,
+    ledger: Ledger,
+    handoff: CeleryHandoff,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keys = [f"celery-midway-{n}" for n in range(5)]
+    apply_async = handoff.task.apply_async
+
+    def stop_before_the_third(args: tuple[str], **options: Any) -> Any:
+        if args[0] == keys[2]:
+            broker.stop()
+        return apply_async(args, **options)
+
+    monkeypatch.setattr(handoff.task, "apply_async", stop_before_the_third)
+    failed = handoff.ring_many(keys)
+    assert list(failed) == keys[2:]
+    assert str(failed[keys[2]]).startswith("Celery could not send 3 deliveries: ")
+    monkeypatch.undo()
+    broker.start()
+    assert handoff.ring_many(list(failed)) == {}
+    worker = celery_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        ledger.wait_for("done", keys, timeout=60)
+        time.sleep(0.5)
+        assert ledger.phases("done") == dict.fromkeys(keys, 1)
+    finally:
+        worker.stop()
+
+
+def test_the_messages_show_their_arguments_as_celery_writes_them(
+    handoff: CeleryHandoff,
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def published(headers: dict[str, Any], **_: Any) -> None:
+        sent.append(headers)
+
+    keys = ["task-a:complete", "task-é:first", "x" * 2000]
+    before_task_publish.connect(published, weak=False)
+    try:
+        assert handoff.ring_many(keys) == {}
+    finally:
+        before_task_publish.disconnect(published)
+    assert [(h["argsrepr"], h["kwargsrepr"]) for h in sent] == [
+        (saferepr((key,), 1024), saferepr({}, 1024)) for key in keys
+    ]

@@ -15,10 +15,16 @@ from redis import Redis
 from rq import Queue
 from rq.job import JobStatus
 
+from suno_hooks import Receiver
 from suno_hooks.contrib import rq as rq_engine
 from suno_hooks.contrib.rq import RQHandoff, job_id
 from suno_hooks.handoff import HandoffError
+from suno_hooks.handoff._protocol import ring_many_or_log
+from suno_hooks.inbound import Headers, InboundRequest
+from suno_hooks.stores import DeliveryStatus
+from suno_hooks.testing import encode, make_callback, sign_headers
 
+from ..conftest import HMAC_KEY
 from ..support.browser import wsgi_server
 from ..support.handoff_ledger import Ledger, RecordingReceiver
 from ..support.handoff_rq_worker import HEARTBEAT_MARGIN, PROMPT_WORKER
@@ -32,6 +38,11 @@ RECEIVER_PATH = "tests.support.handoff_rq_app:receiver"
 def rq_worker(broker: RedisServer, ledger: Ledger, log: Path, *options: str) -> WorkerProcess:
     command = [str(BIN / "rq"), "worker", "--url", broker.url, *options, QUEUE]
     return WorkerProcess(command, worker_env(ledger), log, ready="Listening on")
+
+
+def run_burst(broker: RedisServer, ledger: Ledger, log: Path) -> None:
+    """Run every job waiting in the queue with `rq worker --burst`, until it says it is done."""
+    rq_worker(broker, ledger, log, "--burst").start().finish("done, quitting")
 
 
 def handoff_on(broker: RedisServer) -> RQHandoff:
@@ -213,3 +224,123 @@ def test_the_job_id_is_stable_distinct_and_safe():
 def test_a_receiver_that_is_not_a_path_is_refused(broker: RedisServer):
     with pytest.raises(ValueError, match="dotted path"):
         RQHandoff(Queue(QUEUE, connection=Redis.from_url(broker.url)), receiver="receiver")
+
+
+def test_a_batch_queues_each_key_once_in_order_and_a_worker_runs_each_once(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+) -> None:
+    handoff = handoff_on(broker)
+    keys = [f"batch-{n}" for n in range(40)]
+    assert handoff.ring_many(keys + keys[:5]) == {}  # a key twice in one batch is queued once
+    assert handoff.queue.job_ids == [job_id(key) for key in keys]
+    run_burst(broker, ledger, tmp_path / "worker.log")
+    assert ledger.phases("done") == dict.fromkeys(keys, 1)
+    assert ledger.order("started") == keys
+
+
+def test_a_batch_keeps_the_rule_of_one_live_job_per_key(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
+) -> None:
+    handoff = handoff_on(broker)
+    log = tmp_path / "worker.log"
+    assert handoff.ring_many(["finished", "fail:failed"]) == {}
+    run_burst(broker, ledger, log)
+    wait_status(handoff.queue, "finished", JobStatus.FINISHED)
+    wait_status(handoff.queue, "fail:failed", JobStatus.FAILED)
+    handoff.ring("waiting")
+    elsewhere = Queue("elsewhere", connection=handoff.queue.connection)
+    RQHandoff(elsewhere, receiver=RECEIVER_PATH).ring("elsewhere")
+
+    failed = handoff.ring_many(["waiting", "finished", "fail:failed", "elsewhere", "new"])
+    assert list(failed) == ["elsewhere"]
+    assert str(failed["elsewhere"]) == "RQ could not queue elsewhere: its job id stayed taken"
+    # "waiting" keeps its one job; the finished one is queued afresh and the new one queued,
+    # after it in batch order; the failed one is requeued from RQ's failed registry, last.
+    queued = ["waiting", "finished", "new", "fail:failed"]
+    assert handoff.queue.job_ids == [job_id(key) for key in queued]
+    assert elsewhere.job_ids == [job_id("elsewhere")]
+    run_burst(broker, ledger, log)
+    assert ledger.phases("started") == {"finished": 2, "fail:failed": 2, "waiting": 1, "new": 1}
+
+
+def test_a_job_another_ring_queues_while_a_batch_is_read_is_not_queued_twice(
+    broker: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handoff, elsewhere = handoff_on(broker), handoff_on(broker)  # two processes' hand-offs
+    enqueue_many = handoff.queue.enqueue_many
+    raced: list[str] = []
+
+    def racing(job_datas: Any, pipeline: Any = None, group_id: str | None = None) -> Any:
+        if not raced:  # between the batch's read and its write, the other rings "raced"
+            raced.append("raced")
+            elsewhere.ring("raced")
+        return enqueue_many(job_datas, pipeline=pipeline, group_id=group_id)
+
+    monkeypatch.setattr(handoff.queue, "enqueue_many", racing)
+    assert handoff.ring_many(["raced", "calm"]) == {}
+    assert raced == ["raced"]
+    assert handoff.queue.job_ids == [job_id("raced"), job_id("calm")]
+
+
+def post(receiver: Receiver, task_id: str) -> str:
+    """Send `receiver` one signed callback; the key of its delivery, answered `queued`."""
+    body = encode(make_callback("music", "complete", task_id=task_id))
+    answer = receiver.handle(InboundRequest("POST", body, Headers.of(sign_headers(body, HMAC_KEY))))
+    assert (answer.status, answer.body) == (200, {"status": "queued"})
+    return f"{task_id}:complete"
+
+
+def handoff_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "suno_hooks.handoff"]
+
+
+def test_a_batch_the_broker_refuses_is_one_warning_and_stays_queued_for_the_sweeper(
+    broker: RedisServer, ledger: Ledger, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="suno_hooks.handoff")
+    handoff = handoff_on(broker)
+    receiver = Receiver(
+        hmac_keys=[HMAC_KEY], store=f"sqlite:///{tmp_path / 'hooks.db'}", handoff=handoff
+    )
+    broker.stop()
+    keys = [post(receiver, f"down-{n}") for n in range(5)]
+    deadline = time.monotonic() + 30
+    while not all(any(key in line for line in handoff_warnings(caplog)) for key in keys):
+        assert time.monotonic() < deadline, handoff_warnings(caplog)  # rung in the background
+        time.sleep(0.05)
+    caplog.clear()
+
+    assert ring_many_or_log(handoff, keys) == dict.fromkeys(keys, False)  # what the thread does
+    (warning,) = handoff_warnings(caplog)
+    assert warning.startswith(
+        f"hand-off of 5 deliveries ({', '.join(keys)}) failed, the sweeper will ring again: "
+        "RQ could not queue 5 deliveries: ConnectionError"
+    )
+    for key in keys:
+        kept = receiver.store.get(key)
+        assert kept is not None and kept.status is DeliveryStatus.QUEUED
+
+    broker.start()
+    assert receiver.sweep(older_than=0) == dict.fromkeys(keys, True)
+    deadline = time.monotonic() + 30
+    while handoff.queue.count < len(keys):  # the sweep rings from the same thread
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run_burst(broker, ledger, tmp_path / "worker.log")
+    assert ledger.phases("done") == dict.fromkeys(keys, 1)
+
+
+def test_the_job_options_are_those_of_enqueue_and_a_ring_s_own_are_refused(
+    broker: RedisServer,
+) -> None:
+    queue = Queue(QUEUE, connection=Redis.from_url(broker.url))
+    handoff = RQHandoff(queue, receiver=RECEIVER_PATH, job_timeout=30, description="ring")
+    handoff.ring("one")
+    assert handoff.ring_many(["two", "three"]) == {}
+    for key in ("one", "two", "three"):
+        job = queue.fetch_job(job_id(key))
+        assert job is not None and (job.timeout, job.description) == (30, "ring")
+        assert list(job.args) == [key, RECEIVER_PATH]
+    for option in ({"depends_on": "x"}, {"job_id": "x"}, {"job_timout": 30}):
+        with pytest.raises(ValueError, match="cannot take the job option"):
+            RQHandoff(queue, receiver=RECEIVER_PATH, **option)

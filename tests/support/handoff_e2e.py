@@ -1,9 +1,10 @@
 """The hand-off's end-to-end runs: the site of `tests.support.handoff_site` (its environment and
 its workers), the sweeper beside it, signed callbacks sent to it and the tally of what their
-handlers did (sent, run once, doubled, lost)."""
+handlers did (sent, run once, doubled, lost), and whether a failed ring was logged."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,3 +104,12 @@ def all_done(receiver: Receiver, keys: list[str]) -> bool:
     """True when the store keeps every delivery of `keys` as done."""
     kept = [receiver.store.get(key) for key in keys]
     return all(k is not None and k.status is DeliveryStatus.DONE for k in kept)
+
+
+def ring_failure_logged(output: str, key: str) -> bool:
+    """True when `output` has a WARNING that the ring of `key` failed, alone or in a batch."""
+    for line in output.splitlines():
+        named, failed, _ = line.partition(" failed, the sweeper will ring again")
+        if failed and key in re.split(r"[ (),]+", named.partition("hand-off of ")[2]):
+            return True
+    return False

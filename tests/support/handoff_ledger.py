@@ -55,6 +55,14 @@ class Ledger:
             rows = db.execute("SELECT key FROM runs WHERE phase = ?", (phase,)).fetchall()
         return Counter(key for (key,) in rows)
 
+    def order(self, phase: str) -> list[str]:
+        """The keys in the order they reached `phase`."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key FROM runs WHERE phase = ? ORDER BY at, rowid", (phase,)
+            ).fetchall()
+        return [key for (key,) in rows]
+
     def pids(self, key: str) -> set[int]:
         with self._connect() as db:
             rows = db.execute("SELECT pid FROM runs WHERE key = ?", (key,)).fetchall()

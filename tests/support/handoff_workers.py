@@ -87,6 +87,23 @@ class WorkerProcess:
         assert self.process is not None
         return self.process.pid
 
+    def finish(self, said: str, timeout: float = 60) -> None:
+        """Wait until the worker exits or its output says `said` (a burst worker: that its queue
+        is empty and it is quitting), then see it gone, killed if it is stuck on its way out;
+        fails with its output when it does neither within `timeout` seconds."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while said not in self.output() and self.process.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"{self.command[0]} did not finish:\n{self.output()[-4000:]}")
+            time.sleep(0.05)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
     def kill(self) -> None:
         """SIGKILL the worker and every process it started (even in a session of its own, as
         RQ's work-horse is), as a power cut would."""
