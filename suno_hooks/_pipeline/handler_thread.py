@@ -4,7 +4,9 @@ Handing a call over costs a queue put; the coroutine then yields to its loop a f
 loop's poll lets the thread take the GIL, and a fast call is answered by then) before it parks
 on a future the thread wakes, where `asyncio.to_thread` pays for an executor round trip and a
 wake-up every time. Calls run one at a time, in the order they were handed over, each in a copy
-of the caller's context variables (as `asyncio.to_thread` runs them). The thread starts on first
+of the caller's context variables (as `asyncio.to_thread` runs them); while the thread's call has
+run for over `SLOW_CALL` seconds, calls handed over meanwhile run in a worker thread of their own
+instead, so one slow handler never holds up the others. The thread starts on first
 use in each process, so a server that forks its workers gets one per worker; it ends when its
 `HandlerThread` is collected, and at interpreter exit it is given a few seconds to finish the
 call it is running.
@@ -18,6 +20,7 @@ import contextvars
 import os
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, cast
@@ -28,6 +31,10 @@ _T = TypeVar("_T")
 
 _YIELDS = 3
 """How many times a coroutine yields to its loop, waiting for a fast call, before it parks."""
+
+SLOW_CALL = 0.05
+"""Seconds after which the thread's current call counts as slow: calls handed over meanwhile
+run in a worker thread of their own rather than wait behind it."""
 
 _FINISH_AT_EXIT = 5.0
 
@@ -75,6 +82,7 @@ class HandlerThread:
         self._pid = 0
         self._calls: _Calls = queue.SimpleQueue()
         self._handshake = threading.Lock()
+        self._busy = _Busy()
         self._stop: weakref.finalize[Any, HandlerThread] | None = None
 
     def __repr__(self) -> str:
@@ -88,7 +96,7 @@ class HandlerThread:
         if self._pid != os.getpid():
             self._start()
         calls, handshake = self._calls, self._handshake
-        if _serving.get(None) is calls:
+        if _serving.get(None) is calls or self._busy.slow():
             return await asyncio.to_thread(call)
         handover = _Handover(call, asyncio.get_running_loop())
         calls.put(handover)
@@ -116,31 +124,51 @@ class HandlerThread:
                 self._stop.detach()  # the parent's thread did not cross the fork
             calls: _Calls = queue.SimpleQueue()
             handshake = threading.Lock()
+            busy = _Busy()
             thread = threading.Thread(
-                target=_serve, args=(calls, handshake), name=self.name, daemon=True
+                target=_serve, args=(calls, handshake, busy), name=self.name, daemon=True
             )
             thread.start()
-            self._calls, self._handshake = calls, handshake
+            self._calls, self._handshake, self._busy = calls, handshake, busy
             self._stop = weakref.finalize(self, _stop, calls, thread)
             self._pid = os.getpid()
 
 
-def _serve(calls: _Calls, handshake: threading.Lock) -> None:
-    while _run_one(calls, handshake, calls.get()):
+class _Busy:
+    """When the thread's current call began (0.0 between calls)."""
+
+    __slots__ = ("since",)
+
+    def __init__(self) -> None:
+        self.since = 0.0
+
+    def slow(self) -> bool:
+        """Whether the current call has run longer than `SLOW_CALL`."""
+        since = self.since
+        return since != 0.0 and time.monotonic() - since > SLOW_CALL
+
+
+def _serve(calls: _Calls, handshake: threading.Lock, busy: _Busy) -> None:
+    while _run_one(calls, handshake, calls.get(), busy):
         pass
 
 
-def _run_one(calls: _Calls, handshake: threading.Lock, handover: _Handover[Any] | None) -> bool:
+def _run_one(
+    calls: _Calls, handshake: threading.Lock, handover: _Handover[Any] | None, busy: _Busy
+) -> bool:
     """Run one handed-over call and tell its coroutine; False at the stop mark."""
     if handover is None:
         return False
     parked = handover.future
     if handover.cancelled or (parked is not None and parked.cancelled()):
         return True
+    busy.since = time.monotonic()
     try:
         handover.result = handover.context.run(_marked, calls, handover.call)
     except BaseException as exc:  # a coroutine gets what `to_thread` would have given it
         handover.error = exc
+    finally:
+        busy.since = 0.0
     with handshake:
         handover.done = True
         future = handover.future

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from suno_hooks import Event, Receiver, callback_received, current_lease, task_completed
+from suno_hooks._pipeline import handler_thread
 from suno_hooks._pipeline.handler_thread import HandlerThread
 from suno_hooks.inbound import InboundRequest
 from suno_hooks.outcome import Outcome
@@ -29,12 +30,18 @@ WAIT = 10.0
 """How long a test waits for what should happen at once before it fails (never a limit)."""
 
 
+@pytest.fixture
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No call counts as slow during the test, so every call waits its turn in the thread."""
+    monkeypatch.setattr(handler_thread, "SLOW_CALL", WAIT * 10)
+
+
 def post(receiver: Receiver, task_id: str) -> Coroutine[Any, Any, Outcome]:
     """`receiver.ahandle` of a completed callback for `task_id`."""
     return receiver.ahandle(InboundRequest("POST", encode(make_callback(task_id=task_id))))
 
 
-async def test_calls_run_in_the_order_they_were_handed_over():
+async def test_calls_run_in_the_order_they_were_handed_over(patient: None):
     handlers = HandlerThread()
     ran: list[int] = []
     results = await asyncio.gather(
@@ -43,7 +50,7 @@ async def test_calls_run_in_the_order_they_were_handed_over():
     assert ran == list(range(200)) and results == list(range(200))
 
 
-async def test_deliveries_sync_handlers_run_in_the_order_they_reached_the_thread():
+async def test_deliveries_sync_handlers_run_in_the_order_they_reached_the_thread(patient: None):
     receiver = unverified_receiver(store=MemoryStore())
     handed: list[str] = []
     ran: list[str] = []
@@ -135,7 +142,7 @@ async def test_handlers_see_the_callers_context_variables_and_the_lease():
     assert request_id.get() == "req-7"  # the handler ran in a copy, as with `to_thread`
 
 
-async def test_a_slow_sync_handler_holds_later_sync_handlers_but_not_the_loop():
+async def test_a_sync_handler_holds_later_sync_handlers_but_not_the_loop(patient: None):
     receiver = unverified_receiver(store=MemoryStore())
     entered, release = threading.Event(), threading.Event()
     ran: list[str] = []
@@ -300,3 +307,25 @@ def test_a_forked_child_hands_its_sync_handlers_to_a_thread_of_its_own():
         os.waitpid(child, 0)
     assert answer == b"1"
     assert threads == [(os.getpid(), threads[0][1])]
+
+
+async def test_a_call_handed_over_while_a_slow_one_runs_does_not_wait_behind_it():
+    receiver = unverified_receiver(store=MemoryStore())
+    entered, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def handler(sender: Any, event: Event, **extra: Any) -> None:
+        if event.task_id == "slow":
+            entered.set()
+            release.wait(WAIT)
+        ran.append(event.task_id)
+
+    with task_completed.connected_to(handler):
+        held = asyncio.create_task(post(receiver, "slow"))
+        assert await asyncio.to_thread(entered.wait, WAIT)
+        await asyncio.sleep(handler_thread.SLOW_CALL * 2)  # the first call is slow by now
+        later = await asyncio.wait_for(post(receiver, "later"), WAIT)
+        assert later.status == 200 and ran == ["later"]
+        release.set()
+        assert (await held).status == 200
+    assert ran == ["later", "slow"]
