@@ -12,9 +12,6 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from suno_hooks.stores import ClaimResult, DeliveryStatus, SQLiteStore
 
@@ -72,15 +69,12 @@ def test_a_uvicorn_server_killed_under_load_loses_no_callback(tmp_path: Path) ->
     bodies = callbacks("load", 400)
     keys = [f"load{i}:complete" for i in range(len(bodies))]
     acknowledged = itertools.count(1)
-    seen_batches: list[dict[str, Any]] = []
 
     with fault_server("uvicorn", "tests.support.fault_app:asgi", env) as server:
-        base = server.url.rsplit("/suno/", 1)[0]
         kill = threading.Lock()
 
         def kill_after_a_hundred(sent: Sent, attempt: Try) -> None:
             if attempt.ok and next(acknowledged) == 100 and kill.acquire(blocking=False):
-                seen_batches.append(httpx.get(base + "/batches", timeout=10).json())
                 os.kill(server.process.pid, signal.SIGKILL)
 
         with KieSender(server.url, after_try=kill_after_a_hundred) as sender:
@@ -91,7 +85,6 @@ def test_a_uvicorn_server_killed_under_load_loses_no_callback(tmp_path: Path) ->
     answered = [s for s in first if s.acknowledged]
     unanswered = [s for s in first if not s.acknowledged]
     assert len(answered) >= 100 and unanswered, answers(first)
-    assert max(int(size) for size in seen_batches[0]["claims"]) > 1, seen_batches
     store = SQLiteStore(tmp_path / "inbox.db")
     try:
         for sent in answered:

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 import redis.asyncio.cluster
@@ -155,18 +154,15 @@ def test_a_uvicorn_server_whose_redis_is_killed_under_load_loses_no_callback(
     bodies = callbacks("load", 400)
     keys = [f"load{i}:complete" for i in range(len(bodies))]
     acknowledged = itertools.count(1)
-    seen_batches: list[dict[str, Any]] = []
     store = RedisStore(url)
     try:
         with fault_server("uvicorn", "tests.support.fault_app:asgi", env) as app:
-            base = app.url.rsplit("/suno/", 1)[0]
             # Each refused callback is logged: read the output, or a full pipe stalls the app.
             threading.Thread(target=app.process.stdout.read, daemon=True).start()
             kill = threading.Lock()
 
             def kill_redis_after_a_hundred(sent: Sent, attempt: Try) -> None:
                 if attempt.ok and next(acknowledged) == 100 and kill.acquire(blocking=False):
-                    seen_batches.append(httpx.get(base + "/batches", timeout=10).json())
                     assert server.process is not None
                     server.process.send_signal(signal.SIGKILL)
                     server.process.wait(10)
@@ -178,7 +174,6 @@ def test_a_uvicorn_server_whose_redis_is_killed_under_load_loses_no_callback(
             answered = [s for s in first if s.acknowledged]
             unanswered = [s for s in first if not s.acknowledged]
             assert len(answered) >= 100 and unanswered, answers(first)
-            assert max(int(size) for size in seen_batches[0]["claims"]) > 1, seen_batches
 
             server.start()  # the same port and append-only file
             for sent in answered:
