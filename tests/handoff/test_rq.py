@@ -144,8 +144,9 @@ def test_a_killed_worker_s_job_is_queued_again_once_its_heartbeat_lapsed(
     first.kill()  # the worker and its work horse, mid-job
     job = handoff.queue.fetch_job(job_id("slow:killed"))
     # Whether a ring right now still finds the heartbeat holding depends on the machine's
-    # speed; that a live job is never queued twice is the next test's.
-    assert job.get_status(refresh=True) == JobStatus.STARTED
+    # speed (that a live job is never queued twice is the next test's), and a worker that saw
+    # its work horse die first fails the job at once.
+    assert job.get_status(refresh=True) in (JobStatus.STARTED, JobStatus.FAILED)
     ledger.release("slow:killed")
     assert ring_until_queued(handoff, "slow:killed") > 0
     assert f"{job.id} Moved to FailedJobRegistry, due to AbandonedJobError" in caplog.text
