@@ -3,9 +3,13 @@
 A ring enqueues `suno_hooks.contrib.rq.run_queued(key, receiver)` with a job id derived from the
 delivery's dedupe key, so ringing again while that job waits or runs adds nothing; once the job
 has finished or been stopped, the next ring queues it afresh, and a failed job is requeued from
-RQ's failed registry. `ring_many(keys)` applies the same rule to each of many keys, queueing the
-new jobs in order in one Redis transaction (failed jobs are requeued after them); the receiver
-uses it for the rings that wait while one is sent. The job imports the receiver from the dotted
+RQ's failed registry. The receiver rings the keys that wait while one is sent with
+`ring_many(keys)`: two keys or more go as one job, `suno_hooks.contrib.rq.fan_out(keys, ...)`,
+queued at the front of the queue with an id derived from the batch (a batch sent twice while it
+waits is queued once), and the worker that runs it applies the rule above to each key, queueing
+their jobs in order in one Redis transaction (failed jobs are requeued after them), so the web
+process pays for one job, not one per key. `RQHandoff(..., fan_out=False)` queues each key's job
+from the web process, as a lone key always is. The job imports the receiver from the dotted
 path given as `receiver=` (e.g. `"myapp.hooks:receiver"`), so a plain worker runs it:
 
     rq worker --url redis://localhost:6379/0 suno-hooks
@@ -22,34 +26,39 @@ ring that finds the job still `started` runs RQ's cleanup of the started registr
 the job to its failed registry as abandoned, and the ring requeues it. The library's sweeper
 rings every delivery still queued, or processing after its lease ended, so a delivery whose
 worker was killed runs again about 90 s after the kill plus the sweeper's own delay. A
-work-horse killed while its worker survives has its job marked failed at once.
+work-horse killed while its worker survives has its job marked failed at once. A fan-out lost,
+or whose worker is killed before it queued the jobs, leaves its deliveries queued in the store,
+and the sweeper rings them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from redis import Redis
 from redis.exceptions import RedisError, WatchError
-from rq import Queue
+from rq import Queue, get_current_job
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 
 from ..handoff import HandoffError, QueuedRunner
-from ..handoff._protocol import import_object, named
+from ..handoff._protocol import import_object, named, ring_many_or_log
 from ..stores.redaction import MASK
 
-__all__ = ["RQHandoff", "job_id", "run_queued"]
+__all__ = ["RQHandoff", "fan_out", "job_id", "run_queued"]
 
 _ENDED = frozenset(
     status.value for status in (JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
 )
 _TRIES = 3
+_FAN_OUT = {"result_ttl": 0, "at_front": True}
+"""A fan-out job's own options: taken before the jobs waiting, and gone once it has run."""
 _REFUSED = ("depends_on", "job_id", "pipeline", "rate_limit", "unique")
 _KEPT = (
     *("timeout", "result_ttl", "ttl", "failure_ttl", "description", "at_front", "meta"),
@@ -73,6 +82,36 @@ def run_queued(key: str, receiver: str | None = None) -> None:
     _receiver(receiver).run_queued(key)
 
 
+def fan_out(
+    keys: Sequence[str], receiver: str | None = None, options: dict[str, Any] | None = None
+) -> None:
+    """The job that rings many deliveries at once: queue the job of each of `keys` on this job's
+    own queue, as `RQHandoff(queue, receiver=receiver, **options).ring_many` does in the web
+    process; the keys it cannot queue are logged at WARNING and stay `queued` for the sweeper."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("fan_out runs as an RQ job, in a worker.")
+    queue = Queue(
+        job.origin, connection=job.connection, serializer=job.serializer, job_class=type(job)
+    )
+    ring_many_or_log(RQHandoff(queue, receiver=receiver, fan_out=False, **(options or {})), keys)
+
+
+def _fan_out_id(queue: str, keys: Sequence[str]) -> str:
+    batch = json.dumps([queue, *keys]).encode()
+    return "suno-hooks-fan-out-" + hashlib.sha256(batch).hexdigest()[:40]
+
+
+class _Job(NamedTuple):
+    """A job a ring queues: the run of the delivery `name`, or the fan-out that `name` counts."""
+
+    name: str
+    id: str
+    func: Callable[..., None]
+    args: tuple[Any, ...]
+    options: dict[str, Any]
+
+
 def _receiver(path: str | None) -> QueuedRunner:
     if path is None:
         if not _bound:
@@ -93,18 +132,28 @@ def _receiver(path: str | None) -> QueuedRunner:
 
 class RQHandoff:
     """A hand-off to the RQ queue `queue`; `receiver` is the dotted path the job imports the
-    receiver from; `options` are `Queue.enqueue`'s job options (`job_timeout`, `result_ttl`,
-    `ttl`, `failure_ttl`, `description`, `meta`, `retry`, `on_success`, ...)."""
+    receiver from; `fan_out` sends a batch of keys as one job that a worker turns into theirs;
+    `options` are `Queue.enqueue`'s job options (`job_timeout`, `result_ttl`, `ttl`,
+    `failure_ttl`, `description`, `meta`, `retry`, `on_success`, ...)."""
 
     out_of_process = True
 
-    def __init__(self, queue: Queue, *, receiver: str | None = None, **options: Any) -> None:
+    def __init__(
+        self, queue: Queue, *, receiver: str | None = None, fan_out: bool = True, **options: Any
+    ) -> None:
         if receiver is not None and ":" not in receiver and "." not in receiver:
             raise ValueError("receiver must be a dotted path like 'myapp.hooks:receiver'.")
         self.queue = queue
         self.receiver = receiver
+        self.fan_out = fan_out
         self.options = options
         self._job_options = _job_options(options)
+        self._fan_out_options = _job_options(_FAN_OUT)
+        self._carried = dict(options)  # what a fan-out job tells its worker's queue
+        if "job_timeout" not in options and queue._default_timeout != Queue.DEFAULT_TIMEOUT:
+            self._carried["job_timeout"] = queue._default_timeout
+        if fan_out:
+            _check_sendable(queue, self._carried)
 
     @classmethod
     def from_url(
@@ -130,7 +179,8 @@ class RQHandoff:
         return cls.from_url(url, receiver=os.environ.get("SUNO_HOOKS_RECEIVER") or None)
 
     def __repr__(self) -> str:
-        return f"RQHandoff(queue={self.queue.name!r}, receiver={self.receiver!r})"
+        fan_out = "" if self.fan_out else ", fan_out=False"
+        return f"RQHandoff(queue={self.queue.name!r}, receiver={self.receiver!r}{fan_out})"
 
     def bind(self, receiver: QueuedRunner) -> None:
         """Remember `receiver` in this process, for jobs enqueued without a `receiver` path."""
@@ -145,50 +195,58 @@ class RQHandoff:
 
     def ring_many(self, keys: Sequence[str]) -> dict[str, HandoffError]:
         """Enqueue the jobs for `keys` in order, each unless one is already waiting or running,
-        in one Redis transaction; the keys whose job id another queue's job holds, each with its
+        in one Redis transaction, or, for two keys or more unless `fan_out` is off, the one job
+        that has a worker do so; the keys whose job id another queue's job holds, each with its
         error; `HandoffError` when Redis cannot be reached."""
+        unique = list(dict.fromkeys(keys))
         try:
-            return self._enqueue(list(dict.fromkeys(keys)))
+            if self.fan_out and len(unique) > 1 and not self._enqueue([self._fan_out(unique)]):
+                return {}
+            taken = self._enqueue([self._run(key) for key in unique])
         except RedisError as exc:
             detail = _without_password(str(exc), self.queue.connection)
             raise HandoffError(
                 f"RQ could not queue {named(keys)}: {type(exc).__name__}: {detail}"
             ) from None
+        return {job.name: _taken(job.name) for job in taken}
 
-    def _enqueue(self, keys: list[str]) -> dict[str, HandoffError]:
-        if len(keys) == 1 and self._enqueue_unique(keys[0]):
-            return {}
+    def _run(self, key: str) -> _Job:
+        return _Job(key, job_id(key), run_queued, (key, self.receiver), self._job_options)
+
+    def _fan_out(self, keys: list[str]) -> _Job:
+        options = {**self._fan_out_options, "description": f"suno-hooks: ring {named(keys)}"}
+        args = (keys, self.receiver, self._carried or None)
+        return _Job(named(keys), _fan_out_id(self.queue.name, keys), fan_out, args, options)
+
+    def _enqueue(self, jobs: list[_Job]) -> list[_Job]:
+        """Queue `jobs` unless each is already waiting or running; those whose id another
+        queue's job holds."""
+        if len(jobs) == 1 and self._enqueue_unique(jobs[0]):
+            return []
         for attempt in range(_TRIES):
-            taken = self._try_enqueue(keys, clean=attempt == 0)
+            taken = self._try_enqueue(jobs, clean=attempt == 0)
             if taken is not None:
-                return {key: _taken(key) for key in taken}
-        return {key: _taken(key) for key in keys}
+                return taken
+        return jobs
 
-    def _enqueue_unique(self, key: str) -> bool:
-        """Enqueue the job of `key` in one atomic command if its id is free, the common case
-        for a lone ring (cheaper than the transaction); whether it was."""
+    def _enqueue_unique(self, job: _Job) -> bool:
+        """Enqueue `job` in one atomic command if its id is free, the common case for a lone
+        ring or a fan-out (cheaper than the transaction); whether it was."""
         try:
-            self.queue.enqueue_call(
-                run_queued,
-                (key, self.receiver),
-                job_id=job_id(key),
-                unique=True,
-                **self._job_options,
-            )
+            self.queue.enqueue_call(job.func, job.args, job_id=job.id, unique=True, **job.options)
         except DuplicateJobError:
             return False
         return True
 
-    def _try_enqueue(self, keys: list[str], *, clean: bool) -> list[str] | None:
-        """Read the jobs of `keys`; queue a job for each key with none or an ended one, in a
-        transaction that fails when any job read changed meanwhile, then requeue the failed
-        ones; a key whose job waits or runs gets nothing. The keys whose job id another
-        queue's job holds, or None to read again: after a failed transaction, or after RQ's
-        cleanup of the started registry (when `clean` and a job was started) moved the jobs
-        whose heartbeat lapsed, their worker killed, to the failed registry."""
+    def _try_enqueue(self, jobs: list[_Job], *, clean: bool) -> list[_Job] | None:
+        """Read the records of `jobs`; queue each job with none or an ended one, in a
+        transaction that fails when any record read changed meanwhile, then requeue the failed
+        ones; a job that waits or runs is left alone. The jobs whose id another queue's job
+        holds, or None to read again: after a failed transaction, or after RQ's cleanup of the
+        started registry (when `clean` and a job was started) moved the jobs whose heartbeat
+        lapsed, their worker killed, to the failed registry."""
         queue = self.queue
-        identities = [job_id(key) for key in keys]
-        job_keys = [queue.job_class.key_for(identity) for identity in identities]
+        job_keys = [queue.job_class.key_for(job.id) for job in jobs]
         with queue.connection.pipeline() as transaction:
             transaction.watch(*job_keys)  # type: ignore[no-untyped-call]
             with queue.connection.pipeline(transaction=False) as reads:
@@ -198,47 +256,49 @@ class RQHandoff:
             if clean and any(status == JobStatus.STARTED.value for status, _ in found):
                 StartedJobRegistry(queue=queue).cleanup()
                 return None
-            fresh, ended, failed, taken = [], [], [], []
-            for key, identity, (status, origin) in zip(keys, identities, found, strict=True):
+            fresh: list[_Job] = []
+            ended: list[str] = []
+            failed: list[_Job] = []
+            taken: list[_Job] = []
+            for job, (status, origin) in zip(jobs, found, strict=True):
                 if status is None:
-                    fresh.append(key)
+                    fresh.append(job)
                 elif origin != queue.name:
-                    taken.append(key)
+                    taken.append(job)
                 elif status == JobStatus.FAILED.value:
-                    failed.append(key)
+                    failed.append(job)
                 elif status in _ENDED:
-                    ended.append(identity)
-                    fresh.append(key)
+                    ended.append(job.id)
+                    fresh.append(job)
             if fresh:
                 transaction.multi()
                 for identity in ended:
-                    job = queue.fetch_job(identity)
-                    if job is not None:
-                        job.delete(pipeline=transaction)
-                queue.enqueue_many([self._job_data(key) for key in fresh], pipeline=transaction)
+                    record = queue.fetch_job(identity)
+                    if record is not None:
+                        record.delete(pipeline=transaction)
+                data = [
+                    Queue.prepare_data(job.func, job.args, job_id=job.id, **job.options)
+                    for job in fresh
+                ]
+                queue.enqueue_many(data, pipeline=transaction)
                 try:
                     transaction.execute()
                 except WatchError:
                     return None
-        for key in failed:
-            self._requeue(key)
+        for job in failed:
+            self._requeue(job)
         return taken
 
-    def _requeue(self, key: str) -> None:
-        """Put the failed job of `key` back in the queue. Requeued rather than deleted: deleting
-        a job that RQ called abandoned fails for a minute, while its execution is listed but
-        its record has expired."""
+    def _requeue(self, job: _Job) -> None:
+        """Put the failed `job` back in the queue. Requeued rather than deleted: deleting a job
+        that RQ called abandoned fails for a minute, while its execution is listed but its
+        record has expired."""
         try:
-            self.queue.failed_job_registry.requeue(job_id(key))
+            self.queue.failed_job_registry.requeue(job.id)
         except InvalidJobOperation:
             pass  # another ring requeued it
         except NoSuchJobError:
-            self._enqueue_unique(key)  # it expired since it was read
-
-    def _job_data(self, key: str) -> Any:
-        return Queue.prepare_data(
-            run_queued, (key, self.receiver), job_id=job_id(key), **self._job_options
-        )
+            self._enqueue_unique(job)  # it expired since it was read
 
 
 def _job_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -249,6 +309,18 @@ def _job_options(options: dict[str, Any]) -> dict[str, Any]:
     if refused or parsed["args"]:
         raise ValueError(f"RQHandoff cannot take the job option(s) {', '.join(refused)}.")
     return {name: parsed[name] for name in _KEPT}
+
+
+def _check_sendable(queue: Queue, options: dict[str, Any]) -> None:
+    """A `ValueError` when a fan-out job could not carry the job `options` to the worker: the
+    queue's serializer cannot write them (JSON and a `Retry`, say)."""
+    try:
+        queue.serializer.dumps(options)
+    except Exception as exc:
+        raise ValueError(
+            f"RQHandoff's job options cannot travel in a fan-out job with this queue's "
+            f"serializer ({type(exc).__name__}): give fan_out=False."
+        ) from None
 
 
 def _taken(key: str) -> HandoffError:

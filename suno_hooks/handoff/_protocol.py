@@ -17,6 +17,7 @@ __all__ = [
     "RingsMany",
     "import_object",
     "named",
+    "ring_batch_or_log",
     "ring_many_or_log",
     "ring_or_log",
     "ringer",
@@ -93,8 +94,16 @@ def ring_many_or_log(handoff: Handoff, keys: Sequence[str]) -> dict[str, bool]:
     reason naming how many they are."""
     if not isinstance(handoff, RingsMany):
         return {key: ring_or_log(handoff, key) for key in keys}
+    return ring_batch_or_log(handoff.ring_many, keys)
+
+
+def ring_batch_or_log(
+    ring_many: Callable[[Sequence[str]], Mapping[str, object]], keys: Sequence[str]
+) -> dict[str, bool]:
+    """Ring `keys` with the batch call `ring_many` (a `RingsMany.ring_many`); whether each was
+    sent, by key, the keys that failed logged at WARNING, one line per reason."""
     try:
-        failed: Mapping[str, object] = handoff.ring_many(keys)
+        failed: Mapping[str, object] = ring_many(keys)
     except Exception as exc:
         failed = dict.fromkeys(keys, _reason(exc))
     by_reason: dict[str, list[str]] = {}

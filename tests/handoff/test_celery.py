@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ def celery_worker(broker: RedisServer, ledger: Ledger, log: Path, **env: str) ->
 def handoff(broker: RedisServer) -> Iterator[CeleryHandoff]:
     """The web side's hand-off: same app module, no receiver needed to ring."""
     app, handoff = build(broker.url)
+    yield handoff
+    app.close()
+
+
+@pytest.fixture
+def direct(broker: RedisServer) -> Iterator[CeleryHandoff]:
+    """The same with its fan-out off: a batch is one message per key, from the web side."""
+    app, handoff = build(broker.url, fan_out=False)
     yield handoff
     app.close()
 
@@ -118,10 +127,11 @@ def test_the_task_is_registered_acknowledged_late_and_runs_the_bound_receiver(
 def test_a_batch_goes_over_one_producer_and_each_key_runs_once_in_order(
     broker: RedisServer,
     ledger: Ledger,
-    handoff: CeleryHandoff,
+    direct: CeleryHandoff,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    handoff = direct  # as the fan-out's worker sends them
     pool = handoff.task.app.producer_pool
     acquired: list[object] = []
     acquire = pool.acquire
@@ -168,10 +178,11 @@ def test_a_batch_to_a_broker_that_is_down_fails_whole_and_the_next_goes_through(
 def test_a_batch_whose_broker_stops_midway_reports_the_keys_it_did_not_send(
     broker: RedisServer,
     ledger: Ledger,
-    handoff: CeleryHandoff,
+    direct: CeleryHandoff,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    handoff = direct
     keys = [f"celery-midway-{n}" for n in range(5)]
     apply_async = handoff.task.apply_async
 
@@ -197,19 +208,26 @@ def test_a_batch_whose_broker_stops_midway_reports_the_keys_it_did_not_send(
 
 
 def test_the_messages_show_their_arguments_as_celery_writes_them(
-    handoff: CeleryHandoff,
+    direct: CeleryHandoff,
 ) -> None:
-    sent: list[dict[str, Any]] = []
-
-    def published(headers: dict[str, Any], **_: Any) -> None:
-        sent.append(headers)
-
     keys = ["task-a:complete", "task-é:first", "x" * 2000]
-    before_task_publish.connect(published, weak=False)
-    try:
-        assert handoff.ring_many(keys) == {}
-    finally:
-        before_task_publish.disconnect(published)
+    with published() as sent:
+        assert direct.ring_many(keys) == {}
     assert [(h["argsrepr"], h["kwargsrepr"]) for h in sent] == [
         (saferepr((key,), 1024), saferepr({}, 1024)) for key in keys
     ]
+
+
+@contextmanager
+def published() -> Iterator[list[dict[str, Any]]]:
+    """The headers of each task message published in this process meanwhile, in order."""
+    sent: list[dict[str, Any]] = []
+
+    def keep(headers: dict[str, Any], **_: Any) -> None:
+        sent.append(headers)
+
+    before_task_publish.connect(keep, weak=False)
+    try:
+        yield sent
+    finally:
+        before_task_publish.disconnect(keep)

@@ -45,8 +45,10 @@ def run_burst(broker: RedisServer, ledger: Ledger, log: Path) -> None:
     rq_worker(broker, ledger, log, "--burst").start().finish("done, quitting")
 
 
-def handoff_on(broker: RedisServer) -> RQHandoff:
-    return RQHandoff.from_url(broker.url, queue_name=QUEUE, receiver=RECEIVER_PATH, timeout=2)
+def handoff_on(broker: RedisServer, **options: Any) -> RQHandoff:
+    return RQHandoff.from_url(
+        broker.url, queue_name=QUEUE, receiver=RECEIVER_PATH, timeout=2, **options
+    )
 
 
 def wsgi_ringing(handoff: RQHandoff) -> Callable[..., Iterable[bytes]]:
@@ -227,10 +229,11 @@ def test_a_receiver_that_is_not_a_path_is_refused(broker: RedisServer):
         RQHandoff(Queue(QUEUE, connection=Redis.from_url(broker.url)), receiver="receiver")
 
 
-def test_a_batch_queues_each_key_once_in_order_and_a_worker_runs_each_once(
+def test_with_fan_out_off_a_batch_queues_each_key_once_in_order_and_a_worker_runs_each_once(
     broker: RedisServer, ledger: Ledger, tmp_path: Path
 ) -> None:
-    handoff = handoff_on(broker)
+    handoff = handoff_on(broker, fan_out=False)
+    assert repr(handoff).endswith("fan_out=False)")
     keys = [f"batch-{n}" for n in range(40)]
     assert handoff.ring_many(keys + keys[:5]) == {}  # a key twice in one batch is queued once
     assert handoff.queue.job_ids == [job_id(key) for key in keys]
@@ -242,7 +245,7 @@ def test_a_batch_queues_each_key_once_in_order_and_a_worker_runs_each_once(
 def test_a_batch_keeps_the_rule_of_one_live_job_per_key(
     broker: RedisServer, ledger: Ledger, tmp_path: Path
 ) -> None:
-    handoff = handoff_on(broker)
+    handoff = handoff_on(broker, fan_out=False)  # the rule a fan-out's worker applies too
     log = tmp_path / "worker.log"
     assert handoff.ring_many(["finished", "fail:failed"]) == {}
     run_burst(broker, ledger, log)
@@ -267,7 +270,7 @@ def test_a_batch_keeps_the_rule_of_one_live_job_per_key(
 def test_a_job_another_ring_queues_while_a_batch_is_read_is_not_queued_twice(
     broker: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    handoff, elsewhere = handoff_on(broker), handoff_on(broker)  # two processes' hand-offs
+    handoff, elsewhere = handoff_on(broker, fan_out=False), handoff_on(broker)  # two processes
     enqueue_many = handoff.queue.enqueue_many
     raced: list[str] = []
 
@@ -322,26 +325,31 @@ def test_a_batch_the_broker_refuses_is_one_warning_and_stays_queued_for_the_swee
         assert kept is not None and kept.status is DeliveryStatus.QUEUED
 
     broker.start()
-    assert receiver.sweep(older_than=0) == dict.fromkeys(keys, True)
-    deadline = time.monotonic() + 30
-    while handoff.queue.count < len(keys):  # the sweep rings from the same thread
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    run_burst(broker, ledger, tmp_path / "worker.log")
-    assert ledger.phases("done") == dict.fromkeys(keys, 1)
+    assert receiver.sweep(older_than=0) == dict.fromkeys(keys, True)  # rung from the same thread
+    worker = rq_worker(broker, ledger, tmp_path / "worker.log").start()
+    try:
+        ledger.wait_for("done", keys)
+        time.sleep(0.5)
+        assert ledger.phases("done") == dict.fromkeys(keys, 1)
+    finally:
+        worker.stop()
 
 
 def test_the_job_options_are_those_of_enqueue_and_a_ring_s_own_are_refused(
-    broker: RedisServer,
+    broker: RedisServer, ledger: Ledger, tmp_path: Path
 ) -> None:
     queue = Queue(QUEUE, connection=Redis.from_url(broker.url))
     handoff = RQHandoff(queue, receiver=RECEIVER_PATH, job_timeout=30, description="ring")
     handoff.ring("one")
-    assert handoff.ring_many(["two", "three"]) == {}
-    for key in ("one", "two", "three"):
+    assert handoff.ring_many(["two", "three"]) == {}  # one fan-out, carrying the options
+    patient = Queue(QUEUE, connection=queue.connection, default_timeout=77)
+    assert RQHandoff(patient, receiver=RECEIVER_PATH).ring_many(["four", "five"]) == {}
+    run_burst(broker, ledger, tmp_path / "worker.log")
+    for key in ("one", "two", "three", "four", "five"):
         job = queue.fetch_job(job_id(key))
-        assert job is not None and (job.timeout, job.description) == (30, "ring")
-        assert list(job.args) == [key, RECEIVER_PATH]
+        assert job is not None and list(job.args) == [key, RECEIVER_PATH]
+        assert job.timeout == (77 if key in ("four", "five") else 30)
+        assert (job.description == "ring") is (job.timeout == 30)
     for option in ({"depends_on": "x"}, {"job_id": "x"}, {"job_timout": 30}):
         with pytest.raises(ValueError, match="cannot take the job option"):
             RQHandoff(queue, receiver=RECEIVER_PATH, **option)

@@ -19,8 +19,11 @@ from .handoff_ledger import LEDGER_ENV, RecordingReceiver
 QUEUE = "suno-hooks-tests"
 
 
-def build(broker: str, *, visibility: float = 3600) -> tuple[Celery, CeleryHandoff]:
-    """A Celery app on `broker` whose socket operations give up after 2 s, and its hand-off."""
+def build(
+    broker: str, *, visibility: float = 3600, fan_out: bool = True
+) -> tuple[Celery, CeleryHandoff]:
+    """A Celery app on `broker` whose socket operations give up after 2 s, and its hand-off
+    (sending a batch as one fan-out message unless `fan_out` is False)."""
     app = Celery("handoff-tests", broker=broker, set_as_current=False)
     app.conf.update(
         broker_transport_options={
@@ -35,7 +38,7 @@ def build(broker: str, *, visibility: float = 3600) -> tuple[Celery, CeleryHando
         worker_prefetch_multiplier=1,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
     )
-    return app, CeleryHandoff(app, queue=QUEUE)
+    return app, CeleryHandoff(app, queue=QUEUE, fan_out=fan_out)
 
 
 if "SUNO_HOOKS_TEST_BROKER" in os.environ:

@@ -1,6 +1,7 @@
 """The hand-off's end-to-end runs: the site of `tests.support.handoff_site` (its environment and
-its workers), the sweeper beside it, signed callbacks sent to it and the tally of what their
-handlers did (sent, run once, doubled, lost), and whether a failed ring was logged."""
+its workers), the sweeper beside it, signed callbacks sent to it (or recorded `queued` in its
+store and rung nowhere) and the tally of what their handlers did (sent, run once, doubled,
+lost), and whether a failed ring was logged."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import httpx
 
 from suno_hooks import Receiver
 from suno_hooks.contrib.rq import RQHandoff
+from suno_hooks.inbound import Headers, InboundRequest
 from suno_hooks.stores import DeliveryStatus
 from suno_hooks.testing import encode, make_callback, sign_headers
 
 from .faults import HMAC_KEY
+from .handoff_bell import Bell
 from .handoff_celery_app import QUEUE as CELERY_QUEUE
 from .handoff_celery_app import build
 from .handoff_ledger import Ledger
@@ -66,6 +69,26 @@ def sweeper(engine: str, broker: RedisServer, store: str) -> Iterator[Receiver]:
         yield Receiver(hmac_keys=[HMAC_KEY], store=store, handoff=handoff)
     finally:
         app.close()
+
+
+def record_queued(store: str, task_ids: list[str]) -> list[str]:
+    """Have `store` keep a `queued` delivery for each of `task_ids`, as the site's web process
+    would, but rung nowhere (its hand-off only keeps the rings); their keys, in order."""
+    receiver = Receiver(hmac_keys=[HMAC_KEY], store=store, handoff=Bell())
+    keys = []
+    for task_id in task_ids:
+        body = encode(make_callback("music", "complete", task_id=task_id))
+        request = InboundRequest("POST", body, Headers.of(sign_headers(body, HMAC_KEY)))
+        answer = receiver.handle(request)
+        assert (answer.status, answer.body) == (200, {"status": "queued"})
+        keys.append(f"{task_id}:complete")
+    return keys
+
+
+def kept_statuses(receiver: Receiver, keys: list[str]) -> set[DeliveryStatus | None]:
+    """The statuses the store keeps for the deliveries `keys`."""
+    kept = [receiver.store.get(key) for key in keys]
+    return {None if k is None else k.status for k in kept}
 
 
 def send(url: str, task_id: str, ledger: Ledger) -> str:

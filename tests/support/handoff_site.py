@@ -5,7 +5,9 @@
 The environment says what to build: `SITE_ENGINE` (`celery` or `rq`), `SITE_STORE` (a store
 URL every process reads), `SITE_BROKER` (the redis-server URL), `SITE_HMAC`, `SITE_LEASE`
 (seconds) and `SITE_HANDLER_SECONDS` (how long the handler works); the handler writes `started`
-and `done` to the ledger named by `SUNO_HOOKS_TEST_LEDGER`.
+and `done` to the ledger named by `SUNO_HOOKS_TEST_LEDGER`. With `SITE_HOLD_FAN_OUT` set, a
+Celery worker records each fan-out task as `held` (under the task's name) and holds it (up to
+60 s) before it rings a key, so that a test can kill it there.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import os
 import time
 from typing import Any
 
+from celery.signals import task_prerun
+
 from suno_hooks import Event, Receiver, callback_received
 from suno_hooks.asgi import asgi_app
+from suno_hooks.contrib.celery import FAN_OUT_TASK_NAME
 from suno_hooks.contrib.rq import RQHandoff
 from suno_hooks.handoff import Handoff
 from suno_hooks.wsgi import wsgi_app
@@ -51,6 +56,16 @@ def work(sender: Any, event: Event, **extra: Any) -> None:
     ledger.record(event.dedupe_key, "started")
     time.sleep(_SECONDS)
     ledger.record(event.dedupe_key, "done")
+
+
+if ENGINE == "celery" and os.environ.get("SITE_HOLD_FAN_OUT"):
+
+    @task_prerun.connect(weak=False)
+    def hold(sender: Any = None, **extra: Any) -> None:
+        """Hold a fan-out before it rings, recorded under the task's name."""
+        if getattr(sender, "name", None) == FAN_OUT_TASK_NAME:
+            ledger.record(FAN_OUT_TASK_NAME, "held")
+            time.sleep(60)
 
 
 wsgi = wsgi_app(receiver)
