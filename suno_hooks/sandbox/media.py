@@ -1,16 +1,18 @@
 """The sandbox's media files: small, deterministic audio (MP3 frames of silence, a WAV tone),
-image (PNG) and video (an MP4 box stream) bytes served at the sandbox's own URLs, with the
+image (PNG) and video (a playable MP4 clip) bytes served at the sandbox's own URLs, with the
 `media:missing`, `media:slow` and `media:expired` scenarios."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 import struct
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator
+from importlib import resources
 from typing import Protocol
 
 from starlette.requests import Request
@@ -72,12 +74,17 @@ def _png(name: str) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + image
 
 
-def _mp4(name: str) -> bytes:
-    def box(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", 8 + len(data)) + kind + data
+@functools.cache
+def _clip() -> bytes:
+    return resources.files("suno_hooks.sandbox").joinpath("clip.mp4").read_bytes()
 
-    brand = box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41")
-    return brand + box(b"free", b"suno-hooks sandbox") + box(b"mdat", _seed(name) * 1024)
+
+def _mp4(name: str) -> bytes:
+    # A one-second 64x64 clip (H.264 baseline video of a test pattern and an AAC tone, its
+    # index first), made with ffmpeg; a trailing `free` box, which players skip, makes each
+    # file's bytes its own.
+    mark = b"suno-hooks sandbox " + _seed(name)
+    return _clip() + struct.pack(">I", 8 + len(mark)) + b"free" + mark
 
 
 _MAKERS = {

@@ -101,3 +101,32 @@ def test_a_slow_file_is_kept_within_its_time_and_refused_past_it(
         impatient.keep(event)
     impatient.close()
     assert not any((tmp_path / "impatient").rglob("*.wav"))
+
+
+def boxes(data: bytes) -> list[bytes]:
+    """The kinds of an MP4's top-level boxes, in order."""
+    kinds, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        assert size >= 8, (at, size)
+        kinds.append(data[at + 4 : at + 8])
+        at += size
+    assert at == len(data)
+    return kinds
+
+
+def test_each_kind_of_sandbox_file_is_a_real_file_of_its_kind() -> None:
+    video, video_type = media_bytes("t1/video.mp4") or (b"", "")
+    assert video_type == "video/mp4"
+    kinds = boxes(video)
+    assert kinds[0] == b"ftyp" and kinds[-1] == b"free"
+    assert kinds.index(b"moov") < kinds.index(b"mdat")  # the index before the data
+    index = video[: video.index(b"mdat")]
+    assert b"avc1" in index and b"mp4a" in index  # an H.264 video track and an AAC one
+    assert video != (media_bytes("t2/video.mp4") or (b"", ""))[0]
+    audio, _ = media_bytes("t1/track.mp3") or (b"", "")
+    assert audio.startswith(b"ID3") and audio[10:12] == b"\xff\xfb"
+    wave, _ = media_bytes("t1/track.wav") or (b"", "")
+    assert wave[:4] == b"RIFF" and wave[8:12] == b"WAVE"
+    image, _ = media_bytes("t1/cover.png") or (b"", "")
+    assert image.startswith(b"\x89PNG\r\n\x1a\n")
