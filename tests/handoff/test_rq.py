@@ -148,10 +148,12 @@ def test_a_killed_worker_s_job_is_queued_again_once_its_heartbeat_lapsed(
     # Whether a ring right now still finds the heartbeat holding depends on the machine's
     # speed (that a live job is never queued twice is the next test's), and a worker that saw
     # its work horse die first fails the job at once.
-    assert job.get_status(refresh=True) in (JobStatus.STARTED, JobStatus.FAILED)
+    started = job.get_status(refresh=True) == JobStatus.STARTED
+    assert started or job.get_status() == JobStatus.FAILED
     ledger.release("slow:killed")
-    assert ring_until_queued(handoff, "slow:killed") > 0
-    assert f"{job.id} Moved to FailedJobRegistry, due to AbandonedJobError" in caplog.text
+    refused = ring_until_queued(handoff, "slow:killed")
+    if started and refused:  # it was RQ's cleanup, run by a ring, that failed the job
+        assert f"{job.id} Moved to FailedJobRegistry, due to AbandonedJobError" in caplog.text
     second = rq_worker(broker, ledger, log).start()
     try:
         ledger.wait_for("done", ["slow:killed"])
