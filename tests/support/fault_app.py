@@ -2,7 +2,7 @@
 `FAULT_STORE` (store URL), `FAULT_HMAC`, `FAULT_LEASE` (seconds, default 60) and what
 `tests/support/fault_handlers.py` reads. `wsgi` and `asgi` serve the callback at /suno/callback;
 `flask` is a Flask app with the extension; GET /sizes on `asgi` answers the memory store's
-sizes and `bounded`, GET /batches a durable store's `batch_sizes`."""
+sizes and `bounded`."""
 
 from __future__ import annotations
 
@@ -34,15 +34,11 @@ def _report(path: str) -> dict[str, Any] | None:
     store: Any = receiver.store
     if path == "/sizes":
         return dict(store.sizes(), bounded=store.bounded)
-    if path == "/batches":
-        sizes = store.batch_sizes
-        return {"claims": dict(sizes.claims), "finishes": dict(sizes.finishes)}
     return None
 
 
 async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The callback app, plus GET /sizes for the memory store's bounds and GET /batches for a
-    durable store's batch sizes."""
+    """The callback app, plus GET /sizes for the memory store's bounds."""
     report = _report(scope["path"]) if scope["type"] == "http" else None
     if report is not None:
         body = json.dumps(report).encode()
