@@ -78,6 +78,41 @@ async def test_a_claim_refused_by_a_constraint_fails_alone(tmp_path: Path) -> No
     store.close()
 
 
+async def test_a_batch_takes_savepoints_only_when_one_of_its_items_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from suno_hooks.stores.sqlite import _batches
+
+    store = SQLiteStore(tmp_path / "inbox.db")
+    statements: list[str] = []
+    real = _batches._write_all
+
+    def traced(conn: sqlite3.Connection, *args: object, **kwargs: object) -> object:
+        conn.set_trace_callback(statements.append)
+        try:
+            return real(conn, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            conn.set_trace_callback(None)
+
+    monkeypatch.setattr(_batches, "_write_all", traced)
+    await asyncio.gather(*(store.aclaim(delivery(t), lease=60) for t in "abc"))
+    assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+    assert not [s for s in statements if "SAVEPOINT" in s], statements
+    assert len(statements) == 5  # BEGIN, one INSERT per claim, COMMIT
+
+    statements.clear()
+    refuse_rows_of(tmp_path / "inbox.db", "poison")
+    outcomes = await asyncio.gather(
+        *(store.aclaim(delivery(t), lease=60) for t in ("d", "poison", "e")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert statements.count("BEGIN IMMEDIATE") == 2 and statements.count("ROLLBACK") == 1
+    assert statements.count("SAVEPOINT item") == 3 and statements.count("ROLLBACK TO item") == 1
+    assert sorted(kept(store)) == [f"{t}:complete" for t in "abcde"]
+    store.close()
+
+
 async def test_a_claim_that_fails_after_writing_is_rolled_back_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,12 +1,14 @@
 """The SQLite store's claims and finishes on event loops, in batches: the claims waiting at the
 same moment on a loop are written in one `BEGIN IMMEDIATE` transaction, and so are the finishes.
 
-Each item runs under its own savepoint: one that raises is rolled back alone and gets its error,
-while the others stay in the batch. A fault of the database itself (the file is read-only, full
-or unreadable, a lock or Item/O error) is no item's own: the whole transaction is rolled back and
-every item gets the error, as they do when the `COMMIT` fails. A batch is written on the event
-loop's inline connection when the file is free, else on a pooled connection in a worker thread,
-which waits for the lock while the next batch queues.
+A batch is first written without savepoints. When an item raises its own error, that transaction
+is rolled back and the batch written again with a savepoint per item: the one that raises is
+rolled back alone and gets its error, while the others stay in the batch. A fault of the
+database itself (the file is read-only, full or unreadable, a lock or I/O error) is no item's
+own: the whole transaction is rolled back and every item gets the error, as they do when the
+`COMMIT` fails. A batch is written on the event loop's inline connection when the file is free,
+else on a pooled connection in a worker thread, which waits for the lock while the next batch
+queues.
 """
 
 from __future__ import annotations
@@ -63,14 +65,32 @@ def in_one_transaction(
     items: Sequence[Item],
     write_one: Callable[[sqlite3.Connection, Item], Result],
 ) -> list[Result | Exception]:
-    """`write_one(conn, item)` for each item, each under a savepoint, in one `BEGIN IMMEDIATE`
-    transaction: each item's result or its own error. Raises, with nothing written, when the
-    database failed or the commit did."""
+    """`write_one(conn, item)` for each item in one `BEGIN IMMEDIATE` transaction: each item's
+    result or its own error (that item alone rolled back). Raises, with nothing written, when
+    the database failed or the commit did."""
+    try:
+        return _write_all(conn, items, write_one, savepoints=False)
+    except _ItemFailed:
+        return _write_all(conn, items, write_one, savepoints=True)
+
+
+class _ItemFailed(Exception):
+    """An item raised its own error in a batch written without savepoints."""
+
+
+def _write_all(
+    conn: sqlite3.Connection,
+    items: Sequence[Item],
+    write_one: Callable[[sqlite3.Connection, Item], Result],
+    *,
+    savepoints: bool,
+) -> list[Result | Exception]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         results: list[Result | Exception] = []
         for item in items:
-            conn.execute("SAVEPOINT item")
+            if savepoints:
+                conn.execute("SAVEPOINT item")
             try:
                 results.append(write_one(conn, item))
             except Exception as exc:
@@ -78,9 +98,12 @@ def in_one_transaction(
                     raise
                 if not conn.in_transaction:
                     raise  # the error ended the transaction, and the batch with it
+                if not savepoints:
+                    raise _ItemFailed() from exc
                 conn.execute("ROLLBACK TO item")
                 results.append(exc)
-            conn.execute("RELEASE item")
+            if savepoints:
+                conn.execute("RELEASE item")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
