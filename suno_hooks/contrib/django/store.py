@@ -2,9 +2,10 @@
 shows in the admin.
 
 Claiming is one transaction that starts with an INSERT: a unique key decides which process
-records a delivery (`IntegrityError` tells the others), and the row is then locked with
-`select_for_update` before its state is read. PostgreSQL serialises on the row, SQLite on its
-write lock; nothing is ever checked and then inserted.
+records a delivery (on SQLite and PostgreSQL an `ON CONFLICT DO NOTHING` row count tells the
+others, elsewhere an `IntegrityError`), and the row is then locked with `select_for_update`
+before its state is read. PostgreSQL serialises on the row, SQLite on its write lock; nothing is
+ever checked and then inserted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, connections, models, transaction
 from django.db.models import F, Q
 
@@ -30,6 +32,7 @@ from ...stores.base import (
     ReplayCheck,
     new_token,
 )
+from ._claim_sql import ignores_conflicts, insert_row
 from ._rows import lease_live, status_filter, store_delivery, stored_headers, table_text
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
@@ -94,14 +97,7 @@ class DjangoStore(StoreBase):
                 return Claim(ClaimResult.REPLAYED)
             result = self._claim_key(delivery, lease, now)
             if result.result is ClaimResult.NEW and delivery.terminal:
-                TerminalTask.objects.using(self.using).bulk_create(
-                    [
-                        TerminalTask(
-                            task_id=table_text(delivery.task_id, 128), created_at=_moment(now)
-                        )
-                    ],
-                    ignore_conflicts=True,
-                )
+                self._end_task(delivery.task_id, now)
         if result.result is ClaimResult.NEW:
             delivery.status = (
                 DeliveryStatus.PROCESSING if lease is not None else DeliveryStatus.QUEUED
@@ -245,8 +241,8 @@ class DjangoStore(StoreBase):
         token_id = table_text(token_id, 64)
         fields = {"token_id": token_id, "task_id": task_id, "expires_at": expires_at}
         with transaction.atomic(using=self.using):
-            row, inserted = self._insert_or_lock(TokenBinding, token_id, fields)
-            if inserted:
+            row = self._insert_or_lock(TokenBinding, token_id, fields)
+            if row is None:
                 return True
             if row.expires_at.timestamp() <= now:
                 row.task_id, row.expires_at = task_id, expires_at
@@ -274,31 +270,50 @@ class DjangoStore(StoreBase):
 
     # -- inside the claim transaction -----------------------------------------------------------
 
-    def _insert_or_lock(self, model: type[M], pk: str, fields: dict[str, Any]) -> tuple[M, bool]:
-        """Insert a row, or lock the existing one with that key; `True` when inserted."""
-        manager = model._default_manager.using(self.using)
-        try:
-            with transaction.atomic(using=self.using):
-                return manager.create(**fields), True
-        except IntegrityError:
-            lookup = {"key": pk} if model is DeliveryRow else {"pk": pk}
-            return manager.select_for_update().get(**lookup), False
+    def _insert_or_lock(self, model: type[M], pk: str, fields: dict[str, Any]) -> M | None:
+        """Insert a row (None), or lock and answer the existing one with that key."""
+        lookup = {"key": pk} if model is DeliveryRow else {"pk": pk}
+        connection = connections[self.using]
+        if not ignores_conflicts(connection):
+            try:
+                with transaction.atomic(using=self.using):
+                    model._default_manager.using(self.using).create(**fields)
+                    return None
+            except IntegrityError:
+                return self._locked(model, **lookup)
+        while not insert_row(connection, model, fields):
+            try:
+                return self._locked(model, **lookup)
+            except ObjectDoesNotExist:
+                continue  # purged since the INSERT met it: insert again
+        return None
+
+    def _locked(self, model: type[M], **lookup: str) -> M:
+        """The row of `model` that `lookup` finds, locked until the transaction ends."""
+        row: M = model._default_manager.using(self.using).select_for_update().get(**lookup)
+        return row
+
+    def _end_task(self, task_id: str, now: float) -> None:
+        """Record that `task_id` reached its end (kept when already recorded)."""
+        fields = {"task_id": table_text(task_id, 128), "created_at": _moment(now)}
+        connection = connections[self.using]
+        if ignores_conflicts(connection):
+            insert_row(connection, TerminalTask, fields)
+            return
+        rows = TerminalTask.objects.using(self.using)
+        rows.bulk_create([TerminalTask(**fields)], ignore_conflicts=True)
 
     def _remember_signature(self, replay: ReplayCheck, now: float) -> bool:
         """Record the signature; False when it is still remembered with another body."""
         signature_key = table_text(replay.signature_key, 255)
         body_digest = replay.body_digest
         expires_at = _moment(now + replay.ttl)
-        row, inserted = self._insert_or_lock(
+        row = self._insert_or_lock(
             SeenSignature,
             signature_key,
-            {
-                "signature_key": signature_key,
-                "body_digest": body_digest,
-                "expires_at": expires_at,
-            },
+            {"signature_key": signature_key, "body_digest": body_digest, "expires_at": expires_at},
         )
-        if inserted:
+        if row is None:
             return True
         if row.expires_at.timestamp() <= now:
             row.body_digest = body_digest
@@ -312,6 +327,31 @@ class DjangoStore(StoreBase):
             return False
         terminal = TerminalTask.objects.using(self.using)
         return bool(terminal.filter(task_id=table_text(delivery.task_id, 128)).exists())
+
+    def _insert_delivery(
+        self, delivery: Delivery, fields: dict[str, Any]
+    ) -> DeliveryRow | ClaimResult:
+        """Insert the delivery's row (NEW) or lock and answer the row already kept; STALE, with
+        nothing inserted, for progress of a task that has ended."""
+        connection = connections[self.using]
+        if not ignores_conflicts(connection):
+            try:
+                with transaction.atomic(using=self.using):
+                    row = self._insert_or_lock(DeliveryRow, fields["key"], fields)
+                    if row is None and self._is_stale(delivery):
+                        raise _Stale()
+            except _Stale:
+                return ClaimResult.STALE
+            return ClaimResult.NEW if row is None else row
+        ended = None if delivery.terminal else fields["task_id"]
+        while not insert_row(connection, DeliveryRow, fields, unless_ended=ended):
+            try:
+                return self._locked(DeliveryRow, key=fields["key"])
+            except DeliveryRow.DoesNotExist:
+                if self._is_stale(delivery):
+                    return ClaimResult.STALE
+                # Not stale: the row in the way was purged since the INSERT, insert again.
+        return ClaimResult.NEW
 
     def _claim_key(self, delivery: Delivery, lease: float | None, now: float) -> Claim:
         key = table_text(delivery.key, 255)
@@ -337,14 +377,10 @@ class DjangoStore(StoreBase):
         else:
             fields.update(lease_until=_moment(now + lease), lease_expires=now + lease)
             fields["lease_token"] = new_token()
-        try:
-            with transaction.atomic(using=self.using):
-                row, inserted = self._insert_or_lock(DeliveryRow, key, fields)
-                if inserted and self._is_stale(delivery):
-                    raise _Stale()
-        except _Stale:
+        row = self._insert_delivery(delivery, fields)
+        if row is ClaimResult.STALE:
             return Claim(ClaimResult.STALE)
-        if inserted:
+        if not isinstance(row, DeliveryRow):
             return Claim(ClaimResult.NEW, fields["attempts"], fields["lease_token"])
         if row.status == _DONE:
             return Claim(ClaimResult.DUPLICATE)

@@ -1,0 +1,83 @@
+"""The claim's inserts as `INSERT ... ON CONFLICT (key) DO NOTHING` on SQLite and PostgreSQL:
+a row already there shows in the row count instead of raising `IntegrityError`, so no savepoint
+has to guard the insert of a new delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .models import TerminalTask
+
+__all__ = ["ignores_conflicts", "insert_row"]
+
+_VENDORS = ("sqlite", "postgresql")
+
+_Statement = tuple[str, tuple["models.Field[Any, Any]", ...]]
+_statements: dict[tuple[type[models.Model], str, bool], _Statement] = {}
+
+
+def ignores_conflicts(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the claim inserts its rows with `insert_row` on `connection` (SQLite and
+    PostgreSQL); other databases keep the ORM's insert, guarded by a savepoint."""
+    return connection.vendor in _VENDORS
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None  # a concrete field's
+    return field.column
+
+
+def _statement(
+    connection: BaseDatabaseWrapper, model: type[models.Model], guarded: bool
+) -> _Statement:
+    """The INSERT of one `model` row and the fields its parameters are for, in that order."""
+    found = _statements.get((model, connection.vendor, guarded))
+    if found is not None:
+        return found
+    quote = connection.ops.quote_name
+    meta = model._meta
+    fields = tuple(field for field in meta.local_concrete_fields if field is not meta.auto_field)
+    columns = ", ".join(quote(_column(field)) for field in fields)
+    # The claim's key: the primary key, or the one unique field beside an automatic id. Any
+    # other conflict (an id already taken) still raises.
+    key = quote(_column(next(field for field in fields if field.unique)))
+    values = ", ".join(["%s"] * len(fields))
+    source = f"VALUES ({values})"
+    if guarded:
+        ended = TerminalTask._meta
+        task_id = quote(_column(ended.pk))
+        source = (
+            f"SELECT {values} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {quote(ended.db_table)} WHERE {task_id} = %s)"
+        )
+    table = quote(meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) {source} ON CONFLICT ({key}) DO NOTHING"
+    _statements[model, connection.vendor, guarded] = (sql, fields)
+    return sql, fields
+
+
+def insert_row(
+    connection: BaseDatabaseWrapper,
+    model: type[models.Model],
+    values: dict[str, Any],
+    *,
+    unless_ended: str | None = None,
+) -> bool:
+    """Insert one `model` row of `values` (a field's default where none is given), stored as the
+    ORM stores them; True when inserted, False when a row with the same unique key is there or,
+    with `unless_ended` (a task id), that task has a `TerminalTask` row."""
+    sql, fields = _statement(connection, model, unless_ended is not None)
+    params = [
+        field.get_db_prep_save(
+            values[field.name] if field.name in values else field.get_default(), connection
+        )
+        for field in fields
+    ]
+    if unless_ended is not None:
+        params.append(unless_ended)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bool(cursor.rowcount == 1)
