@@ -318,15 +318,22 @@ def _baseline_asgi_postgres() -> Any:
     opened: list[psycopg.AsyncConnection[Any]] = []
     statement = "INSERT INTO seen VALUES (%s, %s) ON CONFLICT DO NOTHING"
 
+    opening = asyncio.Lock()
+
     async def insert(key: str, body: bytes) -> bool:
         if not opened:
-            for _ in range(10):
-                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-                opened.append(conn)
-                idle.put_nowait(conn)
-            await opened[0].execute(
-                "CREATE TABLE IF NOT EXISTS seen (key text PRIMARY KEY, body bytea)"
-            )
+            async with opening:  # the first requests all wait for the table
+                if not opened:
+                    conns = [
+                        await psycopg.AsyncConnection.connect(url, autocommit=True)
+                        for _ in range(10)
+                    ]
+                    await conns[0].execute(
+                        "CREATE TABLE IF NOT EXISTS seen (key text PRIMARY KEY, body bytea)"
+                    )
+                    for conn in conns:
+                        idle.put_nowait(conn)
+                    opened.extend(conns)
         conn = await idle.get()
         try:
             cursor = await conn.execute(statement, (key, body))

@@ -31,7 +31,7 @@ UVICORN = {"uvicorn": ("uvloop", "httptools"), "uvicorn-h11": ("asyncio", "h11")
 """uvicorn as users deploy it (`uvicorn[standard]`), and with its pure-Python parts."""
 PLACEHOLDER = "TASKIDPLACEHOLDER"
 # Requests/s no server here reaches: each run's file holds duration x this many signed ids.
-MAX_RPS = 15_000
+MAX_RPS = 30_000
 
 LUA = """
 local prefix = [==[{prefix}]==]

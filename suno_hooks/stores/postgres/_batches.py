@@ -2,12 +2,14 @@
 the same moment on a loop go to the server as one transaction, sent in pipeline mode (one round
 trip), and so do the finishes.
 
-Each item is one statement (a claim is one call of the claim function) under its own savepoint;
-a batch of one is its statement alone, as unbatched. An item's own error (a constraint, data the
-server refuses, a lock conflict or a cancelled statement) is rolled back alone: the rest of the
-batch is sent again after a `ROLLBACK TO`, one more round trip, and the item gets its error. Any
-other failure (the connection, a savepoint, the `COMMIT`) fails the whole batch: nothing of it
-is kept, and every item gets the error.
+Each item is one statement (a claim is one call of the claim function); a batch of one is its
+statement alone, as unbatched. A batch is sent as `BEGIN`, its statements and `COMMIT`. When an
+item raises its own error (a constraint, data the server refuses, a lock conflict or a cancelled
+statement), the transaction is rolled back and the batch sent again with a savepoint per item:
+the item that raises is then rolled back alone, the rest of the batch is sent again after a
+`ROLLBACK TO`, one more round trip, and the item gets its error. Any other failure (the
+connection, a savepoint, the `COMMIT`) fails the whole batch: nothing of it is kept, and every
+item gets the error.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _SAVEPOINT = "SAVEPOINT item"
 _RELEASE = "RELEASE SAVEPOINT item"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT item"
 _COMMIT = "COMMIT"
+_ROLLBACK = "ROLLBACK"
 
 
 def _own_error(error: Exception) -> bool:
@@ -74,14 +77,40 @@ async def _send(
 async def in_one_transaction(
     conn: AsyncConnection[Any], statements: Sequence[Statement]
 ) -> list[Answer]:
-    """Run each statement under a savepoint, in one transaction sent in pipeline mode: each
-    one's rows or its own error, once the transaction has committed. Raises, with nothing kept,
-    when anything else failed (the connection, a savepoint, the commit). A lone statement is
-    sent alone, its own transaction, as it would be unbatched."""
+    """Run the statements in one transaction sent in pipeline mode: each one's rows or its own
+    error (that statement alone rolled back), once the transaction has committed. Raises, with
+    nothing kept, when anything else failed (the connection, a savepoint, the commit). A lone
+    statement is sent alone, its own transaction, as it would be unbatched."""
     if len(statements) == 1:
         return [await afetch(await conn.execute(*statements[0]))]
+    cursors, errors = await _send(conn, [(_BEGIN, ()), *statements, (_COMMIT, ())])
+    if not errors:
+        return [await afetch(cursor) for cursor in cursors[1:-1]]
+    _raise_unless_own(conn, cursors, errors, items=range(1, len(statements) + 1))
+    return await _with_savepoints(conn, statements, [(_ROLLBACK, ()), (_BEGIN, ())])
+
+
+def _raise_unless_own(
+    conn: AsyncConnection[Any],
+    cursors: list[AsyncCursor[Any]],
+    errors: list[Exception],
+    items: Sequence[int],
+) -> int:
+    """Where the failed command is among the commands sent; raises the error unless it is the
+    own error of one of the `items` (the positions of the batch's statements)."""
+    # The first command without a result is the one that failed; the rest were skipped.
+    failed = next((n for n, cursor in enumerate(cursors) if cursor.pgresult is None), len(cursors))
+    if failed not in items or conn.closed or not _own_error(errors[0]):
+        raise errors[0]
+    return failed
+
+
+async def _with_savepoints(
+    conn: AsyncConnection[Any], statements: Sequence[Statement], commands: list[Statement]
+) -> list[Answer]:
+    """The batch again, after `commands` (which open its transaction), each statement under a
+    savepoint: one that raises its own error is rolled back alone and the rest sent again."""
     answers: list[Answer] = []
-    commands: list[Statement] = [(_BEGIN, ())]
     while True:
         items: list[int] = []  # where each statement is among the commands
         for statement in statements[len(answers) :]:
@@ -90,12 +119,7 @@ async def in_one_transaction(
             commands += [statement, (_RELEASE, ())]
         commands.append((_COMMIT, ()))
         cursors, errors = await _send(conn, commands)
-        # The first command without a result is the one that failed; the rest were skipped.
-        failed = next(
-            (n for n, cursor in enumerate(cursors) if cursor.pgresult is None), len(commands)
-        )
-        if errors and (failed not in items or conn.closed or not _own_error(errors[0])):
-            raise errors[0]
+        failed = _raise_unless_own(conn, cursors, errors, items) if errors else len(commands)
         answers += [await afetch(cursors[n]) for n in items if n < failed]
         if not errors:
             return answers
