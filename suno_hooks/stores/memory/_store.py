@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import logging
 import threading
@@ -24,6 +23,7 @@ from ..base import (
     DeliveryStatus,
     ReplayCheck,
 )
+from ._guard import SignatureGuard
 from ._order import InsertionOrder
 from ._tasks import MemoryTasks
 
@@ -45,7 +45,6 @@ _REPLAYED = Claim(ClaimResult.REPLAYED)
 _SPARE_LIVE = 4
 
 _Lease = tuple[float, str]
-_FINGERPRINT = (1 << 128) - 1
 
 
 class MemoryStore(StoreBase):
@@ -83,8 +82,7 @@ class MemoryStore(StoreBase):
         self._leases: dict[str, _Lease] = {}
         self._terminal: dict[str, None] = {}
         self._terminal_order = InsertionOrder()
-        self._guard: dict[str, int] = {}
-        self._guard_order = InsertionOrder()
+        self._guard = SignatureGuard(self.max_signatures)
         self._inbox: dict[str, Delivery] = {}
         self._inbox_order = InsertionOrder()
         self._rung_at: dict[str, float] = {}
@@ -113,7 +111,7 @@ class MemoryStore(StoreBase):
         key = delivery.key
         keys, inbox = self._keys, self._inbox
         with self._lock:
-            if replay is not None and self._seen_other_body(replay, clock):
+            if replay is not None and self._guard.seen_other_body(replay, clock):
                 return _REPLAYED
             state = keys.get(key)
             attempts = 0
@@ -199,31 +197,6 @@ class MemoryStore(StoreBase):
             delivery.rings += 1
             self._rung_at[key] = time.monotonic()
             return delivery.rings
-
-    def _seen_other_body(self, replay: ReplayCheck, clock: float) -> bool:
-        # One int per entry: the deadline in ms above 128 bits of the body's SHA-256 (as strong
-        # here as the 32 hex characters other stores keep), so the dict holds no container.
-        fingerprint = int.from_bytes(hashlib.sha256(replay.body).digest()[:16], "big")
-        now = int(clock * 1000)
-        guard, order = self._guard, self._guard_order
-        signature_key = replay.signature_key
-        seen = guard.get(signature_key)
-        if seen is not None and seen >> 128 > now:
-            return seen & _FINGERPRINT != fingerprint
-        guard[signature_key] = (now + int(replay.ttl * 1000) + 1) << 128 | fingerprint
-        if seen is None:
-            order.push(signature_key)
-        else:
-            order.moved(signature_key)
-        # Entries share one ttl, so the oldest expire first: drop a few expired ones per insert,
-        # and the oldest live one only past the bound.
-        for _ in range(2):
-            if guard[order.oldest()] >> 128 > now:
-                break
-            del guard[order.pop_oldest()]
-        if len(guard) > self.max_signatures:
-            del guard[order.pop_oldest()]
-        return False
 
     def _evict_key(self, clock: float) -> None:
         keys, order, leases = self._keys, self._key_order, self._leases
@@ -316,7 +289,7 @@ class MemoryStore(StoreBase):
         if replay is None:
             return ClaimResult.DUPLICATE
         with self._lock:
-            if self._seen_other_body(replay, time.monotonic()):
+            if self._guard.seen_other_body(replay, time.monotonic()):
                 return ClaimResult.REPLAYED
             return ClaimResult.DUPLICATE if self._keys.get(key) == _DONE else None
 
