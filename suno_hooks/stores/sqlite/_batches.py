@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ...errors import SunoHooksException
 from .._group import BatchSizes, GroupCommit
 from ..base import Claim, ReplayCheck
 from ._inline import InlineWriter
@@ -74,7 +75,7 @@ def in_one_transaction(
         return _write_all(conn, items, write_one, savepoints=True)
 
 
-class _ItemFailed(Exception):
+class _ItemFailed(SunoHooksException):
     """An item raised its own error in a batch written without savepoints."""
 
 
