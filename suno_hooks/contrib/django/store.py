@@ -33,6 +33,7 @@ from ...stores.base import (
     new_token,
 )
 from ._claim_sql import ignores_conflicts, insert_row
+from ._finish_sql import update_rows, updates_directly
 from ._rows import lease_live, status_filter, store_delivery, stored_headers, table_text
 from .models import Delivery as DeliveryRow
 from .models import SeenSignature, TerminalTask, TokenBinding
@@ -136,17 +137,18 @@ class DjangoStore(StoreBase):
         nothing changed when `token` no longer owns the delivery."""
         if not token:
             return False
-        owned = DeliveryRow.objects.using(self.using).filter(
-            key=table_text(key, 255), lease_token=token
-        )
-        changed = owned.update(
-            status=_DONE if error is None else _FAILED,
-            error=None if error is None else table_text(error, 4000),
-            lease_until=None,
-            lease_expires=None,
-            updated_at=_moment(time.time()),
-        )
-        return int(changed) == 1
+        owned = {"key": table_text(key, 255), "lease_token": token}
+        values = {
+            "status": _DONE if error is None else _FAILED,
+            "error": None if error is None else table_text(error, 4000),
+            "lease_until": None,
+            "lease_expires": None,
+            "updated_at": _moment(time.time()),
+        }
+        connection = connections[self.using]
+        if updates_directly(connection):
+            return update_rows(connection, DeliveryRow, values, owned) == 1
+        return int(DeliveryRow.objects.using(self.using).filter(**owned).update(**values)) == 1
 
     def extend(self, key: str, *, token: str, lease: float) -> bool:
         """Move the lease's end to `lease` seconds from now while `token` owns the delivery."""

@@ -14,12 +14,13 @@ from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
 from ...stores._task_table import TaskTable
 from ...stores._text import jsonb_value
 from ...stores.tasks import ExpectedTask, TaskState
+from ._finish_sql import update_rows, updates_directly
 from .models import ExpectedTask as TaskRow
 
 __all__ = ["DjangoTasks", "in_database_thread", "moment"]
@@ -83,21 +84,22 @@ class DjangoTasks(TaskTable):
             return False
         return True
 
-    def _change(self, task_id: str, sources: list[str], target: TaskState, by: str) -> bool:
-        changed = (
-            self._rows()
-            .filter(task_id=task_id, state__in=sources)
-            .update(state=target.value, settled_by=by, updated_at=moment(time.time()))
-        )
-        return bool(changed)
+    def _change(self, task_id: str, target: TaskState, by: str) -> bool:
+        """Move a pending task to `target`, settled `by`; True when this call moved it."""
+        values = {"state": target.value, "settled_by": by, "updated_at": moment(time.time())}
+        pending = {"task_id": task_id, "state": TaskState.PENDING.value}
+        connection = connections[self.using]
+        if updates_directly(connection):
+            return bool(update_rows(connection, TaskRow, values, pending))
+        return bool(self._rows().filter(**pending).update(**values))
 
     def settle(self, task_id: str, by: str) -> bool:
         """Mark a pending task settled by `by`; True when this call settled it."""
-        return self._change(task_id, ["pending"], TaskState.SETTLED, by)
+        return self._change(task_id, TaskState.SETTLED, by)
 
     def mark_lost(self, task_id: str) -> bool:
         """Give up on a pending task; True only for the call that changed it."""
-        return self._change(task_id, ["pending"], TaskState.LOST, "timeout")
+        return self._change(task_id, TaskState.LOST, "timeout")
 
     def reschedule(self, task_id: str, at: float) -> bool:
         """Set a pending task's next poll time; True when it was pending."""
