@@ -60,6 +60,9 @@ def configure(
                 "NAME": str(directory() / "django.sqlite3"),
                 # As the `sqlite://` store of the other rows sets it.
                 "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+                # Persistent, as deployed: a connection per request would be opened, set up and
+                # (the last one on a WAL file) checkpointed on close, most of either view's time.
+                "CONN_MAX_AGE": None,
             }
         },
         SUNO_HOOKS={"HMAC_KEYS": [key], "STORE": "django://", **(hooks or {})},
