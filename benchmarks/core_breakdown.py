@@ -41,11 +41,15 @@ STEPS = (
 )
 
 
+class _Sender:
+    """Stands for the `Receiver` that sends the signals."""
+
+
 def steps_path(requests: list[InboundRequest], depth: int) -> Callable[[int], None]:
     """The first `depth` steps of `STEPS` over `requests`, with a fresh store per run."""
     verifier = HmacVerifier([KEY])
     dispatcher = BlinkerDispatcher()
-    sender = object()
+    sender = _Sender()  # weakly referable, as a `Receiver` is: its receivers are looked up once
 
     def run(count: int) -> None:
         store = MemoryStore(max_deliveries=count)
