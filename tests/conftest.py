@@ -14,6 +14,7 @@ from suno_hooks import Event, InsecureReceiverWarning, Receiver, callback_receiv
 from suno_hooks.stores import MemoryStore
 
 from .support.adapters import ADAPTERS, CallbackClient, mark_django_adapters
+from .support.django_kinds import kind, orm_store
 from .support.stores import (
     django_db_modify_db_settings,
     django_postgres_database,
@@ -45,8 +46,10 @@ __all__ = [
     "django_postgres_database",
     "django_postgres_store_factory",
     "django_store_factory",
+    "kind",
     "make_store",
     "memory_store_factory",
+    "orm_store",
     "postgres_server",
     "postgres_shared_url",
     "postgres_store_factory",

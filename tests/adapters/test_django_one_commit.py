@@ -39,20 +39,6 @@ from ..support.django_commits import FinishApart, Transaction, committed, transa
 DRIVERS = ["sync", "async"]
 
 
-@pytest.fixture(params=["django", "django_postgres"])
-def kind(request: pytest.FixtureRequest) -> str:
-    """The ORM store on the SQLite test database, then on the PostgreSQL one."""
-    return str(request.param)
-
-
-@pytest.fixture
-def orm_store(kind: str, request: pytest.FixtureRequest) -> DjangoStore:
-    """A `DjangoStore` of `kind`, its tables emptied."""
-    store = request.getfixturevalue(f"{kind}_store_factory")()
-    assert isinstance(store, DjangoStore)
-    return store
-
-
 class Orders:
     """A receiver of `task_completed` that saves a row per run, as a project saves its order
     (a `Group` named after the task and the run); `during`, when given, runs in the first run

@@ -24,20 +24,6 @@ NOW = 1_800_000_000.25
 CLOCK = "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
 
 
-@pytest.fixture(params=["django", "django_postgres"])
-def kind(request: pytest.FixtureRequest) -> str:
-    """The ORM store on the SQLite test database, then on the PostgreSQL one."""
-    return str(request.param)
-
-
-@pytest.fixture
-def orm_store(kind: str, request: pytest.FixtureRequest) -> DjangoStore:
-    """A `DjangoStore` of `kind`, its tables emptied."""
-    store = request.getfixturevalue(f"{kind}_store_factory")()
-    assert isinstance(store, DjangoStore)
-    return store
-
-
 @pytest.fixture(params=["on_conflict", "orm"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The claim's inserts as `ON CONFLICT DO NOTHING`, then as the ORM's (other databases)."""

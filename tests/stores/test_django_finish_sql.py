@@ -34,21 +34,6 @@ NOW = 1_800_000_000.25
 LONG_ERROR = "boom\x00 " + "\u00e9" * 5000
 
 
-@pytest.fixture(params=["django", "django_postgres"])
-def kind(request: pytest.FixtureRequest) -> str:
-    """The ORM store on the SQLite test database, then on the PostgreSQL one."""
-    return str(request.param)
-
-
-@pytest.fixture
-def orm_store(kind: str, request: pytest.FixtureRequest) -> DjangoStore:
-    """A `DjangoStore` of `kind`, its tables (expected tasks too) emptied."""
-    store = request.getfixturevalue(f"{kind}_store_factory")()
-    assert isinstance(store, DjangoStore)
-    TaskRow.objects.using(store.using).all().delete()
-    return store
-
-
 def through_the_orm(monkeypatch: pytest.MonkeyPatch) -> None:
     """The finish and the settle as other databases write them, with the ORM's `update()`."""
     for module in (store_module, tasks_module):
