@@ -20,6 +20,7 @@ from ..support.handoff_e2e import (
     kept_statuses,
     record_queued,
     site_env,
+    sweep_until_done,
     sweeper,
     worker,
 )
@@ -113,11 +114,7 @@ def test_a_fan_out_whose_worker_is_killed_before_it_rang_leaves_the_deliveries_t
         try:
             time.sleep(1.0)
             assert ledger.phases("started") == {}  # nothing reached the new worker
-            deadline = time.monotonic() + 60
-            while not all_done(receiver, keys):
-                assert time.monotonic() < deadline, kept_statuses(receiver, keys)
-                receiver.sweep(older_than=1, max_rings=100)
-                time.sleep(0.5)
+            sweep_until_done(receiver, keys, older_than=1, timeout=60, max_rings=100)
         finally:
             second.stop()
     assert counts(ledger, keys) == {"sent": 5, "run once": 5, "doubled": 0, "lost": 0}

@@ -7,16 +7,15 @@ started twice; allowed only where a killed worker's handler had already started)
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..support.faults import fault_server
 from ..support.handoff_e2e import (
     SITE,
-    all_done,
     send,
     site_env,
     survived_a_kill,
+    sweep_until_done,
     sweeper,
     worker,
 )
@@ -40,11 +39,7 @@ def test_a_worker_killed_mid_handler_is_swept_and_run_again_with_celery(
     second = worker("celery", env, log).start()
     try:
         with sweeper("celery", broker, store) as receiver:
-            deadline = time.monotonic() + 90
-            while not all_done(receiver, keys):
-                assert time.monotonic() < deadline, receiver.store.get(keys[0])
-                receiver.sweep(older_than=1)
-                time.sleep(0.5)
+            sweep_until_done(receiver, keys, older_than=1, timeout=90)
     finally:
         second.stop()
     survived_a_kill("worker", ledger, keys, killed)
@@ -67,11 +62,7 @@ def test_a_worker_killed_mid_handler_is_swept_and_run_again_with_rq(
     second = worker("rq", env, log, *PROMPT_WORKER).start()
     try:
         with sweeper("rq", broker, store) as receiver:
-            deadline = time.monotonic() + 60
-            while not all_done(receiver, keys):
-                assert time.monotonic() < deadline, receiver.store.get(keys[0])
-                receiver.sweep(older_than=2)
-                time.sleep(0.5)
+            sweep_until_done(receiver, keys, older_than=2, timeout=60)
     finally:
         second.stop()
     survived_a_kill("rq worker", ledger, keys, killed)

@@ -4,7 +4,6 @@ key is queued directly, and a fan-out lost with its worker leaves its deliveries
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from ..support.handoff_e2e import (
     record_queued,
     ring_failure_logged,
     site_env,
+    sweep_until_done,
     sweeper,
     worker,
 )
@@ -110,11 +110,7 @@ def test_a_fan_out_whose_worker_is_killed_before_it_rang_leaves_the_deliveries_t
         assert kept_statuses(receiver, keys) == {DeliveryStatus.QUEUED}
         second = worker("rq", env, log, *PROMPT_WORKER).start()
         try:
-            deadline = time.monotonic() + 60
-            while not all_done(receiver, keys):
-                assert time.monotonic() < deadline, kept_statuses(receiver, keys)
-                receiver.sweep(older_than=1, max_rings=100)
-                time.sleep(0.5)
+            sweep_until_done(receiver, keys, older_than=1, timeout=60, max_rings=100)
         finally:
             second.stop()
     assert counts(ledger, keys) == {"sent": 5, "run once": 5, "doubled": 0, "lost": 0}

@@ -6,6 +6,7 @@ lost), and whether a failed ring was logged."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,6 +128,24 @@ def all_done(receiver: Receiver, keys: list[str]) -> bool:
     """True when the store keeps every delivery of `keys` as done."""
     kept = [receiver.store.get(key) for key in keys]
     return all(k is not None and k.status is DeliveryStatus.DONE for k in kept)
+
+
+def sweep_until_done(
+    receiver: Receiver,
+    keys: list[str],
+    *,
+    older_than: float,
+    timeout: float = 60,
+    max_rings: int | None = None,
+) -> None:
+    """Sweep every half second, as `serve --reconcile` would, until the store keeps every
+    delivery of `keys` as done; fails with their statuses past `timeout` seconds."""
+    options = {} if max_rings is None else {"max_rings": max_rings}
+    deadline = time.monotonic() + timeout
+    while not all_done(receiver, keys):
+        assert time.monotonic() < deadline, kept_statuses(receiver, keys)
+        receiver.sweep(older_than=older_than, **options)
+        time.sleep(0.5)
 
 
 def ring_failure_logged(output: str, key: str) -> bool:
