@@ -11,12 +11,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .models import TerminalTask
 
-__all__ = ["ignores_conflicts", "insert_row"]
+__all__ = ["Statement", "column", "ignores_conflicts", "insert_row"]
 
 _VENDORS = ("sqlite", "postgresql")
 
-_Statement = tuple[str, tuple["models.Field[Any, Any]", ...]]
-_statements: dict[tuple[type[models.Model], str, bool], _Statement] = {}
+Statement = tuple[str, tuple["models.Field[Any, Any]", ...]]
+"""A cached statement and the fields its parameters are for, in order."""
+_statements: dict[tuple[type[models.Model], str, bool], Statement] = {}
 
 
 def ignores_conflicts(connection: BaseDatabaseWrapper) -> bool:
@@ -25,14 +26,15 @@ def ignores_conflicts(connection: BaseDatabaseWrapper) -> bool:
     return connection.vendor in _VENDORS
 
 
-def _column(field: models.Field[Any, Any]) -> str:
-    assert field.column is not None  # a concrete field's
+def column(field: models.Field[Any, Any]) -> str:
+    """A concrete field's column name."""
+    assert field.column is not None
     return field.column
 
 
 def _statement(
     connection: BaseDatabaseWrapper, model: type[models.Model], guarded: bool
-) -> _Statement:
+) -> Statement:
     """The INSERT of one `model` row and the fields its parameters are for, in that order."""
     found = _statements.get((model, connection.vendor, guarded))
     if found is not None:
@@ -40,15 +42,15 @@ def _statement(
     quote = connection.ops.quote_name
     meta = model._meta
     fields = tuple(field for field in meta.local_concrete_fields if field is not meta.auto_field)
-    columns = ", ".join(quote(_column(field)) for field in fields)
+    columns = ", ".join(quote(column(field)) for field in fields)
     # The claim's key: the primary key, or the one unique field beside an automatic id. Any
     # other conflict (an id already taken) still raises.
-    key = quote(_column(next(field for field in fields if field.unique)))
+    key = quote(column(next(field for field in fields if field.unique)))
     values = ", ".join(["%s"] * len(fields))
     source = f"VALUES ({values})"
     if guarded:
         ended = TerminalTask._meta
-        task_id = quote(_column(ended.pk))
+        task_id = quote(column(ended.pk))
         source = (
             f"SELECT {values} WHERE NOT EXISTS "
             f"(SELECT 1 FROM {quote(ended.db_table)} WHERE {task_id} = %s)"

@@ -10,12 +10,11 @@ from typing import Any
 from django.db import models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ._claim_sql import ignores_conflicts
+from ._claim_sql import Statement, column, ignores_conflicts
 
 __all__ = ["update_rows", "updates_directly"]
 
-_Statement = tuple[str, tuple["models.Field[Any, Any]", ...]]
-_statements: dict[tuple[type[models.Model], str, tuple[str, ...], tuple[str, ...]], _Statement] = {}
+_statements: dict[tuple[type[models.Model], str, tuple[str, ...], tuple[str, ...]], Statement] = {}
 
 
 def updates_directly(connection: BaseDatabaseWrapper) -> bool:
@@ -29,17 +28,12 @@ def _concrete(field: Any) -> models.Field[Any, Any]:
     return field
 
 
-def _column(field: models.Field[Any, Any]) -> str:
-    assert field.column is not None  # a concrete field's
-    return field.column
-
-
 def _statement(
     connection: BaseDatabaseWrapper,
     model: type[models.Model],
     changed: tuple[str, ...],
     matched: tuple[str, ...],
-) -> _Statement:
+) -> Statement:
     """The UPDATE setting the fields named `changed` of the `model` rows whose fields named
     `matched` equal its other parameters, and the fields its parameters are for, in order."""
     cache_key = (model, connection.vendor, changed, matched)
@@ -49,9 +43,9 @@ def _statement(
     quote = connection.ops.quote_name
     meta = model._meta
     fields = tuple(_concrete(meta.get_field(name)) for name in (*changed, *matched))
-    columns = [quote(_column(field)) for field in fields]
-    assignments = ", ".join(f"{column} = %s" for column in columns[: len(changed)])
-    conditions = " AND ".join(f"{column} = %s" for column in columns[len(changed) :])
+    columns = [quote(column(field)) for field in fields]
+    assignments = ", ".join(f"{name} = %s" for name in columns[: len(changed)])
+    conditions = " AND ".join(f"{name} = %s" for name in columns[len(changed) :])
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {conditions}"
     _statements[cache_key] = (sql, fields)
     return sql, fields
