@@ -11,10 +11,14 @@ import time
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.core.exceptions import ValidationError
+from django.db import connections, models
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suno_hooks.contrib.django import store as store_module
+from suno_hooks.contrib.django._claim_sql import db_value
 from suno_hooks.contrib.django.models import Delivery as DeliveryRow
 from suno_hooks.contrib.django.models import SeenSignature, TerminalTask
 from suno_hooks.contrib.django.store import DjangoStore
@@ -289,3 +293,45 @@ def test_racing_claims_of_one_key_have_one_winner(orm_store: DjangoStore):
     assert len(answers) == racers * 2
     assert answers.count(ClaimResult.NEW) == 2, answers
     assert set(answers) <= {ClaimResult.NEW, ClaimResult.IN_PROGRESS, ClaimResult.STALE}
+
+
+_FIELDS = {
+    "char": models.CharField(max_length=10),
+    "text": models.TextField(),
+    "float": models.FloatField(),
+    "integer": models.IntegerField(),
+    "positive": models.PositiveIntegerField(),
+    "moment": models.DateTimeField(),
+    "json": models.JSONField(),
+}
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**62), max_value=2**62),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+)
+
+
+# Nothing is written: the store's database only lends its connection's vendor.
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.sampled_from(sorted(_FIELDS)), value=_VALUES)
+def test_db_value_is_what_the_field_would_store(orm_store: DjangoStore, name: str, value: Any):
+    """The shortcut for plain text and numbers stores exactly what `get_db_prep_save` does, and
+    any other value goes through the field."""
+    field, connection = _FIELDS[name], connections[orm_store.using]
+    try:
+        expected: Any = field.get_db_prep_save(value, connection)
+    except (TypeError, ValueError, OverflowError, ValidationError) as exc:
+        with pytest.raises(type(exc)):
+            db_value(field, value, connection)
+        return
+    stored = db_value(field, value, connection)
+    # psycopg's JSON wrapper has no equality of its own: compare what it wraps.
+    assert (type(stored), getattr(stored, "obj", stored)) == (
+        type(expected),
+        getattr(expected, "obj", expected),
+    )

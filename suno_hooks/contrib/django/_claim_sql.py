@@ -11,13 +11,21 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .models import TerminalTask
 
-__all__ = ["Statement", "column", "ignores_conflicts", "insert_row"]
+__all__ = ["Statement", "column", "db_value", "ignores_conflicts", "insert_row"]
 
 _VENDORS = ("sqlite", "postgresql")
 
 Statement = tuple[str, tuple["models.Field[Any, Any]", ...]]
 """A cached statement and the fields its parameters are for, in order."""
 _statements: dict[tuple[type[models.Model], str, bool], Statement] = {}
+# Fields of these exact classes store a value of this exact type (or None) as it is: their
+# `get_db_prep_save` would only convert it to the type it already has. (Integers are not among
+# them: on psycopg 3 Django sends them typed, `Int4` or `Int8`.)
+_STORED_AS_IS: dict[type[models.Field[Any, Any]], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.FloatField: float,
+}
 
 
 def ignores_conflicts(connection: BaseDatabaseWrapper) -> bool:
@@ -30,6 +38,15 @@ def column(field: models.Field[Any, Any]) -> str:
     """A concrete field's column name."""
     assert field.column is not None
     return field.column
+
+
+def db_value(field: models.Field[Any, Any], value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """`value` as `field` stores it on `connection`: `field.get_db_prep_save`, skipped for a
+    plain text or number the field would store unchanged."""
+    plain = _STORED_AS_IS.get(type(field))
+    if plain is not None and (value is None or type(value) is plain):
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 def _statement(
@@ -73,8 +90,8 @@ def insert_row(
     with `unless_ended` (a task id), that task has a `TerminalTask` row."""
     sql, fields = _statement(connection, model, unless_ended is not None)
     params = [
-        field.get_db_prep_save(
-            values[field.name] if field.name in values else field.get_default(), connection
+        db_value(
+            field, values[field.name] if field.name in values else field.get_default(), connection
         )
         for field in fields
     ]

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ._claim_sql import Statement, column, ignores_conflicts
+from ._claim_sql import Statement, column, db_value, ignores_conflicts
 
 __all__ = ["update_rows", "updates_directly"]
 
@@ -62,8 +62,7 @@ def update_rows(
     sql, fields = _statement(connection, model, tuple(values), tuple(where))
     given = (*values.values(), *where.values())
     params = [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(fields, given, strict=True)
+        db_value(field, value, connection) for field, value in zip(fields, given, strict=True)
     ]
     with transaction.mark_for_rollback_on_error(connection.alias), connection.cursor() as cursor:
         cursor.execute(sql, params)
