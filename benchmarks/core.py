@@ -1,14 +1,16 @@
 """µs per callback through the core, against the floor and a peer library, in one run.
 
-    .venv/bin/python benchmarks/core.py [--n 20000] [--repeat 5]
+    .venv/bin/python benchmarks/core.py [--n 20000] [--repeat 5] [--in-flight 32]
 
 Rows: the floor (HMAC check + `model_validate_json` of an equivalent pydantic model + a dict
 insert), the full receiver path (signed two-track body, memory store, one no-op receiver), the
 same on the async path with an async receiver and with a sync one (which runs in the
-receiver's handler thread there: the difference is the cost of handing it over), a duplicate,
-a forged signature, a stale timestamp, and standardwebhooks' verify+parse of a same-size body.
-Each figure is the best of `--repeat` runs; ratios are to the floor (the performance budget
-sets the targets) and to a new callback.
+receiver's handler thread there: the difference is the cost of handing it over), both again
+with `--in-flight` callbacks awaited together (as a server has them under load, so the handler
+thread takes the sync receiver's calls back to back), a duplicate, a forged signature, a stale
+timestamp, and standardwebhooks' verify+parse of a same-size body. The async rows run on uvloop
+when it is installed, as under uvicorn. Each figure is the best of `--repeat` runs; ratios are
+to the floor (the performance budget sets the targets) and to a new callback.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hmac
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,16 @@ def floor_path(samples: list[tuple[bytes, dict[str, str]]]) -> Callable[[int], N
     return run
 
 
+def run_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run `coroutine` on uvloop when it is installed (`bench` extra), as under uvicorn."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+        return
+    uvloop.run(coroutine)
+
+
 def measure(fn: Callable[[int], None], n: int, repeat: int) -> float:
     """Best µs per call over `repeat` runs of `n` calls (the least disturbed run)."""
     runs = []
@@ -80,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--in-flight", type=int, default=32)
     args = parser.parse_args()
     n, repeat = args.n, args.repeat
     samples = bodies(n)
@@ -100,15 +113,24 @@ def main() -> None:
 
         return run
 
-    def async_path(receiver: Receiver) -> Callable[[int], None]:
-        async def drive(count: int) -> None:
-            handle = receiver.ahandle
-            for raw, headers in requests[:count]:
-                outcome = await handle(InboundRequest("POST", raw, headers))
-                if outcome.status != 200:
-                    raise AssertionError(outcome.body)
+    def async_path(receiver: Receiver, in_flight: int = 1) -> Callable[[int], None]:
+        async def one(raw: bytes, headers: Headers) -> None:
+            outcome = await receiver.ahandle(InboundRequest("POST", raw, headers))
+            if outcome.status != 200:
+                raise AssertionError(outcome.body)
 
-        return lambda count: asyncio.run(drive(count))
+        async def drive(count: int) -> None:
+            if in_flight == 1:
+                for raw, headers in requests[:count]:
+                    await one(raw, headers)
+                return
+            for start in range(0, count, in_flight):
+                await asyncio.gather(*(one(*r) for r in requests[start : start + in_flight]))
+
+        return lambda count: run_loop(drive(count))
+
+    def in_flight(receiver: Receiver) -> Callable[[int], None]:
+        return async_path(receiver, args.in_flight)
 
     async def async_noop(sender: Any, **kwargs: Any) -> None:
         return None
@@ -165,11 +187,15 @@ def main() -> None:
 
     with task_completed.connected_to(async_noop):
         async_us = new_callbacks(async_path)
+        async_in_flight_us = new_callbacks(in_flight)
     with task_completed.connected_to(noop):
         accepted_us = new_callbacks(full_path)
         rows.append(("suno-hooks: new signed callback (memory store)", accepted_us))
         rows.append(("suno-hooks async: async receiver", async_us))
         rows.append(("suno-hooks async: sync receiver (handler thread)", new_callbacks(async_path)))
+        flight = f"{args.in_flight} in flight"
+        rows.append((f"suno-hooks async, {flight}: async receiver", async_in_flight_us))
+        rows.append((f"suno-hooks async, {flight}: sync receiver", new_callbacks(in_flight)))
 
         receiver = Receiver(hmac_keys=[KEY], store=MemoryStore(max_deliveries=n))
         full_path(receiver)(n)
