@@ -274,3 +274,40 @@ def test_one_store_serves_several_event_loops_in_turn_and_at_once(store: Postgre
     per_key = [Counter(pair) for pair in zip(*results, strict=True)]
     assert per_key == [Counter({ClaimResult.NEW: 1, ClaimResult.IN_PROGRESS: 1})] * 10
     assert batched(store.batch_sizes.claims) == 40
+
+
+async def test_statements_skipped_after_a_refused_item_are_prepared_again(
+    url: str, store: PostgresStore
+):
+    """Items are sent as prepared statements. In a batch where an item is refused, the
+    statements after it are skipped by the server, their preparation too: the batch's retry
+    and every later batch on the same connections still run them."""
+    keys = ["broken", "a", "b", "c", "d", "e"]
+    claims = {t: await store.aclaim(delivery(t), lease=60) for t in keys}
+    refuse_rows_of(url, "broken", "BEFORE UPDATE")
+    first = await asyncio.gather(
+        store.afinish("broken:complete", token=claims["broken"].token),
+        store.afinish("a:complete", token=claims["a"].token),
+        store.afinish("b:complete", token=claims["b"].token, error="boom"),
+        return_exceptions=True,
+    )
+    assert isinstance(first[0], psycopg.errors.CheckViolation)
+    assert first[1:] == [True, True]
+    for _ in range(3):  # each later shape, alone and in a batch, on the kept connections
+        assert await store.afinish("c:complete", token="lost") is False
+    later = await asyncio.gather(
+        store.afinish("c:complete", token=claims["c"].token),
+        store.afinish("d:complete", token=claims["d"].token, error="boom"),
+        store.afinish("e:complete", token=claims["e"].token),
+    )
+    assert later == [True, True, True]
+    statuses = {key: status for key, (status, _, _) in kept(store).items()}
+    assert statuses == {
+        "broken:complete": DeliveryStatus.PROCESSING,
+        "a:complete": DeliveryStatus.DONE,
+        "b:complete": DeliveryStatus.FAILED,
+        "c:complete": DeliveryStatus.DONE,
+        "d:complete": DeliveryStatus.FAILED,
+        "e:complete": DeliveryStatus.DONE,
+    }
+    assert store.batch_sizes.finishes == Counter({3: 2, 1: 3})

@@ -64,9 +64,10 @@ async def _send(
                 for sql, params in commands:
                     cursor = conn.cursor()
                     cursors.append(cursor)
-                    # Never prepared: a statement prepared in a round the server skipped after
-                    # an error would be taken for prepared in the next one.
-                    await cursor.execute(sql, params or None, prepare=False)
+                    # An item's statement is prepared (the server parses and plans it once
+                    # per connection); psycopg forgets a preparation the server skipped after
+                    # an error. The transaction's own commands are sent as they are.
+                    await cursor.execute(sql, params or None, prepare=bool(params))
             except psycopg.Error as exc:
                 errors.append(exc)
     except psycopg.Error as exc:  # from the sync that leaving pipeline mode sends
