@@ -29,7 +29,11 @@ from suno_hooks.stores import (
     TaskState,
     store_from_url,
 )
-from suno_hooks.stores.postgres._schema import SCHEMA_VERSION
+from suno_hooks.stores.postgres._schema import (
+    _CLAIM_FUNCTION,
+    _CLAIM_INSERTING_FIRST,
+    SCHEMA_VERSION,
+)
 from suno_hooks.testing import encode, make_callback
 
 from ..conftest import unverified_receiver
@@ -314,3 +318,62 @@ def test_a_version_2_schema_gains_kept_media_in_place(postgres_server: PostgresS
     assert done is not None and done.status is DeliveryStatus.DONE and done.kept == (record,)
     assert second._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
     second.close()
+
+
+def _answers_of_a_claim_sequence(store: PostgresStore, task: str) -> list[ClaimResult]:
+    """The answers to one claim of each kind: new, in progress, duplicate, stale, replayed, a
+    progress stage before its task ends, and the take-over of a failed delivery."""
+    answers = []
+    first = store.claim(delivery(task, "first"), lease=60)
+    answers.append(first.result)
+    answers.append(store.claim(delivery(task, "first"), lease=60).result)
+    assert store.finish(f"{task}:first", token=first.token)
+    answers.append(store.claim(delivery(task, "first"), lease=60).result)
+    ended = store.claim(delivery(task), lease=60)
+    answers.append(ended.result)
+    answers.append(store.claim(delivery(task, "text"), lease=60).result)
+    guard = ReplayCheck(f"1700000000:{task}", b"one body", ttl=600)
+    other = ReplayCheck(f"1700000000:{task}", b"another body", ttl=600)
+    answers.append(store.claim(delivery(f"{task}-g"), lease=60, replay=guard).result)
+    answers.append(store.claim(delivery(f"{task}-h"), lease=60, replay=other).result)
+    assert store.finish(f"{task}:complete", token=ended.token, error="boom")
+    taken = store.claim(delivery(task), lease=60)
+    assert taken.attempts == 2
+    answers.append(taken.result)
+    return answers
+
+
+def test_the_claim_function_of_version_4_is_replaced_and_answers_the_same(
+    postgres_server: PostgresServer,
+):
+    url = postgres_schema_url(postgres_server)
+    store = PostgresStore(url)
+    now = _answers_of_a_claim_sequence(store, "inserting-first")
+    store._rows(_CLAIM_FUNCTION, ())  # the claim function as versions 1 to 4 have it
+    store._rows("UPDATE suno_hooks_schema SET version = 4", ())
+    before = _answers_of_a_claim_sequence(store, "looking-up-first")
+    store.close()
+    assert (
+        now
+        == before
+        == [
+            ClaimResult.NEW,
+            ClaimResult.IN_PROGRESS,
+            ClaimResult.DUPLICATE,
+            ClaimResult.NEW,
+            ClaimResult.STALE,
+            ClaimResult.NEW,
+            ClaimResult.REPLAYED,
+            ClaimResult.NEW,
+        ]
+    )
+    migrated = PostgresStore(url)
+    migrated.get("warm:complete")
+    assert migrated._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
+    function = migrated._rows(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'suno_hooks_claim' "
+        "AND pronamespace = current_schema()::regnamespace",
+        (),
+    )
+    assert [source for (source,) in function] == [_CLAIM_INSERTING_FIRST.split("$fn$")[1]]
+    migrated.close()
