@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +32,8 @@ from suno_hooks.stores import (
 from suno_hooks.stores.postgres._schema import (
     _CLAIM_FUNCTION,
     _CLAIM_INSERTING_FIRST,
+    _QUEUE_FUNCTION,
+    _QUEUE_INSERTING_FIRST,
     SCHEMA_VERSION,
 )
 from suno_hooks.testing import encode, make_callback
@@ -343,37 +345,74 @@ def _answers_of_a_claim_sequence(store: PostgresStore, task: str) -> list[ClaimR
     return answers
 
 
-def test_the_claim_function_of_version_4_is_replaced_and_answers_the_same(
+def _answers_of_a_queue_sequence(store: PostgresStore, task: str) -> list[ClaimResult]:
+    """The answers to one queueing of each kind: new, in progress, duplicate, stale, replayed,
+    and a terminal stage."""
+    answers = [store.queue(delivery(task, "first")).result]
+    answers.append(store.queue(delivery(task, "first")).result)
+    taken = store.claim(delivery(task, "first"), lease=60)
+    assert taken.result is ClaimResult.NEW
+    assert store.finish(f"{task}:first", token=taken.token)
+    answers.append(store.queue(delivery(task, "first")).result)
+    answers.append(store.queue(delivery(task)).result)
+    answers.append(store.queue(delivery(task, "text")).result)
+    guard = ReplayCheck(f"1700000000:{task}", b"one body", ttl=600)
+    other = ReplayCheck(f"1700000000:{task}", b"another body", ttl=600)
+    answers.append(store.queue(delivery(f"{task}-g"), replay=guard).result)
+    answers.append(store.queue(delivery(f"{task}-h"), replay=other).result)
+    return answers
+
+
+_NEW, _BUSY, _DONE = ClaimResult.NEW, ClaimResult.IN_PROGRESS, ClaimResult.DUPLICATE
+_STALE, _REPLAYED = ClaimResult.STALE, ClaimResult.REPLAYED
+
+
+@pytest.mark.parametrize(
+    ("function", "older", "newer", "since", "sequence", "expected"),
+    [
+        (
+            "suno_hooks_claim",
+            _CLAIM_FUNCTION,
+            _CLAIM_INSERTING_FIRST,
+            5,
+            _answers_of_a_claim_sequence,
+            [_NEW, _BUSY, _DONE, _NEW, _STALE, _NEW, _REPLAYED, _NEW],
+        ),
+        (
+            "suno_hooks_queue",
+            _QUEUE_FUNCTION,
+            _QUEUE_INSERTING_FIRST,
+            6,
+            _answers_of_a_queue_sequence,
+            [_NEW, _BUSY, _DONE, _NEW, _STALE, _NEW, _REPLAYED],
+        ),
+    ],
+    ids=["claim", "queue"],
+)
+def test_a_function_that_looked_keys_up_first_is_replaced_and_answers_the_same(
     postgres_server: PostgresServer,
+    function: str,
+    older: str,
+    newer: str,
+    since: int,
+    sequence: Callable[[PostgresStore, str], list[ClaimResult]],
+    expected: list[ClaimResult],
 ):
     url = postgres_schema_url(postgres_server)
     store = PostgresStore(url)
-    now = _answers_of_a_claim_sequence(store, "inserting-first")
-    store._rows(_CLAIM_FUNCTION, ())  # the claim function as versions 1 to 4 have it
-    store._rows("UPDATE suno_hooks_schema SET version = 4", ())
-    before = _answers_of_a_claim_sequence(store, "looking-up-first")
+    now = sequence(store, "inserting-first")
+    store._rows(older, ())  # the function as the versions before `since` have it
+    store._rows("UPDATE suno_hooks_schema SET version = %s", (since - 1,))
+    before = sequence(store, "looking-up-first")
     store.close()
-    assert (
-        now
-        == before
-        == [
-            ClaimResult.NEW,
-            ClaimResult.IN_PROGRESS,
-            ClaimResult.DUPLICATE,
-            ClaimResult.NEW,
-            ClaimResult.STALE,
-            ClaimResult.NEW,
-            ClaimResult.REPLAYED,
-            ClaimResult.NEW,
-        ]
-    )
+    assert now == before == expected
     migrated = PostgresStore(url)
     migrated.get("warm:complete")
     assert migrated._rows("SELECT version FROM suno_hooks_schema", ()) == [(SCHEMA_VERSION,)]
-    function = migrated._rows(
-        "SELECT prosrc FROM pg_proc WHERE proname = 'suno_hooks_claim' "
+    source = migrated._rows(
+        "SELECT prosrc FROM pg_proc WHERE proname = %s "
         "AND pronamespace = current_schema()::regnamespace",
-        (),
+        (function,),
     )
-    assert [source for (source,) in function] == [_CLAIM_INSERTING_FIRST.split("$fn$")[1]]
+    assert [text for (text,) in source] == [newer.split("$fn$")[1]]
     migrated.close()

@@ -59,25 +59,36 @@ CREATE OR REPLACE FUNCTION suno_hooks_claim(
 ) RETURNS TABLE (result text, attempts integer, token text)
 LANGUAGE plpgsql AS $fn$
 """
-# A new delivery inserted before its key is looked up: when the INSERT writes the row (no row had
-# the key, and progress only while its task has not ended), that is the whole claim; otherwise
-# the claim goes on to decide on the row there, or answers `stale`, as before.
-_NEW_ROW_FIRST = r"""        INSERT INTO suno_hooks_deliveries AS d (
-            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
-            received_at, updated_at, meta, body
+
+
+def _inserted_first(columns: str, values: str, answer: str) -> str:
+    """The start of a function's loop for a new delivery: its row inserted before its key is
+    looked up. When the INSERT writes the row (no row had the key, and progress only while its
+    task has not ended), the function answers `answer`; otherwise it goes on to decide on the
+    row there, or answers `stale`, as the version that looks the key up first does."""
+    return f"""        INSERT INTO suno_hooks_deliveries AS d (
+{columns}
         ) SELECT
-            p_key, p_task_id, p_stage, p_terminal, p_kind, 'processing',
-            v_now + make_interval(secs => p_lease), p_token, 1, NULL,
-            to_timestamp(p_received_at), v_now, p_meta, p_body
+{values}
         WHERE p_terminal OR NOT EXISTS (
             SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
         )
         ON CONFLICT (key) DO NOTHING;
         IF FOUND THEN
-            RETURN QUERY SELECT 'new'::text, 1, p_token;
+            RETURN QUERY SELECT {answer};
             RETURN;
         END IF;
 """
+
+
+_NEW_ROW_FIRST = _inserted_first(
+    """            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
+            received_at, updated_at, meta, body""",
+    """            p_key, p_task_id, p_stage, p_terminal, p_kind, 'processing',
+            v_now + make_interval(secs => p_lease), p_token, 1, NULL,
+            to_timestamp(p_received_at), v_now, p_meta, p_body""",
+    "'new'::text, 1, p_token",
+)
 _CLAIM_REST = (
     r"""            IF v_row.status = 'processing' AND v_row.token = p_token THEN
                 -- The same claim sent again (its answer was lost): it still holds the lease.
@@ -131,8 +142,7 @@ guard instead of two (the lookup that finds no row, then the INSERT)."""
 # `suno_hooks_claim`'s decision, recording a new delivery `queued` (no lease, no attempt counted,
 # its rings counted afresh, `rung_at` now) where the claim would take it; a queued key is in
 # progress, unless it is the same call sent again (its token), which answers `new` again.
-_QUEUE_FUNCTION = (
-    r"""
+_QUEUE_HEAD = r"""
 CREATE OR REPLACE FUNCTION suno_hooks_queue(
     p_key text, p_task_id text, p_stage text, p_terminal boolean, p_kind text,
     p_received_at double precision, p_meta text, p_body bytea,
@@ -140,9 +150,15 @@ CREATE OR REPLACE FUNCTION suno_hooks_queue(
 ) RETURNS TABLE (result text, attempts integer, token text)
 LANGUAGE plpgsql AS $fn$
 """
-    + _GUARD
-    + _ROW
-    + r"""            IF v_row.status = 'queued' AND v_row.token = p_token THEN
+_NEW_QUEUED_FIRST = _inserted_first(
+    """            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
+            received_at, updated_at, meta, body, rings, rung_at""",
+    """            p_key, p_task_id, p_stage, p_terminal, p_kind, 'queued', NULL, p_token, 0, NULL,
+            to_timestamp(p_received_at), v_now, p_meta, p_body, 0, v_now""",
+    "'new'::text, 0, ''::text",
+)
+_QUEUE_REST = (
+    r"""            IF v_row.status = 'queued' AND v_row.token = p_token THEN
                 RETURN QUERY SELECT 'new'::text, v_row.attempts, ''::text;
                 RETURN;
             END IF;
@@ -181,6 +197,11 @@ END
 $fn$
 """
 )
+_QUEUE_FUNCTION = _QUEUE_HEAD + _GUARD + _ROW + _QUEUE_REST
+"""The queue function as schema version 4 created it: the row looked up first."""
+_QUEUE_INSERTING_FIRST = _QUEUE_HEAD + _GUARD + _NEW_QUEUED_FIRST + _ROW + _QUEUE_REST
+"""The queue function since schema version 6: a new delivery is queued with one statement
+after the guard, as the claim function claims one since version 5."""
 
 TASKS_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS suno_hooks_tasks (
@@ -255,6 +276,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # A new delivery's claim inserts its row first; the same answers, one statement fewer.
     (_CLAIM_INSERTING_FIRST,),
+    # And so does its queueing for a hand-off.
+    (_QUEUE_INSERTING_FIRST,),
 )
 """Each entry migrates the schema from the version before it; append, never edit."""
 SCHEMA_VERSION = len(MIGRATIONS)
