@@ -44,8 +44,10 @@ _ROW = r"""        SELECT d.status, d.lease_until, d.attempts, d.token INTO v_ro
             END IF;
 """
 # Progress after its task's terminal stage is `stale`.
-_STALE = r"""        IF NOT p_terminal AND EXISTS (
-            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
+_TASK_ENDED = "SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal"
+"""A row when the task has reached its terminal stage (its `complete` or `error` is kept)."""
+_STALE = f"""        IF NOT p_terminal AND EXISTS (
+            {_TASK_ENDED}
         ) THEN
             RETURN QUERY SELECT 'stale'::text, 0, ''::text;
             RETURN;
@@ -61,19 +63,19 @@ LANGUAGE plpgsql AS $fn$
 """
 
 
-def _inserted_first(columns: str, values: str, answer: str) -> str:
-    """The start of a function's loop for a new delivery: its row inserted before its key is
-    looked up. When the INSERT writes the row (no row had the key, and progress only while its
-    task has not ended), the function answers `answer`; otherwise it goes on to decide on the
-    row there, or answers `stale`, as the version that looks the key up first does."""
+def _inserted(columns: str, values: str, answer: str, *, unless_ended: bool = False) -> str:
+    """A new delivery's INSERT, answering `answer` when it wrote the row (no row had the key).
+    `unless_ended` also leaves progress of a task that has ended unwritten: the start of the
+    loop of the functions that insert before they look the key up, which otherwise go on to
+    decide on the row there, or answer `stale`."""
+    if unless_ended:
+        source = f"SELECT\n{values}\n        WHERE p_terminal OR NOT EXISTS (\n"
+        source += f"            {_TASK_ENDED}\n        )\n        ON CONFLICT"
+    else:
+        source = f"VALUES (\n{values}\n        ) ON CONFLICT"
     return f"""        INSERT INTO suno_hooks_deliveries AS d (
 {columns}
-        ) SELECT
-{values}
-        WHERE p_terminal OR NOT EXISTS (
-            SELECT 1 FROM suno_hooks_deliveries t WHERE t.task_id = p_task_id AND t.terminal
-        )
-        ON CONFLICT (key) DO NOTHING;
+        ) {source} (key) DO NOTHING;
         IF FOUND THEN
             RETURN QUERY SELECT {answer};
             RETURN;
@@ -81,7 +83,7 @@ def _inserted_first(columns: str, values: str, answer: str) -> str:
 """
 
 
-_NEW_ROW_FIRST = _inserted_first(
+_CLAIMED = (
     """            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
             received_at, updated_at, meta, body""",
     """            p_key, p_task_id, p_stage, p_terminal, p_kind, 'processing',
@@ -89,6 +91,7 @@ _NEW_ROW_FIRST = _inserted_first(
             to_timestamp(p_received_at), v_now, p_meta, p_body""",
     "'new'::text, 1, p_token",
 )
+"""A new delivery claimed: its columns, their values and the claim function's answer."""
 _CLAIM_REST = (
     r"""            IF v_row.status = 'processing' AND v_row.token = p_token THEN
                 -- The same claim sent again (its answer was lost): it still holds the lease.
@@ -115,19 +118,10 @@ _CLAIM_REST = (
             RETURN QUERY SELECT 'new'::text, v_attempts, p_token;
             RETURN;
         END IF;
-        INSERT INTO suno_hooks_deliveries AS d (
-            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
-            received_at, updated_at, meta, body
-        ) VALUES (
-            p_key, p_task_id, p_stage, p_terminal, p_kind, 'processing',
-            v_now + make_interval(secs => p_lease), p_token, 1, NULL,
-            to_timestamp(p_received_at), v_now, p_meta, p_body
-        ) ON CONFLICT (key) DO NOTHING;
-        IF FOUND THEN
-            RETURN QUERY SELECT 'new'::text, 1, p_token;
-            RETURN;
-        END IF;
-        -- Another transaction inserted the key first and has committed: decide on its row.
+"""
+    + _inserted(*_CLAIMED)
+    + "        -- Another transaction inserted the key first and has committed:"
+    + """ decide on its row.
     END LOOP;
 END
 $fn$
@@ -135,7 +129,9 @@ $fn$
 )
 _CLAIM_FUNCTION = _CLAIM_HEAD + _GUARD + _ROW + _CLAIM_REST
 """The claim function as schema version 1 created it: the row looked up first."""
-_CLAIM_INSERTING_FIRST = _CLAIM_HEAD + _GUARD + _NEW_ROW_FIRST + _ROW + _CLAIM_REST
+_CLAIM_INSERTING_FIRST = (
+    _CLAIM_HEAD + _GUARD + _inserted(*_CLAIMED, unless_ended=True) + _ROW + _CLAIM_REST
+)
 """The claim function since schema version 5: a new delivery costs one statement after the
 guard instead of two (the lookup that finds no row, then the INSERT)."""
 
@@ -150,13 +146,14 @@ CREATE OR REPLACE FUNCTION suno_hooks_queue(
 ) RETURNS TABLE (result text, attempts integer, token text)
 LANGUAGE plpgsql AS $fn$
 """
-_NEW_QUEUED_FIRST = _inserted_first(
+_QUEUED = (
     """            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
             received_at, updated_at, meta, body, rings, rung_at""",
     """            p_key, p_task_id, p_stage, p_terminal, p_kind, 'queued', NULL, p_token, 0, NULL,
             to_timestamp(p_received_at), v_now, p_meta, p_body, 0, v_now""",
     "'new'::text, 0, ''::text",
 )
+"""A new delivery queued: its columns, their values and the queue function's answer."""
 _QUEUE_REST = (
     r"""            IF v_row.status = 'queued' AND v_row.token = p_token THEN
                 RETURN QUERY SELECT 'new'::text, v_row.attempts, ''::text;
@@ -181,25 +178,18 @@ _QUEUE_REST = (
             RETURN QUERY SELECT 'new'::text, v_attempts, ''::text;
             RETURN;
         END IF;
-        INSERT INTO suno_hooks_deliveries AS d (
-            key, task_id, stage, terminal, kind, status, lease_until, token, attempts, error,
-            received_at, updated_at, meta, body, rings, rung_at
-        ) VALUES (
-            p_key, p_task_id, p_stage, p_terminal, p_kind, 'queued', NULL, p_token, 0, NULL,
-            to_timestamp(p_received_at), v_now, p_meta, p_body, 0, v_now
-        ) ON CONFLICT (key) DO NOTHING;
-        IF FOUND THEN
-            RETURN QUERY SELECT 'new'::text, 0, ''::text;
-            RETURN;
-        END IF;
-    END LOOP;
+"""
+    + _inserted(*_QUEUED)
+    + r"""    END LOOP;
 END
 $fn$
 """
 )
 _QUEUE_FUNCTION = _QUEUE_HEAD + _GUARD + _ROW + _QUEUE_REST
 """The queue function as schema version 4 created it: the row looked up first."""
-_QUEUE_INSERTING_FIRST = _QUEUE_HEAD + _GUARD + _NEW_QUEUED_FIRST + _ROW + _QUEUE_REST
+_QUEUE_INSERTING_FIRST = (
+    _QUEUE_HEAD + _GUARD + _inserted(*_QUEUED, unless_ended=True) + _ROW + _QUEUE_REST
+)
 """The queue function since schema version 6: a new delivery is queued with one statement
 after the guard, as the claim function claims one since version 5."""
 
