@@ -32,6 +32,7 @@ from ..support.group_commit import (
     kept,
     requests,
     signed,
+    statuses,
 )
 from ..support.postgres import PostgresServer
 from ..support.postgres_batches import refuse_rows_of, run_sql, token_of
@@ -212,9 +213,9 @@ async def test_finishes_form_batches_and_a_stale_token_loses_alone(store: Postgr
     finishes += [store.afinish(f"t{i}:complete", token=claims[i].token) for i in (4, 5)]
     assert await asyncio.gather(*finishes) == [False] + [True] * 6
     assert store.batch_sizes.finishes == Counter({7: 1})
-    statuses = {key: status for key, (status, _, _) in kept(store).items()}
-    assert statuses.pop("t0:complete") is DeliveryStatus.FAILED
-    assert set(statuses.values()) == {DeliveryStatus.DONE}
+    finished = statuses(store)
+    assert finished.pop("t0:complete") is DeliveryStatus.FAILED
+    assert set(finished.values()) == {DeliveryStatus.DONE}
     settled = [store.get_task(f"t{i}") for i in range(6)]
     assert [t.state if t else None for t in settled] == [TaskState.PENDING] + [
         TaskState.SETTLED
@@ -238,8 +239,7 @@ async def test_a_finish_refused_by_the_database_fails_alone(url: str, store: Pos
     assert outcomes[0] is outcomes[2] is outcomes[3] is True
     assert isinstance(outcomes[1], psycopg.errors.CheckViolation)
     assert store.batch_sizes.finishes == Counter({4: 1})
-    statuses = {key: status for key, (status, _, _) in kept(store).items()}
-    assert statuses == {
+    assert statuses(store) == {
         "a:complete": DeliveryStatus.DONE,
         "b:complete": DeliveryStatus.DONE,
         "c:complete": DeliveryStatus.FAILED,
@@ -301,8 +301,7 @@ async def test_statements_skipped_after_a_refused_item_are_prepared_again(
         store.afinish("e:complete", token=claims["e"].token),
     )
     assert later == [True, True, True]
-    statuses = {key: status for key, (status, _, _) in kept(store).items()}
-    assert statuses == {
+    assert statuses(store) == {
         "broken:complete": DeliveryStatus.PROCESSING,
         "a:complete": DeliveryStatus.DONE,
         "b:complete": DeliveryStatus.FAILED,

@@ -34,6 +34,7 @@ from ..support.group_commit import (
     history,
     kept,
     requests,
+    statuses,
 )
 from ..support.services import RedisClusterServers, RedisServer
 
@@ -143,9 +144,7 @@ async def test_a_call_whose_script_fails_fails_alone(servers: Servers) -> None:
     assert isinstance(refused, ResponseError) and "WRONGTYPE" in str(refused), refused
     assert finished == [True] * 4
     assert store.batch_sizes.finishes == Counter({5: 1})
-    assert {key: status for key, (status, _, _) in kept(store).items()} == {
-        f"{t}:complete": DeliveryStatus.DONE for t in "abcd"
-    }
+    assert statuses(store) == {f"{t}:complete": DeliveryStatus.DONE for t in "abcd"}
 
 
 async def test_a_lone_claim_is_a_batch_of_one_sent_on_the_next_turn(
@@ -193,9 +192,9 @@ async def test_finishes_form_batches_and_a_stale_token_loses_alone(servers: Serv
     finishes += [store.afinish(f"t{i}:complete", token=claims[i].token) for i in (4, 5)]
     assert await asyncio.gather(*finishes) == [False] + [True] * 6
     assert max(store.batch_sizes.finishes) == 7, store.batch_sizes.finishes
-    statuses = {key: status for key, (status, _, _) in kept(store).items()}
-    assert statuses.pop("t0:complete") is DeliveryStatus.FAILED
-    assert set(statuses.values()) == {DeliveryStatus.DONE}
+    finished = statuses(store)
+    assert finished.pop("t0:complete") is DeliveryStatus.FAILED
+    assert set(finished.values()) == {DeliveryStatus.DONE}
     settled = [store.get_task(f"t{i}") for i in range(6)]
     assert [t.state if t else None for t in settled] == [TaskState.PENDING] + [
         TaskState.SETTLED

@@ -33,6 +33,7 @@ from ..support.group_commit import (
     refuse_rows_of,
     requests,
     signed,
+    statuses,
     wait_abandoned,
     write_lock_held,
 )
@@ -252,9 +253,9 @@ async def test_finishes_form_batches_and_a_stale_token_loses_alone(tmp_path: Pat
     finishes += [store.afinish(f"t{i}:complete", token=claims[i].token) for i in (4, 5)]
     assert await asyncio.gather(*finishes) == [False] + [True] * 6
     assert max(store.batch_sizes.finishes) == 7, store.batch_sizes.finishes
-    statuses = {key: status for key, (status, _, _) in kept(store).items()}
-    assert statuses.pop("t0:complete") is DeliveryStatus.FAILED
-    assert set(statuses.values()) == {DeliveryStatus.DONE}
+    finished = statuses(store)
+    assert finished.pop("t0:complete") is DeliveryStatus.FAILED
+    assert set(finished.values()) == {DeliveryStatus.DONE}
     settled = [store.get_task(f"t{i}") for i in range(6)]
     assert [t.state if t else None for t in settled] == [TaskState.PENDING] + [
         TaskState.SETTLED
@@ -281,8 +282,7 @@ async def test_a_finish_that_fails_after_writing_is_rolled_back_alone(
     )
     assert outcomes[0] is outcomes[2] is outcomes[3] is True
     assert isinstance(outcomes[1], Injected)
-    statuses = {key: status for key, (status, _, _) in kept(store).items()}
-    assert statuses == {
+    assert statuses(store) == {
         "a:complete": DeliveryStatus.DONE,
         "b:complete": DeliveryStatus.DONE,
         "c:complete": DeliveryStatus.FAILED,

@@ -87,6 +87,11 @@ def kept(store: Store) -> dict[str, tuple[DeliveryStatus, int, str | None]]:
     return {d.key: (d.status, d.attempts, d.error) for d in store.deliveries(limit=1000)}
 
 
+def statuses(store: Store) -> dict[str, DeliveryStatus]:
+    """Each kept delivery's status, by key."""
+    return {key: status for key, (status, _, _) in kept(store).items()}
+
+
 def batched(sizes: Counter[int]) -> int:
     """How many requests the batches counted in `sizes` held."""
     return sum(size * count for size, count in sizes.items())
