@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import subprocess
@@ -27,41 +26,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+from werkzeug.test import EnvironBuilder
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.asgi_in_process import requests  # noqa: E402
+from benchmarks.django_settings import migrate_project  # noqa: E402
+
 VIEWS = {"hand": "hand-written Django view", "suno": "suno-hooks sync view, django://"}
 
 
 def environ_of(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
-    """The WSGI environ gunicorn would build for an ASGI-style request of `asgi_in_process`."""
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": scope["path"],
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
-    for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode().upper().replace("-", "_"), raw_value.decode()
-        environ[name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"] = value
-    return environ
+    """The WSGI environ of a request of `asgi_in_process.requests`, as gunicorn would build it."""
+    headers = [(name.decode(), value.decode()) for name, value in scope["headers"]]
+    builder = EnvironBuilder(path=scope["path"], method="POST", headers=headers, data=body)
+    return builder.get_environ()
 
 
 def measure_view(n: int, repeat: int, profile: bool) -> None:
     """In the child: answer `n` new callbacks `repeat` times and print the best CPU µs per
     request (or the profile)."""
-    sys.path.insert(0, str(ROOT))
-    from benchmarks import http_django
-    from benchmarks.asgi_in_process import requests
+    from benchmarks import http_django  # configures Django for the view the environment names
 
     statuses: set[str] = set()
 
@@ -109,9 +95,6 @@ def main() -> None:
                 "SUNO_BENCH_SQLITE_DIR": directory,
                 "SUNO_BENCH_DJANGO_VIEW": view,
             }
-            sys.path.insert(0, str(ROOT))
-            from benchmarks.django_settings import migrate_project
-
             migrate_project("benchmarks.http_django", environ)
             command = [sys.executable, __file__, "--child", view, "--n", str(args.n)]
             command += ["--repeat", str(args.repeat)]
