@@ -310,3 +310,6 @@ async def test_statements_skipped_after_a_refused_item_are_prepared_again(
         "e:complete": DeliveryStatus.DONE,
     }
     assert store.batch_sizes.finishes == Counter({3: 2, 1: 3})
+    # The kept connection's session holds the finishes' prepared statements.
+    prepared = await store._arows("SELECT count(*) FROM pg_prepared_statements", ())
+    assert prepared[0][0] >= 1
